@@ -1,0 +1,118 @@
+//! A customer's profile: the domain model, the sections a read mask selects, and how the
+//! backends' answers are merged, enriched from the catalog and turned into insights.
+
+mod enrich;
+mod insights;
+mod merge;
+mod model;
+mod section;
+
+#[cfg(test)]
+pub(crate) mod fixtures;
+
+use std::time::Duration;
+
+pub use enrich::{delivery_of, enrich_orders};
+pub use insights::derive_insights;
+pub use merge::{Assembly, assemble};
+pub use model::*;
+pub use section::{MaskError, Section, SectionSet};
+
+use crate::{
+    keys::CustomerId,
+    sources::{SourceKind, SourceSet},
+};
+
+/// How a backend answered for this profile.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SourceStatus {
+    /// Answered.
+    Ok,
+    /// Did not answer; an older copy is served.
+    Stale,
+    /// Did not answer in time.
+    Timeout,
+    /// Failed.
+    Unavailable,
+    /// Not asked: circuit open.
+    CircuitOpen,
+    /// Not asked: not needed.
+    Skipped,
+}
+
+/// What happened to one backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceReport {
+    /// The backend.
+    pub source: SourceKind,
+    /// How it went.
+    pub status: SourceStatus,
+    /// When its data was read.
+    pub fetched_at: Option<Timestamp>,
+    /// How long the read took.
+    pub latency: Option<Duration>,
+}
+
+impl SourceReport {
+    /// The report of a backend that was not asked.
+    pub fn skipped(source: SourceKind) -> Self {
+        Self {
+            source,
+            status: SourceStatus::Skipped,
+            fetched_at: None,
+            latency: None,
+        }
+    }
+}
+
+/// A merged profile. A section is `None` when its backends were not asked or did not answer;
+/// `sources` says which.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Profile {
+    /// Whose.
+    pub customer: CustomerId,
+    /// From CRM.
+    pub identity: Option<Identity>,
+    /// From billing.
+    pub billing: Option<Billing>,
+    /// From orders, enriched with the catalog and fulfilment.
+    pub orders: Option<Vec<Order>>,
+    /// From fulfilment.
+    pub shipments: Option<Vec<Shipment>>,
+    /// From CRM.
+    pub interactions: Option<Vec<Interaction>>,
+    /// Derived from all four.
+    pub insights: Option<Insights>,
+    /// One report per backend, in [`SourceKind::ALL`] order.
+    pub sources: [SourceReport; 4],
+}
+
+impl Profile {
+    /// The backends that were asked.
+    pub fn asked(&self) -> SourceSet {
+        let asked: Vec<_> = self
+            .sources
+            .iter()
+            .filter(|r| r.status != SourceStatus::Skipped)
+            .map(|r| r.source)
+            .collect();
+        SourceSet::of(&asked)
+    }
+
+    /// Every backend that was asked answered.
+    pub fn is_complete(&self) -> bool {
+        self.sources
+            .iter()
+            .all(|r| matches!(r.status, SourceStatus::Ok | SourceStatus::Skipped))
+    }
+
+    /// The report of `source` as a caller that asked for `sections` should see it: backends
+    /// its sections did not need are `Skipped`, whatever the cached entry holds.
+    pub fn report_for(&self, source: SourceKind, sections: SectionSet) -> SourceReport {
+        if sections.sources().contains(source) {
+            self.sources[source.index()]
+        } else {
+            SourceReport::skipped(source)
+        }
+    }
+}
