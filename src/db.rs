@@ -174,7 +174,7 @@ impl Db {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
-        self.fetch_optional::<(i64,)>("SELECT 1", &[])
+        self.fetch_optional::<(i64,)>("SELECT CAST(1 AS BIGINT)", &[])
             .await
             .map(drop)
     }

@@ -27,12 +27,20 @@
 //! - [`telemetry`]: logs through tracing.
 //! - [`pb`]: the generated protobuf types, used only at the edge.
 
+pub mod app;
 pub mod cache;
+pub mod client;
+pub mod config;
 pub mod db;
+pub mod demo;
 pub mod fanout;
+pub mod grpc;
 pub mod keys;
 pub mod pb;
 pub mod profile;
 pub mod profiles;
 pub mod reference;
+pub mod seed;
+pub mod server;
 pub mod sources;
+pub mod telemetry;

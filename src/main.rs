@@ -1,1 +1,272 @@
-fn main() {}
+//! The `c360` command: the server, the seeder, the demo and a client in one binary.
+
+use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
+
+use anyhow::Context;
+use c360::{
+    app::App,
+    client::{self, DEFAULT_ADDR, Format, LookupBy},
+    config::Settings,
+    db::{Db, PoolOptions},
+    demo::{self, DemoOptions},
+    seed::{self, SeedOptions},
+    server, telemetry,
+};
+use chrono::{NaiveDate, TimeZone, Utc};
+use clap::{Args, Parser, Subcommand};
+use figment::value::Value;
+
+/// c360: the whole picture of a customer, over gRPC.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve gRPC (with health, reflection and gRPC-Web).
+    Serve {
+        /// A TOML configuration file (see c360.example.toml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Address to listen on; overrides server.listen.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// The database of every backend; overrides database.url.
+        #[arg(long)]
+        database_url: Option<String>,
+    },
+    /// Create the reference schema in a database and fill it with a realistic data set.
+    Seed {
+        /// postgres://… or sqlite://… (a SQLite file is created if missing).
+        #[arg(long)]
+        database_url: String,
+        /// How many customers.
+        #[arg(long, default_value_t = 10_000)]
+        customers: u64,
+        /// Random seed: the same seed and --as-of give the same data.
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        /// The data set's "today", YYYY-MM-DD (default: today, UTC).
+        #[arg(long)]
+        as_of: Option<NaiveDate>,
+    },
+    /// Print a customer's profile.
+    Get {
+        /// Customer id.
+        id: String,
+        #[command(flatten)]
+        target: Target,
+        /// Sections to fetch, comma-separated: identity, billing, orders, shipments,
+        /// interactions, insights (default: all).
+        #[arg(long, value_delimiter = ',')]
+        sections: Vec<String>,
+    },
+    /// Find customers by email, phone number or order id.
+    Lookup {
+        #[command(flatten)]
+        by: LookupArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Seed a SQLite database if there is none and serve it: nothing to install.
+    Demo {
+        /// Customers to seed when the database is created.
+        #[arg(long, default_value_t = 10_000)]
+        customers: u64,
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        listen: SocketAddr,
+        /// The SQLite file.
+        #[arg(long, default_value = "c360-demo.db")]
+        db: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+struct Target {
+    /// The c360 server.
+    #[arg(long, default_value = DEFAULT_ADDR)]
+    addr: String,
+    /// Print JSON (the proto3 mapping) instead of text.
+    #[arg(long)]
+    json: bool,
+}
+
+impl Target {
+    fn format(&self) -> Format {
+        if self.json { Format::Json } else { Format::Text }
+    }
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+struct LookupArgs {
+    /// Email address.
+    #[arg(long)]
+    email: Option<String>,
+    /// Phone number with its country code, any notation.
+    #[arg(long)]
+    phone: Option<String>,
+    /// Order id.
+    #[arg(long)]
+    order: Option<String>,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&anyhow::Error::new(error)),
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+/// One line on stderr, and a failing exit code.
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve {
+            config,
+            listen,
+            database_url,
+        } => {
+            let mut flags = Vec::new();
+            if let Some(listen) = listen {
+                flags.push(("server.listen", Value::from(listen.to_string())));
+            }
+            if let Some(url) = database_url {
+                flags.push(("database.url", Value::from(url)));
+            }
+            let settings = Settings::load(config.as_deref(), flags)?;
+            serve(settings).await
+        }
+        Command::Seed {
+            database_url,
+            customers,
+            seed: seed_value,
+            as_of,
+        } => {
+            telemetry::init(&Settings::default().log);
+            let mut options = SeedOptions::new(customers, seed_value);
+            if let Some(day) = as_of {
+                options.as_of = Utc.from_utc_datetime(&day.and_time(chrono::NaiveTime::MIN));
+            }
+            let db = Db::connect_or_create(&database_url, PoolOptions::default()).await?;
+            let bar = seed::progress_bar(customers);
+            let report = seed::seed(&db, &options, |n| bar.set_position(n)).await?;
+            bar.finish_and_clear();
+            println!(
+                "Seeded {} customers ({} rows) in {:.1}s.",
+                report.customers,
+                report.rows,
+                report.elapsed.as_secs_f64()
+            );
+            Ok(())
+        }
+        Command::Get {
+            id,
+            target,
+            sections,
+        } => {
+            let text = client::get(&target.addr, &id, &sections, target.format()).await?;
+            print!("{}", with_newline(text));
+            Ok(())
+        }
+        Command::Lookup { by, target } => {
+            let by = match (by.email, by.phone, by.order) {
+                (Some(email), _, _) => LookupBy::Email(email),
+                (_, Some(phone), _) => LookupBy::Phone(phone),
+                (_, _, Some(order)) => LookupBy::Order(order),
+                _ => anyhow::bail!("give one of --email, --phone or --order"),
+            };
+            let text = client::lookup(&target.addr, by, target.format()).await?;
+            print!("{}", with_newline(text));
+            Ok(())
+        }
+        Command::Demo {
+            customers,
+            listen,
+            db,
+        } => {
+            telemetry::init(&Settings::default().log);
+            let program = std::env::args().next().unwrap_or_else(|| "c360".into());
+            let options = DemoOptions {
+                customers,
+                listen,
+                db,
+            };
+            demo::run(options, &program, shutdown_signal()).await?;
+            Ok(())
+        }
+    }
+}
+
+fn with_newline(mut text: String) -> String {
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    telemetry::init(&settings.log);
+    let listener = tokio::net::TcpListener::bind(settings.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+    let app = App::connect(&settings).await?;
+    tracing::info!(addr = %settings.server.listen, "c360 serving");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let grace = settings.server.shutdown_grace;
+    let server = server::run(listener, app, async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(());
+    });
+    tokio::select! {
+        result = server => Ok(result?),
+        () = grace_expired(stop_rx, grace) => {
+            tracing::warn!(?grace, "calls still in flight after the grace period; exiting");
+            Ok(())
+        }
+    }
+}
+
+/// Resolves `grace` after the shutdown signal; never if there is none.
+async fn grace_expired(signalled: tokio::sync::oneshot::Receiver<()>, grace: Duration) {
+    if signalled.await.is_ok() {
+        tokio::time::sleep(grace).await;
+    } else {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+}

@@ -1,0 +1,315 @@
+//! Settings: defaults, then a TOML file, then `C360_*` environment variables, then flags;
+//! each overrides the one before. Nested keys are separated by `__` in variable names:
+//! `C360_SOURCES__BILLING__TIMEOUT=150ms` sets `[sources.billing] timeout`. Durations are
+//! written as `250ms`, `2s`, `5m`.
+
+use std::{net::SocketAddr, path::Path, time::Duration};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+    value::Value,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::{db::PoolOptions, sources::SourceKind};
+
+/// Why the settings could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The named file does not exist.
+    #[error("configuration file {0} does not exist")]
+    MissingFile(String),
+    /// A value is missing, malformed or unknown.
+    #[error(transparent)]
+    Invalid(#[from] Box<figment::Error>),
+}
+
+/// Everything c360 can be told.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    /// The gRPC server.
+    pub server: ServerSettings,
+    /// The database every backend uses unless its own URL is set.
+    pub database: DatabaseSettings,
+    /// Per-backend overrides.
+    pub sources: SourcesSettings,
+    /// The L1 cache.
+    pub cache: CacheSettings,
+    /// The in-memory catalog.
+    pub catalog: CatalogSettings,
+    /// Logs.
+    pub log: LogSettings,
+}
+
+/// The gRPC server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerSettings {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// How long in-flight calls may take to finish after a shutdown signal.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The shared database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://…` or `sqlite://…`.
+    pub url: String,
+    /// Connections per backend pool.
+    pub max_connections: u32,
+    /// How long a query may wait for a free connection.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        let pool = PoolOptions::default();
+        Self {
+            url: "sqlite://c360-demo.db".into(),
+            max_connections: pool.max_connections,
+            acquire_timeout: pool.acquire_timeout,
+        }
+    }
+}
+
+/// One backend.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourceSettings {
+    /// Its own database; unset: `database.url`.
+    pub url: Option<String>,
+    /// Connections of its pool; unset: `database.max_connections`.
+    pub max_connections: Option<u32>,
+    /// Longest a read may take before the backend is reported `TIMEOUT`.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for SourceSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            max_connections: None,
+            timeout: Duration::from_millis(500),
+        }
+    }
+}
+
+/// Per-backend settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct SourcesSettings {
+    /// Billing.
+    pub billing: SourceSettings,
+    /// Orders.
+    pub orders: SourceSettings,
+    /// Fulfilment.
+    pub fulfilment: SourceSettings,
+    /// CRM.
+    pub crm: SourceSettings,
+    /// The catalog (its timeout is unused: it is read in the background).
+    pub catalog: SourceSettings,
+}
+
+impl SourcesSettings {
+    /// The settings of one of the four profile backends.
+    pub fn of(&self, kind: SourceKind) -> &SourceSettings {
+        match kind {
+            SourceKind::Billing => &self.billing,
+            SourceKind::Orders => &self.orders,
+            SourceKind::Fulfilment => &self.fulfilment,
+            SourceKind::Crm => &self.crm,
+        }
+    }
+}
+
+/// The L1 cache.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheSettings {
+    /// Bound on the memory held by cached profiles, in bytes.
+    pub max_bytes: u64,
+    /// Age after which a cached profile is dropped.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// How long a partial profile (a backend failed) is reused before the backends are asked
+    /// again.
+    #[serde(with = "humantime_serde")]
+    pub partial_ttl: Duration,
+}
+
+impl Default for CacheSettings {
+    fn default() -> Self {
+        Self {
+            max_bytes: 256 << 20,
+            ttl: Duration::from_secs(300),
+            partial_ttl: Duration::from_secs(1),
+        }
+    }
+}
+
+/// The in-memory catalog.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CatalogSettings {
+    /// How often the catalog and the return policies are read again.
+    #[serde(with = "humantime_serde")]
+    pub refresh_interval: Duration,
+}
+
+impl Default for CatalogSettings {
+    fn default() -> Self {
+        Self {
+            refresh_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for collectors.
+    pub format: LogFormat,
+    /// Default filter when `RUST_LOG` is unset, e.g. `info` or `c360=debug,info`.
+    pub filter: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+impl Settings {
+    /// Reads the defaults, then `file` (which must exist when named), then `C360_*`
+    /// variables, then `flags` (dotted keys, e.g. `server.listen`).
+    pub fn load(
+        file: Option<&Path>,
+        flags: impl IntoIterator<Item = (&'static str, Value)>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::MissingFile(file.display().to_string()));
+            }
+            figment = figment.merge(Toml::file_exact(file));
+        }
+        figment = figment.merge(Env::prefixed("C360_").split("__"));
+        for (key, value) in flags {
+            figment = figment.merge(Serialized::default(key, value));
+        }
+        figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))
+    }
+
+    /// The URL of one backend.
+    pub fn source_url(&self, settings: &SourceSettings) -> String {
+        settings.url.clone().unwrap_or_else(|| self.database.url.clone())
+    }
+
+    /// The pool options of one backend.
+    pub fn pool(&self, settings: &SourceSettings) -> PoolOptions {
+        PoolOptions {
+            max_connections: settings
+                .max_connections
+                .unwrap_or(self.database.max_connections),
+            acquire_timeout: self.database.acquire_timeout,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use figment::Jail;
+
+    use super::*;
+
+    fn flag(key: &'static str, value: &str) -> (&'static str, Value) {
+        (key, Value::from(value.to_owned()))
+    }
+
+    #[test]
+    fn flags_beat_variables_which_beat_the_file_which_beats_the_defaults() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "c360.toml",
+                r#"
+                [server]
+                listen = "127.0.0.1:7000"
+                [database]
+                url = "postgres://file"
+                [sources.billing]
+                timeout = "150ms"
+                [cache]
+                ttl = "1m"
+                "#,
+            )?;
+            jail.set_env("C360_DATABASE__URL", "postgres://env");
+            jail.set_env("C360_CACHE__TTL", "2m");
+            let settings = Settings::load(
+                Some(Path::new("c360.toml")),
+                [flag("cache.ttl", "3m")],
+            )
+            .map_err(|e| e.to_string())?;
+            assert_eq!(settings.server.listen, "127.0.0.1:7000".parse().unwrap());
+            assert_eq!(settings.database.url, "postgres://env");
+            assert_eq!(settings.cache.ttl, Duration::from_secs(180));
+            assert_eq!(settings.sources.billing.timeout, Duration::from_millis(150));
+            assert_eq!(settings.sources.orders.timeout, Duration::from_millis(500));
+            assert_eq!(settings.source_url(&settings.sources.crm), "postgres://env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_named_file_must_exist_and_unknown_keys_are_refused() {
+        Jail::expect_with(|jail| {
+            let missing = Settings::load(Some(Path::new("nope.toml")), []);
+            assert!(matches!(missing, Err(ConfigError::MissingFile(_))));
+            jail.create_file("typo.toml", "[cache]\nttl_seconds = 5\n")?;
+            let typo = Settings::load(Some(Path::new("typo.toml")), []);
+            assert!(typo.is_err());
+            jail.create_file("bad.toml", "[cache]\nttl = \"soon\"\n")?;
+            assert!(Settings::load(Some(Path::new("bad.toml")), []).is_err());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_example_configuration_is_valid() {
+        let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("c360.example.toml");
+        Jail::expect_with(|_| {
+            let settings = Settings::load(Some(&example), []).map_err(|e| e.to_string())?;
+            assert_eq!(settings.server.listen, ServerSettings::default().listen);
+            Ok(())
+        });
+    }
+}

@@ -1,0 +1,197 @@
+//! `c360 demo`: the embedded default. Creates and seeds a SQLite database if there is none,
+//! serves it, and prints commands to try with real ids, emails and phone numbers.
+
+use std::{future::Future, net::SocketAddr, path::PathBuf};
+
+use chrono::Utc;
+use tokio::net::TcpListener;
+
+use crate::{
+    app::App,
+    config::Settings,
+    db::{Bind, Db, DbError, PoolOptions},
+    seed::{self, SeedError, SeedOptions},
+    server::{self, ServeError},
+};
+
+/// What the demo runs.
+#[derive(Debug, Clone)]
+pub struct DemoOptions {
+    /// Customers to seed when the database is new.
+    pub customers: u64,
+    /// Where to serve.
+    pub listen: SocketAddr,
+    /// The SQLite file.
+    pub db: PathBuf,
+}
+
+/// Why the demo stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum DemoError {
+    /// The database could not be opened or read.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// Seeding failed.
+    #[error(transparent)]
+    Seed(#[from] SeedError),
+    /// The address is taken or not ours.
+    #[error("cannot listen on {addr}")]
+    Listen {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        error: std::io::Error,
+    },
+    /// The server failed.
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+}
+
+/// Seeds (if needed) and serves until `shutdown` resolves.
+pub async fn run(
+    options: DemoOptions,
+    program: &str,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), DemoError> {
+    let url = format!("sqlite://{}", options.db.display());
+    let db = Db::connect_or_create(&url, PoolOptions::default()).await?;
+    if customer_count(&db).await? == 0 {
+        eprintln!("Creating {} with {} customers…", options.db.display(), options.customers);
+        let bar = seed::progress_bar(options.customers);
+        let report = seed::seed(&db, &SeedOptions::new(options.customers, 42), |n| bar.set_position(n)).await?;
+        bar.finish_and_clear();
+        eprintln!(
+            "Seeded {} customers ({} rows) in {:.1}s.",
+            report.customers,
+            report.rows,
+            report.elapsed.as_secs_f64()
+        );
+    }
+    let mut settings = Settings::default();
+    settings.database.url = url;
+    settings.server.listen = options.listen;
+    let listener = TcpListener::bind(options.listen)
+        .await
+        .map_err(|error| DemoError::Listen {
+            addr: options.listen,
+            error,
+        })?;
+    let addr = listener.local_addr().map_err(|error| DemoError::Listen {
+        addr: options.listen,
+        error,
+    })?;
+    println!("{}", tour(&db, program, addr).await?);
+    db.close().await;
+    let app = App::connect(&settings).await?;
+    server::run(listener, app, shutdown).await?;
+    Ok(())
+}
+
+async fn customer_count(db: &Db) -> Result<i64, DbError> {
+    // A new file has no tables yet: that is zero customers.
+    let tables: Option<(i64,)> = db
+        .fetch_optional(
+            "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'customers'",
+            &[],
+        )
+        .await?;
+    if tables.is_none_or(|(n,)| n == 0) {
+        return Ok(0);
+    }
+    let count: Option<(i64,)> = db.fetch_optional("SELECT COUNT(*) FROM customers", &[]).await?;
+    Ok(count.map_or(0, |(n,)| n))
+}
+
+/// Interesting customers of the data set, and the commands that show them.
+async fn tour(db: &Db, program: &str, addr: SocketAddr) -> Result<String, DbError> {
+    let now = [Bind::Time(Utc::now())];
+    let late: Option<(i64,)> = db
+        .fetch_optional(
+            "SELECT customer_id FROM shipments WHERE delivered_at IS NULL AND promised_at < $1 \
+             ORDER BY customer_id LIMIT 1",
+            &now,
+        )
+        .await?;
+    let failed: Option<(i64,)> = db
+        .fetch_optional(
+            "SELECT customer_id FROM invoices WHERE status = 'payment_failed' \
+             ORDER BY failed_at DESC LIMIT 1",
+            &[],
+        )
+        .await?;
+    let first = late.or(failed).map_or(1, |(id,)| id);
+    let email: Option<(String,)> = db
+        .fetch_optional("SELECT email FROM customers WHERE id = $1", &[Bind::Int(first)])
+        .await?;
+    let shared: Option<(String,)> = db
+        .fetch_optional(
+            "SELECT phone_e164 FROM customers GROUP BY phone_e164 HAVING COUNT(*) > 1 \
+             ORDER BY phone_e164 LIMIT 1",
+            &[],
+        )
+        .await?;
+    let returnable: Option<(i64, String)> = db
+        .fetch_optional(
+            "SELECT o.id, l.sku FROM orders o JOIN order_lines l ON l.order_id = o.id \
+             WHERE o.status = 'delivered' ORDER BY o.placed_at DESC, o.id LIMIT 1",
+            &[],
+        )
+        .await?;
+    let addr_flag = if addr.port() == 50051 && addr.ip().is_loopback() {
+        String::new()
+    } else {
+        format!(" --addr http://{addr}")
+    };
+    let mut tour = format!("c360 is serving on {addr} (gRPC, gRPC-Web, health, reflection).\n\nTry:\n");
+    let mut add = |what: &str, command: String| {
+        tour.push_str(&format!("  # {what}\n  {command}\n"));
+    };
+    if let Some((id,)) = late {
+        add("a customer whose parcel is late", format!("{program} get {id}{addr_flag}"));
+    }
+    if let Some((id,)) = failed {
+        add("a customer whose payment failed, billing only, as JSON", format!("{program} get {id} --sections billing,insights --json{addr_flag}"));
+    }
+    if let Some((email,)) = email {
+        add("look up by email", format!("{program} lookup --email {email}{addr_flag}"));
+    }
+    if let Some((phone,)) = shared {
+        add("a number two customers share, written the way a caller says it", format!("{program} lookup --phone '{}'{addr_flag}", spoken(&phone)));
+    }
+    if let Some((order, sku)) = returnable {
+        add("who placed an order", format!("{program} lookup --order {order}{addr_flag}"));
+        add("can this line go back? (any gRPC client; grpcurl shown)", format!(
+            "grpcurl -plaintext -d '{{\"order_id\":\"{order}\",\"sku\":\"{sku}\"}}' {addr} customer360.v1.CatalogService/CheckReturnEligibility"
+        ));
+    }
+    add("the API, by reflection", format!("grpcurl -plaintext {addr} describe customer360.v1.CustomerService"));
+    tour.push_str("\nStop with Ctrl-C.");
+    Ok(tour)
+}
+
+/// `+442079460018` as a caller would say it: `0044 2079 4600 18`.
+fn spoken(e164: &str) -> String {
+    let digits = e164.trim_start_matches('+');
+    let mut out = String::from("00");
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && i % 4 == 2 {
+            out.push(' ');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spoken_numbers_normalise_back_to_the_same_e164() {
+        let spoken = spoken("+442079460018");
+        assert_eq!(spoken, "0044 2079 4600 18");
+        let phone: crate::keys::Phone = spoken.parse().expect("valid phone");
+        assert_eq!(phone.as_str(), "+442079460018");
+    }
+}

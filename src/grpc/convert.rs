@@ -1,0 +1,429 @@
+//! Domain types to their protobuf form. The only place that knows both.
+
+use std::time::Duration;
+
+use crate::{
+    pb,
+    profile::{self as domain, Profile, Section, SectionSet, SourceStatus, Timestamp},
+    profiles::Tier,
+    reference::{self, EligibilityReason},
+    sources::SourceKind,
+};
+
+pub(crate) fn timestamp(at: Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp {
+        seconds: at.timestamp(),
+        nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
+    }
+}
+
+pub(crate) fn duration(d: Duration) -> prost_types::Duration {
+    prost_types::Duration {
+        seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
+        nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
+    }
+}
+
+fn id<T: ToString>(id: T) -> String {
+    id.to_string()
+}
+
+impl From<domain::Money> for pb::Money {
+    fn from(money: domain::Money) -> Self {
+        Self {
+            currency_code: money.currency.as_str().to_owned(),
+            amount_minor: money.minor,
+        }
+    }
+}
+
+impl From<&domain::Identity> for pb::Identity {
+    fn from(identity: &domain::Identity) -> Self {
+        use domain::{ContactChannel as C, Tier as T};
+        Self {
+            first_name: identity.first_name.clone(),
+            last_name: identity.last_name.clone(),
+            email: identity.email.clone(),
+            phone: identity.phone.clone(),
+            tier: match identity.tier {
+                T::Standard => pb::CustomerTier::Standard,
+                T::Silver => pb::CustomerTier::Silver,
+                T::Gold => pb::CustomerTier::Gold,
+                T::Platinum => pb::CustomerTier::Platinum,
+            } as i32,
+            loyalty_points: identity.loyalty_points,
+            preferred_channel: match identity.preferred_channel {
+                C::Email => pb::ContactChannel::Email,
+                C::Phone => pb::ContactChannel::Phone,
+                C::Sms => pb::ContactChannel::Sms,
+                C::Chat => pb::ContactChannel::Chat,
+            } as i32,
+            customer_since: Some(timestamp(identity.customer_since)),
+        }
+    }
+}
+
+impl From<&domain::Billing> for pb::Billing {
+    fn from(billing: &domain::Billing) -> Self {
+        use domain::InvoiceStatus as S;
+        let invoice = |i: &domain::Invoice| pb::Invoice {
+            invoice_id: id(i.id),
+            order_id: i.order_id.map(id).unwrap_or_default(),
+            amount: Some(i.amount.into()),
+            status: match i.status {
+                S::Open => pb::InvoiceStatus::Open,
+                S::Paid => pb::InvoiceStatus::Paid,
+                S::Overdue => pb::InvoiceStatus::Overdue,
+                S::PaymentFailed => pb::InvoiceStatus::PaymentFailed,
+                S::Refunded => pb::InvoiceStatus::Refunded,
+            } as i32,
+            issued_at: Some(timestamp(i.issued_at)),
+            due_at: Some(timestamp(i.due_at)),
+            paid_at: i.paid_at.map(timestamp),
+        };
+        Self {
+            balance: Some(billing.balance.into()),
+            credit_limit: Some(billing.credit_limit.into()),
+            payment_methods: billing
+                .payment_methods
+                .iter()
+                .map(|m| pb::PaymentMethod {
+                    payment_method_id: id(m.id),
+                    brand: m.brand.clone(),
+                    last4: m.last4.clone(),
+                    expiry_month: i32::try_from(m.expiry_month).unwrap_or_default(),
+                    expiry_year: m.expiry_year,
+                    is_default: m.is_default,
+                })
+                .collect(),
+            recent_invoices: billing.recent_invoices.iter().map(invoice).collect(),
+            failed_payments: billing
+                .failed_payments
+                .iter()
+                .map(|f| pb::FailedPayment {
+                    invoice_id: id(f.invoice_id),
+                    amount: Some(f.amount.into()),
+                    reason: f.reason.clone(),
+                    failed_at: Some(timestamp(f.failed_at)),
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<&reference::ReturnEligibility> for pb::ReturnEligibility {
+    fn from(verdict: &reference::ReturnEligibility) -> Self {
+        use EligibilityReason as R;
+        use pb::ReturnEligibilityReason as P;
+        Self {
+            eligible: verdict.eligible,
+            reason: match verdict.reason {
+                R::WithinWindow => P::WithinWindow,
+                R::WindowClosed => P::WindowClosed,
+                R::NotReturnable => P::NotReturnable,
+                R::AlreadyReturned => P::AlreadyReturned,
+                R::NotDelivered => P::NotDelivered,
+                R::OrderCancelled => P::OrderCancelled,
+                R::UnknownProduct => P::UnknownProduct,
+                R::DeliveryUnknown => P::DeliveryUnknown,
+            } as i32,
+            deadline: verdict.deadline.map(timestamp),
+        }
+    }
+}
+
+impl From<&domain::Order> for pb::Order {
+    fn from(order: &domain::Order) -> Self {
+        use domain::OrderStatus as S;
+        Self {
+            order_id: id(order.id),
+            status: match order.status {
+                S::Placed => pb::OrderStatus::Placed,
+                S::Shipped => pb::OrderStatus::Shipped,
+                S::Delivered => pb::OrderStatus::Delivered,
+                S::Cancelled => pb::OrderStatus::Cancelled,
+            } as i32,
+            placed_at: Some(timestamp(order.placed_at)),
+            total: Some(order.total.into()),
+            lines: order
+                .lines
+                .iter()
+                .map(|line| pb::OrderLine {
+                    line_number: line.record.line_number,
+                    sku: line.record.sku.to_string(),
+                    product_name: line.product_name.clone(),
+                    category: line.category.clone(),
+                    quantity: line.record.quantity,
+                    unit_price: Some(line.record.unit_price.into()),
+                    returned_quantity: line.record.returned_quantity,
+                    return_eligibility: Some((&line.eligibility).into()),
+                })
+                .collect(),
+        }
+    }
+}
+
+fn shipment(s: &domain::Shipment, now: Timestamp) -> pb::Shipment {
+    use domain::ShipmentStatus as S;
+    pb::Shipment {
+        shipment_id: id(s.id),
+        order_id: id(s.order_id),
+        carrier: s.carrier.clone(),
+        tracking_number: s.tracking_number.clone(),
+        status: match s.status {
+            S::LabelCreated => pb::ShipmentStatus::LabelCreated,
+            S::InTransit => pb::ShipmentStatus::InTransit,
+            S::OutForDelivery => pb::ShipmentStatus::OutForDelivery,
+            S::Delivered => pb::ShipmentStatus::Delivered,
+            S::Exception => pb::ShipmentStatus::Exception,
+        } as i32,
+        promised_at: Some(timestamp(s.promised_at)),
+        shipped_at: s.shipped_at.map(timestamp),
+        delivered_at: s.delivered_at.map(timestamp),
+        delay: s
+            .delay(now)
+            .and_then(|d| d.to_std().ok())
+            .map(duration),
+    }
+}
+
+impl From<&domain::Interaction> for pb::Interaction {
+    fn from(i: &domain::Interaction) -> Self {
+        use domain::{InteractionChannel as C, InteractionStatus as S};
+        Self {
+            interaction_id: id(i.id),
+            channel: match i.channel {
+                C::Ticket => pb::InteractionChannel::Ticket,
+                C::Chat => pb::InteractionChannel::Chat,
+                C::Call => pb::InteractionChannel::Call,
+                C::Email => pb::InteractionChannel::Email,
+            } as i32,
+            subject: i.subject.clone(),
+            status: match i.status {
+                S::Open => pb::InteractionStatus::Open,
+                S::Pending => pb::InteractionStatus::Pending,
+                S::Resolved => pb::InteractionStatus::Resolved,
+                S::Closed => pb::InteractionStatus::Closed,
+            } as i32,
+            csat: i.csat.map(i32::from).unwrap_or_default(),
+            created_at: Some(timestamp(i.created_at)),
+            updated_at: Some(timestamp(i.updated_at)),
+        }
+    }
+}
+
+impl From<&domain::Insights> for pb::Insights {
+    fn from(insights: &domain::Insights) -> Self {
+        use domain::{ActionKind as A, OpenIssueKind as K};
+        Self {
+            lifetime_value: Some(insights.lifetime_value.into()),
+            order_count: insights.order_count,
+            return_rate: insights.return_rate,
+            open_issues: insights
+                .open_issues
+                .iter()
+                .map(|issue| pb::OpenIssue {
+                    kind: match issue.kind {
+                        K::DelayedShipment => pb::OpenIssueKind::DelayedShipment,
+                        K::FailedPayment => pb::OpenIssueKind::FailedPayment,
+                        K::OpenTicket => pb::OpenIssueKind::OpenTicket,
+                    } as i32,
+                    reference: issue.reference.clone(),
+                    summary: issue.summary.clone(),
+                    since: Some(timestamp(issue.since)),
+                })
+                .collect(),
+            next_best_actions: insights
+                .next_best_actions
+                .iter()
+                .map(|action| pb::NextBestAction {
+                    kind: match action.kind {
+                        A::OfferFreeShipping => pb::ActionKind::OfferFreeShipping,
+                        A::UpdatePaymentMethod => pb::ActionKind::UpdatePaymentMethod,
+                        A::RemindReturnWindow => pb::ActionKind::RemindReturnWindow,
+                        A::FollowUpTicket => pb::ActionKind::FollowUpTicket,
+                        A::OfferGoodwill => pb::ActionKind::OfferGoodwill,
+                    } as i32,
+                    message: action.message.clone(),
+                    reference: action.reference.clone(),
+                })
+                .collect(),
+            complete: insights.complete,
+        }
+    }
+}
+
+fn source_report(report: domain::SourceReport) -> pb::SourceReport {
+    pb::SourceReport {
+        source: match report.source {
+            SourceKind::Billing => pb::Source::Billing,
+            SourceKind::Orders => pb::Source::Orders,
+            SourceKind::Fulfilment => pb::Source::Fulfilment,
+            SourceKind::Crm => pb::Source::Crm,
+        } as i32,
+        status: match report.status {
+            SourceStatus::Ok => pb::SourceStatus::Ok,
+            SourceStatus::Stale => pb::SourceStatus::Stale,
+            SourceStatus::Timeout => pb::SourceStatus::Timeout,
+            SourceStatus::Unavailable => pb::SourceStatus::Unavailable,
+            SourceStatus::CircuitOpen => pb::SourceStatus::CircuitOpen,
+            SourceStatus::Skipped => pb::SourceStatus::Skipped,
+        } as i32,
+        fetched_at: report.fetched_at.map(timestamp),
+        latency: report.latency.map(duration),
+    }
+}
+
+/// The wire form of `profile` as a caller that asked for `sections` sees it, served from
+/// `tier` with data `age` old, at `now`.
+pub(crate) fn profile(
+    profile: &Profile,
+    sections: SectionSet,
+    tier: Tier,
+    age: Duration,
+    now: Timestamp,
+) -> pb::CustomerProfile {
+    let wants = |section| sections.contains(section);
+    pb::CustomerProfile {
+        customer_id: id(profile.customer),
+        identity: profile
+            .identity
+            .as_ref()
+            .filter(|_| wants(Section::Identity))
+            .map(Into::into),
+        billing: profile
+            .billing
+            .as_ref()
+            .filter(|_| wants(Section::Billing))
+            .map(Into::into),
+        orders: profile
+            .orders
+            .as_ref()
+            .filter(|_| wants(Section::Orders))
+            .map(|orders| pb::Orders {
+                recent: orders.iter().map(Into::into).collect(),
+            }),
+        shipments: profile
+            .shipments
+            .as_ref()
+            .filter(|_| wants(Section::Shipments))
+            .map(|shipments| pb::Shipments {
+                recent: shipments.iter().map(|s| shipment(s, now)).collect(),
+            }),
+        interactions: profile
+            .interactions
+            .as_ref()
+            .filter(|_| wants(Section::Interactions))
+            .map(|interactions| pb::Interactions {
+                recent: interactions.iter().map(Into::into).collect(),
+            }),
+        insights: profile
+            .insights
+            .as_ref()
+            .filter(|_| wants(Section::Insights))
+            .map(Into::into),
+        sources: SourceKind::ALL
+            .into_iter()
+            .map(|kind| source_report(profile.report_for(kind, sections)))
+            .collect(),
+        cache: Some(pb::CacheInfo {
+            served_from: match tier {
+                Tier::L1 => pb::CacheTier::L1,
+                Tier::Sources => pb::CacheTier::Sources,
+            } as i32,
+            age: Some(duration(age)),
+        }),
+    }
+}
+
+impl From<&reference::Product> for pb::Product {
+    fn from(product: &reference::Product) -> Self {
+        Self {
+            sku: product.sku.to_string(),
+            name: product.name.clone(),
+            category: product.category.clone(),
+            price: Some(product.price.into()),
+            returnable: product.returnable,
+        }
+    }
+}
+
+impl From<&reference::ReturnPolicy> for pb::ReturnPolicy {
+    fn from(policy: &reference::ReturnPolicy) -> Self {
+        Self {
+            category: policy.category.clone(),
+            display_name: policy.display_name.clone(),
+            window_days: i32::try_from(policy.window_days).unwrap_or(i32::MAX),
+            returnable: policy.returnable,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{
+        fanout::Outcome,
+        profile::{Assembly, assemble, fixtures},
+    };
+
+    fn full_profile() -> Profile {
+        let outcomes = SourceKind::ALL
+            .map(|kind| Outcome {
+                kind,
+                result: Ok(fixtures::source_data(kind)),
+                fetched_at: fixtures::now(),
+                latency: Duration::from_millis(2),
+            })
+            .into();
+        match assemble(fixtures::customer(), outcomes, &fixtures::catalog(), fixtures::now()) {
+            Assembly::Profile(profile) => *profile,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn only_the_requested_sections_go_on_the_wire_and_unneeded_sources_read_skipped() {
+        let profile = full_profile();
+        let billing = SectionSet::of(&[Section::Billing]);
+        let wire = super::profile(&profile, billing, Tier::L1, Duration::from_secs(3), fixtures::now());
+        assert_eq!(wire.customer_id, "42");
+        assert!(wire.billing.is_some());
+        assert!(wire.identity.is_none() && wire.orders.is_none() && wire.insights.is_none());
+        let statuses: Vec<_> = wire.sources.iter().map(|s| (s.source(), s.status())).collect();
+        assert_eq!(
+            statuses,
+            [
+                (pb::Source::Billing, pb::SourceStatus::Ok),
+                (pb::Source::Orders, pb::SourceStatus::Skipped),
+                (pb::Source::Fulfilment, pb::SourceStatus::Skipped),
+                (pb::Source::Crm, pb::SourceStatus::Ok),
+            ]
+        );
+        let cache = wire.cache.expect("cache info");
+        assert_eq!(cache.served_from(), pb::CacheTier::L1);
+        assert_eq!(cache.age, Some(prost_types::Duration { seconds: 3, nanos: 0 }));
+    }
+
+    #[test]
+    fn a_full_profile_keeps_every_value() {
+        let profile = full_profile();
+        let wire = super::profile(&profile, SectionSet::ALL, Tier::Sources, Duration::ZERO, fixtures::now());
+        let identity = wire.identity.expect("identity");
+        assert_eq!((identity.email.as_str(), identity.tier()), ("ada@example.com", pb::CustomerTier::Gold));
+        let balance = wire.billing.and_then(|b| b.balance).expect("balance");
+        assert_eq!((balance.currency_code.as_str(), balance.amount_minor), ("EUR", 4_999));
+        let shipments = wire.shipments.expect("shipments").recent;
+        // Shipment 22 was promised 3 days before `now` and is still travelling.
+        assert_eq!(shipments[0].delay.as_ref().map(|d| d.seconds), Some(3 * 86_400));
+        // Shipment 21 arrived a day after its promise.
+        assert_eq!(shipments[1].delay.as_ref().map(|d| d.seconds), Some(86_400));
+        let line = &wire.orders.expect("orders").recent[1].lines[0];
+        assert_eq!(line.product_name, "Headphones");
+        let verdict = line.return_eligibility.as_ref().expect("eligibility");
+        assert_eq!(verdict.reason(), pb::ReturnEligibilityReason::WithinWindow);
+        let insights = wire.insights.expect("insights");
+        assert_eq!(insights.lifetime_value.map(|m| m.amount_minor), Some(7_500));
+        assert_eq!(insights.next_best_actions[0].kind(), pb::ActionKind::OfferFreeShipping);
+    }
+}

@@ -1,0 +1,164 @@
+//! `customer360.v1.CustomerService`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use futures::future::try_join_all;
+use tonic::{Request, Response, Status};
+use tracing::Instrument;
+
+use super::{
+    convert,
+    status::ApiError,
+    validate::{self, both},
+};
+use crate::{
+    keys::{CustomerId, Email, OrderId, Phone},
+    pb::{self, lookup_customers_request::Key},
+    profile::Identity,
+    profiles::{Profiles, Served},
+    sources::{CrmSource, OrdersSource},
+};
+
+/// Serves profiles and lookups.
+#[derive(Debug, Clone)]
+pub struct CustomerApi {
+    profiles: Arc<Profiles>,
+    crm: CrmSource,
+    orders: OrdersSource,
+}
+
+impl CustomerApi {
+    /// Profiles from `profiles`; lookups in `crm` and `orders`.
+    pub fn new(profiles: Arc<Profiles>, crm: CrmSource, orders: OrdersSource) -> Self {
+        Self {
+            profiles,
+            crm,
+            orders,
+        }
+    }
+
+    async fn get(&self, request: Request<pb::GetCustomerProfileRequest>) -> Result<pb::CustomerProfile, ApiError> {
+        let deadline = validate::deadline(request.metadata());
+        let request = request.into_inner();
+        let ((customer, sections), (freshness, deadline)) = both(
+            both(
+                validate::key::<CustomerId>("customer_id", &request.customer_id),
+                validate::read_mask(request.read_mask.as_ref()),
+            ),
+            both(
+                validate::freshness(request.max_age.as_ref(), request.bypass_cache),
+                deadline,
+            ),
+        )?;
+        let served = self.profiles.get(customer, sections, freshness, deadline).await?;
+        Ok(wire(&served, sections))
+    }
+
+    async fn batch_get(
+        &self,
+        request: Request<pb::BatchGetCustomerProfilesRequest>,
+    ) -> Result<pb::BatchGetCustomerProfilesResponse, ApiError> {
+        let deadline = validate::deadline(request.metadata());
+        let request = request.into_inner();
+        let ((customers, sections), (freshness, deadline)) = both(
+            both(
+                validate::keys::<CustomerId>("customer_ids", &request.customer_ids),
+                validate::read_mask(request.read_mask.as_ref()),
+            ),
+            both(
+                validate::freshness(request.max_age.as_ref(), request.bypass_cache),
+                deadline,
+            ),
+        )?;
+        let reads = customers
+            .into_iter()
+            .map(|customer| self.profiles.get(customer, sections, freshness, deadline));
+        let served = try_join_all(reads).await?;
+        Ok(pb::BatchGetCustomerProfilesResponse {
+            profiles: served.iter().map(|s| wire(s, sections)).collect(),
+        })
+    }
+
+    async fn lookup(&self, request: pb::LookupCustomersRequest) -> Result<pb::LookupCustomersResponse, ApiError> {
+        let matches = match request.key {
+            None => {
+                return Err(validate_error("key", "set one of email, phone or order_id"));
+            }
+            Some(Key::Email(raw)) => {
+                let email: Email = validate::key("email", &raw)?;
+                known(self.crm.find_by_email(&email).await?)
+            }
+            Some(Key::Phone(raw)) => {
+                let phone: Phone = validate::key("phone", &raw)?;
+                known(self.crm.find_by_phone(&phone).await?)
+            }
+            Some(Key::OrderId(raw)) => {
+                let order: OrderId = validate::key("order_id", &raw)?;
+                self.customer_of_order(order).await?
+            }
+        };
+        Ok(pb::LookupCustomersResponse {
+            customers: matches
+                .into_iter()
+                .map(|(id, identity)| pb::CustomerMatch {
+                    customer_id: id.to_string(),
+                    identity: identity.as_ref().map(Into::into),
+                })
+                .collect(),
+        })
+    }
+
+    /// The customer who placed `order`, with their identity if CRM answers.
+    async fn customer_of_order(&self, order: OrderId) -> Result<Vec<(CustomerId, Option<Identity>)>, ApiError> {
+        let Some(detail) = self.orders.order(order).await? else {
+            return Ok(Vec::new());
+        };
+        // The order names the customer: CRM failing costs the identity, not the answer.
+        let identity = self.crm.identity(detail.customer).await.unwrap_or_else(|error| {
+            tracing::warn!(error = %crate::fanout::error_chain(&error), "identity for lookup");
+            None
+        });
+        Ok(vec![(detail.customer, identity)])
+    }
+}
+
+fn known(matches: Vec<(CustomerId, Identity)>) -> Vec<(CustomerId, Option<Identity>)> {
+    matches.into_iter().map(|(id, identity)| (id, Some(identity))).collect()
+}
+
+fn validate_error(field: &str, description: &str) -> ApiError {
+    ApiError::InvalidArgument(vec![super::status::Violation::new(field, description)])
+}
+
+fn wire(served: &Served, sections: crate::profile::SectionSet) -> pb::CustomerProfile {
+    convert::profile(&served.entry.profile, sections, served.tier, served.entry.age(), Utc::now())
+}
+
+#[tonic::async_trait]
+impl pb::customer_service_server::CustomerService for CustomerApi {
+    async fn get_customer_profile(
+        &self,
+        request: Request<pb::GetCustomerProfileRequest>,
+    ) -> Result<Response<pb::CustomerProfile>, Status> {
+        let span = tracing::info_span!("GetCustomerProfile", customer = %request.get_ref().customer_id);
+        Ok(Response::new(self.get(request).instrument(span).await?))
+    }
+
+    async fn batch_get_customer_profiles(
+        &self,
+        request: Request<pb::BatchGetCustomerProfilesRequest>,
+    ) -> Result<Response<pb::BatchGetCustomerProfilesResponse>, Status> {
+        let span = tracing::info_span!("BatchGetCustomerProfiles", count = request.get_ref().customer_ids.len());
+        Ok(Response::new(self.batch_get(request).instrument(span).await?))
+    }
+
+    async fn lookup_customers(
+        &self,
+        request: Request<pb::LookupCustomersRequest>,
+    ) -> Result<Response<pb::LookupCustomersResponse>, Status> {
+        let span = tracing::info_span!("LookupCustomers");
+        let request = request.into_inner();
+        Ok(Response::new(self.lookup(request).instrument(span).await?))
+    }
+}
