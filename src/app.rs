@@ -148,7 +148,11 @@ impl Drop for App {
 }
 
 /// Reads the catalog every `interval` and swaps it in; a failed read keeps the old one.
-async fn refresh_catalog(source: CatalogSource, catalog: Arc<Catalog>, interval: std::time::Duration) {
+async fn refresh_catalog(
+    source: CatalogSource,
+    catalog: Arc<Catalog>,
+    interval: std::time::Duration,
+) {
     let mut ticks = tokio::time::interval(interval);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     ticks.tick().await;
@@ -156,7 +160,9 @@ async fn refresh_catalog(source: CatalogSource, catalog: Arc<Catalog>, interval:
         ticks.tick().await;
         match source.load().await {
             Ok(snapshot) => swap(&catalog, snapshot),
-            Err(error) => tracing::warn!(error = %error_chain(&error), "catalog refresh failed; keeping the previous one"),
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "catalog refresh failed; keeping the previous one")
+            }
         }
     }
 }

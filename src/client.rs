@@ -143,6 +143,9 @@ mod tests {
     fn errors_print_on_one_line_with_the_grpc_code_name() {
         let error = ClientError::from(tonic::Status::not_found("customer 9 does not exist"));
         assert_eq!(error.to_string(), "NOT_FOUND: customer 9 does not exist");
-        assert_eq!(code_name(tonic::Code::DeadlineExceeded), "DEADLINE_EXCEEDED");
+        assert_eq!(
+            code_name(tonic::Code::DeadlineExceeded),
+            "DEADLINE_EXCEEDED"
+        );
     }
 }

@@ -227,12 +227,17 @@ impl Settings {
         for (key, value) in flags {
             figment = figment.merge(Serialized::default(key, value));
         }
-        figment.extract().map_err(|e| ConfigError::Invalid(Box::new(e)))
+        figment
+            .extract()
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))
     }
 
     /// The URL of one backend.
     pub fn source_url(&self, settings: &SourceSettings) -> String {
-        settings.url.clone().unwrap_or_else(|| self.database.url.clone())
+        settings
+            .url
+            .clone()
+            .unwrap_or_else(|| self.database.url.clone())
     }
 
     /// The pool options of one backend.
@@ -247,6 +252,7 @@ impl Settings {
 }
 
 #[cfg(test)]
+#[allow(clippy::result_large_err)] // figment::Jail's closures return figment::Error.
 mod tests {
     use figment::Jail;
 
@@ -274,11 +280,8 @@ mod tests {
             )?;
             jail.set_env("C360_DATABASE__URL", "postgres://env");
             jail.set_env("C360_CACHE__TTL", "2m");
-            let settings = Settings::load(
-                Some(Path::new("c360.toml")),
-                [flag("cache.ttl", "3m")],
-            )
-            .map_err(|e| e.to_string())?;
+            let settings = Settings::load(Some(Path::new("c360.toml")), [flag("cache.ttl", "3m")])
+                .map_err(|e| e.to_string())?;
             assert_eq!(settings.server.listen, "127.0.0.1:7000".parse().unwrap());
             assert_eq!(settings.database.url, "postgres://env");
             assert_eq!(settings.cache.ttl, Duration::from_secs(180));

@@ -57,9 +57,16 @@ pub async fn run(
     let url = format!("sqlite://{}", options.db.display());
     let db = Db::connect_or_create(&url, PoolOptions::default()).await?;
     if customer_count(&db).await? == 0 {
-        eprintln!("Creating {} with {} customers…", options.db.display(), options.customers);
+        eprintln!(
+            "Creating {} with {} customers…",
+            options.db.display(),
+            options.customers
+        );
         let bar = seed::progress_bar(options.customers);
-        let report = seed::seed(&db, &SeedOptions::new(options.customers, 42), |n| bar.set_position(n)).await?;
+        let report = seed::seed(&db, &SeedOptions::new(options.customers, 42), |n| {
+            bar.set_position(n)
+        })
+        .await?;
         bar.finish_and_clear();
         eprintln!(
             "Seeded {} customers ({} rows) in {:.1}s.",
@@ -99,7 +106,9 @@ async fn customer_count(db: &Db) -> Result<i64, DbError> {
     if tables.is_none_or(|(n,)| n == 0) {
         return Ok(0);
     }
-    let count: Option<(i64,)> = db.fetch_optional("SELECT COUNT(*) FROM customers", &[]).await?;
+    let count: Option<(i64,)> = db
+        .fetch_optional("SELECT COUNT(*) FROM customers", &[])
+        .await?;
     Ok(count.map_or(0, |(n,)| n))
 }
 
@@ -122,7 +131,10 @@ async fn tour(db: &Db, program: &str, addr: SocketAddr) -> Result<String, DbErro
         .await?;
     let first = late.or(failed).map_or(1, |(id,)| id);
     let email: Option<(String,)> = db
-        .fetch_optional("SELECT email FROM customers WHERE id = $1", &[Bind::Int(first)])
+        .fetch_optional(
+            "SELECT email FROM customers WHERE id = $1",
+            &[Bind::Int(first)],
+        )
         .await?;
     let shared: Option<(String,)> = db
         .fetch_optional(
@@ -143,29 +155,51 @@ async fn tour(db: &Db, program: &str, addr: SocketAddr) -> Result<String, DbErro
     } else {
         format!(" --addr http://{addr}")
     };
-    let mut tour = format!("c360 is serving on {addr} (gRPC, gRPC-Web, health, reflection).\n\nTry:\n");
+    let mut tour =
+        format!("c360 is serving on {addr} (gRPC, gRPC-Web, health, reflection).\n\nTry:\n");
     let mut add = |what: &str, command: String| {
         tour.push_str(&format!("  # {what}\n  {command}\n"));
     };
     if let Some((id,)) = late {
-        add("a customer whose parcel is late", format!("{program} get {id}{addr_flag}"));
+        add(
+            "a customer whose parcel is late",
+            format!("{program} get {id}{addr_flag}"),
+        );
     }
     if let Some((id,)) = failed {
-        add("a customer whose payment failed, billing only, as JSON", format!("{program} get {id} --sections billing,insights --json{addr_flag}"));
+        add(
+            "a customer whose payment failed, billing only, as JSON",
+            format!("{program} get {id} --sections billing,insights --json{addr_flag}"),
+        );
     }
     if let Some((email,)) = email {
-        add("look up by email", format!("{program} lookup --email {email}{addr_flag}"));
+        add(
+            "look up by email",
+            format!("{program} lookup --email {email}{addr_flag}"),
+        );
     }
     if let Some((phone,)) = shared {
-        add("a number two customers share, written the way a caller says it", format!("{program} lookup --phone '{}'{addr_flag}", spoken(&phone)));
+        add(
+            "a number two customers share, written the way a caller says it",
+            format!("{program} lookup --phone '{}'{addr_flag}", spoken(&phone)),
+        );
     }
     if let Some((order, sku)) = returnable {
-        add("who placed an order", format!("{program} lookup --order {order}{addr_flag}"));
-        add("can this line go back? (any gRPC client; grpcurl shown)", format!(
-            "grpcurl -plaintext -d '{{\"order_id\":\"{order}\",\"sku\":\"{sku}\"}}' {addr} customer360.v1.CatalogService/CheckReturnEligibility"
-        ));
+        add(
+            "who placed an order",
+            format!("{program} lookup --order {order}{addr_flag}"),
+        );
+        add(
+            "can this line go back? (any gRPC client; grpcurl shown)",
+            format!(
+                "grpcurl -plaintext -d '{{\"order_id\":\"{order}\",\"sku\":\"{sku}\"}}' {addr} customer360.v1.CatalogService/CheckReturnEligibility"
+            ),
+        );
     }
-    add("the API, by reflection", format!("grpcurl -plaintext {addr} describe customer360.v1.CustomerService"));
+    add(
+        "the API, by reflection",
+        format!("grpcurl -plaintext {addr} describe customer360.v1.CustomerService"),
+    );
     tour.push_str("\nStop with Ctrl-C.");
     Ok(tour)
 }

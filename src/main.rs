@@ -97,7 +97,11 @@ struct Target {
 
 impl Target {
     fn format(&self) -> Format {
-        if self.json { Format::Json } else { Format::Text }
+        if self.json {
+            Format::Json
+        } else {
+            Format::Text
+        }
     }
 }
 

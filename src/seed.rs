@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, TimeDelta, Utc};
 
-
 use crate::{
     db::{Db, DbError},
     profile::Timestamp,
@@ -64,9 +63,7 @@ pub struct SeedReport {
 #[derive(Debug, thiserror::Error)]
 pub enum SeedError {
     /// Seeding adds to nothing: the database must be empty.
-    #[error(
-        "the database already holds {0} customers or products: seed into an empty database"
-    )]
+    #[error("the database already holds {0} customers or products: seed into an empty database")]
     NotEmpty(i64),
     /// The schema could not be applied.
     #[error(transparent)]

@@ -11,7 +11,10 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     app::App,
-    pb::{self, catalog_service_server::CatalogServiceServer, customer_service_server::CustomerServiceServer},
+    pb::{
+        self, catalog_service_server::CatalogServiceServer,
+        customer_service_server::CustomerServiceServer,
+    },
 };
 
 /// Why the server stopped with an error.
@@ -26,7 +29,10 @@ pub enum ServeError {
 }
 
 /// The full names of the services c360 reports health for.
-pub const SERVICES: [&str; 2] = ["customer360.v1.CustomerService", "customer360.v1.CatalogService"];
+pub const SERVICES: [&str; 2] = [
+    "customer360.v1.CustomerService",
+    "customer360.v1.CatalogService",
+];
 
 /// Serves `app` on `listener` until `shutdown` resolves. Health turns `NOT_SERVING` first;
 /// calls in flight then finish before this returns.
@@ -37,7 +43,9 @@ pub async fn run(
 ) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
     for service in SERVICES {
-        health.set_service_status(service, ServingStatus::Serving).await;
+        health
+            .set_service_status(service, ServingStatus::Serving)
+            .await;
     }
     let reflection = || {
         tonic_reflection::server::Builder::configure()
@@ -49,9 +57,13 @@ pub async fn run(
     let draining = async move {
         shutdown.await;
         tracing::info!("shutting down: health NOT_SERVING, finishing calls in flight");
-        health.set_service_status("", ServingStatus::NotServing).await;
+        health
+            .set_service_status("", ServingStatus::NotServing)
+            .await;
         for service in SERVICES {
-            health.set_service_status(service, ServingStatus::NotServing).await;
+            health
+                .set_service_status(service, ServingStatus::NotServing)
+                .await;
         }
     };
     // Browsers call through gRPC-Web; tokens, not cookies, carry identity, so any origin may.

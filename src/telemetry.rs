@@ -7,8 +7,8 @@ use crate::config::{LogFormat, LogSettings};
 
 /// Installs the global subscriber. Later calls (tests start many servers) are no-ops.
 pub fn init(settings: &LogSettings) {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
     let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
     let _already_set = match settings.format {
         LogFormat::Text => builder.try_init(),

@@ -8,7 +8,10 @@ use crate::pb;
 
 /// "CUSTOMER_TIER_GOLD" → "gold".
 fn short(name: &str, prefix: &str) -> String {
-    name.strip_prefix(prefix).unwrap_or(name).to_lowercase().replace('_', " ")
+    name.strip_prefix(prefix)
+        .unwrap_or(name)
+        .to_lowercase()
+        .replace('_', " ")
 }
 
 fn money(money: Option<&pb::Money>) -> String {
@@ -73,7 +76,9 @@ pub(super) fn profile(p: &pb::CustomerProfile) -> String {
     if let Some(shipments) = &p.shipments {
         let _ = writeln!(o, "\nShipments ({} recent)", shipments.recent.len());
         for s in &shipments.recent {
-            let late = days(s.delay.as_ref()).map(|d| format!("  {d} late")).unwrap_or_default();
+            let late = days(s.delay.as_ref())
+                .map(|d| format!("  {d} late"))
+                .unwrap_or_default();
             let _ = writeln!(
                 o,
                 "  #{:<7} order {:<7} {:<10} {:<14} {:<18} promised {}{late}",
@@ -89,7 +94,11 @@ pub(super) fn profile(p: &pb::CustomerProfile) -> String {
     if let Some(interactions) = &p.interactions {
         let _ = writeln!(o, "\nInteractions ({} recent)", interactions.recent.len());
         for i in &interactions.recent {
-            let csat = if i.csat > 0 { format!("  csat {}/5", i.csat) } else { String::new() };
+            let csat = if i.csat > 0 {
+                format!("  csat {}/5", i.csat)
+            } else {
+                String::new()
+            };
             let _ = writeln!(
                 o,
                 "  #{:<7} {}  {:<6} {:<9} \"{}\"{csat}",
@@ -150,13 +159,18 @@ fn orders_section(o: &mut String, orders: &pb::Orders) {
             money(order.total.as_ref())
         );
         for line in &order.lines {
-            let verdict = line.return_eligibility.as_ref().map_or_else(String::new, |e| {
-                let reason = short(e.reason().as_str_name(), "RETURN_ELIGIBILITY_REASON_");
-                match (&e.deadline, e.eligible) {
-                    (Some(deadline), true) => format!("returnable until {}", date(Some(deadline))),
-                    _ => format!("no return: {reason}"),
-                }
-            });
+            let verdict = line
+                .return_eligibility
+                .as_ref()
+                .map_or_else(String::new, |e| {
+                    let reason = short(e.reason().as_str_name(), "RETURN_ELIGIBILITY_REASON_");
+                    match (&e.deadline, e.eligible) {
+                        (Some(deadline), true) => {
+                            format!("returnable until {}", date(Some(deadline)))
+                        }
+                        _ => format!("no return: {reason}"),
+                    }
+                });
             let returned = if line.returned_quantity > 0 {
                 format!(" ({} returned)", line.returned_quantity)
             } else {
@@ -181,7 +195,11 @@ fn insights_section(o: &mut String, insights: &pb::Insights) {
         money(insights.lifetime_value.as_ref()),
         insights.order_count,
         insights.return_rate * 100.0,
-        if insights.complete { "" } else { " · incomplete: a backend did not answer" }
+        if insights.complete {
+            ""
+        } else {
+            " · incomplete: a backend did not answer"
+        }
     );
     for issue in &insights.open_issues {
         let _ = writeln!(o, "  ! {}", issue.summary);
@@ -199,7 +217,12 @@ fn sources_section(o: &mut String, p: &pb::CustomerProfile) {
             let latency = s
                 .latency
                 .as_ref()
-                .map(|l| format!(" {:.1}ms", l.seconds as f64 * 1e3 + f64::from(l.nanos) / 1e6))
+                .map(|l| {
+                    format!(
+                        " {:.1}ms",
+                        l.seconds as f64 * 1e3 + f64::from(l.nanos) / 1e6
+                    )
+                })
                 .unwrap_or_default();
             format!(
                 "{} {}{latency}",
@@ -254,7 +277,10 @@ mod tests {
     #[test]
     fn enum_names_lose_their_prefix() {
         assert_eq!(short("CUSTOMER_TIER_GOLD", "CUSTOMER_TIER_"), "gold");
-        assert_eq!(short("SHIPMENT_STATUS_IN_TRANSIT", "SHIPMENT_STATUS_"), "in transit");
+        assert_eq!(
+            short("SHIPMENT_STATUS_IN_TRANSIT", "SHIPMENT_STATUS_"),
+            "in transit"
+        );
     }
 
     #[test]

@@ -13,8 +13,8 @@ use super::{
 use crate::{
     keys::{OrderId, Sku},
     pb,
-    reference::{Catalog, Delivery, return_eligibility},
     profile::delivery_of,
+    reference::{Catalog, Delivery, return_eligibility},
     sources::{FulfilmentSource, OrdersSource},
 };
 
@@ -113,7 +113,8 @@ impl pb::catalog_service_server::CatalogService for CatalogApi {
         &self,
         request: Request<pb::BatchGetProductsRequest>,
     ) -> Result<Response<pb::BatchGetProductsResponse>, Status> {
-        let skus = validate::keys::<Sku>("skus", &request.get_ref().skus).map_err(ApiError::from)?;
+        let skus =
+            validate::keys::<Sku>("skus", &request.get_ref().skus).map_err(ApiError::from)?;
         let products = skus
             .iter()
             .map(|sku| self.product(sku))
@@ -137,6 +138,8 @@ impl pb::catalog_service_server::CatalogService for CatalogApi {
     ) -> Result<Response<pb::CheckReturnEligibilityResponse>, Status> {
         let request = request.into_inner();
         let span = tracing::info_span!("CheckReturnEligibility", order = %request.order_id);
-        Ok(Response::new(self.check_return(request).instrument(span).await?))
+        Ok(Response::new(
+            self.check_return(request).instrument(span).await?,
+        ))
     }
 }

@@ -180,10 +180,7 @@ fn shipment(s: &domain::Shipment, now: Timestamp) -> pb::Shipment {
         promised_at: Some(timestamp(s.promised_at)),
         shipped_at: s.shipped_at.map(timestamp),
         delivered_at: s.delivered_at.map(timestamp),
-        delay: s
-            .delay(now)
-            .and_then(|d| d.to_std().ok())
-            .map(duration),
+        delay: s.delay(now).and_then(|d| d.to_std().ok()).map(duration),
     }
 }
 
@@ -376,7 +373,12 @@ mod tests {
                 latency: Duration::from_millis(2),
             })
             .into();
-        match assemble(fixtures::customer(), outcomes, &fixtures::catalog(), fixtures::now()) {
+        match assemble(
+            fixtures::customer(),
+            outcomes,
+            &fixtures::catalog(),
+            fixtures::now(),
+        ) {
             Assembly::Profile(profile) => *profile,
             other => panic!("{other:?}"),
         }
@@ -386,11 +388,21 @@ mod tests {
     fn only_the_requested_sections_go_on_the_wire_and_unneeded_sources_read_skipped() {
         let profile = full_profile();
         let billing = SectionSet::of(&[Section::Billing]);
-        let wire = super::profile(&profile, billing, Tier::L1, Duration::from_secs(3), fixtures::now());
+        let wire = super::profile(
+            &profile,
+            billing,
+            Tier::L1,
+            Duration::from_secs(3),
+            fixtures::now(),
+        );
         assert_eq!(wire.customer_id, "42");
         assert!(wire.billing.is_some());
         assert!(wire.identity.is_none() && wire.orders.is_none() && wire.insights.is_none());
-        let statuses: Vec<_> = wire.sources.iter().map(|s| (s.source(), s.status())).collect();
+        let statuses: Vec<_> = wire
+            .sources
+            .iter()
+            .map(|s| (s.source(), s.status()))
+            .collect();
         assert_eq!(
             statuses,
             [
@@ -402,20 +414,41 @@ mod tests {
         );
         let cache = wire.cache.expect("cache info");
         assert_eq!(cache.served_from(), pb::CacheTier::L1);
-        assert_eq!(cache.age, Some(prost_types::Duration { seconds: 3, nanos: 0 }));
+        assert_eq!(
+            cache.age,
+            Some(prost_types::Duration {
+                seconds: 3,
+                nanos: 0
+            })
+        );
     }
 
     #[test]
     fn a_full_profile_keeps_every_value() {
         let profile = full_profile();
-        let wire = super::profile(&profile, SectionSet::ALL, Tier::Sources, Duration::ZERO, fixtures::now());
+        let wire = super::profile(
+            &profile,
+            SectionSet::ALL,
+            Tier::Sources,
+            Duration::ZERO,
+            fixtures::now(),
+        );
         let identity = wire.identity.expect("identity");
-        assert_eq!((identity.email.as_str(), identity.tier()), ("ada@example.com", pb::CustomerTier::Gold));
+        assert_eq!(
+            (identity.email.as_str(), identity.tier()),
+            ("ada@example.com", pb::CustomerTier::Gold)
+        );
         let balance = wire.billing.and_then(|b| b.balance).expect("balance");
-        assert_eq!((balance.currency_code.as_str(), balance.amount_minor), ("EUR", 4_999));
+        assert_eq!(
+            (balance.currency_code.as_str(), balance.amount_minor),
+            ("EUR", 4_999)
+        );
         let shipments = wire.shipments.expect("shipments").recent;
         // Shipment 22 was promised 3 days before `now` and is still travelling.
-        assert_eq!(shipments[0].delay.as_ref().map(|d| d.seconds), Some(3 * 86_400));
+        assert_eq!(
+            shipments[0].delay.as_ref().map(|d| d.seconds),
+            Some(3 * 86_400)
+        );
         // Shipment 21 arrived a day after its promise.
         assert_eq!(shipments[1].delay.as_ref().map(|d| d.seconds), Some(86_400));
         let line = &wire.orders.expect("orders").recent[1].lines[0];
@@ -424,6 +457,9 @@ mod tests {
         assert_eq!(verdict.reason(), pb::ReturnEligibilityReason::WithinWindow);
         let insights = wire.insights.expect("insights");
         assert_eq!(insights.lifetime_value.map(|m| m.amount_minor), Some(7_500));
-        assert_eq!(insights.next_best_actions[0].kind(), pb::ActionKind::OfferFreeShipping);
+        assert_eq!(
+            insights.next_best_actions[0].kind(),
+            pb::ActionKind::OfferFreeShipping
+        );
     }
 }

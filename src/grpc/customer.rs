@@ -38,7 +38,10 @@ impl CustomerApi {
         }
     }
 
-    async fn get(&self, request: Request<pb::GetCustomerProfileRequest>) -> Result<pb::CustomerProfile, ApiError> {
+    async fn get(
+        &self,
+        request: Request<pb::GetCustomerProfileRequest>,
+    ) -> Result<pb::CustomerProfile, ApiError> {
         let deadline = validate::deadline(request.metadata());
         let request = request.into_inner();
         let ((customer, sections), (freshness, deadline)) = both(
@@ -51,7 +54,10 @@ impl CustomerApi {
                 deadline,
             ),
         )?;
-        let served = self.profiles.get(customer, sections, freshness, deadline).await?;
+        let served = self
+            .profiles
+            .get(customer, sections, freshness, deadline)
+            .await?;
         Ok(wire(&served, sections))
     }
 
@@ -80,7 +86,10 @@ impl CustomerApi {
         })
     }
 
-    async fn lookup(&self, request: pb::LookupCustomersRequest) -> Result<pb::LookupCustomersResponse, ApiError> {
+    async fn lookup(
+        &self,
+        request: pb::LookupCustomersRequest,
+    ) -> Result<pb::LookupCustomersResponse, ApiError> {
         let matches = match request.key {
             None => {
                 return Err(validate_error("key", "set one of email, phone or order_id"));
@@ -110,21 +119,31 @@ impl CustomerApi {
     }
 
     /// The customer who placed `order`, with their identity if CRM answers.
-    async fn customer_of_order(&self, order: OrderId) -> Result<Vec<(CustomerId, Option<Identity>)>, ApiError> {
+    async fn customer_of_order(
+        &self,
+        order: OrderId,
+    ) -> Result<Vec<(CustomerId, Option<Identity>)>, ApiError> {
         let Some(detail) = self.orders.order(order).await? else {
             return Ok(Vec::new());
         };
         // The order names the customer: CRM failing costs the identity, not the answer.
-        let identity = self.crm.identity(detail.customer).await.unwrap_or_else(|error| {
-            tracing::warn!(error = %crate::fanout::error_chain(&error), "identity for lookup");
-            None
-        });
+        let identity = self
+            .crm
+            .identity(detail.customer)
+            .await
+            .unwrap_or_else(|error| {
+                tracing::warn!(error = %crate::fanout::error_chain(&error), "identity for lookup");
+                None
+            });
         Ok(vec![(detail.customer, identity)])
     }
 }
 
 fn known(matches: Vec<(CustomerId, Identity)>) -> Vec<(CustomerId, Option<Identity>)> {
-    matches.into_iter().map(|(id, identity)| (id, Some(identity))).collect()
+    matches
+        .into_iter()
+        .map(|(id, identity)| (id, Some(identity)))
+        .collect()
 }
 
 fn validate_error(field: &str, description: &str) -> ApiError {
@@ -132,7 +151,13 @@ fn validate_error(field: &str, description: &str) -> ApiError {
 }
 
 fn wire(served: &Served, sections: crate::profile::SectionSet) -> pb::CustomerProfile {
-    convert::profile(&served.entry.profile, sections, served.tier, served.entry.age(), Utc::now())
+    convert::profile(
+        &served.entry.profile,
+        sections,
+        served.tier,
+        served.entry.age(),
+        Utc::now(),
+    )
 }
 
 #[tonic::async_trait]
@@ -141,7 +166,8 @@ impl pb::customer_service_server::CustomerService for CustomerApi {
         &self,
         request: Request<pb::GetCustomerProfileRequest>,
     ) -> Result<Response<pb::CustomerProfile>, Status> {
-        let span = tracing::info_span!("GetCustomerProfile", customer = %request.get_ref().customer_id);
+        let span =
+            tracing::info_span!("GetCustomerProfile", customer = %request.get_ref().customer_id);
         Ok(Response::new(self.get(request).instrument(span).await?))
     }
 
@@ -149,8 +175,13 @@ impl pb::customer_service_server::CustomerService for CustomerApi {
         &self,
         request: Request<pb::BatchGetCustomerProfilesRequest>,
     ) -> Result<Response<pb::BatchGetCustomerProfilesResponse>, Status> {
-        let span = tracing::info_span!("BatchGetCustomerProfiles", count = request.get_ref().customer_ids.len());
-        Ok(Response::new(self.batch_get(request).instrument(span).await?))
+        let span = tracing::info_span!(
+            "BatchGetCustomerProfiles",
+            count = request.get_ref().customer_ids.len()
+        );
+        Ok(Response::new(
+            self.batch_get(request).instrument(span).await?,
+        ))
     }
 
     async fn lookup_customers(

@@ -137,7 +137,11 @@ mod tests {
             Violation::new("read_mask", "unknown path"),
         ]));
         assert_eq!(status.code(), Code::InvalidArgument);
-        assert!(status.message().contains("customer_id: must be a positive integer"));
+        assert!(
+            status
+                .message()
+                .contains("customer_id: must be a positive integer")
+        );
         let details = status.get_error_details();
         let bad_request = details.bad_request().expect("BadRequest detail");
         let fields: Vec<_> = bad_request
@@ -155,7 +159,10 @@ mod tests {
         assert_eq!(status.code(), Code::NotFound);
         assert_eq!(status.message(), "customer 9 does not exist");
         let details = status.get_error_details();
-        assert_eq!(details.resource_info().map(|r| r.resource_name.as_str()), Some("9"));
+        assert_eq!(
+            details.resource_info().map(|r| r.resource_name.as_str()),
+            Some("9")
+        );
     }
 
     #[test]
@@ -166,7 +173,10 @@ mod tests {
         };
         let status = Status::from(ApiError::from(error));
         assert_eq!(status.code(), Code::Unavailable);
-        assert_eq!(status.message(), "the orders backend is unavailable; retry shortly");
+        assert_eq!(
+            status.message(),
+            "the orders backend is unavailable; retry shortly"
+        );
         assert!(!status.message().contains("password"));
         let retry = status.get_error_details().retry_info().cloned();
         assert_eq!(retry.and_then(|r| r.retry_delay), Some(RETRY_AFTER));
@@ -177,6 +187,9 @@ mod tests {
         let status = Status::from(ApiError::from(ProfileError::DeadlineExceeded));
         assert_eq!(status.code(), Code::DeadlineExceeded);
         let unavailable = ProfileError::Unavailable(CustomerId::new(1).expect("positive"));
-        assert_eq!(Status::from(ApiError::from(unavailable)).code(), Code::Unavailable);
+        assert_eq!(
+            Status::from(ApiError::from(unavailable)).code(),
+            Code::Unavailable
+        );
     }
 }

@@ -7,11 +7,7 @@ use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
 use super::status::Violation;
-use crate::{
-    keys::KeyError,
-    profile::SectionSet,
-    profiles::Freshness,
-};
+use crate::{keys::KeyError, profile::SectionSet, profiles::Freshness};
 
 /// Most ids in one batch request.
 pub const MAX_BATCH: usize = 100;
@@ -29,7 +25,8 @@ pub fn both<A, B>(a: Checked<A>, b: Checked<B>) -> Checked<(A, B)> {
 
 /// A key of type `T` from `field`.
 pub fn key<T: FromStr<Err = KeyError>>(field: &str, raw: &str) -> Checked<T> {
-    raw.parse().map_err(|e: KeyError| vec![Violation::new(field, e)])
+    raw.parse()
+        .map_err(|e: KeyError| vec![Violation::new(field, e)])
 }
 
 /// Up to [`MAX_BATCH`] keys from the repeated `field`, in order.
@@ -48,7 +45,11 @@ pub fn keys<T: FromStr<Err = KeyError>>(field: &str, raws: &[String]) -> Checked
             Err(e) => violations.push(Violation::new(format!("{field}[{i}]"), e)),
         }
     }
-    if violations.is_empty() { Ok(keys) } else { Err(violations) }
+    if violations.is_empty() {
+        Ok(keys)
+    } else {
+        Err(violations)
+    }
 }
 
 /// The sections a read mask selects.
@@ -58,7 +59,10 @@ pub fn read_mask(mask: Option<&prost_types::FieldMask>) -> Checked<SectionSet> {
 }
 
 /// The freshness the caller asked for.
-pub fn freshness(max_age: Option<&prost_types::Duration>, bypass_cache: bool) -> Checked<Freshness> {
+pub fn freshness(
+    max_age: Option<&prost_types::Duration>,
+    bypass_cache: bool,
+) -> Checked<Freshness> {
     let fail = |description: &str| Err(vec![Violation::new("max_age", description)]);
     match (max_age, bypass_cache) {
         (None, false) => Ok(Freshness::AnyAge),
@@ -86,7 +90,9 @@ pub fn deadline(metadata: &MetadataMap) -> Checked<Option<Instant>> {
         .ok()
         .and_then(parse_grpc_timeout)
         .ok_or_else(|| vec![Violation::new("grpc-timeout", "malformed header")])?;
-    Ok(Some(Instant::now() + timeout.saturating_sub(margin(timeout))))
+    Ok(Some(
+        Instant::now() + timeout.saturating_sub(margin(timeout)),
+    ))
 }
 
 /// `grpc-timeout`: up to 8 digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`).
@@ -139,7 +145,10 @@ mod tests {
 
     #[test]
     fn freshness_is_any_age_a_maximum_or_a_bypass_but_not_both() {
-        let five = prost_types::Duration { seconds: 5, nanos: 0 };
+        let five = prost_types::Duration {
+            seconds: 5,
+            nanos: 0,
+        };
         assert_eq!(freshness(None, false), Ok(Freshness::AnyAge));
         assert_eq!(freshness(None, true), Ok(Freshness::Bypass));
         assert_eq!(
@@ -147,7 +156,10 @@ mod tests {
             Ok(Freshness::MaxAge(Duration::from_secs(5)))
         );
         assert!(freshness(Some(&five), true).is_err());
-        let negative = prost_types::Duration { seconds: -1, nanos: 0 };
+        let negative = prost_types::Duration {
+            seconds: -1,
+            nanos: 0,
+        };
         assert!(freshness(Some(&negative), false).is_err());
     }
 

@@ -20,8 +20,22 @@ pub(crate) struct Category {
 }
 
 const ADJECTIVES: &[&str] = &[
-    "Classic", "Compact", "Deluxe", "Eco", "Essential", "Everyday", "Pro", "Premium", "Smart",
-    "Ultra", "Vintage", "Travel", "Studio", "Urban", "Nordic", "Midnight",
+    "Classic",
+    "Compact",
+    "Deluxe",
+    "Eco",
+    "Essential",
+    "Everyday",
+    "Pro",
+    "Premium",
+    "Smart",
+    "Ultra",
+    "Vintage",
+    "Travel",
+    "Studio",
+    "Urban",
+    "Nordic",
+    "Midnight",
 ];
 
 pub(crate) const CATEGORIES: &[Category] = &[
@@ -33,7 +47,15 @@ pub(crate) const CATEGORIES: &[Category] = &[
         returnable: true,
         prices: (1_500, 45_000),
         popularity: 14,
-        nouns: &["Headphones", "Speaker", "Charger", "Power Bank", "Smartwatch", "Earbuds", "Camera"],
+        nouns: &[
+            "Headphones",
+            "Speaker",
+            "Charger",
+            "Power Bank",
+            "Smartwatch",
+            "Earbuds",
+            "Camera",
+        ],
     },
     Category {
         code: "computers",
@@ -43,7 +65,15 @@ pub(crate) const CATEGORIES: &[Category] = &[
         returnable: true,
         prices: (2_000, 180_000),
         popularity: 6,
-        nouns: &["Laptop", "Keyboard", "Mouse", "Monitor", "Webcam", "Docking Station", "SSD"],
+        nouns: &[
+            "Laptop",
+            "Keyboard",
+            "Mouse",
+            "Monitor",
+            "Webcam",
+            "Docking Station",
+            "SSD",
+        ],
     },
     Category {
         code: "phones",
@@ -53,7 +83,13 @@ pub(crate) const CATEGORIES: &[Category] = &[
         returnable: true,
         prices: (1_000, 120_000),
         popularity: 6,
-        nouns: &["Phone", "Phone Case", "Screen Protector", "Car Mount", "Cable"],
+        nouns: &[
+            "Phone",
+            "Phone Case",
+            "Screen Protector",
+            "Car Mount",
+            "Cable",
+        ],
     },
     Category {
         code: "home",
@@ -63,7 +99,15 @@ pub(crate) const CATEGORIES: &[Category] = &[
         returnable: true,
         prices: (800, 30_000),
         popularity: 14,
-        nouns: &["Kettle", "Toaster", "Knife Set", "Frying Pan", "Lamp", "Cushion", "Coffee Maker"],
+        nouns: &[
+            "Kettle",
+            "Toaster",
+            "Knife Set",
+            "Frying Pan",
+            "Lamp",
+            "Cushion",
+            "Coffee Maker",
+        ],
     },
     Category {
         code: "garden",
@@ -103,7 +147,9 @@ pub(crate) const CATEGORIES: &[Category] = &[
         returnable: true,
         prices: (1_200, 25_000),
         popularity: 16,
-        nouns: &["T-Shirt", "Jacket", "Sneakers", "Scarf", "Jeans", "Boots", "Backpack"],
+        nouns: &[
+            "T-Shirt", "Jacket", "Sneakers", "Scarf", "Jeans", "Boots", "Backpack",
+        ],
     },
     Category {
         code: "beauty",
@@ -123,7 +169,13 @@ pub(crate) const CATEGORIES: &[Category] = &[
         returnable: true,
         prices: (900, 60_000),
         popularity: 7,
-        nouns: &["Yoga Mat", "Dumbbells", "Running Shoes", "Bike Helmet", "Water Bottle"],
+        nouns: &[
+            "Yoga Mat",
+            "Dumbbells",
+            "Running Shoes",
+            "Bike Helmet",
+            "Water Bottle",
+        ],
     },
     Category {
         code: "grocery",
@@ -133,7 +185,13 @@ pub(crate) const CATEGORIES: &[Category] = &[
         returnable: false,
         prices: (150, 3_000),
         popularity: 4,
-        nouns: &["Coffee Beans", "Olive Oil", "Tea Selection", "Chocolate", "Honey"],
+        nouns: &[
+            "Coffee Beans",
+            "Olive Oil",
+            "Tea Selection",
+            "Chocolate",
+            "Honey",
+        ],
     },
     Category {
         code: "gift_cards",
@@ -206,7 +264,14 @@ pub(crate) fn tables(products: &[SeedProduct]) -> Vec<Table> {
     }
     let mut rows = Table::new(
         "products",
-        &["sku", "name", "category", "currency", "price_minor", "returnable"],
+        &[
+            "sku",
+            "name",
+            "category",
+            "currency",
+            "price_minor",
+            "returnable",
+        ],
     );
     for product in products {
         rows.push(vec![

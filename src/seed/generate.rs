@@ -135,38 +135,104 @@ impl Batch {
         Self {
             customers: Table::new(
                 "customers",
-                &["id", "first_name", "last_name", "email", "phone_e164", "tier", "loyalty_points",
-                  "preferred_channel", "created_at"],
+                &[
+                    "id",
+                    "first_name",
+                    "last_name",
+                    "email",
+                    "phone_e164",
+                    "tier",
+                    "loyalty_points",
+                    "preferred_channel",
+                    "created_at",
+                ],
             ),
             interactions: Table::new(
                 "interactions",
-                &["id", "customer_id", "channel", "subject", "status", "csat", "created_at", "updated_at"],
+                &[
+                    "id",
+                    "customer_id",
+                    "channel",
+                    "subject",
+                    "status",
+                    "csat",
+                    "created_at",
+                    "updated_at",
+                ],
             ),
             accounts: Table::new(
                 "billing_accounts",
-                &["customer_id", "currency", "balance_minor", "credit_limit_minor"],
+                &[
+                    "customer_id",
+                    "currency",
+                    "balance_minor",
+                    "credit_limit_minor",
+                ],
             ),
             methods: Table::new(
                 "payment_methods",
-                &["id", "customer_id", "brand", "last4", "expiry_month", "expiry_year", "is_default"],
+                &[
+                    "id",
+                    "customer_id",
+                    "brand",
+                    "last4",
+                    "expiry_month",
+                    "expiry_year",
+                    "is_default",
+                ],
             ),
             invoices: Table::new(
                 "invoices",
-                &["id", "customer_id", "order_id", "currency", "amount_minor", "status",
-                  "failure_reason", "issued_at", "due_at", "paid_at", "failed_at"],
+                &[
+                    "id",
+                    "customer_id",
+                    "order_id",
+                    "currency",
+                    "amount_minor",
+                    "status",
+                    "failure_reason",
+                    "issued_at",
+                    "due_at",
+                    "paid_at",
+                    "failed_at",
+                ],
             ),
             orders: Table::new(
                 "orders",
-                &["id", "customer_id", "status", "currency", "total_minor", "placed_at"],
+                &[
+                    "id",
+                    "customer_id",
+                    "status",
+                    "currency",
+                    "total_minor",
+                    "placed_at",
+                ],
             ),
             lines: Table::new(
                 "order_lines",
-                &["order_id", "line_number", "sku", "quantity", "unit_price_minor", "returned_quantity"],
+                &[
+                    "order_id",
+                    "line_number",
+                    "sku",
+                    "quantity",
+                    "unit_price_minor",
+                    "returned_quantity",
+                ],
             ),
             shipments: Table::new(
                 "shipments",
-                &["id", "order_id", "customer_id", "carrier", "tracking_number", "status",
-                  "promised_at", "shipped_at", "delivered_at", "created_at"],
+                &[
+                    "id",
+                    "order_id",
+                    "customer_id",
+                    "carrier",
+                    "tracking_number",
+                    "status",
+                    "promised_at",
+                    "shipped_at",
+                    "delivered_at",
+                    "created_at",
+                ],
             ),
         }
     }
@@ -187,11 +253,19 @@ impl Batch {
 
     /// Rows in all tables.
     pub(crate) fn rows(&self) -> usize {
-        [&self.customers, &self.interactions, &self.accounts, &self.methods, &self.invoices,
-         &self.orders, &self.lines, &self.shipments]
-            .iter()
-            .map(|t| t.rows.len())
-            .sum()
+        [
+            &self.customers,
+            &self.interactions,
+            &self.accounts,
+            &self.methods,
+            &self.invoices,
+            &self.orders,
+            &self.lines,
+            &self.shipments,
+        ]
+        .iter()
+        .map(|t| t.rows.len())
+        .sum()
     }
 }
 
@@ -217,7 +291,8 @@ impl Generator {
             products,
             weighted_products,
             // Most customers order once or twice; a few order very often.
-            orders_per_customer: Zipf::new(80.0, 1.7).unwrap_or_else(|_| unreachable!("valid Zipf parameters")),
+            orders_per_customer: Zipf::new(80.0, 1.7)
+                .unwrap_or_else(|_| unreachable!("valid Zipf parameters")),
             next: NextIds::default(),
             last_phone: None,
             pending_balance: 0,
@@ -234,33 +309,58 @@ impl Generator {
     }
 
     fn customer(&mut self, id: i64, batch: &mut Batch) {
-        let mut rng = Rng::seed_from_u64(self.seed ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut rng =
+            Rng::seed_from_u64(self.seed ^ (id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         self.pending_balance = 0;
         let first: String = FirstName().fake_with_rng(&mut rng);
         let last: String = LastName().fake_with_rng(&mut rng);
-        let domain = pick(&mut rng, &[("example.com", 5), ("example.net", 3), ("example.org", 2)]);
+        let domain = pick(
+            &mut rng,
+            &[("example.com", 5), ("example.net", 3), ("example.org", 2)],
+        );
         let email = format!("{}.{}{id}@{domain}", slug(&first), slug(&last));
         // Households share a landline now and then.
         let (phone, region) = match &self.last_phone {
             Some(shared) if rng.random_bool(0.03) => shared.clone(),
             _ => {
-                let region = pick(&mut rng, &[(Region::Uk, 6), (Region::Us, 2), (Region::Euro, 2)]);
+                let region = pick(
+                    &mut rng,
+                    &[(Region::Uk, 6), (Region::Us, 2), (Region::Euro, 2)],
+                );
                 (phone(&mut rng, region), region)
             }
         };
         self.last_phone = Some((phone.clone(), region));
-        let tier = pick(&mut rng, &[("standard", 70), ("silver", 18), ("gold", 9), ("platinum", 3)]);
+        let tier = pick(
+            &mut rng,
+            &[
+                ("standard", 70),
+                ("silver", 18),
+                ("gold", 9),
+                ("platinum", 3),
+            ],
+        );
         let points = match tier {
             "standard" => rng.random_range(0..500),
             "silver" => rng.random_range(500..3_000),
             "gold" => rng.random_range(3_000..12_000),
             _ => rng.random_range(12_000..60_000),
         };
-        let channel = pick(&mut rng, &[("email", 5), ("phone", 2), ("sms", 1), ("chat", 2)]);
+        let channel = pick(
+            &mut rng,
+            &[("email", 5), ("phone", 2), ("sms", 1), ("chat", 2)],
+        );
         let joined = between(&mut rng, self.as_of - days(2_500), self.as_of - days(20));
         batch.customers.push(vec![
-            id.into(), first.into(), last.into(), email.into(), phone.into(), tier.into(),
-            i64::from(points).into(), channel.into(), joined.into(),
+            id.into(),
+            first.into(),
+            last.into(),
+            email.into(),
+            phone.into(),
+            tier.into(),
+            i64::from(points).into(),
+            channel.into(),
+            joined.into(),
         ]);
 
         let stories = self.orders(&mut rng, id, region, joined, batch);
@@ -268,7 +368,14 @@ impl Generator {
         self.interactions(&mut rng, id, joined, &stories, batch);
     }
 
-    fn orders(&mut self, rng: &mut Rng, customer: i64, region: Region, joined: Timestamp, batch: &mut Batch) -> Vec<OrderStory> {
+    fn orders(
+        &mut self,
+        rng: &mut Rng,
+        customer: i64,
+        region: Region,
+        joined: Timestamp,
+        batch: &mut Batch,
+    ) -> Vec<OrderStory> {
         let count = self.orders_per_customer.sample(rng) as usize;
         let lifetime = (self.as_of - joined).num_seconds().max(1);
         // Recent orders are more likely than old ones.
@@ -285,13 +392,21 @@ impl Generator {
             .collect()
     }
 
-    fn order(&mut self, rng: &mut Rng, customer: i64, region: Region, placed_at: Timestamp, batch: &mut Batch) -> OrderStory {
+    fn order(
+        &mut self,
+        rng: &mut Rng,
+        customer: i64,
+        region: Region,
+        placed_at: Timestamp,
+        batch: &mut Batch,
+    ) -> OrderStory {
         let id = take(&mut self.next.order);
         let age = self.as_of - placed_at;
         let cancelled = rng.random_bool(0.03);
         let late = !cancelled && age > days(3) && age < days(20) && rng.random_bool(0.12);
         let promised_at = placed_at + days(pick(rng, &[(2, 2), (3, 3), (4, 5)]));
-        let delivered_at = placed_at + days(rng.random_range(1..=5)) + Duration::hours(rng.random_range(0..10));
+        let delivered_at =
+            placed_at + days(rng.random_range(1..=5)) + Duration::hours(rng.random_range(0..10));
         let delivered = !cancelled && !late && delivered_at <= self.as_of;
         let status = match () {
             _ if cancelled => "cancelled",
@@ -320,19 +435,38 @@ impl Generator {
             };
             total += price * i64::from(quantity);
             batch.lines.push(vec![
-                id.into(), Value::from(number), product.sku.as_str().into(), quantity.into(),
-                price.into(), returned.into(),
+                id.into(),
+                Value::from(number),
+                product.sku.as_str().into(),
+                quantity.into(),
+                price.into(),
+                returned.into(),
             ]);
         }
         batch.orders.push(vec![
-            id.into(), customer.into(), status.into(), region.currency().into(), total.into(),
+            id.into(),
+            customer.into(),
+            status.into(),
+            region.currency().into(),
+            total.into(),
             placed_at.into(),
         ]);
 
         if !cancelled {
-            self.shipment(rng, id, customer, placed_at, promised_at, delivered.then_some(delivered_at), late, batch);
+            self.shipment(
+                rng,
+                id,
+                customer,
+                placed_at,
+                promised_at,
+                delivered.then_some(delivered_at),
+                late,
+                batch,
+            );
         }
-        let payment_failed = self.invoice(rng, customer, id, region, total, placed_at, cancelled, batch);
+        let payment_failed = self.invoice(
+            rng, customer, id, region, total, placed_at, cancelled, batch,
+        );
         OrderStory {
             id,
             late,
@@ -354,14 +488,25 @@ impl Generator {
         batch: &mut Batch,
     ) {
         let id = take(&mut self.next.shipment);
-        let carrier = pick(rng, &[("DHL", 4), ("UPS", 3), ("DPD", 3), ("Royal Mail", 2), ("FedEx", 2), ("PostNL", 1)]);
+        let carrier = pick(
+            rng,
+            &[
+                ("DHL", 4),
+                ("UPS", 3),
+                ("DPD", 3),
+                ("Royal Mail", 2),
+                ("FedEx", 2),
+                ("PostNL", 1),
+            ],
+        );
         let tracking = format!(
             "{}{:010}",
             &carrier[..2].to_ascii_uppercase(),
             rng.random_range(0..10_000_000_000u64)
         );
         let age = self.as_of - placed_at;
-        let shipped_at = (age > Duration::hours(18)).then(|| placed_at + Duration::hours(rng.random_range(4..18)));
+        let shipped_at = (age > Duration::hours(18))
+            .then(|| placed_at + Duration::hours(rng.random_range(4..18)));
         let status = match (delivered_at, shipped_at) {
             (Some(_), _) => "delivered",
             (None, None) => "label_created",
@@ -370,8 +515,16 @@ impl Generator {
             (None, Some(_)) => "in_transit",
         };
         batch.shipments.push(vec![
-            id.into(), order.into(), customer.into(), carrier.into(), tracking.into(), status.into(),
-            promised_at.into(), shipped_at.into(), delivered_at.into(), placed_at.into(),
+            id.into(),
+            order.into(),
+            customer.into(),
+            carrier.into(),
+            tracking.into(),
+            status.into(),
+            promised_at.into(),
+            shipped_at.into(),
+            delivered_at.into(),
+            placed_at.into(),
         ]);
     }
 
@@ -395,7 +548,15 @@ impl Generator {
         let (status, paid, failure) = match () {
             _ if cancelled => ("refunded", Some(paid_at), None),
             _ if age < days(120) && rng.random_bool(0.04) => {
-                let reason = pick(rng, &[("insufficient_funds", 5), ("card_expired", 2), ("do_not_honor", 2), ("processing_error", 1)]);
+                let reason = pick(
+                    rng,
+                    &[
+                        ("insufficient_funds", 5),
+                        ("card_expired", 2),
+                        ("do_not_honor", 2),
+                        ("processing_error", 1),
+                    ],
+                );
                 ("payment_failed", None, Some(reason))
             }
             _ if age < days(14) && rng.random_bool(0.25) => ("open", None, None),
@@ -404,8 +565,17 @@ impl Generator {
         };
         let failed_at = failure.map(|_| placed_at + Duration::hours(rng.random_range(1..48)));
         batch.invoices.push(vec![
-            id.into(), customer.into(), order.into(), region.currency().into(), amount.into(),
-            status.into(), failure.into(), placed_at.into(), due_at.into(), paid.into(), failed_at.into(),
+            id.into(),
+            customer.into(),
+            order.into(),
+            region.currency().into(),
+            amount.into(),
+            status.into(),
+            failure.into(),
+            placed_at.into(),
+            due_at.into(),
+            paid.into(),
+            failed_at.into(),
         ]);
         if matches!(status, "open" | "overdue" | "payment_failed") {
             self.pending_balance += amount;
@@ -426,7 +596,14 @@ const SUBJECTS: &[&str] = &[
 ];
 
 impl Generator {
-    fn billing(&mut self, rng: &mut Rng, customer: i64, region: Region, tier: &str, batch: &mut Batch) {
+    fn billing(
+        &mut self,
+        rng: &mut Rng,
+        customer: i64,
+        region: Region,
+        tier: &str,
+        batch: &mut Batch,
+    ) {
         let credit_limit: i64 = match tier {
             "standard" => 50_000,
             "silver" => 100_000,
@@ -434,7 +611,10 @@ impl Generator {
             _ => 500_000,
         };
         batch.accounts.push(vec![
-            customer.into(), region.currency().into(), self.pending_balance.into(), credit_limit.into(),
+            customer.into(),
+            region.currency().into(),
+            self.pending_balance.into(),
+            credit_limit.into(),
         ]);
         let cards = pick(rng, &[(1, 60), (2, 30), (3, 10)]);
         for n in 0..cards {
@@ -445,27 +625,49 @@ impl Generator {
             let expiry = self.as_of + days(30 * months_ahead);
             use chrono::Datelike;
             batch.methods.push(vec![
-                id.into(), customer.into(), brand.into(),
+                id.into(),
+                customer.into(),
+                brand.into(),
                 format!("{:04}", rng.random_range(0..10_000)).into(),
-                i64::from(expiry.month()).into(), i64::from(expiry.year()).into(), (n == 0).into(),
+                i64::from(expiry.month()).into(),
+                i64::from(expiry.year()).into(),
+                (n == 0).into(),
             ]);
         }
     }
 
-    fn interactions(&mut self, rng: &mut Rng, customer: i64, joined: Timestamp, stories: &[OrderStory], batch: &mut Batch) {
+    fn interactions(
+        &mut self,
+        rng: &mut Rng,
+        customer: i64,
+        joined: Timestamp,
+        stories: &[OrderStory],
+        batch: &mut Batch,
+    ) {
         let mut contacts: Vec<(Timestamp, &str, String)> = Vec::new();
         for story in stories {
             if story.late && rng.random_bool(0.6) {
                 let at = between(rng, story.placed_at + days(3), self.as_of);
-                contacts.push((at, "ticket", format!("Where is my parcel? (order {})", story.id)));
+                contacts.push((
+                    at,
+                    "ticket",
+                    format!("Where is my parcel? (order {})", story.id),
+                ));
             }
             if story.payment_failed && rng.random_bool(0.4) {
                 let at = between(rng, story.placed_at, self.as_of);
-                contacts.push((at, "call", format!("Payment declined for order {}", story.id)));
+                contacts.push((
+                    at,
+                    "call",
+                    format!("Payment declined for order {}", story.id),
+                ));
             }
         }
         for _ in 0..pick(rng, &[(0, 45), (1, 30), (2, 15), (3, 7), (5, 3)]) {
-            let channel = pick(rng, &[("ticket", 35), ("chat", 30), ("call", 20), ("email", 15)]);
+            let channel = pick(
+                rng,
+                &[("ticket", 35), ("chat", 30), ("call", 20), ("email", 15)],
+            );
             let at = between(rng, joined.max(self.as_of - days(400)), self.as_of);
             let subject = SUBJECTS[rng.random_range(0..SUBJECTS.len())];
             contacts.push((at, channel, subject.to_owned()));
@@ -483,8 +685,14 @@ impl Generator {
             let csat = rated.then(|| pick(rng, &[(1i64, 5), (2, 7), (3, 13), (4, 30), (5, 45)]));
             let updated_at = between(rng, created_at, (created_at + days(3)).min(self.as_of));
             batch.interactions.push(vec![
-                id.into(), customer.into(), channel.into(), subject.into(), status.into(),
-                csat.into(), created_at.into(), updated_at.into(),
+                id.into(),
+                customer.into(),
+                channel.into(),
+                subject.into(),
+                status.into(),
+                csat.into(),
+                created_at.into(),
+                updated_at.into(),
             ]);
         }
     }
@@ -498,7 +706,10 @@ mod tests {
     use crate::seed::catalog::products;
 
     fn as_of() -> Timestamp {
-        chrono::Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).single().expect("valid date")
+        chrono::Utc
+            .with_ymd_and_hms(2026, 6, 1, 0, 0, 0)
+            .single()
+            .expect("valid date")
     }
 
     #[test]
@@ -513,27 +724,48 @@ mod tests {
         for (a, b) in all.iter().zip(&split) {
             assert_eq!(a.rows, b.rows, "{}", a.name);
         }
-        let other = Generator::new(8, as_of(), products(8)).batch(1, 40).into_tables();
+        let other = Generator::new(8, as_of(), products(8))
+            .batch(1, 40)
+            .into_tables();
         assert_ne!(all[0].rows, other[0].rows);
     }
 
     #[test]
     fn the_data_set_has_the_cases_agents_meet() {
-        let tables = Generator::new(1, as_of(), products(1)).batch(1, 2_000).into_tables();
-        let column = |table: &Table, name: &str| table.columns.iter().position(|c| *c == name).expect("column");
+        let tables = Generator::new(1, as_of(), products(1))
+            .batch(1, 2_000)
+            .into_tables();
+        let column = |table: &Table, name: &str| {
+            table
+                .columns
+                .iter()
+                .position(|c| *c == name)
+                .expect("column")
+        };
         let count = |table: &str, name: &str, value: &str| {
             let table = tables.iter().find(|t| t.name == table).expect("table");
             let i = column(table, name);
-            table.rows.iter().filter(|r| r[i] == Value::from(value)).count()
+            table
+                .rows
+                .iter()
+                .filter(|r| r[i] == Value::from(value))
+                .count()
         };
         assert_eq!(tables[0].rows.len(), 2_000);
         assert!(count("invoices", "status", "payment_failed") > 10);
-        assert!(count("shipments", "status", "exception") + count("shipments", "status", "in_transit") > 10);
+        assert!(
+            count("shipments", "status", "exception") + count("shipments", "status", "in_transit")
+                > 10
+        );
         assert!(count("orders", "status", "cancelled") > 10);
         assert!(count("interactions", "status", "open") > 10);
         let orders = tables.iter().find(|t| t.name == "orders").expect("orders");
         // Zipf-skewed activity: many customers with one order, a few with dozens.
-        assert!(orders.rows.len() > 4_000 && orders.rows.len() < 20_000, "{}", orders.rows.len());
+        assert!(
+            orders.rows.len() > 4_000 && orders.rows.len() < 20_000,
+            "{}",
+            orders.rows.len()
+        );
         let phones = &tables[0];
         let i = column(phones, "phone_e164");
         let mut numbers: Vec<_> = phones.rows.iter().map(|r| &r[i]).collect();

@@ -101,7 +101,11 @@ pub(super) async fn write(db: &Db, tables: Vec<Table>) -> Result<(), sqlx::Error
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;
             for table in tables.iter().filter(|t| !t.rows.is_empty()) {
-                let statement = format!("COPY {} ({}) FROM STDIN", table.name, table.columns.join(", "));
+                let statement = format!(
+                    "COPY {} ({}) FROM STDIN",
+                    table.name,
+                    table.columns.join(", ")
+                );
                 let mut copy = tx.copy_in_raw(&statement).await?;
                 copy.send(copy_text(table).into_bytes()).await?;
                 copy.finish().await?;
@@ -179,7 +183,14 @@ pub(super) async fn advance_sequences(db: &Db) -> Result<(), sqlx::Error> {
     let Db::Postgres(pool) = db else {
         return Ok(());
     };
-    for table in ["customers", "interactions", "payment_methods", "invoices", "orders", "shipments"] {
+    for table in [
+        "customers",
+        "interactions",
+        "payment_methods",
+        "invoices",
+        "orders",
+        "shipments",
+    ] {
         let mut statement = QueryBuilder::<Postgres>::new("SELECT setval(pg_get_serial_sequence(");
         statement
             .push_bind(table)

@@ -1,0 +1,277 @@
+//! Test support: a fresh, seeded database per test (SQLite file or Postgres database), the
+//! real server on an ephemeral port, and real gRPC clients.
+
+use std::{
+    net::SocketAddr,
+    path::PathBuf,
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
+};
+
+use c360::{
+    app::App,
+    config::Settings,
+    db::{Bind, Db, PoolOptions},
+    pb::{
+        catalog_service_client::CatalogServiceClient,
+        customer_service_client::CustomerServiceClient,
+    },
+    profiles::Profiles,
+    seed::{self, SeedOptions},
+    server,
+    sources::SourceKind,
+};
+use sqlx::{Connection, PgConnection};
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::{Channel, Endpoint};
+
+/// Customers in each test's data set: enough for every case the seed produces.
+pub const CUSTOMERS: u64 = 300;
+
+/// Which database the backends use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The Postgres server tests create their databases on.
+fn postgres_base() -> String {
+    std::env::var("C360_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+static NEXT_DATABASE: AtomicU32 = AtomicU32::new(0);
+
+/// A database of its own for one test, removed when dropped.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl TestDatabase {
+    /// An empty database.
+    pub async fn empty(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let path: PathBuf = dir.path().join("c360.db");
+                Self {
+                    url: format!("sqlite://{}", path.display()),
+                    _dir: Some(dir),
+                    postgres_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let name = format!(
+                    "c360_test_{}_{}",
+                    std::process::id(),
+                    NEXT_DATABASE.fetch_add(1, Ordering::Relaxed)
+                );
+                let mut admin = admin_connection().await;
+                run(&mut admin, format!("DROP DATABASE IF EXISTS {name}"))
+                    .await
+                    .expect("drop leftover test database");
+                run(&mut admin, format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                Self {
+                    url: format!("{}/{name}", postgres_base()),
+                    _dir: None,
+                    postgres_name: Some(name),
+                }
+            }
+        }
+    }
+
+    /// A database with the reference schema and [`CUSTOMERS`] customers.
+    pub async fn seeded(backend: Backend) -> Self {
+        let database = Self::empty(backend).await;
+        let db = database.connect_or_create().await;
+        seed::seed(&db, &SeedOptions::new(CUSTOMERS, 7), |_| {})
+            .await
+            .expect("seed the test database");
+        db.close().await;
+        database
+    }
+
+    /// A pool to it (created if it is a new SQLite file).
+    pub async fn connect_or_create(&self) -> Db {
+        Db::connect_or_create(&self.url, PoolOptions::default())
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+/// Runs a statement built from a test database's name (ours, never input).
+async fn run(admin: &mut PgConnection, statement: String) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(admin)
+        .await
+        .map(drop)
+}
+
+async fn admin_connection() -> PgConnection {
+    let url = format!("{}/postgres", postgres_base());
+    PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!(
+            "these tests need PostgreSQL at {url} ({e}); start it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+             or run scripts/test, which does"
+        )
+    })
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop runs outside async: a short-lived runtime of its own removes the database.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut admin = admin_connection().await;
+                run(
+                    &mut admin,
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                )
+                .await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database: {dropped:?}");
+        }
+    }
+}
+
+/// A running c360 and clients of it.
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub customers: CustomerServiceClient<Channel>,
+    pub catalog: CatalogServiceClient<Channel>,
+    pub channel: Channel,
+    /// The seeded backend database, to check answers against.
+    pub db: Db,
+    pub profiles: Arc<Profiles>,
+    shutdown: Option<oneshot::Sender<()>>,
+    pub server: Option<JoinHandle<Result<(), server::ServeError>>>,
+    _database: TestDatabase,
+}
+
+/// c360 over a freshly seeded `backend`.
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// c360 over a freshly seeded `backend`, with settings adjusted by `configure`.
+pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
+    let database = TestDatabase::seeded(backend).await;
+    let mut settings = Settings::default();
+    settings.database.url = database.url.clone();
+    configure(&mut settings);
+    let app = App::connect(&settings).await.expect("build the app");
+    let profiles = app.profiles().clone();
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let addr = listener.local_addr().expect("local address");
+    let (shutdown, stopped) = oneshot::channel();
+    let server = tokio::spawn(server::run(listener, app, async {
+        let _ = stopped.await;
+    }));
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .expect("endpoint")
+        .connect()
+        .await
+        .expect("connect to the server");
+    TestApp {
+        addr,
+        customers: CustomerServiceClient::new(channel.clone()),
+        catalog: CatalogServiceClient::new(channel.clone()),
+        channel,
+        db: database.connect_or_create().await,
+        profiles,
+        shutdown: Some(shutdown),
+        server: Some(server),
+        _database: database,
+    }
+}
+
+impl TestApp {
+    /// Reads of `kind` the fan-out has started.
+    pub fn reads(&self, kind: SourceKind) -> u64 {
+        self.profiles.fanout().reads(kind)
+    }
+
+    /// Reads of every backend, in `SourceKind::ALL` order.
+    pub fn all_reads(&self) -> [u64; 4] {
+        SourceKind::ALL.map(|kind| self.reads(kind))
+    }
+
+    /// Signals the server to stop.
+    pub fn stop(&mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+    }
+
+    /// One integer from `sql` (which takes `binds`).
+    pub async fn scalar(&self, sql: &'static str, binds: &[Bind]) -> i64 {
+        let row: Option<(i64,)> = self.db.fetch_optional(sql, binds).await.expect(sql);
+        row.expect("a row").0
+    }
+
+    /// One text value from `sql`.
+    pub async fn text(&self, sql: &'static str, binds: &[Bind]) -> String {
+        let row: Option<(String,)> = self.db.fetch_optional(sql, binds).await.expect(sql);
+        row.expect("a row").0
+    }
+
+    /// A customer with orders, shipments, interactions and a billing account.
+    pub async fn busy_customer(&self) -> i64 {
+        self.scalar(
+            "SELECT c.id FROM customers c WHERE \
+             (SELECT COUNT(*) FROM orders o WHERE o.customer_id = c.id AND o.status <> 'cancelled') >= 3 \
+             AND EXISTS (SELECT 1 FROM interactions i WHERE i.customer_id = c.id) \
+             ORDER BY c.id LIMIT 1",
+            &[],
+        )
+        .await
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Runs each named `async fn(Backend)` of the calling module once over SQLite and once over
+/// Postgres.
+#[macro_export]
+macro_rules! over_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Sqlite).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    super::$name($crate::helpers::Backend::Postgres).await
+                }
+            )*
+        }
+    };
+}

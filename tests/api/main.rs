@@ -1,0 +1,13 @@
+//! Integration tests: the real server on an ephemeral port, a real gRPC client, real SQLite
+//! and Postgres databases seeded by `c360::seed`. Every test runs over both.
+
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+mod helpers;
+
+mod catalog;
+mod client;
+mod lookups;
+mod operations;
+mod profiles;
+mod stampede;

@@ -1,0 +1,133 @@
+//! What operators and tools see: health, reflection (v1 and v1alpha), graceful shutdown.
+
+use std::time::Duration;
+
+use tokio_stream::StreamExt;
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
+use tonic_reflection::pb::{v1, v1alpha};
+
+use crate::helpers::{Backend, spawn_app};
+
+const SERVICES: [&str; 3] = [
+    "",
+    "customer360.v1.CustomerService",
+    "customer360.v1.CatalogService",
+];
+
+async fn health_says_serving_then_not_serving_on_shutdown(backend: Backend) {
+    let mut app = spawn_app(backend).await;
+    let mut health = HealthClient::new(app.channel.clone());
+    for service in SERVICES {
+        let request = HealthCheckRequest {
+            service: service.into(),
+        };
+        let status = health.check(request).await.unwrap().into_inner().status();
+        assert_eq!(status, ServingStatus::Serving, "{service:?}");
+    }
+    let request = HealthCheckRequest {
+        service: "customer360.v1.CustomerService".into(),
+    };
+    let mut watch = health.watch(request).await.unwrap().into_inner();
+    let first = watch.next().await.unwrap().unwrap();
+    assert_eq!(first.status(), ServingStatus::Serving);
+
+    app.stop();
+    let next = tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .unwrap();
+    assert_eq!(next.unwrap().unwrap().status(), ServingStatus::NotServing);
+    // Once its last stream is gone, the server finishes.
+    drop(watch);
+    drop(health);
+    let server = app.server.take().unwrap();
+    app.customers = c360::pb::customer_service_client::CustomerServiceClient::new(
+        tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy(),
+    );
+    app.catalog = c360::pb::catalog_service_client::CatalogServiceClient::new(
+        tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy(),
+    );
+    app.channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
+    assert!(matches!(finished, Ok(Ok(Ok(())))), "{finished:?}");
+}
+
+async fn reflection_v1_and_v1alpha_describe_the_api(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let expected = [
+        "customer360.v1.CatalogService",
+        "customer360.v1.CustomerService",
+        "grpc.health.v1.Health",
+    ];
+
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let requests = [
+        v1::ServerReflectionRequest {
+            message_request: Some(v1::server_reflection_request::MessageRequest::ListServices(
+                String::new(),
+            )),
+            ..Default::default()
+        },
+        v1::ServerReflectionRequest {
+            message_request: Some(
+                v1::server_reflection_request::MessageRequest::FileContainingSymbol(
+                    "customer360.v1.CustomerProfile".into(),
+                ),
+            ),
+            ..Default::default()
+        },
+    ];
+    let mut answers = client
+        .server_reflection_info(tokio_stream::iter(requests))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = answers.next().await.unwrap().unwrap();
+    let Some(v1::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        listed.message_response
+    else {
+        panic!("expected a service list, got {listed:?}");
+    };
+    let names: Vec<_> = list.service.iter().map(|s| s.name.as_str()).collect();
+    for service in expected {
+        assert!(names.contains(&service), "{service} in {names:?}");
+    }
+    let file = answers.next().await.unwrap().unwrap();
+    let Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(files)) =
+        file.message_response
+    else {
+        panic!("expected file descriptors, got {file:?}");
+    };
+    assert!(!files.file_descriptor_proto.is_empty());
+
+    let mut alpha =
+        v1alpha::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let request = v1alpha::ServerReflectionRequest {
+        message_request: Some(
+            v1alpha::server_reflection_request::MessageRequest::ListServices(String::new()),
+        ),
+        ..Default::default()
+    };
+    let mut answers = alpha
+        .server_reflection_info(tokio_stream::iter([request]))
+        .await
+        .unwrap()
+        .into_inner();
+    let listed = answers.next().await.unwrap().unwrap();
+    let Some(v1alpha::server_reflection_response::MessageResponse::ListServicesResponse(list)) =
+        listed.message_response
+    else {
+        panic!("expected a service list, got {listed:?}");
+    };
+    assert!(
+        list.service
+            .iter()
+            .any(|s| s.name == "customer360.v1.CustomerService")
+    );
+}
+
+crate::over_both_backends!(
+    health_says_serving_then_not_serving_on_shutdown,
+    reflection_v1_and_v1alpha_describe_the_api,
+);
