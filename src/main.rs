@@ -160,7 +160,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             seed: seed_value,
             as_of,
         } => {
-            telemetry::init(&Settings::default().log);
+            let mut log = Settings::default().log;
+            // ANALYZE at the end of a large seed is slow by design.
+            log.filter = "info,sqlx::query=error".into();
+            telemetry::init(&log);
             let mut options = SeedOptions::new(customers, seed_value);
             if let Some(day) = as_of {
                 options.as_of = Utc.from_utc_datetime(&day.and_time(chrono::NaiveTime::MIN));

@@ -10,6 +10,7 @@ mod write;
 use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, TimeDelta, Utc};
+use futures::{StreamExt, stream};
 
 use crate::{
     db::{Db, DbError},
@@ -98,14 +99,28 @@ pub async fn seed(
 
     let mut generator = generate::Generator::new(options.seed, options.as_of, products);
     let batch_size = options.batch_size.max(1);
-    let mut first = 1;
-    while first <= options.customers {
-        let last = (first + batch_size - 1).min(options.customers);
-        let batch = generator.batch(as_id(first), as_id(last));
-        rows += batch.rows() as u64;
-        write::write(db, batch.into_tables()).await?;
-        progress(last);
-        first = last + 1;
+    let ranges = (0..options.customers.div_ceil(batch_size)).map(|n| {
+        let first = n * batch_size + 1;
+        (first, (first + batch_size - 1).min(options.customers))
+    });
+    // Batches are generated in order (ids run on from one to the next) and written by a few
+    // connections at once: the database, not the generator, is the bottleneck.
+    let mut writes = stream::iter(ranges)
+        .map(|(first, last)| {
+            let batch = generator.batch(as_id(first), as_id(last));
+            let batch_rows = batch.rows() as u64;
+            async move {
+                write::write(db, batch.into_tables()).await?;
+                Ok::<_, sqlx::Error>((last - first + 1, batch_rows))
+            }
+        })
+        .buffer_unordered(writers(db));
+    let mut written = 0;
+    while let Some(done) = writes.next().await {
+        let (customers, batch_rows) = done?;
+        written += customers;
+        rows += batch_rows;
+        progress(written);
     }
     write::advance_sequences(db).await?;
     Ok(SeedReport {
@@ -113,6 +128,14 @@ pub async fn seed(
         rows,
         elapsed: started.elapsed(),
     })
+}
+
+/// Batches written at once: Postgres takes several writers; SQLite has only one.
+fn writers(db: &Db) -> usize {
+    match db {
+        Db::Postgres(_) => 3,
+        Db::Sqlite(_) => 1,
+    }
 }
 
 fn as_id(n: u64) -> i64 {

@@ -1,0 +1,87 @@
+//! The request path's own costs, without the network: merging four backends' answers into a
+//! profile, and serving a cached profile from L1. Data: a typical customer (4 to 6 orders) of
+//! a seeded SQLite database, read once through the real sources.
+//!
+//! `cargo bench --bench profile`
+
+#![allow(missing_docs, clippy::unwrap_used)]
+
+use std::hint::black_box;
+
+use c360::{
+    app::{App, Backends},
+    config::Settings,
+    db::Db,
+    keys::CustomerId,
+    profile::{Section, SectionSet, assemble},
+    profiles::Freshness,
+    seed::{self, SeedOptions},
+    sources::SourceSet,
+};
+use chrono::Utc;
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+
+struct Fixture {
+    app: App,
+    customer: CustomerId,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
+    let db = Db::connect_or_create(&url, Default::default()).await.unwrap();
+    seed::seed(&db, &SeedOptions::new(300, 42), |_| {}).await.unwrap();
+    let (id,): (i64,) = db
+        .fetch_optional(
+            "SELECT customer_id FROM orders GROUP BY customer_id HAVING COUNT(*) BETWEEN 4 AND 6 \
+             ORDER BY customer_id LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    db.close().await;
+    let mut settings = Settings::default();
+    settings.database.url = url;
+    let backends = Backends::connect(&settings).unwrap();
+    let sources = backends.sources();
+    let app = App::new(&settings, backends, sources).await;
+    Fixture {
+        app,
+        customer: CustomerId::new(id).unwrap(),
+        _dir: dir,
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fixture = runtime.block_on(fixture());
+    let (profiles, customer) = (fixture.app.profiles().clone(), fixture.customer);
+
+    let outcomes = runtime.block_on(profiles.fanout().gather(customer, SourceSet::ALL, None));
+    let catalog = fixture.app.catalog().snapshot();
+    c.bench_function("merge: four answers into an enriched profile with insights", |b| {
+        b.iter_batched(
+            || outcomes.clone(),
+            |outcomes| black_box(assemble(customer, outcomes, &catalog, Utc::now())),
+            BatchSize::SmallInput,
+        )
+    });
+
+    runtime.block_on(profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None)).unwrap();
+    c.bench_function("L1 hit: a whole cached profile", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None).await.unwrap())
+        })
+    });
+    let billing = SectionSet::of(&[Section::Billing]);
+    c.bench_function("L1 hit: the billing section", |b| {
+        b.to_async(&runtime).iter(|| async {
+            black_box(profiles.get(customer, billing, Freshness::AnyAge, None).await.unwrap())
+        })
+    });
+}
+
+criterion_group!(profile, benches);
+criterion_main!(profile);
