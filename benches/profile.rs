@@ -30,8 +30,12 @@ struct Fixture {
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let db = Db::connect_or_create(&url, Default::default()).await.unwrap();
-    seed::seed(&db, &SeedOptions::new(300, 42), |_| {}).await.unwrap();
+    let db = Db::connect_or_create(&url, Default::default())
+        .await
+        .unwrap();
+    seed::seed(&db, &SeedOptions::new(300, 42), |_| {})
+        .await
+        .unwrap();
     let (id,): (i64,) = db
         .fetch_optional(
             "SELECT customer_id FROM orders GROUP BY customer_id HAVING COUNT(*) BETWEEN 4 AND 6 \
@@ -61,24 +65,39 @@ fn benches(c: &mut Criterion) {
 
     let outcomes = runtime.block_on(profiles.fanout().gather(customer, SourceSet::ALL, None));
     let catalog = fixture.app.catalog().snapshot();
-    c.bench_function("merge: four answers into an enriched profile with insights", |b| {
-        b.iter_batched(
-            || outcomes.clone(),
-            |outcomes| black_box(assemble(customer, outcomes, &catalog, Utc::now())),
-            BatchSize::SmallInput,
-        )
-    });
+    c.bench_function(
+        "merge: four answers into an enriched profile with insights",
+        |b| {
+            b.iter_batched(
+                || outcomes.clone(),
+                |outcomes| black_box(assemble(customer, outcomes, &catalog, Utc::now())),
+                BatchSize::SmallInput,
+            )
+        },
+    );
 
-    runtime.block_on(profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None)).unwrap();
+    runtime
+        .block_on(profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None))
+        .unwrap();
     c.bench_function("L1 hit: a whole cached profile", |b| {
         b.to_async(&runtime).iter(|| async {
-            black_box(profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None).await.unwrap())
+            black_box(
+                profiles
+                    .get(customer, SectionSet::ALL, Freshness::AnyAge, None)
+                    .await
+                    .unwrap(),
+            )
         })
     });
     let billing = SectionSet::of(&[Section::Billing]);
     c.bench_function("L1 hit: the billing section", |b| {
         b.to_async(&runtime).iter(|| async {
-            black_box(profiles.get(customer, billing, Freshness::AnyAge, None).await.unwrap())
+            black_box(
+                profiles
+                    .get(customer, billing, Freshness::AnyAge, None)
+                    .await
+                    .unwrap(),
+            )
         })
     });
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use futures::future::try_join_all;
+use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
@@ -16,7 +17,8 @@ use crate::{
     keys::{CustomerId, Email, OrderId, Phone},
     pb::{self, lookup_customers_request::Key},
     profile::Identity,
-    profiles::{Profiles, Served},
+    profile::SectionSet,
+    profiles::{Freshness, Profiles, Served},
     sources::{CrmSource, OrdersSource},
 };
 
@@ -44,21 +46,17 @@ impl CustomerApi {
     ) -> Result<pb::CustomerProfile, ApiError> {
         let deadline = validate::deadline(request.metadata());
         let request = request.into_inner();
-        let ((customer, sections), (freshness, deadline)) = both(
-            both(
-                validate::key::<CustomerId>("customer_id", &request.customer_id),
-                validate::read_mask(request.read_mask.as_ref()),
-            ),
-            both(
-                validate::freshness(request.max_age.as_ref(), request.bypass_cache),
+        let (customer, read) = both(
+            validate::key::<CustomerId>("customer_id", &request.customer_id),
+            ReadOptions::check(
+                request.read_mask.as_ref(),
+                request.max_age.as_ref(),
+                request.bypass_cache,
                 deadline,
             ),
         )?;
-        let served = self
-            .profiles
-            .get(customer, sections, freshness, deadline)
-            .await?;
-        Ok(wire(&served, sections))
+        let served = self.read(customer, read).await?;
+        Ok(wire(&served, read.sections))
     }
 
     async fn batch_get(
@@ -67,23 +65,32 @@ impl CustomerApi {
     ) -> Result<pb::BatchGetCustomerProfilesResponse, ApiError> {
         let deadline = validate::deadline(request.metadata());
         let request = request.into_inner();
-        let ((customers, sections), (freshness, deadline)) = both(
-            both(
-                validate::keys::<CustomerId>("customer_ids", &request.customer_ids),
-                validate::read_mask(request.read_mask.as_ref()),
-            ),
-            both(
-                validate::freshness(request.max_age.as_ref(), request.bypass_cache),
+        let (customers, read) = both(
+            validate::keys::<CustomerId>("customer_ids", &request.customer_ids),
+            ReadOptions::check(
+                request.read_mask.as_ref(),
+                request.max_age.as_ref(),
+                request.bypass_cache,
                 deadline,
             ),
         )?;
-        let reads = customers
-            .into_iter()
-            .map(|customer| self.profiles.get(customer, sections, freshness, deadline));
-        let served = try_join_all(reads).await?;
+        let served = try_join_all(
+            customers
+                .into_iter()
+                .map(|customer| self.read(customer, read)),
+        )
+        .await?;
         Ok(pb::BatchGetCustomerProfilesResponse {
-            profiles: served.iter().map(|s| wire(s, sections)).collect(),
+            profiles: served.iter().map(|s| wire(s, read.sections)).collect(),
         })
+    }
+
+    async fn read(&self, customer: CustomerId, read: ReadOptions) -> Result<Served, ApiError> {
+        let served = self
+            .profiles
+            .get(customer, read.sections, read.freshness, read.deadline)
+            .await?;
+        Ok(served)
     }
 
     async fn lookup(
@@ -139,6 +146,36 @@ impl CustomerApi {
     }
 }
 
+/// How a profile read is to be done: the fields `Get` and `BatchGet` share.
+#[derive(Debug, Clone, Copy)]
+struct ReadOptions {
+    sections: SectionSet,
+    freshness: Freshness,
+    deadline: Option<Instant>,
+}
+
+impl ReadOptions {
+    fn check(
+        read_mask: Option<&prost_types::FieldMask>,
+        max_age: Option<&prost_types::Duration>,
+        bypass_cache: bool,
+        deadline: validate::Checked<Option<Instant>>,
+    ) -> validate::Checked<Self> {
+        let ((sections, freshness), deadline) = both(
+            both(
+                validate::read_mask(read_mask),
+                validate::freshness(max_age, bypass_cache),
+            ),
+            deadline,
+        )?;
+        Ok(Self {
+            sections,
+            freshness,
+            deadline,
+        })
+    }
+}
+
 fn known(matches: Vec<(CustomerId, Identity)>) -> Vec<(CustomerId, Option<Identity>)> {
     matches
         .into_iter()
@@ -150,7 +187,7 @@ fn validate_error(field: &str, description: &str) -> ApiError {
     ApiError::InvalidArgument(vec![super::status::Violation::new(field, description)])
 }
 
-fn wire(served: &Served, sections: crate::profile::SectionSet) -> pb::CustomerProfile {
+fn wire(served: &Served, sections: SectionSet) -> pb::CustomerProfile {
     convert::profile(
         &served.entry.profile,
         sections,

@@ -74,26 +74,23 @@ pub fn enrich_orders(
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, TimeZone, Utc};
+    use chrono::Duration;
 
     use super::*;
     use crate::{
         keys::OrderId,
-        profile::{Currency, LineRecord, Money, ShipmentStatus},
-        reference::{EligibilityReason, Product, ReturnPolicy},
+        profile::{
+            Currency, LineRecord, Money, ShipmentStatus,
+            fixtures::{catalog, days_ago, now},
+        },
+        reference::EligibilityReason,
     };
-
-    fn now() -> Timestamp {
-        Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0)
-            .single()
-            .expect("valid date")
-    }
 
     fn order(id: i64, status: OrderStatus, skus: &[&str]) -> OrderRecord {
         OrderRecord {
             id: OrderId::new(id).expect("positive"),
             status,
-            placed_at: now() - Duration::days(10),
+            placed_at: days_ago(20),
             total: Money::new(Currency::EUR, 5000),
             lines: skus
                 .iter()
@@ -109,57 +106,37 @@ mod tests {
         }
     }
 
-    fn shipment(order: i64, delivered: Option<Timestamp>) -> Shipment {
+    fn parcel(order: i64, delivered: Option<Timestamp>) -> Shipment {
         Shipment {
             id: order * 10,
             order_id: OrderId::new(order).expect("positive"),
             carrier: "DHL".into(),
             tracking_number: "JD0001".into(),
-            status: if delivered.is_some() {
-                ShipmentStatus::Delivered
-            } else {
-                ShipmentStatus::InTransit
+            status: match delivered {
+                Some(_) => ShipmentStatus::Delivered,
+                None => ShipmentStatus::InTransit,
             },
-            promised_at: now() - Duration::days(5),
-            shipped_at: Some(now() - Duration::days(8)),
+            promised_at: days_ago(16),
+            shipped_at: Some(days_ago(19)),
             delivered_at: delivered,
         }
     }
 
-    fn catalog() -> CatalogSnapshot {
-        let product = |sku: &str, name: &str, category: &str| Product {
-            sku: sku.parse().expect("valid sku"),
-            name: name.into(),
-            category: category.into(),
-            price: Money::new(Currency::EUR, 2500),
-            returnable: true,
-        };
-        let policy = |category: &str, window_days| ReturnPolicy {
-            category: category.into(),
-            display_name: category.into(),
-            window_days,
-            returnable: true,
-        };
-        CatalogSnapshot::new(
-            [
-                product("ELE-1", "Headphones", "electronics"),
-                product("BOO-1", "Atlas", "books"),
-            ],
-            [policy("electronics", 30), policy("books", 7)],
-            now(),
-        )
-    }
-
     #[test]
     fn lines_get_their_product_and_a_window_from_their_category() {
-        let delivered = now() - Duration::days(8);
+        // Delivered 15 days ago: electronics (30 days) still open, books (14 days) closed.
+        let delivered = days_ago(15);
         let orders = vec![order(
             1,
             OrderStatus::Delivered,
             &["ELE-1", "BOO-1", "GONE-1"],
         )];
-        let shipments = [shipment(1, Some(delivered))];
-        let enriched = enrich_orders(orders, Some(&shipments), &catalog(), now());
+        let enriched = enrich_orders(
+            orders,
+            Some(&[parcel(1, Some(delivered))]),
+            &catalog(),
+            now(),
+        );
         let lines = &enriched[0].lines;
         assert_eq!(lines[0].product_name, "Headphones");
         assert_eq!(lines[0].category, "electronics");
@@ -168,7 +145,6 @@ mod tests {
             lines[0].eligibility.deadline,
             Some(delivered + Duration::days(30))
         );
-        // Books have a 7-day window: delivered 8 days ago, closed.
         assert_eq!(lines[1].eligibility.reason, EligibilityReason::WindowClosed);
         // A SKU that left the catalog keeps its line, without a name or a policy.
         assert_eq!(lines[2].product_name, "");
@@ -181,11 +157,10 @@ mod tests {
     #[test]
     fn an_order_is_delivered_when_its_last_parcel_is() {
         let order = order(1, OrderStatus::Shipped, &["ELE-1"]);
-        let early = now() - Duration::days(3);
-        let late = now() - Duration::days(1);
-        let both = [shipment(1, Some(early)), shipment(1, Some(late))];
+        let (early, late) = (days_ago(3), days_ago(1));
+        let both = [parcel(1, Some(early)), parcel(1, Some(late))];
         assert_eq!(delivery_of(&order, Some(&both)), Delivery::Delivered(late));
-        let one_missing = [shipment(1, Some(early)), shipment(1, None)];
+        let one_missing = [parcel(1, Some(early)), parcel(1, None)];
         assert_eq!(delivery_of(&order, Some(&one_missing)), Delivery::NotYet);
         assert_eq!(delivery_of(&order, Some(&[])), Delivery::NotYet);
         assert_eq!(delivery_of(&order, None), Delivery::Unknown);

@@ -101,7 +101,9 @@ pub(super) async fn write(db: &Db, tables: Vec<Table>) -> Result<(), sqlx::Error
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;
             // A seed can be run again: it need not wait for each commit to reach the disk.
-            sqlx::query("SET LOCAL synchronous_commit = off").execute(&mut *tx).await?;
+            sqlx::query("SET LOCAL synchronous_commit = off")
+                .execute(&mut *tx)
+                .await?;
             for table in tables.iter().filter(|t| !t.rows.is_empty()) {
                 let statement = format!(
                     "COPY {} ({}) FROM STDIN",

@@ -10,4 +10,5 @@ mod client;
 mod lookups;
 mod operations;
 mod profiles;
+mod seeding;
 mod stampede;
