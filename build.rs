@@ -9,6 +9,7 @@ use protox::prost::Message;
 const PROTOS: &[&str] = &[
     "customer360/v1/customer_service.proto",
     "customer360/v1/catalog_service.proto",
+    "customer360/v1/cache_admin_service.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {

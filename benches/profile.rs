@@ -50,7 +50,7 @@ async fn fixture() -> Fixture {
     settings.database.url = url;
     let backends = Backends::connect(&settings).unwrap();
     let sources = backends.sources();
-    let app = App::new(&settings, backends, sources).await;
+    let app = App::new(&settings, backends, sources).await.unwrap();
     Fixture {
         app,
         customer: CustomerId::new(id).unwrap(),

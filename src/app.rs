@@ -1,23 +1,40 @@
-//! Wiring: settings in, a ready-to-serve [`App`] out. Tests use the same path, and may wrap
-//! the backends (to count or break them) with [`App::new`].
+//! Wiring: settings in, a ready-to-serve [`App`] out — pools, caches, the fan-out, the
+//! catalog, and the background tasks that keep them fresh. Tests use the same path, and may
+//! wrap the backends (to count, hold or break them) with [`App::new`].
 
-use std::sync::Arc;
+use std::{collections::BTreeMap, sync::Arc};
 
+use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
 
 use crate::{
-    cache::{L1Config, ProfileCache},
+    cache::{
+        self, CacheStats, L1Config, L2Config, L2Error, ProfileCache, RedisCache,
+        feed::{FeedConfig, FeedSink},
+    },
     config::Settings,
-    db::{Db, DbError},
+    db::{Db, DbError, PoolOptions, redact},
     fanout::{Fanout, error_chain},
-    grpc::{CatalogApi, CustomerApi},
-    profiles::Profiles,
-    reference::{Catalog, CatalogSnapshot},
+    grpc::{CacheAdminApi, CatalogApi, CustomerApi},
+    keys::CustomerId,
+    profiles::{Profiles, ReadPolicy},
+    reference::Catalog,
     sources::{
         BillingSource, CatalogSource, CrmSource, FulfilmentSource, OrdersSource, SourceKind,
         Sources,
     },
 };
+
+/// Why an app could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// A backend URL is unusable.
+    #[error(transparent)]
+    Db(#[from] DbError),
+    /// The Redis settings are unusable.
+    #[error(transparent)]
+    Redis(#[from] L2Error),
+}
 
 /// The sqlx backends, one pool each.
 #[derive(Debug, Clone)]
@@ -63,57 +80,111 @@ impl Backends {
 /// Everything a server needs.
 #[derive(Debug)]
 pub struct App {
-    profiles: Arc<Profiles>,
+    profiles: Profiles,
     catalog: Arc<Catalog>,
     backends: Backends,
-    refresher: JoinHandle<()>,
+    tasks: Vec<JoinHandle<()>>,
 }
 
 impl App {
-    /// Connects to the backends of `settings` and loads the catalog.
-    pub async fn connect(settings: &Settings) -> Result<Self, DbError> {
+    /// Connects to the backends of `settings`, loads the catalog and starts following the
+    /// change feeds.
+    pub async fn connect(settings: &Settings) -> Result<Self, AppError> {
         let backends = Backends::connect(settings)?;
         let sources = backends.sources();
-        Ok(Self::new(settings, backends, sources).await)
+        Self::new(settings, backends, sources).await
     }
 
     /// An app over `backends`, fanning out to `sources` (normally `backends.sources()`).
     /// Loads the catalog first; if that fails, starts with an empty one and keeps trying.
-    pub async fn new(settings: &Settings, backends: Backends, sources: Sources) -> Self {
+    pub async fn new(
+        settings: &Settings,
+        backends: Backends,
+        sources: Sources,
+    ) -> Result<Self, AppError> {
         let catalog = Arc::new(Catalog::default());
-        match backends.catalog.load().await {
-            Ok(snapshot) => catalog.replace(snapshot),
-            Err(error) => tracing::error!(
-                error = %error_chain(&error),
-                "catalog unavailable at start: order lines lack names and return windows until it loads"
-            ),
-        }
-        let refresher = tokio::spawn(refresh_catalog(
+        reload_catalog(&backends.catalog, &catalog).await;
+        let stats = Arc::new(CacheStats::default());
+        let l2 = match &settings.redis.url {
+            Some(url) => Some(RedisCache::new(
+                L2Config {
+                    url: url.clone(),
+                    prefix: settings.redis.prefix.clone(),
+                    ttl: settings.redis.ttl,
+                    timeout: settings.redis.timeout,
+                },
+                stats.clone(),
+            )?),
+            None => None,
+        };
+        let cache = ProfileCache::new(
+            L1Config {
+                max_bytes: settings.cache.max_bytes,
+                ttl: settings.cache.ttl,
+            },
+            stats.clone(),
+        );
+        let timeouts = SourceKind::ALL.map(|kind| settings.sources.of(kind).timeout);
+        let policy = ReadPolicy {
+            partial_ttl: settings.cache.partial_ttl,
+            refresh_after: settings.cache.refresh_after,
+            max_age: settings.cache.ttl,
+        };
+        let profiles = Profiles::new(
+            cache,
+            l2,
+            Fanout::new(sources, timeouts),
+            catalog.clone(),
+            policy,
+        );
+
+        let mut tasks = vec![tokio::spawn(refresh_catalog(
             backends.catalog.clone(),
             catalog.clone(),
             settings.catalog.refresh_interval,
-        ));
-        let timeouts = SourceKind::ALL.map(|kind| settings.sources.of(kind).timeout);
-        let cache = ProfileCache::new(L1Config {
-            max_bytes: settings.cache.max_bytes,
-            ttl: settings.cache.ttl,
-        });
-        let profiles = Profiles::new(
-            cache,
-            Fanout::new(sources, timeouts),
-            catalog.clone(),
-            settings.cache.partial_ttl,
-        );
-        Self {
-            profiles: Arc::new(profiles),
+        ))];
+        if profiles.l2().is_some() {
+            tasks.push(tokio::spawn(cache::bus::listen(profiles.clone())));
+        }
+        if settings.feed.enabled {
+            let sink: Arc<dyn FeedSink> = Arc::new(Freshener {
+                profiles: profiles.clone(),
+                catalog: catalog.clone(),
+                catalog_source: backends.catalog.clone(),
+            });
+            let config = FeedConfig {
+                poll_interval: settings.feed.poll_interval,
+                retention: settings.feed.retention,
+                ..FeedConfig::default()
+            };
+            for url in feed_databases(settings) {
+                // Its own small pool: a LISTEN holds a connection for good.
+                let db = Db::connect_lazy(
+                    &url,
+                    PoolOptions {
+                        max_connections: 2,
+                        ..PoolOptions::default()
+                    },
+                )?;
+                let stats = stats.add_feed(redact(&url));
+                tasks.push(tokio::spawn(cache::feed::follow(
+                    db,
+                    sink.clone(),
+                    stats,
+                    config,
+                )));
+            }
+        }
+        Ok(Self {
+            profiles,
             catalog,
             backends,
-            refresher,
-        }
+            tasks,
+        })
     }
 
     /// The profile read path.
-    pub fn profiles(&self) -> &Arc<Profiles> {
+    pub fn profiles(&self) -> &Profiles {
         &self.profiles
     }
 
@@ -139,15 +210,77 @@ impl App {
             self.backends.fulfilment.clone(),
         )
     }
+
+    /// `CacheAdminService`.
+    pub fn cache_admin_api(&self) -> CacheAdminApi {
+        CacheAdminApi::new(self.profiles.clone())
+    }
 }
 
 impl Drop for App {
     fn drop(&mut self) {
-        self.refresher.abort();
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }
 
-/// Reads the catalog every `interval` and swaps it in; a failed read keeps the old one.
+/// Each distinct database the backends live in: one feed each.
+fn feed_databases(settings: &Settings) -> Vec<String> {
+    let sources = &settings.sources;
+    let all = [
+        &sources.billing,
+        &sources.orders,
+        &sources.fulfilment,
+        &sources.crm,
+        &sources.catalog,
+    ];
+    let urls: BTreeMap<String, ()> = all
+        .into_iter()
+        .map(|s| (settings.source_url(s), ()))
+        .collect();
+    urls.into_keys().collect()
+}
+
+/// What the change feeds drive: invalidations, catalog reloads, flushes.
+struct Freshener {
+    profiles: Profiles,
+    catalog: Arc<Catalog>,
+    catalog_source: CatalogSource,
+}
+
+impl FeedSink for Freshener {
+    fn customers_changed(&self, customers: Vec<CustomerId>) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.profiles.invalidate(&customers).await })
+    }
+
+    fn catalog_changed(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            reload_catalog(&self.catalog_source, &self.catalog).await;
+            // Every cached order line was enriched from the old catalog.
+            self.profiles.flush_here();
+        })
+    }
+
+    fn resync(&self) {
+        self.profiles.flush_here();
+    }
+}
+
+async fn reload_catalog(source: &CatalogSource, catalog: &Catalog) {
+    match source.load().await {
+        Ok(snapshot) => {
+            tracing::debug!(products = snapshot.product_count(), "catalog loaded");
+            catalog.replace(snapshot);
+        }
+        Err(error) => tracing::warn!(
+            error = %error_chain(&error),
+            "catalog unavailable: keeping the previous one (order lines lack names and return windows until one loads)"
+        ),
+    }
+}
+
+/// Reads the catalog every `interval` and swaps it in: a safety net under the feed.
 async fn refresh_catalog(
     source: CatalogSource,
     catalog: Arc<Catalog>,
@@ -158,16 +291,6 @@ async fn refresh_catalog(
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        match source.load().await {
-            Ok(snapshot) => swap(&catalog, snapshot),
-            Err(error) => {
-                tracing::warn!(error = %error_chain(&error), "catalog refresh failed; keeping the previous one")
-            }
-        }
+        reload_catalog(&source, &catalog).await;
     }
-}
-
-fn swap(catalog: &Catalog, snapshot: CatalogSnapshot) {
-    tracing::debug!(products = snapshot.product_count(), "catalog refreshed");
-    catalog.replace(snapshot);
 }

@@ -1,35 +1,82 @@
-//! The caches in front of the fan-out. L1 is moka, in process, bounded by bytes, with one
-//! load per key.
+//! The caches in front of the fan-out, and what keeps them fresh.
+//!
+//! - L1 ([`ProfileCache`]): moka, in process, bounded by bytes, one load per key, fills
+//!   guarded by per-customer [`generations`].
+//! - L2 ([`RedisCache`]): the encoded profile in Redis, shared by replicas, fills guarded by a
+//!   generation in Redis.
+//! - The change feed ([`feed`]): each replica follows each backend database's feed table and
+//!   invalidates what changed.
+//! - The bus ([`bus`]): admin invalidations reach the other replicas over Redis pub/sub.
 
+pub mod bus;
+pub mod feed;
+pub mod generations;
 mod l1;
+mod l2;
+mod stats;
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::Arc,
+    sync::atomic::{AtomicBool, Ordering},
+    time::Duration,
+};
 
 use tokio::time::Instant;
 
 pub use l1::{L1Config, Lookup, ProfileCache};
+pub use l2::{L2Config, L2Error, RedisCache};
+pub(crate) use stats::bump as bump_counter;
+pub use stats::{CacheStats, FeedSnapshot, FeedStats};
 
-use crate::{profile::Profile, sources::SourceSet};
+use crate::{keys::CustomerId, profile::Timestamp, sources::SourceSet, wire::EncodedProfile};
 
-/// A merged profile as the caches hold it.
-#[derive(Debug)]
-pub struct CachedProfile {
-    /// The profile, with every section its backends allow.
-    pub profile: Profile,
-    /// When its backends were read (monotonic, for ages).
-    pub loaded_at: Instant,
-    weight: u32,
+/// What changed, as watchers hear it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Change {
+    /// This customer's profile.
+    Customer(CustomerId),
+    /// Possibly anything: L1 was flushed.
+    Everything,
 }
 
+/// A profile as the caches hold it.
+#[derive(Debug)]
+pub struct CachedProfile {
+    /// The encoded sections and the backends' reports.
+    pub encoded: EncodedProfile,
+    /// When its backends were read (monotonic, for ages).
+    pub loaded_at: Instant,
+    /// The same moment on the wall clock, for L2 and other replicas.
+    pub loaded_wall: Timestamp,
+    weight: u32,
+    refreshing: AtomicBool,
+}
+
+/// Bytes an entry costs beyond its encoded sections: the struct, the key and moka's own
+/// bookkeeping, measured rather than guessed in BENCHMARKS.md.
+const ENTRY_OVERHEAD: usize = 256;
+
 impl CachedProfile {
-    /// Wraps a profile read from the backends at `loaded_at`.
-    pub fn new(profile: Profile, loaded_at: Instant) -> Arc<Self> {
-        let weight = l1::weigh(&profile);
+    /// Wraps a profile read from the backends at `loaded_at` (`loaded_wall` on the wall
+    /// clock).
+    pub fn new(encoded: EncodedProfile, loaded_at: Instant, loaded_wall: Timestamp) -> Arc<Self> {
+        let weight = u32::try_from(encoded.encoded_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
         Arc::new(Self {
-            profile,
+            encoded,
             loaded_at,
+            loaded_wall,
             weight,
+            refreshing: AtomicBool::new(false),
         })
+    }
+
+    /// Wraps a profile from L2, read from the backends at `loaded_wall`.
+    pub fn from_l2(encoded: EncodedProfile, loaded_wall: Timestamp) -> Arc<Self> {
+        let age = (chrono::Utc::now() - loaded_wall)
+            .to_std()
+            .unwrap_or_default();
+        let now = Instant::now();
+        Self::new(encoded, now.checked_sub(age).unwrap_or(now), loaded_wall)
     }
 
     /// How old the data is.
@@ -39,11 +86,16 @@ impl CachedProfile {
 
     /// Whether it holds what the backends of `set` say.
     pub fn covers(&self, set: SourceSet) -> bool {
-        self.profile.asked().covers(set)
+        self.encoded.sources().asked().covers(set)
     }
 
-    /// Approximate bytes it takes in memory.
+    /// Bytes it is counted for in L1.
     pub fn weight(&self) -> u32 {
         self.weight
+    }
+
+    /// True for the one caller that gets to refresh this entry in the background.
+    pub fn claim_refresh(&self) -> bool {
+        !self.refreshing.swap(true, Ordering::AcqRel)
     }
 }

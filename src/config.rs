@@ -39,6 +39,10 @@ pub struct Settings {
     pub cache: CacheSettings,
     /// The in-memory catalog.
     pub catalog: CatalogSettings,
+    /// L2 and the invalidation bus.
+    pub redis: RedisSettings,
+    /// Following the backends' change feeds.
+    pub feed: FeedSettings,
     /// Logs.
     pub log: LogSettings,
 }
@@ -151,6 +155,9 @@ pub struct CacheSettings {
     /// again.
     #[serde(with = "humantime_serde")]
     pub partial_ttl: Duration,
+    /// A cached profile older than this is served while one background reload replaces it.
+    #[serde(with = "humantime_serde")]
+    pub refresh_after: Duration,
 }
 
 impl Default for CacheSettings {
@@ -159,6 +166,7 @@ impl Default for CacheSettings {
             max_bytes: 256 << 20,
             ttl: Duration::from_secs(300),
             partial_ttl: Duration::from_secs(1),
+            refresh_after: Duration::from_secs(60),
         }
     }
 }
@@ -176,6 +184,58 @@ impl Default for CatalogSettings {
     fn default() -> Self {
         Self {
             refresh_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// L2 and the invalidation bus, in Redis.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisSettings {
+    /// `redis://127.0.0.1:6379`; unset: no L2, and admin invalidations stay on this replica.
+    pub url: Option<String>,
+    /// Key and channel prefix, so that deployments sharing a Redis never meet.
+    pub prefix: String,
+    /// Lifetime of an L2 entry.
+    #[serde(with = "humantime_serde")]
+    pub ttl: Duration,
+    /// Longest a Redis call may take before it counts as a miss.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self {
+            url: None,
+            prefix: "c360".into(),
+            ttl: Duration::from_secs(300),
+            timeout: Duration::from_millis(50),
+        }
+    }
+}
+
+/// Following the change feeds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FeedSettings {
+    /// Follow the feeds. Off only for backends without the reference schema's feed.
+    pub enabled: bool,
+    /// SQLite: how often the feed is read; Postgres: how often without a NOTIFY.
+    #[serde(with = "humantime_serde")]
+    pub poll_interval: Duration,
+    /// Feed rows older than this are deleted.
+    #[serde(with = "humantime_serde")]
+    pub retention: Duration,
+}
+
+impl Default for FeedSettings {
+    fn default() -> Self {
+        let feed = crate::cache::feed::FeedConfig::default();
+        Self {
+            enabled: true,
+            poll_interval: feed.poll_interval,
+            retention: feed.retention,
         }
     }
 }

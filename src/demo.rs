@@ -31,6 +31,9 @@ pub enum DemoError {
     /// The database could not be opened or read.
     #[error(transparent)]
     Db(#[from] DbError),
+    /// The app could not be built.
+    #[error(transparent)]
+    App(#[from] crate::app::AppError),
     /// Seeding failed.
     #[error(transparent)]
     Seed(#[from] SeedError),

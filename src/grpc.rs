@@ -1,11 +1,12 @@
-//! The gRPC edge: request validation, the services, protobuf conversions, and the mapping of
-//! errors to statuses. Protobuf types go no further than this module.
+//! The gRPC edge: request validation, the services, and the mapping of errors to statuses.
+//! Protobuf types go no further than this module and `wire`.
 
+mod admin;
 mod catalog;
-mod convert;
 mod customer;
 pub mod status;
 pub mod validate;
 
+pub use admin::CacheAdminApi;
 pub use catalog::CatalogApi;
 pub use customer::CustomerApi;

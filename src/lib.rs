@@ -27,6 +27,9 @@
 //! - [`telemetry`]: logs through tracing.
 //! - [`pb`]: the generated protobuf types, used only at the edge.
 
+// The futures of the request path nest deeply (gRPC handler, cache compute, fan-out).
+#![recursion_limit = "256"]
+
 pub mod app;
 pub mod cache;
 pub mod client;
@@ -44,3 +47,4 @@ pub mod seed;
 pub mod server;
 pub mod sources;
 pub mod telemetry;
+pub mod wire;

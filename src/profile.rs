@@ -65,6 +65,62 @@ impl SourceReport {
     }
 }
 
+/// One report per backend, in [`SourceKind::ALL`] order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceReports([SourceReport; 4]);
+
+impl SourceReports {
+    /// No backend asked yet.
+    pub fn skipped() -> Self {
+        Self(SourceKind::ALL.map(SourceReport::skipped))
+    }
+
+    /// Every report, in [`SourceKind::ALL`] order.
+    pub fn iter(&self) -> impl Iterator<Item = &SourceReport> {
+        self.0.iter()
+    }
+
+    /// The backends that were asked.
+    pub fn asked(&self) -> SourceSet {
+        let asked: Vec<_> = self
+            .iter()
+            .filter(|r| r.status != SourceStatus::Skipped)
+            .map(|r| r.source)
+            .collect();
+        SourceSet::of(&asked)
+    }
+
+    /// Every backend that was asked answered just now.
+    pub fn is_complete(&self) -> bool {
+        self.iter()
+            .all(|r| matches!(r.status, SourceStatus::Ok | SourceStatus::Skipped))
+    }
+
+    /// The report of `source` as a caller that asked for `sections` should see it: backends
+    /// its sections did not need are `Skipped`, whatever the cached entry holds.
+    pub fn report_for(&self, source: SourceKind, sections: SectionSet) -> SourceReport {
+        if sections.sources().contains(source) {
+            self[source]
+        } else {
+            SourceReport::skipped(source)
+        }
+    }
+}
+
+impl std::ops::Index<SourceKind> for SourceReports {
+    type Output = SourceReport;
+
+    fn index(&self, kind: SourceKind) -> &SourceReport {
+        &self.0[kind.index()]
+    }
+}
+
+impl std::ops::IndexMut<SourceKind> for SourceReports {
+    fn index_mut(&mut self, kind: SourceKind) -> &mut SourceReport {
+        &mut self.0[kind.index()]
+    }
+}
+
 /// A merged profile. A section is `None` when its backends were not asked or did not answer;
 /// `sources` says which.
 #[derive(Debug, Clone, PartialEq)]
@@ -83,36 +139,6 @@ pub struct Profile {
     pub interactions: Option<Vec<Interaction>>,
     /// Derived from all four.
     pub insights: Option<Insights>,
-    /// One report per backend, in [`SourceKind::ALL`] order.
-    pub sources: [SourceReport; 4],
-}
-
-impl Profile {
-    /// The backends that were asked.
-    pub fn asked(&self) -> SourceSet {
-        let asked: Vec<_> = self
-            .sources
-            .iter()
-            .filter(|r| r.status != SourceStatus::Skipped)
-            .map(|r| r.source)
-            .collect();
-        SourceSet::of(&asked)
-    }
-
-    /// Every backend that was asked answered.
-    pub fn is_complete(&self) -> bool {
-        self.sources
-            .iter()
-            .all(|r| matches!(r.status, SourceStatus::Ok | SourceStatus::Skipped))
-    }
-
-    /// The report of `source` as a caller that asked for `sections` should see it: backends
-    /// its sections did not need are `Skipped`, whatever the cached entry holds.
-    pub fn report_for(&self, source: SourceKind, sections: SectionSet) -> SourceReport {
-        if sections.sources().contains(source) {
-            self.sources[source.index()]
-        } else {
-            SourceReport::skipped(source)
-        }
-    }
+    /// What happened to each backend.
+    pub sources: SourceReports,
 }

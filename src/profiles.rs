@@ -1,19 +1,20 @@
-//! The request path of a profile read: L1, then the fan-out to the backends the sections
-//! need, then the merge, then the fill. Edge-independent: `grpc/` calls it, and so can a
-//! test or a benchmark.
+//! The request path of a profile read — L1, then L2, then the fan-out to the backends the
+//! sections need, then the merge — and the invalidations that keep it fresh. Edge-independent:
+//! `grpc/` calls it, and so can a test or a benchmark.
 
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use tokio::time::Instant;
+use tokio::{sync::broadcast, time::Instant};
 
 use crate::{
-    cache::{CachedProfile, Lookup, ProfileCache},
+    cache::{CacheStats, CachedProfile, Change, Lookup, ProfileCache, RedisCache},
     fanout::Fanout,
     keys::CustomerId,
-    profile::{Assembly, SectionSet, assemble},
-    reference::Catalog,
+    profile::{Assembly, SectionSet, SourceStatus, assemble},
+    reference::{Catalog, CatalogSnapshot},
     sources::SourceSet,
+    wire::{EncodedProfile, Tier},
 };
 
 /// How old an answer may be.
@@ -24,17 +25,8 @@ pub enum Freshness {
     AnyAge,
     /// A cached copy no older than this.
     MaxAge(Duration),
-    /// No cached copy: read the backends now, and leave the cache as it is.
+    /// No cached copy: read the backends now, and leave the caches as they are.
     Bypass,
-}
-
-/// The tier that answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Tier {
-    /// In-process memory.
-    L1,
-    /// The backends, for this request.
-    Sources,
 }
 
 /// An answer.
@@ -52,7 +44,7 @@ pub enum ProfileError {
     /// CRM does not know the customer.
     #[error("customer {0} does not exist")]
     NotFound(CustomerId),
-    /// No backend answered.
+    /// No backend answered, and nothing older may stand in.
     #[error("no backend answered for customer {0}")]
     Unavailable(CustomerId),
     /// The caller's deadline passed before any backend answered.
@@ -60,41 +52,88 @@ pub enum ProfileError {
     DeadlineExceeded,
 }
 
-/// Serves profiles.
-#[derive(Debug)]
-pub struct Profiles {
-    cache: ProfileCache,
-    fanout: Fanout,
-    catalog: Arc<Catalog>,
-    partial_ttl: Duration,
+/// Timings of the read path.
+#[derive(Debug, Clone, Copy)]
+pub struct ReadPolicy {
+    /// A partial profile (some backend failed) is reused this long, no longer.
+    pub partial_ttl: Duration,
+    /// A hit older than this is served while one background reload runs.
+    pub refresh_after: Duration,
+    /// Nothing older than this is served, stale or not.
+    pub max_age: Duration,
 }
 
+/// Serves profiles; cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Profiles {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    cache: ProfileCache,
+    l2: Option<RedisCache>,
+    fanout: Fanout,
+    catalog: Arc<Catalog>,
+    policy: ReadPolicy,
+    changes: broadcast::Sender<Change>,
+    replica: u64,
+}
+
+/// How many changes a slow watcher may fall behind before it only hears "something changed".
+const CHANGE_BACKLOG: usize = 4096;
+
 impl Profiles {
-    /// Serves from `cache`, filled through `fanout`, enriched from `catalog`. A partial
-    /// profile (some backend failed) is reused for at most `partial_ttl`, so that a failing
-    /// backend is retried soon but not by every caller at once.
+    /// Serves from `cache` and `l2`, filled through `fanout`, enriched from `catalog`.
     pub fn new(
         cache: ProfileCache,
+        l2: Option<RedisCache>,
         fanout: Fanout,
         catalog: Arc<Catalog>,
-        partial_ttl: Duration,
+        policy: ReadPolicy,
     ) -> Self {
+        let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
         Self {
-            cache,
-            fanout,
-            catalog,
-            partial_ttl,
+            inner: Arc::new(Inner {
+                cache,
+                l2,
+                fanout,
+                catalog,
+                policy,
+                changes,
+                replica: rand::random(),
+            }),
         }
     }
 
-    /// The L1 cache.
+    /// L1.
     pub fn cache(&self) -> &ProfileCache {
-        &self.cache
+        &self.inner.cache
+    }
+
+    /// L2, when configured.
+    pub fn l2(&self) -> Option<&RedisCache> {
+        self.inner.l2.as_ref()
     }
 
     /// The fan-out.
     pub fn fanout(&self) -> &Fanout {
-        &self.fanout
+        &self.inner.fanout
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Arc<CacheStats> {
+        self.inner.cache.stats()
+    }
+
+    /// This replica's id on the invalidation bus.
+    pub fn replica(&self) -> u64 {
+        self.inner.replica
+    }
+
+    /// Changes to profiles from now on, as they are invalidated here.
+    pub fn subscribe(&self) -> broadcast::Receiver<Change> {
+        self.inner.changes.subscribe()
     }
 
     /// The profile of `customer` with at least `sections`, as fresh as `freshness` asks,
@@ -107,13 +146,15 @@ impl Profiles {
         deadline: Option<Instant>,
     ) -> Result<Served, ProfileError> {
         let needed = sections.sources();
+        let policy = self.inner.policy;
         let max_age = match freshness {
             Freshness::Bypass => {
-                let entry = self.load(customer, needed, deadline).await?;
-                return Ok(Served {
-                    entry,
-                    tier: Tier::Sources,
-                });
+                let previous = self.inner.cache.get(customer).await;
+                let catalog = self.inner.catalog.snapshot();
+                let entry = self
+                    .load(customer, needed, deadline, previous.as_deref(), &catalog)
+                    .await?;
+                return Ok(self.served(entry, Tier::Sources));
             }
             Freshness::MaxAge(max_age) => Some(max_age),
             Freshness::AnyAge => None,
@@ -122,46 +163,190 @@ impl Profiles {
             let age = entry.age();
             entry.covers(needed)
                 && max_age.is_none_or(|max| age <= max)
-                && (entry.profile.is_complete() || age < self.partial_ttl)
+                && (entry.encoded.sources().is_complete() || age < policy.partial_ttl)
         };
         let lookup = self
+            .inner
             .cache
-            .get_or_load(customer, usable, |current| async move {
-                // Never narrow an entry: reload what it held as well as what this caller needs.
-                let held = current.map_or(SourceSet::EMPTY, |c| c.profile.asked());
-                let entry = self.load(customer, needed.union(held), deadline).await?;
-                Ok((entry, true))
+            .get_or_load(customer, usable, |current| {
+                self.fill(customer, needed, deadline, current, &usable)
             })
             .await?;
         Ok(match lookup {
-            Lookup::Hit(entry) => Served {
-                entry,
-                tier: Tier::L1,
-            },
-            Lookup::Loaded(entry) => Served {
-                entry,
-                tier: Tier::Sources,
-            },
+            Lookup::Hit(entry) => {
+                self.refresh_if_old(customer, &entry);
+                self.served(entry, Tier::L1)
+            }
+            Lookup::Loaded(entry, tier) => self.served(entry, tier),
         })
     }
 
+    fn served(&self, entry: Arc<CachedProfile>, tier: Tier) -> Served {
+        let stale = entry
+            .encoded
+            .sources()
+            .iter()
+            .any(|r| r.status == SourceStatus::Stale);
+        if stale {
+            crate::cache::bump_counter(&self.stats().stale_serves);
+        }
+        Served { entry, tier }
+    }
+
+    /// An L1 miss: L2 if it has a usable copy, else the backends (then L2 is filled).
+    async fn fill(
+        &self,
+        customer: CustomerId,
+        needed: SourceSet,
+        deadline: Option<Instant>,
+        current: Option<Arc<CachedProfile>>,
+        usable: &(dyn Fn(&CachedProfile) -> bool + Sync),
+    ) -> Result<(Arc<CachedProfile>, Tier), ProfileError> {
+        let catalog = self.inner.catalog.snapshot();
+        let fingerprint = catalog.fingerprint();
+        if let Some(l2) = &self.inner.l2
+            && let Some((encoded, loaded_wall)) = l2.get(customer, fingerprint).await
+        {
+            let entry = CachedProfile::from_l2(encoded, loaded_wall);
+            if usable(&entry) {
+                return Ok((entry, Tier::L2));
+            }
+        }
+        let l2_generation = match &self.inner.l2 {
+            Some(l2) => l2.generation(customer).await,
+            None => None,
+        };
+        // Never narrow an entry: reload what it held as well as what this caller needs.
+        let held = current
+            .as_ref()
+            .map_or(SourceSet::EMPTY, |c| c.encoded.sources().asked());
+        let entry = self
+            .load(
+                customer,
+                needed.union(held),
+                deadline,
+                current.as_deref(),
+                &catalog,
+            )
+            .await?;
+        if let (Some(l2), Some(generation)) = (&self.inner.l2, l2_generation)
+            && entry.encoded.sources().is_complete()
+        {
+            // Other replicas may use it; this caller need not wait for it.
+            let (l2, shared) = (l2.clone(), entry.clone());
+            tokio::spawn(async move {
+                l2.fill(
+                    customer,
+                    &shared.encoded,
+                    shared.loaded_wall,
+                    fingerprint,
+                    generation,
+                )
+                .await;
+            });
+        }
+        Ok((entry, Tier::Sources))
+    }
+
+    /// Reads `set` from the backends and merges it, enriching from `catalog`. A backend that
+    /// fails now is stood in for by its last good copy in `previous`, marked stale.
     async fn load(
         &self,
         customer: CustomerId,
         set: SourceSet,
         deadline: Option<Instant>,
+        previous: Option<&CachedProfile>,
+        catalog: &CatalogSnapshot,
     ) -> Result<Arc<CachedProfile>, ProfileError> {
+        crate::cache::bump_counter(&self.stats().loads);
         let started = Instant::now();
-        let outcomes = self.fanout.gather(customer, set, deadline).await;
-        let catalog = self.catalog.snapshot();
-        match assemble(customer, outcomes, &catalog, Utc::now()) {
-            Assembly::Profile(profile) => Ok(CachedProfile::new(*profile, started)),
-            Assembly::NotFound => Err(ProfileError::NotFound(customer)),
-            Assembly::Unavailable if deadline.is_some_and(|d| d <= Instant::now()) => {
-                Err(ProfileError::DeadlineExceeded)
+        let wall = Utc::now();
+        let oldest = wall - self.inner.policy.max_age;
+        let outcomes = self.inner.fanout.gather(customer, set, deadline).await;
+        match assemble(customer, outcomes, catalog, wall) {
+            Assembly::Profile(profile) => {
+                let mut encoded = EncodedProfile::encode(&profile, wall);
+                if let Some(previous) = previous {
+                    encoded.carry_stale(&previous.encoded, oldest);
+                }
+                Ok(CachedProfile::new(encoded, started, wall))
             }
-            Assembly::Unavailable => Err(ProfileError::Unavailable(customer)),
+            Assembly::NotFound => Err(ProfileError::NotFound(customer)),
+            Assembly::Unavailable => match previous.filter(|p| p.loaded_wall >= oldest) {
+                Some(previous) => Ok(CachedProfile::new(
+                    previous.encoded.all_stale(),
+                    previous.loaded_at,
+                    previous.loaded_wall,
+                )),
+                None if deadline.is_some_and(|d| d <= Instant::now()) => {
+                    Err(ProfileError::DeadlineExceeded)
+                }
+                None => Err(ProfileError::Unavailable(customer)),
+            },
         }
+    }
+
+    /// Refresh ahead: a hit past its refresh age is served as it is, and one background
+    /// reload replaces it.
+    fn refresh_if_old(&self, customer: CustomerId, entry: &Arc<CachedProfile>) {
+        let refresh_after = self.inner.policy.refresh_after;
+        if entry.age() < refresh_after || !entry.claim_refresh() {
+            return;
+        }
+        crate::cache::bump_counter(&self.stats().refreshes);
+        let (this, set) = (self.clone(), entry.encoded.sources().asked());
+        tokio::spawn(async move {
+            let fresh = |e: &CachedProfile| e.age() < refresh_after && e.covers(set);
+            let refreshed = this
+                .inner
+                .cache
+                .get_or_load(customer, fresh, |current| {
+                    this.fill(customer, set, None, current, &fresh)
+                })
+                .await;
+            if let Err(error) = refreshed {
+                tracing::debug!(%customer, %error, "background refresh failed");
+            }
+        });
+    }
+
+    /// Drops `customers` from L1 and tells this replica's watchers.
+    pub async fn invalidate_here(&self, customers: &[CustomerId]) {
+        for customer in customers {
+            self.inner.cache.invalidate(*customer).await;
+        }
+        for customer in customers {
+            let _no_watchers = self.inner.changes.send(Change::Customer(*customer));
+        }
+    }
+
+    /// Drops `customers` from L1 and L2 (a change this replica learned of itself).
+    pub async fn invalidate(&self, customers: &[CustomerId]) {
+        for customer in customers {
+            self.inner.cache.invalidate(*customer).await;
+        }
+        if let Some(l2) = &self.inner.l2 {
+            l2.invalidate(customers).await;
+        }
+        for customer in customers {
+            let _no_watchers = self.inner.changes.send(Change::Customer(*customer));
+        }
+    }
+
+    /// Drops `customers` here, in L2 and, over the bus, on every other replica. False when
+    /// the bus could not be reached: the others then only learn of it through their TTL.
+    pub async fn invalidate_everywhere(&self, customers: &[CustomerId]) -> bool {
+        self.invalidate(customers).await;
+        match &self.inner.l2 {
+            Some(l2) => l2.publish(self.inner.replica, customers).await,
+            None => true,
+        }
+    }
+
+    /// Drops every entry of L1: a feed or the bus may have lost changes.
+    pub fn flush_here(&self) {
+        self.inner.cache.invalidate_all();
+        let _no_watchers = self.inner.changes.send(Change::Everything);
     }
 }
 

@@ -12,7 +12,8 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     app::App,
     pb::{
-        self, catalog_service_server::CatalogServiceServer,
+        self, cache_admin_service_server::CacheAdminServiceServer,
+        catalog_service_server::CatalogServiceServer,
         customer_service_server::CustomerServiceServer,
     },
 };
@@ -85,6 +86,7 @@ pub async fn run(
         .add_service(reflection_v1alpha)
         .add_service(CustomerServiceServer::new(app.customer_api()))
         .add_service(CatalogServiceServer::new(app.catalog_api()))
+        .add_service(CacheAdminServiceServer::new(app.cache_admin_api()))
         .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
         .await?;
     Ok(())

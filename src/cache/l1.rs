@@ -1,34 +1,40 @@
-//! L1: the in-process profile cache.
+//! L1: the in-process profile cache, with generation-guarded fills.
 
-use std::{future::Future, mem::size_of, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
-use moka::{future::Cache, ops::compute::Op};
+use moka::{future::Cache, notification::RemovalCause, ops::compute::Op};
 
-use super::CachedProfile;
-use crate::{keys::CustomerId, profile::*};
+use super::{
+    CachedProfile,
+    generations::Generations,
+    stats::{CacheStats, bump},
+};
+use crate::keys::CustomerId;
 
 /// L1 sizing.
 #[derive(Debug, Clone, Copy)]
 pub struct L1Config {
-    /// Bound on the bytes held (approximate, see [`CachedProfile::weight`]).
+    /// Bound on the bytes held.
     pub max_bytes: u64,
     /// Age after which an entry is dropped, whatever else happens.
     pub ttl: Duration,
 }
 
-/// Where an answer came from.
+/// What a cache lookup found.
 #[derive(Debug, Clone)]
 pub enum Lookup {
     /// A cached entry (possibly one a concurrent caller had just loaded).
     Hit(Arc<CachedProfile>),
-    /// Loaded for this call.
-    Loaded(Arc<CachedProfile>),
+    /// Loaded for this call; `Tier` says from where.
+    Loaded(Arc<CachedProfile>, crate::wire::Tier),
 }
 
 /// Profiles by customer, bounded by bytes, with a TTL and one load per key.
 #[derive(Clone)]
 pub struct ProfileCache {
     entries: Cache<CustomerId, Arc<CachedProfile>>,
+    generations: Arc<Generations>,
+    stats: Arc<CacheStats>,
 }
 
 impl std::fmt::Debug for ProfileCache {
@@ -41,14 +47,29 @@ impl std::fmt::Debug for ProfileCache {
 }
 
 impl ProfileCache {
-    /// An empty cache.
-    pub fn new(config: L1Config) -> Self {
+    /// An empty cache that counts into `stats`.
+    pub fn new(config: L1Config, stats: Arc<CacheStats>) -> Self {
+        let evictions = stats.clone();
         let entries = Cache::builder()
             .max_capacity(config.max_bytes)
             .weigher(|_, entry: &Arc<CachedProfile>| entry.weight())
             .time_to_live(config.ttl)
+            .eviction_listener(move |_, _, cause| {
+                if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
+                    bump(&evictions.evictions);
+                }
+            })
             .build();
-        Self { entries }
+        Self {
+            entries,
+            generations: Arc::default(),
+            stats,
+        }
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &Arc<CacheStats> {
+        &self.stats
     }
 
     /// The entry of `customer`, if cached.
@@ -56,12 +77,12 @@ impl ProfileCache {
         self.entries.get(&customer).await
     }
 
-    /// The entry of `customer` if it is `usable`; otherwise the result of `load`, which is
-    /// given the current (unusable) entry and decides whether its result is kept.
+    /// The entry of `customer` if it is `usable`; otherwise what `load` returns, given the
+    /// current (unusable) entry.
     ///
     /// Loads of one key run one at a time: callers that arrive during a load wait for it and
-    /// then take its entry if that is usable to them. A thousand concurrent misses cost one
-    /// load.
+    /// take its entry if it is usable to them, so a thousand concurrent misses cost one load.
+    /// A load is cached only if no invalidation of the customer happened while it ran.
     pub async fn get_or_load<F, Fut, E>(
         &self,
         customer: CustomerId,
@@ -70,11 +91,12 @@ impl ProfileCache {
     ) -> Result<Lookup, E>
     where
         F: FnOnce(Option<Arc<CachedProfile>>) -> Fut,
-        Fut: Future<Output = Result<(Arc<CachedProfile>, bool), E>>,
+        Fut: Future<Output = Result<(Arc<CachedProfile>, crate::wire::Tier), E>>,
     {
         if let Some(hit) = self.entries.get(&customer).await
             && usable(&hit)
         {
+            bump(&self.stats.l1_hits);
             return Ok(Lookup::Hit(hit));
         }
         let mut result = None;
@@ -86,13 +108,22 @@ impl ProfileCache {
                 if let Some(entry) = &current
                     && usable(entry)
                 {
+                    bump(&self.stats.coalesced_waits);
                     *out = Some(Ok(Lookup::Hit(entry.clone())));
                     return Op::Nop;
                 }
+                bump(&self.stats.l1_misses);
+                let generation = self.generations.current(customer);
                 match load(current).await {
-                    Ok((entry, keep)) => {
-                        *out = Some(Ok(Lookup::Loaded(entry.clone())));
-                        if keep { Op::Put(entry) } else { Op::Nop }
+                    Ok((entry, tier)) => {
+                        *out = Some(Ok(Lookup::Loaded(entry.clone(), tier)));
+                        if self.generations.current(customer) == generation {
+                            Op::Put(entry)
+                        } else {
+                            // An invalidation overtook this load: what it read may be old.
+                            bump(&self.stats.discarded_loads);
+                            Op::Nop
+                        }
                     }
                     Err(error) => {
                         *out = Some(Err(error));
@@ -104,9 +135,18 @@ impl ProfileCache {
         result.expect("the compute closure runs to completion before and_compute_with returns")
     }
 
-    /// Drops the entry of `customer`.
+    /// Drops the entry of `customer`; a load of it in flight will not be cached.
     pub async fn invalidate(&self, customer: CustomerId) {
+        self.generations.bump(customer);
+        bump(&self.stats.invalidations);
         self.entries.invalidate(&customer).await;
+    }
+
+    /// Drops every entry; no load in flight will be cached.
+    pub fn invalidate_all(&self) {
+        self.generations.bump_all();
+        bump(&self.stats.flushes);
+        self.entries.invalidate_all();
     }
 
     /// Entries held (after pending maintenance).
@@ -115,73 +155,9 @@ impl ProfileCache {
         self.entries.entry_count()
     }
 
-    /// Approximate bytes held (after pending maintenance).
+    /// Bytes held (after pending maintenance).
     pub async fn weighted_size(&self) -> u64 {
         self.entries.run_pending_tasks().await;
         self.entries.weighted_size()
     }
-}
-
-/// Approximate heap and inline bytes of a cached profile: what bounds L1.
-pub(super) fn weigh(profile: &Profile) -> u32 {
-    let text = |s: &String| s.capacity();
-    let mut bytes = size_of::<CachedProfile>();
-    if let Some(identity) = &profile.identity {
-        bytes += [
-            &identity.first_name,
-            &identity.last_name,
-            &identity.email,
-            &identity.phone,
-        ]
-        .into_iter()
-        .map(text)
-        .sum::<usize>();
-    }
-    if let Some(billing) = &profile.billing {
-        bytes += size_of::<Billing>()
-            + billing
-                .payment_methods
-                .iter()
-                .map(|m| size_of::<PaymentMethod>() + text(&m.brand) + text(&m.last4))
-                .sum::<usize>()
-            + billing.recent_invoices.len() * size_of::<Invoice>()
-            + billing
-                .failed_payments
-                .iter()
-                .map(|f| size_of::<FailedPayment>() + text(&f.reason))
-                .sum::<usize>();
-    }
-    for order in profile.orders.iter().flatten() {
-        bytes += size_of::<Order>()
-            + order
-                .lines
-                .iter()
-                .map(|l| {
-                    size_of::<OrderLine>()
-                        + l.record.sku.as_str().len()
-                        + text(&l.product_name)
-                        + text(&l.category)
-                })
-                .sum::<usize>();
-    }
-    for shipment in profile.shipments.iter().flatten() {
-        bytes += size_of::<Shipment>() + text(&shipment.carrier) + text(&shipment.tracking_number);
-    }
-    for interaction in profile.interactions.iter().flatten() {
-        bytes += size_of::<Interaction>() + text(&interaction.subject);
-    }
-    if let Some(insights) = &profile.insights {
-        bytes += size_of::<Insights>()
-            + insights
-                .open_issues
-                .iter()
-                .map(|i| size_of::<OpenIssue>() + text(&i.reference) + text(&i.summary))
-                .sum::<usize>()
-            + insights
-                .next_best_actions
-                .iter()
-                .map(|a| size_of::<NextBestAction>() + text(&a.message) + text(&a.reference))
-                .sum::<usize>();
-    }
-    u32::try_from(bytes).unwrap_or(u32::MAX)
 }

@@ -113,8 +113,8 @@ impl pb::catalog_service_server::CatalogService for CatalogApi {
         &self,
         request: Request<pb::BatchGetProductsRequest>,
     ) -> Result<Response<pb::BatchGetProductsResponse>, Status> {
-        let skus =
-            validate::keys::<Sku>("skus", &request.get_ref().skus).map_err(ApiError::from)?;
+        let skus = validate::keys::<Sku>("skus", &request.get_ref().skus, validate::MAX_BATCH)
+            .map_err(ApiError::from)?;
         let products = skus
             .iter()
             .map(|sku| self.product(sku))

@@ -1,23 +1,25 @@
 //! `customer360.v1.CustomerService`.
 
-use std::sync::Arc;
+use std::pin::Pin;
 
-use chrono::Utc;
-use futures::future::try_join_all;
-use tokio::time::Instant;
+use futures::{Stream, future::try_join_all};
+use tokio::{
+    sync::{broadcast::error::RecvError, mpsc},
+    time::Instant,
+};
+use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Response, Status};
 use tracing::Instrument;
 
 use super::{
-    convert,
     status::ApiError,
     validate::{self, both},
 };
 use crate::{
+    cache::Change,
     keys::{CustomerId, Email, OrderId, Phone},
     pb::{self, lookup_customers_request::Key},
-    profile::Identity,
-    profile::SectionSet,
+    profile::{Identity, SectionSet},
     profiles::{Freshness, Profiles, Served},
     sources::{CrmSource, OrdersSource},
 };
@@ -25,14 +27,14 @@ use crate::{
 /// Serves profiles and lookups.
 #[derive(Debug, Clone)]
 pub struct CustomerApi {
-    profiles: Arc<Profiles>,
+    profiles: Profiles,
     crm: CrmSource,
     orders: OrdersSource,
 }
 
 impl CustomerApi {
     /// Profiles from `profiles`; lookups in `crm` and `orders`.
-    pub fn new(profiles: Arc<Profiles>, crm: CrmSource, orders: OrdersSource) -> Self {
+    pub fn new(profiles: Profiles, crm: CrmSource, orders: OrdersSource) -> Self {
         Self {
             profiles,
             crm,
@@ -66,7 +68,11 @@ impl CustomerApi {
         let deadline = validate::deadline(request.metadata());
         let request = request.into_inner();
         let (customers, read) = both(
-            validate::keys::<CustomerId>("customer_ids", &request.customer_ids),
+            validate::keys::<CustomerId>(
+                "customer_ids",
+                &request.customer_ids,
+                validate::MAX_BATCH,
+            ),
             ReadOptions::check(
                 request.read_mask.as_ref(),
                 request.max_age.as_ref(),
@@ -188,13 +194,59 @@ fn validate_error(field: &str, description: &str) -> ApiError {
 }
 
 fn wire(served: &Served, sections: SectionSet) -> pb::CustomerProfile {
-    convert::profile(
-        &served.entry.profile,
-        sections,
-        served.tier,
-        served.entry.age(),
-        Utc::now(),
-    )
+    served
+        .entry
+        .encoded
+        .response(sections, served.tier, served.entry.age())
+}
+
+/// A watch: the profile after each change, as long as the caller listens.
+type ProfileStream = Pin<Box<dyn Stream<Item = Result<pb::CustomerProfile, Status>> + Send>>;
+
+impl CustomerApi {
+    async fn watch(
+        &self,
+        request: pb::WatchCustomerProfileRequest,
+    ) -> Result<ProfileStream, ApiError> {
+        let (customer, sections) = both(
+            validate::key::<CustomerId>("customer_id", &request.customer_id),
+            validate::read_mask(request.read_mask.as_ref()),
+        )?;
+        // Subscribed before the first read: no change can slip between the two.
+        let mut changes = self.profiles.subscribe();
+        let first = self
+            .profiles
+            .get(customer, sections, Freshness::AnyAge, None)
+            .await?;
+        // Room for one profile: a slow reader holds up only its own next read, and that read
+        // then takes in every change made meanwhile.
+        let (sender, receiver) = mpsc::channel(1);
+        let _ = sender.try_send(Ok(wire(&first, sections)));
+        let profiles = self.profiles.clone();
+        tokio::spawn(async move {
+            loop {
+                let change = tokio::select! {
+                    () = sender.closed() => return,
+                    change = changes.recv() => change,
+                };
+                match change {
+                    Ok(Change::Customer(id)) if id != customer => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+                let next = profiles
+                    .get(customer, sections, Freshness::AnyAge, None)
+                    .await
+                    .map(|served| wire(&served, sections))
+                    .map_err(|error| Status::from(ApiError::from(error)));
+                let ended = next.is_err();
+                if sender.send(next).await.is_err() || ended {
+                    return;
+                }
+            }
+        });
+        Ok(Box::pin(ReceiverStream::new(receiver)))
+    }
 }
 
 #[tonic::async_trait]
@@ -228,5 +280,18 @@ impl pb::customer_service_server::CustomerService for CustomerApi {
         let span = tracing::info_span!("LookupCustomers");
         let request = request.into_inner();
         Ok(Response::new(self.lookup(request).instrument(span).await?))
+    }
+
+    type WatchCustomerProfileStream = ProfileStream;
+
+    async fn watch_customer_profile(
+        &self,
+        request: Request<pb::WatchCustomerProfileRequest>,
+    ) -> Result<Response<ProfileStream>, Status> {
+        let span =
+            tracing::info_span!("WatchCustomerProfile", customer = %request.get_ref().customer_id);
+        Ok(Response::new(
+            self.watch(request.into_inner()).instrument(span).await?,
+        ))
     }
 }

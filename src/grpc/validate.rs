@@ -9,8 +9,10 @@ use tonic::metadata::MetadataMap;
 use super::status::Violation;
 use crate::{keys::KeyError, profile::SectionSet, profiles::Freshness};
 
-/// Most ids in one batch request.
+/// Most ids in one batch read.
 pub const MAX_BATCH: usize = 100;
+/// Most ids in one cache administration request.
+pub const MAX_ADMIN_BATCH: usize = 1000;
 
 /// A checked field, or what is wrong with it (and maybe with others).
 pub type Checked<T> = Result<T, Vec<Violation>>;
@@ -29,12 +31,16 @@ pub fn key<T: FromStr<Err = KeyError>>(field: &str, raw: &str) -> Checked<T> {
         .map_err(|e: KeyError| vec![Violation::new(field, e)])
 }
 
-/// Up to [`MAX_BATCH`] keys from the repeated `field`, in order.
-pub fn keys<T: FromStr<Err = KeyError>>(field: &str, raws: &[String]) -> Checked<Vec<T>> {
-    if raws.len() > MAX_BATCH {
+/// Up to `max` keys from the repeated `field`, in order.
+pub fn keys<T: FromStr<Err = KeyError>>(
+    field: &str,
+    raws: &[String],
+    max: usize,
+) -> Checked<Vec<T>> {
+    if raws.len() > max {
         return Err(vec![Violation::new(
             field,
-            format!("at most {MAX_BATCH} per request, got {}", raws.len()),
+            format!("at most {max} per request, got {}", raws.len()),
         )]);
     }
     let mut keys = Vec::with_capacity(raws.len());
@@ -133,13 +139,13 @@ mod tests {
     #[test]
     fn batches_name_the_position_of_each_bad_id_and_have_a_limit() {
         let raws = ["1", "x", "3", "-4"].map(String::from);
-        let violations = keys::<CustomerId>("customer_ids", &raws).unwrap_err();
+        let violations = keys::<CustomerId>("customer_ids", &raws, MAX_BATCH).unwrap_err();
         let fields: Vec<_> = violations.iter().map(|v| v.field.as_str()).collect();
         assert_eq!(fields, ["customer_ids[1]", "customer_ids[3]"]);
         let too_many: Vec<String> = (1..=101).map(|i| i.to_string()).collect();
-        let violations = keys::<CustomerId>("customer_ids", &too_many).unwrap_err();
+        let violations = keys::<CustomerId>("customer_ids", &too_many, MAX_BATCH).unwrap_err();
         assert!(violations[0].description.contains("at most 100"));
-        let ok = keys::<CustomerId>("customer_ids", &too_many[..100]).unwrap();
+        let ok = keys::<CustomerId>("customer_ids", &too_many[..100], MAX_BATCH).unwrap();
         assert_eq!(ok.len(), 100);
     }
 

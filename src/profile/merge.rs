@@ -1,14 +1,14 @@
 //! Merging the backends' answers into one profile.
 
 use super::{
-    Profile, SourceReport, SourceStatus, Timestamp, derive_insights, enrich_orders,
+    Profile, SourceReports, SourceStatus, Timestamp, derive_insights, enrich_orders,
     insights::InsightInputs,
 };
 use crate::{
     fanout::{Failure, Outcome},
     keys::CustomerId,
     reference::CatalogSnapshot,
-    sources::{SourceData, SourceKind},
+    sources::SourceData,
 };
 
 /// What the answers add up to.
@@ -30,11 +30,11 @@ pub fn assemble(
     catalog: &CatalogSnapshot,
     now: Timestamp,
 ) -> Assembly {
-    let mut sources = SourceKind::ALL.map(SourceReport::skipped);
+    let mut sources = SourceReports::skipped();
     let (mut billing, mut history, mut shipments, mut crm) = (None, None, None, None);
     let mut answered = 0;
     for outcome in outcomes {
-        let report = &mut sources[outcome.kind.index()];
+        let report = &mut sources[outcome.kind];
         report.latency = Some(outcome.latency);
         report.status = match outcome.result {
             Ok(_) => SourceStatus::Ok,

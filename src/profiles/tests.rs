@@ -9,33 +9,70 @@ use crate::{
     cache::L1Config,
     profile::{Section, SourceStatus, fixtures},
     sources::{
-        Source, SourceKind, Sources,
-        fake::{FakeSource, fake_sources},
+        Source, SourceData, SourceKind, Sources,
+        fake::{FakeSource, Gate, fake_sources},
     },
 };
 
 const PARTIAL_TTL: Duration = Duration::from_secs(1);
+const REFRESH_AFTER: Duration = Duration::from_secs(60);
 
 fn profiles(sources: Sources) -> Profiles {
-    let cache = ProfileCache::new(L1Config {
-        max_bytes: 1 << 20,
-        ttl: Duration::from_secs(300),
-    });
+    let stats = Arc::default();
+    let cache = ProfileCache::new(
+        L1Config {
+            max_bytes: 1 << 20,
+            ttl: Duration::from_secs(300),
+        },
+        stats,
+    );
     let fanout = Fanout::new(sources, [Duration::from_millis(500); 4]);
     let catalog = Arc::new(Catalog::new(fixtures::catalog()));
-    Profiles::new(cache, fanout, catalog, PARTIAL_TTL)
+    let policy = ReadPolicy {
+        partial_ttl: PARTIAL_TTL,
+        refresh_after: REFRESH_AFTER,
+        max_age: Duration::from_secs(300),
+    };
+    Profiles::new(cache, None, fanout, catalog, policy)
 }
 
 fn calls(fakes: &[Arc<FakeSource>; 4]) -> [usize; 4] {
     [0, 1, 2, 3].map(|i| fakes[i].calls())
 }
 
+async fn get(profiles: &Profiles, freshness: Freshness) -> Served {
+    profiles
+        .get(fixtures::customer(), SectionSet::ALL, freshness, None)
+        .await
+        .expect("a profile")
+}
+
+fn email(served: &Served) -> String {
+    let wire = served
+        .entry
+        .encoded
+        .response(SectionSet::ALL, served.tier, Duration::ZERO);
+    wire.identity.expect("identity").email
+}
+
+fn crm_with_email(email: &str) -> SourceData {
+    let mut crm = fixtures::crm();
+    crm.identity.email = email.into();
+    SourceData::Crm(Some(crm))
+}
+
 #[tokio::test]
 async fn a_thousand_concurrent_misses_cost_one_read_per_backend() {
     let (sources, fakes) = fake_sources(|f| f.delayed(Duration::from_millis(20)));
     let profiles = profiles(sources);
-    let customer = fixtures::customer();
-    let reads = (0..1000).map(|_| profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None));
+    let reads = (0..1000).map(|_| {
+        profiles.get(
+            fixtures::customer(),
+            SectionSet::ALL,
+            Freshness::AnyAge,
+            None,
+        )
+    });
     let served = join_all(reads).await;
     assert!(served.iter().all(Result::is_ok));
     assert_eq!(calls(&fakes), [1, 1, 1, 1]);
@@ -58,24 +95,12 @@ async fn a_thousand_concurrent_misses_cost_one_read_per_backend() {
 async fn a_second_read_is_a_hit_until_it_is_older_than_the_callers_max_age() {
     let (sources, fakes) = fake_sources(|f| f);
     let profiles = profiles(sources);
-    let customer = fixtures::customer();
-    let first = profiles
-        .get(customer, SectionSet::ALL, Freshness::AnyAge, None)
-        .await
-        .unwrap();
-    assert_eq!(first.tier, Tier::Sources);
+    assert_eq!(get(&profiles, Freshness::AnyAge).await.tier, Tier::Sources);
     tokio::time::advance(Duration::from_secs(10)).await;
-    let second = profiles
-        .get(customer, SectionSet::ALL, Freshness::AnyAge, None)
-        .await
-        .unwrap();
+    let second = get(&profiles, Freshness::AnyAge).await;
     assert_eq!(second.tier, Tier::L1);
     assert_eq!(second.entry.age(), Duration::from_secs(10));
-    let fresh = Freshness::MaxAge(Duration::from_secs(5));
-    let third = profiles
-        .get(customer, SectionSet::ALL, fresh, None)
-        .await
-        .unwrap();
+    let third = get(&profiles, Freshness::MaxAge(Duration::from_secs(5))).await;
     assert_eq!(third.tier, Tier::Sources);
     assert_eq!(calls(&fakes), [2, 2, 2, 2]);
 }
@@ -90,13 +115,12 @@ async fn a_mask_reads_only_its_backends_and_a_wider_mask_later_reads_the_rest() 
         .get(customer, billing, Freshness::AnyAge, None)
         .await
         .unwrap();
-    assert!(served.entry.profile.billing.is_some());
+    assert!(served.entry.encoded.has(Section::Billing));
     assert_eq!(
-        served.entry.profile.sources[SourceKind::Orders.index()].status,
+        served.entry.encoded.sources()[SourceKind::Orders].status,
         SourceStatus::Skipped
     );
     assert_eq!(calls(&fakes), [1, 0, 0, 1]);
-    // The cached entry covers billing: a second billing read is a hit.
     let again = profiles
         .get(customer, billing, Freshness::AnyAge, None)
         .await
@@ -110,7 +134,9 @@ async fn a_mask_reads_only_its_backends_and_a_wider_mask_later_reads_the_rest() 
         .await
         .unwrap();
     assert_eq!(wider.tier, Tier::Sources);
-    assert!(wider.entry.profile.billing.is_some() && wider.entry.profile.shipments.is_some());
+    assert!(
+        wider.entry.encoded.has(Section::Billing) && wider.entry.encoded.has(Section::Shipments)
+    );
     assert_eq!(calls(&fakes), [2, 0, 1, 2]);
 }
 
@@ -118,13 +144,8 @@ async fn a_mask_reads_only_its_backends_and_a_wider_mask_later_reads_the_rest() 
 async fn bypass_reads_the_backends_and_leaves_the_cache_alone() {
     let (sources, fakes) = fake_sources(|f| f);
     let profiles = profiles(sources);
-    let customer = fixtures::customer();
-    let served = profiles
-        .get(customer, SectionSet::ALL, Freshness::Bypass, None)
-        .await
-        .unwrap();
-    assert_eq!(served.tier, Tier::Sources);
-    assert!(profiles.cache().get(customer).await.is_none());
+    assert_eq!(get(&profiles, Freshness::Bypass).await.tier, Tier::Sources);
+    assert!(profiles.cache().get(fixtures::customer()).await.is_none());
     assert_eq!(calls(&fakes), [1, 1, 1, 1]);
 }
 
@@ -135,30 +156,18 @@ async fn a_partial_profile_is_reused_only_briefly() {
         _ => f,
     });
     let profiles = profiles(sources);
-    let customer = fixtures::customer();
-    let first = profiles
-        .get(customer, SectionSet::ALL, Freshness::AnyAge, None)
-        .await
-        .unwrap();
-    assert!(!first.entry.profile.is_complete());
-    let during = profiles
-        .get(customer, SectionSet::ALL, Freshness::AnyAge, None)
-        .await
-        .unwrap();
-    assert_eq!(during.tier, Tier::L1);
+    let first = get(&profiles, Freshness::AnyAge).await;
+    assert!(!first.entry.encoded.sources().is_complete());
+    assert_eq!(get(&profiles, Freshness::AnyAge).await.tier, Tier::L1);
     tokio::time::advance(PARTIAL_TTL).await;
-    let after = profiles
-        .get(customer, SectionSet::ALL, Freshness::AnyAge, None)
-        .await
-        .unwrap();
-    assert_eq!(after.tier, Tier::Sources);
+    assert_eq!(get(&profiles, Freshness::AnyAge).await.tier, Tier::Sources);
     assert_eq!(calls(&fakes)[SourceKind::Billing.index()], 2);
 }
 
 #[tokio::test]
 async fn unknown_customers_and_dead_backends_are_errors_not_profiles() {
     let (sources, _) = fake_sources(|f| match f.kind() {
-        SourceKind::Crm => f.answering(crate::sources::SourceData::Crm(None)),
+        SourceKind::Crm => f.answering(SourceData::Crm(None)),
         _ => f,
     });
     let customer = fixtures::customer();
@@ -172,4 +181,121 @@ async fn unknown_customers_and_dead_backends_are_errors_not_profiles() {
         .get(customer, SectionSet::ALL, Freshness::AnyAge, None)
         .await;
     assert_eq!(result.unwrap_err(), ProfileError::Unavailable(customer));
+}
+
+#[tokio::test]
+async fn an_invalidation_during_a_load_wins_over_the_load() {
+    // CRM is held after its read until the test releases it.
+    let gate = Arc::new(Gate::default());
+    let (sources, fakes) = fake_sources(|f| match f.kind() {
+        SourceKind::Crm => f.gated(gate.clone()),
+        _ => f,
+    });
+    let crm = fakes[SourceKind::Crm.index()].clone();
+    crm.set_data(crm_with_email("old@example.com"));
+    let profiles = profiles(sources);
+
+    // 1. A load starts and reads the old email, then waits at the gate.
+    let loading = tokio::spawn({
+        let profiles = profiles.clone();
+        async move { get(&profiles, Freshness::AnyAge).await }
+    });
+    gate.reached().await;
+    // 2. The backend commits a change, and the change is invalidated.
+    crm.set_data(crm_with_email("new@example.com"));
+    profiles.invalidate(&[fixtures::customer()]).await;
+    // 3. The held load finishes with what it read before the change.
+    gate.release();
+    let held = loading.await.unwrap();
+    assert_eq!(email(&held), "old@example.com");
+    // 4. It was not cached: the next read loads the new email.
+    gate.release();
+    let next = get(&profiles, Freshness::AnyAge).await;
+    assert_eq!(next.tier, Tier::Sources);
+    assert_eq!(email(&next), "new@example.com");
+    assert_eq!(
+        profiles
+            .stats()
+            .discarded_loads
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_old_hit_is_served_while_one_background_reload_replaces_it() {
+    let (sources, fakes) = fake_sources(|f| f);
+    let crm = fakes[SourceKind::Crm.index()].clone();
+    crm.set_data(crm_with_email("old@example.com"));
+    let profiles = profiles(sources);
+    get(&profiles, Freshness::AnyAge).await;
+    crm.set_data(crm_with_email("new@example.com"));
+    tokio::time::advance(REFRESH_AFTER).await;
+
+    // Past its refresh age, the entry is still served at once, as many times as asked...
+    for _ in 0..5 {
+        let served = get(&profiles, Freshness::AnyAge).await;
+        assert_eq!(
+            (served.tier, email(&served).as_str()),
+            (Tier::L1, "old@example.com")
+        );
+    }
+    // ...while a single reload runs in the background.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    assert_eq!(crm.calls(), 2);
+    let refreshed = get(&profiles, Freshness::AnyAge).await;
+    assert_eq!(
+        (refreshed.tier, email(&refreshed).as_str()),
+        (Tier::L1, "new@example.com")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_backend_is_served_from_its_last_good_copy_marked_stale() {
+    let (sources, fakes) = fake_sources(|f| f);
+    let profiles = profiles(sources);
+    let first = get(&profiles, Freshness::AnyAge).await;
+    let billing = fakes[SourceKind::Billing.index()].clone();
+    billing.set_failing(true);
+    tokio::time::advance(Duration::from_secs(30)).await;
+
+    let served = get(&profiles, Freshness::MaxAge(Duration::from_secs(10))).await;
+    assert_eq!(served.tier, Tier::Sources);
+    let report = served.entry.encoded.sources()[SourceKind::Billing];
+    assert_eq!(report.status, SourceStatus::Stale);
+    assert_eq!(
+        report.fetched_at,
+        first.entry.encoded.sources()[SourceKind::Billing].fetched_at
+    );
+    let wire = served
+        .entry
+        .encoded
+        .response(SectionSet::ALL, served.tier, Duration::ZERO);
+    let before = first
+        .entry
+        .encoded
+        .response(SectionSet::ALL, first.tier, Duration::ZERO);
+    assert_eq!(wire.billing, before.billing);
+    assert_eq!(
+        profiles
+            .stats()
+            .stale_serves
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+
+    // With every backend down, the whole last copy is served stale rather than nothing.
+    for fake in &fakes {
+        fake.set_failing(true);
+    }
+    let all = get(&profiles, Freshness::Bypass).await;
+    assert!(
+        all.entry
+            .encoded
+            .sources()
+            .iter()
+            .all(|r| r.status == SourceStatus::Stale)
+    );
 }

@@ -46,6 +46,7 @@ pub struct CatalogSnapshot {
     products: HashMap<Sku, Product>,
     policies: BTreeMap<String, ReturnPolicy>,
     loaded_at: Option<Timestamp>,
+    fingerprint: u64,
 }
 
 impl CatalogSnapshot {
@@ -55,14 +56,25 @@ impl CatalogSnapshot {
         policies: impl IntoIterator<Item = ReturnPolicy>,
         loaded_at: Timestamp,
     ) -> Self {
+        let products: HashMap<Sku, Product> =
+            products.into_iter().map(|p| (p.sku.clone(), p)).collect();
+        let policies: BTreeMap<String, ReturnPolicy> = policies
+            .into_iter()
+            .map(|p| (p.category.clone(), p))
+            .collect();
+        let fingerprint = fingerprint(&products, &policies);
         Self {
-            products: products.into_iter().map(|p| (p.sku.clone(), p)).collect(),
-            policies: policies
-                .into_iter()
-                .map(|p| (p.category.clone(), p))
-                .collect(),
+            products,
+            policies,
             loaded_at: Some(loaded_at),
+            fingerprint,
         }
+    }
+
+    /// A hash of the content: replicas that loaded the same catalog agree on it, so a profile
+    /// enriched from another version of the catalog can be told apart.
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
     }
 
     /// The product with this SKU.
@@ -97,6 +109,33 @@ impl CatalogSnapshot {
     }
 }
 
+/// FNV-1a over the content in a fixed order: stable across processes, unlike `Hash`.
+fn fingerprint(products: &HashMap<Sku, Product>, policies: &BTreeMap<String, ReturnPolicy>) -> u64 {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |text: &str| {
+        for byte in text.bytes().chain([0xff]) {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    let mut skus: Vec<&Sku> = products.keys().collect();
+    skus.sort();
+    for sku in skus {
+        let p = &products[sku];
+        let line = format!(
+            "{}|{}|{}|{}|{}|{}",
+            p.sku, p.name, p.category, p.price.currency, p.price.minor, p.returnable
+        );
+        eat(&line);
+    }
+    for p in policies.values() {
+        eat(&format!(
+            "{}|{}|{}|{}",
+            p.category, p.display_name, p.window_days, p.returnable
+        ));
+    }
+    hash
+}
+
 /// The current catalog snapshot. Readers take an `Arc` to one version and keep it for the
 /// whole request, so a refresh never shows them half of the old and half of the new.
 #[derive(Debug, Default)]
@@ -120,5 +159,54 @@ impl Catalog {
     /// Makes `snapshot` the current version.
     pub fn replace(&self, snapshot: CatalogSnapshot) {
         self.current.store(Arc::new(snapshot));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::profile::{Currency, Money};
+
+    fn snapshot(window_days: u32) -> CatalogSnapshot {
+        let product = Product {
+            sku: "ELE-1".parse().expect("valid sku"),
+            name: "Headphones".into(),
+            category: "electronics".into(),
+            price: Money::new(Currency::EUR, 100),
+            returnable: true,
+        };
+        let policy = ReturnPolicy {
+            category: "electronics".into(),
+            display_name: "Electronics".into(),
+            window_days,
+            returnable: true,
+        };
+        CatalogSnapshot::new([product], [policy], Utc::now())
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_content_not_the_load() {
+        assert_eq!(snapshot(30).fingerprint(), snapshot(30).fingerprint());
+        assert_ne!(snapshot(30).fingerprint(), snapshot(14).fingerprint());
+    }
+
+    #[test]
+    fn a_replaced_snapshot_is_what_readers_get_next() {
+        let catalog = Catalog::new(snapshot(30));
+        let before = catalog.snapshot();
+        catalog.replace(snapshot(14));
+        assert_eq!(
+            before.policy("electronics").map(|p| p.window_days),
+            Some(30)
+        );
+        assert_eq!(
+            catalog
+                .snapshot()
+                .policy("electronics")
+                .map(|p| p.window_days),
+            Some(14)
+        );
     }
 }

@@ -100,8 +100,9 @@ pub(super) async fn write(db: &Db, tables: Vec<Table>) -> Result<(), sqlx::Error
     match db {
         Db::Postgres(pool) => {
             let mut tx = pool.begin().await?;
-            // A seed can be run again: it need not wait for each commit to reach the disk.
-            sqlx::query("SET LOCAL synchronous_commit = off")
+            // A seed can be run again: it need not wait for each commit to reach the disk. Nor
+            // is it news: replicas need not follow it.
+            sqlx::raw_sql("SET LOCAL synchronous_commit = off; SET LOCAL c360.feed_paused = 'on'")
                 .execute(&mut *tx)
                 .await?;
             for table in tables.iter().filter(|t| !t.rows.is_empty()) {
@@ -118,6 +119,10 @@ pub(super) async fn write(db: &Db, tables: Vec<Table>) -> Result<(), sqlx::Error
         }
         Db::Sqlite(pool) => {
             let mut tx = pool.begin().await?;
+            // Seen only by this transaction's triggers: the seed is not news.
+            sqlx::query("INSERT INTO change_feed_pause (paused) VALUES (1)")
+                .execute(&mut *tx)
+                .await?;
             for table in tables {
                 let per_statement = (SQLITE_MAX_BINDS / table.columns.len()).max(1);
                 let mut rows = table.rows.into_iter().peekable();
@@ -141,6 +146,9 @@ pub(super) async fn write(db: &Db, tables: Vec<Table>) -> Result<(), sqlx::Error
                     insert.build().execute(&mut *tx).await?;
                 }
             }
+            sqlx::query("DELETE FROM change_feed_pause")
+                .execute(&mut *tx)
+                .await?;
             tx.commit().await
         }
     }

@@ -4,10 +4,7 @@
 use std::{
     net::SocketAddr,
     path::PathBuf,
-    sync::{
-        Arc,
-        atomic::{AtomicU32, Ordering},
-    },
+    sync::atomic::{AtomicU32, Ordering},
 };
 
 use c360::{
@@ -160,7 +157,7 @@ pub struct TestApp {
     pub channel: Channel,
     /// The seeded backend database, to check answers against.
     pub db: Db,
-    pub profiles: Arc<Profiles>,
+    pub profiles: Profiles,
     shutdown: Option<oneshot::Sender<()>>,
     pub server: Option<JoinHandle<Result<(), server::ServeError>>>,
     _database: TestDatabase,

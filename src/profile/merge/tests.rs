@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use super::*;
+use crate::sources::SourceKind;
 use crate::{
     profile::fixtures::{self, catalog, customer, now},
     reference::EligibilityReason,
@@ -34,7 +35,7 @@ fn profile(outcomes: Vec<Outcome>) -> Profile {
 #[test]
 fn four_answers_make_a_complete_profile_with_every_section() {
     let profile = profile(SourceKind::ALL.map(ok).into());
-    assert!(profile.is_complete());
+    assert!(profile.sources.is_complete());
     assert_eq!(profile.identity, Some(fixtures::identity()));
     assert_eq!(profile.billing, Some(fixtures::billing()));
     assert_eq!(profile.shipments, Some(fixtures::shipments()));
@@ -45,7 +46,7 @@ fn four_answers_make_a_complete_profile_with_every_section() {
     let insights = profile.insights.as_ref().expect("insights section");
     assert!(insights.complete);
     assert_eq!(insights.order_count, 2);
-    for report in profile.sources {
+    for report in profile.sources.iter() {
         assert_eq!(report.status, SourceStatus::Ok, "{:?}", report.source);
         assert_eq!(report.fetched_at, Some(now()));
         assert_eq!(report.latency, Some(Duration::from_millis(3)));
@@ -60,9 +61,9 @@ fn a_failed_backend_leaves_its_section_out_and_says_why() {
         ok(SourceKind::Fulfilment),
         ok(SourceKind::Crm),
     ]);
-    assert!(!profile.is_complete());
+    assert!(!profile.sources.is_complete());
     assert_eq!(profile.billing, None);
-    let billing = profile.sources[SourceKind::Billing.index()];
+    let billing = profile.sources[SourceKind::Billing];
     assert_eq!(billing.status, SourceStatus::Unavailable);
     assert_eq!(billing.fetched_at, None);
     assert!(profile.identity.is_some() && profile.orders.is_some());
@@ -78,7 +79,7 @@ fn a_late_fulfilment_keeps_orders_but_their_delivery_is_unknown() {
         ok(SourceKind::Crm),
     ]);
     assert_eq!(
-        profile.sources[SourceKind::Fulfilment.index()].status,
+        profile.sources[SourceKind::Fulfilment].status,
         SourceStatus::Timeout
     );
     assert_eq!(profile.shipments, None);
@@ -99,11 +100,14 @@ fn a_late_fulfilment_keeps_orders_but_their_delivery_is_unknown() {
 #[test]
 fn backends_that_were_not_asked_are_skipped_and_insights_need_all_four() {
     let profile = profile(vec![ok(SourceKind::Crm), ok(SourceKind::Billing)]);
-    assert!(profile.is_complete());
+    assert!(profile.sources.is_complete());
     assert_eq!(profile.orders, None);
     assert_eq!(profile.insights, None);
     for kind in [SourceKind::Orders, SourceKind::Fulfilment] {
-        assert_eq!(profile.sources[kind.index()], SourceReport::skipped(kind));
+        assert_eq!(
+            profile.sources[kind],
+            crate::profile::SourceReport::skipped(kind)
+        );
     }
 }
 

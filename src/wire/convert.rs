@@ -1,11 +1,12 @@
-//! Domain types to their protobuf form. The only place that knows both.
+//! Domain types to their protobuf form, and back for the little that travels both ways.
 
 use std::time::Duration;
 
+use chrono::DateTime;
+
 use crate::{
     pb,
-    profile::{self as domain, Profile, Section, SectionSet, SourceStatus, Timestamp},
-    profiles::Tier,
+    profile::{self as domain, SourceStatus, Timestamp},
     reference::{self, EligibilityReason},
     sources::SourceKind,
 };
@@ -24,7 +25,7 @@ pub(crate) fn duration(d: Duration) -> prost_types::Duration {
     }
 }
 
-fn id<T: ToString>(id: T) -> String {
+pub(crate) fn id<T: ToString>(id: T) -> String {
     id.to_string()
 }
 
@@ -163,7 +164,7 @@ impl From<&domain::Order> for pb::Order {
     }
 }
 
-fn shipment(s: &domain::Shipment, now: Timestamp) -> pb::Shipment {
+pub(crate) fn shipment(s: &domain::Shipment, now: Timestamp) -> pb::Shipment {
     use domain::ShipmentStatus as S;
     pb::Shipment {
         shipment_id: id(s.id),
@@ -250,7 +251,7 @@ impl From<&domain::Insights> for pb::Insights {
     }
 }
 
-fn source_report(report: domain::SourceReport) -> pb::SourceReport {
+pub(crate) fn source_report(report: domain::SourceReport) -> pb::SourceReport {
     pb::SourceReport {
         source: match report.source {
             SourceKind::Billing => pb::Source::Billing,
@@ -268,68 +269,6 @@ fn source_report(report: domain::SourceReport) -> pb::SourceReport {
         } as i32,
         fetched_at: report.fetched_at.map(timestamp),
         latency: report.latency.map(duration),
-    }
-}
-
-/// The wire form of `profile` as a caller that asked for `sections` sees it, served from
-/// `tier` with data `age` old, at `now`.
-pub(crate) fn profile(
-    profile: &Profile,
-    sections: SectionSet,
-    tier: Tier,
-    age: Duration,
-    now: Timestamp,
-) -> pb::CustomerProfile {
-    let wants = |section| sections.contains(section);
-    pb::CustomerProfile {
-        customer_id: id(profile.customer),
-        identity: profile
-            .identity
-            .as_ref()
-            .filter(|_| wants(Section::Identity))
-            .map(Into::into),
-        billing: profile
-            .billing
-            .as_ref()
-            .filter(|_| wants(Section::Billing))
-            .map(Into::into),
-        orders: profile
-            .orders
-            .as_ref()
-            .filter(|_| wants(Section::Orders))
-            .map(|orders| pb::Orders {
-                recent: orders.iter().map(Into::into).collect(),
-            }),
-        shipments: profile
-            .shipments
-            .as_ref()
-            .filter(|_| wants(Section::Shipments))
-            .map(|shipments| pb::Shipments {
-                recent: shipments.iter().map(|s| shipment(s, now)).collect(),
-            }),
-        interactions: profile
-            .interactions
-            .as_ref()
-            .filter(|_| wants(Section::Interactions))
-            .map(|interactions| pb::Interactions {
-                recent: interactions.iter().map(Into::into).collect(),
-            }),
-        insights: profile
-            .insights
-            .as_ref()
-            .filter(|_| wants(Section::Insights))
-            .map(Into::into),
-        sources: SourceKind::ALL
-            .into_iter()
-            .map(|kind| source_report(profile.report_for(kind, sections)))
-            .collect(),
-        cache: Some(pb::CacheInfo {
-            served_from: match tier {
-                Tier::L1 => pb::CacheTier::L1,
-                Tier::Sources => pb::CacheTier::Sources,
-            } as i32,
-            age: Some(duration(age)),
-        }),
     }
 }
 
@@ -356,110 +295,40 @@ impl From<&reference::ReturnPolicy> for pb::ReturnPolicy {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::{
-        fanout::Outcome,
-        profile::{Assembly, assemble, fixtures},
+/// The domain form of a report read back from L2; `None` for values this version does not
+/// know.
+pub(crate) fn source_report_from(report: &pb::SourceReport) -> Option<domain::SourceReport> {
+    let source = match report.source() {
+        pb::Source::Billing => SourceKind::Billing,
+        pb::Source::Orders => SourceKind::Orders,
+        pb::Source::Fulfilment => SourceKind::Fulfilment,
+        pb::Source::Crm => SourceKind::Crm,
+        pb::Source::Unspecified => return None,
     };
-
-    fn full_profile() -> Profile {
-        let outcomes = SourceKind::ALL
-            .map(|kind| Outcome {
-                kind,
-                result: Ok(fixtures::source_data(kind)),
-                fetched_at: fixtures::now(),
-                latency: Duration::from_millis(2),
-            })
-            .into();
-        match assemble(
-            fixtures::customer(),
-            outcomes,
-            &fixtures::catalog(),
-            fixtures::now(),
-        ) {
-            Assembly::Profile(profile) => *profile,
-            other => panic!("{other:?}"),
-        }
-    }
-
-    #[test]
-    fn only_the_requested_sections_go_on_the_wire_and_unneeded_sources_read_skipped() {
-        let profile = full_profile();
-        let billing = SectionSet::of(&[Section::Billing]);
-        let wire = super::profile(
-            &profile,
-            billing,
-            Tier::L1,
-            Duration::from_secs(3),
-            fixtures::now(),
-        );
-        assert_eq!(wire.customer_id, "42");
-        assert!(wire.billing.is_some());
-        assert!(wire.identity.is_none() && wire.orders.is_none() && wire.insights.is_none());
-        let statuses: Vec<_> = wire
-            .sources
-            .iter()
-            .map(|s| (s.source(), s.status()))
-            .collect();
-        assert_eq!(
-            statuses,
-            [
-                (pb::Source::Billing, pb::SourceStatus::Ok),
-                (pb::Source::Orders, pb::SourceStatus::Skipped),
-                (pb::Source::Fulfilment, pb::SourceStatus::Skipped),
-                (pb::Source::Crm, pb::SourceStatus::Ok),
-            ]
-        );
-        let cache = wire.cache.expect("cache info");
-        assert_eq!(cache.served_from(), pb::CacheTier::L1);
-        assert_eq!(
-            cache.age,
-            Some(prost_types::Duration {
-                seconds: 3,
-                nanos: 0
-            })
-        );
-    }
-
-    #[test]
-    fn a_full_profile_keeps_every_value() {
-        let profile = full_profile();
-        let wire = super::profile(
-            &profile,
-            SectionSet::ALL,
-            Tier::Sources,
-            Duration::ZERO,
-            fixtures::now(),
-        );
-        let identity = wire.identity.expect("identity");
-        assert_eq!(
-            (identity.email.as_str(), identity.tier()),
-            ("ada@example.com", pb::CustomerTier::Gold)
-        );
-        let balance = wire.billing.and_then(|b| b.balance).expect("balance");
-        assert_eq!(
-            (balance.currency_code.as_str(), balance.amount_minor),
-            ("EUR", 4_999)
-        );
-        let shipments = wire.shipments.expect("shipments").recent;
-        // Shipment 22 was promised 3 days before `now` and is still travelling.
-        assert_eq!(
-            shipments[0].delay.as_ref().map(|d| d.seconds),
-            Some(3 * 86_400)
-        );
-        // Shipment 21 arrived a day after its promise.
-        assert_eq!(shipments[1].delay.as_ref().map(|d| d.seconds), Some(86_400));
-        let line = &wire.orders.expect("orders").recent[1].lines[0];
-        assert_eq!(line.product_name, "Headphones");
-        let verdict = line.return_eligibility.as_ref().expect("eligibility");
-        assert_eq!(verdict.reason(), pb::ReturnEligibilityReason::WithinWindow);
-        let insights = wire.insights.expect("insights");
-        assert_eq!(insights.lifetime_value.map(|m| m.amount_minor), Some(7_500));
-        assert_eq!(
-            insights.next_best_actions[0].kind(),
-            pb::ActionKind::OfferFreeShipping
-        );
-    }
+    let status = match report.status() {
+        pb::SourceStatus::Ok => SourceStatus::Ok,
+        pb::SourceStatus::Stale => SourceStatus::Stale,
+        pb::SourceStatus::Timeout => SourceStatus::Timeout,
+        pb::SourceStatus::Unavailable => SourceStatus::Unavailable,
+        pb::SourceStatus::CircuitOpen => SourceStatus::CircuitOpen,
+        pb::SourceStatus::Skipped => SourceStatus::Skipped,
+        pb::SourceStatus::Unspecified => return None,
+    };
+    let fetched_at = match &report.fetched_at {
+        Some(t) => Some(DateTime::from_timestamp(
+            t.seconds,
+            u32::try_from(t.nanos).ok()?,
+        )?),
+        None => None,
+    };
+    let latency = match report.latency {
+        Some(d) => Some(Duration::try_from(d).ok()?),
+        None => None,
+    };
+    Some(domain::SourceReport {
+        source,
+        status,
+        fetched_at,
+        latency,
+    })
 }

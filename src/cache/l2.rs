@@ -1,0 +1,263 @@
+//! L2: the encoded profile in Redis, shared by the replicas, under a versioned key with a TTL.
+//! Every call has a short timeout, and every failure is a miss: Redis being slow or down costs
+//! no RPC, only the backends' time.
+//!
+//! Fills are guarded as in L1, across replicas: an invalidation increments the customer's
+//! generation key in Redis, and a fill only lands if that key still holds what the loader
+//! read before it went to the backends.
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use deadpool_redis::{Pool, Runtime, Timeouts, redis};
+
+use super::stats::{CacheStats, bump};
+use crate::{keys::CustomerId, profile::Timestamp, wire::EncodedProfile};
+
+/// Writes `ARGV[1]` to `KEYS[1]` for `ARGV[3]` ms if the generation in `KEYS[2]` is still
+/// `ARGV[2]` (a missing key is generation 0).
+const FILL_IF_CURRENT: &str = r"
+local current = redis.call('GET', KEYS[2]) or '0'
+if current == ARGV[2] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// How to reach L2.
+#[derive(Debug, Clone)]
+pub struct L2Config {
+    /// `redis://host:port/db`.
+    pub url: String,
+    /// Key prefix, so that deployments (and test runs) sharing a Redis never meet.
+    pub prefix: String,
+    /// Lifetime of an entry.
+    pub ttl: Duration,
+    /// Longest any Redis call may take before it counts as a miss.
+    pub timeout: Duration,
+}
+
+/// Why L2 could not be set up (a bad URL; an unreachable Redis is not an error).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid Redis configuration: {0}")]
+pub struct L2Error(String);
+
+/// The Redis cache.
+#[derive(Clone)]
+pub struct RedisCache {
+    pool: Pool,
+    config: Arc<L2Config>,
+    stats: Arc<CacheStats>,
+}
+
+impl std::fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("prefix", &self.config.prefix)
+            .finish()
+    }
+}
+
+impl RedisCache {
+    /// A pool to the Redis of `config`; it connects on first use and reconnects by itself.
+    pub fn new(config: L2Config, stats: Arc<CacheStats>) -> Result<Self, L2Error> {
+        let mut pool_config = deadpool_redis::Config::from_url(config.url.clone());
+        let mut limits = deadpool_redis::PoolConfig::new(32);
+        limits.timeouts = Timeouts {
+            wait: Some(config.timeout),
+            create: Some(config.timeout),
+            recycle: Some(config.timeout),
+        };
+        pool_config.pool = Some(limits);
+        let pool = pool_config
+            .create_pool(Some(Runtime::Tokio1))
+            .map_err(|e| L2Error(e.to_string()))?;
+        Ok(Self {
+            pool,
+            config: Arc::new(config),
+            stats,
+        })
+    }
+
+    /// The Redis URL.
+    pub fn url(&self) -> &str {
+        &self.config.url
+    }
+
+    /// The pub/sub channel replicas tell each other about invalidations on.
+    pub fn channel(&self) -> String {
+        format!("{}:v1:invalidations", self.config.prefix)
+    }
+
+    fn profile_key(&self, customer: CustomerId) -> String {
+        format!("{}:v1:profile:{customer}", self.config.prefix)
+    }
+
+    fn generation_key(&self, customer: CustomerId) -> String {
+        format!("{}:v1:gen:{customer}", self.config.prefix)
+    }
+
+    /// Runs `call` on a pooled connection within the timeout; `None` (counted) on any failure.
+    async fn run<T>(&self, what: &'static str, call: redis::Cmd) -> Option<T>
+    where
+        T: redis::FromRedisValue,
+    {
+        let attempt = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            call.query_async::<T>(&mut connection)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(self.config.timeout, attempt).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                bump(&self.stats.l2_errors);
+                tracing::debug!(%error, what, "L2 call failed");
+                None
+            }
+            Err(_) => {
+                bump(&self.stats.l2_errors);
+                tracing::debug!(what, "L2 call timed out");
+                None
+            }
+        }
+    }
+
+    /// The cached profile of `customer` and when it was read from the backends, if it was
+    /// enriched from the catalog whose fingerprint is `catalog`.
+    pub async fn get(
+        &self,
+        customer: CustomerId,
+        catalog: u64,
+    ) -> Option<(EncodedProfile, Timestamp)> {
+        let mut get = redis::cmd("GET");
+        get.arg(self.profile_key(customer));
+        let found: Option<Vec<u8>> = self.run("get", get).await?;
+        let Some(bytes) = found else {
+            bump(&self.stats.l2_misses);
+            return None;
+        };
+        match EncodedProfile::from_l2(Bytes::from(bytes)) {
+            Ok((entry, loaded_at, fingerprint)) if entry.customer() == customer => {
+                if fingerprint != catalog {
+                    // Enriched from another catalog: as good as absent.
+                    bump(&self.stats.l2_misses);
+                    return None;
+                }
+                bump(&self.stats.l2_hits);
+                Some((entry, loaded_at))
+            }
+            Ok(_) | Err(_) => {
+                bump(&self.stats.l2_errors);
+                tracing::warn!(%customer, "unreadable L2 entry ignored");
+                None
+            }
+        }
+    }
+
+    /// The generation of `customer` in L2, to fill against.
+    pub async fn generation(&self, customer: CustomerId) -> Option<u64> {
+        let mut get = redis::cmd("GET");
+        get.arg(self.generation_key(customer));
+        let value: Option<u64> = self.run("generation", get).await?;
+        Some(value.unwrap_or(0))
+    }
+
+    /// Stores `entry` (read at `loaded_at`, enriched from catalog `catalog`) if `customer` is
+    /// still at `generation`.
+    pub async fn fill(
+        &self,
+        customer: CustomerId,
+        entry: &EncodedProfile,
+        loaded_at: Timestamp,
+        catalog: u64,
+        generation: u64,
+    ) {
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(FILL_IF_CURRENT)
+            .arg(2)
+            .arg(self.profile_key(customer))
+            .arg(self.generation_key(customer))
+            .arg(entry.to_l2(loaded_at, catalog).as_ref())
+            .arg(generation.to_string())
+            .arg(u64::try_from(self.config.ttl.as_millis()).unwrap_or(u64::MAX));
+        let stored: Option<i64> = self.run("fill", eval).await;
+        if stored == Some(0) {
+            bump(&self.stats.discarded_loads);
+        }
+    }
+
+    /// Drops the entries of `customers` and moves their generations on, so that no fill begun
+    /// before now lands. False when Redis could not be told.
+    pub async fn invalidate(&self, customers: &[CustomerId]) -> bool {
+        if customers.is_empty() {
+            return true;
+        }
+        // A generation key outlives any fill that could have read it.
+        let keep = (self.config.ttl * 2).as_secs().max(60);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for customer in customers {
+            let generation = self.generation_key(*customer);
+            pipe.cmd("INCR").arg(&generation).ignore();
+            pipe.cmd("EXPIRE").arg(&generation).arg(keep).ignore();
+            pipe.cmd("DEL").arg(self.profile_key(*customer)).ignore();
+        }
+        let attempt = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            pipe.query_async::<()>(&mut connection)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        match tokio::time::timeout(self.config.timeout * 4, attempt).await {
+            Ok(Ok(())) => true,
+            _ => {
+                bump(&self.stats.l2_errors);
+                tracing::warn!(
+                    count = customers.len(),
+                    "could not invalidate L2; its entries expire with their TTL"
+                );
+                false
+            }
+        }
+    }
+
+    /// Tells the other replicas, through pub/sub, to drop `customers` from their L1.
+    pub async fn publish(&self, replica: u64, customers: &[CustomerId]) -> bool {
+        let ids: Vec<String> = customers.iter().map(ToString::to_string).collect();
+        let mut publish = redis::cmd("PUBLISH");
+        publish
+            .arg(self.channel())
+            .arg(format!("{replica}:{}", ids.join(",")));
+        self.run::<i64>("publish", publish).await.is_some()
+    }
+}
+
+/// Parses a bus message: the sending replica and the customers.
+pub(crate) fn parse_message(message: &str) -> Option<(u64, Vec<CustomerId>)> {
+    let (replica, ids) = message.split_once(':')?;
+    let ids = ids
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().ok())
+        .collect::<Option<_>>()?;
+    Some((replica.parse().ok()?, ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bus_messages_name_the_sender_and_the_customers() {
+        let (replica, ids) = parse_message("7:1,22,333").expect("valid");
+        assert_eq!(replica, 7);
+        assert_eq!(
+            ids.iter().map(|c| c.get()).collect::<Vec<_>>(),
+            [1, 22, 333]
+        );
+        assert!(parse_message("7:1,x").is_none());
+        assert!(parse_message("nope").is_none());
+    }
+}

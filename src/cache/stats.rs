@@ -1,0 +1,103 @@
+//! Counters of the caches and the change feed, for `GetCacheStats`.
+
+use std::sync::{
+    Mutex,
+    atomic::{AtomicI64, AtomicU64, Ordering},
+};
+
+use std::sync::Arc;
+
+/// Event counters, updated on the request path with relaxed atomics.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// L1 answered.
+    pub l1_hits: AtomicU64,
+    /// L1 did not.
+    pub l1_misses: AtomicU64,
+    /// L2 answered an L1 miss.
+    pub l2_hits: AtomicU64,
+    /// L2 did not.
+    pub l2_misses: AtomicU64,
+    /// L2 failed, timed out or was unreachable.
+    pub l2_errors: AtomicU64,
+    /// Loads from the backends.
+    pub loads: AtomicU64,
+    /// Callers that waited for another caller's load instead of loading.
+    pub coalesced_waits: AtomicU64,
+    /// Background reloads of entries past their refresh age.
+    pub refreshes: AtomicU64,
+    /// Answers with at least one backend's data served stale.
+    pub stale_serves: AtomicU64,
+    /// Entries L1 dropped for size or age.
+    pub evictions: AtomicU64,
+    /// Customers invalidated (by the feed, an admin, or another replica).
+    pub invalidations: AtomicU64,
+    /// Loads not cached because an invalidation overtook them.
+    pub discarded_loads: AtomicU64,
+    /// Whole-L1 flushes (a feed or bus connection came back).
+    pub flushes: AtomicU64,
+    feeds: Mutex<Vec<Arc<FeedStats>>>,
+}
+
+/// Counts one event.
+pub(crate) fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Where one change feed stands.
+#[derive(Debug)]
+pub struct FeedStats {
+    /// The database it follows, password removed.
+    pub database: String,
+    /// Highest sequence number up to which every change was applied.
+    pub position: AtomicI64,
+    /// Changes applied.
+    pub applied: AtomicU64,
+    /// Microseconds from the last applied change's commit to its application.
+    pub last_lag_micros: AtomicU64,
+}
+
+/// A feed's figures at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedSnapshot {
+    /// The database it follows.
+    pub database: String,
+    /// Position.
+    pub position: i64,
+    /// Changes applied.
+    pub applied: u64,
+    /// Lag of the last change applied, in microseconds.
+    pub last_lag_micros: u64,
+}
+
+impl CacheStats {
+    /// Registers a feed following `database`.
+    pub fn add_feed(&self, database: String) -> Arc<FeedStats> {
+        let feed = Arc::new(FeedStats {
+            database,
+            position: AtomicI64::new(0),
+            applied: AtomicU64::new(0),
+            last_lag_micros: AtomicU64::new(0),
+        });
+        if let Ok(mut feeds) = self.feeds.lock() {
+            feeds.push(feed.clone());
+        }
+        feed
+    }
+
+    /// Every feed's figures.
+    pub fn feeds(&self) -> Vec<FeedSnapshot> {
+        let Ok(feeds) = self.feeds.lock() else {
+            return Vec::new();
+        };
+        feeds
+            .iter()
+            .map(|f| FeedSnapshot {
+                database: f.database.clone(),
+                position: f.position.load(Ordering::Relaxed),
+                applied: f.applied.load(Ordering::Relaxed),
+                last_lag_micros: f.last_lag_micros.load(Ordering::Relaxed),
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,152 @@
+//! `customer360.v1.CacheAdminService`.
+
+use std::sync::atomic::Ordering;
+
+use futures::{StreamExt, stream};
+use tonic::{Request, Response, Status};
+
+use super::{
+    status::ApiError,
+    validate::{self, MAX_ADMIN_BATCH, both},
+};
+use crate::{
+    cache::CacheStats,
+    keys::CustomerId,
+    pb,
+    profiles::{Freshness, ProfileError, Profiles},
+    wire::convert::duration,
+};
+
+/// Loads run at once while warming: enough to overlap the backends' latency, few enough to
+/// leave room for callers.
+const WARM_CONCURRENCY: usize = 8;
+
+/// Operates the caches.
+#[derive(Debug, Clone)]
+pub struct CacheAdminApi {
+    profiles: Profiles,
+}
+
+impl CacheAdminApi {
+    /// Operates the caches of `profiles`.
+    pub fn new(profiles: Profiles) -> Self {
+        Self { profiles }
+    }
+
+    async fn warm(
+        &self,
+        request: pb::WarmCustomersRequest,
+    ) -> Result<pb::WarmCustomersResponse, ApiError> {
+        let (customers, sections) = both(
+            validate::keys::<CustomerId>("customer_ids", &request.customer_ids, MAX_ADMIN_BATCH),
+            validate::read_mask(request.read_mask.as_ref()),
+        )?;
+        let mut response = pb::WarmCustomersResponse::default();
+        let mut loads = stream::iter(customers)
+            .map(|customer| async move {
+                let result = self
+                    .profiles
+                    .get(customer, sections, Freshness::AnyAge, None)
+                    .await;
+                (customer, result)
+            })
+            .buffer_unordered(WARM_CONCURRENCY);
+        while let Some((customer, result)) = loads.next().await {
+            match result {
+                Ok(_) => response.warmed += 1,
+                Err(ProfileError::NotFound(_)) => response.not_found.push(customer.to_string()),
+                Err(_) => response.failed.push(customer.to_string()),
+            }
+        }
+        Ok(response)
+    }
+}
+
+fn count(counter: &std::sync::atomic::AtomicU64) -> i64 {
+    i64::try_from(counter.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
+}
+
+fn stats(stats: &CacheStats, entries: u64, bytes: u64, l2_enabled: bool) -> pb::CacheStats {
+    pb::CacheStats {
+        l1: Some(pb::TierStats {
+            hits: count(&stats.l1_hits) + count(&stats.coalesced_waits),
+            misses: count(&stats.l1_misses),
+            errors: 0,
+        }),
+        l2: Some(pb::TierStats {
+            hits: count(&stats.l2_hits),
+            misses: count(&stats.l2_misses) + count(&stats.l2_errors),
+            errors: count(&stats.l2_errors),
+        }),
+        l2_enabled,
+        loads: count(&stats.loads),
+        coalesced_waits: count(&stats.coalesced_waits),
+        refreshes: count(&stats.refreshes),
+        stale_serves: count(&stats.stale_serves),
+        evictions: count(&stats.evictions),
+        entries: i64::try_from(entries).unwrap_or(i64::MAX),
+        bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+        invalidations: count(&stats.invalidations),
+        discarded_loads: count(&stats.discarded_loads),
+        flushes: count(&stats.flushes),
+        feeds: stats
+            .feeds()
+            .into_iter()
+            .map(|feed| pb::FeedPosition {
+                database: feed.database,
+                position: feed.position,
+                applied: i64::try_from(feed.applied).unwrap_or(i64::MAX),
+                lag: Some(duration(std::time::Duration::from_micros(
+                    feed.last_lag_micros,
+                ))),
+            })
+            .collect(),
+    }
+}
+
+#[tonic::async_trait]
+impl pb::cache_admin_service_server::CacheAdminService for CacheAdminApi {
+    async fn invalidate_customers(
+        &self,
+        request: Request<pb::InvalidateCustomersRequest>,
+    ) -> Result<Response<pb::InvalidateCustomersResponse>, Status> {
+        let customers = validate::keys::<CustomerId>(
+            "customer_ids",
+            &request.get_ref().customer_ids,
+            MAX_ADMIN_BATCH,
+        )
+        .map_err(ApiError::from)?;
+        let reached = self.profiles.invalidate_everywhere(&customers).await;
+        tracing::info!(
+            count = customers.len(),
+            reached,
+            "customers invalidated by an admin"
+        );
+        Ok(Response::new(pb::InvalidateCustomersResponse {
+            invalidated: i32::try_from(customers.len()).unwrap_or(i32::MAX),
+            reached_other_replicas: reached,
+        }))
+    }
+
+    async fn warm_customers(
+        &self,
+        request: Request<pb::WarmCustomersRequest>,
+    ) -> Result<Response<pb::WarmCustomersResponse>, Status> {
+        Ok(Response::new(self.warm(request.into_inner()).await?))
+    }
+
+    async fn get_cache_stats(
+        &self,
+        _request: Request<pb::GetCacheStatsRequest>,
+    ) -> Result<Response<pb::CacheStats>, Status> {
+        let cache = self.profiles.cache();
+        let (entries, bytes) = (cache.entry_count().await, cache.weighted_size().await);
+        let stats = stats(
+            self.profiles.stats(),
+            entries,
+            bytes,
+            self.profiles.l2().is_some(),
+        );
+        Ok(Response::new(stats))
+    }
+}

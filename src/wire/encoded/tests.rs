@@ -1,0 +1,150 @@
+use chrono::Duration as Days;
+
+use super::*;
+use crate::{
+    fanout::{Failure, Outcome},
+    profile::{Assembly, assemble, fixtures},
+};
+
+fn profile_with(failing: &[SourceKind]) -> Profile {
+    let outcomes = SourceKind::ALL
+        .map(|kind| Outcome {
+            kind,
+            result: if failing.contains(&kind) {
+                Err(Failure::Unavailable)
+            } else {
+                Ok(fixtures::source_data(kind))
+            },
+            fetched_at: fixtures::now(),
+            latency: Duration::from_millis(2),
+        })
+        .into();
+    match assemble(
+        fixtures::customer(),
+        outcomes,
+        &fixtures::catalog(),
+        fixtures::now(),
+    ) {
+        Assembly::Profile(profile) => *profile,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn encoded(failing: &[SourceKind]) -> EncodedProfile {
+    EncodedProfile::encode(&profile_with(failing), fixtures::now())
+}
+
+#[test]
+fn only_the_requested_sections_go_on_the_wire_and_unneeded_sources_read_skipped() {
+    let billing = SectionSet::of(&[Section::Billing]);
+    let wire = encoded(&[]).response(billing, Tier::L1, Duration::from_secs(3));
+    assert_eq!(wire.customer_id, "42");
+    assert!(wire.billing.is_some());
+    assert!(wire.identity.is_none() && wire.orders.is_none() && wire.insights.is_none());
+    let statuses: Vec<_> = wire
+        .sources
+        .iter()
+        .map(|s| (s.source(), s.status()))
+        .collect();
+    assert_eq!(
+        statuses,
+        [
+            (pb::Source::Billing, pb::SourceStatus::Ok),
+            (pb::Source::Orders, pb::SourceStatus::Skipped),
+            (pb::Source::Fulfilment, pb::SourceStatus::Skipped),
+            (pb::Source::Crm, pb::SourceStatus::Ok),
+        ]
+    );
+    let cache = wire.cache.expect("cache info");
+    assert_eq!(cache.served_from(), pb::CacheTier::L1);
+    assert_eq!(
+        cache.age,
+        Some(prost_types::Duration {
+            seconds: 3,
+            nanos: 0
+        })
+    );
+}
+
+#[test]
+fn the_chunks_decode_to_every_value_of_the_profile() {
+    let wire = encoded(&[]).response(SectionSet::ALL, Tier::Sources, Duration::ZERO);
+    let identity = wire.identity.expect("identity");
+    assert_eq!(
+        (identity.email.as_str(), identity.tier()),
+        ("ada@example.com", pb::CustomerTier::Gold)
+    );
+    let balance = wire.billing.and_then(|b| b.balance).expect("balance");
+    assert_eq!(
+        (balance.currency_code.as_str(), balance.amount_minor),
+        ("EUR", 4_999)
+    );
+    let shipments = wire.shipments.expect("shipments").recent;
+    // Shipment 22 was promised 3 days before `now` and is still travelling; 21 arrived a day
+    // after its promise.
+    assert_eq!(
+        shipments[0].delay.as_ref().map(|d| d.seconds),
+        Some(3 * 86_400)
+    );
+    assert_eq!(shipments[1].delay.as_ref().map(|d| d.seconds), Some(86_400));
+    let line = &wire.orders.expect("orders").recent[1].lines[0];
+    assert_eq!(line.product_name, "Headphones");
+    let verdict = line.return_eligibility.as_ref().expect("eligibility");
+    assert_eq!(verdict.reason(), pb::ReturnEligibilityReason::WithinWindow);
+    let insights = wire.insights.expect("insights");
+    assert_eq!(insights.lifetime_value.map(|m| m.amount_minor), Some(7_500));
+    assert_eq!(
+        insights.next_best_actions[0].kind(),
+        pb::ActionKind::OfferFreeShipping
+    );
+    assert_eq!(wire.interactions.expect("interactions").recent.len(), 2);
+}
+
+#[test]
+fn l2_bytes_read_back_to_the_same_profile_and_time() {
+    let original = encoded(&[SourceKind::Billing]);
+    let loaded_at = fixtures::now() - Days::seconds(7);
+    let (read, at, catalog) =
+        EncodedProfile::from_l2(original.to_l2(loaded_at, 99)).expect("readable");
+    assert_eq!(read, original);
+    assert_eq!((at, catalog), (loaded_at, 99));
+    assert!(
+        EncodedProfile::from_l2(Bytes::from_static(b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x7f"))
+            .is_err()
+    );
+    assert!(EncodedProfile::from_l2(Bytes::from_static(b"abc")).is_err());
+}
+
+#[test]
+fn a_failed_backend_is_stood_in_for_by_its_last_good_copy_marked_stale() {
+    let before = encoded(&[]);
+    let mut now = encoded(&[SourceKind::Billing, SourceKind::Orders]);
+    assert!(!now.has(Section::Billing) && !now.has(Section::Insights));
+    now.carry_stale(&before, fixtures::now() - Days::minutes(5));
+    let billing = now.sources()[SourceKind::Billing];
+    assert_eq!(billing.status, SourceStatus::Stale);
+    assert_eq!(billing.fetched_at, Some(fixtures::now()));
+    assert_eq!(now.sources()[SourceKind::Crm].status, SourceStatus::Ok);
+    let wire = now.response(SectionSet::ALL, Tier::Sources, Duration::ZERO);
+    assert_eq!(
+        wire.billing,
+        before
+            .response(SectionSet::ALL, Tier::L1, Duration::ZERO)
+            .billing
+    );
+    assert!(wire.orders.is_some());
+    let insights = wire.insights.expect("the last insights stand in");
+    assert!(!insights.complete);
+}
+
+#[test]
+fn a_copy_older_than_allowed_is_not_served() {
+    let before = encoded(&[]);
+    let mut now = encoded(&[SourceKind::Billing]);
+    now.carry_stale(&before, fixtures::now() + Days::seconds(1));
+    assert!(!now.has(Section::Billing));
+    assert_eq!(
+        now.sources()[SourceKind::Billing].status,
+        SourceStatus::Unavailable
+    );
+}
