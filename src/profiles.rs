@@ -121,6 +121,16 @@ impl Profiles {
         &self.inner.fanout
     }
 
+    /// The catalog profiles are enriched from.
+    pub fn catalog(&self) -> &Arc<Catalog> {
+        &self.inner.catalog
+    }
+
+    /// Open watches of this replica's changes.
+    pub fn watchers(&self) -> usize {
+        self.inner.changes.receiver_count()
+    }
+
     /// The counters.
     pub fn stats(&self) -> &Arc<CacheStats> {
         self.inner.cache.stats()

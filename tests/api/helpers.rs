@@ -4,7 +4,10 @@
 use std::{
     net::SocketAddr,
     path::PathBuf,
-    sync::atomic::{AtomicU32, Ordering},
+    sync::{
+        Arc,
+        atomic::{AtomicU32, Ordering},
+    },
 };
 
 use c360::{
@@ -12,6 +15,7 @@ use c360::{
     config::Settings,
     db::{Bind, Db, PoolOptions},
     pb::{
+        cache_admin_service_client::CacheAdminServiceClient,
         catalog_service_client::CatalogServiceClient,
         customer_service_client::CustomerServiceClient,
     },
@@ -154,13 +158,14 @@ pub struct TestApp {
     pub addr: SocketAddr,
     pub customers: CustomerServiceClient<Channel>,
     pub catalog: CatalogServiceClient<Channel>,
+    pub admin: CacheAdminServiceClient<Channel>,
     pub channel: Channel,
     /// The seeded backend database, to check answers against.
     pub db: Db,
     pub profiles: Profiles,
     shutdown: Option<oneshot::Sender<()>>,
     pub server: Option<JoinHandle<Result<(), server::ServeError>>>,
-    _database: TestDatabase,
+    _database: Arc<TestDatabase>,
 }
 
 /// c360 over a freshly seeded `backend`.
@@ -170,11 +175,30 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
 
 /// c360 over a freshly seeded `backend`, with settings adjusted by `configure`.
 pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settings)) -> TestApp {
-    let database = TestDatabase::seeded(backend).await;
+    let database = Arc::new(TestDatabase::seeded(backend).await);
+    spawn_replica(database, configure).await
+}
+
+/// The settings of a replica over `database`.
+pub fn settings_for(database: &TestDatabase) -> Settings {
     let mut settings = Settings::default();
     settings.database.url = database.url.clone();
+    settings
+}
+
+/// One more c360 over `database`, with settings adjusted by `configure`.
+pub async fn spawn_replica(
+    database: Arc<TestDatabase>,
+    configure: impl FnOnce(&mut Settings),
+) -> TestApp {
+    let mut settings = settings_for(&database);
     configure(&mut settings);
     let app = App::connect(&settings).await.expect("build the app");
+    serve(app, database).await
+}
+
+/// Serves `app` (over `database`) on an ephemeral port.
+pub async fn serve(app: App, database: Arc<TestDatabase>) -> TestApp {
     let profiles = app.profiles().clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let addr = listener.local_addr().expect("local address");
@@ -191,6 +215,7 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
         addr,
         customers: CustomerServiceClient::new(channel.clone()),
         catalog: CatalogServiceClient::new(channel.clone()),
+        admin: CacheAdminServiceClient::new(channel.clone()),
         channel,
         db: database.connect_or_create().await,
         profiles,
@@ -200,10 +225,127 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
     }
 }
 
+static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
+
+/// A Redis key prefix no other test (or test run) uses.
+pub fn redis_prefix() -> String {
+    format!(
+        "c360test:{}:{}:{}",
+        std::process::id(),
+        NEXT_PREFIX.fetch_add(1, Ordering::Relaxed),
+        chrono::Utc::now().timestamp_micros()
+    )
+}
+
+/// The shared local Redis, with a prefix of its own: for tests that do not break Redis.
+pub fn use_shared_redis(settings: &mut Settings, prefix: &str) {
+    settings.redis.url = Some(shared_redis_url());
+    settings.redis.prefix = prefix.to_owned();
+}
+
+fn shared_redis_url() -> String {
+    std::env::var("C360_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A Redis server of the test's own, on a free port, to stop and start at will.
+pub struct TestRedis {
+    pub port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl TestRedis {
+    /// Starts one and waits until it answers.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = Self {
+            port,
+            process: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// `redis://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it, by the pid this test started.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let process = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("these tests need redis-server on the PATH: apt-get install redis-server");
+        self.process = Some(process);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Waits up to `limit` for `check` to pass, trying every 10 ms; the time it took.
+pub async fn eventually<F, Fut>(
+    limit: std::time::Duration,
+    mut check: F,
+) -> Option<std::time::Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < limit {
+        if check().await {
+            return Some(started.elapsed());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    None
+}
+
 impl TestApp {
     /// Reads of `kind` the fan-out has started.
     pub fn reads(&self, kind: SourceKind) -> u64 {
         self.profiles.fanout().reads(kind)
+    }
+
+    /// The fingerprint of the catalog this replica enriches from.
+    pub fn profiles_catalog(&self) -> u64 {
+        self.profiles.catalog().snapshot().fingerprint()
     }
 
     /// Reads of every backend, in `SourceKind::ALL` order.

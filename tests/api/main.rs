@@ -7,8 +7,10 @@ mod helpers;
 
 mod catalog;
 mod client;
+mod freshness;
 mod lookups;
 mod operations;
 mod profiles;
+mod replicas;
 mod seeding;
 mod stampede;

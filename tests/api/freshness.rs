@@ -1,0 +1,426 @@
+//! Freshness on one replica: the change feed, generation-guarded fills, watches, and the
+//! cache administration RPCs.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+    time::Duration,
+};
+
+use c360::{
+    app::{App, Backends},
+    cache::Change,
+    db::Bind,
+    keys::CustomerId,
+    pb::{
+        CacheTier, GetCacheStatsRequest, GetCustomerProfileRequest, GetProductRequest,
+        InvalidateCustomersRequest, WarmCustomersRequest, WatchCustomerProfileRequest,
+    },
+    sources::{Source, SourceData, SourceError, SourceKind},
+};
+use futures::future::BoxFuture;
+use tokio::sync::{Notify, Semaphore};
+use tokio_stream::StreamExt;
+
+use crate::helpers::{Backend, TestApp, TestDatabase, eventually, serve, settings_for, spawn_app};
+
+/// The feed's contract: a commit is visible within a second.
+const FEED_LAG: Duration = Duration::from_secs(1);
+
+fn get(id: i64) -> GetCustomerProfileRequest {
+    GetCustomerProfileRequest {
+        customer_id: id.to_string(),
+        ..Default::default()
+    }
+}
+
+async fn first_name(app: &TestApp, id: i64) -> String {
+    let mut client = app.customers.clone();
+    let profile = client
+        .get_customer_profile(get(id))
+        .await
+        .unwrap()
+        .into_inner();
+    profile.identity.unwrap().first_name
+}
+
+async fn rename(app: &TestApp, id: i64, name: &'static str) {
+    app.db
+        .execute(
+            "UPDATE customers SET first_name = $1 WHERE id = $2",
+            &[Bind::Text(name.into()), Bind::Int(id)],
+        )
+        .await
+        .unwrap();
+}
+
+async fn a_commit_reaches_the_cache_within_the_feeds_lag(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let before = first_name(&app, 12).await;
+    assert_eq!(first_name(&app, 12).await, before, "cached");
+
+    rename(&app, 12, "Zebedee").await;
+    let seen = eventually(FEED_LAG, || async {
+        first_name(&app, 12).await == "Zebedee"
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "the change did not reach the cache within {FEED_LAG:?}"
+    );
+
+    // A change to an order line reaches its customer through the order.
+    let (order, customer): (i64, i64) = app
+        .db
+        .fetch_optional(
+            "SELECT id, customer_id FROM orders ORDER BY id LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let mut client = app.customers.clone();
+    client.get_customer_profile(get(customer)).await.unwrap();
+    app.db
+        .execute(
+            "UPDATE order_lines SET quantity = quantity + 1 WHERE order_id = $1",
+            &[Bind::Int(order)],
+        )
+        .await
+        .unwrap();
+    let reloaded = eventually(FEED_LAG, || {
+        let mut client = app.customers.clone();
+        async move {
+            let profile = client
+                .get_customer_profile(get(customer))
+                .await
+                .unwrap()
+                .into_inner();
+            profile.cache.unwrap().served_from() == CacheTier::Sources
+        }
+    })
+    .await;
+    assert!(
+        reloaded.is_some(),
+        "an order line change did not invalidate its customer"
+    );
+}
+
+async fn a_catalog_change_replaces_the_snapshot(backend: Backend) {
+    let app = spawn_app(backend).await;
+    app.db
+        .execute(
+            "UPDATE products SET name = 'Renamed Atlas' WHERE sku = 'BOO-00003'",
+            &[],
+        )
+        .await
+        .unwrap();
+    let renamed = eventually(FEED_LAG, || {
+        let mut catalog = app.catalog.clone();
+        async move {
+            let request = GetProductRequest {
+                sku: "BOO-00003".into(),
+            };
+            catalog
+                .get_product(request)
+                .await
+                .unwrap()
+                .into_inner()
+                .name
+                == "Renamed Atlas"
+        }
+    })
+    .await;
+    assert!(
+        renamed.is_some(),
+        "the catalog change did not reach the snapshot"
+    );
+}
+
+/// A backend wrapper that holds a read after it has read, until the test releases it.
+struct Held {
+    inner: Arc<dyn Source>,
+    holding: AtomicUsize,
+    reached: Notify,
+    release: Semaphore,
+}
+
+impl Source for Held {
+    fn kind(&self) -> SourceKind {
+        self.inner.kind()
+    }
+
+    fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
+        Box::pin(async move {
+            let read = self.inner.fetch(customer).await;
+            if self.holding.load(Ordering::SeqCst) > 0 {
+                self.holding.fetch_sub(1, Ordering::SeqCst);
+                self.reached.notify_one();
+                self.release.acquire().await.unwrap().forget();
+            }
+            read
+        })
+    }
+}
+
+async fn an_invalidation_racing_a_load_never_puts_old_data_back(backend: Backend) {
+    let database = Arc::new(TestDatabase::seeded(backend).await);
+    let settings = settings_for(&database);
+    let backends = Backends::connect(&settings).unwrap();
+    let held = Arc::new(Held {
+        inner: backends.sources().get(SourceKind::Crm).clone(),
+        holding: AtomicUsize::new(1),
+        reached: Notify::new(),
+        release: Semaphore::new(0),
+    });
+    let sources = backends.sources().map(|source| match source.kind() {
+        SourceKind::Crm => held.clone(),
+        _ => source,
+    });
+    let app = serve(
+        App::new(&settings, backends, sources).await.unwrap(),
+        database,
+    )
+    .await;
+    let before = app
+        .text("SELECT first_name FROM customers WHERE id = 21", &[])
+        .await;
+    let mut changes = app.profiles.subscribe();
+
+    // 1. A load of customer 21 reads CRM, then is held.
+    let loading = tokio::spawn({
+        let mut client = app.customers.clone();
+        async move { client.get_customer_profile(get(21)).await }
+    });
+    held.reached.notified().await;
+    // 2. The backend commits a change.
+    rename(&app, 21, "Changed").await;
+    // 3. The feed delivers the invalidation while the load is still held.
+    let customer = CustomerId::new(21).unwrap();
+    let invalidated = tokio::time::timeout(FEED_LAG * 5, async {
+        loop {
+            if let Ok(Change::Customer(id)) = changes.recv().await
+                && id == customer
+            {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(
+        invalidated.is_ok(),
+        "the feed never invalidated customer 21"
+    );
+    // 4. The load goes on with what it read before the commit...
+    held.release.add_permits(1);
+    let old = loading.await.unwrap().unwrap().into_inner();
+    assert_eq!(old.identity.unwrap().first_name, before);
+    // 5. ...and is not cached: the next read has the new data.
+    let next = app
+        .customers
+        .clone()
+        .get_customer_profile(get(21))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(next.identity.unwrap().first_name, "Changed");
+    assert_eq!(next.cache.unwrap().served_from(), CacheTier::Sources);
+}
+
+async fn a_watch_streams_the_profile_then_each_change_and_ends_with_its_caller(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let request = WatchCustomerProfileRequest {
+        customer_id: "33".into(),
+        read_mask: Some(prost_types::FieldMask {
+            paths: vec!["identity".into()],
+        }),
+    };
+    let mut stream = app
+        .customers
+        .clone()
+        .watch_customer_profile(request)
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.next().await.unwrap().unwrap();
+    assert!(first.billing.is_none() && first.identity.is_some());
+
+    for name in ["Watched", "Watched again"] {
+        rename(&app, 33, name).await;
+        let next = tokio::time::timeout(FEED_LAG * 2, stream.next()).await;
+        let profile = next
+            .expect("a new profile within the feed's lag")
+            .unwrap()
+            .unwrap();
+        assert_eq!(profile.identity.unwrap().first_name, name);
+    }
+
+    let watchers = app.profiles.watchers();
+    assert!(watchers >= 1);
+    drop(stream);
+    // The server notices the caller left: its watch ends when the next change comes.
+    rename(&app, 33, "Unwatched").await;
+    let ended = eventually(FEED_LAG * 3, || async {
+        app.profiles.watchers() < watchers
+    })
+    .await;
+    assert!(ended.is_some(), "the watch outlived its caller");
+
+    let unknown = WatchCustomerProfileRequest {
+        customer_id: "999999".into(),
+        read_mask: None,
+    };
+    let status = app
+        .customers
+        .clone()
+        .watch_customer_profile(unknown)
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), tonic::Code::NotFound);
+}
+
+async fn admins_warm_invalidate_and_read_the_figures(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let mut admin = app.admin.clone();
+    let ids: Vec<String> = (1..=20)
+        .map(|i| i.to_string())
+        .chain(["999999".into()])
+        .collect();
+    let warmed = admin
+        .warm_customers(WarmCustomersRequest {
+            customer_ids: ids,
+            read_mask: None,
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(warmed.warmed, 20);
+    assert_eq!(warmed.not_found, ["999999"]);
+    let stats = admin
+        .get_cache_stats(GetCacheStatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.entries, 20);
+    assert_eq!(stats.loads, 21);
+    assert!(stats.bytes > 20 * 1000, "{}", stats.bytes);
+    assert!(!stats.l2_enabled);
+
+    let hit = app
+        .customers
+        .clone()
+        .get_customer_profile(get(3))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(hit.cache.unwrap().served_from(), CacheTier::L1);
+    let invalidated = admin
+        .invalidate_customers(InvalidateCustomersRequest {
+            customer_ids: vec!["3".into(), "4".into()],
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(invalidated.invalidated, 2);
+    let reloaded = app
+        .customers
+        .clone()
+        .get_customer_profile(get(3))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reloaded.cache.unwrap().served_from(), CacheTier::Sources);
+
+    rename(&app, 5, "Counted").await;
+    let applied = eventually(FEED_LAG, || {
+        let mut admin = app.admin.clone();
+        async move {
+            let stats = admin
+                .get_cache_stats(GetCacheStatsRequest {})
+                .await
+                .unwrap()
+                .into_inner();
+            stats
+                .feeds
+                .first()
+                .is_some_and(|f| f.applied >= 1 && f.position > 0)
+        }
+    })
+    .await;
+    assert!(applied.is_some(), "the feed figures did not move");
+    let stats = admin
+        .get_cache_stats(GetCacheStatsRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(stats.invalidations >= 3);
+    assert!(stats.l1.unwrap().hits >= 1);
+
+    let too_many = InvalidateCustomersRequest {
+        customer_ids: vec!["1".into(); 1001],
+    };
+    assert_eq!(
+        admin
+            .invalidate_customers(too_many)
+            .await
+            .unwrap_err()
+            .code(),
+        tonic::Code::InvalidArgument
+    );
+}
+
+crate::over_both_backends!(
+    a_commit_reaches_the_cache_within_the_feeds_lag,
+    a_catalog_change_replaces_the_snapshot,
+    an_invalidation_racing_a_load_never_puts_old_data_back,
+    a_watch_streams_the_profile_then_each_change_and_ends_with_its_caller,
+    admins_warm_invalidate_and_read_the_figures,
+);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_whose_feed_connection_drops_flushes_its_cache_when_it_returns() {
+    let app = spawn_app(Backend::Postgres).await;
+    app.customers
+        .clone()
+        .get_customer_profile(get(8))
+        .await
+        .unwrap();
+    let flushes = || app.profiles.stats().flushes.load(Ordering::Relaxed);
+    let before = flushes();
+    // Cut the follower's LISTEN connection from the database side.
+    let listening = eventually(Duration::from_secs(5), || async {
+        let cut: Option<(i64,)> = app
+            .db
+            .fetch_optional(
+                "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
+                 WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+                &[],
+            )
+            .await
+            .unwrap();
+        cut.is_some_and(|(n,)| n > 0)
+    })
+    .await;
+    assert!(listening.is_some(), "no LISTEN connection to cut");
+    let flushed = eventually(Duration::from_secs(5), || async { flushes() > before }).await;
+    assert!(
+        flushed.is_some(),
+        "L1 was not flushed after the feed reconnected"
+    );
+    assert!(
+        app.profiles
+            .cache()
+            .get(CustomerId::new(8).unwrap())
+            .await
+            .is_none()
+    );
+    // And it follows again.
+    rename(&app, 8, "Followed").await;
+    let seen = eventually(FEED_LAG * 2, || async {
+        first_name(&app, 8).await == "Followed"
+    })
+    .await;
+    assert!(seen.is_some());
+}
