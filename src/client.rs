@@ -9,8 +9,11 @@ use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage};
 use tonic::transport::{Channel, Endpoint};
 
+use futures::StreamExt;
+
 use crate::pb::{
-    self, customer_service_client::CustomerServiceClient, lookup_customers_request::Key,
+    self, cache_admin_service_client::CacheAdminServiceClient,
+    customer_service_client::CustomerServiceClient, lookup_customers_request::Key,
 };
 
 /// The default server address.
@@ -74,15 +77,34 @@ pub enum LookupBy {
     Order(String),
 }
 
-async fn connect(addr: &str) -> Result<CustomerServiceClient<Channel>, ClientError> {
-    let endpoint = Endpoint::from_shared(addr.to_owned())
+async fn channel(addr: &str, timeout: Option<Duration>) -> Result<Channel, ClientError> {
+    let mut endpoint = Endpoint::from_shared(addr.to_owned())
         .map_err(|_| ClientError::Address(addr.to_owned()))?
-        .connect_timeout(Duration::from_secs(3))
-        .timeout(Duration::from_secs(30));
-    let channel = endpoint.connect().await.map_err(|_| ClientError::Connect {
+        .connect_timeout(Duration::from_secs(3));
+    if let Some(timeout) = timeout {
+        endpoint = endpoint.timeout(timeout);
+    }
+    endpoint.connect().await.map_err(|_| ClientError::Connect {
         addr: addr.to_owned(),
-    })?;
-    Ok(CustomerServiceClient::new(channel))
+    })
+}
+
+async fn connect(addr: &str) -> Result<CustomerServiceClient<Channel>, ClientError> {
+    Ok(CustomerServiceClient::new(
+        channel(addr, Some(Duration::from_secs(30))).await?,
+    ))
+}
+
+async fn admin(addr: &str) -> Result<CacheAdminServiceClient<Channel>, ClientError> {
+    Ok(CacheAdminServiceClient::new(
+        channel(addr, Some(Duration::from_secs(60))).await?,
+    ))
+}
+
+fn mask(sections: &[String]) -> Option<prost_types::FieldMask> {
+    (!sections.is_empty()).then(|| prost_types::FieldMask {
+        paths: sections.to_vec(),
+    })
 }
 
 /// The profile of customer `id`, limited to `sections` when given, rendered in `format`.
@@ -95,9 +117,7 @@ pub async fn get(
     let mut client = connect(addr).await?;
     let request = pb::GetCustomerProfileRequest {
         customer_id: id.to_owned(),
-        read_mask: (!sections.is_empty()).then(|| prost_types::FieldMask {
-            paths: sections.to_vec(),
-        }),
+        read_mask: mask(sections),
         ..Default::default()
     };
     let profile = client.get_customer_profile(request).await?.into_inner();
@@ -120,6 +140,68 @@ pub async fn lookup(addr: &str, by: LookupBy, format: Format) -> Result<String, 
     match format {
         Format::Text => Ok(render::matches(&found)),
         Format::Json => json(&found, "customer360.v1.LookupCustomersResponse"),
+    }
+}
+
+/// Follows customer `id`: calls `show` with the rendered profile now and after each change,
+/// until the server ends the stream (or the process is stopped).
+pub async fn watch(
+    addr: &str,
+    id: &str,
+    sections: &[String],
+    format: Format,
+    mut show: impl FnMut(String),
+) -> Result<(), ClientError> {
+    // No deadline: a watch lasts as long as the caller wants it.
+    let mut client = CustomerServiceClient::new(channel(addr, None).await?);
+    let request = pb::WatchCustomerProfileRequest {
+        customer_id: id.to_owned(),
+        read_mask: mask(sections),
+    };
+    let mut profiles = client.watch_customer_profile(request).await?.into_inner();
+    while let Some(profile) = profiles.next().await {
+        let profile = profile?;
+        show(match format {
+            Format::Text => render::profile(&profile),
+            Format::Json => json(&profile, "customer360.v1.CustomerProfile")?,
+        });
+    }
+    Ok(())
+}
+
+/// Drops customers `ids` from every replica's caches.
+pub async fn invalidate(addr: &str, ids: &[String]) -> Result<String, ClientError> {
+    let request = pb::InvalidateCustomersRequest {
+        customer_ids: ids.to_vec(),
+    };
+    let answer = admin(addr)
+        .await?
+        .invalidate_customers(request)
+        .await?
+        .into_inner();
+    Ok(if answer.reached_other_replicas {
+        format!(
+            "Invalidated {} customers on every replica.",
+            answer.invalidated
+        )
+    } else {
+        format!(
+            "Invalidated {} customers here and in L2; the other replicas could not be told and drop them when their entries expire.",
+            answer.invalidated
+        )
+    })
+}
+
+/// The cache and feed figures of the replica at `addr`.
+pub async fn stats(addr: &str, format: Format) -> Result<String, ClientError> {
+    let stats = admin(addr)
+        .await?
+        .get_cache_stats(pb::GetCacheStatsRequest {})
+        .await?
+        .into_inner();
+    match format {
+        Format::Text => Ok(render::stats(&stats)),
+        Format::Json => json(&stats, "customer360.v1.CacheStats"),
     }
 }
 

@@ -1,5 +1,8 @@
 //! `c360 demo`: the embedded default. Creates and seeds a SQLite database if there is none,
-//! serves it, and prints commands to try with real ids, emails and phone numbers.
+//! serves it, and prints commands to try with real ids, emails and phone numbers; with
+//! `--activity`, keeps changing the data of a few customers so that a watcher sees them live.
+
+mod activity;
 
 use std::{future::Future, net::SocketAddr, path::PathBuf};
 
@@ -23,7 +26,12 @@ pub struct DemoOptions {
     pub listen: SocketAddr,
     /// The SQLite file.
     pub db: PathBuf,
+    /// Keep changing the data of a few customers.
+    pub activity: bool,
 }
+
+/// Between two changes of `--activity`.
+const ACTIVITY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(700);
 
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
@@ -59,7 +67,10 @@ pub async fn run(
 ) -> Result<(), DemoError> {
     let url = format!("sqlite://{}", options.db.display());
     let db = Db::connect_or_create(&url, PoolOptions::default()).await?;
-    if customer_count(&db).await? == 0 {
+    if customer_count(&db).await? > 0 {
+        // A database from an older c360 gets what the schema has gained since (the feed).
+        db.migrate().await?;
+    } else {
         eprintln!(
             "Creating {} with {} customers…",
             options.db.display(),
@@ -91,10 +102,23 @@ pub async fn run(
         addr: options.listen,
         error,
     })?;
-    println!("{}", tour(&db, program, addr).await?);
-    db.close().await;
+    let tour = tour(&db, program, addr, options.activity).await?;
+    println!("{}", tour.text);
     let app = App::connect(&settings).await?;
-    server::run(listener, app, shutdown).await?;
+    let activity = match (&db, options.activity) {
+        (Db::Sqlite(pool), true) => Some(tokio::spawn(activity::run(
+            pool.clone(),
+            tour.live,
+            ACTIVITY_INTERVAL,
+        ))),
+        _ => None,
+    };
+    let served = server::run(listener, app, shutdown).await;
+    if let Some(activity) = activity {
+        activity.abort();
+    }
+    db.close().await;
+    served?;
     Ok(())
 }
 
@@ -115,8 +139,14 @@ async fn customer_count(db: &Db) -> Result<i64, DbError> {
     Ok(count.map_or(0, |(n,)| n))
 }
 
+/// The commands to try, and the customers `--activity` keeps busy.
+struct Tour {
+    text: String,
+    live: Vec<i64>,
+}
+
 /// Interesting customers of the data set, and the commands that show them.
-async fn tour(db: &Db, program: &str, addr: SocketAddr) -> Result<String, DbError> {
+async fn tour(db: &Db, program: &str, addr: SocketAddr, activity: bool) -> Result<Tour, DbError> {
     let now = [Bind::Time(Utc::now())];
     let late: Option<(i64,)> = db
         .fetch_optional(
@@ -169,6 +199,18 @@ async fn tour(db: &Db, program: &str, addr: SocketAddr) -> Result<String, DbErro
             format!("{program} get {id}{addr_flag}"),
         );
     }
+    let watched = late.or(failed).map_or(first, |(id,)| id);
+    if activity {
+        add(
+            "follow a customer live (--activity changes them every few seconds)",
+            format!("{program} watch {watched} --sections shipments,insights{addr_flag}"),
+        );
+    } else {
+        add(
+            "follow a customer live (start the demo with --activity to see changes)",
+            format!("{program} watch {watched}{addr_flag}"),
+        );
+    }
     if let Some((id,)) = failed {
         add(
             "a customer whose payment failed, billing only, as JSON",
@@ -203,8 +245,19 @@ async fn tour(db: &Db, program: &str, addr: SocketAddr) -> Result<String, DbErro
         "the API, by reflection",
         format!("grpcurl -plaintext {addr} describe customer360.v1.CustomerService"),
     );
+    add(
+        "what the caches are doing",
+        format!("{program} stats{addr_flag}"),
+    );
     tour.push_str("\nStop with Ctrl-C.");
-    Ok(tour)
+    let live = [watched, first]
+        .into_iter()
+        .chain(failed.map(|(id,)| id))
+        .chain(1..=5)
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    Ok(Tour { text: tour, live })
 }
 
 /// `+442079460018` as a caller would say it: `0044 2079 4600 18`.

@@ -64,6 +64,30 @@ enum Command {
         #[arg(long, value_delimiter = ',')]
         sections: Vec<String>,
     },
+    /// Follow a customer's profile: print it now and again after each change.
+    Watch {
+        /// Customer id.
+        id: String,
+        #[command(flatten)]
+        target: Target,
+        /// Sections to follow, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        sections: Vec<String>,
+    },
+    /// Drop customers from every replica's caches.
+    Invalidate {
+        /// Customer ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        /// The c360 server.
+        #[arg(long, default_value = DEFAULT_ADDR)]
+        addr: String,
+    },
+    /// Print a replica's cache and change-feed figures.
+    Stats {
+        #[command(flatten)]
+        target: Target,
+    },
     /// Find customers by email, phone number or order id.
     Lookup {
         #[command(flatten)]
@@ -82,6 +106,9 @@ enum Command {
         /// The SQLite file.
         #[arg(long, default_value = "c360-demo.db")]
         db: PathBuf,
+        /// Keep changing a few customers (orders, parcels, tickets, payments) to watch live.
+        #[arg(long)]
+        activity: bool,
     },
 }
 
@@ -189,6 +216,38 @@ async fn run(command: Command) -> anyhow::Result<()> {
             print!("{}", with_newline(text));
             Ok(())
         }
+        Command::Watch {
+            id,
+            target,
+            sections,
+        } => {
+            let format = target.format();
+            let mut first = true;
+            let stream = client::watch(&target.addr, &id, &sections, format, |text| {
+                if !first && format == Format::Text {
+                    println!(
+                        "\n── changed at {} ──",
+                        chrono::Local::now().format("%H:%M:%S")
+                    );
+                }
+                first = false;
+                print!("{}", with_newline(text));
+            });
+            tokio::select! {
+                result = stream => result?,
+                () = shutdown_signal() => {}
+            }
+            Ok(())
+        }
+        Command::Invalidate { ids, addr } => {
+            println!("{}", client::invalidate(&addr, &ids).await?);
+            Ok(())
+        }
+        Command::Stats { target } => {
+            let text = client::stats(&target.addr, target.format()).await?;
+            print!("{}", with_newline(text));
+            Ok(())
+        }
         Command::Lookup { by, target } => {
             let by = match (by.email, by.phone, by.order) {
                 (Some(email), _, _) => LookupBy::Email(email),
@@ -204,6 +263,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             customers,
             listen,
             db,
+            activity,
         } => {
             telemetry::init(&Settings::default().log);
             let program = std::env::args().next().unwrap_or_else(|| "c360".into());
@@ -211,6 +271,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 customers,
                 listen,
                 db,
+                activity,
             };
             demo::run(options, &program, shutdown_signal()).await?;
             Ok(())

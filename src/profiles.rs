@@ -361,4 +361,4 @@ impl Profiles {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

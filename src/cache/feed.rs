@@ -90,9 +90,11 @@ pub async fn follow(db: Db, sink: Arc<dyn FeedSink>, stats: Arc<FeedStats>, conf
         config,
         failing: false,
     };
+    let mut backoff = RETRY_AFTER;
     while let Err(error) = follower.start().await {
-        tracing::warn!(database = %follower.stats.database, error = %error_chain(&error), "change feed unreadable; retrying");
-        tokio::time::sleep(RETRY_AFTER).await;
+        tracing::warn!(database = %follower.stats.database, error = %error_chain(&error), ?backoff, "change feed unreadable (is migration 0002 applied?); retrying");
+        tokio::time::sleep(backoff).await;
+        backoff = (backoff * 2).min(Duration::from_secs(30));
     }
     tracing::info!(database = %follower.stats.database, position = follower.position.applied(), "following the change feed");
     match follower.db.clone() {

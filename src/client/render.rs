@@ -246,6 +246,65 @@ fn sources_section(o: &mut String, p: &pb::CustomerProfile) {
     }
 }
 
+/// Cache and feed figures.
+pub(super) fn stats(s: &pb::CacheStats) -> String {
+    let tier = |t: Option<&pb::TierStats>| t.cloned().unwrap_or_default();
+    let (l1, l2) = (tier(s.l1.as_ref()), tier(s.l2.as_ref()));
+    let ratio = |hits: i64, misses: i64| match hits + misses {
+        0 => "-".to_owned(),
+        all => format!("{:.1}%", hits as f64 * 100.0 / all as f64),
+    };
+    let mut out = String::new();
+    let o = &mut out;
+    let _ = writeln!(
+        o,
+        "L1       {} entries, {:.1} MiB",
+        s.entries,
+        s.bytes as f64 / (1 << 20) as f64
+    );
+    let _ = writeln!(
+        o,
+        "         hits {} · misses {} · hit ratio {}",
+        l1.hits,
+        l1.misses,
+        ratio(l1.hits, l1.misses)
+    );
+    if s.l2_enabled {
+        let _ = writeln!(
+            o,
+            "L2       hits {} · misses {} · errors {} · hit ratio {}",
+            l2.hits,
+            l2.misses,
+            l2.errors,
+            ratio(l2.hits, l2.misses)
+        );
+    } else {
+        let _ = writeln!(o, "L2       off (no redis.url)");
+    }
+    let _ = writeln!(
+        o,
+        "Loads    {} · coalesced waits {} · refreshes {} · stale serves {}",
+        s.loads, s.coalesced_waits, s.refreshes, s.stale_serves
+    );
+    let _ = writeln!(
+        o,
+        "Dropped  evictions {} · invalidations {} · discarded loads {} · flushes {}",
+        s.evictions, s.invalidations, s.discarded_loads, s.flushes
+    );
+    for feed in &s.feeds {
+        let lag = feed
+            .lag
+            .as_ref()
+            .map_or(0.0, |d| d.seconds as f64 * 1e3 + f64::from(d.nanos) / 1e6);
+        let _ = writeln!(
+            o,
+            "Feed     {}: position {}, {} changes applied, last lag {lag:.1} ms",
+            feed.database, feed.position, feed.applied
+        );
+    }
+    out
+}
+
 /// Lookup matches, one per line.
 pub(super) fn matches(found: &pb::LookupCustomersResponse) -> String {
     if found.customers.is_empty() {

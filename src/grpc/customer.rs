@@ -4,7 +4,10 @@ use std::pin::Pin;
 
 use futures::{Stream, future::try_join_all};
 use tokio::{
-    sync::{broadcast::error::RecvError, mpsc},
+    sync::{
+        broadcast::error::{RecvError, TryRecvError},
+        mpsc,
+    },
     time::Instant,
 };
 use tokio_stream::wrappers::ReceiverStream;
@@ -234,6 +237,15 @@ impl CustomerApi {
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 }
+                // Changes that queued up while the last profile waited for the reader are all
+                // covered by the one read below.
+                loop {
+                    match changes.try_recv() {
+                        Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Closed) => return,
+                    }
+                }
                 let next = profiles
                     .get(customer, sections, Freshness::AnyAge, None)
                     .await
@@ -293,5 +305,69 @@ impl pb::customer_service_server::CustomerService for CustomerApi {
         Ok(Response::new(
             self.watch(request.into_inner()).instrument(span).await?,
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+
+    use super::*;
+    use crate::{
+        db::{Db, PoolOptions},
+        profile::fixtures,
+        profiles::tests::profiles,
+        sources::{SourceData, SourceKind, fake::fake_sources},
+    };
+
+    fn unused_db() -> Db {
+        Db::connect_lazy("sqlite:///nonexistent/unused.db", PoolOptions::default())
+            .expect("lazy pool")
+    }
+
+    #[tokio::test]
+    async fn a_slow_watcher_gets_the_latest_profile_not_a_backlog() {
+        let (sources, fakes) = fake_sources(|f| f);
+        let crm = fakes[SourceKind::Crm.index()].clone();
+        let profiles = profiles(sources);
+        let api = CustomerApi::new(
+            profiles.clone(),
+            CrmSource::new(unused_db()),
+            OrdersSource::new(unused_db()),
+        );
+        let request = pb::WatchCustomerProfileRequest {
+            customer_id: fixtures::customer().to_string(),
+            read_mask: None,
+        };
+        let mut stream = api.watch(request).await.expect("a watch");
+        assert!(stream.next().await.is_some());
+
+        // Twenty changes while the watcher does not read.
+        for n in 0..20 {
+            let mut record = fixtures::crm();
+            record.identity.email = format!("v{n}@example.com");
+            crm.set_data(SourceData::Crm(Some(record)));
+            profiles.invalidate(&[fixtures::customer()]).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // It then reads at most the profile that was waiting, the one being sent, and the
+        // latest.
+        let mut read = 0;
+        loop {
+            let profile = stream.next().await.expect("more").expect("a profile");
+            read += 1;
+            if profile.identity.expect("identity").email == "v19@example.com" {
+                break;
+            }
+        }
+        assert!(read <= 3, "a slow watcher was sent {read} profiles");
+        // And nothing is left queued behind the latest.
+        let backlog = tokio::time::timeout(Duration::from_millis(100), stream.next()).await;
+        assert!(
+            backlog.is_err(),
+            "a backlog of profiles followed the latest"
+        );
     }
 }

@@ -17,7 +17,7 @@ use crate::{
 const PARTIAL_TTL: Duration = Duration::from_secs(1);
 const REFRESH_AFTER: Duration = Duration::from_secs(60);
 
-fn profiles(sources: Sources) -> Profiles {
+pub(crate) fn profiles(sources: Sources) -> Profiles {
     let stats = Arc::default();
     let cache = ProfileCache::new(
         L1Config {

@@ -269,6 +269,7 @@ pub(crate) fn source_report(report: domain::SourceReport) -> pb::SourceReport {
         } as i32,
         fetched_at: report.fetched_at.map(timestamp),
         latency: report.latency.map(duration),
+        age: None,
     }
 }
 

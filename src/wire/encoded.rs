@@ -201,9 +201,18 @@ impl EncodedProfile {
             pb::CustomerProfile::default()
         });
         profile.customer_id = id(self.customer);
+        let now = chrono::Utc::now();
         profile.sources = SourceKind::ALL
             .into_iter()
-            .map(|kind| convert::source_report(self.sources.report_for(kind, sections)))
+            .map(|kind| {
+                let report = self.sources.report_for(kind, sections);
+                let mut wire = convert::source_report(report);
+                wire.age = report
+                    .fetched_at
+                    .and_then(|at| (now - at).to_std().ok())
+                    .map(convert::duration);
+                wire
+            })
             .collect();
         profile.cache = Some(pb::CacheInfo {
             served_from: match tier {

@@ -257,6 +257,22 @@ async fn a_watch_streams_the_profile_then_each_change_and_ends_with_its_caller(b
         assert_eq!(profile.identity.unwrap().first_name, name);
     }
 
+    // A burst of changes: the watch catches up with the last of them.
+    for n in 0..20 {
+        let name: &'static str = Box::leak(format!("Burst {n}").into_boxed_str());
+        rename(&app, 33, name).await;
+    }
+    let caught_up = tokio::time::timeout(FEED_LAG * 3, async {
+        loop {
+            let profile = stream.next().await.unwrap().unwrap();
+            if profile.identity.unwrap().first_name == "Burst 19" {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(caught_up.is_ok(), "the watch never showed the last change");
+
     let watchers = app.profiles.watchers();
     assert!(watchers >= 1);
     drop(stream);

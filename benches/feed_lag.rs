@@ -1,0 +1,166 @@
+//! Feed lag: from a backend commit to the invalidation on a replica, under a steady stream of
+//! changes.
+//!
+//! `cargo bench --bench feed_lag [-- --rate 200 --seconds 20]` needs the local PostgreSQL
+//! (`C360_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432`). It seeds a fresh
+//! database, starts a replica that follows its change feed, and updates one customer every
+//! 1/rate seconds, open loop (each update has a planned time and does not wait for the
+//! previous one to be seen). The lag of a change is the time from just before its UPDATE is
+//! sent (so it includes the UPDATE's own execution and commit) to the moment the replica
+//! invalidates that customer. Under `cargo test` it runs briefly, as a smoke test.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
+
+use std::{
+    collections::HashMap,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use c360::{
+    app::App,
+    cache::Change,
+    config::Settings,
+    db::{Bind, Db, PoolOptions},
+    seed::{self, SeedOptions},
+};
+use hdrhistogram::Histogram;
+use sqlx::{Connection, PgConnection};
+use tokio::time::Instant;
+
+const CUSTOMERS: i64 = 2_000;
+
+struct Options {
+    rate: u32,
+    seconds: u64,
+    full: bool,
+}
+
+fn options() -> Options {
+    let args: Vec<String> = std::env::args().collect();
+    let full = args.iter().any(|a| a == "--bench");
+    let value = |name: &str| {
+        args.windows(2)
+            .find(|w| w[0] == name)
+            .and_then(|w| w[1].parse().ok())
+    };
+    Options {
+        rate: value("--rate").unwrap_or(200) as u32,
+        seconds: value("--seconds").unwrap_or(if full { 20 } else { 1 }),
+        full,
+    }
+}
+
+async fn admin(base: &str, statement: String) {
+    let mut connection = PgConnection::connect(&format!("{base}/postgres"))
+        .await
+        .expect("feed_lag needs PostgreSQL: start it, or run scripts/test, which does");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(&mut connection)
+        .await
+        .unwrap();
+}
+
+fn main() {
+    let options = options();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(measure(options));
+}
+
+async fn measure(options: Options) {
+    let base = std::env::var("C360_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+    let name = format!("c360_feed_lag_{}", std::process::id());
+    admin(&base, format!("DROP DATABASE IF EXISTS {name}")).await;
+    admin(&base, format!("CREATE DATABASE {name}")).await;
+    let url = format!("{base}/{name}");
+    let db = Db::connect_or_create(&url, PoolOptions::default())
+        .await
+        .unwrap();
+    let mut seeding = SeedOptions::new(CUSTOMERS as u64, 1);
+    seeding.batch_size = 500;
+    seed::seed(&db, &seeding, |_| {}).await.unwrap();
+
+    let mut settings = Settings::default();
+    settings.database.url = url.clone();
+    let app = App::connect(&settings).await.unwrap();
+    // Let the follower take its position.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    let sent: Arc<Mutex<HashMap<i64, Instant>>> = Arc::default();
+    let mut changes = app.profiles().subscribe();
+    let observer = tokio::spawn({
+        let sent = sent.clone();
+        async move {
+            let mut lags = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
+            while let Ok(change) = changes.recv().await {
+                let Change::Customer(customer) = change else {
+                    continue;
+                };
+                let at = sent.lock().unwrap().remove(&customer.get());
+                if let Some(at) = at {
+                    lags.record(at.elapsed().as_micros().max(1) as u64).unwrap();
+                }
+            }
+            lags
+        }
+    });
+
+    let total = u64::from(options.rate) * options.seconds;
+    let period = Duration::from_secs(1) / options.rate;
+    let start = Instant::now() + Duration::from_millis(50);
+    let mut writes = Vec::with_capacity(total as usize);
+    for n in 0..total {
+        let planned = start + period * n as u32;
+        tokio::time::sleep_until(planned).await;
+        let customer = (n as i64 % CUSTOMERS) + 1;
+        let (db, sent) = (db.clone(), sent.clone());
+        writes.push(tokio::spawn(async move {
+            sent.lock().unwrap().insert(customer, Instant::now());
+            db.execute(
+                "UPDATE customers SET loyalty_points = loyalty_points + 1 WHERE id = $1",
+                &[Bind::Int(customer)],
+            )
+            .await
+            .unwrap();
+        }));
+    }
+    for write in writes {
+        write.await.unwrap();
+    }
+    // Give the last changes a moment to arrive, then stop listening.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let missed = sent.lock().unwrap().len();
+    drop(app);
+    let lags = tokio::time::timeout(Duration::from_secs(5), observer).await;
+    db.close().await;
+    admin(
+        &base,
+        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+    )
+    .await;
+    let lags = match lags {
+        Ok(Ok(lags)) => lags,
+        _ => panic!("the observer did not finish"),
+    };
+
+    let ms = |q: f64| lags.value_at_quantile(q) as f64 / 1000.0;
+    println!(
+        "feed lag over {} changes at {}/s for {}s (Postgres, LISTEN/NOTIFY): \
+         median {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; not seen: {missed}",
+        lags.len(),
+        options.rate,
+        options.seconds,
+        ms(0.5),
+        ms(0.9),
+        ms(0.99),
+        lags.max() as f64 / 1000.0,
+    );
+    assert_eq!(missed, 0, "some commits never reached the replica");
+    if options.full {
+        assert!(
+            ms(0.99) < 1000.0,
+            "p99 feed lag over the one-second contract"
+        );
+    }
+}
