@@ -20,6 +20,26 @@ fn main() -> Result<(), Box<dyn Error>> {
         out_dir.join("customer360_descriptor.bin"),
         descriptors.encode_to_vec(),
     )?;
-    tonic_prost_build::configure().compile_fds(descriptors)?;
+    // Messages and clients.
+    tonic_prost_build::configure()
+        .build_server(false)
+        .compile_fds(descriptors.clone())?;
+    // Servers, apart: their profile responses are bytes the caches encoded ahead (design.md
+    // section 7), written as they are instead of re-encoding a struct per request.
+    let servers = out_dir.join("server");
+    fs::create_dir_all(&servers)?;
+    tonic_prost_build::configure()
+        .build_client(false)
+        .out_dir(servers)
+        .extern_path(
+            ".customer360.v1.CustomerProfile",
+            "crate::wire::WireProfile",
+        )
+        .extern_path(
+            ".customer360.v1.BatchGetCustomerProfilesResponse",
+            "crate::wire::WireBatch",
+        )
+        .extern_path(".customer360.v1", "crate::pb")
+        .compile_fds(descriptors)?;
     Ok(())
 }

@@ -20,8 +20,8 @@ use crate::{
     profiles::{Profiles, ReadPolicy},
     reference::Catalog,
     sources::{
-        BillingSource, CatalogSource, CrmSource, FulfilmentSource, OrdersSource, SourceKind,
-        Sources,
+        BillingSource, CatalogSource, CrmSource, Faulty, FulfilmentSource, OrdersSource,
+        SourceKind, Sources,
     },
 };
 
@@ -75,6 +75,19 @@ impl Backends {
             Arc::new(self.crm.clone()),
         )
     }
+
+    /// The four profile backends with the faults `settings` configure.
+    pub fn sources_with_faults(&self, settings: &Settings) -> Sources {
+        self.sources().map(|source| {
+            let faults = &settings.sources.of(source.kind()).faults;
+            if faults.is_active() {
+                tracing::warn!(source = %source.kind(), ?faults, "fault injection on");
+                Arc::new(Faulty::new(source, faults))
+            } else {
+                source
+            }
+        })
+    }
 }
 
 /// Everything a server needs.
@@ -91,7 +104,7 @@ impl App {
     /// change feeds.
     pub async fn connect(settings: &Settings) -> Result<Self, AppError> {
         let backends = Backends::connect(settings)?;
-        let sources = backends.sources();
+        let sources = backends.sources_with_faults(settings);
         Self::new(settings, backends, sources).await
     }
 

@@ -102,6 +102,8 @@ pub struct SourceSettings {
     /// Longest a read may take before the backend is reported `TIMEOUT`.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Injected latency and errors, for tests and load tests; none by default.
+    pub faults: crate::sources::FaultSettings,
 }
 
 impl Default for SourceSettings {
@@ -110,6 +112,7 @@ impl Default for SourceSettings {
             url: None,
             max_connections: None,
             timeout: Duration::from_millis(500),
+            faults: crate::sources::FaultSettings::default(),
         }
     }
 }

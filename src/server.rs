@@ -12,9 +12,12 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::{
     app::App,
     pb::{
-        self, cache_admin_service_server::CacheAdminServiceServer,
-        catalog_service_server::CatalogServiceServer,
-        customer_service_server::CustomerServiceServer,
+        self,
+        server::{
+            cache_admin_service_server::CacheAdminServiceServer,
+            catalog_service_server::CatalogServiceServer,
+            customer_service_server::CustomerServiceServer,
+        },
     },
 };
 

@@ -6,6 +6,7 @@
 mod billing;
 mod catalog;
 mod crm;
+mod faults;
 mod fulfilment;
 mod orders;
 
@@ -19,6 +20,7 @@ use futures::future::BoxFuture;
 pub use billing::BillingSource;
 pub use catalog::{CatalogError, CatalogSource};
 pub use crm::{CrmSource, MAX_LOOKUP_MATCHES};
+pub use faults::{FaultSettings, Faulty};
 pub use fulfilment::FulfilmentSource;
 pub use orders::{OrderDetail, OrdersSource};
 

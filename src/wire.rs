@@ -3,5 +3,7 @@
 
 pub(crate) mod convert;
 mod encoded;
+mod raw;
 
 pub use encoded::{DecodeError, EncodedProfile, Tier};
+pub use raw::{WireBatch, WireProfile};

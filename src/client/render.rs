@@ -291,6 +291,12 @@ pub(super) fn stats(s: &pb::CacheStats) -> String {
         "Dropped  evictions {} · invalidations {} · discarded loads {} · flushes {}",
         s.evictions, s.invalidations, s.discarded_loads, s.flushes
     );
+    let reads: Vec<String> = s
+        .source_reads
+        .iter()
+        .map(|r| format!("{} {}", short(r.source().as_str_name(), "SOURCE_"), r.reads))
+        .collect();
+    let _ = writeln!(o, "Reads    {}", reads.join(" · "));
     for feed in &s.feeds {
         let lag = feed
             .lag

@@ -14,7 +14,8 @@ use crate::{
     keys::CustomerId,
     pb,
     profiles::{Freshness, ProfileError, Profiles},
-    wire::convert::duration,
+    sources::SourceKind,
+    wire::convert::{duration, source},
 };
 
 /// Loads run at once while warming: enough to overlap the backends' latency, few enough to
@@ -66,8 +67,22 @@ fn count(counter: &std::sync::atomic::AtomicU64) -> i64 {
     i64::try_from(counter.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
 }
 
-fn stats(stats: &CacheStats, entries: u64, bytes: u64, l2_enabled: bool) -> pb::CacheStats {
+fn stats(
+    stats: &CacheStats,
+    entries: u64,
+    bytes: u64,
+    l2_enabled: bool,
+    reads: [u64; 4],
+) -> pb::CacheStats {
     pb::CacheStats {
+        source_reads: SourceKind::ALL
+            .into_iter()
+            .zip(reads)
+            .map(|(kind, reads)| pb::SourceReads {
+                source: source(kind) as i32,
+                reads: i64::try_from(reads).unwrap_or(i64::MAX),
+            })
+            .collect(),
         l1: Some(pb::TierStats {
             hits: count(&stats.l1_hits) + count(&stats.coalesced_waits),
             misses: count(&stats.l1_misses),
@@ -105,7 +120,7 @@ fn stats(stats: &CacheStats, entries: u64, bytes: u64, l2_enabled: bool) -> pb::
 }
 
 #[tonic::async_trait]
-impl pb::cache_admin_service_server::CacheAdminService for CacheAdminApi {
+impl pb::server::cache_admin_service_server::CacheAdminService for CacheAdminApi {
     async fn invalidate_customers(
         &self,
         request: Request<pb::InvalidateCustomersRequest>,
@@ -141,11 +156,13 @@ impl pb::cache_admin_service_server::CacheAdminService for CacheAdminApi {
     ) -> Result<Response<pb::CacheStats>, Status> {
         let cache = self.profiles.cache();
         let (entries, bytes) = (cache.entry_count().await, cache.weighted_size().await);
+        let reads = SourceKind::ALL.map(|kind| self.profiles.fanout().reads(kind));
         let stats = stats(
             self.profiles.stats(),
             entries,
             bytes,
             self.profiles.l2().is_some(),
+            reads,
         );
         Ok(Response::new(stats))
     }

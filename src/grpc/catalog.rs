@@ -100,7 +100,7 @@ impl CatalogApi {
 }
 
 #[tonic::async_trait]
-impl pb::catalog_service_server::CatalogService for CatalogApi {
+impl pb::server::catalog_service_server::CatalogService for CatalogApi {
     async fn get_product(
         &self,
         request: Request<pb::GetProductRequest>,

@@ -25,6 +25,7 @@ use crate::{
     profile::{Identity, SectionSet},
     profiles::{Freshness, Profiles, Served},
     sources::{CrmSource, OrdersSource},
+    wire::{WireBatch, WireProfile},
 };
 
 /// Serves profiles and lookups.
@@ -48,7 +49,7 @@ impl CustomerApi {
     async fn get(
         &self,
         request: Request<pb::GetCustomerProfileRequest>,
-    ) -> Result<pb::CustomerProfile, ApiError> {
+    ) -> Result<WireProfile, ApiError> {
         let deadline = validate::deadline(request.metadata());
         let request = request.into_inner();
         let (customer, read) = both(
@@ -67,7 +68,7 @@ impl CustomerApi {
     async fn batch_get(
         &self,
         request: Request<pb::BatchGetCustomerProfilesRequest>,
-    ) -> Result<pb::BatchGetCustomerProfilesResponse, ApiError> {
+    ) -> Result<WireBatch, ApiError> {
         let deadline = validate::deadline(request.metadata());
         let request = request.into_inner();
         let (customers, read) = both(
@@ -89,9 +90,8 @@ impl CustomerApi {
                 .map(|customer| self.read(customer, read)),
         )
         .await?;
-        Ok(pb::BatchGetCustomerProfilesResponse {
-            profiles: served.iter().map(|s| wire(s, read.sections)).collect(),
-        })
+        let profiles: Vec<WireProfile> = served.iter().map(|s| wire(s, read.sections)).collect();
+        Ok(WireBatch::of(&profiles))
     }
 
     async fn read(&self, customer: CustomerId, read: ReadOptions) -> Result<Served, ApiError> {
@@ -196,15 +196,15 @@ fn validate_error(field: &str, description: &str) -> ApiError {
     ApiError::InvalidArgument(vec![super::status::Violation::new(field, description)])
 }
 
-fn wire(served: &Served, sections: SectionSet) -> pb::CustomerProfile {
+fn wire(served: &Served, sections: SectionSet) -> WireProfile {
     served
         .entry
         .encoded
-        .response(sections, served.tier, served.entry.age())
+        .wire(sections, served.tier, served.entry.age())
 }
 
 /// A watch: the profile after each change, as long as the caller listens.
-type ProfileStream = Pin<Box<dyn Stream<Item = Result<pb::CustomerProfile, Status>> + Send>>;
+type ProfileStream = Pin<Box<dyn Stream<Item = Result<WireProfile, Status>> + Send>>;
 
 impl CustomerApi {
     async fn watch(
@@ -262,11 +262,11 @@ impl CustomerApi {
 }
 
 #[tonic::async_trait]
-impl pb::customer_service_server::CustomerService for CustomerApi {
+impl pb::server::customer_service_server::CustomerService for CustomerApi {
     async fn get_customer_profile(
         &self,
         request: Request<pb::GetCustomerProfileRequest>,
-    ) -> Result<Response<pb::CustomerProfile>, Status> {
+    ) -> Result<Response<WireProfile>, Status> {
         let span =
             tracing::info_span!("GetCustomerProfile", customer = %request.get_ref().customer_id);
         Ok(Response::new(self.get(request).instrument(span).await?))
@@ -275,7 +275,7 @@ impl pb::customer_service_server::CustomerService for CustomerApi {
     async fn batch_get_customer_profiles(
         &self,
         request: Request<pb::BatchGetCustomerProfilesRequest>,
-    ) -> Result<Response<pb::BatchGetCustomerProfilesResponse>, Status> {
+    ) -> Result<Response<WireBatch>, Status> {
         let span = tracing::info_span!(
             "BatchGetCustomerProfiles",
             count = request.get_ref().customer_ids.len()
@@ -356,7 +356,8 @@ mod tests {
         // latest.
         let mut read = 0;
         loop {
-            let profile = stream.next().await.expect("more").expect("a profile");
+            let wire = stream.next().await.expect("more").expect("a profile");
+            let profile = <pb::CustomerProfile as prost::Message>::decode(wire.0).expect("decodes");
             read += 1;
             if profile.identity.expect("identity").email == "v19@example.com" {
                 break;

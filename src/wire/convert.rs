@@ -251,14 +251,18 @@ impl From<&domain::Insights> for pb::Insights {
     }
 }
 
+pub(crate) fn source(kind: SourceKind) -> pb::Source {
+    match kind {
+        SourceKind::Billing => pb::Source::Billing,
+        SourceKind::Orders => pb::Source::Orders,
+        SourceKind::Fulfilment => pb::Source::Fulfilment,
+        SourceKind::Crm => pb::Source::Crm,
+    }
+}
+
 pub(crate) fn source_report(report: domain::SourceReport) -> pb::SourceReport {
     pb::SourceReport {
-        source: match report.source {
-            SourceKind::Billing => pb::Source::Billing,
-            SourceKind::Orders => pb::Source::Orders,
-            SourceKind::Fulfilment => pb::Source::Fulfilment,
-            SourceKind::Crm => pb::Source::Crm,
-        } as i32,
+        source: source(report.source) as i32,
         status: match report.status {
             SourceStatus::Ok => pb::SourceStatus::Ok,
             SourceStatus::Stale => pb::SourceStatus::Stale,

@@ -11,7 +11,10 @@ use prost::{
     encoding::{self, WireType},
 };
 
-use super::convert::{self, id};
+use super::{
+    WireProfile,
+    convert::{self, id},
+};
 use crate::{
     keys::CustomerId,
     pb,
@@ -43,6 +46,7 @@ fn field_number(section: Section) -> u32 {
 }
 
 const SOURCES_FIELD: u32 = 8;
+const CACHE_FIELD: u32 = 9;
 
 /// The sections whose data comes from `kind` alone, which a stale copy may stand in for.
 fn sections_of(kind: SourceKind) -> &'static [Section] {
@@ -187,42 +191,45 @@ impl EncodedProfile {
     }
 
     /// The response for a caller that asked for `sections`, served from `tier` with data
-    /// `age` old.
-    pub fn response(&self, sections: SectionSet, tier: Tier, age: Duration) -> pb::CustomerProfile {
-        let mut bytes = BytesMut::with_capacity(self.encoded_len());
+    /// `age` old, as it goes on the wire: the section chunks as they are, then the reports
+    /// and the cache information, encoded for this request.
+    pub fn wire(&self, sections: SectionSet, tier: Tier, age: Duration) -> WireProfile {
+        let mut out = BytesMut::with_capacity(self.encoded_len() + 256);
+        encoding::string::encode(1, &id(self.customer), &mut out);
         for section in sections.iter() {
             if let Some(chunk) = &self.sections[section as usize] {
-                bytes.put_slice(chunk);
+                out.put_slice(chunk);
             }
         }
-        let mut profile = pb::CustomerProfile::decode(bytes.freeze()).unwrap_or_else(|error| {
-            // Only our own encoder wrote these bytes: this is a bug, not a caller's problem.
-            tracing::error!(%error, customer = %self.customer, "cannot decode a cached profile");
-            pb::CustomerProfile::default()
-        });
-        profile.customer_id = id(self.customer);
         let now = chrono::Utc::now();
-        profile.sources = SourceKind::ALL
-            .into_iter()
-            .map(|kind| {
-                let report = self.sources.report_for(kind, sections);
-                let mut wire = convert::source_report(report);
-                wire.age = report
-                    .fetched_at
-                    .and_then(|at| (now - at).to_std().ok())
-                    .map(convert::duration);
-                wire
-            })
-            .collect();
-        profile.cache = Some(pb::CacheInfo {
+        for kind in SourceKind::ALL {
+            let report = self.sources.report_for(kind, sections);
+            let mut wire = convert::source_report(report);
+            wire.age = report
+                .fetched_at
+                .and_then(|at| (now - at).to_std().ok())
+                .map(convert::duration);
+            encoding::message::encode(SOURCES_FIELD, &wire, &mut out);
+        }
+        let cache = pb::CacheInfo {
             served_from: match tier {
                 Tier::L1 => pb::CacheTier::L1,
                 Tier::L2 => pb::CacheTier::L2,
                 Tier::Sources => pb::CacheTier::Sources,
             } as i32,
             age: Some(convert::duration(age)),
-        });
-        profile
+        };
+        encoding::message::encode(CACHE_FIELD, &cache, &mut out);
+        WireProfile(out.freeze())
+    }
+
+    /// [`Self::wire`] decoded: what a client sees.
+    pub fn response(&self, sections: SectionSet, tier: Tier, age: Duration) -> pb::CustomerProfile {
+        pb::CustomerProfile::decode(self.wire(sections, tier, age).0).unwrap_or_else(|error| {
+            // Only our own encoder wrote these bytes: this is a bug, not a caller's problem.
+            tracing::error!(%error, customer = %self.customer, "cannot decode a cached profile");
+            pb::CustomerProfile::default()
+        })
     }
 
     /// The bytes L2 stores: when the backends were read, the fingerprint of the catalog the
