@@ -1,0 +1,281 @@
+//! What a load test sends: the calls, their mix, and the customer ids they ask for.
+
+use std::{fmt, str::FromStr};
+
+use c360::pb;
+use rand::{Rng, RngExt};
+use rand_distr::{Distribution, Zipf};
+
+/// A method of `CustomerService`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Call {
+    /// `GetCustomerProfile`.
+    Get,
+    /// `BatchGetCustomerProfiles`.
+    Batch,
+    /// `LookupCustomers`, by order id.
+    Lookup,
+}
+
+impl Call {
+    fn parse(name: &str) -> Option<Self> {
+        let method = name.rsplit(['.', '/']).next().unwrap_or(name);
+        let service_ok =
+            !name.contains(['.', '/']) || name.starts_with("customer360.v1.CustomerService");
+        if !service_ok {
+            return None;
+        }
+        match method {
+            "get" | "GetCustomerProfile" => Some(Self::Get),
+            "batch" | "BatchGetCustomerProfiles" => Some(Self::Batch),
+            "lookup" | "LookupCustomers" => Some(Self::Lookup),
+            _ => None,
+        }
+    }
+
+    /// The method's full name.
+    pub fn method(self) -> &'static str {
+        match self {
+            Self::Get => "customer360.v1.CustomerService.GetCustomerProfile",
+            Self::Batch => "customer360.v1.CustomerService.BatchGetCustomerProfiles",
+            Self::Lookup => "customer360.v1.CustomerService.LookupCustomers",
+        }
+    }
+}
+
+/// Calls with weights.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallMix(Vec<(Call, u32)>);
+
+impl CallMix {
+    /// Picks a call by weight.
+    pub fn pick(&self, rng: &mut impl Rng) -> Call {
+        let total: u32 = self.0.iter().map(|(_, w)| w).sum();
+        let mut roll = rng.random_range(0..total);
+        for (call, weight) in &self.0 {
+            if roll < *weight {
+                return *call;
+            }
+            roll -= weight;
+        }
+        self.0[0].0
+    }
+}
+
+impl fmt::Display for CallMix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(call, weight)| format!("{}={weight}", call.method()))
+            .collect();
+        f.write_str(&parts.join(","))
+    }
+}
+
+impl FromStr for CallMix {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let unknown = |name: &str| {
+            format!(
+                "unknown call {name:?}: expected get, batch, lookup, a full method name of customer360.v1.CustomerService, or a mix such as get=90,batch=10"
+            )
+        };
+        if !raw.contains('=') {
+            return Call::parse(raw.trim())
+                .map(|c| Self(vec![(c, 1)]))
+                .ok_or_else(|| unknown(raw));
+        }
+        let mut mix = Vec::new();
+        for part in raw.split(',') {
+            let (name, weight) = part.split_once('=').ok_or_else(|| unknown(part))?;
+            let call = Call::parse(name.trim()).ok_or_else(|| unknown(name))?;
+            let weight: u32 = weight
+                .trim()
+                .parse()
+                .map_err(|_| format!("weight of {name:?} must be a whole number"))?;
+            mix.push((call, weight));
+        }
+        if mix.iter().map(|(_, w)| w).sum::<u32>() == 0 {
+            return Err("a call mix needs a positive weight".into());
+        }
+        Ok(Self(mix))
+    }
+}
+
+/// A range of customer ids, both ends included.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IdRange {
+    pub first: u64,
+    pub last: u64,
+}
+
+impl FromStr for IdRange {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        let bad =
+            || format!("--ids {raw:?}: expected FIRST-LAST with 1 <= FIRST <= LAST, e.g. 1-100000");
+        let (first, last) = raw.split_once('-').ok_or_else(bad)?;
+        let (first, last): (u64, u64) = (
+            first.trim().parse().map_err(|_| bad())?,
+            last.trim().parse().map_err(|_| bad())?,
+        );
+        if first == 0 || first > last {
+            return Err(bad());
+        }
+        Ok(Self { first, last })
+    }
+}
+
+/// How ids are drawn.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum IdDistribution {
+    /// Every id alike.
+    Uniform,
+    /// Zipf with exponent s: the first ids of the range are the most frequent.
+    Zipf(f64),
+}
+
+impl FromStr for IdDistribution {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, String> {
+        match raw.split_once(':') {
+            None if raw == "uniform" => Ok(Self::Uniform),
+            Some(("zipf", s)) => match s.parse::<f64>() {
+                Ok(s) if s > 0.0 && s.is_finite() => Ok(Self::Zipf(s)),
+                _ => Err(format!(
+                    "zipf exponent {s:?} must be a positive number, e.g. zipf:0.99"
+                )),
+            },
+            _ => Err(format!(
+                "--id-distribution {raw:?}: expected uniform or zipf:S"
+            )),
+        }
+    }
+}
+
+/// Draws customer ids.
+#[derive(Debug, Clone)]
+pub struct Ids {
+    range: IdRange,
+    zipf: Option<Zipf<f64>>,
+}
+
+impl Ids {
+    /// Ids from `range`, drawn as `distribution` says.
+    pub fn new(range: IdRange, distribution: IdDistribution) -> Result<Self, String> {
+        let zipf = match distribution {
+            IdDistribution::Uniform => None,
+            IdDistribution::Zipf(s) => {
+                let n = (range.last - range.first + 1) as f64;
+                Some(Zipf::new(n, s).map_err(|e| format!("zipf: {e}"))?)
+            }
+        };
+        Ok(Self { range, zipf })
+    }
+
+    /// One id.
+    pub fn draw(&self, rng: &mut impl Rng) -> u64 {
+        match &self.zipf {
+            None => rng.random_range(self.range.first..=self.range.last),
+            Some(zipf) => self.range.first + zipf.sample(rng) as u64 - 1,
+        }
+    }
+}
+
+/// A request ready to send.
+#[derive(Debug, Clone)]
+pub enum Request {
+    /// `GetCustomerProfile`.
+    Get(pb::GetCustomerProfileRequest),
+    /// `BatchGetCustomerProfiles`.
+    Batch(pb::BatchGetCustomerProfilesRequest),
+    /// `LookupCustomers`.
+    Lookup(pb::LookupCustomersRequest),
+}
+
+/// Builds the request for `call`.
+pub fn request(
+    call: Call,
+    ids: &Ids,
+    sections: &[String],
+    batch_size: usize,
+    rng: &mut impl Rng,
+) -> Request {
+    let mask = (!sections.is_empty()).then(|| prost_types::FieldMask {
+        paths: sections.to_vec(),
+    });
+    match call {
+        Call::Get => Request::Get(pb::GetCustomerProfileRequest {
+            customer_id: ids.draw(rng).to_string(),
+            read_mask: mask,
+            ..Default::default()
+        }),
+        Call::Batch => Request::Batch(pb::BatchGetCustomerProfilesRequest {
+            customer_ids: (0..batch_size).map(|_| ids.draw(rng).to_string()).collect(),
+            read_mask: mask,
+            ..Default::default()
+        }),
+        // The seed writes several orders per customer: order ids over the customer range hit.
+        Call::Lookup => Request::Lookup(pb::LookupCustomersRequest {
+            key: Some(pb::lookup_customers_request::Key::OrderId(
+                ids.draw(rng).to_string(),
+            )),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};
+
+    use super::*;
+
+    #[test]
+    fn calls_are_named_the_ghz_way_or_shortly() {
+        for name in [
+            "customer360.v1.CustomerService.GetCustomerProfile",
+            "customer360.v1.CustomerService/GetCustomerProfile",
+            "get",
+        ] {
+            assert_eq!(
+                name.parse::<CallMix>(),
+                Ok(CallMix(vec![(Call::Get, 1)])),
+                "{name}"
+            );
+        }
+        let mix: CallMix = "get=8,batch=1,lookup=1".parse().unwrap();
+        assert_eq!(mix.0.len(), 3);
+        assert!(
+            "other.Service.GetCustomerProfile"
+                .parse::<CallMix>()
+                .is_err()
+        );
+        assert!("get=0".parse::<CallMix>().is_err());
+    }
+
+    #[test]
+    fn a_mix_is_drawn_by_weight() {
+        let mix: CallMix = "get=9,batch=1".parse().unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let gets = (0..10_000)
+            .filter(|_| mix.pick(&mut rng) == Call::Get)
+            .count();
+        assert!((8_700..9_300).contains(&gets), "{gets}");
+    }
+
+    #[test]
+    fn zipf_ids_favour_the_start_of_the_range_and_stay_in_it() {
+        let range: IdRange = "101-1100".parse().unwrap();
+        let ids = Ids::new(range, IdDistribution::Zipf(0.99)).unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let drawn: Vec<u64> = (0..20_000).map(|_| ids.draw(&mut rng)).collect();
+        assert!(drawn.iter().all(|id| (101..=1100).contains(id)));
+        let first = drawn.iter().filter(|id| **id == 101).count();
+        let middle = drawn.iter().filter(|id| **id == 600).count();
+        assert!(first > 20 * middle.max(1), "{first} vs {middle}");
+    }
+}

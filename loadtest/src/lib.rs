@@ -1,0 +1,21 @@
+//! c360-loadtest: a load generator for c360 that a ghz user already knows how to drive, with
+//! open-loop rates that count queueing, HdrHistogram percentiles and charts; and the bare
+//! tonic baseline server the benchmarks compare c360 with.
+//!
+//! # Layout
+//!
+//! - [`options`]: the command line and its checks.
+//! - [`calls`]: the calls, their mix, the customer ids (uniform or Zipf).
+//! - [`run`]: the engine: workers, connections, closed and open loop, recording.
+//! - [`report`]: ghz-shaped JSON, summary, CSV and HTML reports.
+//! - [`chart`]: the SVG latency-percentile chart.
+//! - [`baseline`]: the bare server answering a fixed profile.
+
+#![allow(missing_docs)]
+
+pub mod baseline;
+pub mod calls;
+pub mod chart;
+pub mod options;
+pub mod report;
+pub mod run;

@@ -1,0 +1,104 @@
+//! `c360-loadtest`: see the crate's documentation and `--help`.
+
+use std::{
+    process::ExitCode,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+};
+
+use c360_loadtest::{
+    baseline, chart,
+    options::{Cli, Command, Format},
+    report::Report,
+    run,
+};
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Some(Command::BaselineServer { bytes, listen }) => baseline::serve(bytes, listen).await,
+        Some(Command::Chart { reports, output }) => {
+            let reports = reports
+                .iter()
+                .map(|path| {
+                    let text = std::fs::read_to_string(path)
+                        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+                    serde_json::from_str::<Report>(&text).map_err(|e| {
+                        anyhow::anyhow!("{} is not a JSON report: {e}", path.display())
+                    })
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            std::fs::write(&output, chart::svg(&reports).map_err(anyhow::Error::msg)?)?;
+            Ok(())
+        }
+        None => load(cli.run).await,
+    }
+}
+
+async fn load(args: c360_loadtest::options::RunArgs) -> anyhow::Result<()> {
+    let plan = args.plan().map_err(anyhow::Error::msg)?;
+    let progress = match plan.total {
+        Some(total) => ProgressBar::new(total),
+        None => ProgressBar::new_spinner(),
+    };
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} [{elapsed}] {wide_bar} {human_pos}/{human_len} {per_sec}",
+    ) {
+        progress.set_style(style);
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    tokio::spawn({
+        let stop = stop.clone();
+        async move {
+            // Ctrl-C ends the run early; what was measured is still reported.
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
+    });
+    let result = run::run(&plan, &progress, stop)
+        .await
+        .map_err(anyhow::Error::msg)?;
+    progress.finish_and_clear();
+    let report = Report::new(&plan, result);
+    if let Some(svg) = &args.svg {
+        std::fs::write(
+            svg,
+            chart::svg(std::slice::from_ref(&report)).map_err(anyhow::Error::msg)?,
+        )?;
+    }
+    let text = match args.format {
+        Format::Summary => report.summary(),
+        Format::Json => report.json(),
+        Format::Csv => report.csv(),
+        Format::Html => {
+            report.html(&chart::svg(std::slice::from_ref(&report)).map_err(anyhow::Error::msg)?)
+        }
+    };
+    match &args.output {
+        Some(path) => std::fs::write(path, text)?,
+        None => println!("{text}"),
+    }
+    Ok(())
+}

@@ -1,0 +1,251 @@
+//! The engine: workers over shared HTTP/2 connections, closed loop or open loop, each worker
+//! recording into its own histogram so that recording costs no contention.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
+
+use c360::pb::customer_service_client::CustomerServiceClient;
+use hdrhistogram::Histogram;
+use indicatif::ProgressBar;
+use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};
+use tokio::time::Instant;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::{
+    calls::{Ids, Request, request},
+    options::Plan,
+};
+
+/// What one request gave.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Detail {
+    /// Nanoseconds since the run started.
+    pub timestamp: u64,
+    /// Nanoseconds from the planned (open loop) or actual send to the answer.
+    pub latency: u64,
+    /// The gRPC status name.
+    pub status: String,
+    /// The error, if any.
+    pub error: String,
+}
+
+/// Results of some requests.
+#[derive(Debug, Clone)]
+pub struct Recorder {
+    /// Latencies in nanoseconds, successful or not.
+    pub latencies: Histogram<u64>,
+    /// Requests by status name (`OK`, `Unavailable`, ...).
+    pub statuses: HashMap<String, u64>,
+    /// Failed requests by error text.
+    pub errors: HashMap<String, u64>,
+    /// Sum of latencies, nanoseconds.
+    pub total_latency: u128,
+    /// Every request, when asked for.
+    pub details: Option<Vec<Detail>>,
+}
+
+impl Recorder {
+    fn new(details: bool) -> Self {
+        Self {
+            // 1 ns to 10 minutes, 3 significant digits.
+            latencies: Histogram::new_with_bounds(1, 600_000_000_000, 3)
+                .unwrap_or_else(|_| unreachable!("valid histogram bounds")),
+            statuses: HashMap::new(),
+            errors: HashMap::new(),
+            total_latency: 0,
+            details: details.then(Vec::new),
+        }
+    }
+
+    fn record(&mut self, at: Duration, latency: Duration, outcome: Result<(), tonic::Status>) {
+        let nanos = u64::try_from(latency.as_nanos()).unwrap_or(u64::MAX).max(1);
+        self.latencies.saturating_record(nanos);
+        self.total_latency += u128::from(nanos);
+        let (status, error) = match outcome {
+            Ok(()) => ("OK".to_owned(), String::new()),
+            Err(status) => {
+                let code = format!("{:?}", status.code());
+                let error = format!("rpc error: code = {code} desc = {}", status.message());
+                *self.errors.entry(error.clone()).or_default() += 1;
+                (code, error)
+            }
+        };
+        *self.statuses.entry(status.clone()).or_default() += 1;
+        if let Some(details) = &mut self.details {
+            details.push(Detail {
+                timestamp: u64::try_from(at.as_nanos()).unwrap_or(u64::MAX),
+                latency: nanos,
+                status,
+                error,
+            });
+        }
+    }
+
+    fn merge(&mut self, other: Recorder) {
+        let _ = self.latencies.add(&other.latencies);
+        for (status, n) in other.statuses {
+            *self.statuses.entry(status).or_default() += n;
+        }
+        for (error, n) in other.errors {
+            *self.errors.entry(error).or_default() += n;
+        }
+        self.total_latency += other.total_latency;
+        if let (Some(mine), Some(theirs)) = (&mut self.details, other.details) {
+            mine.extend(theirs);
+        }
+    }
+
+    /// Requests recorded.
+    pub fn count(&self) -> u64 {
+        self.latencies.len()
+    }
+}
+
+/// A finished run.
+#[derive(Debug, Clone)]
+pub struct RunResult {
+    /// What was measured.
+    pub recorder: Recorder,
+    /// From the first send to the last answer.
+    pub elapsed: Duration,
+}
+
+/// Runs `plan`: warm-up first, then the measured phase. `stop` ends it early (Ctrl-C).
+pub async fn run(
+    plan: &Plan,
+    progress: &ProgressBar,
+    stop: Arc<AtomicBool>,
+) -> Result<RunResult, String> {
+    let ids = Ids::new(plan.ids, plan.distribution)?;
+    let endpoint = Endpoint::from_shared(plan.target.clone())
+        .map_err(|_| format!("invalid address {:?}", plan.target))?
+        .connect_timeout(Duration::from_secs(3))
+        .tcp_nodelay(true);
+    // One eager connection says at once whether anybody is there; the others (and any
+    // reconnection mid-run) are made as needed.
+    let first = endpoint
+        .connect()
+        .await
+        .map_err(|e| format!("cannot connect to {}: {e}", plan.target))?;
+    let mut channels = vec![first];
+    channels.extend((1..plan.connections).map(|_| endpoint.connect_lazy()));
+    if let Some(warmup) = plan.warmup {
+        let warm = Plan {
+            total: None,
+            duration: Some(warmup),
+            skip_first: u64::MAX,
+            details: false,
+            ..plan.clone()
+        };
+        phase(&warm, &ids, &channels, &ProgressBar::hidden(), stop.clone()).await;
+    }
+    Ok(phase(plan, &ids, &channels, progress, stop).await)
+}
+
+async fn phase(
+    plan: &Plan,
+    ids: &Ids,
+    channels: &[Channel],
+    progress: &ProgressBar,
+    stop: Arc<AtomicBool>,
+) -> RunResult {
+    let next = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let end = plan.duration.map(|d| started + d);
+    let workers: Vec<_> = (0..plan.concurrency)
+        .map(|worker| {
+            let (plan, ids, next, stop) = (plan.clone(), ids.clone(), next.clone(), stop.clone());
+            let mut client = CustomerServiceClient::new(channels[worker % channels.len()].clone())
+                .max_decoding_message_size(64 << 20);
+            let progress = progress.clone();
+            tokio::spawn(async move {
+                let mut rng =
+                    Xoshiro256PlusPlus::seed_from_u64(plan.seed.wrapping_add(worker as u64));
+                let mut recorder = Recorder::new(plan.details);
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if plan.total.is_some_and(|total| i >= total) || stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    // Open loop: each request has its time, and its latency counts from then.
+                    let planned = plan
+                        .rps
+                        .map(|rps| started + Duration::from_secs_f64(i as f64 / rps));
+                    let due = planned.unwrap_or_else(Instant::now);
+                    if end.is_some_and(|end| due >= end) {
+                        break;
+                    }
+                    if let Some(planned) = planned {
+                        tokio::time::sleep_until(planned).await;
+                    }
+                    let call = plan.call.pick(&mut rng);
+                    let request = request(call, &ids, &plan.sections, plan.batch_size, &mut rng);
+                    let sent = Instant::now();
+                    let outcome = send(&mut client, request, plan.timeout).await;
+                    let answered = Instant::now();
+                    if i >= plan.skip_first {
+                        recorder.record(
+                            sent - started,
+                            answered - planned.unwrap_or(sent),
+                            outcome,
+                        );
+                    }
+                    progress.inc(1);
+                }
+                recorder
+            })
+        })
+        .collect();
+    let mut recorder = Recorder::new(plan.details);
+    for worker in workers {
+        if let Ok(done) = worker.await {
+            recorder.merge(done);
+        }
+    }
+    RunResult {
+        recorder,
+        elapsed: started.elapsed(),
+    }
+}
+
+async fn send(
+    client: &mut CustomerServiceClient<Channel>,
+    request: Request,
+    timeout: Duration,
+) -> Result<(), tonic::Status> {
+    let call = async {
+        match request {
+            Request::Get(r) => client
+                .get_customer_profile(with_deadline(r, timeout))
+                .await
+                .map(drop),
+            Request::Batch(r) => client
+                .batch_get_customer_profiles(with_deadline(r, timeout))
+                .await
+                .map(drop),
+            Request::Lookup(r) => client
+                .lookup_customers(with_deadline(r, timeout))
+                .await
+                .map(drop),
+        }
+    };
+    // The deadline travels as grpc-timeout; this guards against a server that ignores it.
+    match tokio::time::timeout(timeout + Duration::from_secs(1), call).await {
+        Ok(result) => result,
+        Err(_) => Err(tonic::Status::deadline_exceeded(
+            "no answer within the deadline",
+        )),
+    }
+}
+
+fn with_deadline<T>(message: T, timeout: Duration) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(timeout);
+    request
+}
