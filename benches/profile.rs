@@ -17,6 +17,7 @@ use c360::{
     profiles::Freshness,
     seed::{self, SeedOptions},
     sources::SourceSet,
+    wire::Tier,
 };
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -79,6 +80,21 @@ fn benches(c: &mut Criterion) {
     runtime
         .block_on(profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None))
         .unwrap();
+    let entry = runtime
+        .block_on(profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None))
+        .unwrap()
+        .entry;
+    c.bench_function(
+        "response: the wire form of a cached profile, every section",
+        |b| b.iter(|| black_box(entry.encoded.wire(SectionSet::ALL, Tier::L1, entry.age()))),
+    );
+    c.bench_function(
+        "response: the wire form of a cached profile, billing only",
+        |b| {
+            let billing = SectionSet::of(&[Section::Billing]);
+            b.iter(|| black_box(entry.encoded.wire(billing, Tier::L1, entry.age())))
+        },
+    );
     c.bench_function("L1 hit: a whole cached profile", |b| {
         b.to_async(&runtime).iter(|| async {
             black_box(

@@ -48,13 +48,17 @@ pub struct CachedProfile {
     pub loaded_at: Instant,
     /// The same moment on the wall clock, for L2 and other replicas.
     pub loaded_wall: Timestamp,
+    /// The backends it holds the answers of.
+    asked: SourceSet,
+    /// Every backend it asked answered.
+    complete: bool,
     weight: u32,
     refreshing: AtomicBool,
 }
 
 /// Bytes an entry costs beyond its encoded sections: the struct, the key and moka's own
 /// bookkeeping, measured rather than guessed in BENCHMARKS.md.
-const ENTRY_OVERHEAD: usize = 256;
+const ENTRY_OVERHEAD: usize = 640;
 
 impl CachedProfile {
     /// Wraps a profile read from the backends at `loaded_at` (`loaded_wall` on the wall
@@ -62,6 +66,8 @@ impl CachedProfile {
     pub fn new(encoded: EncodedProfile, loaded_at: Instant, loaded_wall: Timestamp) -> Arc<Self> {
         let weight = u32::try_from(encoded.encoded_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
         Arc::new(Self {
+            asked: encoded.sources().asked(),
+            complete: encoded.sources().is_complete(),
             encoded,
             loaded_at,
             loaded_wall,
@@ -86,7 +92,17 @@ impl CachedProfile {
 
     /// Whether it holds what the backends of `set` say.
     pub fn covers(&self, set: SourceSet) -> bool {
-        self.encoded.sources().asked().covers(set)
+        self.asked.covers(set)
+    }
+
+    /// The backends it holds the answers of.
+    pub fn asked(&self) -> SourceSet {
+        self.asked
+    }
+
+    /// Whether every backend it asked answered.
+    pub fn is_complete(&self) -> bool {
+        self.complete
     }
 
     /// Bytes it is counted for in L1.

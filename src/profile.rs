@@ -82,12 +82,11 @@ impl SourceReports {
 
     /// The backends that were asked.
     pub fn asked(&self) -> SourceSet {
-        let asked: Vec<_> = self
-            .iter()
+        self.iter()
             .filter(|r| r.status != SourceStatus::Skipped)
-            .map(|r| r.source)
-            .collect();
-        SourceSet::of(&asked)
+            .fold(SourceSet::EMPTY, |set, r| {
+                set.union(SourceSet::of(&[r.source]))
+            })
     }
 
     /// Every backend that was asked answered just now.

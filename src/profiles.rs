@@ -169,24 +169,40 @@ impl Profiles {
             Freshness::MaxAge(max_age) => Some(max_age),
             Freshness::AnyAge => None,
         };
-        let usable = |entry: &CachedProfile| {
+        let usable = move |entry: &CachedProfile| {
             let age = entry.age();
             entry.covers(needed)
                 && max_age.is_none_or(|max| age <= max)
-                && (entry.encoded.sources().is_complete() || age < policy.partial_ttl)
+                && (entry.is_complete() || age < policy.partial_ttl)
         };
+        // The hit path stays small; the miss path (L2, the fan-out, the merge) is a future of
+        // its own, boxed, so that a hit neither builds nor moves it.
+        if let Some(entry) = self.inner.cache.get(customer).await
+            && usable(&entry)
+        {
+            crate::cache::bump_counter(&self.stats().l1_hits);
+            self.refresh_if_old(customer, &entry);
+            return Ok(self.served(entry, Tier::L1));
+        }
+        Box::pin(self.get_or_load(customer, needed, deadline, usable)).await
+    }
+
+    async fn get_or_load(
+        &self,
+        customer: CustomerId,
+        needed: SourceSet,
+        deadline: Option<Instant>,
+        usable: impl Fn(&CachedProfile) -> bool + Sync,
+    ) -> Result<Served, ProfileError> {
         let lookup = self
             .inner
             .cache
-            .get_or_load(customer, usable, |current| {
+            .get_or_load(customer, &usable, |current| {
                 self.fill(customer, needed, deadline, current, &usable)
             })
             .await?;
         Ok(match lookup {
-            Lookup::Hit(entry) => {
-                self.refresh_if_old(customer, &entry);
-                self.served(entry, Tier::L1)
-            }
+            Lookup::Hit(entry) => self.served(entry, Tier::L1),
             Lookup::Loaded(entry, tier) => self.served(entry, tier),
         })
     }
@@ -227,9 +243,7 @@ impl Profiles {
             None => None,
         };
         // Never narrow an entry: reload what it held as well as what this caller needs.
-        let held = current
-            .as_ref()
-            .map_or(SourceSet::EMPTY, |c| c.encoded.sources().asked());
+        let held = current.as_ref().map_or(SourceSet::EMPTY, |c| c.asked());
         let entry = self
             .load(
                 customer,
@@ -240,7 +254,7 @@ impl Profiles {
             )
             .await?;
         if let (Some(l2), Some(generation)) = (&self.inner.l2, l2_generation)
-            && entry.encoded.sources().is_complete()
+            && entry.is_complete()
         {
             // Other replicas may use it; this caller need not wait for it.
             let (l2, shared) = (l2.clone(), entry.clone());
@@ -304,13 +318,13 @@ impl Profiles {
             return;
         }
         crate::cache::bump_counter(&self.stats().refreshes);
-        let (this, set) = (self.clone(), entry.encoded.sources().asked());
+        let (this, set) = (self.clone(), entry.asked());
         tokio::spawn(async move {
             let fresh = |e: &CachedProfile| e.age() < refresh_after && e.covers(set);
             let refreshed = this
                 .inner
                 .cache
-                .get_or_load(customer, fresh, |current| {
+                .get_or_load(customer, &fresh, |current| {
                     this.fill(customer, set, None, current, &fresh)
                 })
                 .await;

@@ -1,13 +1,13 @@
 //! The gRPC server: `CustomerService`, `CatalogService`, health, reflection (v1 and v1alpha)
 //! and gRPC-Web with CORS, on a listener the caller has bound, until `shutdown` resolves.
 
+mod browser;
+
 use std::future::Future;
 
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
-use tonic::transport::Server;
+use tonic::transport::{Server, server::TcpIncoming};
 use tonic_health::ServingStatus;
-use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::{
     app::App,
@@ -37,6 +37,12 @@ pub const SERVICES: [&str; 2] = [
     "customer360.v1.CustomerService",
     "customer360.v1.CatalogService",
 ];
+
+/// Connections from `listener`, with Nagle's algorithm off: a small response must not wait
+/// for the client's delayed ACK (40 ms on Linux).
+fn incoming(listener: TcpListener) -> TcpIncoming {
+    TcpIncoming::from(listener).with_nodelay(Some(true))
+}
 
 /// Serves `app` on `listener` until `shutdown` resolves. Health turns `NOT_SERVING` first;
 /// calls in flight then finish before this returns.
@@ -70,27 +76,16 @@ pub async fn run(
                 .await;
         }
     };
-    // Browsers call through gRPC-Web; tokens, not cookies, carry identity, so any origin may.
-    let cors = CorsLayer::new()
-        .allow_origin(AllowOrigin::mirror_request())
-        .allow_headers(tower_http::cors::Any)
-        .allow_methods([http::Method::POST, http::Method::OPTIONS])
-        .expose_headers([
-            http::HeaderName::from_static("grpc-status"),
-            http::HeaderName::from_static("grpc-message"),
-            http::HeaderName::from_static("grpc-status-details-bin"),
-        ]);
     Server::builder()
         .accept_http1(true)
-        .layer(cors)
-        .layer(tonic_web::GrpcWebLayer::new())
+        .layer(browser::BrowserLayer)
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(CustomerServiceServer::new(app.customer_api()))
         .add_service(CatalogServiceServer::new(app.catalog_api()))
         .add_service(CacheAdminServiceServer::new(app.cache_admin_api()))
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), draining)
+        .serve_with_incoming_shutdown(incoming(listener), draining)
         .await?;
     Ok(())
 }

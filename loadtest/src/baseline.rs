@@ -44,7 +44,7 @@ impl customer_service_server::CustomerService for Baseline {
         &self,
         _request: Request<pb::GetCustomerProfileRequest>,
     ) -> Result<Response<WireProfile>, Status> {
-        Ok(Response::new(WireProfile(self.payload.clone())))
+        Ok(Response::new(WireProfile::from(self.payload.clone())))
     }
 
     async fn batch_get_customer_profiles(

@@ -197,26 +197,35 @@ pub enum Request {
     Lookup(pb::LookupCustomersRequest),
 }
 
+/// How profile reads are made.
+#[derive(Debug, Clone)]
+pub struct ReadShape {
+    /// Read mask paths; empty for all.
+    pub sections: Vec<String>,
+    /// Skip the caches.
+    pub bypass_cache: bool,
+    /// Ids per batch.
+    pub batch_size: usize,
+}
+
 /// Builds the request for `call`.
-pub fn request(
-    call: Call,
-    ids: &Ids,
-    sections: &[String],
-    batch_size: usize,
-    rng: &mut impl Rng,
-) -> Request {
-    let mask = (!sections.is_empty()).then(|| prost_types::FieldMask {
-        paths: sections.to_vec(),
+pub fn request(call: Call, ids: &Ids, shape: &ReadShape, rng: &mut impl Rng) -> Request {
+    let mask = (!shape.sections.is_empty()).then(|| prost_types::FieldMask {
+        paths: shape.sections.clone(),
     });
     match call {
         Call::Get => Request::Get(pb::GetCustomerProfileRequest {
             customer_id: ids.draw(rng).to_string(),
             read_mask: mask,
+            bypass_cache: shape.bypass_cache,
             ..Default::default()
         }),
         Call::Batch => Request::Batch(pb::BatchGetCustomerProfilesRequest {
-            customer_ids: (0..batch_size).map(|_| ids.draw(rng).to_string()).collect(),
+            customer_ids: (0..shape.batch_size)
+                .map(|_| ids.draw(rng).to_string())
+                .collect(),
             read_mask: mask,
+            bypass_cache: shape.bypass_cache,
             ..Default::default()
         }),
         // The seed writes several orders per customer: order ids over the customer range hit.

@@ -100,6 +100,9 @@ pub struct RunArgs {
     /// Read mask sections, comma-separated (default: all).
     #[arg(long, value_delimiter = ',')]
     pub sections: Vec<String>,
+    /// Ask c360 to skip its caches (every profile read goes to the backends): the miss path.
+    #[arg(long)]
+    pub bypass_cache: bool,
     /// Ids per BatchGetCustomerProfiles request.
     #[arg(long, default_value_t = 10)]
     pub batch_size: usize,
@@ -121,6 +124,10 @@ pub struct RunArgs {
     /// Accepted for ghz users: c360-loadtest speaks plaintext HTTP/2.
     #[arg(long)]
     pub insecure: bool,
+    /// Threads of the load generator (default: one per core). On a machine it shares with
+    /// the server, fewer threads leave the server more room.
+    #[arg(long)]
+    pub threads: Option<usize>,
     /// Seed of the id stream, for repeatable runs.
     #[arg(long, default_value_t = 42)]
     pub seed: u64,
@@ -143,6 +150,7 @@ pub struct Plan {
     pub ids: IdRange,
     pub distribution: IdDistribution,
     pub sections: Vec<String>,
+    pub bypass_cache: bool,
     pub batch_size: usize,
     pub details: bool,
     pub seed: u64,
@@ -202,6 +210,7 @@ impl RunArgs {
             ids: self.ids,
             distribution: self.distribution,
             sections: self.sections.clone(),
+            bypass_cache: self.bypass_cache,
             batch_size: self.batch_size,
             details: self.details,
             seed: self.seed,

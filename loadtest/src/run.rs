@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use c360::pb::customer_service_client::CustomerServiceClient;
+use c360::wire::WireProfile;
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};
@@ -18,7 +18,7 @@ use tokio::time::Instant;
 use tonic::transport::{Channel, Endpoint};
 
 use crate::{
-    calls::{Ids, Request, request},
+    calls::{Ids, ReadShape, Request, request},
     options::Plan,
 };
 
@@ -161,12 +161,16 @@ async fn phase(
     let workers: Vec<_> = (0..plan.concurrency)
         .map(|worker| {
             let (plan, ids, next, stop) = (plan.clone(), ids.clone(), next.clone(), stop.clone());
-            let mut client = CustomerServiceClient::new(channels[worker % channels.len()].clone())
-                .max_decoding_message_size(64 << 20);
+            let mut client = RawClient::new(channels[worker % channels.len()].clone());
             let progress = progress.clone();
             tokio::spawn(async move {
                 let mut rng =
                     Xoshiro256PlusPlus::seed_from_u64(plan.seed.wrapping_add(worker as u64));
+                let shape = ReadShape {
+                    sections: plan.sections.clone(),
+                    bypass_cache: plan.bypass_cache,
+                    batch_size: plan.batch_size,
+                };
                 let mut recorder = Recorder::new(plan.details);
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
@@ -185,7 +189,7 @@ async fn phase(
                         tokio::time::sleep_until(planned).await;
                     }
                     let call = plan.call.pick(&mut rng);
-                    let request = request(call, &ids, &plan.sections, plan.batch_size, &mut rng);
+                    let request = request(call, &ids, &shape, &mut rng);
                     let sent = Instant::now();
                     let outcome = send(&mut client, request, plan.timeout).await;
                     let answered = Instant::now();
@@ -214,25 +218,78 @@ async fn phase(
     }
 }
 
+/// A client that sends typed requests and leaves the answers undecoded: the load generator
+/// measures the server, not its own protobuf decoding (a profile decodes into dozens of
+/// strings; a same-sized fixed payload into one).
+#[derive(Debug, Clone)]
+struct RawClient {
+    grpc: tonic::client::Grpc<Channel>,
+}
+
+impl RawClient {
+    fn new(channel: Channel) -> Self {
+        Self {
+            grpc: tonic::client::Grpc::new(channel).max_decoding_message_size(64 << 20),
+        }
+    }
+
+    async fn call<M>(
+        &mut self,
+        path: &'static str,
+        message: M,
+        timeout: Duration,
+    ) -> Result<(), tonic::Status>
+    where
+        M: prost::Message + Send + Sync + 'static,
+    {
+        self.grpc
+            .ready()
+            .await
+            .map_err(|e| tonic::Status::unavailable(format!("connection not ready: {e}")))?;
+        // Any answer reads as a WireProfile: its fields are skipped, not decoded.
+        let codec = tonic_prost::ProstCodec::<M, WireProfile>::default();
+        let path = http::uri::PathAndQuery::from_static(path);
+        self.grpc
+            .unary(with_deadline(message, timeout), path, codec)
+            .await
+            .map(drop)
+    }
+}
+
 async fn send(
-    client: &mut CustomerServiceClient<Channel>,
+    client: &mut RawClient,
     request: Request,
     timeout: Duration,
 ) -> Result<(), tonic::Status> {
     let call = async {
         match request {
-            Request::Get(r) => client
-                .get_customer_profile(with_deadline(r, timeout))
-                .await
-                .map(drop),
-            Request::Batch(r) => client
-                .batch_get_customer_profiles(with_deadline(r, timeout))
-                .await
-                .map(drop),
-            Request::Lookup(r) => client
-                .lookup_customers(with_deadline(r, timeout))
-                .await
-                .map(drop),
+            Request::Get(r) => {
+                client
+                    .call(
+                        "/customer360.v1.CustomerService/GetCustomerProfile",
+                        r,
+                        timeout,
+                    )
+                    .await
+            }
+            Request::Batch(r) => {
+                client
+                    .call(
+                        "/customer360.v1.CustomerService/BatchGetCustomerProfiles",
+                        r,
+                        timeout,
+                    )
+                    .await
+            }
+            Request::Lookup(r) => {
+                client
+                    .call(
+                        "/customer360.v1.CustomerService/LookupCustomers",
+                        r,
+                        timeout,
+                    )
+                    .await
+            }
         }
     };
     // The deadline travels as grpc-timeout; this guards against a server that ignores it.

@@ -82,23 +82,18 @@ impl ProfileCache {
     ///
     /// Loads of one key run one at a time: callers that arrive during a load wait for it and
     /// take its entry if it is usable to them, so a thousand concurrent misses cost one load.
-    /// A load is cached only if no invalidation of the customer happened while it ran.
+    /// A load is cached only if no invalidation of the customer happened while it ran. (The
+    /// caller checks [`Self::get`] first: this is the miss path.)
     pub async fn get_or_load<F, Fut, E>(
         &self,
         customer: CustomerId,
-        usable: impl Fn(&CachedProfile) -> bool,
+        usable: &(dyn Fn(&CachedProfile) -> bool + Sync),
         load: F,
     ) -> Result<Lookup, E>
     where
         F: FnOnce(Option<Arc<CachedProfile>>) -> Fut,
         Fut: Future<Output = Result<(Arc<CachedProfile>, crate::wire::Tier), E>>,
     {
-        if let Some(hit) = self.entries.get(&customer).await
-            && usable(&hit)
-        {
-            bump(&self.stats.l1_hits);
-            return Ok(Lookup::Hit(hit));
-        }
         let mut result = None;
         let out = &mut result;
         self.entries

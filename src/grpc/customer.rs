@@ -357,7 +357,8 @@ mod tests {
         let mut read = 0;
         loop {
             let wire = stream.next().await.expect("more").expect("a profile");
-            let profile = <pb::CustomerProfile as prost::Message>::decode(wire.0).expect("decodes");
+            let profile =
+                <pb::CustomerProfile as prost::Message>::decode(wire.to_bytes()).expect("decodes");
             read += 1;
             if profile.identity.expect("identity").email == "v19@example.com" {
                 break;

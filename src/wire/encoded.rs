@@ -69,12 +69,23 @@ fn chunk(field: u32, message: &impl Message) -> Bytes {
 #[error("unreadable cached profile: {0}")]
 pub struct DecodeError(String);
 
-/// A profile's sections, encoded, with the reports of its backends.
+/// A profile's sections, encoded, with the reports of its backends, in one buffer laid out as
+/// a full read mask sends it: the customer id, the sections, and (when no report is stale) the
+/// reports. Sections are ranges of it, so an entry is one allocation.
 #[derive(Debug, Clone, PartialEq)]
 pub struct EncodedProfile {
     customer: CustomerId,
-    sections: [Option<Bytes>; 6],
+    body: Bytes,
+    /// End of the customer id field.
+    head: u32,
+    /// Each section's range of `body`; empty when absent.
+    sections: [(u32, u32); 6],
+    /// End of the sections: the reports follow, if `reports`.
+    sections_end: u32,
     sources: SourceReports,
+    /// Whether `body` ends with the reports as a whole profile sends them; not when some are
+    /// stale (their age is then encoded per answer).
+    reports: bool,
 }
 
 impl EncodedProfile {
@@ -116,11 +127,53 @@ impl EncodedProfile {
             .insights
             .as_ref()
             .map(|insights| chunk(field(Section::Insights), &pb::Insights::from(insights)));
-        Self {
-            customer: profile.customer,
-            sections,
-            sources: profile.sources,
+        Self::assemble(profile.customer, &sections, profile.sources)
+    }
+
+    /// Lays the customer id, `sections` and the reports of healthy backends out in one buffer.
+    fn assemble(
+        customer: CustomerId,
+        sections: &[Option<Bytes>; 6],
+        sources: SourceReports,
+    ) -> Self {
+        let reports = !sources.iter().any(|r| r.status == SourceStatus::Stale);
+        let size = sections.iter().flatten().map(Bytes::len).sum::<usize>() + 16;
+        let mut body = BytesMut::with_capacity(size + if reports { 200 } else { 0 });
+        encoding::string::encode(1, &id(customer), &mut body);
+        let head = offset(body.len());
+        let mut ranges = [(0, 0); 6];
+        for (range, chunk) in ranges.iter_mut().zip(sections) {
+            if let Some(chunk) = chunk {
+                *range = (offset(body.len()), offset(body.len() + chunk.len()));
+                body.put_slice(chunk);
+            }
         }
+        let sections_end = offset(body.len());
+        if reports {
+            encode_reports(&sources, SectionSet::ALL, None, &mut body);
+        }
+        // Exactly sized: this buffer lives as long as the entry.
+        let body = Bytes::copy_from_slice(&body);
+        Self {
+            customer,
+            body,
+            head,
+            sections: ranges,
+            sections_end,
+            sources,
+            reports,
+        }
+    }
+
+    /// The encoded section, if present.
+    fn section(&self, section: Section) -> Option<Bytes> {
+        let (start, end) = self.sections[section as usize];
+        (start < end).then(|| self.body.slice(start as usize..end as usize))
+    }
+
+    /// Every section, as `assemble` takes them.
+    fn all_sections(&self) -> [Option<Bytes>; 6] {
+        Section::ALL.map(|section| self.section(section))
     }
 
     /// Whose profile it is.
@@ -135,17 +188,19 @@ impl EncodedProfile {
 
     /// Whether `section` is present.
     pub fn has(&self, section: Section) -> bool {
-        self.sections[section as usize].is_some()
+        let (start, end) = self.sections[section as usize];
+        start < end
     }
 
-    /// Bytes of all sections.
+    /// Bytes held: the customer id, the sections and the reports.
     pub fn encoded_len(&self) -> usize {
-        self.sections.iter().flatten().map(Bytes::len).sum()
+        self.body.len()
     }
 
     /// Stands in the last good copy from `previous` for every backend that failed now, marked
     /// `STALE` with its original read time, unless that copy was read before `oldest`.
     pub fn carry_stale(&mut self, previous: &EncodedProfile, oldest: Timestamp) {
+        let mut sections = self.all_sections();
         let mut carried = false;
         for kind in SourceKind::ALL {
             let (now, before) = (self.sources[kind], previous.sources[kind]);
@@ -159,57 +214,59 @@ impl EncodedProfile {
                 continue;
             }
             for section in sections_of(kind) {
-                self.sections[*section as usize] = previous.sections[*section as usize].clone();
+                sections[*section as usize] = previous.section(*section);
             }
             self.sources[kind].status = SourceStatus::Stale;
             self.sources[kind].fetched_at = before.fetched_at;
             carried = true;
         }
+        if !carried {
+            return;
+        }
         // Without the orders backend there are no fresh insights: the last ones stand in,
         // marked incomplete.
         let insights = Section::Insights as usize;
-        if carried && self.sections[insights].is_none() {
-            self.sections[insights] = previous.sections[insights].as_ref().and_then(|chunk| {
-                let mut insights = decode_chunk::<pb::Insights>(chunk)?;
+        if sections[insights].is_none() {
+            sections[insights] = previous.section(Section::Insights).and_then(|chunk| {
+                let mut insights = decode_chunk::<pb::Insights>(&chunk)?;
                 insights.complete = false;
                 Some(self::chunk(field_number(Section::Insights), &insights))
             });
         }
+        *self = Self::assemble(self.customer, &sections, self.sources);
     }
 
     /// The same profile with every backend's data marked `STALE`: what is served when no
     /// backend answers now.
     pub fn all_stale(&self) -> Self {
-        let mut stale = self.clone();
+        let mut sources = self.sources;
         for kind in SourceKind::ALL {
-            let report = &mut stale.sources[kind];
+            let report = &mut sources[kind];
             if matches!(report.status, SourceStatus::Ok) {
                 report.status = SourceStatus::Stale;
             }
         }
-        stale
+        Self::assemble(self.customer, &self.all_sections(), sources)
     }
 
     /// The response for a caller that asked for `sections`, served from `tier` with data
     /// `age` old, as it goes on the wire: the section chunks as they are, then the reports
     /// and the cache information, encoded for this request.
     pub fn wire(&self, sections: SectionSet, tier: Tier, age: Duration) -> WireProfile {
-        let mut out = BytesMut::with_capacity(self.encoded_len() + 256);
-        encoding::string::encode(1, &id(self.customer), &mut out);
-        for section in sections.iter() {
-            if let Some(chunk) = &self.sections[section as usize] {
-                out.put_slice(chunk);
+        let mut parts = Vec::with_capacity(9);
+        let mut out = BytesMut::with_capacity(64);
+        if sections == SectionSet::ALL && self.reports {
+            // The common case, a whole profile of healthy backends: all but the cache
+            // information was encoded when the entry was made.
+            parts.push(self.body.clone());
+        } else {
+            if sections == SectionSet::ALL {
+                parts.push(self.body.slice(..self.sections_end as usize));
+            } else {
+                parts.push(self.body.slice(..self.head as usize));
+                parts.extend(sections.iter().filter_map(|s| self.section(s)));
             }
-        }
-        let now = chrono::Utc::now();
-        for kind in SourceKind::ALL {
-            let report = self.sources.report_for(kind, sections);
-            let mut wire = convert::source_report(report);
-            wire.age = report
-                .fetched_at
-                .and_then(|at| (now - at).to_std().ok())
-                .map(convert::duration);
-            encoding::message::encode(SOURCES_FIELD, &wire, &mut out);
+            encode_reports(&self.sources, sections, Some(chrono::Utc::now()), &mut out);
         }
         let cache = pb::CacheInfo {
             served_from: match tier {
@@ -220,12 +277,13 @@ impl EncodedProfile {
             age: Some(convert::duration(age)),
         };
         encoding::message::encode(CACHE_FIELD, &cache, &mut out);
-        WireProfile(out.freeze())
+        parts.push(out.freeze());
+        WireProfile::from_parts(parts)
     }
 
     /// [`Self::wire`] decoded: what a client sees.
     pub fn response(&self, sections: SectionSet, tier: Tier, age: Duration) -> pb::CustomerProfile {
-        pb::CustomerProfile::decode(self.wire(sections, tier, age).0).unwrap_or_else(|error| {
+        pb::CustomerProfile::decode(self.wire(sections, tier, age).to_bytes()).unwrap_or_else(|error| {
             // Only our own encoder wrote these bytes: this is a bug, not a caller's problem.
             tracing::error!(%error, customer = %self.customer, "cannot decode a cached profile");
             pb::CustomerProfile::default()
@@ -238,10 +296,7 @@ impl EncodedProfile {
         let mut out = BytesMut::with_capacity(self.encoded_len() + 160);
         out.put_i64(loaded_at.timestamp_micros());
         out.put_u64(catalog);
-        encoding::string::encode(1, &id(self.customer), &mut out);
-        for chunk in self.sections.iter().flatten() {
-            out.put_slice(chunk);
-        }
+        out.put_slice(&self.body[..self.sections_end as usize]);
         for report in self.sources.iter() {
             encoding::message::encode(SOURCES_FIELD, &convert::source_report(*report), &mut out);
         }
@@ -300,15 +355,36 @@ impl EncodedProfile {
         }
         let customer = customer.ok_or_else(|| fail("no customer id"))?;
         Ok((
-            Self {
-                customer,
-                sections,
-                sources,
-            },
+            Self::assemble(customer, &sections, sources),
             loaded_at,
             catalog,
         ))
     }
+}
+
+/// Encodes the reports as a caller that asked for `sections` sees them; with `now`, stale
+/// reports carry their age.
+fn encode_reports(
+    sources: &SourceReports,
+    sections: SectionSet,
+    now: Option<Timestamp>,
+    out: &mut BytesMut,
+) {
+    for kind in SourceKind::ALL {
+        let report = sources.report_for(kind, sections);
+        let mut wire = convert::source_report(report);
+        if report.status == SourceStatus::Stale {
+            wire.age = now
+                .zip(report.fetched_at)
+                .and_then(|(now, at)| (now - at).to_std().ok())
+                .map(convert::duration);
+        }
+        encoding::message::encode(SOURCES_FIELD, &wire, out);
+    }
+}
+
+fn offset(position: usize) -> u32 {
+    u32::try_from(position).unwrap_or(u32::MAX)
 }
 
 fn decode_chunk<M: Message + Default>(chunk: &Bytes) -> Option<M> {

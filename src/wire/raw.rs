@@ -7,9 +7,35 @@ use prost::{
     encoding::{self, DecodeContext, WireType},
 };
 
-/// An encoded `customer360.v1.CustomerProfile`.
+/// An encoded `customer360.v1.CustomerProfile`, in parts that are written one after the
+/// other: the cached body is shared, not copied, until the transport writes it.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct WireProfile(pub Bytes);
+pub struct WireProfile(Vec<Bytes>);
+
+impl WireProfile {
+    /// The profile made of these encoded fields, in order.
+    pub fn from_parts(parts: Vec<Bytes>) -> Self {
+        Self(parts)
+    }
+
+    /// The whole encoding in one buffer.
+    pub fn to_bytes(&self) -> Bytes {
+        match self.0.as_slice() {
+            [one] => one.clone(),
+            parts => Bytes::from(parts.concat()),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.0.iter().map(Bytes::len).sum()
+    }
+}
+
+impl From<Bytes> for WireProfile {
+    fn from(bytes: Bytes) -> Self {
+        Self(vec![bytes])
+    }
+}
 
 /// An encoded `customer360.v1.BatchGetCustomerProfilesResponse`.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -18,48 +44,70 @@ pub struct WireBatch(pub Bytes);
 impl WireBatch {
     /// The batch of these profiles, in order.
     pub fn of(profiles: &[WireProfile]) -> Self {
-        let len = profiles.iter().map(|p| p.0.len() + 6).sum();
+        let len = profiles.iter().map(|p| p.len() + 6).sum();
         let mut out = Vec::with_capacity(len);
         for profile in profiles {
             encoding::encode_key(1, WireType::LengthDelimited, &mut out);
-            encoding::encode_varint(profile.0.len() as u64, &mut out);
-            out.put_slice(&profile.0);
+            encoding::encode_varint(profile.len() as u64, &mut out);
+            for part in &profile.0 {
+                out.put_slice(part);
+            }
         }
         Self(Bytes::from(out))
     }
 }
 
-/// Servers only send these: reading one back keeps the bytes as they are.
-macro_rules! raw_message {
-    ($name:ident) => {
-        impl Message for $name {
-            fn encode_raw(&self, buf: &mut impl BufMut) {
-                buf.put_slice(&self.0);
-            }
+// Servers only send these; reading one back (which no server does) skips its fields.
 
-            fn merge_field(
-                &mut self,
-                tag: u32,
-                wire_type: WireType,
-                buf: &mut impl Buf,
-                ctx: DecodeContext,
-            ) -> Result<(), DecodeError> {
-                encoding::skip_field(wire_type, tag, buf, ctx)
-            }
-
-            fn encoded_len(&self) -> usize {
-                self.0.len()
-            }
-
-            fn clear(&mut self) {
-                self.0 = Bytes::new();
-            }
+impl Message for WireProfile {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        for part in &self.0 {
+            buf.put_slice(part);
         }
-    };
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.len()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
+    }
 }
 
-raw_message!(WireProfile);
-raw_message!(WireBatch);
+impl Message for WireBatch {
+    fn encode_raw(&self, buf: &mut impl BufMut) {
+        buf.put_slice(&self.0);
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: WireType,
+        buf: &mut impl Buf,
+        ctx: DecodeContext,
+    ) -> Result<(), DecodeError> {
+        encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn clear(&mut self) {
+        self.0 = Bytes::new();
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -72,8 +120,10 @@ mod tests {
             customer_id: "7".into(),
             ..Default::default()
         };
-        let wire = WireProfile(Bytes::from(profile.encode_to_vec()));
+        let encoded = Bytes::from(profile.encode_to_vec());
+        let wire = WireProfile::from_parts(vec![encoded.slice(..2), encoded.slice(2..)]);
         assert_eq!(wire.encode_to_vec(), profile.encode_to_vec());
+        assert_eq!(wire.to_bytes(), encoded);
         let batch = WireBatch::of(&[wire.clone(), wire]);
         let decoded =
             pb::BatchGetCustomerProfilesResponse::decode(batch.encode_to_vec().as_slice())

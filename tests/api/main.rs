@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod browser;
 mod catalog;
 mod client;
 mod freshness;

@@ -1,0 +1,187 @@
+//! L1 as a model: what a cached profile costs in memory, and what hit ratio a cache of a given
+//! size gets under Zipf-skewed traffic.
+//!
+//! `cargo bench --bench cache_model` prints:
+//! - memory per cached profile with 100,000 profiles cached (resident set growth divided by
+//!   the count), beside the encoded size of the profile and what L1's weigher counts;
+//! - the hit ratio of L1 under Zipf(0.99) over 1,000,000 customers, with the cache sized for
+//!   1 %, 10 % and 50 % of them (after a warm-up of as many requests as customers).
+//!
+//! Under `cargo test` it runs at a tenth of the size, as a smoke test.
+
+#![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
+
+use std::{sync::Arc, time::Duration};
+
+use c360::{
+    app::Backends,
+    cache::{CacheStats, CachedProfile, L1Config, ProfileCache},
+    config::Settings,
+    db::Db,
+    keys::CustomerId,
+    profile::{Assembly, Profile, assemble},
+    reference::Catalog,
+    seed::{self, SeedOptions},
+    sources::SourceSet,
+    wire::{EncodedProfile, Tier},
+};
+use chrono::Utc;
+use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};
+use rand_distr::{Distribution, Zipf};
+use tokio::time::Instant;
+
+fn resident_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap();
+    let pages: u64 = statm.split_whitespace().nth(1).unwrap().parse().unwrap();
+    pages * 4096
+}
+
+/// A typical customer's profile (4 to 6 orders), read through the real sources.
+async fn typical_profile() -> Profile {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("model.db").display());
+    let db = Db::connect_or_create(&url, Default::default())
+        .await
+        .unwrap();
+    seed::seed(&db, &SeedOptions::new(300, 42), |_| {})
+        .await
+        .unwrap();
+    let (id,): (i64,) = db
+        .fetch_optional(
+            "SELECT customer_id FROM orders GROUP BY customer_id HAVING COUNT(*) BETWEEN 4 AND 6 \
+             ORDER BY customer_id LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .unwrap();
+    let mut settings = Settings::default();
+    settings.database.url = url;
+    let backends = Backends::connect(&settings).unwrap();
+    let catalog = backends.catalog.load().await.unwrap();
+    let fanout = c360::fanout::Fanout::new(backends.sources(), [Duration::from_secs(5); 4]);
+    let customer = CustomerId::new(id).unwrap();
+    let outcomes = fanout.gather(customer, SourceSet::ALL, None).await;
+    match assemble(customer, outcomes, &catalog, Utc::now()) {
+        Assembly::Profile(profile) => *profile,
+        other => panic!("{other:?}"),
+    }
+}
+
+fn cache(max_bytes: u64) -> ProfileCache {
+    ProfileCache::new(
+        L1Config {
+            max_bytes,
+            ttl: Duration::from_secs(3600),
+        },
+        Arc::new(CacheStats::default()),
+    )
+}
+
+async fn memory(count: u64) {
+    let template = typical_profile().await;
+    let encoded = EncodedProfile::encode(&template, Utc::now());
+    let on_wire = encoded
+        .wire(c360::profile::SectionSet::ALL, Tier::L1, Duration::ZERO)
+        .to_bytes()
+        .len();
+    let cache = cache(u64::MAX);
+    let before = resident_bytes();
+    for id in 1..=count {
+        let profile = Profile {
+            customer: CustomerId::new(id as i64).unwrap(),
+            ..template.clone()
+        };
+        let entry = CachedProfile::new(
+            EncodedProfile::encode(&profile, Utc::now()),
+            Instant::now(),
+            Utc::now(),
+        );
+        cache
+            .get_or_load(profile.customer, &|_| false, |_| async {
+                Ok::<_, ()>((entry, Tier::Sources))
+            })
+            .await
+            .unwrap();
+    }
+    let entries = cache.entry_count().await;
+    let grown = resident_bytes().saturating_sub(before);
+    let per_profile = grown as f64 / entries as f64;
+    println!(
+        "memory: {entries} profiles cached; encoded profile {} bytes ({on_wire} on the wire); \
+         resident growth {:.1} MiB = {per_profile:.0} bytes per profile = {:.2}x the encoded size \
+         (L1's weigher counts {} bytes each)",
+        encoded.encoded_len(),
+        grown as f64 / (1 << 20) as f64,
+        per_profile / encoded.encoded_len() as f64,
+        cache.weighted_size().await / entries.max(1),
+    );
+    assert_eq!(entries, count);
+}
+
+async fn hit_ratio(customers: u64, share: f64) -> f64 {
+    // Every entry weighs the same: the cache holds `share` of the customers.
+    let entry = CachedProfile::new(
+        EncodedProfile::encode(&typical_profile_small(), Utc::now()),
+        Instant::now(),
+        Utc::now(),
+    );
+    let capacity = (customers as f64 * share) as u64 * u64::from(entry.weight());
+    let cache = cache(capacity);
+    let zipf = Zipf::new(customers as f64, 0.99).unwrap();
+    let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
+    let (mut hits, mut requests) = (0u64, 0u64);
+    for n in 0..customers * 3 {
+        let customer = CustomerId::new(zipf.sample(&mut rng) as i64).unwrap();
+        let measured = n >= customers;
+        let hit = cache.get(customer).await.is_some();
+        if !hit {
+            let fresh = entry.clone();
+            cache
+                .get_or_load(customer, &|_| false, |_| async move {
+                    Ok::<_, ()>((fresh, Tier::Sources))
+                })
+                .await
+                .unwrap();
+        }
+        if measured {
+            requests += 1;
+            hits += u64::from(hit);
+        }
+    }
+    hits as f64 / requests as f64
+}
+
+/// A profile with no sections: only its weight matters to the hit-ratio model.
+fn typical_profile_small() -> Profile {
+    Profile {
+        customer: CustomerId::new(1).unwrap(),
+        identity: None,
+        billing: None,
+        orders: None,
+        shipments: None,
+        interactions: None,
+        insights: None,
+        sources: c360::profile::SourceReports::skipped(),
+    }
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let scale = if full { 1 } else { 10 };
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let _ = Catalog::default();
+        memory(100_000 / scale).await;
+        let customers = 1_000_000 / scale;
+        for share in [0.01, 0.10, 0.50] {
+            let ratio = hit_ratio(customers, share).await;
+            println!(
+                "hit ratio: Zipf(0.99) over {customers} customers, L1 sized for {:.0}% of them: {:.1}%",
+                share * 100.0,
+                ratio * 100.0
+            );
+            assert!(ratio > share, "a Zipf-skewed load must beat a uniform one");
+        }
+    });
+}
