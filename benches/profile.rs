@@ -13,11 +13,11 @@ use c360::{
     config::Settings,
     db::Db,
     keys::CustomerId,
-    profile::{Section, SectionSet, assemble},
+    profile::{Assembly, Section, SectionSet, assemble, enrich_orders},
     profiles::Freshness,
     seed::{self, SeedOptions},
-    sources::SourceSet,
-    wire::Tier,
+    sources::{SourceData, SourceSet},
+    wire::{EncodedProfile, Tier},
 };
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -76,6 +76,45 @@ fn benches(c: &mut Criterion) {
             )
         },
     );
+    let history = outcomes
+        .iter()
+        .find_map(|o| match &o.result {
+            Ok(SourceData::Orders(history)) => Some(history.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let shipments = outcomes
+        .iter()
+        .find_map(|o| match &o.result {
+            Ok(SourceData::Fulfilment(shipments)) => Some(shipments.clone()),
+            _ => None,
+        })
+        .unwrap();
+    c.bench_function(
+        "enrichment: order lines from the catalog, with return eligibility",
+        |b| {
+            b.iter_batched(
+                || history.recent.clone(),
+                |orders| {
+                    black_box(enrich_orders(
+                        orders,
+                        Some(&shipments),
+                        &catalog,
+                        Utc::now(),
+                    ))
+                },
+                BatchSize::SmallInput,
+            )
+        },
+    );
+    let profile = match assemble(customer, outcomes.clone(), &catalog, Utc::now()) {
+        Assembly::Profile(profile) => *profile,
+        other => panic!("{other:?}"),
+    };
+    c.bench_function(
+        "encoding: a merged profile into its cached, encoded form",
+        |b| b.iter(|| black_box(EncodedProfile::encode(&profile, Utc::now()))),
+    );
 
     runtime
         .block_on(profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None))
@@ -118,5 +157,20 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(profile, benches);
+/// Applying a change-feed event: the customer's entry dropped from L1, its generation moved
+/// on, its watchers told (a replica without L2, as in this bench).
+fn feed_event(c: &mut Criterion) {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let fixture = runtime.block_on(fixture());
+    let (profiles, customer) = (fixture.app.profiles().clone(), fixture.customer);
+    runtime
+        .block_on(profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None))
+        .unwrap();
+    c.bench_function("feed event: invalidating one customer", |b| {
+        b.to_async(&runtime)
+            .iter(|| async { profiles.invalidate(&[customer]).await })
+    });
+}
+
+criterion_group!(profile, benches, feed_event);
 criterion_main!(profile);

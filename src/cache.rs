@@ -114,4 +114,9 @@ impl CachedProfile {
     pub fn claim_refresh(&self) -> bool {
         !self.refreshing.swap(true, Ordering::AcqRel)
     }
+
+    /// Gives the refresh claim back, for a later caller.
+    pub fn release_refresh(&self) {
+        self.refreshing.store(false, Ordering::Release);
+    }
 }

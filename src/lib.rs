@@ -10,7 +10,7 @@
 //!   merge — and the invalidations that keep it fresh.
 //! - [`cache`]: L1 (moka, bounded by bytes, one load per key, generation-guarded fills), L2
 //!   (Redis), the change-feed follower and the Redis invalidation bus.
-//! - [`wire`]: protobuf conversions, and profiles pre-encoded section by section as the
+//! - [`wire`]: protobuf conversions; profiles pre-encoded section by section as the
 //!   caches hold and the edge serves them.
 //! - [`fanout`]: asks the backends a read needs, concurrently, each under a deadline.
 //! - [`sources`]: the `Source` trait and one sqlx implementation per backend (billing,
@@ -23,7 +23,8 @@
 //!
 //! - [`app`]: wiring: settings in, a ready-to-serve [`app::App`] out, background tasks
 //!   (feeds, bus, catalog refresh) included.
-//! - [`server`]: `run(listener, app, shutdown)`: gRPC with health and reflection.
+//! - [`server`]: `run(listener, app, shutdown)`: gRPC with health and reflection, gRPC-Web
+//!   and CORS for browsers only (`server/browser.rs`).
 //! - [`config`]: settings from a TOML file, `C360_*` variables and flags.
 //! - [`db`]: pools to Postgres or SQLite, the reference schema's migrations.
 //! - [`seed`]: a deterministic, realistic data set of any size.

@@ -5,7 +5,10 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use tokio::{sync::broadcast, time::Instant};
+use tokio::{
+    sync::{Semaphore, broadcast},
+    time::Instant,
+};
 
 use crate::{
     cache::{CacheStats, CachedProfile, Change, Lookup, ProfileCache, RedisCache},
@@ -78,6 +81,19 @@ struct Inner {
     policy: ReadPolicy,
     changes: broadcast::Sender<Change>,
     replica: u64,
+    /// Background refreshes that may run at once.
+    refreshing: Arc<Semaphore>,
+}
+
+/// Background refreshes at once: enough to keep up, few enough never to crowd out callers.
+const CONCURRENT_REFRESHES: usize = 2;
+
+/// `age` less up to a quarter, by customer: a stable spread, so that entries loaded in the
+/// same second come due over a quarter of the refresh age.
+fn spread(age: Duration, customer: CustomerId) -> Duration {
+    let fraction =
+        ((customer.get() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as f64 / 1024.0;
+    age.mul_f64(1.0 - 0.25 * fraction)
 }
 
 /// How many changes a slow watcher may fall behind before it only hears "something changed".
@@ -102,6 +118,7 @@ impl Profiles {
                 policy,
                 changes,
                 replica: rand::random(),
+                refreshing: Arc::new(Semaphore::new(CONCURRENT_REFRESHES)),
             }),
         }
     }
@@ -312,15 +329,25 @@ impl Profiles {
 
     /// Refresh ahead: a hit past its refresh age is served as it is, and one background
     /// reload replaces it.
+    ///
+    /// Entries loaded together must not all come due together: each customer's refresh age is
+    /// spread over the last quarter of `refresh_after`, and at most a few reloads run at once
+    /// (a hit that finds none free is served as it is, and a later one refreshes).
     fn refresh_if_old(&self, customer: CustomerId, entry: &Arc<CachedProfile>) {
         let refresh_after = self.inner.policy.refresh_after;
-        if entry.age() < refresh_after || !entry.claim_refresh() {
+        let due = spread(refresh_after, customer);
+        if entry.age() < due || !entry.claim_refresh() {
             return;
         }
+        let Ok(permit) = self.inner.refreshing.clone().try_acquire_owned() else {
+            entry.release_refresh();
+            return;
+        };
         crate::cache::bump_counter(&self.stats().refreshes);
         let (this, set) = (self.clone(), entry.asked());
         tokio::spawn(async move {
-            let fresh = |e: &CachedProfile| e.age() < refresh_after && e.covers(set);
+            let _permit = permit;
+            let fresh = |e: &CachedProfile| e.age() < due && e.covers(set);
             let refreshed = this
                 .inner
                 .cache

@@ -9,6 +9,7 @@
 //! - [`run`]: the engine: workers, connections, closed and open loop, recording.
 //! - [`report`]: ghz-shaped JSON, summary, CSV and HTML reports.
 //! - [`chart`]: the SVG latency-percentile chart.
+//! - [`probe`]: the miss path taken apart: total latency against the slowest backend's.
 //! - [`baseline`]: the bare server answering a fixed profile.
 
 #![allow(missing_docs)]
@@ -17,5 +18,6 @@ pub mod baseline;
 pub mod calls;
 pub mod chart;
 pub mod options;
+pub mod probe;
 pub mod report;
 pub mod run;

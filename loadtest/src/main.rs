@@ -11,6 +11,7 @@ use std::{
 use c360_loadtest::{
     baseline, chart,
     options::{Cli, Command, Format},
+    probe,
     report::Report,
     run,
 };
@@ -45,6 +46,24 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::BaselineServer { bytes, listen }) => baseline::serve(bytes, listen).await,
+        Some(Command::Probe {
+            samples,
+            ids,
+            target,
+        }) => {
+            let target = if target.contains("://") {
+                target
+            } else {
+                format!("http://{target}")
+            };
+            println!(
+                "{}",
+                probe::probe(&target, samples, ids)
+                    .await
+                    .map_err(anyhow::Error::msg)?
+            );
+            Ok(())
+        }
         Some(Command::Chart { reports, output }) => {
             let reports = reports
                 .iter()

@@ -35,6 +35,18 @@ pub enum Command {
         #[arg(long, default_value = "127.0.0.1:50052")]
         listen: std::net::SocketAddr,
     },
+    /// Reads profiles one by one past the caches and reports what a miss costs beyond its
+    /// slowest backend (each answer says how long each backend took).
+    Probe {
+        /// Reads to make.
+        #[arg(long, default_value_t = 200)]
+        samples: u64,
+        /// Customer ids, e.g. 1-10000.
+        #[arg(long, default_value = "1-10000")]
+        ids: IdRange,
+        /// The server.
+        target: String,
+    },
     /// Draws the latency percentiles of JSON reports in one SVG chart.
     Chart {
         /// Reports written with `-O json`.

@@ -299,3 +299,14 @@ async fn a_failing_backend_is_served_from_its_last_good_copy_marked_stale() {
             .all(|r| r.status == SourceStatus::Stale)
     );
 }
+
+#[test]
+fn refresh_ages_spread_over_the_last_quarter() {
+    let age = Duration::from_secs(60);
+    let spread: Vec<Duration> = (1..=1000)
+        .map(|n| super::spread(age, crate::keys::CustomerId::new(n).unwrap()))
+        .collect();
+    assert!(spread.iter().all(|d| *d <= age && *d >= age.mul_f64(0.75)));
+    let early = spread.iter().filter(|d| **d < age.mul_f64(0.875)).count();
+    assert!((400..600).contains(&early), "{early}");
+}
