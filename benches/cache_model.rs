@@ -11,17 +11,16 @@
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
 
+#[path = "support.rs"]
+mod support;
+
 use std::{sync::Arc, time::Duration};
 
 use c360::{
-    app::Backends,
     cache::{CacheStats, CachedProfile, L1Config, ProfileCache},
-    config::Settings,
-    db::Db,
     keys::CustomerId,
     profile::{Assembly, Profile, assemble},
     reference::Catalog,
-    seed::{self, SeedOptions},
     sources::SourceSet,
     wire::{EncodedProfile, Tier},
 };
@@ -38,29 +37,9 @@ fn resident_bytes() -> u64 {
 
 /// A typical customer's profile (4 to 6 orders), read through the real sources.
 async fn typical_profile() -> Profile {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("model.db").display());
-    let db = Db::connect_or_create(&url, Default::default())
-        .await
-        .unwrap();
-    seed::seed(&db, &SeedOptions::new(300, 42), |_| {})
-        .await
-        .unwrap();
-    let (id,): (i64,) = db
-        .fetch_optional(
-            "SELECT customer_id FROM orders GROUP BY customer_id HAVING COUNT(*) BETWEEN 4 AND 6 \
-             ORDER BY customer_id LIMIT 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    let mut settings = Settings::default();
-    settings.database.url = url;
-    let backends = Backends::connect(&settings).unwrap();
+    let (_settings, backends, customer, _dir) = support::typical_customer().await;
     let catalog = backends.catalog.load().await.unwrap();
     let fanout = c360::fanout::Fanout::new(backends.sources(), [Duration::from_secs(5); 4]);
-    let customer = CustomerId::new(id).unwrap();
     let outcomes = fanout.gather(customer, SourceSet::ALL, None).await;
     match assemble(customer, outcomes, &catalog, Utc::now()) {
         Assembly::Profile(profile) => *profile,

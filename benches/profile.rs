@@ -6,16 +6,16 @@
 
 #![allow(missing_docs, clippy::unwrap_used)]
 
+#[path = "support.rs"]
+mod support;
+
 use std::hint::black_box;
 
 use c360::{
-    app::{App, Backends},
-    config::Settings,
-    db::Db,
+    app::App,
     keys::CustomerId,
     profile::{Assembly, Section, SectionSet, assemble, enrich_orders},
     profiles::Freshness,
-    seed::{self, SeedOptions},
     sources::{SourceData, SourceSet},
     wire::{EncodedProfile, Tier},
 };
@@ -29,32 +29,12 @@ struct Fixture {
 }
 
 async fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("bench.db").display());
-    let db = Db::connect_or_create(&url, Default::default())
-        .await
-        .unwrap();
-    seed::seed(&db, &SeedOptions::new(300, 42), |_| {})
-        .await
-        .unwrap();
-    let (id,): (i64,) = db
-        .fetch_optional(
-            "SELECT customer_id FROM orders GROUP BY customer_id HAVING COUNT(*) BETWEEN 4 AND 6 \
-             ORDER BY customer_id LIMIT 1",
-            &[],
-        )
-        .await
-        .unwrap()
-        .unwrap();
-    db.close().await;
-    let mut settings = Settings::default();
-    settings.database.url = url;
-    let backends = Backends::connect(&settings).unwrap();
+    let (settings, backends, customer, dir) = support::typical_customer().await;
     let sources = backends.sources();
     let app = App::new(&settings, backends, sources).await.unwrap();
     Fixture {
         app,
-        customer: CustomerId::new(id).unwrap(),
+        customer,
         _dir: dir,
     }
 }
