@@ -28,7 +28,12 @@ pub use l2::{L2Config, L2Error, RedisCache};
 pub(crate) use stats::bump as bump_counter;
 pub use stats::{CacheStats, FeedSnapshot, FeedStats};
 
-use crate::{keys::CustomerId, profile::Timestamp, sources::SourceSet, wire::EncodedProfile};
+use crate::{
+    keys::CustomerId,
+    profile::{SourceStatus, Timestamp},
+    sources::SourceSet,
+    wire::EncodedProfile,
+};
 
 /// What changed, as watchers hear it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,6 +57,8 @@ pub struct CachedProfile {
     asked: SourceSet,
     /// Every backend it asked answered.
     complete: bool,
+    /// Some backend's data in it is a stale copy.
+    stale: bool,
     weight: u32,
     refreshing: AtomicBool,
 }
@@ -65,9 +72,13 @@ impl CachedProfile {
     /// clock).
     pub fn new(encoded: EncodedProfile, loaded_at: Instant, loaded_wall: Timestamp) -> Arc<Self> {
         let weight = u32::try_from(encoded.encoded_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
+        let sources = encoded.sources();
+        let (asked, complete) = (sources.asked(), sources.is_complete());
+        let stale = sources.iter().any(|r| r.status == SourceStatus::Stale);
         Arc::new(Self {
-            asked: encoded.sources().asked(),
-            complete: encoded.sources().is_complete(),
+            asked,
+            complete,
+            stale,
             encoded,
             loaded_at,
             loaded_wall,
@@ -103,6 +114,11 @@ impl CachedProfile {
     /// Whether every backend it asked answered.
     pub fn is_complete(&self) -> bool {
         self.complete
+    }
+
+    /// Whether some backend's data in it is a stale copy.
+    pub fn is_stale(&self) -> bool {
+        self.stale
     }
 
     /// Bytes it is counted for in L1.

@@ -67,11 +67,6 @@ impl Fanout {
         self.reads[kind.index()].load(Ordering::Relaxed)
     }
 
-    /// The backends.
-    pub fn sources(&self) -> &Sources {
-        &self.sources
-    }
-
     /// Asks every backend of `set` about `customer` at once. Each read ends at the earlier of
     /// its backend's timeout and `deadline` (the caller's); none starts after `deadline`.
     pub async fn gather(

@@ -14,7 +14,7 @@ use crate::{
     cache::{CacheStats, CachedProfile, Change, Lookup, ProfileCache, RedisCache},
     fanout::Fanout,
     keys::CustomerId,
-    profile::{Assembly, SectionSet, SourceStatus, assemble},
+    profile::{Assembly, SectionSet, assemble},
     reference::{Catalog, CatalogSnapshot},
     sources::SourceSet,
     wire::{EncodedProfile, Tier},
@@ -225,12 +225,7 @@ impl Profiles {
     }
 
     fn served(&self, entry: Arc<CachedProfile>, tier: Tier) -> Served {
-        let stale = entry
-            .encoded
-            .sources()
-            .iter()
-            .any(|r| r.status == SourceStatus::Stale);
-        if stale {
+        if entry.is_stale() {
             crate::cache::bump_counter(&self.stats().stale_serves);
         }
         Served { entry, tier }

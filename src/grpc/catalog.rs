@@ -137,7 +137,7 @@ impl pb::server::catalog_service_server::CatalogService for CatalogApi {
         request: Request<pb::CheckReturnEligibilityRequest>,
     ) -> Result<Response<pb::CheckReturnEligibilityResponse>, Status> {
         let request = request.into_inner();
-        let span = tracing::info_span!("CheckReturnEligibility", order = %request.order_id);
+        let span = tracing::debug_span!("CheckReturnEligibility", order = %request.order_id);
         Ok(Response::new(
             self.check_return(request).instrument(span).await?,
         ))

@@ -91,7 +91,7 @@ impl CustomerApi {
         )
         .await?;
         let profiles: Vec<WireProfile> = served.iter().map(|s| wire(s, read.sections)).collect();
-        Ok(WireBatch::of(&profiles))
+        Ok(WireBatch::of(profiles))
     }
 
     async fn read(&self, customer: CustomerId, read: ReadOptions) -> Result<Served, ApiError> {
@@ -268,7 +268,7 @@ impl pb::server::customer_service_server::CustomerService for CustomerApi {
         request: Request<pb::GetCustomerProfileRequest>,
     ) -> Result<Response<WireProfile>, Status> {
         let span =
-            tracing::info_span!("GetCustomerProfile", customer = %request.get_ref().customer_id);
+            tracing::debug_span!("GetCustomerProfile", customer = %request.get_ref().customer_id);
         Ok(Response::new(self.get(request).instrument(span).await?))
     }
 
@@ -276,7 +276,7 @@ impl pb::server::customer_service_server::CustomerService for CustomerApi {
         &self,
         request: Request<pb::BatchGetCustomerProfilesRequest>,
     ) -> Result<Response<WireBatch>, Status> {
-        let span = tracing::info_span!(
+        let span = tracing::debug_span!(
             "BatchGetCustomerProfiles",
             count = request.get_ref().customer_ids.len()
         );
@@ -289,7 +289,7 @@ impl pb::server::customer_service_server::CustomerService for CustomerApi {
         &self,
         request: Request<pb::LookupCustomersRequest>,
     ) -> Result<Response<pb::LookupCustomersResponse>, Status> {
-        let span = tracing::info_span!("LookupCustomers");
+        let span = tracing::debug_span!("LookupCustomers");
         let request = request.into_inner();
         Ok(Response::new(self.lookup(request).instrument(span).await?))
     }
@@ -301,7 +301,7 @@ impl pb::server::customer_service_server::CustomerService for CustomerApi {
         request: Request<pb::WatchCustomerProfileRequest>,
     ) -> Result<Response<ProfileStream>, Status> {
         let span =
-            tracing::info_span!("WatchCustomerProfile", customer = %request.get_ref().customer_id);
+            tracing::debug_span!("WatchCustomerProfile", customer = %request.get_ref().customer_id);
         Ok(Response::new(
             self.watch(request.into_inner()).instrument(span).await?,
         ))

@@ -37,23 +37,29 @@ impl From<Bytes> for WireProfile {
     }
 }
 
-/// An encoded `customer360.v1.BatchGetCustomerProfilesResponse`.
+/// An encoded `customer360.v1.BatchGetCustomerProfilesResponse`: each profile's parts behind
+/// its field header, shared as in [`WireProfile`].
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct WireBatch(pub Bytes);
+pub struct WireBatch(WireProfile);
 
 impl WireBatch {
     /// The batch of these profiles, in order.
-    pub fn of(profiles: &[WireProfile]) -> Self {
-        let len = profiles.iter().map(|p| p.len() + 6).sum();
-        let mut out = Vec::with_capacity(len);
+    pub fn of(profiles: Vec<WireProfile>) -> Self {
+        let parts = profiles.iter().map(|p| p.0.len() + 1).sum();
+        let mut batch = Vec::with_capacity(parts);
         for profile in profiles {
-            encoding::encode_key(1, WireType::LengthDelimited, &mut out);
-            encoding::encode_varint(profile.len() as u64, &mut out);
-            for part in &profile.0 {
-                out.put_slice(part);
-            }
+            let mut header = Vec::with_capacity(6);
+            encoding::encode_key(1, WireType::LengthDelimited, &mut header);
+            encoding::encode_varint(profile.len() as u64, &mut header);
+            batch.push(Bytes::from(header));
+            batch.extend(profile.0);
         }
-        Self(Bytes::from(out))
+        Self(WireProfile(batch))
+    }
+
+    /// The whole encoding in one buffer.
+    pub fn to_bytes(&self) -> Bytes {
+        self.0.to_bytes()
     }
 }
 
@@ -87,7 +93,7 @@ impl Message for WireProfile {
 
 impl Message for WireBatch {
     fn encode_raw(&self, buf: &mut impl BufMut) {
-        buf.put_slice(&self.0);
+        self.0.encode_raw(buf);
     }
 
     fn merge_field(
@@ -97,15 +103,15 @@ impl Message for WireBatch {
         buf: &mut impl Buf,
         ctx: DecodeContext,
     ) -> Result<(), DecodeError> {
-        encoding::skip_field(wire_type, tag, buf, ctx)
+        self.0.merge_field(tag, wire_type, buf, ctx)
     }
 
     fn encoded_len(&self) -> usize {
-        self.0.len()
+        self.0.encoded_len()
     }
 
     fn clear(&mut self) {
-        self.0 = Bytes::new();
+        self.0.clear();
     }
 }
 
@@ -124,7 +130,8 @@ mod tests {
         let wire = WireProfile::from_parts(vec![encoded.slice(..2), encoded.slice(2..)]);
         assert_eq!(wire.encode_to_vec(), profile.encode_to_vec());
         assert_eq!(wire.to_bytes(), encoded);
-        let batch = WireBatch::of(&[wire.clone(), wire]);
+        let batch = WireBatch::of(vec![wire.clone(), wire]);
+        assert_eq!(batch.encode_to_vec(), batch.to_bytes());
         let decoded =
             pb::BatchGetCustomerProfilesResponse::decode(batch.encode_to_vec().as_slice())
                 .expect("a batch");
