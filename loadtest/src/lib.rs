@@ -7,6 +7,7 @@
 //! - [`options`]: the command line and its checks.
 //! - [`calls`]: the calls, their mix, the customer ids (uniform or Zipf).
 //! - [`run`]: the engine: workers, connections, closed and open loop, recording.
+//! - `pace`: open-loop pacing on microsecond timers, releasing each request when it is due.
 //! - [`report`]: ghz-shaped JSON, summary, CSV and HTML reports.
 //! - [`chart`]: the SVG latency-percentile chart.
 //! - [`probe`]: the miss path taken apart: total latency against the slowest backend's.
@@ -18,6 +19,7 @@ pub mod baseline;
 pub mod calls;
 pub mod chart;
 pub mod options;
+mod pace;
 pub mod probe;
 pub mod report;
 pub mod run;

@@ -20,6 +20,7 @@ use tonic::transport::{Channel, Endpoint};
 use crate::{
     calls::{Ids, ReadShape, Request, request},
     options::Plan,
+    pace::{Pacer, Schedule},
 };
 
 /// What one request gave.
@@ -158,9 +159,19 @@ async fn phase(
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
     let end = plan.duration.map(|d| started + d);
+    let pacer = plan.rps.map(|rps| {
+        let schedule = Schedule {
+            rps,
+            total: plan.total,
+            end: end.map(Instant::into_std),
+            workers: plan.concurrency,
+        };
+        Arc::new(Pacer::start(started.into_std(), schedule, stop.clone()))
+    });
     let workers: Vec<_> = (0..plan.concurrency)
         .map(|worker| {
             let (plan, ids, next, stop) = (plan.clone(), ids.clone(), next.clone(), stop.clone());
+            let pacer = pacer.clone();
             let mut client = RawClient::new(channels[worker % channels.len()].clone());
             let progress = progress.clone();
             tokio::spawn(async move {
@@ -173,20 +184,21 @@ async fn phase(
                 };
                 let mut recorder = Recorder::new(plan.details);
                 loop {
+                    if let Some(pacer) = &pacer {
+                        pacer.due().await;
+                    }
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     if plan.total.is_some_and(|total| i >= total) || stop.load(Ordering::Relaxed) {
                         break;
                     }
-                    // Open loop: each request has its time, and its latency counts from then.
+                    // Open loop: the pacer released this request at its planned time, and its
+                    // latency counts from then.
                     let planned = plan
                         .rps
                         .map(|rps| started + Duration::from_secs_f64(i as f64 / rps));
                     let due = planned.unwrap_or_else(Instant::now);
                     if end.is_some_and(|end| due >= end) {
                         break;
-                    }
-                    if let Some(planned) = planned {
-                        tokio::time::sleep_until(planned).await;
                     }
                     let call = plan.call.pick(&mut rng);
                     let request = request(call, &ids, &shape, &mut rng);
