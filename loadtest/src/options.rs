@@ -7,6 +7,10 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::calls::{CallMix, IdDistribution, IdRange};
 
+/// The slowest open-loop rate: one request in a thousand seconds (slower plans overflow the
+/// clock arithmetic of send times).
+const MIN_RPS: f64 = 1e-3;
+
 /// Load generator for c360, and the bare baseline server.
 #[derive(Debug, Parser)]
 #[command(
@@ -188,8 +192,10 @@ impl RunArgs {
         if self.connections == 0 || self.connections > self.concurrency {
             return Err("--connections must be between 1 and -c/--concurrency".into());
         }
-        if !(self.rps >= 0.0 && self.rps.is_finite()) {
-            return Err("--rps must be 0 (closed loop) or a positive rate".into());
+        if !(self.rps == 0.0 || (self.rps >= MIN_RPS && self.rps.is_finite())) {
+            return Err(format!(
+                "--rps must be 0 (closed loop) or a rate of at least {MIN_RPS} a second"
+            ));
         }
         if self.total == Some(0) {
             return Err("-n/--total must be at least 1".into());
@@ -280,6 +286,7 @@ mod tests {
             (&["-c", "0", "x:1"], "concurrency"),
             (&["-c", "2", "--connections", "3", "x:1"], "connections"),
             (&["--rps=-5", "x:1"], "rps"),
+            (&["--rps=1e-300", "x:1"], "rps"),
             (&["-n", "10", "--skipFirst", "10", "x:1"], "skipFirst"),
             (&["--ids", "9-1", "x:1"], "ids"),
             (&["--id-distribution", "zipf:-1", "x:1"], "zipf"),
