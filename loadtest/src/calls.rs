@@ -136,6 +136,10 @@ pub enum IdDistribution {
     Uniform,
     /// Zipf with exponent s: the first ids of the range are the most frequent.
     Zipf(f64),
+    /// Each id in turn, from the first, starting over after the last: request n asks for
+    /// id n of the range, so n requests of at least the range's size cover all of it (a
+    /// warm-up that leaves no id cold).
+    Sequential,
 }
 
 impl FromStr for IdDistribution {
@@ -144,6 +148,7 @@ impl FromStr for IdDistribution {
     fn from_str(raw: &str) -> Result<Self, String> {
         match raw.split_once(':') {
             None if raw == "uniform" => Ok(Self::Uniform),
+            None if raw == "sequential" => Ok(Self::Sequential),
             Some(("zipf", s)) => match s.parse::<f64>() {
                 Ok(s) if s > 0.0 && s.is_finite() => Ok(Self::Zipf(s)),
                 _ => Err(format!(
@@ -151,7 +156,7 @@ impl FromStr for IdDistribution {
                 )),
             },
             _ => Err(format!(
-                "--id-distribution {raw:?}: expected uniform or zipf:S"
+                "--id-distribution {raw:?}: expected uniform, sequential or zipf:S"
             )),
         }
     }
@@ -161,27 +166,40 @@ impl FromStr for IdDistribution {
 #[derive(Debug, Clone)]
 pub struct Ids {
     range: IdRange,
-    zipf: Option<Zipf<f64>>,
+    draw: Draw,
+}
+
+#[derive(Debug, Clone)]
+enum Draw {
+    Uniform,
+    Zipf(Zipf<f64>),
+    Sequential,
 }
 
 impl Ids {
     /// Ids from `range`, drawn as `distribution` says.
     pub fn new(range: IdRange, distribution: IdDistribution) -> Result<Self, String> {
-        let zipf = match distribution {
-            IdDistribution::Uniform => None,
+        let draw = match distribution {
+            IdDistribution::Uniform => Draw::Uniform,
             IdDistribution::Zipf(s) => {
                 let n = (range.last - range.first + 1) as f64;
-                Some(Zipf::new(n, s).map_err(|e| format!("zipf: {e}"))?)
+                Draw::Zipf(Zipf::new(n, s).map_err(|e| format!("zipf: {e}"))?)
             }
+            IdDistribution::Sequential => Draw::Sequential,
         };
-        Ok(Self { range, zipf })
+        Ok(Self { range, draw })
     }
 
-    /// One id.
-    pub fn draw(&self, rng: &mut impl Rng) -> u64 {
-        match &self.zipf {
-            None => rng.random_range(self.range.first..=self.range.last),
-            Some(zipf) => self.range.first + zipf.sample(rng) as u64 - 1,
+    /// The id for the `n`th id asked for in the run (only the sequential order uses `n`).
+    pub fn draw(&self, n: u64, rng: &mut impl Rng) -> u64 {
+        match &self.draw {
+            Draw::Uniform => rng.random_range(self.range.first..=self.range.last),
+            Draw::Zipf(zipf) => self.range.first + zipf.sample(rng) as u64 - 1,
+            // The range holds at most u64::MAX ids; a full range wraps on its own.
+            Draw::Sequential => match (self.range.last - self.range.first).checked_add(1) {
+                Some(len) => self.range.first + n % len,
+                None => n,
+            },
         }
     }
 }
@@ -208,21 +226,25 @@ pub struct ReadShape {
     pub batch_size: usize,
 }
 
-/// Builds the request for `call`.
-pub fn request(call: Call, ids: &Ids, shape: &ReadShape, rng: &mut impl Rng) -> Request {
+/// Builds the run's `n`th request, a `call`.
+pub fn request(call: Call, n: u64, ids: &Ids, shape: &ReadShape, rng: &mut impl Rng) -> Request {
     let mask = (!shape.sections.is_empty()).then(|| prost_types::FieldMask {
         paths: shape.sections.clone(),
     });
     match call {
         Call::Get => Request::Get(pb::GetCustomerProfileRequest {
-            customer_id: ids.draw(rng).to_string(),
+            customer_id: ids.draw(n, rng).to_string(),
             read_mask: mask,
             bypass_cache: shape.bypass_cache,
             ..Default::default()
         }),
         Call::Batch => Request::Batch(pb::BatchGetCustomerProfilesRequest {
-            customer_ids: (0..shape.batch_size)
-                .map(|_| ids.draw(rng).to_string())
+            // Sequential batches take consecutive ids: batch n holds ids n·size to n·size + size − 1.
+            customer_ids: (0..shape.batch_size as u64)
+                .map(|k| {
+                    let id = n.wrapping_mul(shape.batch_size as u64).wrapping_add(k);
+                    ids.draw(id, rng).to_string()
+                })
                 .collect(),
             read_mask: mask,
             bypass_cache: shape.bypass_cache,
@@ -231,7 +253,7 @@ pub fn request(call: Call, ids: &Ids, shape: &ReadShape, rng: &mut impl Rng) -> 
         // The seed writes several orders per customer: order ids over the customer range hit.
         Call::Lookup => Request::Lookup(pb::LookupCustomersRequest {
             key: Some(pb::lookup_customers_request::Key::OrderId(
-                ids.draw(rng).to_string(),
+                ids.draw(n, rng).to_string(),
             )),
         }),
     }
@@ -281,10 +303,32 @@ mod tests {
         let range: IdRange = "101-1100".parse().unwrap();
         let ids = Ids::new(range, IdDistribution::Zipf(0.99)).unwrap();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
-        let drawn: Vec<u64> = (0..20_000).map(|_| ids.draw(&mut rng)).collect();
+        let drawn: Vec<u64> = (0..20_000).map(|n| ids.draw(n, &mut rng)).collect();
         assert!(drawn.iter().all(|id| (101..=1100).contains(id)));
         let first = drawn.iter().filter(|id| **id == 101).count();
         let middle = drawn.iter().filter(|id| **id == 600).count();
         assert!(first > 20 * middle.max(1), "{first} vs {middle}");
+    }
+
+    #[test]
+    fn sequential_ids_cover_the_range_in_turn_and_start_over() {
+        let range: IdRange = "5-7".parse().unwrap();
+        let ids = Ids::new(range, IdDistribution::Sequential).unwrap();
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let drawn: Vec<u64> = (0..7).map(|n| ids.draw(n, &mut rng)).collect();
+        assert_eq!(drawn, [5, 6, 7, 5, 6, 7, 5]);
+        let shape = ReadShape {
+            sections: Vec::new(),
+            bypass_cache: false,
+            batch_size: 2,
+        };
+        let Request::Batch(batch) = request(Call::Batch, 1, &ids, &shape, &mut rng) else {
+            panic!("a batch was asked for");
+        };
+        assert_eq!(batch.customer_ids, ["7", "5"]);
+        assert_eq!(
+            "sequential".parse::<IdDistribution>(),
+            Ok(IdDistribution::Sequential)
+        );
     }
 }

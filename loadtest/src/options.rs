@@ -110,7 +110,8 @@ pub struct RunArgs {
     /// Customer ids to ask for, e.g. 1-100000.
     #[arg(long, default_value = "1-10000")]
     pub ids: IdRange,
-    /// How ids are drawn from the range: uniform, or zipf:S (e.g. zipf:0.99).
+    /// How ids are drawn from the range: uniform, sequential (each in turn), or zipf:S
+    /// (e.g. zipf:0.99).
     #[arg(long = "id-distribution", default_value = "uniform")]
     pub distribution: IdDistribution,
     /// Read mask sections, comma-separated (default: all).

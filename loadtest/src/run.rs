@@ -201,7 +201,7 @@ async fn phase(
                         break;
                     }
                     let call = plan.call.pick(&mut rng);
-                    let request = request(call, &ids, &shape, &mut rng);
+                    let request = request(call, i, &ids, &shape, &mut rng);
                     let sent = Instant::now();
                     let outcome = send(&mut client, request, plan.timeout).await;
                     let answered = Instant::now();
