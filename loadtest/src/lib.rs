@@ -5,7 +5,7 @@
 //! # Layout
 //!
 //! - [`options`]: the command line and its checks.
-//! - [`calls`]: the calls, their mix, the customer ids (uniform or Zipf).
+//! - [`calls`]: the calls, their mix, the customer ids (uniform, sequential or Zipf).
 //! - [`run`]: the engine: workers, connections, closed and open loop, recording.
 //! - `pace`: open-loop pacing on microsecond timers, releasing each request when it is due.
 //! - [`report`]: ghz-shaped JSON, summary, CSV and HTML reports.
