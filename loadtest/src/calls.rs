@@ -242,8 +242,8 @@ pub fn request(call: Call, n: u64, ids: &Ids, shape: &ReadShape, rng: &mut impl 
             // Sequential batches take consecutive ids: batch n holds ids n·size to n·size + size − 1.
             customer_ids: (0..shape.batch_size as u64)
                 .map(|k| {
-                    let id = n.wrapping_mul(shape.batch_size as u64).wrapping_add(k);
-                    ids.draw(id, rng).to_string()
+                    let nth = n.wrapping_mul(shape.batch_size as u64).wrapping_add(k);
+                    ids.draw(nth, rng).to_string()
                 })
                 .collect(),
             read_mask: mask,
