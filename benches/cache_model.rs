@@ -18,11 +18,11 @@ use std::{sync::Arc, time::Duration};
 
 use c360::{
     cache::{CacheStats, CachedProfile, L1Config, ProfileCache},
-    keys::CustomerId,
+    entry::{EncodedProfile, ServedFrom},
+    fanout::Fanout,
     profile::{Assembly, Profile, assemble},
     reference::Catalog,
-    sources::SourceSet,
-    wire::{EncodedProfile, Tier},
+    vocab::{CustomerId, PerSource, SectionSet, SourceReports, SourceSet},
 };
 use chrono::Utc;
 use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};
@@ -39,7 +39,8 @@ fn resident_bytes() -> u64 {
 async fn typical_profile() -> Profile {
     let (_settings, backends, customer, _dir) = support::typical_customer().await;
     let catalog = backends.catalog.load().await.unwrap();
-    let fanout = c360::fanout::Fanout::new(backends.sources(), [Duration::from_secs(5); 4]);
+    let timeouts = PerSource::same(Duration::from_secs(5));
+    let fanout = Fanout::new(backends.sources, backends.lookups, timeouts);
     let outcomes = fanout.gather(customer, SourceSet::ALL, None).await;
     match assemble(customer, outcomes, &catalog, Utc::now()) {
         Assembly::Profile(profile) => *profile,
@@ -61,7 +62,7 @@ async fn memory(count: u64) {
     let template = typical_profile().await;
     let encoded = EncodedProfile::encode(&template, Utc::now());
     let on_wire = encoded
-        .wire(c360::profile::SectionSet::ALL, Tier::L1, Duration::ZERO)
+        .wire(SectionSet::ALL, ServedFrom::L1, Duration::ZERO)
         .to_bytes()
         .len();
     let cache = cache(u64::MAX);
@@ -78,7 +79,7 @@ async fn memory(count: u64) {
         );
         cache
             .get_or_load(profile.customer, &|_| false, |_| async {
-                Ok::<_, ()>((entry, Tier::Sources))
+                Ok::<_, ()>((entry, ServedFrom::Sources))
             })
             .await
             .unwrap();
@@ -118,7 +119,7 @@ async fn hit_ratio(customers: u64, share: f64) -> f64 {
             let fresh = entry.clone();
             cache
                 .get_or_load(customer, &|_| false, |_| async move {
-                    Ok::<_, ()>((fresh, Tier::Sources))
+                    Ok::<_, ()>((fresh, ServedFrom::Sources))
                 })
                 .await
                 .unwrap();
@@ -141,7 +142,7 @@ fn typical_profile_small() -> Profile {
         shipments: None,
         interactions: None,
         insights: None,
-        sources: c360::profile::SourceReports::skipped(),
+        sources: SourceReports::skipped(),
     }
 }
 

@@ -13,11 +13,11 @@ use std::hint::black_box;
 
 use c360::{
     app::App,
-    keys::CustomerId,
-    profile::{Assembly, Section, SectionSet, assemble, enrich_orders},
+    entry::{EncodedProfile, ServedFrom},
+    profile::{Assembly, assemble, enrich_orders},
     profiles::Freshness,
-    sources::{SourceData, SourceSet},
-    wire::{EncodedProfile, Tier},
+    sources::SourceData,
+    vocab::{CustomerId, Section, SectionSet, SourceSet},
 };
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -30,8 +30,7 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let (settings, backends, customer, dir) = support::typical_customer().await;
-    let sources = backends.sources();
-    let app = App::new(&settings, backends, sources).await.unwrap();
+    let app = App::new(&settings, backends).await.unwrap();
     Fixture {
         app,
         customer,
@@ -105,13 +104,21 @@ fn benches(c: &mut Criterion) {
         .entry;
     c.bench_function(
         "response: the wire form of a cached profile, every section",
-        |b| b.iter(|| black_box(entry.encoded.wire(SectionSet::ALL, Tier::L1, entry.age()))),
+        |b| {
+            b.iter(|| {
+                black_box(
+                    entry
+                        .encoded
+                        .wire(SectionSet::ALL, ServedFrom::L1, entry.age()),
+                )
+            })
+        },
     );
     c.bench_function(
         "response: the wire form of a cached profile, billing only",
         |b| {
             let billing = SectionSet::of(&[Section::Billing]);
-            b.iter(|| black_box(entry.encoded.wire(billing, Tier::L1, entry.age())))
+            b.iter(|| black_box(entry.encoded.wire(billing, ServedFrom::L1, entry.age())))
         },
     );
     c.bench_function("L1 hit: a whole cached profile", |b| {

@@ -4,8 +4,8 @@ use c360::{
     app::Backends,
     config::Settings,
     db::Db,
-    keys::CustomerId,
     seed::{self, SeedOptions},
+    vocab::CustomerId,
 };
 
 /// 300 seeded customers, their backends, and a typical one (4 to 6 orders). Keep the

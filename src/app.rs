@@ -1,8 +1,9 @@
 //! Wiring: settings in, a ready-to-serve [`App`] out — pools, caches, the fan-out, the
 //! catalog, and the background tasks that keep them fresh. Tests use the same path, and may
-//! wrap the backends (to count, hold or break them) with [`App::new`].
+//! wrap the backends (to count, hold or break them) between [`Backends::connect`] and
+//! [`App::new`].
 
-use std::{collections::BTreeMap, sync::Arc};
+use std::{collections::BTreeSet, sync::Arc};
 
 use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
@@ -10,19 +11,22 @@ use tokio::task::JoinHandle;
 use crate::{
     cache::{
         self, CacheStats, L1Config, L2Config, L2Error, ProfileCache, RedisCache,
+        bus::BusSink,
         feed::{FeedConfig, FeedSink},
     },
     config::Settings,
     db::{Db, DbError, PoolOptions, redact},
-    fanout::{Fanout, error_chain},
+    fanout::Fanout,
     grpc::{CacheAdminApi, CatalogApi, CustomerApi},
-    keys::CustomerId,
     profiles::{Profiles, ReadPolicy},
+    queries::Queries,
     reference::Catalog,
     sources::{
-        BillingSource, CatalogSource, CrmSource, Faulty, FulfilmentSource, OrdersSource,
-        SourceKind, Sources,
+        BillingSource, CatalogSource, CrmSource, Faulty, FaultyLookups, FulfilmentSource, Lookups,
+        OrdersSource, Source, Sources, SqlLookups,
     },
+    telemetry::error_chain,
+    vocab::{CustomerId, PerSource, SourceKind},
 };
 
 /// Why an app could not be built.
@@ -36,57 +40,73 @@ pub enum AppError {
     Redis(#[from] L2Error),
 }
 
-/// The sqlx backends, one pool each.
-#[derive(Debug, Clone)]
+/// The backends as the service reads them: a profile source for each, the lookups, and the
+/// catalog.
+#[derive(Clone)]
 pub struct Backends {
-    /// Billing.
-    pub billing: BillingSource,
-    /// Orders.
-    pub orders: OrdersSource,
-    /// Fulfilment.
-    pub fulfilment: FulfilmentSource,
-    /// CRM.
-    pub crm: CrmSource,
-    /// The catalog.
+    /// What each backend holds about one customer.
+    pub sources: Sources,
+    /// Customers and orders by key.
+    pub lookups: Arc<dyn Lookups>,
+    /// Products and return policies.
     pub catalog: CatalogSource,
 }
 
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("sources", &self.sources)
+            .field("catalog", &self.catalog)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Backends {
-    /// Pools to every backend of `settings`. They connect on first use, so c360 starts (and
-    /// degrades) while a backend is down.
+    /// The reference schema's backends over sqlx, one pool each, to the databases of
+    /// `settings`. The pools connect on first use, so c360 starts (and degrades) while a
+    /// backend is down.
     pub fn connect(settings: &Settings) -> Result<Self, DbError> {
         let pool = |source| Db::connect_lazy(&settings.source_url(source), settings.pool(source));
         let sources = &settings.sources;
+        let orders = OrdersSource::new(pool(&sources.orders)?);
+        let fulfilment = FulfilmentSource::new(pool(&sources.fulfilment)?);
+        let crm = CrmSource::new(pool(&sources.crm)?);
+        let profile_sources: PerSource<Arc<dyn Source>> = PerSource {
+            billing: Arc::new(BillingSource::new(pool(&sources.billing)?)),
+            orders: Arc::new(orders.clone()),
+            fulfilment: Arc::new(fulfilment.clone()),
+            crm: Arc::new(crm.clone()),
+        };
         Ok(Self {
-            billing: BillingSource::new(pool(&sources.billing)?),
-            orders: OrdersSource::new(pool(&sources.orders)?),
-            fulfilment: FulfilmentSource::new(pool(&sources.fulfilment)?),
-            crm: CrmSource::new(pool(&sources.crm)?),
+            sources: Sources::new(profile_sources),
+            lookups: Arc::new(SqlLookups::new(crm, orders, fulfilment)),
             catalog: CatalogSource::new(pool(&sources.catalog)?),
         })
     }
 
-    /// The four profile backends, for the fan-out.
-    pub fn sources(&self) -> Sources {
-        Sources::new(
-            Arc::new(self.billing.clone()),
-            Arc::new(self.orders.clone()),
-            Arc::new(self.fulfilment.clone()),
-            Arc::new(self.crm.clone()),
-        )
-    }
-
-    /// The four profile backends with the faults `settings` configure.
-    pub fn sources_with_faults(&self, settings: &Settings) -> Sources {
-        self.sources().map(|source| {
-            let faults = &settings.sources.of(source.kind()).faults;
+    /// The same backends with the faults `settings` configure, profile reads and lookups
+    /// alike.
+    pub fn with_faults(self, settings: &Settings) -> Self {
+        let faults = PerSource::from_fn(|kind| settings.sources.of(kind).faults.clone());
+        if !faults.iter().any(|(_, f)| f.is_active()) {
+            return self;
+        }
+        for (kind, faults) in faults.iter().filter(|(_, f)| f.is_active()) {
+            tracing::warn!(source = %kind, ?faults, "fault injection on");
+        }
+        let sources = self.sources.map(|source| {
+            let faults = &faults[source.kind()];
             if faults.is_active() {
-                tracing::warn!(source = %source.kind(), ?faults, "fault injection on");
-                Arc::new(Faulty::new(source, faults))
+                Arc::new(Faulty::new(source, faults)) as Arc<dyn Source>
             } else {
                 source
             }
-        })
+        });
+        Self {
+            sources,
+            lookups: Arc::new(FaultyLookups::new(self.lookups, &faults)),
+            catalog: self.catalog,
+        }
     }
 }
 
@@ -94,27 +114,22 @@ impl Backends {
 #[derive(Debug)]
 pub struct App {
     profiles: Profiles,
+    queries: Queries,
     catalog: Arc<Catalog>,
-    backends: Backends,
     tasks: Vec<JoinHandle<()>>,
 }
 
 impl App {
-    /// Connects to the backends of `settings`, loads the catalog and starts following the
-    /// change feeds.
+    /// Connects to the backends of `settings` (with their faults, if any), loads the catalog
+    /// and starts following the change feeds.
     pub async fn connect(settings: &Settings) -> Result<Self, AppError> {
-        let backends = Backends::connect(settings)?;
-        let sources = backends.sources_with_faults(settings);
-        Self::new(settings, backends, sources).await
+        let backends = Backends::connect(settings)?.with_faults(settings);
+        Self::new(settings, backends).await
     }
 
-    /// An app over `backends`, fanning out to `sources` (normally `backends.sources()`).
-    /// Loads the catalog first; if that fails, starts with an empty one and keeps trying.
-    pub async fn new(
-        settings: &Settings,
-        backends: Backends,
-        sources: Sources,
-    ) -> Result<Self, AppError> {
+    /// An app over `backends`. Loads the catalog first; if that fails, starts with an empty
+    /// one and keeps trying.
+    pub async fn new(settings: &Settings, backends: Backends) -> Result<Self, AppError> {
         let catalog = Arc::new(Catalog::default());
         reload_catalog(&backends.catalog, &catalog).await;
         let stats = Arc::new(CacheStats::default());
@@ -137,27 +152,24 @@ impl App {
             },
             stats.clone(),
         );
-        let timeouts = SourceKind::ALL.map(|kind| settings.sources.of(kind).timeout);
+        let timeouts = PerSource::from_fn(|kind| settings.sources.of(kind).timeout);
+        let fanout = Fanout::new(backends.sources, backends.lookups, timeouts);
         let policy = ReadPolicy {
             partial_ttl: settings.cache.partial_ttl,
             refresh_after: settings.cache.refresh_after,
             max_age: settings.cache.ttl,
         };
-        let profiles = Profiles::new(
-            cache,
-            l2,
-            Fanout::new(sources, timeouts),
-            catalog.clone(),
-            policy,
-        );
+        let profiles = Profiles::new(cache, l2.clone(), fanout.clone(), catalog.clone(), policy);
+        let queries = Queries::new(fanout, catalog.clone());
 
         let mut tasks = vec![tokio::spawn(refresh_catalog(
             backends.catalog.clone(),
             catalog.clone(),
             settings.catalog.refresh_interval,
         ))];
-        if profiles.l2().is_some() {
-            tasks.push(tokio::spawn(cache::bus::listen(profiles.clone())));
+        if let Some(l2) = l2 {
+            let sink: Arc<dyn BusSink> = Arc::new(profiles.clone());
+            tasks.push(tokio::spawn(cache::bus::listen(l2, sink)));
         }
         if settings.feed.enabled {
             let sink: Arc<dyn FeedSink> = Arc::new(Freshener {
@@ -180,18 +192,14 @@ impl App {
                     },
                 )?;
                 let stats = stats.add_feed(redact(&url));
-                tasks.push(tokio::spawn(cache::feed::follow(
-                    db,
-                    sink.clone(),
-                    stats,
-                    config,
-                )));
+                let follow = cache::feed::follow(db, sink.clone(), stats, config);
+                tasks.push(tokio::spawn(follow));
             }
         }
         Ok(Self {
             profiles,
+            queries,
             catalog,
-            backends,
             tasks,
         })
     }
@@ -208,20 +216,12 @@ impl App {
 
     /// `CustomerService`.
     pub fn customer_api(&self) -> CustomerApi {
-        CustomerApi::new(
-            self.profiles.clone(),
-            self.backends.crm.clone(),
-            self.backends.orders.clone(),
-        )
+        CustomerApi::new(self.profiles.clone(), self.queries.clone())
     }
 
     /// `CatalogService`.
     pub fn catalog_api(&self) -> CatalogApi {
-        CatalogApi::new(
-            self.catalog.clone(),
-            self.backends.orders.clone(),
-            self.backends.fulfilment.clone(),
-        )
+        CatalogApi::new(self.catalog.clone(), self.queries.clone())
     }
 
     /// `CacheAdminService`.
@@ -241,18 +241,13 @@ impl Drop for App {
 /// Each distinct database the backends live in: one feed each.
 fn feed_databases(settings: &Settings) -> Vec<String> {
     let sources = &settings.sources;
-    let all = [
-        &sources.billing,
-        &sources.orders,
-        &sources.fulfilment,
-        &sources.crm,
-        &sources.catalog,
-    ];
-    let urls: BTreeMap<String, ()> = all
+    let profile_sources = SourceKind::ALL.map(|kind| sources.of(kind));
+    let urls: BTreeSet<String> = profile_sources
         .into_iter()
-        .map(|s| (settings.source_url(s), ()))
+        .chain([&sources.catalog])
+        .map(|s| settings.source_url(s))
         .collect();
-    urls.into_keys().collect()
+    urls.into_iter().collect()
 }
 
 /// What the change feeds drive: invalidations, catalog reloads, flushes.

@@ -7,6 +7,9 @@
 //! - The change feed ([`feed`]): each replica follows each backend database's feed table and
 //!   invalidates what changed.
 //! - The bus ([`bus`]): admin invalidations reach the other replicas over Redis pub/sub.
+//!
+//! The feed and the bus drop what changed through small sink traits ([`feed::FeedSink`],
+//! [`bus::BusSink`]): the read path above implements them, so nothing here calls up.
 
 pub mod bus;
 pub mod feed;
@@ -29,10 +32,8 @@ pub(crate) use stats::bump as bump_counter;
 pub use stats::{CacheStats, FeedSnapshot, FeedStats};
 
 use crate::{
-    keys::CustomerId,
-    profile::{SourceStatus, Timestamp},
-    sources::SourceSet,
-    wire::EncodedProfile,
+    entry::EncodedProfile,
+    vocab::{CustomerId, SourceSet, Timestamp},
 };
 
 /// What changed, as watchers hear it.
@@ -74,7 +75,7 @@ impl CachedProfile {
         let weight = u32::try_from(encoded.encoded_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
         let sources = encoded.sources();
         let (asked, complete) = (sources.asked(), sources.is_complete());
-        let stale = sources.iter().any(|r| r.status == SourceStatus::Stale);
+        let stale = sources.has_stale();
         Arc::new(Self {
             asked,
             complete,

@@ -11,8 +11,8 @@ use tonic::transport::{Channel, Endpoint};
 
 use futures::StreamExt;
 
-use crate::pb::{
-    self, cache_admin_service_client::CacheAdminServiceClient,
+use c360_proto::{
+    self as pb, cache_admin_service_client::CacheAdminServiceClient,
     customer_service_client::CustomerServiceClient, lookup_customers_request::Key,
 };
 

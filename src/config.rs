@@ -12,7 +12,10 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-use crate::{db::PoolOptions, sources::SourceKind};
+use crate::{
+    cache::feed::FeedConfig, db::PoolOptions, sources::FaultSettings, telemetry::LogSettings,
+    vocab::SourceKind,
+};
 
 /// Why the settings could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -103,7 +106,7 @@ pub struct SourceSettings {
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
     /// Injected latency and errors, for tests and load tests; none by default.
-    pub faults: crate::sources::FaultSettings,
+    pub faults: FaultSettings,
 }
 
 impl Default for SourceSettings {
@@ -112,7 +115,7 @@ impl Default for SourceSettings {
             url: None,
             max_connections: None,
             timeout: Duration::from_millis(500),
-            faults: crate::sources::FaultSettings::default(),
+            faults: FaultSettings::default(),
         }
     }
 }
@@ -234,42 +237,13 @@ pub struct FeedSettings {
 
 impl Default for FeedSettings {
     fn default() -> Self {
-        let feed = crate::cache::feed::FeedConfig::default();
+        let feed = FeedConfig::default();
         Self {
             enabled: true,
             poll_interval: feed.poll_interval,
             retention: feed.retention,
         }
     }
-}
-
-/// Log output.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct LogSettings {
-    /// `text` for people, `json` for collectors.
-    pub format: LogFormat,
-    /// Default filter when `RUST_LOG` is unset, e.g. `info` or `c360=debug,info`.
-    pub filter: String,
-}
-
-impl Default for LogSettings {
-    fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            filter: "info".into(),
-        }
-    }
-}
-
-/// Log line format.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable.
-    Text,
-    /// One JSON object per line.
-    Json,
 }
 
 impl Settings {

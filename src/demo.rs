@@ -281,7 +281,7 @@ mod tests {
     fn spoken_numbers_normalise_back_to_the_same_e164() {
         let spoken = spoken("+442079460018");
         assert_eq!(spoken, "0044 2079 4600 18");
-        let phone: crate::keys::Phone = spoken.parse().expect("valid phone");
+        let phone: crate::vocab::Phone = spoken.parse().expect("valid phone");
         assert_eq!(phone.as_str(), "+442079460018");
     }
 }

@@ -2,36 +2,52 @@
 //!
 //! # Layout
 //!
-//! The request path of a profile read, edge first (see `../shared/design.md` §1):
+//! Modules depend one way: each uses only modules listed below it here, never one above it
+//! (`tests/layers.rs` holds the code to this list, so CI fails on a module cycle). The
+//! generated API is a crate of its own, `c360-proto` (`proto/`).
 //!
-//! - [`grpc`]: the edge. Validation, status mapping, the services (`CustomerService` with
-//!   its watch, `CatalogService`, `CacheAdminService`).
-//! - [`profiles`]: one profile read, edge-independent — L1, L2, then the fan-out and the
-//!   merge — and the invalidations that keep it fresh.
-//! - [`cache`]: L1 (moka, bounded by bytes, one load per key, generation-guarded fills), L2
-//!   (Redis), the change-feed follower and the Redis invalidation bus.
-//! - [`wire`]: protobuf conversions; profiles pre-encoded section by section as the
-//!   caches hold and the edge serves them.
-//! - [`fanout`]: asks the backends a read needs, concurrently, each under a deadline.
-//! - [`sources`]: the `Source` trait and one sqlx implementation per backend (billing,
-//!   orders, fulfilment, CRM), plus the catalog backend.
-//! - [`profile`]: the domain model; read masks; merge, enrichment, insights.
-//! - [`reference`]: the in-memory catalog and return policies; the return-eligibility rule.
-//! - [`keys`]: ids, SKUs, emails and phone numbers, parsed and normalised.
+//! Tools around the service:
 //!
-//! Around it:
+//! - [`demo`]: the embedded demo: SQLite, seeded, served, optionally kept busy.
+//! - [`client`]: the `get`, `lookup`, `watch`, `invalidate` and `stats` commands, over gRPC.
+//! - [`seed`]: a deterministic, realistic data set of any size.
 //!
-//! - [`app`]: wiring: settings in, a ready-to-serve [`app::App`] out, background tasks
-//!   (feeds, bus, catalog refresh) included.
+//! The service, wiring first:
+//!
 //! - [`server`]: `run(listener, app, shutdown)`: gRPC with health and reflection, gRPC-Web
 //!   and CORS for browsers only (`server/browser.rs`).
+//! - [`app`]: wiring: settings in, a ready-to-serve [`app::App`] out, background tasks
+//!   (feeds, bus, catalog refresh) included.
 //! - [`config`]: settings from a TOML file, `C360_*` variables and flags.
+//!
+//! The request path, edge first (design.md §1):
+//!
+//! - [`grpc`]: the edge. Validation, status mapping, the services (`CustomerService` with
+//!   its watch, `CatalogService`, `CacheAdminService`), one span per RPC.
+//! - [`queries`]: lookups by email, phone or order, and return checks.
+//! - [`profiles`]: one profile read — L1, L2, then the fan-out and the merge — refresh
+//!   ahead, and the invalidations that keep it fresh.
+//! - [`cache`]: L1 (moka, bounded by bytes, one load per key, generation-guarded fills), L2
+//!   (Redis), the change-feed follower and the Redis invalidation bus.
+//! - [`entry`]: the cache entry format: a profile pre-encoded section by section, as the
+//!   caches hold it and the edge serves it, and its bytes in L2.
+//! - [`convert`]: domain types to protobuf, for the entry format and the edge.
+//! - [`profile`]: the merged profile: merge, enrichment from the catalog, insights.
+//! - [`fanout`]: asks the backends, concurrently, each read under a deadline and counted.
+//! - [`sources`]: the two ports to the backends — `Source` (one per backend: a customer's
+//!   data) and `Lookups` (customers and orders by key) — their sqlx implementations, the
+//!   catalog loader, and fault injection.
+//! - [`reference`]: the in-memory catalog and return policies, and the rules that use them
+//!   (delivery, return eligibility, which line a return check judges).
+//!
+//! Foundations:
+//!
 //! - [`db`]: pools to Postgres or SQLite, the reference schema's migrations.
-//! - [`seed`]: a deterministic, realistic data set of any size.
-//! - [`client`]: the `get`, `lookup`, `watch`, `invalidate` and `stats` commands, over gRPC.
-//! - [`demo`]: the embedded demo: SQLite, seeded, served, optionally kept busy.
-//! - [`telemetry`]: logs through tracing.
-//! - [`pb`]: the generated protobuf types, used only at the edge and in `wire`.
+//! - [`records`]: the backends' records (identity, billing, orders, shipments,
+//!   interactions) in c360's own types.
+//! - [`telemetry`]: logs through tracing, and the error-chain helper every layer logs with.
+//! - [`vocab`]: the shared vocabulary: times, money, ids and keys, the backends
+//!   (`SourceKind`, `SourceSet`, `PerSource`), source statuses and reports, sections.
 
 // The futures of the request path nest deeply (gRPC handler, cache compute, fan-out).
 #![recursion_limit = "256"]
@@ -40,17 +56,19 @@ pub mod app;
 pub mod cache;
 pub mod client;
 pub mod config;
+pub mod convert;
 pub mod db;
 pub mod demo;
+pub mod entry;
 pub mod fanout;
 pub mod grpc;
-pub mod keys;
-pub mod pb;
 pub mod profile;
 pub mod profiles;
+pub mod queries;
+pub mod records;
 pub mod reference;
 pub mod seed;
 pub mod server;
 pub mod sources;
 pub mod telemetry;
-pub mod wire;
+pub mod vocab;

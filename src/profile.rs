@@ -1,124 +1,20 @@
-//! A customer's profile: the domain model, the sections a read mask selects, and how the
-//! backends' answers are merged, enriched from the catalog and turned into insights.
+//! A customer's profile: the backends' answers merged into one, orders enriched from the
+//! catalog and the return policies, and the insights c360 derives from it all. No protobuf
+//! here: `convert` maps these types to the wire.
 
 mod enrich;
 mod insights;
 mod merge;
-mod model;
-mod section;
 
-#[cfg(test)]
-pub(crate) mod fixtures;
-
-use std::time::Duration;
-
-pub use enrich::{delivery_of, enrich_orders};
+pub use enrich::enrich_orders;
 pub use insights::derive_insights;
 pub use merge::{Assembly, assemble};
-pub use model::*;
-pub use section::{MaskError, Section, SectionSet};
 
 use crate::{
-    keys::CustomerId,
-    sources::{SourceKind, SourceSet},
+    records::{Billing, Identity, Interaction, LineRecord, OrderStatus, Shipment},
+    reference::ReturnEligibility,
+    vocab::{CustomerId, Money, OrderId, SourceReports, Timestamp},
 };
-
-/// How a backend answered for this profile.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SourceStatus {
-    /// Answered.
-    Ok,
-    /// Did not answer; an older copy is served.
-    Stale,
-    /// Did not answer in time.
-    Timeout,
-    /// Failed.
-    Unavailable,
-    /// Not asked: circuit open.
-    CircuitOpen,
-    /// Not asked: not needed.
-    Skipped,
-}
-
-/// What happened to one backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceReport {
-    /// The backend.
-    pub source: SourceKind,
-    /// How it went.
-    pub status: SourceStatus,
-    /// When its data was read.
-    pub fetched_at: Option<Timestamp>,
-    /// How long the read took.
-    pub latency: Option<Duration>,
-}
-
-impl SourceReport {
-    /// The report of a backend that was not asked.
-    pub fn skipped(source: SourceKind) -> Self {
-        Self {
-            source,
-            status: SourceStatus::Skipped,
-            fetched_at: None,
-            latency: None,
-        }
-    }
-}
-
-/// One report per backend, in [`SourceKind::ALL`] order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SourceReports([SourceReport; 4]);
-
-impl SourceReports {
-    /// No backend asked yet.
-    pub fn skipped() -> Self {
-        Self(SourceKind::ALL.map(SourceReport::skipped))
-    }
-
-    /// Every report, in [`SourceKind::ALL`] order.
-    pub fn iter(&self) -> impl Iterator<Item = &SourceReport> {
-        self.0.iter()
-    }
-
-    /// The backends that were asked.
-    pub fn asked(&self) -> SourceSet {
-        self.iter()
-            .filter(|r| r.status != SourceStatus::Skipped)
-            .fold(SourceSet::EMPTY, |set, r| {
-                set.union(SourceSet::of(&[r.source]))
-            })
-    }
-
-    /// Every backend that was asked answered just now.
-    pub fn is_complete(&self) -> bool {
-        self.iter()
-            .all(|r| matches!(r.status, SourceStatus::Ok | SourceStatus::Skipped))
-    }
-
-    /// The report of `source` as a caller that asked for `sections` should see it: backends
-    /// its sections did not need are `Skipped`, whatever the cached entry holds.
-    pub fn report_for(&self, source: SourceKind, sections: SectionSet) -> SourceReport {
-        if sections.sources().contains(source) {
-            self[source]
-        } else {
-            SourceReport::skipped(source)
-        }
-    }
-}
-
-impl std::ops::Index<SourceKind> for SourceReports {
-    type Output = SourceReport;
-
-    fn index(&self, kind: SourceKind) -> &SourceReport {
-        &self.0[kind.index()]
-    }
-}
-
-impl std::ops::IndexMut<SourceKind> for SourceReports {
-    fn index_mut(&mut self, kind: SourceKind) -> &mut SourceReport {
-        &mut self.0[kind.index()]
-    }
-}
 
 /// A merged profile. A section is `None` when its backends were not asked or did not answer;
 /// `sources` says which.
@@ -140,4 +36,106 @@ pub struct Profile {
     pub insights: Option<Insights>,
     /// What happened to each backend.
     pub sources: SourceReports,
+}
+
+impl Profile {
+    /// Whether the insights are complete: they draw on every backend, so they may miss
+    /// something unless every one answered just now.
+    pub fn insights_complete(&self) -> bool {
+        self.insights.is_some() && self.sources.all_answered()
+    }
+}
+
+/// An order enriched from the catalog, the return policies and fulfilment.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Order {
+    /// Id.
+    pub id: OrderId,
+    /// Status.
+    pub status: OrderStatus,
+    /// Placed.
+    pub placed_at: Timestamp,
+    /// Total.
+    pub total: Money,
+    /// Lines.
+    pub lines: Vec<OrderLine>,
+}
+
+/// An enriched order line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderLine {
+    /// The line as ordered.
+    pub record: LineRecord,
+    /// Product name; empty when the SKU is not in the catalog.
+    pub product_name: String,
+    /// Category; empty when the SKU is not in the catalog.
+    pub category: String,
+    /// Whether it may be returned now.
+    pub eligibility: ReturnEligibility,
+}
+
+/// What c360 derives. Whether they are complete is not theirs to say: they are when every
+/// backend answered (see [`Profile::insights_complete`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Insights {
+    /// Spent net of refunds.
+    pub lifetime_value: Money,
+    /// Orders, cancelled excluded.
+    pub order_count: i64,
+    /// Returned units over units bought.
+    pub return_rate: f64,
+    /// Problems open now.
+    pub open_issues: Vec<OpenIssue>,
+    /// Suggestions, most urgent first.
+    pub next_best_actions: Vec<NextBestAction>,
+}
+
+/// Kind of open issue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenIssueKind {
+    /// A late parcel.
+    DelayedShipment,
+    /// A failed payment.
+    FailedPayment,
+    /// An open or pending ticket.
+    OpenTicket,
+}
+
+/// A problem open now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenIssue {
+    /// Kind.
+    pub kind: OpenIssueKind,
+    /// Id of the shipment, invoice or ticket.
+    pub reference: String,
+    /// One line for the agent.
+    pub summary: String,
+    /// Open since.
+    pub since: Timestamp,
+}
+
+/// Kind of suggested action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ActionKind {
+    /// Free shipping for a late parcel.
+    OfferFreeShipping,
+    /// Fix a payment method.
+    UpdatePaymentMethod,
+    /// A return window closes soon.
+    RemindReturnWindow,
+    /// A ticket waited too long.
+    FollowUpTicket,
+    /// A goodwill gesture after a poor experience.
+    OfferGoodwill,
+}
+
+/// A suggestion for the agent.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NextBestAction {
+    /// Kind.
+    pub kind: ActionKind,
+    /// One line for the agent.
+    pub message: String,
+    /// What it is about.
+    pub reference: String,
 }

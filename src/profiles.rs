@@ -1,10 +1,14 @@
 //! The request path of a profile read — L1, then L2, then the fan-out to the backends the
-//! sections need, then the merge — and the invalidations that keep it fresh. Edge-independent:
-//! `grpc/` calls it, and so can a test or a benchmark.
+//! sections need, then the merge (`load.rs`) — with refresh ahead (`refresh.rs`) and the
+//! invalidations that keep it fresh (`invalidate.rs`). Edge-independent: `grpc/` calls it,
+//! and so can a test or a benchmark.
+
+mod invalidate;
+mod load;
+mod refresh;
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::Utc;
 use tokio::{
     sync::{Semaphore, broadcast},
     time::Instant,
@@ -12,12 +16,10 @@ use tokio::{
 
 use crate::{
     cache::{CacheStats, CachedProfile, Change, Lookup, ProfileCache, RedisCache},
+    entry::ServedFrom,
     fanout::Fanout,
-    keys::CustomerId,
-    profile::{Assembly, SectionSet, assemble},
-    reference::{Catalog, CatalogSnapshot},
-    sources::SourceSet,
-    wire::{EncodedProfile, Tier},
+    reference::Catalog,
+    vocab::{CustomerId, SectionSet, SourceSet},
 };
 
 /// How old an answer may be.
@@ -38,7 +40,7 @@ pub struct Served {
     /// The profile and its age.
     pub entry: Arc<CachedProfile>,
     /// Where it came from.
-    pub tier: Tier,
+    pub from: ServedFrom,
 }
 
 /// Why there is no profile to serve.
@@ -80,20 +82,8 @@ struct Inner {
     catalog: Arc<Catalog>,
     policy: ReadPolicy,
     changes: broadcast::Sender<Change>,
-    replica: u64,
     /// Background refreshes that may run at once.
     refreshing: Arc<Semaphore>,
-}
-
-/// Background refreshes at once: enough to keep up, few enough never to crowd out callers.
-const CONCURRENT_REFRESHES: usize = 2;
-
-/// `age` less up to a quarter, by customer: a stable spread, so that entries loaded in the
-/// same second come due over a quarter of the refresh age.
-fn spread(age: Duration, customer: CustomerId) -> Duration {
-    let fraction =
-        ((customer.get() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 54) as f64 / 1024.0;
-    age.mul_f64(1.0 - 0.25 * fraction)
 }
 
 /// How many changes a slow watcher may fall behind before it only hears "something changed".
@@ -117,8 +107,7 @@ impl Profiles {
                 catalog,
                 policy,
                 changes,
-                replica: rand::random(),
-                refreshing: Arc::new(Semaphore::new(CONCURRENT_REFRESHES)),
+                refreshing: Arc::new(Semaphore::new(refresh::CONCURRENT_REFRESHES)),
             }),
         }
     }
@@ -153,11 +142,6 @@ impl Profiles {
         self.inner.cache.stats()
     }
 
-    /// This replica's id on the invalidation bus.
-    pub fn replica(&self) -> u64 {
-        self.inner.replica
-    }
-
     /// Changes to profiles from now on, as they are invalidated here.
     pub fn subscribe(&self) -> broadcast::Receiver<Change> {
         self.inner.changes.subscribe()
@@ -181,7 +165,7 @@ impl Profiles {
                 let entry = self
                     .load(customer, needed, deadline, previous.as_deref(), &catalog)
                     .await?;
-                return Ok(self.served(entry, Tier::Sources));
+                return Ok(self.served(entry, ServedFrom::Sources));
             }
             Freshness::MaxAge(max_age) => Some(max_age),
             Freshness::AnyAge => None,
@@ -199,7 +183,7 @@ impl Profiles {
         {
             crate::cache::bump_counter(&self.stats().l1_hits);
             self.refresh_if_old(customer, &entry);
-            return Ok(self.served(entry, Tier::L1));
+            return Ok(self.served(entry, ServedFrom::L1));
         }
         Box::pin(self.get_or_load(customer, needed, deadline, usable)).await
     }
@@ -219,180 +203,16 @@ impl Profiles {
             })
             .await?;
         Ok(match lookup {
-            Lookup::Hit(entry) => self.served(entry, Tier::L1),
-            Lookup::Loaded(entry, tier) => self.served(entry, tier),
+            Lookup::Hit(entry) => self.served(entry, ServedFrom::L1),
+            Lookup::Loaded(entry, from) => self.served(entry, from),
         })
     }
 
-    fn served(&self, entry: Arc<CachedProfile>, tier: Tier) -> Served {
+    fn served(&self, entry: Arc<CachedProfile>, from: ServedFrom) -> Served {
         if entry.is_stale() {
             crate::cache::bump_counter(&self.stats().stale_serves);
         }
-        Served { entry, tier }
-    }
-
-    /// An L1 miss: L2 if it has a usable copy, else the backends (then L2 is filled).
-    async fn fill(
-        &self,
-        customer: CustomerId,
-        needed: SourceSet,
-        deadline: Option<Instant>,
-        current: Option<Arc<CachedProfile>>,
-        usable: &(dyn Fn(&CachedProfile) -> bool + Sync),
-    ) -> Result<(Arc<CachedProfile>, Tier), ProfileError> {
-        let catalog = self.inner.catalog.snapshot();
-        let fingerprint = catalog.fingerprint();
-        if let Some(l2) = &self.inner.l2
-            && let Some((encoded, loaded_wall)) = l2.get(customer, fingerprint).await
-        {
-            let entry = CachedProfile::from_l2(encoded, loaded_wall);
-            if usable(&entry) {
-                return Ok((entry, Tier::L2));
-            }
-        }
-        let l2_generation = match &self.inner.l2 {
-            Some(l2) => l2.generation(customer).await,
-            None => None,
-        };
-        // Never narrow an entry: reload what it held as well as what this caller needs.
-        let held = current.as_ref().map_or(SourceSet::EMPTY, |c| c.asked());
-        let entry = self
-            .load(
-                customer,
-                needed.union(held),
-                deadline,
-                current.as_deref(),
-                &catalog,
-            )
-            .await?;
-        if let (Some(l2), Some(generation)) = (&self.inner.l2, l2_generation)
-            && entry.is_complete()
-        {
-            // Other replicas may use it; this caller need not wait for it.
-            let (l2, shared) = (l2.clone(), entry.clone());
-            tokio::spawn(async move {
-                l2.fill(
-                    customer,
-                    &shared.encoded,
-                    shared.loaded_wall,
-                    fingerprint,
-                    generation,
-                )
-                .await;
-            });
-        }
-        Ok((entry, Tier::Sources))
-    }
-
-    /// Reads `set` from the backends and merges it, enriching from `catalog`. A backend that
-    /// fails now is stood in for by its last good copy in `previous`, marked stale.
-    async fn load(
-        &self,
-        customer: CustomerId,
-        set: SourceSet,
-        deadline: Option<Instant>,
-        previous: Option<&CachedProfile>,
-        catalog: &CatalogSnapshot,
-    ) -> Result<Arc<CachedProfile>, ProfileError> {
-        crate::cache::bump_counter(&self.stats().loads);
-        let started = Instant::now();
-        let wall = Utc::now();
-        let oldest = wall - self.inner.policy.max_age;
-        let outcomes = self.inner.fanout.gather(customer, set, deadline).await;
-        match assemble(customer, outcomes, catalog, wall) {
-            Assembly::Profile(profile) => {
-                let mut encoded = EncodedProfile::encode(&profile, wall);
-                if let Some(previous) = previous {
-                    encoded.carry_stale(&previous.encoded, oldest);
-                }
-                Ok(CachedProfile::new(encoded, started, wall))
-            }
-            Assembly::NotFound => Err(ProfileError::NotFound(customer)),
-            Assembly::Unavailable => match previous.filter(|p| p.loaded_wall >= oldest) {
-                Some(previous) => Ok(CachedProfile::new(
-                    previous.encoded.all_stale(),
-                    previous.loaded_at,
-                    previous.loaded_wall,
-                )),
-                None if deadline.is_some_and(|d| d <= Instant::now()) => {
-                    Err(ProfileError::DeadlineExceeded)
-                }
-                None => Err(ProfileError::Unavailable(customer)),
-            },
-        }
-    }
-
-    /// Refresh ahead: a hit past its refresh age is served as it is, and one background
-    /// reload replaces it.
-    ///
-    /// Entries loaded together must not all come due together: each customer's refresh age is
-    /// spread over the last quarter of `refresh_after`, and at most a few reloads run at once
-    /// (a hit that finds none free is served as it is, and a later one refreshes).
-    fn refresh_if_old(&self, customer: CustomerId, entry: &Arc<CachedProfile>) {
-        let refresh_after = self.inner.policy.refresh_after;
-        let due = spread(refresh_after, customer);
-        if entry.age() < due || !entry.claim_refresh() {
-            return;
-        }
-        let Ok(permit) = self.inner.refreshing.clone().try_acquire_owned() else {
-            entry.release_refresh();
-            return;
-        };
-        crate::cache::bump_counter(&self.stats().refreshes);
-        let (this, set) = (self.clone(), entry.asked());
-        tokio::spawn(async move {
-            let _permit = permit;
-            let fresh = |e: &CachedProfile| e.age() < due && e.covers(set);
-            let refreshed = this
-                .inner
-                .cache
-                .get_or_load(customer, &fresh, |current| {
-                    this.fill(customer, set, None, current, &fresh)
-                })
-                .await;
-            if let Err(error) = refreshed {
-                tracing::debug!(%customer, %error, "background refresh failed");
-            }
-        });
-    }
-
-    /// Drops `customers` from L1 and tells this replica's watchers.
-    pub async fn invalidate_here(&self, customers: &[CustomerId]) {
-        for customer in customers {
-            self.inner.cache.invalidate(*customer).await;
-        }
-        for customer in customers {
-            let _no_watchers = self.inner.changes.send(Change::Customer(*customer));
-        }
-    }
-
-    /// Drops `customers` from L1 and L2 (a change this replica learned of itself).
-    pub async fn invalidate(&self, customers: &[CustomerId]) {
-        for customer in customers {
-            self.inner.cache.invalidate(*customer).await;
-        }
-        if let Some(l2) = &self.inner.l2 {
-            l2.invalidate(customers).await;
-        }
-        for customer in customers {
-            let _no_watchers = self.inner.changes.send(Change::Customer(*customer));
-        }
-    }
-
-    /// Drops `customers` here, in L2 and, over the bus, on every other replica. False when
-    /// the bus could not be reached: the others then only learn of it through their TTL.
-    pub async fn invalidate_everywhere(&self, customers: &[CustomerId]) -> bool {
-        self.invalidate(customers).await;
-        match &self.inner.l2 {
-            Some(l2) => l2.publish(self.inner.replica, customers).await,
-            None => true,
-        }
-    }
-
-    /// Drops every entry of L1: a feed or the bus may have lost changes.
-    pub fn flush_here(&self) {
-        self.inner.cache.invalidate_all();
-        let _no_watchers = self.inner.changes.send(Change::Everything);
+        Served { entry, from }
     }
 }
 

@@ -14,7 +14,7 @@ use futures::{StreamExt, stream};
 
 use crate::{
     db::{Db, DbError},
-    profile::Timestamp,
+    vocab::Timestamp,
 };
 
 /// What to generate.

@@ -9,17 +9,16 @@ use tokio::net::TcpListener;
 use tonic::transport::{Server, server::TcpIncoming};
 use tonic_health::ServingStatus;
 
-use crate::{
-    app::App,
-    pb::{
-        self,
-        server::{
-            cache_admin_service_server::CacheAdminServiceServer,
-            catalog_service_server::CatalogServiceServer,
-            customer_service_server::CustomerServiceServer,
-        },
+use c360_proto::{
+    self as pb,
+    server::{
+        cache_admin_service_server::CacheAdminServiceServer,
+        catalog_service_server::CatalogServiceServer,
+        customer_service_server::CustomerServiceServer,
     },
 };
+
+use crate::app::App;
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]

@@ -1,17 +1,22 @@
-//! The backends. [`Source`] is the seam of the fan-out: one implementation per backend over
-//! sqlx in production (`billing`, `orders`, `fulfilment`, `crm`), scripted fakes in unit
-//! tests. Reads that are not about one customer (lookups, the catalog, one order) are inherent
-//! methods of the sqlx sources.
+//! The backends, behind two ports: [`Source`], one per backend, reads what a profile needs
+//! about one customer; [`Lookups`] finds customers and orders by key. Every read an RPC makes
+//! goes through one of them, so fault injection ([`Faulty`], [`FaultyLookups`]), the fan-out's
+//! deadlines and its read counters cover them all. Production implements both over sqlx (one
+//! file per backend, and the catalog); unit tests use scripted fakes; a deployment whose
+//! systems have other schemas implements the two traits for them.
 
 mod billing;
 mod catalog;
 mod crm;
 mod faults;
 mod fulfilment;
+mod lookups;
 mod orders;
 
 #[cfg(test)]
 pub(crate) mod fake;
+#[cfg(test)]
+pub(crate) mod fixtures;
 
 use std::{fmt, sync::Arc};
 
@@ -19,98 +24,19 @@ use futures::future::BoxFuture;
 
 pub use billing::BillingSource;
 pub use catalog::{CatalogError, CatalogSource};
-pub use crm::{CrmSource, MAX_LOOKUP_MATCHES};
-pub use faults::{FaultSettings, Faulty};
+pub use crm::CrmSource;
+pub use faults::{FaultSettings, Faulty, FaultyLookups};
 pub use fulfilment::FulfilmentSource;
-pub use orders::{OrderDetail, OrdersSource};
+pub use lookups::SqlLookups;
+pub use orders::OrdersSource;
 
 use crate::{
-    keys::CustomerId,
-    profile::{Billing, CrmRecord, InvalidValue, OrderHistory, Shipment},
+    records::{Billing, CrmRecord, Identity, OrderHistory, OrderRecord, Shipment},
+    vocab::{CustomerId, Email, InvalidValue, OrderId, PerSource, Phone, SourceKind},
 };
 
-/// One of the four backends a profile is merged from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum SourceKind {
-    /// Balance, cards, invoices.
-    Billing,
-    /// Orders and their lines.
-    Orders,
-    /// Shipments.
-    Fulfilment,
-    /// Identity and interactions.
-    Crm,
-}
-
-impl SourceKind {
-    /// All four, in a fixed order (the order of `sources` in a profile).
-    pub const ALL: [Self; 4] = [Self::Billing, Self::Orders, Self::Fulfilment, Self::Crm];
-
-    /// Position in [`Self::ALL`].
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// Lower-case name, as in configuration and logs.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Billing => "billing",
-            Self::Orders => "orders",
-            Self::Fulfilment => "fulfilment",
-            Self::Crm => "crm",
-        }
-    }
-}
-
-impl fmt::Display for SourceKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A set of backends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub struct SourceSet(u8);
-
-impl SourceSet {
-    /// No backend.
-    pub const EMPTY: Self = Self(0);
-    /// Every backend.
-    pub const ALL: Self = Self(0b1111);
-
-    /// The set of these backends.
-    pub const fn of(kinds: &[SourceKind]) -> Self {
-        let mut bits = 0;
-        let mut i = 0;
-        while i < kinds.len() {
-            bits |= 1 << kinds[i] as u8;
-            i += 1;
-        }
-        Self(bits)
-    }
-
-    /// Whether `kind` is in the set.
-    pub fn contains(self, kind: SourceKind) -> bool {
-        self.0 & (1 << kind as u8) != 0
-    }
-
-    /// Both sets together.
-    pub const fn union(self, other: Self) -> Self {
-        Self(self.0 | other.0)
-    }
-
-    /// Whether every backend of `other` is in this set.
-    pub fn covers(self, other: Self) -> bool {
-        self.0 & other.0 == other.0
-    }
-
-    /// The backends in the set, in [`SourceKind::ALL`] order.
-    pub fn iter(self) -> impl Iterator<Item = SourceKind> {
-        SourceKind::ALL
-            .into_iter()
-            .filter(move |k| self.contains(*k))
-    }
-}
+/// Most customers a lookup returns.
+pub const MAX_LOOKUP_MATCHES: usize = 20;
 
 /// What a backend returned for one customer.
 #[derive(Debug, Clone, PartialEq)]
@@ -196,20 +122,51 @@ pub trait Source: Send + Sync + 'static {
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>>;
 }
 
+/// What CRM finds customers by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CustomerKey {
+    /// Their id.
+    Id(CustomerId),
+    /// Their email (unique).
+    Email(Email),
+    /// Their phone number (households share one).
+    Phone(Phone),
+}
+
+/// One order with the customer who placed it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OrderDetail {
+    /// Who placed it.
+    pub customer: CustomerId,
+    /// The order and its lines.
+    pub order: OrderRecord,
+}
+
+/// The lookup port: reads that find customers and orders by key instead of reading one
+/// customer's data. Each method reads one backend, named first in its doc: that backend's
+/// deadline, read counter and faults apply to it.
+pub trait Lookups: Send + Sync + 'static {
+    /// CRM: the customers `key` names, by id, at most [`MAX_LOOKUP_MATCHES`].
+    fn customers(
+        &self,
+        key: CustomerKey,
+    ) -> BoxFuture<'_, Result<Vec<(CustomerId, Identity)>, SourceError>>;
+
+    /// Orders: one order and who placed it, if it exists.
+    fn order(&self, order: OrderId) -> BoxFuture<'_, Result<Option<OrderDetail>, SourceError>>;
+
+    /// Fulfilment: the parcels of one order.
+    fn shipments_of(&self, order: OrderId) -> BoxFuture<'_, Result<Vec<Shipment>, SourceError>>;
+}
+
 /// One [`Source`] per backend.
 #[derive(Clone)]
-pub struct Sources([Arc<dyn Source>; 4]);
+pub struct Sources(PerSource<Arc<dyn Source>>);
 
 impl Sources {
-    /// The four backends. Panics if a source sits in the wrong slot: that is a wiring bug.
-    pub fn new(
-        billing: Arc<dyn Source>,
-        orders: Arc<dyn Source>,
-        fulfilment: Arc<dyn Source>,
-        crm: Arc<dyn Source>,
-    ) -> Self {
-        let sources = [billing, orders, fulfilment, crm];
-        for (source, kind) in sources.iter().zip(SourceKind::ALL) {
+    /// The four backends. Panics if a source sits in another's slot: that is a wiring bug.
+    pub fn new(sources: PerSource<Arc<dyn Source>>) -> Self {
+        for (kind, source) in sources.iter() {
             assert_eq!(source.kind(), kind, "source wired to the wrong slot");
         }
         Self(sources)
@@ -217,39 +174,19 @@ impl Sources {
 
     /// The source of `kind`.
     pub fn get(&self, kind: SourceKind) -> &Arc<dyn Source> {
-        &self.0[kind.index()]
+        &self.0[kind]
     }
 
     /// The same backends, each wrapped by `wrap` (for fault injection and counting).
-    pub fn map(&self, mut wrap: impl FnMut(Arc<dyn Source>) -> Arc<dyn Source>) -> Self {
-        let [b, o, f, c] = self.0.clone();
-        Self::new(wrap(b), wrap(o), wrap(f), wrap(c))
+    pub fn map(&self, wrap: impl FnMut(Arc<dyn Source>) -> Arc<dyn Source>) -> Self {
+        Self::new(self.0.clone().map(wrap))
     }
 }
 
 impl fmt::Debug for Sources {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_list()
-            .entries(self.0.iter().map(|s| s.kind()))
+            .entries(self.0.iter().map(|(kind, _)| kind))
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn source_sets_hold_what_was_put_in() {
-        let set = SourceSet::of(&[SourceKind::Crm, SourceKind::Billing]);
-        assert!(set.contains(SourceKind::Crm) && set.contains(SourceKind::Billing));
-        assert!(!set.contains(SourceKind::Orders));
-        assert_eq!(
-            set.iter().collect::<Vec<_>>(),
-            [SourceKind::Billing, SourceKind::Crm]
-        );
-        assert!(SourceSet::ALL.covers(set) && !set.covers(SourceSet::ALL));
-        assert_eq!(set.union(SourceSet::ALL), SourceSet::ALL);
-        assert_eq!(SourceSet::of(&SourceKind::ALL), SourceSet::ALL);
     }
 }

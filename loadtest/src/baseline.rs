@@ -5,10 +5,7 @@
 use std::{net::SocketAddr, pin::Pin};
 
 use bytes::Bytes;
-use c360::{
-    pb::{self, server::customer_service_server},
-    wire::{WireBatch, WireProfile},
-};
+use c360_proto::{self as pb, WireBatch, WireProfile, server::customer_service_server};
 use futures::Stream;
 use prost::Message;
 use tonic::{Request, Response, Status, transport::Server};

@@ -2,7 +2,7 @@
 
 use std::{fmt, str::FromStr};
 
-use c360::pb;
+use c360_proto as pb;
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Zipf};
 

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use c360::pb::{self, customer_service_client::CustomerServiceClient};
+use c360_proto::{self as pb, customer_service_client::CustomerServiceClient};
 use hdrhistogram::Histogram;
 use tokio::time::Instant;
 

@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use c360::wire::WireProfile;
+use c360_proto::WireProfile;
 use hdrhistogram::Histogram;
 use indicatif::ProgressBar;
 use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};

@@ -1,23 +1,28 @@
 //! The invalidation bus: admin invalidations reach the other replicas over Redis pub/sub.
 //! Pub/sub delivers at most once, so a replica whose subscription comes back after a drop
-//! flushes L1: it cannot know what it missed.
+//! resyncs (flushes L1): it cannot know what it missed.
 
-use std::time::Duration;
+use std::{sync::Arc, time::Duration};
 
 use deadpool_redis::redis;
-use futures::StreamExt;
+use futures::{StreamExt, future::BoxFuture};
 
-use super::l2::parse_message;
-use crate::profiles::Profiles;
+use super::{RedisCache, l2::parse_message};
+use crate::vocab::CustomerId;
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// Listens on the bus of `profiles`' L2 and applies what other replicas publish, until the
-/// task is dropped. Does nothing without L2.
-pub async fn listen(profiles: Profiles) {
-    let Some(l2) = profiles.l2().cloned() else {
-        return;
-    };
+/// What a replica does with what the others publish.
+pub trait BusSink: Send + Sync + 'static {
+    /// Another replica invalidated these customers: drop them here (L2 is done already).
+    fn customers_changed(&self, customers: Vec<CustomerId>) -> BoxFuture<'_, ()>;
+    /// Messages may have been missed: drop everything cached here.
+    fn resync(&self);
+}
+
+/// Listens on the bus of `l2` and hands `sink` what other replicas publish, until the task
+/// is dropped.
+pub async fn listen(l2: RedisCache, sink: Arc<dyn BusSink>) {
     let client = match redis::Client::open(l2.url()) {
         Ok(client) => client,
         Err(error) => {
@@ -43,7 +48,7 @@ pub async fn listen(profiles: Profiles) {
         };
         if connected_before {
             tracing::warn!("invalidation bus reconnected: flushing L1");
-            profiles.flush_here();
+            sink.resync();
         }
         connected_before = true;
         let mut messages = pubsub.on_message();
@@ -52,9 +57,9 @@ pub async fn listen(profiles: Profiles) {
                 continue;
             };
             match parse_message(&text) {
-                Some((sender, _)) if sender == profiles.replica() => {}
-                Some((_, customers)) => profiles.invalidate_here(&customers).await,
-                None => tracing::warn!(message = %text, "malformed invalidation ignored"),
+                Some((sender, _)) if sender == l2.replica() => {}
+                Some((_, customers)) => sink.customers_changed(customers).await,
+                None => tracing::warn!(bytes = text.len(), "malformed invalidation ignored"),
             }
         }
         tracing::warn!("invalidation bus dropped; reconnecting");

@@ -19,8 +19,8 @@ use self::position::Position;
 use super::stats::FeedStats;
 use crate::{
     db::{Bind, Db},
-    fanout::error_chain,
-    keys::CustomerId,
+    telemetry::error_chain,
+    vocab::CustomerId,
 };
 
 /// What a follower does with what it reads.

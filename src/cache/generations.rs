@@ -5,7 +5,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::keys::CustomerId;
+use crate::vocab::CustomerId;
 
 const SLOTS: usize = 1 << 16;
 

@@ -9,7 +9,7 @@ use super::{
     generations::Generations,
     stats::{CacheStats, bump},
 };
-use crate::keys::CustomerId;
+use crate::{entry::ServedFrom, vocab::CustomerId};
 
 /// L1 sizing.
 #[derive(Debug, Clone, Copy)]
@@ -25,8 +25,8 @@ pub struct L1Config {
 pub enum Lookup {
     /// A cached entry (possibly one a concurrent caller had just loaded).
     Hit(Arc<CachedProfile>),
-    /// Loaded for this call; `Tier` says from where.
-    Loaded(Arc<CachedProfile>, crate::wire::Tier),
+    /// Loaded for this call, from L2 or the backends.
+    Loaded(Arc<CachedProfile>, ServedFrom),
 }
 
 /// Profiles by customer, bounded by bytes, with a TTL and one load per key.
@@ -92,7 +92,7 @@ impl ProfileCache {
     ) -> Result<Lookup, E>
     where
         F: FnOnce(Option<Arc<CachedProfile>>) -> Fut,
-        Fut: Future<Output = Result<(Arc<CachedProfile>, crate::wire::Tier), E>>,
+        Fut: Future<Output = Result<(Arc<CachedProfile>, ServedFrom), E>>,
     {
         let mut result = None;
         let out = &mut result;
@@ -110,8 +110,8 @@ impl ProfileCache {
                 bump(&self.stats.l1_misses);
                 let generation = self.generations.current(customer);
                 match load(current).await {
-                    Ok((entry, tier)) => {
-                        *out = Some(Ok(Lookup::Loaded(entry.clone(), tier)));
+                    Ok((entry, from)) => {
+                        *out = Some(Ok(Lookup::Loaded(entry.clone(), from)));
                         if self.generations.current(customer) == generation {
                             Op::Put(entry)
                         } else {

@@ -12,7 +12,10 @@ use bytes::Bytes;
 use deadpool_redis::{Pool, Runtime, Timeouts, redis};
 
 use super::stats::{CacheStats, bump};
-use crate::{keys::CustomerId, profile::Timestamp, wire::EncodedProfile};
+use crate::{
+    entry::EncodedProfile,
+    vocab::{CustomerId, Timestamp},
+};
 
 /// Writes `ARGV[1]` to `KEYS[1]` for `ARGV[3]` ms if the generation in `KEYS[2]` is still
 /// `ARGV[2]` (a missing key is generation 0).
@@ -43,12 +46,14 @@ pub struct L2Config {
 #[error("invalid Redis configuration: {0}")]
 pub struct L2Error(String);
 
-/// The Redis cache.
+/// The Redis cache, and this replica's end of the invalidation bus.
 #[derive(Clone)]
 pub struct RedisCache {
     pool: Pool,
     config: Arc<L2Config>,
     stats: Arc<CacheStats>,
+    /// This replica's id on the bus, so that it can tell its own messages from the others'.
+    replica: u64,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -77,7 +82,13 @@ impl RedisCache {
             pool,
             config: Arc::new(config),
             stats,
+            replica: rand::random(),
         })
+    }
+
+    /// This replica's id on the invalidation bus.
+    pub fn replica(&self) -> u64 {
+        self.replica
     }
 
     /// The Redis URL.
@@ -224,12 +235,12 @@ impl RedisCache {
     }
 
     /// Tells the other replicas, through pub/sub, to drop `customers` from their L1.
-    pub async fn publish(&self, replica: u64, customers: &[CustomerId]) -> bool {
+    pub async fn publish(&self, customers: &[CustomerId]) -> bool {
         let ids: Vec<String> = customers.iter().map(ToString::to_string).collect();
         let mut publish = redis::cmd("PUBLISH");
         publish
             .arg(self.channel())
-            .arg(format!("{replica}:{}", ids.join(",")));
+            .arg(format!("{}:{}", self.replica, ids.join(",")));
         self.run::<i64>("publish", publish).await.is_some()
     }
 }

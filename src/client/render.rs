@@ -4,7 +4,7 @@ use std::fmt::Write;
 
 use chrono::DateTime;
 
-use crate::pb;
+use c360_proto as pb;
 
 /// "CUSTOMER_TIER_GOLD" → "gold".
 fn short(name: &str, prefix: &str) -> String {

@@ -3,15 +3,20 @@
 use std::time::Duration;
 
 use super::*;
-use crate::{
-    profile::fixtures::customer,
-    sources::{Source, fake::fake_sources},
+use crate::sources::{
+    Source,
+    fake::{FakeLookups, calls, fake_sources},
+    fixtures::{self, customer},
 };
 
 const TIMEOUT: Duration = Duration::from_millis(100);
 
 fn fanout(sources: Sources) -> Fanout {
-    Fanout::new(sources, [TIMEOUT; 4])
+    Fanout::new(
+        sources,
+        Arc::new(FakeLookups::default()),
+        PerSource::same(TIMEOUT),
+    )
 }
 
 #[tokio::test(start_paused = true)]
@@ -26,8 +31,13 @@ async fn only_the_backends_asked_for_are_read_and_all_at_once() {
     let kinds: Vec<_> = outcomes.iter().map(|o| o.kind).collect();
     assert_eq!(kinds, [SourceKind::Billing, SourceKind::Crm]);
     assert!(outcomes.iter().all(|o| o.result.is_ok()));
-    let calls: Vec<_> = fakes.iter().map(|f| f.calls()).collect();
-    assert_eq!(calls, [1, 0, 0, 1]);
+    let asked = PerSource {
+        billing: 1,
+        orders: 0,
+        fulfilment: 0,
+        crm: 1,
+    };
+    assert_eq!(calls(&fakes), asked);
     assert_eq!(fanout.reads(SourceKind::Billing), 1);
     assert_eq!(fanout.reads(SourceKind::Orders), 0);
 }
@@ -62,8 +72,8 @@ async fn a_failing_backend_is_unavailable_and_the_rest_still_answer() {
     let outcomes = fanout(sources)
         .gather(customer(), SourceSet::ALL, None)
         .await;
-    let billing = &outcomes[SourceKind::Billing.index()];
-    assert_eq!(billing.result, Err(Failure::Unavailable));
+    let billing = outcomes.iter().find(|o| o.kind == SourceKind::Billing);
+    assert_eq!(billing.map(|o| &o.result), Some(&Err(Failure::Unavailable)));
     assert_eq!(outcomes.iter().filter(|o| o.result.is_ok()).count(), 3);
 }
 
@@ -89,5 +99,43 @@ async fn no_read_starts_once_the_callers_deadline_has_passed() {
         .gather(customer(), SourceSet::ALL, Some(deadline))
         .await;
     assert!(outcomes.iter().all(|o| o.result == Err(Failure::Timeout)));
-    assert!(fakes.iter().all(|f| f.calls() == 0));
+    assert_eq!(calls(&fakes), PerSource::same(0));
+}
+
+#[tokio::test(start_paused = true)]
+async fn lookups_are_counted_against_the_backend_they_read() {
+    let (sources, _) = fake_sources(|f| f);
+    let fanout = fanout(sources);
+    let key = CustomerKey::Email("ada@example.com".parse().unwrap());
+    let found = fanout.customers(key, None).await.unwrap();
+    assert_eq!(found, [(customer(), fixtures::identity())]);
+    let order = OrderId::new(12).unwrap();
+    let detail = fanout.order(order, None).await.unwrap().expect("order 12");
+    assert_eq!(detail.customer, customer());
+    assert_eq!(fanout.shipments_of(order, None).await.unwrap().len(), 1);
+    let reads = PerSource::from_fn(|kind| fanout.reads(kind));
+    let expected = PerSource {
+        billing: 0,
+        orders: 1,
+        fulfilment: 1,
+        crm: 1,
+    };
+    assert_eq!(reads, expected);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_failing_lookup_is_unavailable_and_none_starts_after_the_deadline() {
+    let (sources, _) = fake_sources(|f| f);
+    let lookups = Arc::new(FakeLookups::default());
+    lookups.set_failing(SourceKind::Orders, true);
+    let fanout = Fanout::new(sources, lookups.clone(), PerSource::same(TIMEOUT));
+    let order = OrderId::new(12).unwrap();
+    assert_eq!(fanout.order(order, None).await, Err(Failure::Unavailable));
+
+    let deadline = Instant::now();
+    tokio::time::advance(Duration::from_millis(1)).await;
+    let late = fanout.shipments_of(order, Some(deadline)).await;
+    assert_eq!(late, Err(Failure::Timeout));
+    assert_eq!(lookups.calls().fulfilment, 0);
+    assert_eq!(fanout.reads(SourceKind::Fulfilment), 0);
 }

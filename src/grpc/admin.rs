@@ -2,20 +2,20 @@
 
 use std::sync::atomic::Ordering;
 
+use c360_proto as pb;
 use futures::{StreamExt, stream};
 use tonic::{Request, Response, Status};
 
 use super::{
+    rpc,
     status::ApiError,
     validate::{self, MAX_ADMIN_BATCH, both},
 };
 use crate::{
     cache::CacheStats,
-    keys::CustomerId,
-    pb,
+    convert::{duration, source},
     profiles::{Freshness, ProfileError, Profiles},
-    sources::SourceKind,
-    wire::convert::{duration, source},
+    vocab::{CustomerId, PerSource},
 };
 
 /// Loads run at once while warming: enough to overlap the backends' latency, few enough to
@@ -67,20 +67,20 @@ fn count(counter: &std::sync::atomic::AtomicU64) -> i64 {
     i64::try_from(counter.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
 }
 
-fn stats(
+/// The figures `GetCacheStats` answers.
+fn figures(
     stats: &CacheStats,
     entries: u64,
     bytes: u64,
     l2_enabled: bool,
-    reads: [u64; 4],
+    reads: PerSource<u64>,
 ) -> pb::CacheStats {
     pb::CacheStats {
-        source_reads: SourceKind::ALL
-            .into_iter()
-            .zip(reads)
+        source_reads: reads
+            .iter()
             .map(|(kind, reads)| pb::SourceReads {
                 source: source(kind) as i32,
-                reads: i64::try_from(reads).unwrap_or(i64::MAX),
+                reads: i64::try_from(*reads).unwrap_or(i64::MAX),
             })
             .collect(),
         l1: Some(pb::TierStats {
@@ -119,51 +119,60 @@ fn stats(
     }
 }
 
-#[tonic::async_trait]
-impl pb::server::cache_admin_service_server::CacheAdminService for CacheAdminApi {
-    async fn invalidate_customers(
+impl CacheAdminApi {
+    async fn invalidate(
         &self,
-        request: Request<pb::InvalidateCustomersRequest>,
-    ) -> Result<Response<pb::InvalidateCustomersResponse>, Status> {
-        let customers = validate::keys::<CustomerId>(
-            "customer_ids",
-            &request.get_ref().customer_ids,
-            MAX_ADMIN_BATCH,
-        )
-        .map_err(ApiError::from)?;
+        request: pb::InvalidateCustomersRequest,
+    ) -> Result<pb::InvalidateCustomersResponse, ApiError> {
+        let customers =
+            validate::keys::<CustomerId>("customer_ids", &request.customer_ids, MAX_ADMIN_BATCH)?;
         let reached = self.profiles.invalidate_everywhere(&customers).await;
         tracing::info!(
             count = customers.len(),
             reached,
             "customers invalidated by an admin"
         );
-        Ok(Response::new(pb::InvalidateCustomersResponse {
+        Ok(pb::InvalidateCustomersResponse {
             invalidated: i32::try_from(customers.len()).unwrap_or(i32::MAX),
             reached_other_replicas: reached,
-        }))
+        })
+    }
+
+    async fn stats(&self) -> Result<pb::CacheStats, ApiError> {
+        let cache = self.profiles.cache();
+        let (entries, bytes) = (cache.entry_count().await, cache.weighted_size().await);
+        let reads = PerSource::from_fn(|kind| self.profiles.fanout().reads(kind));
+        let l2_enabled = self.profiles.l2().is_some();
+        Ok(figures(
+            self.profiles.stats(),
+            entries,
+            bytes,
+            l2_enabled,
+            reads,
+        ))
+    }
+}
+
+#[tonic::async_trait]
+impl pb::server::cache_admin_service_server::CacheAdminService for CacheAdminApi {
+    async fn invalidate_customers(
+        &self,
+        request: Request<pb::InvalidateCustomersRequest>,
+    ) -> Result<Response<pb::InvalidateCustomersResponse>, Status> {
+        rpc("InvalidateCustomers", self.invalidate(request.into_inner())).await
     }
 
     async fn warm_customers(
         &self,
         request: Request<pb::WarmCustomersRequest>,
     ) -> Result<Response<pb::WarmCustomersResponse>, Status> {
-        Ok(Response::new(self.warm(request.into_inner()).await?))
+        rpc("WarmCustomers", self.warm(request.into_inner())).await
     }
 
     async fn get_cache_stats(
         &self,
         _request: Request<pb::GetCacheStatsRequest>,
     ) -> Result<Response<pb::CacheStats>, Status> {
-        let cache = self.profiles.cache();
-        let (entries, bytes) = (cache.entry_count().await, cache.weighted_size().await);
-        let reads = SourceKind::ALL.map(|kind| self.profiles.fanout().reads(kind));
-        let stats = stats(
-            self.profiles.stats(),
-            entries,
-            bytes,
-            self.profiles.l2().is_some(),
-            reads,
-        );
-        Ok(Response::new(stats))
+        rpc("GetCacheStats", self.stats()).await
     }
 }

@@ -7,7 +7,7 @@ use std::time::Duration;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
-use crate::{fanout::error_chain, profiles::ProfileError, sources::SourceError};
+use crate::{profiles::ProfileError, queries::QueryError};
 
 /// How long a caller should wait before retrying an `UNAVAILABLE`.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -76,10 +76,19 @@ impl From<ProfileError> for ApiError {
     }
 }
 
-impl From<SourceError> for ApiError {
-    fn from(error: SourceError) -> Self {
-        tracing::warn!(error = %error_chain(&error), "backend read failed");
-        Self::Unavailable(format!("the {} backend is unavailable", error.backend()))
+impl From<QueryError> for ApiError {
+    fn from(error: QueryError) -> Self {
+        match error {
+            QueryError::OrderNotFound(order) => Self::NotFound {
+                resource: "order",
+                id: order.to_string(),
+            },
+            QueryError::NoSuchLine { .. } => Self::from(Violation::new("sku", error)),
+            // The backend's own error was logged where it failed: the caller learns which
+            // backend, never why.
+            QueryError::Unavailable(_) => Self::Unavailable(error.to_string()),
+            QueryError::DeadlineExceeded => Self::DeadlineExceeded,
+        }
     }
 }
 
@@ -127,8 +136,19 @@ impl From<ApiError> for Status {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
-    use crate::{keys::CustomerId, sources::SourceKind};
+    use crate::{
+        fanout::Fanout,
+        queries::Queries,
+        reference::Catalog,
+        sources::{
+            fake::{FakeLookups, fake_sources},
+            fixtures,
+        },
+        vocab::{CustomerId, OrderId, PerSource, SourceKind},
+    };
 
     #[test]
     fn bad_fields_are_invalid_argument_with_a_violation_each() {
@@ -165,12 +185,18 @@ mod tests {
         );
     }
 
-    #[test]
-    fn unavailable_says_when_to_retry_and_hides_the_internal_error() {
-        let error = SourceError::Injected {
-            backend: SourceKind::Orders,
-            reason: "password authentication failed for user app".into(),
-        };
+    #[tokio::test]
+    async fn unavailable_says_when_to_retry_and_hides_the_internal_error() {
+        // The orders backend fails with "password authentication failed for user app".
+        let (sources, _) = fake_sources(|f| f);
+        let lookups = Arc::new(FakeLookups::default());
+        lookups.set_failing(SourceKind::Orders, true);
+        let timeouts = PerSource::same(std::time::Duration::from_secs(1));
+        let fanout = Fanout::new(sources, lookups, timeouts);
+        let queries = Queries::new(fanout, Arc::new(Catalog::new(fixtures::catalog())));
+        let order = OrderId::new(11).expect("positive");
+        let sku = "ELE-1".parse().expect("valid sku");
+        let error = queries.check_return(order, &sku, None).await.unwrap_err();
         let status = Status::from(ApiError::from(error));
         assert_eq!(status.code(), Code::Unavailable);
         assert_eq!(

@@ -7,7 +7,10 @@ use tokio::time::Instant;
 use tonic::metadata::MetadataMap;
 
 use super::status::Violation;
-use crate::{keys::KeyError, profile::SectionSet, profiles::Freshness};
+use crate::{
+    profiles::Freshness,
+    vocab::{KeyError, SectionSet},
+};
 
 /// Most ids in one batch read.
 pub const MAX_BATCH: usize = 100;
@@ -122,7 +125,7 @@ fn parse_grpc_timeout(value: &str) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::CustomerId;
+    use crate::vocab::CustomerId;
 
     #[test]
     fn every_bad_field_is_reported_at_once() {

@@ -1,35 +1,11 @@
 //! Order lines enriched from the catalog, with their return eligibility.
 
-use super::{Order, OrderLine, OrderRecord, OrderStatus, Shipment, Timestamp};
-use crate::reference::{CatalogSnapshot, Delivery, return_eligibility};
-
-/// What fulfilment says about the delivery of `order`, given the customer's recent shipments
-/// (`None` when fulfilment did not answer).
-pub fn delivery_of(order: &OrderRecord, shipments: Option<&[Shipment]>) -> Delivery {
-    let Some(shipments) = shipments else {
-        return Delivery::Unknown;
-    };
-    let mut parcels = shipments
-        .iter()
-        .filter(|s| s.order_id == order.id)
-        .peekable();
-    if parcels.peek().is_none() {
-        // A delivered order whose parcels are older than the recent shipments we hold: we
-        // cannot tell when it arrived.
-        return match order.status {
-            OrderStatus::Delivered => Delivery::Unknown,
-            _ => Delivery::NotYet,
-        };
-    }
-    let mut last = None;
-    for parcel in parcels {
-        match parcel.delivered_at {
-            Some(at) => last = last.max(Some(at)),
-            None => return Delivery::NotYet,
-        }
-    }
-    last.map_or(Delivery::NotYet, Delivery::Delivered)
-}
+use super::{Order, OrderLine};
+use crate::{
+    records::{OrderRecord, Shipment},
+    reference::{CatalogSnapshot, Delivery, return_eligibility},
+    vocab::Timestamp,
+};
 
 /// Enriches `orders` from `catalog`: product names, categories and return eligibility at
 /// `now`.
@@ -42,7 +18,7 @@ pub fn enrich_orders(
     orders
         .into_iter()
         .map(|order| {
-            let delivery = delivery_of(&order, shipments);
+            let delivery = Delivery::of(&order, shipments);
             let lines = order
                 .lines
                 .into_iter()
@@ -78,12 +54,10 @@ mod tests {
 
     use super::*;
     use crate::{
-        keys::OrderId,
-        profile::{
-            Currency, LineRecord, Money, ShipmentStatus,
-            fixtures::{catalog, days_ago, now},
-        },
+        records::{LineRecord, OrderStatus, ShipmentStatus},
         reference::EligibilityReason,
+        sources::fixtures::{catalog, days_ago, now},
+        vocab::{Currency, Money, OrderId},
     };
 
     fn order(id: i64, status: OrderStatus, skus: &[&str]) -> OrderRecord {
@@ -152,18 +126,6 @@ mod tests {
             lines[2].eligibility.reason,
             EligibilityReason::UnknownProduct
         );
-    }
-
-    #[test]
-    fn an_order_is_delivered_when_its_last_parcel_is() {
-        let order = order(1, OrderStatus::Shipped, &["ELE-1"]);
-        let (early, late) = (days_ago(3), days_ago(1));
-        let both = [parcel(1, Some(early)), parcel(1, Some(late))];
-        assert_eq!(delivery_of(&order, Some(&both)), Delivery::Delivered(late));
-        let one_missing = [parcel(1, Some(early)), parcel(1, None)];
-        assert_eq!(delivery_of(&order, Some(&one_missing)), Delivery::NotYet);
-        assert_eq!(delivery_of(&order, Some(&[])), Delivery::NotYet);
-        assert_eq!(delivery_of(&order, None), Delivery::Unknown);
     }
 
     #[test]

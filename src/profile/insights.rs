@@ -3,11 +3,12 @@
 
 use chrono::{Datelike, Duration};
 
-use super::{
-    ActionKind, Billing, Currency, Identity, Insights, Interaction, Money, NextBestAction,
-    OpenIssue, OpenIssueKind, Order, OrderTotals, Shipment, Tier, Timestamp,
+use super::{ActionKind, Insights, NextBestAction, OpenIssue, OpenIssueKind, Order};
+use crate::{
+    records::{Billing, Identity, Interaction, OrderTotals, Shipment, Tier},
+    reference::EligibilityReason,
+    vocab::{Currency, Money, Timestamp},
 };
-use crate::reference::EligibilityReason;
 
 /// A return window closing within this is worth a reminder.
 const RETURN_REMINDER: Duration = Duration::days(7);
@@ -39,9 +40,8 @@ pub struct InsightInputs<'a> {
     pub shipments: Option<&'a [Shipment]>,
 }
 
-/// Derives the insights at `now`. `complete` is false when a backend they draw on did not
-/// answer.
-pub fn derive_insights(inputs: InsightInputs<'_>, complete: bool, now: Timestamp) -> Insights {
+/// Derives the insights at `now` from what the backends answered.
+pub fn derive_insights(inputs: InsightInputs<'_>, now: Timestamp) -> Insights {
     let currency = inputs.currency.unwrap_or(Currency::EUR);
     let totals = inputs.totals;
     let return_rate = match totals.units {
@@ -72,7 +72,6 @@ pub fn derive_insights(inputs: InsightInputs<'_>, complete: bool, now: Timestamp
         return_rate,
         open_issues: issues,
         next_best_actions: actions,
-        complete,
     }
 }
 

@@ -1,14 +1,11 @@
 //! Merging the backends' answers into one profile.
 
-use super::{
-    Profile, SourceReports, SourceStatus, Timestamp, derive_insights, enrich_orders,
-    insights::InsightInputs,
-};
+use super::{Profile, derive_insights, enrich_orders, insights::InsightInputs};
 use crate::{
     fanout::{Failure, Outcome},
-    keys::CustomerId,
     reference::CatalogSnapshot,
     sources::SourceData,
+    vocab::{CustomerId, SourceReports, SourceStatus, Timestamp},
 };
 
 /// What the answers add up to.
@@ -57,8 +54,9 @@ pub fn assemble(
     }
     let billing = billing.flatten();
     let (identity, interactions) = crm.map(|c| (c.identity, c.interactions)).unzip();
-    let asked_everything = sources.iter().all(|r| r.status != SourceStatus::Skipped);
-    let complete = sources.iter().all(|r| r.status == SourceStatus::Ok);
+    let asked_everything = sources
+        .iter()
+        .all(|(_, r)| r.status != SourceStatus::Skipped);
     let (orders, insights) = match history {
         None => (None, None),
         Some(history) => {
@@ -75,7 +73,7 @@ pub fn assemble(
                     orders: &orders,
                     shipments: shipments.as_deref(),
                 };
-                derive_insights(inputs, complete, now)
+                derive_insights(inputs, now)
             });
             (Some(orders), insights)
         }

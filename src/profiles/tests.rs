@@ -7,11 +7,13 @@ use futures::future::join_all;
 use super::*;
 use crate::{
     cache::L1Config,
-    profile::{Section, SourceStatus, fixtures},
+    entry::tests::decoded,
     sources::{
-        Source, SourceData, SourceKind, Sources,
-        fake::{FakeSource, Gate, fake_sources},
+        Source, SourceData, Sources,
+        fake::{FakeLookups, FakeSource, Gate, calls, fake_sources},
+        fixtures,
     },
+    vocab::{PerSource, Section, SourceKind, SourceStatus},
 };
 
 const PARTIAL_TTL: Duration = Duration::from_secs(1);
@@ -26,7 +28,8 @@ pub(crate) fn profiles(sources: Sources) -> Profiles {
         },
         stats,
     );
-    let fanout = Fanout::new(sources, [Duration::from_millis(500); 4]);
+    let timeouts = PerSource::same(Duration::from_millis(500));
+    let fanout = Fanout::new(sources, Arc::new(FakeLookups::default()), timeouts);
     let catalog = Arc::new(Catalog::new(fixtures::catalog()));
     let policy = ReadPolicy {
         partial_ttl: PARTIAL_TTL,
@@ -34,10 +37,6 @@ pub(crate) fn profiles(sources: Sources) -> Profiles {
         max_age: Duration::from_secs(300),
     };
     Profiles::new(cache, None, fanout, catalog, policy)
-}
-
-fn calls(fakes: &[Arc<FakeSource>; 4]) -> [usize; 4] {
-    [0, 1, 2, 3].map(|i| fakes[i].calls())
 }
 
 async fn get(profiles: &Profiles, freshness: Freshness) -> Served {
@@ -48,11 +47,18 @@ async fn get(profiles: &Profiles, freshness: Freshness) -> Served {
 }
 
 fn email(served: &Served) -> String {
-    let wire = served
-        .entry
-        .encoded
-        .response(SectionSet::ALL, served.tier, Duration::ZERO);
+    let wire = decoded(
+        &served.entry.encoded,
+        SectionSet::ALL,
+        served.from,
+        Duration::ZERO,
+    );
     wire.identity.expect("identity").email
+}
+
+/// The same number of reads of every backend.
+fn each(reads: usize) -> PerSource<usize> {
+    PerSource::same(reads)
 }
 
 fn crm_with_email(email: &str) -> SourceData {
@@ -75,14 +81,14 @@ async fn a_thousand_concurrent_misses_cost_one_read_per_backend() {
     });
     let served = join_all(reads).await;
     assert!(served.iter().all(Result::is_ok));
-    assert_eq!(calls(&fakes), [1, 1, 1, 1]);
+    assert_eq!(calls(&fakes), each(1));
     let loaded = served
         .iter()
         .filter(|s| {
             matches!(
                 s,
                 Ok(Served {
-                    tier: Tier::Sources,
+                    from: ServedFrom::Sources,
                     ..
                 })
             )
@@ -95,14 +101,17 @@ async fn a_thousand_concurrent_misses_cost_one_read_per_backend() {
 async fn a_second_read_is_a_hit_until_it_is_older_than_the_callers_max_age() {
     let (sources, fakes) = fake_sources(|f| f);
     let profiles = profiles(sources);
-    assert_eq!(get(&profiles, Freshness::AnyAge).await.tier, Tier::Sources);
+    assert_eq!(
+        get(&profiles, Freshness::AnyAge).await.from,
+        ServedFrom::Sources
+    );
     tokio::time::advance(Duration::from_secs(10)).await;
     let second = get(&profiles, Freshness::AnyAge).await;
-    assert_eq!(second.tier, Tier::L1);
+    assert_eq!(second.from, ServedFrom::L1);
     assert_eq!(second.entry.age(), Duration::from_secs(10));
     let third = get(&profiles, Freshness::MaxAge(Duration::from_secs(5))).await;
-    assert_eq!(third.tier, Tier::Sources);
-    assert_eq!(calls(&fakes), [2, 2, 2, 2]);
+    assert_eq!(third.from, ServedFrom::Sources);
+    assert_eq!(calls(&fakes), each(2));
 }
 
 #[tokio::test]
@@ -120,12 +129,18 @@ async fn a_mask_reads_only_its_backends_and_a_wider_mask_later_reads_the_rest() 
         served.entry.encoded.sources()[SourceKind::Orders].status,
         SourceStatus::Skipped
     );
-    assert_eq!(calls(&fakes), [1, 0, 0, 1]);
+    let billing_and_crm = PerSource {
+        billing: 1,
+        orders: 0,
+        fulfilment: 0,
+        crm: 1,
+    };
+    assert_eq!(calls(&fakes), billing_and_crm);
     let again = profiles
         .get(customer, billing, Freshness::AnyAge, None)
         .await
         .unwrap();
-    assert_eq!(again.tier, Tier::L1);
+    assert_eq!(again.from, ServedFrom::L1);
     // Shipments are not covered: fulfilment is read, and billing again so the entry never
     // narrows.
     let shipments = SectionSet::of(&[Section::Shipments]);
@@ -133,20 +148,29 @@ async fn a_mask_reads_only_its_backends_and_a_wider_mask_later_reads_the_rest() 
         .get(customer, shipments, Freshness::AnyAge, None)
         .await
         .unwrap();
-    assert_eq!(wider.tier, Tier::Sources);
+    assert_eq!(wider.from, ServedFrom::Sources);
     assert!(
         wider.entry.encoded.has(Section::Billing) && wider.entry.encoded.has(Section::Shipments)
     );
-    assert_eq!(calls(&fakes), [2, 0, 1, 2]);
+    let widened = PerSource {
+        billing: 2,
+        orders: 0,
+        fulfilment: 1,
+        crm: 2,
+    };
+    assert_eq!(calls(&fakes), widened);
 }
 
 #[tokio::test]
 async fn bypass_reads_the_backends_and_leaves_the_cache_alone() {
     let (sources, fakes) = fake_sources(|f| f);
     let profiles = profiles(sources);
-    assert_eq!(get(&profiles, Freshness::Bypass).await.tier, Tier::Sources);
+    assert_eq!(
+        get(&profiles, Freshness::Bypass).await.from,
+        ServedFrom::Sources
+    );
     assert!(profiles.cache().get(fixtures::customer()).await.is_none());
-    assert_eq!(calls(&fakes), [1, 1, 1, 1]);
+    assert_eq!(calls(&fakes), each(1));
 }
 
 #[tokio::test(start_paused = true)]
@@ -158,10 +182,13 @@ async fn a_partial_profile_is_reused_only_briefly() {
     let profiles = profiles(sources);
     let first = get(&profiles, Freshness::AnyAge).await;
     assert!(!first.entry.encoded.sources().is_complete());
-    assert_eq!(get(&profiles, Freshness::AnyAge).await.tier, Tier::L1);
+    assert_eq!(get(&profiles, Freshness::AnyAge).await.from, ServedFrom::L1);
     tokio::time::advance(PARTIAL_TTL).await;
-    assert_eq!(get(&profiles, Freshness::AnyAge).await.tier, Tier::Sources);
-    assert_eq!(calls(&fakes)[SourceKind::Billing.index()], 2);
+    assert_eq!(
+        get(&profiles, Freshness::AnyAge).await.from,
+        ServedFrom::Sources
+    );
+    assert_eq!(calls(&fakes).billing, 2);
 }
 
 #[tokio::test]
@@ -191,7 +218,7 @@ async fn an_invalidation_during_a_load_wins_over_the_load() {
         SourceKind::Crm => f.gated(gate.clone()),
         _ => f,
     });
-    let crm = fakes[SourceKind::Crm.index()].clone();
+    let crm = fakes.crm.clone();
     crm.set_data(crm_with_email("old@example.com"));
     let profiles = profiles(sources);
 
@@ -211,7 +238,7 @@ async fn an_invalidation_during_a_load_wins_over_the_load() {
     // 4. It was not cached: the next read loads the new email.
     gate.release();
     let next = get(&profiles, Freshness::AnyAge).await;
-    assert_eq!(next.tier, Tier::Sources);
+    assert_eq!(next.from, ServedFrom::Sources);
     assert_eq!(email(&next), "new@example.com");
     assert_eq!(
         profiles
@@ -225,7 +252,7 @@ async fn an_invalidation_during_a_load_wins_over_the_load() {
 #[tokio::test(start_paused = true)]
 async fn an_old_hit_is_served_while_one_background_reload_replaces_it() {
     let (sources, fakes) = fake_sources(|f| f);
-    let crm = fakes[SourceKind::Crm.index()].clone();
+    let crm = fakes.crm.clone();
     crm.set_data(crm_with_email("old@example.com"));
     let profiles = profiles(sources);
     get(&profiles, Freshness::AnyAge).await;
@@ -236,8 +263,8 @@ async fn an_old_hit_is_served_while_one_background_reload_replaces_it() {
     for _ in 0..5 {
         let served = get(&profiles, Freshness::AnyAge).await;
         assert_eq!(
-            (served.tier, email(&served).as_str()),
-            (Tier::L1, "old@example.com")
+            (served.from, email(&served).as_str()),
+            (ServedFrom::L1, "old@example.com")
         );
     }
     // ...while a single reload runs in the background.
@@ -247,8 +274,8 @@ async fn an_old_hit_is_served_while_one_background_reload_replaces_it() {
     assert_eq!(crm.calls(), 2);
     let refreshed = get(&profiles, Freshness::AnyAge).await;
     assert_eq!(
-        (refreshed.tier, email(&refreshed).as_str()),
-        (Tier::L1, "new@example.com")
+        (refreshed.from, email(&refreshed).as_str()),
+        (ServedFrom::L1, "new@example.com")
     );
 }
 
@@ -257,26 +284,30 @@ async fn a_failing_backend_is_served_from_its_last_good_copy_marked_stale() {
     let (sources, fakes) = fake_sources(|f| f);
     let profiles = profiles(sources);
     let first = get(&profiles, Freshness::AnyAge).await;
-    let billing = fakes[SourceKind::Billing.index()].clone();
+    let billing = fakes.billing.clone();
     billing.set_failing(true);
     tokio::time::advance(Duration::from_secs(30)).await;
 
     let served = get(&profiles, Freshness::MaxAge(Duration::from_secs(10))).await;
-    assert_eq!(served.tier, Tier::Sources);
+    assert_eq!(served.from, ServedFrom::Sources);
     let report = served.entry.encoded.sources()[SourceKind::Billing];
     assert_eq!(report.status, SourceStatus::Stale);
     assert_eq!(
         report.fetched_at,
         first.entry.encoded.sources()[SourceKind::Billing].fetched_at
     );
-    let wire = served
-        .entry
-        .encoded
-        .response(SectionSet::ALL, served.tier, Duration::ZERO);
-    let before = first
-        .entry
-        .encoded
-        .response(SectionSet::ALL, first.tier, Duration::ZERO);
+    let wire = decoded(
+        &served.entry.encoded,
+        SectionSet::ALL,
+        served.from,
+        Duration::ZERO,
+    );
+    let before = decoded(
+        &first.entry.encoded,
+        SectionSet::ALL,
+        first.from,
+        Duration::ZERO,
+    );
     assert_eq!(wire.billing, before.billing);
     assert_eq!(
         profiles
@@ -287,7 +318,7 @@ async fn a_failing_backend_is_served_from_its_last_good_copy_marked_stale() {
     );
 
     // With every backend down, the whole last copy is served stale rather than nothing.
-    for fake in &fakes {
+    for (_, fake) in fakes.iter() {
         fake.set_failing(true);
     }
     let all = get(&profiles, Freshness::Bypass).await;
@@ -296,17 +327,6 @@ async fn a_failing_backend_is_served_from_its_last_good_copy_marked_stale() {
             .encoded
             .sources()
             .iter()
-            .all(|r| r.status == SourceStatus::Stale)
+            .all(|(_, r)| r.status == SourceStatus::Stale)
     );
-}
-
-#[test]
-fn refresh_ages_spread_over_the_last_quarter() {
-    let age = Duration::from_secs(60);
-    let spread: Vec<Duration> = (1..=1000)
-        .map(|n| super::spread(age, crate::keys::CustomerId::new(n).unwrap()))
-        .collect();
-    assert!(spread.iter().all(|d| *d <= age && *d >= age.mul_f64(0.75)));
-    let early = spread.iter().filter(|d| **d < age.mul_f64(0.875)).count();
-    assert!((400..600).contains(&early), "{early}");
 }

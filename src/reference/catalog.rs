@@ -7,10 +7,7 @@ use std::{
 
 use arc_swap::ArcSwap;
 
-use crate::{
-    keys::Sku,
-    profile::{Money, Timestamp},
-};
+use crate::vocab::{Money, Sku};
 
 /// A product of the catalog.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,16 +42,14 @@ pub struct ReturnPolicy {
 pub struct CatalogSnapshot {
     products: HashMap<Sku, Product>,
     policies: BTreeMap<String, ReturnPolicy>,
-    loaded_at: Option<Timestamp>,
     fingerprint: u64,
 }
 
 impl CatalogSnapshot {
-    /// A snapshot of these products and policies, read at `loaded_at`.
+    /// A snapshot of these products and policies.
     pub fn new(
         products: impl IntoIterator<Item = Product>,
         policies: impl IntoIterator<Item = ReturnPolicy>,
-        loaded_at: Timestamp,
     ) -> Self {
         let products: HashMap<Sku, Product> =
             products.into_iter().map(|p| (p.sku.clone(), p)).collect();
@@ -66,7 +61,6 @@ impl CatalogSnapshot {
         Self {
             products,
             policies,
-            loaded_at: Some(loaded_at),
             fingerprint,
         }
     }
@@ -101,11 +95,6 @@ impl CatalogSnapshot {
     /// How many products there are.
     pub fn product_count(&self) -> usize {
         self.products.len()
-    }
-
-    /// When it was read; `None` for the empty snapshot served before the first load.
-    pub fn loaded_at(&self) -> Option<Timestamp> {
-        self.loaded_at
     }
 }
 
@@ -164,10 +153,8 @@ impl Catalog {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
-
     use super::*;
-    use crate::profile::{Currency, Money};
+    use crate::vocab::Currency;
 
     fn snapshot(window_days: u32) -> CatalogSnapshot {
         let product = Product {
@@ -183,7 +170,7 @@ mod tests {
             window_days,
             returnable: true,
         };
-        CatalogSnapshot::new([product], [policy], Utc::now())
+        CatalogSnapshot::new([product], [policy])
     }
 
     #[test]

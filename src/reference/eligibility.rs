@@ -3,19 +3,11 @@
 
 use chrono::Duration;
 
-use super::{Product, ReturnPolicy};
-use crate::profile::{LineRecord, OrderStatus, Timestamp};
-
-/// What fulfilment says about an order's delivery.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// Every parcel of the order arrived; the last one at this time.
-    Delivered(Timestamp),
-    /// Not (entirely) delivered yet.
-    NotYet,
-    /// Fulfilment did not answer.
-    Unknown,
-}
+use super::{Delivery, Product, ReturnPolicy};
+use crate::{
+    records::{LineRecord, OrderStatus},
+    vocab::Timestamp,
+};
 
 /// Why a line is or is not eligible.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +92,7 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::profile::{Currency, Money};
+    use crate::vocab::{Currency, Money};
 
     fn at(day: u32) -> Timestamp {
         chrono::Utc

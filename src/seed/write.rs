@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use sqlx::{Postgres, QueryBuilder, Sqlite};
 
-use crate::{db::Db, profile::Timestamp};
+use crate::{db::Db, vocab::Timestamp};
 
 /// A column value.
 #[derive(Debug, Clone, PartialEq)]

@@ -3,13 +3,11 @@
 use chrono::{Duration, Utc};
 use futures::{TryFutureExt, future::BoxFuture};
 
-use super::{Source, SourceData, SourceError, SourceKind};
+use super::{Source, SourceData, SourceError};
 use crate::{
     db::{Bind, Db},
-    keys::{CustomerId, OrderId},
-    profile::{
-        Billing, Currency, FailedPayment, InvalidValue, Invoice, Money, PaymentMethod, Timestamp,
-    },
+    records::{Billing, FailedPayment, Invoice, PaymentMethod},
+    vocab::{Currency, CustomerId, InvalidValue, Money, OrderId, SourceKind, Timestamp},
 };
 
 /// How far back failed payments are reported.

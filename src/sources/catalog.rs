@@ -1,11 +1,9 @@
 //! The catalog backend: products and return policies, read whole.
 
-use chrono::Utc;
-
 use crate::{
     db::Db,
-    profile::{InvalidValue, Money},
     reference::{CatalogSnapshot, Product, ReturnPolicy},
+    vocab::{InvalidValue, Money},
 };
 
 const POLICIES: &str =
@@ -88,6 +86,6 @@ impl CatalogSource {
                 })
             })
             .collect::<Result<Vec<_>, InvalidValue>>()?;
-        Ok(CatalogSnapshot::new(products, policies, Utc::now()))
+        Ok(CatalogSnapshot::new(products, policies))
     }
 }

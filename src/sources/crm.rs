@@ -1,16 +1,14 @@
-//! CRM: who the customer is and their recent interactions; lookups by email and phone.
+//! CRM: who the customer is and their recent interactions; customers by id, email or phone.
 
 use futures::{TryFutureExt, future::BoxFuture};
 
-use super::{Source, SourceData, SourceError, SourceKind};
+use super::CustomerKey;
+use super::{Source, SourceData, SourceError};
 use crate::{
     db::{Bind, Db},
-    keys::{CustomerId, Email, Phone},
-    profile::{CrmRecord, Identity, Interaction, InvalidValue, Timestamp},
+    records::{CrmRecord, Identity, Interaction},
+    vocab::{CustomerId, InvalidValue, SourceKind, Timestamp},
 };
-
-/// Most customers a lookup returns.
-pub const MAX_LOOKUP_MATCHES: usize = 20;
 
 const CUSTOMER: &str = "SELECT id, first_name, last_name, email, phone_e164, tier, loyalty_points, \
      preferred_channel, created_at FROM customers WHERE id = $1";
@@ -97,7 +95,7 @@ impl CrmSource {
     }
 
     /// The customer's identity, if they exist.
-    pub async fn identity(&self, id: CustomerId) -> Result<Option<Identity>, SourceError> {
+    async fn identity(&self, id: CustomerId) -> Result<Option<Identity>, SourceError> {
         let row: Option<CustomerRow> = self
             .db
             .fetch_optional(CUSTOMER, &[Bind::Int(id.get())])
@@ -108,20 +106,21 @@ impl CrmSource {
             .map_err(SourceError::invalid(SourceKind::Crm))
     }
 
-    /// Customers with this email (at most one: emails are unique).
-    pub async fn find_by_email(
+    /// The customers `key` names, for the lookup port.
+    pub(super) async fn customers(
         &self,
-        email: &Email,
+        key: &CustomerKey,
     ) -> Result<Vec<(CustomerId, Identity)>, SourceError> {
-        self.find(BY_EMAIL, email.as_str()).await
-    }
-
-    /// Customers with this phone number; households share numbers.
-    pub async fn find_by_phone(
-        &self,
-        phone: &Phone,
-    ) -> Result<Vec<(CustomerId, Identity)>, SourceError> {
-        self.find(BY_PHONE, phone.as_str()).await
+        match key {
+            CustomerKey::Id(id) => Ok(self
+                .identity(*id)
+                .await?
+                .map(|i| (*id, i))
+                .into_iter()
+                .collect()),
+            CustomerKey::Email(email) => self.find(BY_EMAIL, email.as_str()).await,
+            CustomerKey::Phone(phone) => self.find(BY_PHONE, phone.as_str()).await,
+        }
     }
 
     async fn find(

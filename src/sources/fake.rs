@@ -1,6 +1,6 @@
-//! A scripted backend for unit tests: answers with data the test can change, after a delay,
-//! or fails; can be held after its read until the test releases it; counts how often it was
-//! asked.
+//! Scripted backends for unit tests. [`FakeSource`] answers with data the test can change,
+//! after a delay, or fails; can be held after its read until the test releases it; counts how
+//! often it was asked. [`FakeLookups`] answers lookups from the fixtures, or fails per backend.
 
 use std::{
     sync::{
@@ -13,8 +13,13 @@ use std::{
 use futures::future::BoxFuture;
 use tokio::sync::{Notify, Semaphore};
 
-use super::{Source, SourceData, SourceError, SourceKind, Sources};
-use crate::{keys::CustomerId, profile::fixtures};
+use super::{
+    CustomerKey, Lookups, OrderDetail, Source, SourceData, SourceError, Sources, fixtures,
+};
+use crate::{
+    records::{Identity, Shipment},
+    vocab::{CustomerId, OrderId, PerSource, SourceKind},
+};
 
 /// Holds a read after it has read, until released.
 #[derive(Debug)]
@@ -130,8 +135,84 @@ impl Source for FakeSource {
 /// Four fakes, each adjusted by `adjust`, and the handles to inspect them.
 pub(crate) fn fake_sources(
     mut adjust: impl FnMut(FakeSource) -> FakeSource,
-) -> (Sources, [Arc<FakeSource>; 4]) {
-    let fakes = SourceKind::ALL.map(|kind| Arc::new(adjust(FakeSource::new(kind))));
-    let [b, o, f, c] = fakes.clone();
-    (Sources::new(b, o, f, c), fakes)
+) -> (Sources, PerSource<Arc<FakeSource>>) {
+    let fakes = PerSource::from_fn(|kind| Arc::new(adjust(FakeSource::new(kind))));
+    let sources = fakes.clone().map(|fake| fake as Arc<dyn Source>);
+    (Sources::new(sources), fakes)
+}
+
+/// How many reads each fake has answered (or failed).
+pub(crate) fn calls(fakes: &PerSource<Arc<FakeSource>>) -> PerSource<usize> {
+    fakes.clone().map(|fake| fake.calls())
+}
+
+/// Lookups over the fixtures' customer, orders and parcels; a backend can be made to fail.
+#[derive(Default)]
+pub(crate) struct FakeLookups {
+    failing: PerSource<AtomicBool>,
+    calls: PerSource<AtomicUsize>,
+}
+
+impl FakeLookups {
+    /// From now on, every lookup that reads `kind` fails (or no longer does).
+    pub(crate) fn set_failing(&self, kind: SourceKind, fails: bool) {
+        self.failing[kind].store(fails, Ordering::SeqCst);
+    }
+
+    /// Lookups asked of each backend.
+    pub(crate) fn calls(&self) -> PerSource<usize> {
+        PerSource::from_fn(|kind| self.calls[kind].load(Ordering::SeqCst))
+    }
+
+    fn read<T>(&self, kind: SourceKind, answer: impl FnOnce() -> T) -> Result<T, SourceError> {
+        self.calls[kind].fetch_add(1, Ordering::SeqCst);
+        if self.failing[kind].load(Ordering::SeqCst) {
+            return Err(SourceError::Injected {
+                backend: kind,
+                reason: "scripted failure: password authentication failed for user app".into(),
+            });
+        }
+        Ok(answer())
+    }
+}
+
+impl Lookups for FakeLookups {
+    fn customers(
+        &self,
+        key: CustomerKey,
+    ) -> BoxFuture<'_, Result<Vec<(CustomerId, Identity)>, SourceError>> {
+        let found = self.read(SourceKind::Crm, || {
+            let identity = fixtures::identity();
+            let matches = match &key {
+                CustomerKey::Id(id) => *id == fixtures::customer(),
+                CustomerKey::Email(email) => email.as_str() == identity.email,
+                CustomerKey::Phone(phone) => phone.as_str() == identity.phone,
+            };
+            matches
+                .then(|| (fixtures::customer(), identity))
+                .into_iter()
+                .collect()
+        });
+        Box::pin(async move { found })
+    }
+
+    fn order(&self, order: OrderId) -> BoxFuture<'_, Result<Option<OrderDetail>, SourceError>> {
+        let found = self.read(SourceKind::Orders, || {
+            let history = fixtures::history();
+            let order = history.recent.into_iter().find(|o| o.id == order);
+            order.map(|order| OrderDetail {
+                customer: fixtures::customer(),
+                order,
+            })
+        });
+        Box::pin(async move { found })
+    }
+
+    fn shipments_of(&self, order: OrderId) -> BoxFuture<'_, Result<Vec<Shipment>, SourceError>> {
+        let found = self.read(SourceKind::Fulfilment, || {
+            let parcels = fixtures::shipments().into_iter();
+            parcels.filter(|s| s.order_id == order).collect()
+        });
+        Box::pin(async move { found })
+    }
 }

@@ -2,11 +2,11 @@
 
 use futures::{TryFutureExt, future::BoxFuture};
 
-use super::{Source, SourceData, SourceError, SourceKind};
+use super::{Source, SourceData, SourceError};
 use crate::{
     db::{Bind, Db},
-    keys::{CustomerId, OrderId},
-    profile::{InvalidValue, Shipment, Timestamp},
+    records::Shipment,
+    vocab::{CustomerId, InvalidValue, OrderId, SourceKind, Timestamp},
 };
 
 const RECENT: &str = "SELECT id, order_id, carrier, tracking_number, status, promised_at, \
@@ -57,8 +57,8 @@ impl FulfilmentSource {
         Self { db }
     }
 
-    /// The shipments of one order.
-    pub async fn shipments_of(&self, order: OrderId) -> Result<Vec<Shipment>, SourceError> {
+    /// The shipments of one order, for the lookup port.
+    pub(super) async fn shipments_of(&self, order: OrderId) -> Result<Vec<Shipment>, SourceError> {
         self.shipments(OF_ORDER, order.get()).await
     }
 

@@ -5,11 +5,11 @@ use std::collections::HashMap;
 
 use futures::{TryFutureExt, future::BoxFuture};
 
-use super::{Source, SourceData, SourceError, SourceKind};
+use super::{OrderDetail, Source, SourceData, SourceError};
 use crate::{
     db::{Bind, Db},
-    keys::{CustomerId, OrderId},
-    profile::{InvalidValue, LineRecord, Money, OrderHistory, OrderRecord, OrderTotals, Timestamp},
+    records::{LineRecord, OrderHistory, OrderRecord, OrderTotals},
+    vocab::{CustomerId, InvalidValue, Money, OrderId, SourceKind, Timestamp},
 };
 
 const RECENT: &str = "SELECT id, customer_id, status, currency, total_minor, placed_at FROM orders \
@@ -88,15 +88,6 @@ impl OrderRow {
     }
 }
 
-/// One order with the customer who placed it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct OrderDetail {
-    /// Who placed it.
-    pub customer: CustomerId,
-    /// The order and its lines.
-    pub order: OrderRecord,
-}
-
 /// The orders backend over sqlx.
 #[derive(Debug, Clone)]
 pub struct OrdersSource {
@@ -109,8 +100,8 @@ impl OrdersSource {
         Self { db }
     }
 
-    /// One order, if it exists.
-    pub async fn order(&self, id: OrderId) -> Result<Option<OrderDetail>, SourceError> {
+    /// One order, if it exists, for the lookup port.
+    pub(super) async fn order(&self, id: OrderId) -> Result<Option<OrderDetail>, SourceError> {
         let key = [Bind::Int(id.get())];
         let query = SourceError::query(SourceKind::Orders);
         let (order, lines) = futures::try_join!(

@@ -1,6 +1,6 @@
 //! gRPC-Web over HTTP/1.1, with CORS, as a browser's agent desktop calls c360.
 
-use c360::pb::GetCustomerProfileRequest;
+use c360_proto::GetCustomerProfileRequest;
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -70,7 +70,7 @@ async fn a_browser_gets_a_profile_over_grpc_web_with_cors(backend: Backend) {
     // The first frame is the profile; a trailer frame (flag 0x80) carries grpc-status: 0.
     assert_eq!(body[0], 0);
     let len = u32::from_be_bytes(body[1..5].try_into().unwrap()) as usize;
-    let profile = c360::pb::CustomerProfile::decode(&body[5..5 + len]).unwrap();
+    let profile = c360_proto::CustomerProfile::decode(&body[5..5 + len]).unwrap();
     assert_eq!(profile.customer_id, "3");
     assert!(profile.identity.is_some());
     let trailers = String::from_utf8_lossy(&body[5 + len + 5..]).to_lowercase();

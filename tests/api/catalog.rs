@@ -1,25 +1,17 @@
 //! `CatalogService`: products, return policies and return checks from the in-memory snapshot.
 
-use c360::{
-    db::Bind,
-    pb::{
-        BatchGetProductsRequest, CheckReturnEligibilityRequest, GetProductRequest,
-        ListReturnPoliciesRequest, ReturnEligibilityReason,
-    },
-};
+use c360::db::Bind;
+use c360_proto::ReturnEligibilityReason;
 use tonic::Code;
 
 use crate::helpers::{Backend, spawn_app};
 
 async fn products_come_from_the_catalog_by_sku(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let name = app
         .text("SELECT name FROM products WHERE sku = 'BOO-00003'", &[])
         .await;
-    let request = GetProductRequest {
-        sku: "boo-00003".into(),
-    };
-    let product = app.catalog.get_product(request).await.unwrap().into_inner();
+    let product = app.product("boo-00003").await.unwrap();
     assert_eq!(
         (product.sku.as_str(), product.name.as_str()),
         ("BOO-00003", name.as_str())
@@ -27,15 +19,7 @@ async fn products_come_from_the_catalog_by_sku(backend: Backend) {
     assert_eq!(product.category, "books");
 
     let skus = ["GFT-00001", "ELE-00002", "GFT-00001"].map(String::from);
-    let request = BatchGetProductsRequest {
-        skus: skus.clone().into(),
-    };
-    let batch = app
-        .catalog
-        .batch_get_products(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let batch = app.products(&skus).await.unwrap();
     let answered: Vec<_> = batch.products.iter().map(|p| p.sku.clone()).collect();
     assert_eq!(answered, skus);
     assert!(
@@ -43,31 +27,15 @@ async fn products_come_from_the_catalog_by_sku(backend: Backend) {
         "gift cards cannot be returned"
     );
 
-    let unknown = GetProductRequest {
-        sku: "NOPE-1".into(),
-    };
-    assert_eq!(
-        app.catalog.get_product(unknown).await.unwrap_err().code(),
-        Code::NotFound
-    );
-    let malformed = GetProductRequest {
-        sku: "no spaces".into(),
-    };
-    assert_eq!(
-        app.catalog.get_product(malformed).await.unwrap_err().code(),
-        Code::InvalidArgument
-    );
+    let unknown = app.product("NOPE-1").await.unwrap_err();
+    assert_eq!(unknown.code(), Code::NotFound);
+    let malformed = app.product("no spaces").await.unwrap_err();
+    assert_eq!(malformed.code(), Code::InvalidArgument);
 }
 
 async fn return_policies_are_listed_by_category(backend: Backend) {
-    let mut app = spawn_app(backend).await;
-    let listed = app
-        .catalog
-        .list_return_policies(ListReturnPoliciesRequest {})
-        .await
-        .unwrap()
-        .into_inner()
-        .policies;
+    let app = spawn_app(backend).await;
+    let listed = app.return_policies().await;
     let count = app
         .scalar("SELECT COUNT(*) FROM return_policies", &[])
         .await;
@@ -87,7 +55,7 @@ async fn return_policies_are_listed_by_category(backend: Backend) {
 }
 
 async fn a_delivered_line_is_returnable_until_its_categorys_window_closes(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     // The most recently delivered line of a returnable product with nothing returned yet.
     let (order, sku): (i64, String) = app
         .db
@@ -120,16 +88,7 @@ async fn a_delivered_line_is_returnable_until_its_categorys_window_closes(backen
         .await
         .unwrap()
         .unwrap();
-    let request = CheckReturnEligibilityRequest {
-        order_id: order.to_string(),
-        sku: sku.clone(),
-    };
-    let answer = app
-        .catalog
-        .check_return_eligibility(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let answer = app.check_return(order, &sku).await.unwrap();
     let verdict = answer.eligibility.unwrap();
     assert!(verdict.eligible, "{verdict:?}");
     assert_eq!(verdict.reason(), ReturnEligibilityReason::WithinWindow);
@@ -144,7 +103,7 @@ async fn a_delivered_line_is_returnable_until_its_categorys_window_closes(backen
 }
 
 async fn cancelled_orders_unknown_orders_and_foreign_skus_are_answered_plainly(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let (order, sku): (i64, String) = app
         .db
         .fetch_optional(
@@ -155,40 +114,15 @@ async fn cancelled_orders_unknown_orders_and_foreign_skus_are_answered_plainly(b
         .await
         .unwrap()
         .unwrap();
-    let request = CheckReturnEligibilityRequest {
-        order_id: order.to_string(),
-        sku,
-    };
-    let verdict = app
-        .catalog
-        .check_return_eligibility(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let verdict = app.check_return(order, &sku).await.unwrap();
     assert_eq!(
         verdict.eligibility.unwrap().reason(),
         ReturnEligibilityReason::OrderCancelled
     );
 
-    let unknown = CheckReturnEligibilityRequest {
-        order_id: "99999999".into(),
-        sku: "ELE-00001".into(),
-    };
-    let status = app
-        .catalog
-        .check_return_eligibility(unknown)
-        .await
-        .unwrap_err();
+    let status = app.check_return("99999999", "ELE-00001").await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
-    let foreign = CheckReturnEligibilityRequest {
-        order_id: order.to_string(),
-        sku: "ZZZ-99999".into(),
-    };
-    let status = app
-        .catalog
-        .check_return_eligibility(foreign)
-        .await
-        .unwrap_err();
+    let status = app.check_return(order, "ZZZ-99999").await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert!(
         status.message().contains("no line with SKU ZZZ-99999"),

@@ -13,47 +13,23 @@ use c360::{
     app::{App, Backends},
     cache::Change,
     db::Bind,
-    keys::CustomerId,
-    pb::{
-        CacheTier, GetCacheStatsRequest, GetCustomerProfileRequest, GetProductRequest,
-        InvalidateCustomersRequest, WarmCustomersRequest, WatchCustomerProfileRequest,
-    },
-    sources::{Source, SourceData, SourceError, SourceKind},
+    sources::{Source, SourceData, SourceError},
+    vocab::{CustomerId, SourceKind},
 };
+use c360_proto::CacheTier;
 use futures::future::BoxFuture;
 use tokio::sync::{Notify, Semaphore};
 use tokio_stream::StreamExt;
 
-use crate::helpers::{Backend, TestApp, TestDatabase, eventually, serve, settings_for, spawn_app};
+use crate::helpers::{
+    Backend, TestApp, TestDatabase, eventually, get, serve, settings_for, spawn_app,
+};
 
 /// The feed's contract: a commit is visible within a second.
 const FEED_LAG: Duration = Duration::from_secs(1);
 
-fn get(id: i64) -> GetCustomerProfileRequest {
-    GetCustomerProfileRequest {
-        customer_id: id.to_string(),
-        ..Default::default()
-    }
-}
-
 async fn first_name(app: &TestApp, id: i64) -> String {
-    let mut client = app.customers.clone();
-    let profile = client
-        .get_customer_profile(get(id))
-        .await
-        .unwrap()
-        .into_inner();
-    profile.identity.unwrap().first_name
-}
-
-async fn rename(app: &TestApp, id: i64, name: &'static str) {
-    app.db
-        .execute(
-            "UPDATE customers SET first_name = $1 WHERE id = $2",
-            &[Bind::Text(name.into()), Bind::Int(id)],
-        )
-        .await
-        .unwrap();
+    app.served_from(id).await.1
 }
 
 async fn a_commit_reaches_the_cache_within_the_feeds_lag(backend: Backend) {
@@ -61,7 +37,7 @@ async fn a_commit_reaches_the_cache_within_the_feeds_lag(backend: Backend) {
     let before = first_name(&app, 12).await;
     assert_eq!(first_name(&app, 12).await, before, "cached");
 
-    rename(&app, 12, "Zebedee").await;
+    app.rename(12, "Zebedee").await;
     let seen = eventually(FEED_LAG, || async {
         first_name(&app, 12).await == "Zebedee"
     })
@@ -81,8 +57,7 @@ async fn a_commit_reaches_the_cache_within_the_feeds_lag(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    let mut client = app.customers.clone();
-    client.get_customer_profile(get(customer)).await.unwrap();
+    app.profile(customer).await;
     app.db
         .execute(
             "UPDATE order_lines SET quantity = quantity + 1 WHERE order_id = $1",
@@ -90,16 +65,8 @@ async fn a_commit_reaches_the_cache_within_the_feeds_lag(backend: Backend) {
         )
         .await
         .unwrap();
-    let reloaded = eventually(FEED_LAG, || {
-        let mut client = app.customers.clone();
-        async move {
-            let profile = client
-                .get_customer_profile(get(customer))
-                .await
-                .unwrap()
-                .into_inner();
-            profile.cache.unwrap().served_from() == CacheTier::Sources
-        }
+    let reloaded = eventually(FEED_LAG, || async {
+        app.served_from(customer).await.0 == CacheTier::Sources
     })
     .await;
     assert!(
@@ -117,20 +84,8 @@ async fn a_catalog_change_replaces_the_snapshot(backend: Backend) {
         )
         .await
         .unwrap();
-    let renamed = eventually(FEED_LAG, || {
-        let mut catalog = app.catalog.clone();
-        async move {
-            let request = GetProductRequest {
-                sku: "BOO-00003".into(),
-            };
-            catalog
-                .get_product(request)
-                .await
-                .unwrap()
-                .into_inner()
-                .name
-                == "Renamed Atlas"
-        }
+    let renamed = eventually(FEED_LAG, || async {
+        app.product("BOO-00003").await.unwrap().name == "Renamed Atlas"
     })
     .await;
     assert!(
@@ -168,22 +123,18 @@ impl Source for Held {
 async fn an_invalidation_racing_a_load_never_puts_old_data_back(backend: Backend) {
     let database = Arc::new(TestDatabase::seeded(backend).await);
     let settings = settings_for(&database);
-    let backends = Backends::connect(&settings).unwrap();
+    let mut backends = Backends::connect(&settings).unwrap();
     let held = Arc::new(Held {
-        inner: backends.sources().get(SourceKind::Crm).clone(),
+        inner: backends.sources.get(SourceKind::Crm).clone(),
         holding: AtomicUsize::new(1),
         reached: Notify::new(),
         release: Semaphore::new(0),
     });
-    let sources = backends.sources().map(|source| match source.kind() {
+    backends.sources = backends.sources.map(|source| match source.kind() {
         SourceKind::Crm => held.clone(),
         _ => source,
     });
-    let app = serve(
-        App::new(&settings, backends, sources).await.unwrap(),
-        database,
-    )
-    .await;
+    let app = serve(App::new(&settings, backends).await.unwrap(), database).await;
     let before = app
         .text("SELECT first_name FROM customers WHERE id = 21", &[])
         .await;
@@ -196,7 +147,7 @@ async fn an_invalidation_racing_a_load_never_puts_old_data_back(backend: Backend
     });
     held.reached.notified().await;
     // 2. The backend commits a change.
-    rename(&app, 21, "Changed").await;
+    app.rename(21, "Changed").await;
     // 3. The feed delivers the invalidation while the load is still held.
     let customer = CustomerId::new(21).unwrap();
     let invalidated = tokio::time::timeout(FEED_LAG * 5, async {
@@ -218,37 +169,19 @@ async fn an_invalidation_racing_a_load_never_puts_old_data_back(backend: Backend
     let old = loading.await.unwrap().unwrap().into_inner();
     assert_eq!(old.identity.unwrap().first_name, before);
     // 5. ...and is not cached: the next read has the new data.
-    let next = app
-        .customers
-        .clone()
-        .get_customer_profile(get(21))
-        .await
-        .unwrap()
-        .into_inner();
+    let next = app.profile(21).await;
     assert_eq!(next.identity.unwrap().first_name, "Changed");
     assert_eq!(next.cache.unwrap().served_from(), CacheTier::Sources);
 }
 
 async fn a_watch_streams_the_profile_then_each_change_and_ends_with_its_caller(backend: Backend) {
     let app = spawn_app(backend).await;
-    let request = WatchCustomerProfileRequest {
-        customer_id: "33".into(),
-        read_mask: Some(prost_types::FieldMask {
-            paths: vec!["identity".into()],
-        }),
-    };
-    let mut stream = app
-        .customers
-        .clone()
-        .watch_customer_profile(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = app.watch(33, &["identity"]).await.unwrap();
     let first = stream.next().await.unwrap().unwrap();
     assert!(first.billing.is_none() && first.identity.is_some());
 
     for name in ["Watched", "Watched again"] {
-        rename(&app, 33, name).await;
+        app.rename(33, name).await;
         let next = tokio::time::timeout(FEED_LAG * 2, stream.next()).await;
         let profile = next
             .expect("a new profile within the feed's lag")
@@ -260,7 +193,7 @@ async fn a_watch_streams_the_profile_then_each_change_and_ends_with_its_caller(b
     // A burst of changes: the watch catches up with the last of them.
     for n in 0..20 {
         let name: &'static str = Box::leak(format!("Burst {n}").into_boxed_str());
-        rename(&app, 33, name).await;
+        app.rename(33, name).await;
     }
     let caught_up = tokio::time::timeout(FEED_LAG * 3, async {
         loop {
@@ -277,114 +210,53 @@ async fn a_watch_streams_the_profile_then_each_change_and_ends_with_its_caller(b
     assert!(watchers >= 1);
     drop(stream);
     // The server notices the caller left: its watch ends when the next change comes.
-    rename(&app, 33, "Unwatched").await;
+    app.rename(33, "Unwatched").await;
     let ended = eventually(FEED_LAG * 3, || async {
         app.profiles.watchers() < watchers
     })
     .await;
     assert!(ended.is_some(), "the watch outlived its caller");
 
-    let unknown = WatchCustomerProfileRequest {
-        customer_id: "999999".into(),
-        read_mask: None,
-    };
-    let status = app
-        .customers
-        .clone()
-        .watch_customer_profile(unknown)
-        .await
-        .unwrap_err();
+    let status = app.watch(999_999, &[]).await.unwrap_err();
     assert_eq!(status.code(), tonic::Code::NotFound);
 }
 
 async fn admins_warm_invalidate_and_read_the_figures(backend: Backend) {
     let app = spawn_app(backend).await;
-    let mut admin = app.admin.clone();
     let ids: Vec<String> = (1..=20)
         .map(|i| i.to_string())
         .chain(["999999".into()])
         .collect();
-    let warmed = admin
-        .warm_customers(WarmCustomersRequest {
-            customer_ids: ids,
-            read_mask: None,
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let warmed = app.warm(ids).await;
     assert_eq!(warmed.warmed, 20);
     assert_eq!(warmed.not_found, ["999999"]);
-    let stats = admin
-        .get_cache_stats(GetCacheStatsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = app.stats().await;
     assert_eq!(stats.entries, 20);
     assert_eq!(stats.loads, 21);
     assert!(stats.bytes > 20 * 1000, "{}", stats.bytes);
     assert!(!stats.l2_enabled);
 
-    let hit = app
-        .customers
-        .clone()
-        .get_customer_profile(get(3))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(hit.cache.unwrap().served_from(), CacheTier::L1);
-    let invalidated = admin
-        .invalidate_customers(InvalidateCustomersRequest {
-            customer_ids: vec!["3".into(), "4".into()],
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    assert_eq!(app.served_from(3).await.0, CacheTier::L1);
+    let invalidated = app.invalidate(&["3", "4"]).await.unwrap();
     assert_eq!(invalidated.invalidated, 2);
-    let reloaded = app
-        .customers
-        .clone()
-        .get_customer_profile(get(3))
-        .await
-        .unwrap()
-        .into_inner();
-    assert_eq!(reloaded.cache.unwrap().served_from(), CacheTier::Sources);
+    assert_eq!(app.served_from(3).await.0, CacheTier::Sources);
 
-    rename(&app, 5, "Counted").await;
-    let applied = eventually(FEED_LAG, || {
-        let mut admin = app.admin.clone();
-        async move {
-            let stats = admin
-                .get_cache_stats(GetCacheStatsRequest {})
-                .await
-                .unwrap()
-                .into_inner();
-            stats
-                .feeds
-                .first()
-                .is_some_and(|f| f.applied >= 1 && f.position > 0)
-        }
+    app.rename(5, "Counted").await;
+    let applied = eventually(FEED_LAG, || async {
+        let stats = app.stats().await;
+        stats
+            .feeds
+            .first()
+            .is_some_and(|f| f.applied >= 1 && f.position > 0)
     })
     .await;
     assert!(applied.is_some(), "the feed figures did not move");
-    let stats = admin
-        .get_cache_stats(GetCacheStatsRequest {})
-        .await
-        .unwrap()
-        .into_inner();
+    let stats = app.stats().await;
     assert!(stats.invalidations >= 3);
     assert!(stats.l1.unwrap().hits >= 1);
 
-    let too_many = InvalidateCustomersRequest {
-        customer_ids: vec!["1".into(); 1001],
-    };
-    assert_eq!(
-        admin
-            .invalidate_customers(too_many)
-            .await
-            .unwrap_err()
-            .code(),
-        tonic::Code::InvalidArgument
-    );
+    let too_many = app.invalidate(&["1"; 1001]).await.unwrap_err();
+    assert_eq!(too_many.code(), tonic::Code::InvalidArgument);
 }
 
 crate::over_both_backends!(
@@ -398,11 +270,7 @@ crate::over_both_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_replica_whose_feed_connection_drops_flushes_its_cache_when_it_returns() {
     let app = spawn_app(Backend::Postgres).await;
-    app.customers
-        .clone()
-        .get_customer_profile(get(8))
-        .await
-        .unwrap();
+    app.profile(8).await;
     let flushes = || app.profiles.stats().flushes.load(Ordering::Relaxed);
     let before = flushes();
     // Cut the follower's LISTEN connection from the database side.
@@ -433,7 +301,7 @@ async fn a_replica_whose_feed_connection_drops_flushes_its_cache_when_it_returns
             .is_none()
     );
     // And it follows again.
-    rename(&app, 8, "Followed").await;
+    app.rename(8, "Followed").await;
     let seen = eventually(FEED_LAG * 2, || async {
         first_name(&app, 8).await == "Followed"
     })

@@ -1,17 +1,15 @@
 //! `LookupCustomers`: by email, by phone in any notation, by order id.
 
-use c360::{
-    db::Bind,
-    pb::{LookupCustomersRequest, lookup_customers_request::Key},
-};
+use c360::db::Bind;
+use c360_proto::lookup_customers_request::Key;
 use tonic::Code;
 use tonic_types::StatusExt;
 
 use crate::helpers::{Backend, TestApp, spawn_app};
 
-async fn lookup(app: &mut TestApp, key: Key) -> Result<Vec<String>, tonic::Status> {
-    let request = LookupCustomersRequest { key: Some(key) };
-    let found = app.customers.lookup_customers(request).await?.into_inner();
+/// The ids of the customers `key` finds.
+async fn lookup(app: &TestApp, key: Key) -> Result<Vec<String>, tonic::Status> {
+    let found = app.lookup(Some(key)).await?;
     Ok(found.customers.into_iter().map(|c| c.customer_id).collect())
 }
 
@@ -30,25 +28,22 @@ fn spoken(e164: &str) -> String {
 }
 
 async fn an_email_finds_its_customer_whatever_its_case(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let email = app
         .text("SELECT email FROM customers WHERE id = 42", &[])
         .await;
-    let found = lookup(
-        &mut app,
-        Key::Email(format!("  {}  ", email.to_uppercase())),
-    )
-    .await
-    .unwrap();
+    let found = lookup(&app, Key::Email(format!("  {}  ", email.to_uppercase())))
+        .await
+        .unwrap();
     assert_eq!(found, ["42"]);
-    let none = lookup(&mut app, Key::Email("nobody@example.invalid".into()))
+    let none = lookup(&app, Key::Email("nobody@example.invalid".into()))
         .await
         .unwrap();
     assert!(none.is_empty());
 }
 
 async fn a_phone_number_in_any_notation_finds_everyone_who_shares_it(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let shared = app
         .text(
             "SELECT phone_e164 FROM customers GROUP BY phone_e164 HAVING COUNT(*) > 1 \
@@ -68,15 +63,13 @@ async fn a_phone_number_in_any_notation_finds_everyone_who_shares_it(backend: Ba
     assert!(expected.len() > 1);
     let bracketed = format!("{} ({}) {}", &shared[..3], &shared[3..6], &shared[6..]);
     for notation in [shared.clone(), spoken(&shared), bracketed] {
-        let found = lookup(&mut app, Key::Phone(notation.clone()))
-            .await
-            .unwrap();
+        let found = lookup(&app, Key::Phone(notation.clone())).await.unwrap();
         assert_eq!(found, expected, "{notation}");
     }
 }
 
 async fn an_order_id_finds_the_customer_who_placed_it(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let (order, customer): (i64, i64) = app
         .db
         .fetch_optional(
@@ -86,20 +79,15 @@ async fn an_order_id_finds_the_customer_who_placed_it(backend: Backend) {
         .await
         .unwrap()
         .unwrap();
-    let request = LookupCustomersRequest {
-        key: Some(Key::OrderId(order.to_string())),
-    };
     let found = app
-        .customers
-        .lookup_customers(request)
+        .lookup(Some(Key::OrderId(order.to_string())))
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(found.customers.len(), 1);
     assert_eq!(found.customers[0].customer_id, customer.to_string());
     assert!(found.customers[0].identity.is_some());
     assert!(
-        lookup(&mut app, Key::OrderId("99999999".into()))
+        lookup(&app, Key::OrderId("99999999".into()))
             .await
             .unwrap()
             .is_empty()
@@ -107,7 +95,7 @@ async fn an_order_id_finds_the_customer_who_placed_it(backend: Backend) {
 }
 
 async fn lookups_refuse_malformed_keys_and_a_missing_one(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let cases = [
         (Some(Key::Phone("020 7946 0018".into())), "phone"),
         (Some(Key::Email("not-an-email".into())), "email"),
@@ -115,8 +103,7 @@ async fn lookups_refuse_malformed_keys_and_a_missing_one(backend: Backend) {
         (None, "key"),
     ];
     for (key, field) in cases {
-        let request = LookupCustomersRequest { key };
-        let status = app.customers.lookup_customers(request).await.unwrap_err();
+        let status = app.lookup(key).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument, "{field}");
         let details = status.get_error_details();
         assert_eq!(

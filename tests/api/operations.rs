@@ -42,13 +42,7 @@ async fn health_says_serving_then_not_serving_on_shutdown(backend: Backend) {
     drop(watch);
     drop(health);
     let server = app.server.take().unwrap();
-    app.customers = c360::pb::customer_service_client::CustomerServiceClient::new(
-        tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy(),
-    );
-    app.catalog = c360::pb::catalog_service_client::CatalogServiceClient::new(
-        tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy(),
-    );
-    app.channel = tonic::transport::Endpoint::from_static("http://127.0.0.1:9").connect_lazy();
+    app.disconnect();
     let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
     assert!(matches!(finished, Ok(Ok(Ok(())))), "{finished:?}");
 }

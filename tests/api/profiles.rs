@@ -1,30 +1,11 @@
 //! `GetCustomerProfile` and `BatchGetCustomerProfiles`.
 
-use c360::{
-    db::Bind,
-    pb::{self, BatchGetCustomerProfilesRequest, GetCustomerProfileRequest},
-    sources::SourceKind,
-};
+use c360::{db::Bind, vocab::SourceKind};
+use c360_proto::{self as pb, BatchGetCustomerProfilesRequest, GetCustomerProfileRequest};
 use tonic::Code;
 use tonic_types::StatusExt;
 
-use crate::helpers::{Backend, spawn_app, spawn_app_with};
-
-fn get(id: impl ToString) -> GetCustomerProfileRequest {
-    GetCustomerProfileRequest {
-        customer_id: id.to_string(),
-        ..Default::default()
-    }
-}
-
-fn masked(id: impl ToString, paths: &[&str]) -> GetCustomerProfileRequest {
-    GetCustomerProfileRequest {
-        read_mask: Some(prost_types::FieldMask {
-            paths: paths.iter().map(|p| p.to_string()).collect(),
-        }),
-        ..get(id)
-    }
-}
+use crate::helpers::{Backend, get, mask, masked, reads_each, spawn_app, spawn_app_with};
 
 fn statuses(profile: &pb::CustomerProfile) -> Vec<(pb::Source, pb::SourceStatus)> {
     profile
@@ -35,16 +16,11 @@ fn statuses(profile: &pb::CustomerProfile) -> Vec<(pb::Source, pb::SourceStatus)
 }
 
 async fn a_profile_merges_all_four_backends_and_is_then_served_from_memory(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let id = app.busy_customer().await;
     let customer = [Bind::Int(id)];
 
-    let profile = app
-        .customers
-        .get_customer_profile(get(id))
-        .await
-        .unwrap()
-        .into_inner();
+    let profile = app.profile(id).await;
 
     assert_eq!(profile.customer_id, id.to_string());
     let email = app
@@ -118,32 +94,22 @@ async fn a_profile_merges_all_four_backends_and_is_then_served_from_memory(backe
         profile.cache.as_ref().unwrap().served_from(),
         pb::CacheTier::Sources
     );
-    assert_eq!(app.all_reads(), [1, 1, 1, 1]);
+    assert_eq!(app.all_reads(), reads_each(1));
 
-    let again = app
-        .customers
-        .get_customer_profile(get(id))
-        .await
-        .unwrap()
-        .into_inner();
+    let again = app.profile(id).await;
     assert_eq!(
         again.cache.as_ref().unwrap().served_from(),
         pb::CacheTier::L1
     );
     assert_eq!(again.identity, profile.identity);
-    assert_eq!(app.all_reads(), [1, 1, 1, 1], "a hit reads no backend");
+    assert_eq!(app.all_reads(), reads_each(1), "a hit reads no backend");
 }
 
 async fn a_read_mask_returns_its_sections_and_asks_only_the_backends_they_need(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let id = app.busy_customer().await;
 
-    let profile = app
-        .customers
-        .get_customer_profile(masked(id, &["billing"]))
-        .await
-        .unwrap()
-        .into_inner();
+    let profile = app.sections(id, &["billing"]).await;
 
     assert!(profile.billing.is_some());
     assert!(profile.identity.is_none() && profile.orders.is_none() && profile.shipments.is_none());
@@ -162,12 +128,7 @@ async fn a_read_mask_returns_its_sections_and_asks_only_the_backends_they_need(b
     assert_eq!(app.reads(SourceKind::Fulfilment), 0);
     assert_eq!(app.reads(SourceKind::Billing), 1);
 
-    let shipments = app
-        .customers
-        .get_customer_profile(masked(id, &["shipments", "identity"]))
-        .await
-        .unwrap()
-        .into_inner();
+    let shipments = app.sections(id, &["shipments", "identity"]).await;
     assert!(shipments.shipments.is_some() && shipments.identity.is_some());
     assert!(shipments.billing.is_none());
     assert_eq!(app.reads(SourceKind::Orders), 0);
@@ -175,21 +136,14 @@ async fn a_read_mask_returns_its_sections_and_asks_only_the_backends_they_need(b
 }
 
 async fn a_batch_answers_in_request_order_up_to_its_limit(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let ids = ["17", "3", "250", "3"];
     let request = BatchGetCustomerProfilesRequest {
         customer_ids: ids.map(String::from).into(),
-        read_mask: Some(prost_types::FieldMask {
-            paths: vec!["identity".into()],
-        }),
+        read_mask: mask(&["identity"]),
         ..Default::default()
     };
-    let batch = app
-        .customers
-        .batch_get_customer_profiles(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let batch = app.batch_get(request).await.unwrap();
     let answered: Vec<_> = batch
         .profiles
         .iter()
@@ -211,11 +165,7 @@ async fn a_batch_answers_in_request_order_up_to_its_limit(backend: Backend) {
         customer_ids: (1..=101).map(|i| i.to_string()).collect(),
         ..Default::default()
     };
-    let status = app
-        .customers
-        .batch_get_customer_profiles(too_many)
-        .await
-        .unwrap_err();
+    let status = app.batch_get(too_many).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     let violations = status
         .get_error_details()
@@ -230,22 +180,14 @@ async fn a_batch_answers_in_request_order_up_to_its_limit(backend: Backend) {
         customer_ids: vec!["1".into(), "999999".into()],
         ..Default::default()
     };
-    let status = app
-        .customers
-        .batch_get_customer_profiles(with_unknown)
-        .await
-        .unwrap_err();
+    let status = app.batch_get(with_unknown).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     assert!(status.message().contains("999999"), "{}", status.message());
 }
 
 async fn an_unknown_customer_is_not_found(backend: Backend) {
-    let mut app = spawn_app(backend).await;
-    let status = app
-        .customers
-        .get_customer_profile(get(987_654))
-        .await
-        .unwrap_err();
+    let app = spawn_app(backend).await;
+    let status = app.try_get(get(987_654)).await.unwrap_err();
     assert_eq!(status.code(), Code::NotFound);
     assert_eq!(status.message(), "customer 987654 does not exist");
     let resource = status.get_error_details().resource_info().cloned().unwrap();
@@ -253,10 +195,9 @@ async fn an_unknown_customer_is_not_found(backend: Backend) {
 }
 
 async fn a_malformed_id_and_mask_are_refused_field_by_field(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let status = app
-        .customers
-        .get_customer_profile(masked("12ab", &["billing.balance"]))
+        .try_get(masked("12ab", &["billing.balance"]))
         .await
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
@@ -277,35 +218,21 @@ async fn a_malformed_id_and_mask_are_refused_field_by_field(backend: Backend) {
         bypass_cache: true,
         ..get(1)
     };
-    let status = app
-        .customers
-        .get_customer_profile(both_freshness)
-        .await
-        .unwrap_err();
+    let status = app.try_get(both_freshness).await.unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(app.all_reads(), [0, 0, 0, 0], "bad input reads nothing");
+    assert_eq!(app.all_reads(), reads_each(0), "bad input reads nothing");
 }
 
 async fn freshness_options_choose_between_memory_and_the_backends(backend: Backend) {
-    let mut app = spawn_app(backend).await;
+    let app = spawn_app(backend).await;
     let tier = |p: pb::CustomerProfile| p.cache.unwrap().served_from();
-    let first = app
-        .customers
-        .get_customer_profile(get(5))
-        .await
-        .unwrap()
-        .into_inner();
+    let first = app.profile(5).await;
     assert_eq!(tier(first), pb::CacheTier::Sources);
     let bypass = GetCustomerProfileRequest {
         bypass_cache: true,
         ..get(5)
     };
-    let fresh = app
-        .customers
-        .get_customer_profile(bypass)
-        .await
-        .unwrap()
-        .into_inner();
+    let fresh = app.try_get(bypass).await.unwrap();
     assert_eq!(tier(fresh), pb::CacheTier::Sources);
     let recent_enough = GetCustomerProfileRequest {
         max_age: Some(prost_types::Duration {
@@ -314,12 +241,7 @@ async fn freshness_options_choose_between_memory_and_the_backends(backend: Backe
         }),
         ..get(5)
     };
-    let hit = app
-        .customers
-        .get_customer_profile(recent_enough)
-        .await
-        .unwrap()
-        .into_inner();
+    let hit = app.try_get(recent_enough).await.unwrap();
     assert_eq!(tier(hit), pb::CacheTier::L1);
     let zero = GetCustomerProfileRequest {
         max_age: Some(prost_types::Duration {
@@ -328,12 +250,7 @@ async fn freshness_options_choose_between_memory_and_the_backends(backend: Backe
         }),
         ..get(5)
     };
-    let reloaded = app
-        .customers
-        .get_customer_profile(zero)
-        .await
-        .unwrap()
-        .into_inner();
+    let reloaded = app.try_get(zero).await.unwrap();
     assert_eq!(tier(reloaded), pb::CacheTier::Sources);
     assert_eq!(app.reads(SourceKind::Billing), 3);
 }
@@ -344,17 +261,12 @@ async fn a_failing_backend_gives_a_partial_profile_that_says_why(backend: Backen
         Backend::Sqlite => "sqlite:///nonexistent/c360/billing.db".to_owned(),
         Backend::Postgres => "postgres://postgres@127.0.0.1:5432/c360_no_such_database".to_owned(),
     };
-    let mut app = spawn_app_with(backend, |settings| {
+    let app = spawn_app_with(backend, |settings| {
         settings.sources.billing.url = Some(broken);
     })
     .await;
     let id = app.busy_customer().await;
-    let profile = app
-        .customers
-        .get_customer_profile(get(id))
-        .await
-        .unwrap()
-        .into_inner();
+    let profile = app.profile(id).await;
     assert!(profile.billing.is_none());
     assert!(profile.identity.is_some() && profile.orders.is_some() && profile.shipments.is_some());
     let billing = &profile.sources[0];

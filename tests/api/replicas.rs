@@ -3,36 +3,13 @@
 
 use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 
-use c360::{
-    keys::CustomerId,
-    pb::{CacheTier, GetCustomerProfileRequest, InvalidateCustomersRequest},
-};
+use c360::vocab::{CustomerId, SectionSet};
+use c360_proto::CacheTier;
 
 use crate::helpers::{
-    Backend, TestApp, TestDatabase, TestRedis, eventually, redis_prefix, spawn_replica,
+    Backend, TestApp, TestDatabase, TestRedis, eventually, reads_each, redis_prefix, spawn_replica,
     use_shared_redis,
 };
-
-fn get(id: i64) -> GetCustomerProfileRequest {
-    GetCustomerProfileRequest {
-        customer_id: id.to_string(),
-        ..Default::default()
-    }
-}
-
-async fn served_from(app: &TestApp, id: i64) -> (CacheTier, String) {
-    let profile = app
-        .customers
-        .clone()
-        .get_customer_profile(get(id))
-        .await
-        .unwrap()
-        .into_inner();
-    (
-        profile.cache.unwrap().served_from(),
-        profile.identity.unwrap().first_name,
-    )
-}
 
 async fn replicas(count: usize, configure: impl Fn(&mut c360::config::Settings)) -> Vec<TestApp> {
     let database = Arc::new(TestDatabase::seeded(Backend::Postgres).await);
@@ -53,7 +30,7 @@ async fn replicas(count: usize, configure: impl Fn(&mut c360::config::Settings))
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_replica_is_served_from_l2_without_asking_the_backends() {
     let apps = replicas(2, |_| {}).await;
-    assert_eq!(served_from(&apps[0], 14).await.0, CacheTier::Sources);
+    assert_eq!(apps[0].served_from(14).await.0, CacheTier::Sources);
     // The fill is written in the background.
     let shared = eventually(Duration::from_secs(2), || async {
         apps[1]
@@ -66,18 +43,18 @@ async fn a_second_replica_is_served_from_l2_without_asking_the_backends() {
     })
     .await;
     assert!(shared.is_some(), "replica 0 did not fill L2");
-    assert_eq!(served_from(&apps[1], 14).await.0, CacheTier::L2);
-    assert_eq!(apps[1].all_reads(), [0, 0, 0, 0]);
-    assert_eq!(served_from(&apps[1], 14).await.0, CacheTier::L1);
+    assert_eq!(apps[1].served_from(14).await.0, CacheTier::L2);
+    assert_eq!(apps[1].all_reads(), reads_each(0));
+    assert_eq!(apps[1].served_from(14).await.0, CacheTier::L1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_reaches_all_three_replicas_within_a_second() {
     let apps = replicas(3, |_| {}).await;
     for app in &apps {
-        served_from(app, 16).await;
+        app.served_from(16).await;
         assert_eq!(
-            served_from(app, 16).await.0,
+            app.served_from(16).await.0,
             CacheTier::L1,
             "warm before the change"
         );
@@ -98,7 +75,7 @@ async fn a_commit_reaches_all_three_replicas_within_a_second() {
             heard.is_ok(),
             "replica {n} did not hear of the commit within a second"
         );
-        let (_, name) = served_from(app, 16).await;
+        let (_, name) = app.served_from(16).await;
         assert_eq!(name, "Everywhere", "replica {n}");
     }
     assert!(committed.elapsed() < Duration::from_secs(2));
@@ -109,20 +86,11 @@ async fn an_admin_invalidation_reaches_the_other_replicas_over_the_bus() {
     // No feed: only the bus can tell replica 1.
     let apps = replicas(2, |settings| settings.feed.enabled = false).await;
     for app in &apps {
-        served_from(app, 18).await;
+        app.served_from(18).await;
     }
     // Let the subscriptions settle.
     tokio::time::sleep(Duration::from_millis(200)).await;
-    let request = InvalidateCustomersRequest {
-        customer_ids: vec!["18".into()],
-    };
-    let answer = apps[0]
-        .admin
-        .clone()
-        .invalidate_customers(request)
-        .await
-        .unwrap()
-        .into_inner();
+    let answer = apps[0].invalidate(&["18"]).await.unwrap();
     assert!(answer.reached_other_replicas);
     let customer = CustomerId::new(18).unwrap();
     let dropped = eventually(Duration::from_secs(1), || async {
@@ -131,7 +99,7 @@ async fn an_admin_invalidation_reaches_the_other_replicas_over_the_bus() {
     .await;
     assert!(dropped.is_some(), "replica 1 kept the entry");
     // L2 was dropped too: replica 1 reads the backends again.
-    assert_eq!(served_from(&apps[1], 18).await.0, CacheTier::Sources);
+    assert_eq!(apps[1].served_from(18).await.0, CacheTier::Sources);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -146,13 +114,13 @@ async fn with_redis_gone_or_stuck_every_call_succeeds_and_l2_returns_by_itself()
     };
     let a = spawn_replica(database.clone(), configure).await;
     let b = spawn_replica(database.clone(), configure).await;
-    served_from(&a, 20).await;
+    a.served_from(20).await;
 
     // Redis refuses: every call still answers, from L1 or the backends.
     redis.stop();
     for id in [20, 21, 22] {
-        served_from(&a, id).await;
-        served_from(&b, id).await;
+        a.served_from(id).await;
+        b.served_from(id).await;
     }
     assert!(a.profiles.stats().l2_errors.load(Ordering::Relaxed) > 0);
 
@@ -161,7 +129,7 @@ async fn with_redis_gone_or_stuck_every_call_succeeds_and_l2_returns_by_itself()
     let stuck = redis_cli(redis.port, &["DEBUG", "SLEEP", "3"]);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = tokio::time::Instant::now();
-    served_from(&b, 23).await;
+    b.served_from(23).await;
     assert!(
         started.elapsed() < Duration::from_secs(2),
         "a stuck Redis held up a call"
@@ -170,7 +138,7 @@ async fn with_redis_gone_or_stuck_every_call_succeeds_and_l2_returns_by_itself()
 
     // Back: fills land again, and the other replica is served from L2.
     let filled = eventually(Duration::from_secs(5), || async {
-        served_from(&a, 24).await;
+        a.served_from(24).await;
         a.profiles
             .l2()
             .unwrap()
@@ -180,7 +148,7 @@ async fn with_redis_gone_or_stuck_every_call_succeeds_and_l2_returns_by_itself()
     })
     .await;
     assert!(filled.is_some(), "L2 did not come back");
-    assert_eq!(served_from(&b, 24).await.0, CacheTier::L2);
+    assert_eq!(b.served_from(24).await.0, CacheTier::L2);
     // Both replicas' buses reconnected and, unsure of what they missed, flushed L1.
     let flushed = eventually(Duration::from_secs(5), || async {
         a.profiles.stats().flushes.load(Ordering::Relaxed) > 0
@@ -210,12 +178,7 @@ async fn an_l2_fill_that_an_invalidation_overtook_does_not_land() {
     let customer = CustomerId::new(26).unwrap();
     let served = app
         .profiles
-        .get(
-            customer,
-            c360::profile::SectionSet::ALL,
-            Default::default(),
-            None,
-        )
+        .get(customer, SectionSet::ALL, Default::default(), None)
         .await
         .unwrap();
     let filled = eventually(Duration::from_secs(2), || async {

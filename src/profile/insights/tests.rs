@@ -1,7 +1,8 @@
 use super::*;
-use crate::profile::{
-    InteractionStatus, enrich_orders,
-    fixtures::{self, catalog, now},
+use crate::{
+    profile::enrich_orders,
+    records::InteractionStatus,
+    sources::fixtures::{self, catalog, now},
 };
 
 fn insights_of(billing: Option<&Billing>, interactions: &[Interaction]) -> Insights {
@@ -18,7 +19,7 @@ fn insights_of(billing: Option<&Billing>, interactions: &[Interaction]) -> Insig
         orders: &orders,
         shipments: Some(&shipments),
     };
-    derive_insights(inputs, true, now())
+    derive_insights(inputs, now())
 }
 
 #[test]

@@ -1,6 +1,6 @@
-//! Compiles the API in `proto/` without `protoc`: protox parses the files, tonic-prost-build
-//! generates the messages and services, and the encoded descriptor set is kept for reflection
-//! and for the client's JSON output.
+//! Compiles the API in `customer360/v1/` without `protoc`: protox parses the files,
+//! tonic-prost-build generates the messages and services, and the encoded descriptor set is
+//! kept for reflection and for clients that render JSON.
 
 use std::{env, error::Error, fs, path::PathBuf};
 
@@ -13,8 +13,8 @@ const PROTOS: &[&str] = &[
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
-    println!("cargo:rerun-if-changed=proto");
-    let descriptors = protox::compile(PROTOS, ["proto"])?;
+    println!("cargo:rerun-if-changed=customer360");
+    let descriptors = protox::compile(PROTOS, ["."])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(
         out_dir.join("customer360_descriptor.bin"),
@@ -24,22 +24,19 @@ fn main() -> Result<(), Box<dyn Error>> {
     tonic_prost_build::configure()
         .build_server(false)
         .compile_fds(descriptors.clone())?;
-    // Servers, apart: their profile responses are bytes the caches encoded ahead (design.md
-    // section 7), written as they are instead of re-encoding a struct per request.
+    // Servers, apart: their profile responses are bytes encoded ahead (`WireProfile`), written
+    // as they are instead of re-encoding a struct per request.
     let servers = out_dir.join("server");
     fs::create_dir_all(&servers)?;
     tonic_prost_build::configure()
         .build_client(false)
         .out_dir(servers)
-        .extern_path(
-            ".customer360.v1.CustomerProfile",
-            "crate::wire::WireProfile",
-        )
+        .extern_path(".customer360.v1.CustomerProfile", "crate::WireProfile")
         .extern_path(
             ".customer360.v1.BatchGetCustomerProfilesResponse",
-            "crate::wire::WireBatch",
+            "crate::WireBatch",
         )
-        .extern_path(".customer360.v1", "crate::pb")
+        .extern_path(".customer360.v1", "crate")
         .compile_fds(descriptors)?;
     Ok(())
 }

@@ -1,5 +1,5 @@
-//! Responses that are already bytes: a `CustomerProfile` (or a batch of them) assembled from
-//! the encoded sections the caches hold, written to the wire as it is.
+//! Responses that are already bytes: a `CustomerProfile` (or a batch of them) assembled by the
+//! server from sections it encoded ahead, written to the wire as it is.
 
 use bytes::{Buf, BufMut, Bytes};
 use prost::{
@@ -8,7 +8,7 @@ use prost::{
 };
 
 /// An encoded `customer360.v1.CustomerProfile`, in parts that are written one after the
-/// other: the cached body is shared, not copied, until the transport writes it.
+/// other: a cached body is shared, not copied, until the transport writes it.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct WireProfile(Vec<Bytes>);
 
@@ -118,7 +118,7 @@ impl Message for WireBatch {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::pb;
+    use crate as pb;
 
     #[test]
     fn raw_profiles_and_batches_are_what_clients_decode() {

@@ -1,6 +1,6 @@
 //! The sections of a profile, the read mask that selects them, and the backends each needs.
 
-use crate::sources::{SourceKind, SourceSet};
+use super::{SourceKind, SourceSet};
 
 /// A data section of a profile.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,6 +51,17 @@ impl Section {
             Self::Orders => SourceSet::of(&[Orders, Fulfilment]),
             Self::Shipments => SourceSet::of(&[Fulfilment]),
             Self::Insights => SourceSet::ALL,
+        }
+    }
+
+    /// The sections whose data comes from `kind` alone: what an older copy of that backend's
+    /// data can stand in for when it fails.
+    pub fn only_from(kind: SourceKind) -> &'static [Self] {
+        match kind {
+            SourceKind::Billing => &[Self::Billing],
+            SourceKind::Orders => &[Self::Orders],
+            SourceKind::Fulfilment => &[Self::Shipments],
+            SourceKind::Crm => &[Self::Identity, Self::Interactions],
         }
     }
 }

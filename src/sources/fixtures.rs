@@ -3,11 +3,15 @@
 
 use chrono::{Duration, TimeZone, Utc};
 
-use super::*;
+use super::SourceData;
 use crate::{
-    keys::{CustomerId, OrderId},
+    records::{
+        Billing, ContactChannel, CrmRecord, FailedPayment, Identity, Interaction,
+        InteractionChannel, InteractionStatus, LineRecord, OrderHistory, OrderRecord, OrderStatus,
+        OrderTotals, PaymentMethod, Shipment, ShipmentStatus, Tier,
+    },
     reference::{CatalogSnapshot, Product, ReturnPolicy},
-    sources::SourceData,
+    vocab::{Currency, CustomerId, Money, OrderId, SourceKind, Timestamp},
 };
 
 pub(crate) fn now() -> Timestamp {
@@ -165,13 +169,12 @@ pub(crate) fn catalog() -> CatalogSnapshot {
             product("BOO-1", "Atlas", "books"),
         ],
         [policy("electronics", 30), policy("books", 14)],
-        now(),
     )
 }
 
 /// What each backend returns for [`customer`].
-pub(crate) fn source_data(kind: crate::sources::SourceKind) -> SourceData {
-    use crate::sources::SourceKind::*;
+pub(crate) fn source_data(kind: SourceKind) -> SourceData {
+    use SourceKind::*;
     match kind {
         Billing => SourceData::Billing(Some(billing())),
         Orders => SourceData::Orders(history()),

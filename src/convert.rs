@@ -1,36 +1,41 @@
-//! Domain types to their protobuf form, and back for the little that travels both ways.
+//! Domain types to their protobuf form, in one place, and back for the little that travels
+//! both ways (source reports, through L2). The cache entry format encodes profile sections
+//! with these; the edge answers lookups, the catalog and the figures with them.
 
 use std::time::Duration;
 
+use c360_proto as pb;
 use chrono::DateTime;
 
 use crate::{
-    pb,
-    profile::{self as domain, SourceStatus, Timestamp},
+    profile, records,
     reference::{self, EligibilityReason},
-    sources::SourceKind,
+    vocab::{self, SourceKind, SourceReport, SourceStatus, Timestamp},
 };
 
-pub(crate) fn timestamp(at: Timestamp) -> prost_types::Timestamp {
+/// A time on the wire.
+pub fn timestamp(at: Timestamp) -> prost_types::Timestamp {
     prost_types::Timestamp {
         seconds: at.timestamp(),
         nanos: i32::try_from(at.timestamp_subsec_nanos()).unwrap_or(0),
     }
 }
 
-pub(crate) fn duration(d: Duration) -> prost_types::Duration {
+/// A duration on the wire.
+pub fn duration(d: Duration) -> prost_types::Duration {
     prost_types::Duration {
         seconds: i64::try_from(d.as_secs()).unwrap_or(i64::MAX),
         nanos: i32::try_from(d.subsec_nanos()).unwrap_or(0),
     }
 }
 
-pub(crate) fn id<T: ToString>(id: T) -> String {
+/// An id on the wire: ids travel as decimal text.
+pub fn id<T: ToString>(id: T) -> String {
     id.to_string()
 }
 
-impl From<domain::Money> for pb::Money {
-    fn from(money: domain::Money) -> Self {
+impl From<vocab::Money> for pb::Money {
+    fn from(money: vocab::Money) -> Self {
         Self {
             currency_code: money.currency.as_str().to_owned(),
             amount_minor: money.minor,
@@ -38,9 +43,9 @@ impl From<domain::Money> for pb::Money {
     }
 }
 
-impl From<&domain::Identity> for pb::Identity {
-    fn from(identity: &domain::Identity) -> Self {
-        use domain::{ContactChannel as C, Tier as T};
+impl From<&records::Identity> for pb::Identity {
+    fn from(identity: &records::Identity) -> Self {
+        use records::{ContactChannel as C, Tier as T};
         Self {
             first_name: identity.first_name.clone(),
             last_name: identity.last_name.clone(),
@@ -64,10 +69,10 @@ impl From<&domain::Identity> for pb::Identity {
     }
 }
 
-impl From<&domain::Billing> for pb::Billing {
-    fn from(billing: &domain::Billing) -> Self {
-        use domain::InvoiceStatus as S;
-        let invoice = |i: &domain::Invoice| pb::Invoice {
+impl From<&records::Billing> for pb::Billing {
+    fn from(billing: &records::Billing) -> Self {
+        use records::InvoiceStatus as S;
+        let invoice = |i: &records::Invoice| pb::Invoice {
             invoice_id: id(i.id),
             order_id: i.order_id.map(id).unwrap_or_default(),
             amount: Some(i.amount.into()),
@@ -133,9 +138,9 @@ impl From<&reference::ReturnEligibility> for pb::ReturnEligibility {
     }
 }
 
-impl From<&domain::Order> for pb::Order {
-    fn from(order: &domain::Order) -> Self {
-        use domain::OrderStatus as S;
+impl From<&profile::Order> for pb::Order {
+    fn from(order: &profile::Order) -> Self {
+        use records::OrderStatus as S;
         Self {
             order_id: id(order.id),
             status: match order.status {
@@ -164,8 +169,9 @@ impl From<&domain::Order> for pb::Order {
     }
 }
 
-pub(crate) fn shipment(s: &domain::Shipment, now: Timestamp) -> pb::Shipment {
-    use domain::ShipmentStatus as S;
+/// A parcel on the wire, its delay computed at `now`.
+pub fn shipment(s: &records::Shipment, now: Timestamp) -> pb::Shipment {
+    use records::ShipmentStatus as S;
     pb::Shipment {
         shipment_id: id(s.id),
         order_id: id(s.order_id),
@@ -185,9 +191,9 @@ pub(crate) fn shipment(s: &domain::Shipment, now: Timestamp) -> pb::Shipment {
     }
 }
 
-impl From<&domain::Interaction> for pb::Interaction {
-    fn from(i: &domain::Interaction) -> Self {
-        use domain::{InteractionChannel as C, InteractionStatus as S};
+impl From<&records::Interaction> for pb::Interaction {
+    fn from(i: &records::Interaction) -> Self {
+        use records::{InteractionChannel as C, InteractionStatus as S};
         Self {
             interaction_id: id(i.id),
             channel: match i.channel {
@@ -210,9 +216,11 @@ impl From<&domain::Interaction> for pb::Interaction {
     }
 }
 
-impl From<&domain::Insights> for pb::Insights {
-    fn from(insights: &domain::Insights) -> Self {
-        use domain::{ActionKind as A, OpenIssueKind as K};
+/// Insights on the wire, `complete` left unset: whether they are is for the reports to say
+/// (the cache entry appends it).
+impl From<&profile::Insights> for pb::Insights {
+    fn from(insights: &profile::Insights) -> Self {
+        use profile::{ActionKind as A, OpenIssueKind as K};
         Self {
             lifetime_value: Some(insights.lifetime_value.into()),
             order_count: insights.order_count,
@@ -246,12 +254,13 @@ impl From<&domain::Insights> for pb::Insights {
                     reference: action.reference.clone(),
                 })
                 .collect(),
-            complete: insights.complete,
+            complete: false,
         }
     }
 }
 
-pub(crate) fn source(kind: SourceKind) -> pb::Source {
+/// A backend on the wire.
+pub fn source(kind: SourceKind) -> pb::Source {
     match kind {
         SourceKind::Billing => pb::Source::Billing,
         SourceKind::Orders => pb::Source::Orders,
@@ -260,15 +269,15 @@ pub(crate) fn source(kind: SourceKind) -> pb::Source {
     }
 }
 
-pub(crate) fn source_report(report: domain::SourceReport) -> pb::SourceReport {
+/// The report of `kind` on the wire, without an age.
+pub fn source_report(kind: SourceKind, report: SourceReport) -> pb::SourceReport {
     pb::SourceReport {
-        source: source(report.source) as i32,
+        source: source(kind) as i32,
         status: match report.status {
             SourceStatus::Ok => pb::SourceStatus::Ok,
             SourceStatus::Stale => pb::SourceStatus::Stale,
             SourceStatus::Timeout => pb::SourceStatus::Timeout,
             SourceStatus::Unavailable => pb::SourceStatus::Unavailable,
-            SourceStatus::CircuitOpen => pb::SourceStatus::CircuitOpen,
             SourceStatus::Skipped => pb::SourceStatus::Skipped,
         } as i32,
         fetched_at: report.fetched_at.map(timestamp),
@@ -301,8 +310,8 @@ impl From<&reference::ReturnPolicy> for pb::ReturnPolicy {
 }
 
 /// The domain form of a report read back from L2; `None` for values this version does not
-/// know.
-pub(crate) fn source_report_from(report: &pb::SourceReport) -> Option<domain::SourceReport> {
+/// produce.
+pub fn source_report_from(report: &pb::SourceReport) -> Option<(SourceKind, SourceReport)> {
     let source = match report.source() {
         pb::Source::Billing => SourceKind::Billing,
         pb::Source::Orders => SourceKind::Orders,
@@ -315,9 +324,8 @@ pub(crate) fn source_report_from(report: &pb::SourceReport) -> Option<domain::So
         pb::SourceStatus::Stale => SourceStatus::Stale,
         pb::SourceStatus::Timeout => SourceStatus::Timeout,
         pb::SourceStatus::Unavailable => SourceStatus::Unavailable,
-        pb::SourceStatus::CircuitOpen => SourceStatus::CircuitOpen,
         pb::SourceStatus::Skipped => SourceStatus::Skipped,
-        pb::SourceStatus::Unspecified => return None,
+        pb::SourceStatus::CircuitOpen | pb::SourceStatus::Unspecified => return None,
     };
     let fetched_at = match &report.fetched_at {
         Some(t) => Some(DateTime::from_timestamp(
@@ -330,10 +338,10 @@ pub(crate) fn source_report_from(report: &pb::SourceReport) -> Option<domain::So
         Some(d) => Some(Duration::try_from(d).ok()?),
         None => None,
     };
-    Some(domain::SourceReport {
-        source,
+    let report = SourceReport {
         status,
         fetched_at,
         latency,
-    })
+    };
+    Some((source, report))
 }

@@ -1,10 +1,25 @@
+//! The entry format: what clients decode from it, L2's bytes, and the stale-copy rules.
+
 use chrono::Duration as Days;
 
 use super::*;
 use crate::{
     fanout::{Failure, Outcome},
-    profile::{Assembly, assemble, fixtures},
+    profile::{Assembly, assemble},
+    sources::fixtures,
 };
+
+/// What a client decodes from the response [`EncodedProfile::wire`] makes: the decoder the
+/// tests read answers with (no server decodes its own responses).
+pub(crate) fn decoded(
+    entry: &EncodedProfile,
+    sections: SectionSet,
+    from: ServedFrom,
+    age: Duration,
+) -> pb::CustomerProfile {
+    let bytes = entry.wire(sections, from, age).to_bytes();
+    pb::CustomerProfile::decode(bytes).expect("a CustomerProfile")
+}
 
 fn profile_with(failing: &[SourceKind]) -> Profile {
     let outcomes = SourceKind::ALL
@@ -37,7 +52,12 @@ fn encoded(failing: &[SourceKind]) -> EncodedProfile {
 #[test]
 fn only_the_requested_sections_go_on_the_wire_and_unneeded_sources_read_skipped() {
     let billing = SectionSet::of(&[Section::Billing]);
-    let wire = encoded(&[]).response(billing, Tier::L1, Duration::from_secs(3));
+    let wire = decoded(
+        &encoded(&[]),
+        billing,
+        ServedFrom::L1,
+        Duration::from_secs(3),
+    );
     assert_eq!(wire.customer_id, "42");
     assert!(wire.billing.is_some());
     assert!(wire.identity.is_none() && wire.orders.is_none() && wire.insights.is_none());
@@ -68,7 +88,12 @@ fn only_the_requested_sections_go_on_the_wire_and_unneeded_sources_read_skipped(
 
 #[test]
 fn the_chunks_decode_to_every_value_of_the_profile() {
-    let wire = encoded(&[]).response(SectionSet::ALL, Tier::Sources, Duration::ZERO);
+    let wire = decoded(
+        &encoded(&[]),
+        SectionSet::ALL,
+        ServedFrom::Sources,
+        Duration::ZERO,
+    );
     let identity = wire.identity.expect("identity");
     assert_eq!(
         (identity.email.as_str(), identity.tier()),
@@ -101,13 +126,33 @@ fn the_chunks_decode_to_every_value_of_the_profile() {
 }
 
 #[test]
+fn insights_are_complete_exactly_when_every_backend_answered() {
+    let insights = SectionSet::of(&[Section::Insights]);
+    for mask in [SectionSet::ALL, insights] {
+        let whole = decoded(&encoded(&[]), mask, ServedFrom::L1, Duration::ZERO);
+        assert!(whole.insights.expect("insights").complete, "{mask:?}");
+        let partial = decoded(
+            &encoded(&[SourceKind::Billing]),
+            mask,
+            ServedFrom::L1,
+            Duration::ZERO,
+        );
+        let partial = partial.insights.expect("insights from what answered");
+        assert!(!partial.complete, "{mask:?}");
+        assert_eq!(partial.order_count, 2);
+    }
+}
+
+#[test]
 fn l2_bytes_read_back_to_the_same_profile_and_time() {
-    let original = encoded(&[SourceKind::Billing]);
     let loaded_at = fixtures::now() - Days::seconds(7);
-    let (read, at, catalog) =
-        EncodedProfile::from_l2(original.to_l2(loaded_at, 99)).expect("readable");
-    assert_eq!(read, original);
-    assert_eq!((at, catalog), (loaded_at, 99));
+    for failing in [&[][..], &[SourceKind::Billing]] {
+        let original = encoded(failing);
+        let (read, at, catalog) =
+            EncodedProfile::from_l2(original.to_l2(loaded_at, 99)).expect("readable");
+        assert_eq!(read, original, "{failing:?}");
+        assert_eq!((at, catalog), (loaded_at, 99));
+    }
     assert!(
         EncodedProfile::from_l2(Bytes::from_static(b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x7f"))
             .is_err()
@@ -125,13 +170,9 @@ fn a_failed_backend_is_stood_in_for_by_its_last_good_copy_marked_stale() {
     assert_eq!(billing.status, SourceStatus::Stale);
     assert_eq!(billing.fetched_at, Some(fixtures::now()));
     assert_eq!(now.sources()[SourceKind::Crm].status, SourceStatus::Ok);
-    let wire = now.response(SectionSet::ALL, Tier::Sources, Duration::ZERO);
-    assert_eq!(
-        wire.billing,
-        before
-            .response(SectionSet::ALL, Tier::L1, Duration::ZERO)
-            .billing
-    );
+    let wire = decoded(&now, SectionSet::ALL, ServedFrom::Sources, Duration::ZERO);
+    let served_before = decoded(&before, SectionSet::ALL, ServedFrom::L1, Duration::ZERO);
+    assert_eq!(wire.billing, served_before.billing);
     assert!(wire.orders.is_some());
     let insights = wire.insights.expect("the last insights stand in");
     assert!(!insights.complete);
@@ -147,4 +188,21 @@ fn a_copy_older_than_allowed_is_not_served() {
         now.sources()[SourceKind::Billing].status,
         SourceStatus::Unavailable
     );
+}
+
+#[test]
+fn with_no_backend_answering_the_whole_copy_is_served_stale() {
+    let before = encoded(&[]);
+    let stale = before.all_stale();
+    let statuses: Vec<_> = stale.sources().iter().map(|(_, r)| r.status).collect();
+    assert_eq!(statuses, [SourceStatus::Stale; 4]);
+    let wire = decoded(&stale, SectionSet::ALL, ServedFrom::L1, Duration::ZERO);
+    let fresh = decoded(&before, SectionSet::ALL, ServedFrom::L1, Duration::ZERO);
+    assert_eq!((wire.identity, wire.orders), (fresh.identity, fresh.orders));
+    let insights = wire.insights.expect("the last insights");
+    assert!(
+        !insights.complete,
+        "no backend answered: they may miss something"
+    );
+    assert!(wire.sources.iter().all(|r| r.age.is_some()));
 }

@@ -1,0 +1,135 @@
+//! `WatchCustomerProfile`: the profile now, then again after each change to it, as long as
+//! the caller listens; a slow reader gets the latest, never a backlog.
+
+use std::pin::Pin;
+
+use c360_proto::{self as pb, WireProfile};
+use futures::Stream;
+use tokio::sync::{
+    broadcast::error::{RecvError, TryRecvError},
+    mpsc,
+};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::{
+    customer::{CustomerApi, wire},
+    status::ApiError,
+    validate::{self, both},
+};
+use crate::{cache::Change, profiles::Freshness, vocab::CustomerId};
+
+/// A watch: the profile after each change, as long as the caller listens.
+pub(super) type ProfileStream = Pin<Box<dyn Stream<Item = Result<WireProfile, Status>> + Send>>;
+
+impl CustomerApi {
+    pub(super) async fn watch(
+        &self,
+        request: pb::WatchCustomerProfileRequest,
+    ) -> Result<ProfileStream, ApiError> {
+        let (customer, sections) = both(
+            validate::key::<CustomerId>("customer_id", &request.customer_id),
+            validate::read_mask(request.read_mask.as_ref()),
+        )?;
+        // Subscribed before the first read: no change can slip between the two.
+        let mut changes = self.profiles.subscribe();
+        let first = self
+            .profiles
+            .get(customer, sections, Freshness::AnyAge, None)
+            .await?;
+        // Room for one profile: a slow reader holds up only its own next read, and that read
+        // then takes in every change made meanwhile.
+        let (sender, receiver) = mpsc::channel(1);
+        let _ = sender.try_send(Ok(wire(&first, sections)));
+        let profiles = self.profiles.clone();
+        tokio::spawn(async move {
+            loop {
+                let change = tokio::select! {
+                    () = sender.closed() => return,
+                    change = changes.recv() => change,
+                };
+                match change {
+                    Ok(Change::Customer(id)) if id != customer => continue,
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+                // Changes that queued up while the last profile waited for the reader are all
+                // covered by the one read below.
+                loop {
+                    match changes.try_recv() {
+                        Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Closed) => return,
+                    }
+                }
+                let next = profiles
+                    .get(customer, sections, Freshness::AnyAge, None)
+                    .await
+                    .map(|served| wire(&served, sections))
+                    .map_err(|error| Status::from(ApiError::from(error)));
+                let ended = next.is_err();
+                if sender.send(next).await.is_err() || ended {
+                    return;
+                }
+            }
+        });
+        Ok(Box::pin(ReceiverStream::new(receiver)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use futures::StreamExt;
+    use prost::Message;
+
+    use super::*;
+    use crate::{
+        profiles::tests::profiles,
+        queries::Queries,
+        sources::{SourceData, fake::fake_sources, fixtures},
+    };
+
+    #[tokio::test]
+    async fn a_slow_watcher_gets_the_latest_profile_not_a_backlog() {
+        let (sources, fakes) = fake_sources(|f| f);
+        let crm = fakes.crm.clone();
+        let profiles = profiles(sources);
+        let queries = Queries::new(profiles.fanout().clone(), profiles.catalog().clone());
+        let api = CustomerApi::new(profiles.clone(), queries);
+        let request = pb::WatchCustomerProfileRequest {
+            customer_id: fixtures::customer().to_string(),
+            read_mask: None,
+        };
+        let mut stream = api.watch(request).await.expect("a watch");
+        assert!(stream.next().await.is_some());
+
+        // Twenty changes while the watcher does not read.
+        for n in 0..20 {
+            let mut record = fixtures::crm();
+            record.identity.email = format!("v{n}@example.com");
+            crm.set_data(SourceData::Crm(Some(record)));
+            profiles.invalidate(&[fixtures::customer()]).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // It then reads at most the profile that was waiting, the one being sent, and the
+        // latest.
+        let mut read = 0;
+        loop {
+            let wire = stream.next().await.expect("more").expect("a profile");
+            let profile = pb::CustomerProfile::decode(wire.to_bytes()).expect("decodes");
+            read += 1;
+            if profile.identity.expect("identity").email == "v19@example.com" {
+                break;
+            }
+        }
+        assert!(read <= 3, "a slow watcher was sent {read} profiles");
+        // And nothing is left queued behind the latest.
+        let backlog = tokio::time::timeout(Duration::from_millis(100), stream.next()).await;
+        assert!(
+            backlog.is_err(),
+            "a backlog of profiles followed the latest"
+        );
+    }
+}

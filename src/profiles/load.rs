@@ -1,0 +1,109 @@
+//! The miss path: L2 if it has a usable copy, else the backends the sections need, merged
+//! and encoded, with the last good copy standing in for a backend that fails.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::time::Instant;
+
+use super::{ProfileError, Profiles};
+use crate::{
+    cache::CachedProfile,
+    entry::{EncodedProfile, ServedFrom},
+    profile::{Assembly, assemble},
+    reference::CatalogSnapshot,
+    vocab::{CustomerId, SourceSet},
+};
+
+impl Profiles {
+    /// An L1 miss: L2 if it has a usable copy, else the backends (then L2 is filled).
+    pub(super) async fn fill(
+        &self,
+        customer: CustomerId,
+        needed: SourceSet,
+        deadline: Option<Instant>,
+        current: Option<Arc<CachedProfile>>,
+        usable: &(dyn Fn(&CachedProfile) -> bool + Sync),
+    ) -> Result<(Arc<CachedProfile>, ServedFrom), ProfileError> {
+        let catalog = self.inner.catalog.snapshot();
+        let fingerprint = catalog.fingerprint();
+        if let Some(l2) = &self.inner.l2
+            && let Some((encoded, loaded_wall)) = l2.get(customer, fingerprint).await
+        {
+            let entry = CachedProfile::from_l2(encoded, loaded_wall);
+            if usable(&entry) {
+                return Ok((entry, ServedFrom::L2));
+            }
+        }
+        let l2_generation = match &self.inner.l2 {
+            Some(l2) => l2.generation(customer).await,
+            None => None,
+        };
+        // Never narrow an entry: reload what it held as well as what this caller needs.
+        let held = current.as_ref().map_or(SourceSet::EMPTY, |c| c.asked());
+        let entry = self
+            .load(
+                customer,
+                needed.union(held),
+                deadline,
+                current.as_deref(),
+                &catalog,
+            )
+            .await?;
+        if let (Some(l2), Some(generation)) = (&self.inner.l2, l2_generation)
+            && entry.is_complete()
+        {
+            // Other replicas may use it; this caller need not wait for it.
+            let (l2, shared) = (l2.clone(), entry.clone());
+            tokio::spawn(async move {
+                l2.fill(
+                    customer,
+                    &shared.encoded,
+                    shared.loaded_wall,
+                    fingerprint,
+                    generation,
+                )
+                .await;
+            });
+        }
+        Ok((entry, ServedFrom::Sources))
+    }
+
+    /// Reads `set` from the backends and merges it, enriching from `catalog`. A backend that
+    /// fails now is stood in for by its last good copy in `previous`, marked stale.
+    pub(super) async fn load(
+        &self,
+        customer: CustomerId,
+        set: SourceSet,
+        deadline: Option<Instant>,
+        previous: Option<&CachedProfile>,
+        catalog: &CatalogSnapshot,
+    ) -> Result<Arc<CachedProfile>, ProfileError> {
+        crate::cache::bump_counter(&self.stats().loads);
+        let started = Instant::now();
+        let wall = Utc::now();
+        let oldest = wall - self.inner.policy.max_age;
+        let outcomes = self.inner.fanout.gather(customer, set, deadline).await;
+        match assemble(customer, outcomes, catalog, wall) {
+            Assembly::Profile(profile) => {
+                let mut encoded = EncodedProfile::encode(&profile, wall);
+                if let Some(previous) = previous {
+                    encoded.carry_stale(&previous.encoded, oldest);
+                }
+                Ok(CachedProfile::new(encoded, started, wall))
+            }
+            Assembly::NotFound => Err(ProfileError::NotFound(customer)),
+            Assembly::Unavailable => match previous.filter(|p| p.loaded_wall >= oldest) {
+                Some(previous) => Ok(CachedProfile::new(
+                    previous.encoded.all_stale(),
+                    previous.loaded_at,
+                    previous.loaded_wall,
+                )),
+                None if deadline.is_some_and(|d| d <= Instant::now()) => {
+                    Err(ProfileError::DeadlineExceeded)
+                }
+                None => Err(ProfileError::Unavailable(customer)),
+            },
+        }
+    }
+}

@@ -1,0 +1,180 @@
+//! The calls tests make, as `TestApp` methods, and the requests they build.
+
+use c360::{db::Bind, vocab::PerSource};
+use c360_proto::{self as pb, lookup_customers_request::Key};
+use tonic::{Status, Streaming};
+
+use super::TestApp;
+
+/// Reads of each backend, the same number for each.
+pub fn reads_each(reads: u64) -> PerSource<u64> {
+    PerSource::same(reads)
+}
+
+/// A request for the whole profile of `id`.
+pub fn get(id: impl ToString) -> pb::GetCustomerProfileRequest {
+    pb::GetCustomerProfileRequest {
+        customer_id: id.to_string(),
+        ..Default::default()
+    }
+}
+
+/// A read mask of these paths.
+pub fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| p.to_string()).collect(),
+    })
+}
+
+/// A request for the `paths` sections of the profile of `id`.
+pub fn masked(id: impl ToString, paths: &[&str]) -> pb::GetCustomerProfileRequest {
+    pb::GetCustomerProfileRequest {
+        read_mask: mask(paths),
+        ..get(id)
+    }
+}
+
+/// The calls tests make, each on its own clone of the client, as separate callers would.
+impl TestApp {
+    /// `GetCustomerProfile`, as it went.
+    pub async fn try_get(
+        &self,
+        request: pb::GetCustomerProfileRequest,
+    ) -> Result<pb::CustomerProfile, Status> {
+        let mut client = self.customers.clone();
+        Ok(client.get_customer_profile(request).await?.into_inner())
+    }
+
+    /// The whole profile of `id`, which must be served.
+    pub async fn profile(&self, id: impl ToString) -> pb::CustomerProfile {
+        self.try_get(get(id)).await.expect("a profile")
+    }
+
+    /// The `paths` sections of the profile of `id`, which must be served.
+    pub async fn sections(&self, id: impl ToString, paths: &[&str]) -> pb::CustomerProfile {
+        self.try_get(masked(id, paths)).await.expect("a profile")
+    }
+
+    /// Where the profile of `id` was served from, and the first name it shows.
+    pub async fn served_from(&self, id: i64) -> (pb::CacheTier, String) {
+        let profile = self.profile(id).await;
+        let tier = profile.cache.expect("cache info").served_from();
+        (tier, profile.identity.expect("identity").first_name)
+    }
+
+    /// `BatchGetCustomerProfiles`, as it went.
+    pub async fn batch_get(
+        &self,
+        request: pb::BatchGetCustomerProfilesRequest,
+    ) -> Result<pb::BatchGetCustomerProfilesResponse, Status> {
+        let mut client = self.customers.clone();
+        Ok(client
+            .batch_get_customer_profiles(request)
+            .await?
+            .into_inner())
+    }
+
+    /// `LookupCustomers` by `key`, as it went.
+    pub async fn lookup(&self, key: Option<Key>) -> Result<pb::LookupCustomersResponse, Status> {
+        let mut client = self.customers.clone();
+        let request = pb::LookupCustomersRequest { key };
+        Ok(client.lookup_customers(request).await?.into_inner())
+    }
+
+    /// `WatchCustomerProfile` of the `paths` sections of `id` (all for none).
+    pub async fn watch(
+        &self,
+        id: impl ToString,
+        paths: &[&str],
+    ) -> Result<Streaming<pb::CustomerProfile>, Status> {
+        let mut client = self.customers.clone();
+        let request = pb::WatchCustomerProfileRequest {
+            customer_id: id.to_string(),
+            read_mask: if paths.is_empty() { None } else { mask(paths) },
+        };
+        Ok(client.watch_customer_profile(request).await?.into_inner())
+    }
+
+    /// `GetProduct`, as it went.
+    pub async fn product(&self, sku: &str) -> Result<pb::Product, Status> {
+        let mut client = self.catalog.clone();
+        let request = pb::GetProductRequest { sku: sku.into() };
+        Ok(client.get_product(request).await?.into_inner())
+    }
+
+    /// `BatchGetProducts`, as it went.
+    pub async fn products(&self, skus: &[String]) -> Result<pb::BatchGetProductsResponse, Status> {
+        let mut client = self.catalog.clone();
+        let request = pb::BatchGetProductsRequest {
+            skus: skus.to_vec(),
+        };
+        Ok(client.batch_get_products(request).await?.into_inner())
+    }
+
+    /// `ListReturnPolicies`: every policy.
+    pub async fn return_policies(&self) -> Vec<pb::ReturnPolicy> {
+        let mut client = self.catalog.clone();
+        let listed = client
+            .list_return_policies(pb::ListReturnPoliciesRequest {})
+            .await;
+        listed.expect("the policies").into_inner().policies
+    }
+
+    /// `CheckReturnEligibility`, as it went.
+    pub async fn check_return(
+        &self,
+        order: impl ToString,
+        sku: &str,
+    ) -> Result<pb::CheckReturnEligibilityResponse, Status> {
+        let mut client = self.catalog.clone();
+        let request = pb::CheckReturnEligibilityRequest {
+            order_id: order.to_string(),
+            sku: sku.into(),
+        };
+        Ok(client.check_return_eligibility(request).await?.into_inner())
+    }
+
+    /// `GetCacheStats`.
+    pub async fn stats(&self) -> pb::CacheStats {
+        let mut client = self.admin.clone();
+        let stats = client.get_cache_stats(pb::GetCacheStatsRequest {}).await;
+        stats.expect("cache figures").into_inner()
+    }
+
+    /// `InvalidateCustomers`, as it went.
+    pub async fn invalidate(
+        &self,
+        ids: &[&str],
+    ) -> Result<pb::InvalidateCustomersResponse, Status> {
+        let mut client = self.admin.clone();
+        let request = pb::InvalidateCustomersRequest {
+            customer_ids: ids.iter().map(|id| id.to_string()).collect(),
+        };
+        Ok(client.invalidate_customers(request).await?.into_inner())
+    }
+
+    /// `WarmCustomers` of every section, which must be answered.
+    pub async fn warm(&self, ids: Vec<String>) -> pb::WarmCustomersResponse {
+        let mut client = self.admin.clone();
+        let request = pb::WarmCustomersRequest {
+            customer_ids: ids,
+            read_mask: None,
+        };
+        client
+            .warm_customers(request)
+            .await
+            .expect("warmed")
+            .into_inner()
+    }
+
+    /// Renames customer `id` in the backend, as another system would.
+    pub async fn rename(&self, id: i64, name: &str) {
+        self.db
+            .execute(
+                "UPDATE customers SET first_name = $1 WHERE id = $2",
+                &[Bind::Text(name.into()), Bind::Int(id)],
+            )
+            .await
+            .expect("rename");
+    }
+}

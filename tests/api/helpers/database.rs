@@ -1,0 +1,138 @@
+//! A database of each test's own: a SQLite file in a temporary directory, or a Postgres
+//! database created for it and dropped after, seeded with [`CUSTOMERS`] customers.
+
+use std::{
+    path::PathBuf,
+    sync::atomic::{AtomicU32, Ordering},
+};
+
+use c360::{
+    db::{Db, PoolOptions},
+    seed::{self, SeedOptions},
+};
+use sqlx::{Connection, PgConnection};
+
+/// Customers in each test's data set: enough for every case the seed produces.
+pub const CUSTOMERS: u64 = 300;
+
+/// Which database the backends use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// The Postgres server tests create their databases on.
+fn postgres_base() -> String {
+    std::env::var("C360_TEST_POSTGRES")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into())
+}
+
+static NEXT_DATABASE: AtomicU32 = AtomicU32::new(0);
+
+/// A database of its own for one test, removed when dropped.
+pub struct TestDatabase {
+    pub url: String,
+    _dir: Option<tempfile::TempDir>,
+    postgres_name: Option<String>,
+}
+
+impl TestDatabase {
+    /// An empty database.
+    pub async fn empty(backend: Backend) -> Self {
+        match backend {
+            Backend::Sqlite => {
+                let dir = tempfile::tempdir().expect("temporary directory");
+                let path: PathBuf = dir.path().join("c360.db");
+                Self {
+                    url: format!("sqlite://{}", path.display()),
+                    _dir: Some(dir),
+                    postgres_name: None,
+                }
+            }
+            Backend::Postgres => {
+                let name = format!(
+                    "c360_test_{}_{}",
+                    std::process::id(),
+                    NEXT_DATABASE.fetch_add(1, Ordering::Relaxed)
+                );
+                let mut admin = admin_connection().await;
+                run(&mut admin, format!("DROP DATABASE IF EXISTS {name}"))
+                    .await
+                    .expect("drop leftover test database");
+                run(&mut admin, format!("CREATE DATABASE {name}"))
+                    .await
+                    .expect("create test database");
+                Self {
+                    url: format!("{}/{name}", postgres_base()),
+                    _dir: None,
+                    postgres_name: Some(name),
+                }
+            }
+        }
+    }
+
+    /// A database with the reference schema and [`CUSTOMERS`] customers.
+    pub async fn seeded(backend: Backend) -> Self {
+        let database = Self::empty(backend).await;
+        let db = database.connect_or_create().await;
+        seed::seed(&db, &SeedOptions::new(CUSTOMERS, 7), |_| {})
+            .await
+            .expect("seed the test database");
+        db.close().await;
+        database
+    }
+
+    /// A pool to it (created if it is a new SQLite file).
+    pub async fn connect_or_create(&self) -> Db {
+        Db::connect_or_create(&self.url, PoolOptions::default())
+            .await
+            .expect("connect to the test database")
+    }
+}
+
+/// Runs a statement built from a test database's name (ours, never input).
+async fn run(admin: &mut PgConnection, statement: String) -> Result<(), sqlx::Error> {
+    sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
+        .execute(admin)
+        .await
+        .map(drop)
+}
+
+async fn admin_connection() -> PgConnection {
+    let url = format!("{}/postgres", postgres_base());
+    PgConnection::connect(&url).await.unwrap_or_else(|e| {
+        panic!(
+            "these tests need PostgreSQL at {url} ({e}); start it with \
+             `pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start` \
+             or run scripts/test, which does"
+        )
+    })
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some(name) = self.postgres_name.take() else {
+            return;
+        };
+        // Drop runs outside async: a short-lived runtime of its own removes the database.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut admin = admin_connection().await;
+                run(
+                    &mut admin,
+                    format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                )
+                .await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop a test database: {dropped:?}");
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! Redis for tests: the shared local server under a key prefix of the test's own, or a
+//! server of its own to stop and start at will.
+
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use c360::config::Settings;
+
+static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
+
+/// A Redis key prefix no other test (or test run) uses.
+pub fn redis_prefix() -> String {
+    format!(
+        "c360test:{}:{}:{}",
+        std::process::id(),
+        NEXT_PREFIX.fetch_add(1, Ordering::Relaxed),
+        chrono::Utc::now().timestamp_micros()
+    )
+}
+
+/// The shared local Redis, with a prefix of its own: for tests that do not break Redis.
+pub fn use_shared_redis(settings: &mut Settings, prefix: &str) {
+    settings.redis.url = Some(shared_redis_url());
+    settings.redis.prefix = prefix.to_owned();
+}
+
+fn shared_redis_url() -> String {
+    std::env::var("C360_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
+}
+
+/// A Redis server of the test's own, on a free port, to stop and start at will.
+pub struct TestRedis {
+    pub port: u16,
+    process: Option<std::process::Child>,
+}
+
+impl TestRedis {
+    /// Starts one and waits until it answers.
+    pub async fn start() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut redis = Self {
+            port,
+            process: None,
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// `redis://127.0.0.1:port`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    /// Stops it, by the pid this test started.
+    pub fn stop(&mut self) {
+        if let Some(mut process) = self.process.take() {
+            let _ = process.kill();
+            let _ = process.wait();
+        }
+    }
+
+    /// Starts it again on the same port.
+    pub async fn restart(&mut self) {
+        self.stop();
+        let process = std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &self.port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("these tests need redis-server on the PATH: apt-get install redis-server");
+        self.process = Some(process);
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.port))
+                .await
+                .is_ok()
+            {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("redis-server did not start on port {}", self.port);
+    }
+}
+
+impl Drop for TestRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
