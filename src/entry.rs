@@ -258,18 +258,47 @@ impl EncodedProfile {
             }
             encode_reports(&self.sources, sections, Some(chrono::Utc::now()), &mut out);
         }
-        let cache = pb::CacheInfo {
-            served_from: match from {
-                ServedFrom::L1 => pb::CacheTier::L1,
-                ServedFrom::L2 => pb::CacheTier::L2,
-                ServedFrom::Sources => pb::CacheTier::Sources,
-            } as i32,
-            age: Some(convert::duration(age)),
-        };
-        encoding::message::encode(CACHE_FIELD, &cache, &mut out);
+        encode_cache_info(from, age, &mut out);
         parts.push(out.freeze());
         WireProfile::from_parts(parts)
     }
+}
+
+/// `cache`: `CacheInfo { served_from = 1, age = 2 }`, the age a `google.protobuf.Duration
+/// { seconds = 1, nanos = 2 }`, zero values left out as proto3 does. Written by hand: it is
+/// the one part of a whole-profile hit made per request, and prost's generic path costs
+/// about 120 instructions more per answer, a seventh of the whole (`scripts/instructions`,
+/// BENCHMARKS.md). A test holds it to prost's bytes.
+fn encode_cache_info(from: ServedFrom, age: Duration, out: &mut BytesMut) {
+    fn varint_field_len(value: u64) -> usize {
+        if value == 0 {
+            0
+        } else {
+            1 + encoding::encoded_len_varint(value)
+        }
+    }
+    fn put_varint_field(tag: u32, value: u64, out: &mut BytesMut) {
+        if value != 0 {
+            encoding::encode_key(tag, WireType::Varint, out);
+            encoding::encode_varint(value, out);
+        }
+    }
+    let served_from = match from {
+        ServedFrom::L1 => pb::CacheTier::L1,
+        ServedFrom::L2 => pb::CacheTier::L2,
+        ServedFrom::Sources => pb::CacheTier::Sources,
+    } as u64;
+    let (seconds, nanos) = (age.as_secs(), u64::from(age.subsec_nanos()));
+    let age_len = varint_field_len(seconds) + varint_field_len(nanos);
+    let cache_len =
+        varint_field_len(served_from) + 1 + encoding::encoded_len_varint(age_len as u64) + age_len;
+    encoding::encode_key(CACHE_FIELD, WireType::LengthDelimited, out);
+    encoding::encode_varint(cache_len as u64, out);
+    put_varint_field(1, served_from, out);
+    encoding::encode_key(2, WireType::LengthDelimited, out);
+    encoding::encode_varint(age_len as u64, out);
+    put_varint_field(1, seconds, out);
+    put_varint_field(2, nanos, out);
 }
 
 /// A section message's fields, as [`Parts`] holds them.

@@ -3,6 +3,8 @@
 //! merge use them.
 
 mod enums;
+#[cfg(test)]
+pub(crate) mod samples;
 
 pub use enums::{
     ContactChannel, InteractionChannel, InteractionStatus, InvoiceStatus, OrderStatus,

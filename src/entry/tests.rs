@@ -206,3 +206,31 @@ fn with_no_backend_answering_the_whole_copy_is_served_stale() {
     );
     assert!(wire.sources.iter().all(|r| r.age.is_some()));
 }
+
+#[test]
+fn the_cache_information_is_what_prost_would_write() {
+    let ages = [
+        Duration::ZERO,
+        Duration::from_nanos(1),
+        Duration::from_secs(3),
+        Duration::new(86_400 * 400, 999_999_999),
+    ];
+    for from in [ServedFrom::L1, ServedFrom::L2, ServedFrom::Sources] {
+        for age in ages {
+            let mut ours = BytesMut::new();
+            encode_cache_info(from, age, &mut ours);
+            let served_from = match from {
+                ServedFrom::L1 => pb::CacheTier::L1,
+                ServedFrom::L2 => pb::CacheTier::L2,
+                ServedFrom::Sources => pb::CacheTier::Sources,
+            };
+            let cache = pb::CacheInfo {
+                served_from: served_from as i32,
+                age: Some(convert::duration(age)),
+            };
+            let mut prosts = BytesMut::new();
+            encoding::message::encode(CACHE_FIELD, &cache, &mut prosts);
+            assert_eq!(ours, prosts, "{from:?} {age:?}");
+        }
+    }
+}

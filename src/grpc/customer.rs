@@ -106,29 +106,27 @@ trait ReadRequest {
     fn bypass_cache(&self) -> bool;
 }
 
-impl ReadRequest for pb::GetCustomerProfileRequest {
-    fn read_mask(&self) -> Option<&prost_types::FieldMask> {
-        self.read_mask.as_ref()
-    }
-    fn max_age(&self) -> Option<&prost_types::Duration> {
-        self.max_age.as_ref()
-    }
-    fn bypass_cache(&self) -> bool {
-        self.bypass_cache
-    }
+/// Both profile reads carry the three fields under the same names.
+macro_rules! read_request {
+    ($($request:ty),+) => {$(
+        impl ReadRequest for $request {
+            fn read_mask(&self) -> Option<&prost_types::FieldMask> {
+                self.read_mask.as_ref()
+            }
+            fn max_age(&self) -> Option<&prost_types::Duration> {
+                self.max_age.as_ref()
+            }
+            fn bypass_cache(&self) -> bool {
+                self.bypass_cache
+            }
+        }
+    )+};
 }
 
-impl ReadRequest for pb::BatchGetCustomerProfilesRequest {
-    fn read_mask(&self) -> Option<&prost_types::FieldMask> {
-        self.read_mask.as_ref()
-    }
-    fn max_age(&self) -> Option<&prost_types::Duration> {
-        self.max_age.as_ref()
-    }
-    fn bypass_cache(&self) -> bool {
-        self.bypass_cache
-    }
-}
+read_request!(
+    pb::GetCustomerProfileRequest,
+    pb::BatchGetCustomerProfilesRequest
+);
 
 /// How a profile read is to be done.
 #[derive(Debug, Clone, Copy)]

@@ -54,47 +54,13 @@ mod tests {
 
     use super::*;
     use crate::{
-        records::{LineRecord, OrderStatus, ShipmentStatus},
+        records::{
+            OrderStatus,
+            samples::{days_ago, now, order, parcel},
+        },
         reference::EligibilityReason,
-        sources::fixtures::{catalog, days_ago, now},
-        vocab::{Currency, Money, OrderId},
+        sources::fixtures::catalog,
     };
-
-    fn order(id: i64, status: OrderStatus, skus: &[&str]) -> OrderRecord {
-        OrderRecord {
-            id: OrderId::new(id).expect("positive"),
-            status,
-            placed_at: days_ago(20),
-            total: Money::new(Currency::EUR, 5000),
-            lines: skus
-                .iter()
-                .zip(1..)
-                .map(|(sku, n)| LineRecord {
-                    line_number: n,
-                    sku: sku.parse().expect("valid sku"),
-                    quantity: 1,
-                    unit_price: Money::new(Currency::EUR, 2500),
-                    returned_quantity: 0,
-                })
-                .collect(),
-        }
-    }
-
-    fn parcel(order: i64, delivered: Option<Timestamp>) -> Shipment {
-        Shipment {
-            id: order * 10,
-            order_id: OrderId::new(order).expect("positive"),
-            carrier: "DHL".into(),
-            tracking_number: "JD0001".into(),
-            status: match delivered {
-                Some(_) => ShipmentStatus::Delivered,
-                None => ShipmentStatus::InTransit,
-            },
-            promised_at: days_ago(16),
-            shipped_at: Some(days_ago(19)),
-            delivered_at: delivered,
-        }
-    }
 
     #[test]
     fn lines_get_their_product_and_a_window_from_their_category() {

@@ -45,48 +45,12 @@ impl Delivery {
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, TimeZone, Utc};
-
     use super::*;
-    use crate::{
-        records::ShipmentStatus,
-        vocab::{Currency, Money, OrderId},
-    };
-
-    fn days_ago(days: i64) -> Timestamp {
-        let now = Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0).single();
-        now.expect("valid date") - Duration::days(days)
-    }
-
-    fn order(status: OrderStatus) -> OrderRecord {
-        OrderRecord {
-            id: OrderId::new(1).expect("positive"),
-            status,
-            placed_at: days_ago(20),
-            total: Money::new(Currency::EUR, 5000),
-            lines: Vec::new(),
-        }
-    }
-
-    fn parcel(order: i64, delivered: Option<Timestamp>) -> Shipment {
-        Shipment {
-            id: order * 10,
-            order_id: OrderId::new(order).expect("positive"),
-            carrier: "DHL".into(),
-            tracking_number: "JD0001".into(),
-            status: match delivered {
-                Some(_) => ShipmentStatus::Delivered,
-                None => ShipmentStatus::InTransit,
-            },
-            promised_at: days_ago(16),
-            shipped_at: Some(days_ago(19)),
-            delivered_at: delivered,
-        }
-    }
+    use crate::records::samples::{days_ago, order, parcel};
 
     #[test]
     fn an_order_is_delivered_when_its_last_parcel_is() {
-        let order = order(OrderStatus::Shipped);
+        let order = order(1, OrderStatus::Shipped, &[]);
         let (early, late) = (days_ago(3), days_ago(1));
         let both = [
             parcel(1, Some(early)),
@@ -102,7 +66,7 @@ mod tests {
 
     #[test]
     fn a_delivered_order_without_its_parcels_has_an_unknown_delivery() {
-        let delivered = order(OrderStatus::Delivered);
+        let delivered = order(1, OrderStatus::Delivered, &[]);
         assert_eq!(Delivery::of(&delivered, Some(&[])), Delivery::Unknown);
     }
 }

@@ -50,19 +50,14 @@ pub fn check_return(
 
 #[cfg(test)]
 mod tests {
-    use chrono::{Duration, TimeZone, Utc};
+    use chrono::Duration;
 
     use super::*;
     use crate::{
-        records::{LineRecord, OrderStatus},
+        records::{LineRecord, OrderStatus, samples::now},
         reference::EligibilityReason,
         vocab::{Currency, Money, OrderId},
     };
-
-    fn now() -> Timestamp {
-        let now = Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0).single();
-        now.expect("valid date")
-    }
 
     fn sku(text: &str) -> Sku {
         text.parse().expect("valid sku")

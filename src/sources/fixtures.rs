@@ -1,8 +1,6 @@
 //! Sample data for unit tests: one customer as each backend would describe them, at a fixed
 //! `now`.
 
-use chrono::{Duration, TimeZone, Utc};
-
 use super::SourceData;
 use crate::{
     records::{
@@ -11,18 +9,10 @@ use crate::{
         OrderTotals, PaymentMethod, Shipment, ShipmentStatus, Tier,
     },
     reference::{CatalogSnapshot, Product, ReturnPolicy},
-    vocab::{Currency, CustomerId, Money, OrderId, SourceKind, Timestamp},
+    vocab::{Currency, CustomerId, Money, OrderId, SourceKind},
 };
 
-pub(crate) fn now() -> Timestamp {
-    Utc.with_ymd_and_hms(2026, 6, 30, 12, 0, 0)
-        .single()
-        .expect("valid date")
-}
-
-pub(crate) fn days_ago(days: i64) -> Timestamp {
-    now() - Duration::days(days)
-}
+pub(crate) use crate::records::samples::{days_ago, now};
 
 pub(crate) fn customer() -> CustomerId {
     CustomerId::new(42).expect("positive")
