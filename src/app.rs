@@ -88,10 +88,11 @@ impl Backends {
     /// alike.
     pub fn with_faults(self, settings: &Settings) -> Self {
         let faults = PerSource::from_fn(|kind| settings.sources.of(kind).faults.clone());
-        if !faults.iter().any(|(_, f)| f.is_active()) {
+        let mut active = faults.iter().filter(|(_, f)| f.is_active()).peekable();
+        if active.peek().is_none() {
             return self;
         }
-        for (kind, faults) in faults.iter().filter(|(_, f)| f.is_active()) {
+        for (kind, faults) in active {
             tracing::warn!(source = %kind, ?faults, "fault injection on");
         }
         let sources = self.sources.map(|source| {

@@ -7,6 +7,8 @@ mod catalog;
 mod delivery;
 mod eligibility;
 mod returns;
+#[cfg(test)]
+mod samples;
 
 pub use catalog::{Catalog, CatalogSnapshot, Product, ReturnPolicy};
 pub use delivery::Delivery;

@@ -154,23 +154,10 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vocab::Currency;
+    use crate::reference::samples::{electronics, headphones};
 
     fn snapshot(window_days: u32) -> CatalogSnapshot {
-        let product = Product {
-            sku: "ELE-1".parse().expect("valid sku"),
-            name: "Headphones".into(),
-            category: "electronics".into(),
-            price: Money::new(Currency::EUR, 100),
-            returnable: true,
-        };
-        let policy = ReturnPolicy {
-            category: "electronics".into(),
-            display_name: "Electronics".into(),
-            window_days,
-            returnable: true,
-        };
-        CatalogSnapshot::new([product], [policy])
+        CatalogSnapshot::new([headphones(true)], [electronics(window_days, true)])
     }
 
     #[test]

@@ -92,7 +92,10 @@ mod tests {
     use chrono::TimeZone;
 
     use super::*;
-    use crate::vocab::{Currency, Money};
+    use crate::{
+        reference::samples::{electronics as policy, headphones as product},
+        vocab::{Currency, Money},
+    };
 
     fn at(day: u32) -> Timestamp {
         chrono::Utc
@@ -108,25 +111,6 @@ mod tests {
             quantity,
             unit_price: Money::new(Currency::EUR, 1000),
             returned_quantity: returned,
-        }
-    }
-
-    fn product(returnable: bool) -> Product {
-        Product {
-            sku: "ELE-00001".parse().expect("valid sku"),
-            name: "Headphones".into(),
-            category: "electronics".into(),
-            price: Money::new(Currency::EUR, 1000),
-            returnable,
-        }
-    }
-
-    fn policy(window_days: u32, returnable: bool) -> ReturnPolicy {
-        ReturnPolicy {
-            category: "electronics".into(),
-            display_name: "Electronics".into(),
-            window_days,
-            returnable,
         }
     }
 

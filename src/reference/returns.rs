@@ -55,7 +55,10 @@ mod tests {
     use super::*;
     use crate::{
         records::{LineRecord, OrderStatus, samples::now},
-        reference::EligibilityReason,
+        reference::{
+            EligibilityReason,
+            samples::{electronics, headphones},
+        },
         vocab::{Currency, Money, OrderId},
     };
 
@@ -84,29 +87,16 @@ mod tests {
     }
 
     fn catalog() -> CatalogSnapshot {
-        let product = Product {
-            sku: sku("ELE-1"),
-            name: "Headphones".into(),
-            category: "electronics".into(),
-            price: Money::new(Currency::EUR, 1000),
-            returnable: true,
-        };
-        let policy = ReturnPolicy {
-            category: "electronics".into(),
-            display_name: "Electronics".into(),
-            window_days: 30,
-            returnable: true,
-        };
-        CatalogSnapshot::new([product], [policy])
+        CatalogSnapshot::new([headphones(true)], [electronics(30, true)])
     }
 
     #[test]
     fn the_first_line_with_units_left_is_judged_and_every_line_counts() {
         // Line 1 went back in full; line 2 still has both its units.
-        let order = order(vec![line(1, "ELE-1", 1, 1), line(2, "ELE-1", 2, 0)]);
+        let order = order(vec![line(1, "ELE-00001", 1, 1), line(2, "ELE-00001", 2, 0)]);
         let delivered = Delivery::Delivered(now() - Duration::days(5));
         let check =
-            check_return(&order, &sku("ele-1"), delivered, &catalog(), now()).expect("a line");
+            check_return(&order, &sku("ele-00001"), delivered, &catalog(), now()).expect("a line");
         assert!(check.eligibility.eligible);
         assert_eq!(check.eligibility.reason, EligibilityReason::WithinWindow);
         assert_eq!(check.returnable_quantity, 2);
@@ -116,8 +106,14 @@ mod tests {
 
     #[test]
     fn a_sku_returned_in_full_is_judged_on_its_first_line() {
-        let order = order(vec![line(1, "ELE-1", 1, 1), line(2, "ELE-1", 1, 1)]);
-        let check = check_return(&order, &sku("ELE-1"), Delivery::Unknown, &catalog(), now());
+        let order = order(vec![line(1, "ELE-00001", 1, 1), line(2, "ELE-00001", 1, 1)]);
+        let check = check_return(
+            &order,
+            &sku("ELE-00001"),
+            Delivery::Unknown,
+            &catalog(),
+            now(),
+        );
         let check = check.expect("a line");
         assert_eq!(check.eligibility.reason, EligibilityReason::AlreadyReturned);
         assert_eq!(check.returnable_quantity, 0);
@@ -125,7 +121,7 @@ mod tests {
 
     #[test]
     fn a_sku_the_order_does_not_carry_has_no_verdict() {
-        let order = order(vec![line(1, "ELE-1", 1, 0)]);
+        let order = order(vec![line(1, "ELE-00001", 1, 0)]);
         let none = check_return(&order, &sku("BOO-9"), Delivery::NotYet, &catalog(), now());
         assert_eq!(none, None);
     }
