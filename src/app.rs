@@ -111,6 +111,9 @@ impl Backends {
     }
 }
 
+/// How often invalidations L2 did not confirm are retried.
+const L2_REPAIR_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
+
 /// Everything a server needs.
 #[derive(Debug)]
 pub struct App {
@@ -169,6 +172,7 @@ impl App {
             settings.catalog.refresh_interval,
         ))];
         if let Some(l2) = l2 {
+            tasks.push(tokio::spawn(l2.clone().keep_repairing(L2_REPAIR_EVERY)));
             let sink: Arc<dyn BusSink> = Arc::new(profiles.clone());
             tasks.push(tokio::spawn(cache::bus::listen(l2, sink)));
         }
@@ -260,7 +264,9 @@ struct Freshener {
 
 impl FeedSink for Freshener {
     fn customers_changed(&self, customers: Vec<CustomerId>) -> BoxFuture<'_, ()> {
-        Box::pin(async move { self.profiles.invalidate(&customers).await })
+        Box::pin(async move {
+            self.profiles.invalidate(&customers).await;
+        })
     }
 
     fn catalog_changed(&self) -> BoxFuture<'_, ()> {

@@ -1,45 +1,49 @@
-//! Per-customer generations: an invalidation bumps the customer's generation, and a load
-//! whose generation changed while it ran is not cached, so that an invalidation racing a load
-//! always wins. Customers share striped slots: a collision only costs a load that is not
-//! cached, never a stale entry.
+//! Per-customer generations: an invalidation bumps the customer's generation, and an entry is
+//! served only while the generation it was loaded under is still current, so that an
+//! invalidation racing a load always wins — whether it lands before the load's insert or
+//! after it. Customers share striped slots: a collision only costs a miss, never a stale
+//! entry. 2^20 slots (4 MiB) keep collisions rare: with 100,000 customers cached, one
+//! invalidation drops another customer's entry one time in ten.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use crate::vocab::CustomerId;
 
-const SLOTS: usize = 1 << 16;
+const SLOT_BITS: u32 = 20;
+const SLOTS: usize = 1 << SLOT_BITS;
 
 /// A customer's generation at some moment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Generation {
-    epoch: u64,
-    slot: u64,
+    epoch: u32,
+    slot: u32,
 }
 
 /// The generations of every customer.
 #[derive(Debug)]
 pub struct Generations {
     /// Bumped by a flush: every customer's generation changes at once.
-    epoch: AtomicU64,
-    slots: Box<[AtomicU64]>,
+    epoch: AtomicU32,
+    slots: Box<[AtomicU32]>,
 }
 
 impl Default for Generations {
     fn default() -> Self {
         Self {
-            epoch: AtomicU64::new(0),
-            slots: (0..SLOTS).map(|_| AtomicU64::new(0)).collect(),
+            epoch: AtomicU32::new(0),
+            slots: (0..SLOTS).map(|_| AtomicU32::new(0)).collect(),
         }
     }
 }
 
 fn slot(customer: CustomerId) -> usize {
     // Fibonacci hashing spreads consecutive ids over the slots.
-    (customer.get() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) as usize >> (64 - 16)
+    ((customer.get() as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> (64 - SLOT_BITS)) as usize
 }
 
 impl Generations {
-    /// The generation of `customer` now.
+    /// The generation of `customer` now. (Wrapping is harmless: an entry would have to
+    /// outlive 2^32 bumps of its slot.)
     pub fn current(&self, customer: CustomerId) -> Generation {
         // SeqCst: a bump that happened before a load read its generation must be seen.
         Generation {

@@ -1,12 +1,21 @@
-//! L1: the in-process profile cache, with generation-guarded fills.
+//! L1: the in-process profile cache, with generation-guarded entries.
+//!
+//! Two rules keep it honest:
+//!
+//! - An entry is served only under the generation it was loaded under. An invalidation bumps
+//!   the generation and need not wait for a load in flight (which holds moka's per-key lock
+//!   for as long as the backends take): whether the load's insert lands before the bump or
+//!   after it, the entry is dead from the bump on.
+//! - An entry expires `ttl` after its data was read from the backends, not after it was
+//!   inserted: a copy from L2 that is already old keeps its age.
 
 use std::{future::Future, sync::Arc, time::Duration};
 
-use moka::{future::Cache, notification::RemovalCause, ops::compute::Op};
+use moka::{Expiry, future::Cache, notification::RemovalCause, ops::compute::Op};
 
 use super::{
     CachedProfile,
-    generations::Generations,
+    generations::{Generation, Generations},
     stats::{CacheStats, bump},
 };
 use crate::{entry::ServedFrom, vocab::CustomerId};
@@ -29,12 +38,55 @@ pub enum Lookup {
     Loaded(Arc<CachedProfile>, ServedFrom),
 }
 
+/// An entry as L1 holds it: the profile and the generation it was loaded under.
+#[derive(Debug, Clone)]
+struct Slot {
+    profile: Arc<CachedProfile>,
+    generation: Generation,
+}
+
+/// Expires an entry `ttl` after its data was read from the backends.
+struct ByAge {
+    ttl: Duration,
+}
+
+impl ByAge {
+    fn remaining(&self, slot: &Slot) -> Option<Duration> {
+        Some(self.ttl.saturating_sub(slot.profile.age()))
+    }
+}
+
+impl Expiry<CustomerId, Slot> for ByAge {
+    fn expire_after_create(
+        &self,
+        _: &CustomerId,
+        slot: &Slot,
+        _: std::time::Instant,
+    ) -> Option<Duration> {
+        self.remaining(slot)
+    }
+
+    fn expire_after_update(
+        &self,
+        _: &CustomerId,
+        slot: &Slot,
+        _: std::time::Instant,
+        _: Option<Duration>,
+    ) -> Option<Duration> {
+        self.remaining(slot)
+    }
+}
+
 /// Profiles by customer, bounded by bytes, with a TTL and one load per key.
 #[derive(Clone)]
 pub struct ProfileCache {
-    entries: Cache<CustomerId, Arc<CachedProfile>>,
+    entries: Cache<CustomerId, Slot>,
     generations: Arc<Generations>,
     stats: Arc<CacheStats>,
+    /// Runs between a load's generation check and its insert: where a racing invalidation
+    /// can fall.
+    #[cfg(test)]
+    before_insert: tests::Hook,
 }
 
 impl std::fmt::Debug for ProfileCache {
@@ -52,8 +104,8 @@ impl ProfileCache {
         let evictions = stats.clone();
         let entries = Cache::builder()
             .max_capacity(config.max_bytes)
-            .weigher(|_, entry: &Arc<CachedProfile>| entry.weight())
-            .time_to_live(config.ttl)
+            .weigher(|_, slot: &Slot| slot.profile.weight())
+            .expire_after(ByAge { ttl: config.ttl })
             .eviction_listener(move |_, _, cause| {
                 if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
                     bump(&evictions.evictions);
@@ -64,6 +116,8 @@ impl ProfileCache {
             entries,
             generations: Arc::default(),
             stats,
+            #[cfg(test)]
+            before_insert: tests::Hook::default(),
         }
     }
 
@@ -72,9 +126,14 @@ impl ProfileCache {
         &self.stats
     }
 
-    /// The entry of `customer`, if cached.
+    /// The entry of `customer`, if cached and not invalidated since it was loaded.
     pub async fn get(&self, customer: CustomerId) -> Option<Arc<CachedProfile>> {
-        self.entries.get(&customer).await
+        let slot = self.entries.get(&customer).await?;
+        self.live(customer, slot)
+    }
+
+    fn live(&self, customer: CustomerId, slot: Slot) -> Option<Arc<CachedProfile>> {
+        (slot.generation == self.generations.current(customer)).then_some(slot.profile)
     }
 
     /// The entry of `customer` if it is `usable`; otherwise what `load` returns, given the
@@ -82,8 +141,8 @@ impl ProfileCache {
     ///
     /// Loads of one key run one at a time: callers that arrive during a load wait for it and
     /// take its entry if it is usable to them, so a thousand concurrent misses cost one load.
-    /// A load is cached only if no invalidation of the customer happened while it ran. (The
-    /// caller checks [`Self::get`] first: this is the miss path.)
+    /// A load whose customer was invalidated while it ran is not cached (and would not be
+    /// served if it were). (The caller checks [`Self::get`] first: this is the miss path.)
     pub async fn get_or_load<F, Fut, E>(
         &self,
         customer: CustomerId,
@@ -99,7 +158,7 @@ impl ProfileCache {
         self.entries
             .entry(customer)
             .and_compute_with(|current| async move {
-                let current = current.map(|entry| entry.into_value());
+                let current = current.and_then(|entry| self.live(customer, entry.into_value()));
                 if let Some(entry) = &current
                     && usable(entry)
                 {
@@ -113,7 +172,12 @@ impl ProfileCache {
                     Ok((entry, from)) => {
                         *out = Some(Ok(Lookup::Loaded(entry.clone(), from)));
                         if self.generations.current(customer) == generation {
-                            Op::Put(entry)
+                            #[cfg(test)]
+                            self.before_insert.run(&self.generations, customer);
+                            Op::Put(Slot {
+                                profile: entry,
+                                generation,
+                            })
                         } else {
                             // An invalidation overtook this load: what it read may be old.
                             bump(&self.stats.discarded_loads);
@@ -130,7 +194,9 @@ impl ProfileCache {
         result.expect("the compute closure runs to completion before and_compute_with returns")
     }
 
-    /// Drops the entry of `customer`; a load of it in flight will not be cached.
+    /// Drops the entry of `customer`; a load of it in flight will not be served from here.
+    /// The bump is what counts, and it comes first: removing the entry only frees its
+    /// memory.
     pub async fn invalidate(&self, customer: CustomerId) {
         self.generations.bump(customer);
         bump(&self.stats.invalidations);
@@ -156,3 +222,6 @@ impl ProfileCache {
         self.entries.weighted_size()
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -2,15 +2,23 @@
 //! Every call has a short timeout, and every failure is a miss: Redis being slow or down costs
 //! no RPC, only the backends' time.
 //!
-//! Fills are guarded as in L1, across replicas: an invalidation increments the customer's
-//! generation key in Redis, and a fill only lands if that key still holds what the loader
-//! read before it went to the backends.
+//! Fills are guarded as in L1, across replicas: an invalidation sets the customer's
+//! generation key in Redis to a new random token, and a fill only lands if that key (and the
+//! epoch key a flush of L2 changes) still hold what the loader read before it went to the
+//! backends. Random tokens, not counters: a Redis that restarts empty would count the same
+//! numbers again and let an old fill through.
+//!
+//! An invalidation Redis does not confirm is remembered ([`unconfirmed`]): this replica keeps
+//! off L2 for that customer, and [`RedisCache::repair`] retries until Redis confirms.
+
+mod unconfirmed;
 
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
 use deadpool_redis::{Pool, Runtime, Timeouts, redis};
 
+use self::unconfirmed::Unconfirmed;
 use super::stats::{CacheStats, bump};
 use crate::{
     entry::EncodedProfile,
@@ -18,15 +26,26 @@ use crate::{
 };
 
 /// Writes `ARGV[1]` to `KEYS[1]` for `ARGV[3]` ms if the generation in `KEYS[2]` is still
-/// `ARGV[2]` (a missing key is generation 0).
+/// `ARGV[2]` and the epoch in `KEYS[3]` still `ARGV[4]` (a missing key reads `0`).
 const FILL_IF_CURRENT: &str = r"
-local current = redis.call('GET', KEYS[2]) or '0'
-if current == ARGV[2] then
+local generation = redis.call('GET', KEYS[2]) or '0'
+local epoch = redis.call('GET', KEYS[3]) or '0'
+if generation == ARGV[2] and epoch == ARGV[4] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
   return 1
 end
 return 0
 ";
+
+/// Profile keys deleted per round trip when L2 is flushed.
+const FLUSH_BATCH: usize = 500;
+
+/// What a loader read before it went to the backends, to fill against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillGuard {
+    generation: String,
+    epoch: String,
+}
 
 /// How to reach L2.
 #[derive(Debug, Clone)]
@@ -54,6 +73,7 @@ pub struct RedisCache {
     stats: Arc<CacheStats>,
     /// This replica's id on the bus, so that it can tell its own messages from the others'.
     replica: u64,
+    unconfirmed: Arc<Unconfirmed>,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -83,6 +103,7 @@ impl RedisCache {
             config: Arc::new(config),
             stats,
             replica: rand::random(),
+            unconfirmed: Arc::default(),
         })
     }
 
@@ -107,6 +128,10 @@ impl RedisCache {
 
     fn generation_key(&self, customer: CustomerId) -> String {
         format!("{}:v1:gen:{customer}", self.config.prefix)
+    }
+
+    fn epoch_key(&self) -> String {
+        format!("{}:v1:epoch", self.config.prefix)
     }
 
     /// Runs `call` on a pooled connection within the timeout; `None` (counted) on any failure.
@@ -151,6 +176,11 @@ impl RedisCache {
         };
         match EncodedProfile::from_l2(Bytes::from(bytes)) {
             Ok((entry, loaded_at, fingerprint)) if entry.customer() == customer => {
+                if self.unconfirmed.distrusts(customer, loaded_at) {
+                    // An invalidation of it was not confirmed: it may be stale.
+                    bump(&self.stats.l2_misses);
+                    return None;
+                }
                 if fingerprint != catalog {
                     // Enriched from another catalog: as good as absent.
                     bump(&self.stats.l2_misses);
@@ -167,70 +197,179 @@ impl RedisCache {
         }
     }
 
-    /// The generation of `customer` in L2, to fill against.
-    pub async fn generation(&self, customer: CustomerId) -> Option<u64> {
-        let mut get = redis::cmd("GET");
-        get.arg(self.generation_key(customer));
-        let value: Option<u64> = self.run("generation", get).await?;
-        Some(value.unwrap_or(0))
+    /// What a fill of `customer` must find unchanged in L2 to land.
+    pub async fn fill_guard(&self, customer: CustomerId) -> Option<FillGuard> {
+        let mut get = redis::cmd("MGET");
+        get.arg(self.generation_key(customer)).arg(self.epoch_key());
+        let (generation, epoch): (Option<String>, Option<String>) =
+            self.run("generation", get).await?;
+        Some(FillGuard {
+            generation: generation.unwrap_or_else(|| "0".into()),
+            epoch: epoch.unwrap_or_else(|| "0".into()),
+        })
     }
 
-    /// Stores `entry` (read at `loaded_at`, enriched from catalog `catalog`) if `customer` is
-    /// still at `generation`.
+    /// Stores `entry` (read at `loaded_at`, enriched from catalog `catalog`) if nothing
+    /// invalidated `customer` since `guard` was read.
     pub async fn fill(
         &self,
         customer: CustomerId,
         entry: &EncodedProfile,
         loaded_at: Timestamp,
         catalog: u64,
-        generation: u64,
+        guard: &FillGuard,
     ) {
+        if self.unconfirmed.distrusts(customer, loaded_at) {
+            bump(&self.stats.discarded_loads);
+            return;
+        }
         let mut eval = redis::cmd("EVAL");
         eval.arg(FILL_IF_CURRENT)
-            .arg(2)
+            .arg(3)
             .arg(self.profile_key(customer))
             .arg(self.generation_key(customer))
+            .arg(self.epoch_key())
             .arg(entry.to_l2(loaded_at, catalog).as_ref())
-            .arg(generation.to_string())
-            .arg(u64::try_from(self.config.ttl.as_millis()).unwrap_or(u64::MAX));
+            .arg(&guard.generation)
+            .arg(u64::try_from(self.config.ttl.as_millis()).unwrap_or(u64::MAX))
+            .arg(&guard.epoch);
         let stored: Option<i64> = self.run("fill", eval).await;
         if stored == Some(0) {
             bump(&self.stats.discarded_loads);
         }
     }
 
-    /// Drops the entries of `customers` and moves their generations on, so that no fill begun
-    /// before now lands. False when Redis could not be told.
+    /// Drops the entries of `customers` and gives them new generations, so that no fill
+    /// begun before now lands. False when Redis did not confirm it: this replica then keeps
+    /// off L2 for them until [`Self::repair`] gets the invalidation through.
     pub async fn invalidate(&self, customers: &[CustomerId]) -> bool {
         if customers.is_empty() {
             return true;
         }
+        let attempt = self.unconfirmed.begin();
         // A generation key outlives any fill that could have read it.
         let keep = (self.config.ttl * 2).as_secs().max(60);
         let mut pipe = redis::pipe();
         pipe.atomic();
         for customer in customers {
-            let generation = self.generation_key(*customer);
-            pipe.cmd("INCR").arg(&generation).ignore();
-            pipe.cmd("EXPIRE").arg(&generation).arg(keep).ignore();
+            pipe.cmd("SET")
+                .arg(self.generation_key(*customer))
+                .arg(rand::random::<u64>().to_string())
+                .arg("EX")
+                .arg(keep)
+                .ignore();
             pipe.cmd("DEL").arg(self.profile_key(*customer)).ignore();
         }
+        if self.run_pipe(pipe, self.config.timeout * 4).await {
+            self.unconfirmed.confirmed(customers, attempt);
+            true
+        } else {
+            self.unconfirmed.failed(customers, attempt);
+            bump(&self.stats.l2_unconfirmed);
+            tracing::warn!(
+                count = customers.len(),
+                "L2 did not confirm an invalidation: this replica keeps off L2 for these customers until it does"
+            );
+            false
+        }
+    }
+
+    async fn run_pipe(&self, pipe: redis::Pipeline, timeout: Duration) -> bool {
         let attempt = async {
             let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
             pipe.query_async::<()>(&mut connection)
                 .await
                 .map_err(|e| e.to_string())
         };
-        match tokio::time::timeout(self.config.timeout * 4, attempt).await {
+        match tokio::time::timeout(timeout, attempt).await {
             Ok(Ok(())) => true,
-            _ => {
+            Ok(Err(error)) => {
                 bump(&self.stats.l2_errors);
-                tracing::warn!(
-                    count = customers.len(),
-                    "could not invalidate L2; its entries expire with their TTL"
-                );
+                tracing::debug!(%error, "L2 pipeline failed");
                 false
             }
+            Err(_) => {
+                bump(&self.stats.l2_errors);
+                tracing::debug!("L2 pipeline timed out");
+                false
+            }
+        }
+    }
+
+    /// Customers whose invalidation L2 has not confirmed yet.
+    pub fn unconfirmed(&self) -> usize {
+        self.unconfirmed.len()
+    }
+
+    /// Retries the invalidations L2 did not confirm (flushing L2 if there were too many to
+    /// hold); true when nothing is left to repair.
+    pub async fn repair(&self) -> bool {
+        let pending = self.unconfirmed.pending();
+        let mut repaired = true;
+        if let Some(since) = pending.since {
+            if self.flush().await {
+                self.unconfirmed.flushed(since);
+            } else {
+                repaired = false;
+            }
+        }
+        for customers in pending.customers.chunks(1000) {
+            repaired &= self.invalidate(customers).await;
+        }
+        if repaired && !pending.customers.is_empty() {
+            tracing::info!(
+                count = pending.customers.len(),
+                "L2 confirmed the invalidations it had missed"
+            );
+        }
+        repaired
+    }
+
+    /// Retries unconfirmed invalidations every `every`, until the task is dropped.
+    pub async fn keep_repairing(self, every: Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.repair().await;
+        }
+    }
+
+    /// Drops every profile of this prefix and moves the epoch on, so that no fill begun
+    /// before now lands.
+    async fn flush(&self) -> bool {
+        let mut epoch = redis::cmd("SET");
+        epoch
+            .arg(self.epoch_key())
+            .arg(rand::random::<u64>().to_string());
+        if self.run::<()>("flush epoch", epoch).await.is_none() {
+            return false;
+        }
+        let pattern = format!("{}:v1:profile:*", self.config.prefix);
+        let mut cursor = 0u64;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(FLUSH_BATCH);
+            let Some((next, keys)) = self.run::<(u64, Vec<String>)>("flush scan", scan).await
+            else {
+                return false;
+            };
+            if !keys.is_empty() {
+                let mut unlink = redis::cmd("UNLINK");
+                unlink.arg(keys);
+                if self.run::<i64>("flush unlink", unlink).await.is_none() {
+                    return false;
+                }
+            }
+            if next == 0 {
+                tracing::warn!("L2 flushed: too many invalidations had gone unconfirmed");
+                return true;
+            }
+            cursor = next;
         }
     }
 

@@ -20,6 +20,8 @@ pub struct CacheStats {
     pub l2_misses: AtomicU64,
     /// L2 failed, timed out or was unreachable.
     pub l2_errors: AtomicU64,
+    /// Invalidations L2 did not confirm (retried until it does).
+    pub l2_unconfirmed: AtomicU64,
     /// Loads from the backends.
     pub loads: AtomicU64,
     /// Callers that waited for another caller's load instead of loading.

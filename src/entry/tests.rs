@@ -45,7 +45,7 @@ fn profile_with(failing: &[SourceKind]) -> Profile {
     }
 }
 
-fn encoded(failing: &[SourceKind]) -> EncodedProfile {
+pub(crate) fn encoded(failing: &[SourceKind]) -> EncodedProfile {
     EncodedProfile::encode(&profile_with(failing), fixtures::now())
 }
 

@@ -72,7 +72,7 @@ fn figures(
     stats: &CacheStats,
     entries: u64,
     bytes: u64,
-    l2_enabled: bool,
+    l2_unconfirmed_pending: Option<usize>,
     reads: PerSource<u64>,
 ) -> pb::CacheStats {
     pb::CacheStats {
@@ -93,7 +93,10 @@ fn figures(
             misses: count(&stats.l2_misses) + count(&stats.l2_errors),
             errors: count(&stats.l2_errors),
         }),
-        l2_enabled,
+        l2_enabled: l2_unconfirmed_pending.is_some(),
+        l2_unconfirmed: count(&stats.l2_unconfirmed),
+        l2_unconfirmed_pending: l2_unconfirmed_pending
+            .map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX)),
         loads: count(&stats.loads),
         coalesced_waits: count(&stats.coalesced_waits),
         refreshes: count(&stats.refreshes),
@@ -142,12 +145,12 @@ impl CacheAdminApi {
         let cache = self.profiles.cache();
         let (entries, bytes) = (cache.entry_count().await, cache.weighted_size().await);
         let reads = PerSource::from_fn(|kind| self.profiles.fanout().reads(kind));
-        let l2_enabled = self.profiles.l2().is_some();
+        let l2_unconfirmed_pending = self.profiles.l2().map(|l2| l2.unconfirmed());
         Ok(figures(
             self.profiles.stats(),
             entries,
             bytes,
-            l2_enabled,
+            l2_unconfirmed_pending,
             reads,
         ))
     }

@@ -21,26 +21,34 @@ impl Profiles {
         }
     }
 
-    /// Drops `customers` from L1 and L2 (a change this replica learned of itself).
-    pub async fn invalidate(&self, customers: &[CustomerId]) {
+    /// Drops `customers` from L2 and L1 (a change this replica learned of itself); false when
+    /// L2 did not confirm (this replica then keeps off L2 for them until it does).
+    ///
+    /// L2 first: a miss that lands between the two then finds L2 empty, or read L1's
+    /// generation before the bump and is not kept. (L1 first would let such a miss read
+    /// L2's old copy under the new generation and keep it.)
+    pub async fn invalidate(&self, customers: &[CustomerId]) -> bool {
+        let confirmed = match &self.inner.l2 {
+            Some(l2) => l2.invalidate(customers).await,
+            None => true,
+        };
         for customer in customers {
             self.inner.cache.invalidate(*customer).await;
-        }
-        if let Some(l2) = &self.inner.l2 {
-            l2.invalidate(customers).await;
         }
         for customer in customers {
             let _no_watchers = self.inner.changes.send(Change::Customer(*customer));
         }
+        confirmed
     }
 
-    /// Drops `customers` here, in L2 and, over the bus, on every other replica. False when
-    /// the bus could not be reached: the others then only learn of it through their TTL.
+    /// Drops `customers` here, in L2 and, over the bus, on every other replica. True only
+    /// when L2 confirmed and the bus took the message; false without Redis, where there is no
+    /// bus: other replicas then learn of it from their own feeds, or their TTL.
     pub async fn invalidate_everywhere(&self, customers: &[CustomerId]) -> bool {
-        self.invalidate(customers).await;
+        let confirmed = self.invalidate(customers).await;
         match &self.inner.l2 {
-            Some(l2) => l2.publish(customers).await,
-            None => true,
+            Some(l2) => l2.publish(customers).await && confirmed,
+            None => false,
         }
     }
 

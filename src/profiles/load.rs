@@ -35,8 +35,8 @@ impl Profiles {
                 return Ok((entry, ServedFrom::L2));
             }
         }
-        let l2_generation = match &self.inner.l2 {
-            Some(l2) => l2.generation(customer).await,
+        let l2_guard = match &self.inner.l2 {
+            Some(l2) => l2.fill_guard(customer).await,
             None => None,
         };
         // Never narrow an entry: reload what it held as well as what this caller needs.
@@ -50,7 +50,7 @@ impl Profiles {
                 &catalog,
             )
             .await?;
-        if let (Some(l2), Some(generation)) = (&self.inner.l2, l2_generation)
+        if let (Some(l2), Some(guard)) = (&self.inner.l2, l2_guard)
             && entry.is_complete()
         {
             // Other replicas may use it; this caller need not wait for it.
@@ -61,7 +61,7 @@ impl Profiles {
                     &shared.encoded,
                     shared.loaded_wall,
                     fingerprint,
-                    generation,
+                    &guard,
                 )
                 .await;
             });

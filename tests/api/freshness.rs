@@ -242,6 +242,10 @@ async fn admins_warm_invalidate_and_read_the_figures(backend: Backend) {
     assert_eq!(app.served_from(3).await.0, CacheTier::L1);
     let invalidated = app.invalidate(&["3", "4"]).await.unwrap();
     assert_eq!(invalidated.invalidated, 2);
+    assert!(
+        !invalidated.reached_other_replicas,
+        "without Redis there is no bus: no other replica was told"
+    );
     assert_eq!(app.served_from(3).await.0, CacheTier::Sources);
 
     app.rename(5, "Counted").await;

@@ -187,7 +187,7 @@ async fn an_l2_fill_that_an_invalidation_overtook_does_not_land() {
     .await;
     assert!(filled.is_some());
     // A loader read the generation, then the customer was invalidated (on any replica)...
-    let generation = l2.generation(customer).await.unwrap();
+    let guard = l2.fill_guard(customer).await.unwrap();
     app.profiles.invalidate(&[customer]).await;
     assert!(l2.get(customer, app.profiles_catalog()).await.is_none());
     // ...so the loader's fill, carrying what it read before, is refused.
@@ -196,11 +196,125 @@ async fn an_l2_fill_that_an_invalidation_overtook_does_not_land() {
         &served.entry.encoded,
         served.entry.loaded_wall,
         app.profiles_catalog(),
-        generation,
+        &guard,
     )
     .await;
     assert!(
         l2.get(customer, app.profiles_catalog()).await.is_none(),
         "a stale fill landed"
     );
+}
+
+/// Replicas over their own Redis (to pause), the database seeded on Postgres.
+async fn replicas_on_own_redis(
+    count: usize,
+    configure: impl Fn(&mut c360::config::Settings),
+) -> (TestRedis, Vec<TestApp>) {
+    let redis = TestRedis::start().await;
+    let url = redis.url();
+    let database = Arc::new(TestDatabase::seeded(Backend::Postgres).await);
+    let prefix = redis_prefix();
+    let mut apps = Vec::new();
+    for _ in 0..count {
+        apps.push(
+            spawn_replica(database.clone(), |settings| {
+                settings.redis.url = Some(url.clone());
+                settings.redis.prefix = prefix.clone();
+                configure(settings);
+            })
+            .await,
+        );
+    }
+    (redis, apps)
+}
+
+/// Waits until L2 holds `id`'s profile.
+async fn until_in_l2(app: &TestApp, id: i64) {
+    let customer = CustomerId::new(id).unwrap();
+    let filled = eventually(Duration::from_secs(2), || async {
+        let l2 = app.profiles.l2().unwrap();
+        l2.get(customer, app.profiles_catalog()).await.is_some()
+    })
+    .await;
+    assert!(filled.is_some(), "L2 was not filled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_miss_during_an_invalidation_never_brings_the_old_copy_back_from_l2() {
+    // Redis calls may wait 2 s (ours; the Redis client gives up after 500 ms): a write paused
+    // for 450 ms holds the invalidation instead of failing it.
+    let (redis, apps) = replicas_on_own_redis(1, |settings| {
+        settings.feed.enabled = false;
+        settings.redis.timeout = Duration::from_secs(2);
+    })
+    .await;
+    let app = &apps[0];
+    assert_ne!(app.served_from(30).await.1, "Ottoline");
+    until_in_l2(app, 30).await;
+    app.rename(30, "Ottoline").await;
+
+    // Writes are paused (reads are not): the invalidation is held in the middle.
+    redis_cli(redis.port, &["CLIENT", "PAUSE", "450", "WRITE"])
+        .wait()
+        .unwrap();
+    let invalidating = tokio::spawn({
+        let profiles = app.profiles.clone();
+        async move { profiles.invalidate(&[CustomerId::new(30).unwrap()]).await }
+    });
+    // A miss during the invalidation (L1 dropped first, as before, would make this one) may
+    // see the old name: the invalidation is not acknowledged yet.
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    app.served_from(30).await;
+    invalidating.await.unwrap();
+    // Once it returns, nothing serves the old name.
+    let (from, after) = app.served_from(30).await;
+    assert_eq!(
+        after, "Ottoline",
+        "served the old copy from {from:?} after the invalidation returned"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_l2_invalidation_redis_does_not_confirm_keeps_every_replica_off_the_old_copy() {
+    let (redis, apps) = replicas_on_own_redis(2, |_| {}).await;
+    let before = apps[0].served_from(32).await.1;
+    until_in_l2(&apps[0], 32).await;
+    let feed_position = |app: &TestApp| {
+        let feeds = app.profiles.stats().feeds();
+        feeds.first().map_or(0, |f| f.position)
+    };
+    let start = [feed_position(&apps[0]), feed_position(&apps[1])];
+
+    // Writes to Redis stall for 2 s (reads go on): both feeds' L2 invalidations time out.
+    redis_cli(redis.port, &["CLIENT", "PAUSE", "2000", "WRITE"])
+        .wait()
+        .unwrap();
+    apps[0].rename(32, "Perpetua").await;
+    let applied = eventually(Duration::from_secs(1), || async {
+        feed_position(&apps[0]) > start[0] && feed_position(&apps[1]) > start[1]
+    })
+    .await;
+    assert!(applied.is_some(), "the feeds did not apply the change");
+    for app in &apps {
+        assert!(app.profiles.l2().unwrap().unconfirmed() > 0);
+        let (from, name) = app.served_from(32).await;
+        assert_eq!(
+            name, "Perpetua",
+            "served L2's old copy (from {from:?}) after the feed applied the change"
+        );
+    }
+    let stats = apps[0].stats().await;
+    assert!(stats.l2_unconfirmed >= 1 && stats.l2_unconfirmed_pending >= 1);
+
+    // Once Redis takes writes again, the repair gets the invalidation through.
+    let repaired = eventually(Duration::from_secs(5), || async {
+        apps.iter()
+            .all(|app| app.profiles.l2().unwrap().unconfirmed() == 0)
+    })
+    .await;
+    assert!(repaired.is_some(), "the invalidation was never confirmed");
+    for app in &apps {
+        assert_eq!(app.served_from(32).await.1, "Perpetua");
+    }
+    assert_ne!(before, "Perpetua");
 }

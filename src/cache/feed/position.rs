@@ -1,74 +1,66 @@
-//! Where a follower stands in a feed whose sequence numbers can become visible out of order.
+//! Where a follower stands in a feed whose changes become visible out of order.
+//!
+//! Sequence numbers are taken when rows are written but become visible when their
+//! transactions commit, so a smaller number can appear after a larger one, seconds or hours
+//! later. No timer can tell a late commit from a rollback; the database can. On Postgres each
+//! row carries its transaction's id, and every transaction below the oldest one still running
+//! (`pg_snapshot_xmin(pg_current_snapshot())`) has committed or rolled back for good: its rows
+//! are all visible, or never will be. That id is the *horizon*: changes below it are settled,
+//! changes at or above it are applied as they appear and remembered, so that none is applied
+//! twice, until the horizon passes them. On SQLite writers are serialised (one write
+//! transaction at a time, holding the lock from its first write to its commit), so rows
+//! become visible in sequence order: a row's "transaction" is its sequence number, and
+//! everything read is settled at once.
 
-use std::{
-    collections::{BTreeMap, BTreeSet},
-    time::Duration,
-};
+use std::collections::BTreeSet;
 
-use tokio::time::Instant;
-
-/// Every change up to `applied` is applied (or was a rollback); above it, `seen` are applied
-/// and the numbers in between are holes that may still fill.
+/// See the module documentation.
 #[derive(Debug)]
 pub(super) struct Position {
-    applied: i64,
-    seen: BTreeSet<i64>,
-    holes: BTreeMap<i64, Instant>,
+    /// Every change of a transaction below this is applied (or was rolled back).
+    horizon: i64,
+    /// Changes applied at or above the horizon, as (transaction, sequence number).
+    unsettled: BTreeSet<(i64, i64)>,
+    /// The highest sequence number read.
+    high: i64,
 }
 
 impl Position {
-    /// At `applied`, nothing seen above it.
-    pub(super) fn new(applied: i64) -> Self {
+    /// Changes below `horizon` settled; nothing read above `high` yet.
+    pub(super) fn new(horizon: i64, high: i64) -> Self {
         Self {
-            applied,
-            seen: BTreeSet::new(),
-            holes: BTreeMap::new(),
+            horizon,
+            unsettled: BTreeSet::new(),
+            high,
         }
     }
 
-    /// Every change up to here is applied.
-    pub(super) fn applied(&self) -> i64 {
-        self.applied
-    }
-
-    /// The highest change applied.
+    /// The highest sequence number read.
     pub(super) fn high(&self) -> i64 {
-        self.seen
-            .last()
-            .copied()
-            .unwrap_or(self.applied)
-            .max(self.applied)
+        self.high
     }
 
-    /// Whether some number below [`Self::high`] has not been seen.
-    pub(super) fn has_holes(&self) -> bool {
-        self.high() > self.applied
+    /// Every change of a transaction below this is applied.
+    pub(super) fn horizon(&self) -> i64 {
+        self.horizon
     }
 
-    /// Records `seq`; true if it is new and must be applied.
-    pub(super) fn accept(&mut self, seq: i64) -> bool {
-        seq > self.applied && self.seen.insert(seq)
+    /// Changes applied that the horizon has not passed yet.
+    pub(super) fn unsettled(&self) -> usize {
+        self.unsettled.len()
     }
 
-    /// Moves `applied` past everything seen, and past holes open longer than `timeout`.
-    pub(super) fn advance(&mut self, now: Instant, timeout: Duration) {
-        let high = self.high();
-        for seq in self.applied + 1..high {
-            if !self.seen.contains(&seq) {
-                self.holes.entry(seq).or_insert(now);
-            }
-        }
-        loop {
-            let next = self.applied + 1;
-            let timed_out = self
-                .holes
-                .get(&next)
-                .is_some_and(|since| now.duration_since(*since) >= timeout);
-            if !(self.seen.remove(&next) || timed_out) {
-                break;
-            }
-            self.holes.remove(&next);
-            self.applied = next;
+    /// Records the change `seq` of transaction `xid`; true if it is new and must be applied.
+    pub(super) fn accept(&mut self, xid: i64, seq: i64) -> bool {
+        self.high = self.high.max(seq);
+        xid >= self.horizon && self.unsettled.insert((xid, seq))
+    }
+
+    /// Every transaction below `horizon` is over: forgets the changes it settles.
+    pub(super) fn settle(&mut self, horizon: i64) {
+        if horizon > self.horizon {
+            self.horizon = horizon;
+            self.unsettled = self.unsettled.split_off(&(horizon, i64::MIN));
         }
     }
 }
@@ -77,44 +69,37 @@ impl Position {
 mod tests {
     use super::*;
 
-    const TIMEOUT: Duration = Duration::from_secs(10);
-
     #[test]
-    fn in_order_changes_move_the_position_along() {
-        let mut position = Position::new(4);
-        let now = Instant::now();
-        assert!(position.accept(5) && position.accept(6));
-        position.advance(now, TIMEOUT);
-        assert_eq!((position.applied(), position.high()), (6, 6));
-        assert!(!position.accept(6), "a change is applied once");
-        assert!(!position.accept(3), "nothing below the position");
+    fn a_change_is_applied_once_however_often_it_is_read() {
+        let mut position = Position::new(100, 4);
+        assert!(position.accept(100, 5) && position.accept(101, 6));
+        assert!(!position.accept(100, 5), "read again before it settled");
+        assert_eq!((position.high(), position.unsettled()), (6, 2));
+        position.settle(101);
+        assert_eq!(position.unsettled(), 1);
+        assert!(!position.accept(100, 5), "read again after it settled");
+        assert!(!position.accept(101, 6));
     }
 
     #[test]
-    fn a_late_commit_below_a_seen_change_is_still_applied() {
-        let mut position = Position::new(0);
-        let now = Instant::now();
-        // 2 committed before 1: the follower sees 2 and a hole at 1.
-        assert!(position.accept(2));
-        position.advance(now, TIMEOUT);
-        assert_eq!(position.applied(), 0);
-        assert!(position.has_holes());
-        // 1 commits later and is read from the hole.
-        assert!(position.accept(1));
-        position.advance(now, TIMEOUT);
-        assert_eq!(position.applied(), 2);
-        assert!(!position.has_holes());
+    fn a_late_commit_below_the_highest_number_read_is_still_applied() {
+        // Transaction 100 took sequence number 5 and is still open; 101 took 6 and committed.
+        let mut position = Position::new(100, 4);
+        assert!(position.accept(101, 6));
+        // The horizon cannot pass 100 while it runs, however long that is.
+        position.settle(100);
+        // It commits: its row appears below the highest number read, and is applied.
+        assert!(position.accept(100, 5));
+        assert_eq!(position.high(), 6);
+        position.settle(102);
+        assert_eq!((position.horizon(), position.unsettled()), (102, 0));
     }
 
     #[test]
-    fn a_hole_that_never_fills_was_a_rollback_and_is_passed_after_the_timeout() {
-        let mut position = Position::new(0);
-        let start = Instant::now();
-        assert!(position.accept(2));
-        position.advance(start, TIMEOUT);
-        position.advance(start + Duration::from_secs(9), TIMEOUT);
-        assert_eq!(position.applied(), 0);
-        position.advance(start + TIMEOUT, TIMEOUT);
-        assert_eq!(position.applied(), 2);
+    fn the_horizon_never_moves_back() {
+        let mut position = Position::new(100, 0);
+        position.settle(90);
+        assert_eq!(position.horizon(), 100);
+        assert!(!position.accept(95, 1), "below the horizon: settled already");
     }
 }
