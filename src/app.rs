@@ -10,7 +10,7 @@ use tokio::task::JoinHandle;
 
 use crate::{
     cache::{
-        self, CacheStats, L1Config, L2Config, L2Error, ProfileCache, RedisCache,
+        self, CacheStats, FeedStats, L1Config, L2Config, L2Error, ProfileCache, RedisCache,
         bus::BusSink,
         feed::{FeedConfig, FeedSink},
     },
@@ -114,10 +114,27 @@ impl Backends {
 /// How often invalidations L2 did not confirm are retried.
 const L2_REPAIR_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
+/// Whether a replica is ready to serve: every change feed it follows has taken its starting
+/// position (a replica without feeds is ready at once).
+#[derive(Debug, Clone)]
+pub struct Readiness {
+    feeds: Vec<Arc<FeedStats>>,
+}
+
+impl Readiness {
+    /// Ready now.
+    pub fn is_ready(&self) -> bool {
+        self.feeds
+            .iter()
+            .all(|feed| feed.started.load(std::sync::atomic::Ordering::Acquire))
+    }
+}
+
 /// Everything a server needs.
 #[derive(Debug)]
 pub struct App {
     profiles: Profiles,
+    readiness: Readiness,
     queries: Queries,
     catalog: Arc<Catalog>,
     tasks: Vec<JoinHandle<()>>,
@@ -166,6 +183,7 @@ impl App {
         let profiles = Profiles::new(cache, l2.clone(), fanout.clone(), catalog.clone(), policy);
         let queries = Queries::new(fanout, catalog.clone());
 
+        let mut feeds = Vec::new();
         let mut tasks = vec![tokio::spawn(refresh_catalog(
             backends.catalog.clone(),
             catalog.clone(),
@@ -185,7 +203,6 @@ impl App {
             let config = FeedConfig {
                 poll_interval: settings.feed.poll_interval,
                 retention: settings.feed.retention,
-                ..FeedConfig::default()
             };
             for url in feed_databases(settings) {
                 // Its own small pool: a LISTEN holds a connection for good.
@@ -197,16 +214,23 @@ impl App {
                     },
                 )?;
                 let stats = stats.add_feed(redact(&url));
+                feeds.push(stats.clone());
                 let follow = cache::feed::follow(db, sink.clone(), stats, config);
                 tasks.push(tokio::spawn(follow));
             }
         }
         Ok(Self {
             profiles,
+            readiness: Readiness { feeds },
             queries,
             catalog,
             tasks,
         })
+    }
+
+    /// Whether it is ready to serve.
+    pub fn readiness(&self) -> Readiness {
+        self.readiness.clone()
     }
 
     /// The profile read path.

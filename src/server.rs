@@ -3,7 +3,7 @@
 
 mod browser;
 
-use std::future::Future;
+use std::{future::Future, time::Duration};
 
 use tokio::net::TcpListener;
 use tonic::transport::{Server, server::TcpIncoming};
@@ -37,25 +37,45 @@ pub const SERVICES: [&str; 2] = [
     "customer360.v1.CatalogService",
 ];
 
+/// Sets the overall entry and every service's to `status`.
+async fn set_health(health: &tonic_health::server::HealthReporter, status: ServingStatus) {
+    health.set_service_status("", status).await;
+    for service in SERVICES {
+        health.set_service_status(service, status).await;
+    }
+}
+
 /// Connections from `listener`, with Nagle's algorithm off: a small response must not wait
 /// for the client's delayed ACK (40 ms on Linux).
 fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves. Health turns `NOT_SERVING` first;
-/// calls in flight then finish before this returns.
+/// How often readiness is checked until the replica is ready.
+const READY_POLL: Duration = Duration::from_millis(20);
+
+/// Serves `app` on `listener` until `shutdown` resolves. Health says `NOT_SERVING` until the
+/// app is ready (every change feed followed from a known position), then `SERVING`; on
+/// shutdown it turns `NOT_SERVING` first, and calls in flight then finish before this
+/// returns.
 pub async fn run(
     listener: TcpListener,
     app: App,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    for service in SERVICES {
-        health
-            .set_service_status(service, ServingStatus::Serving)
-            .await;
-    }
+    set_health(&health, ServingStatus::NotServing).await;
+    let readiness = app.readiness();
+    let becoming_ready = tokio::spawn({
+        let health = health.clone();
+        async move {
+            while !readiness.is_ready() {
+                tokio::time::sleep(READY_POLL).await;
+            }
+            tracing::info!("ready: health SERVING");
+            set_health(&health, ServingStatus::Serving).await;
+        }
+    });
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -66,14 +86,8 @@ pub async fn run(
     let draining = async move {
         shutdown.await;
         tracing::info!("shutting down: health NOT_SERVING, finishing calls in flight");
-        health
-            .set_service_status("", ServingStatus::NotServing)
-            .await;
-        for service in SERVICES {
-            health
-                .set_service_status(service, ServingStatus::NotServing)
-                .await;
-        }
+        becoming_ready.abort();
+        set_health(&health, ServingStatus::NotServing).await;
     };
     Server::builder()
         .accept_http1(true)

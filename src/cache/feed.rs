@@ -1,11 +1,11 @@
 //! Following one backend database's change feed.
 //!
 //! The `change_feed` table is the truth; on Postgres, `NOTIFY c360_feed` only wakes the
-//! follower (and a slow timer covers lost notifications), on SQLite a timer polls. Sequence
-//! numbers are handed out when rows are written but become visible when transactions commit,
-//! so a smaller number can appear after a larger one: the follower remembers the holes below
-//! its highest number and reads them again until they fill or time out (rolled back).
-//! Applying a change twice is harmless: it is an invalidation.
+//! follower, on SQLite a timer polls. Changes can become visible out of sequence order (see
+//! `position.rs`): on Postgres the follower reads what is new on each wake-up, and on a
+//! short timer re-reads every change not yet below the transaction horizon, so that a
+//! transaction that commits late — after a second or after an hour — is applied when it
+//! commits. Applying a change twice is harmless: it is an invalidation.
 
 mod position;
 
@@ -13,7 +13,7 @@ use std::{collections::BTreeSet, sync::Arc, sync::atomic::Ordering, time::Durati
 
 use futures::future::BoxFuture;
 use sqlx::postgres::PgListener;
-use tokio::{sync::mpsc, time::Instant};
+use tokio::sync::mpsc;
 
 use self::position::Position;
 use super::stats::FeedStats;
@@ -36,12 +36,11 @@ pub trait FeedSink: Send + Sync + 'static {
 /// How a follower follows.
 #[derive(Debug, Clone, Copy)]
 pub struct FeedConfig {
-    /// SQLite: how often to read the feed. Postgres: how often to read it without a wake-up.
+    /// SQLite: how often to read the feed. Postgres: how often to re-read the changes the
+    /// horizon has not passed (late commits are applied within this).
     pub poll_interval: Duration,
     /// Rows older than this are deleted.
     pub retention: Duration,
-    /// How long a hole in the sequence may stay open before it counts as a rollback.
-    pub gap_timeout: Duration,
 }
 
 impl Default for FeedConfig {
@@ -49,31 +48,43 @@ impl Default for FeedConfig {
         Self {
             poll_interval: Duration::from_millis(100),
             retention: Duration::from_secs(3600),
-            gap_timeout: Duration::from_secs(10),
         }
     }
 }
 
 /// Rows read per query.
-const BATCH: i64 = 1000;
+const BATCH: usize = 1000;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-const START_PG: &str = "SELECT COALESCE(MAX(seq), 0) FROM change_feed";
-const START_SQLITE: &str = "SELECT CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM change_feed";
+/// The horizon and the highest sequence number, in one snapshot.
+const START_PG: &str = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT), \
+     COALESCE((SELECT MAX(seq) FROM change_feed), 0)";
+const START_SQLITE: &str = "SELECT CAST(COALESCE(MAX(seq), 0) + 1 AS BIGINT), \
+     CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM change_feed";
+const HORIZON_PG: &str =
+    "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT)";
 const OLDEST: &str = "SELECT COALESCE(MIN(seq), 0) FROM change_feed";
-const READ_PG: &str = "SELECT seq, source, customer_id, item, \
+/// Postgres: what is new since the highest number read.
+const READ_NEW_PG: &str = "SELECT seq, CAST(CAST(xid AS TEXT) AS BIGINT) AS xid, source, customer_id, item, \
      CAST(EXTRACT(EPOCH FROM (clock_timestamp() - changed_at)) * 1000000 AS BIGINT) AS age_micros \
-     FROM change_feed WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT 1000";
-const READ_SQLITE: &str = "SELECT seq, source, customer_id, item, \
+     FROM change_feed WHERE seq > $1 ORDER BY seq LIMIT 1000";
+/// Postgres: every change the horizon has not passed, a page after sequence number `$2`.
+const READ_UNSETTLED_PG: &str = "SELECT seq, CAST(CAST(xid AS TEXT) AS BIGINT) AS xid, source, customer_id, item, \
+     CAST(EXTRACT(EPOCH FROM (clock_timestamp() - changed_at)) * 1000000 AS BIGINT) AS age_micros \
+     FROM change_feed WHERE xid >= CAST(CAST(CAST($1 AS BIGINT) AS TEXT) AS xid8) AND seq > $2 \
+     ORDER BY seq LIMIT 1000";
+/// SQLite: a row's sequence number stands for its transaction (writers are serialised).
+const READ_NEW_SQLITE: &str = "SELECT seq, seq AS xid, source, customer_id, item, \
      (unixepoch() - changed_at) * 1000000 AS age_micros \
-     FROM change_feed WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT 1000";
+     FROM change_feed WHERE seq > $1 ORDER BY seq LIMIT 1000";
 const PRUNE_PG: &str = "DELETE FROM change_feed WHERE changed_at < $1";
 const PRUNE_SQLITE: &str = "DELETE FROM change_feed WHERE changed_at < $1";
 
 #[derive(Debug, sqlx::FromRow)]
 struct FeedRow {
     seq: i64,
+    xid: i64,
     source: String,
     customer_id: Option<i64>,
     item: Option<String>,
@@ -83,7 +94,7 @@ struct FeedRow {
 /// Follows the feed of `db` until the task is dropped.
 pub async fn follow(db: Db, sink: Arc<dyn FeedSink>, stats: Arc<FeedStats>, config: FeedConfig) {
     let mut follower = Follower {
-        position: Position::new(0),
+        position: Position::new(0, 0),
         db,
         sink,
         stats,
@@ -96,7 +107,7 @@ pub async fn follow(db: Db, sink: Arc<dyn FeedSink>, stats: Arc<FeedStats>, conf
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(30));
     }
-    tracing::info!(database = %follower.stats.database, position = follower.position.applied(), "following the change feed");
+    tracing::info!(database = %follower.stats.database, position = follower.position.high(), "following the change feed");
     match follower.db.clone() {
         Db::Postgres(pool) => follower.follow_notifications(pool).await,
         Db::Sqlite(_) => follower.follow_by_polling().await,
@@ -112,6 +123,15 @@ struct Follower {
     failing: bool,
 }
 
+/// Which rows to read.
+#[derive(Debug, Clone, Copy)]
+enum Read {
+    /// Those above the highest sequence number read.
+    New,
+    /// Postgres: every one the horizon has not passed (SQLite: as `New`).
+    Unsettled,
+}
+
 /// What the notification listener reports.
 enum Wake {
     /// Something was committed.
@@ -121,16 +141,29 @@ enum Wake {
 }
 
 impl Follower {
-    /// Starts from the feed's end: nothing is cached yet that could be out of date.
+    /// Starts from the horizon: every change of a transaction still open (or not begun) will
+    /// be applied when it commits. What L1 holds from before now may have missed changes, so
+    /// it goes; the replica is ready from here.
     async fn start(&mut self) -> Result<(), sqlx::Error> {
         let sql = match self.db {
             Db::Postgres(_) => START_PG,
             Db::Sqlite(_) => START_SQLITE,
         };
-        let (end,): (i64,) = self.db.fetch_optional(sql, &[]).await?.unwrap_or((0,));
-        self.position = Position::new(end);
-        self.stats.position.store(end, Ordering::Relaxed);
+        let (horizon, high): (i64, i64) = self.db.fetch_optional(sql, &[]).await?.unwrap_or((0, 0));
+        self.position = Position::new(horizon, high);
+        self.sink.resync();
+        self.publish_position();
+        self.stats.started.store(true, Ordering::Release);
         Ok(())
+    }
+
+    fn publish_position(&self) {
+        self.stats
+            .position
+            .store(self.position.high(), Ordering::Relaxed);
+        self.stats
+            .unsettled
+            .store(self.position.unsettled() as u64, Ordering::Relaxed);
     }
 
     async fn follow_by_polling(mut self) {
@@ -138,7 +171,7 @@ impl Follower {
         let mut prune = tokio::time::interval(PRUNE_EVERY);
         loop {
             tokio::select! {
-                _ = poll.tick() => self.read().await,
+                _ = poll.tick() => self.read(Read::New).await,
                 _ = prune.tick() => self.prune().await,
             }
         }
@@ -147,20 +180,20 @@ impl Follower {
     async fn follow_notifications(mut self, pool: sqlx::PgPool) {
         let (wake, mut woken) = mpsc::channel(1);
         let listener = tokio::spawn(listen(pool, wake));
-        let mut poll =
-            tokio::time::interval(self.config.poll_interval.max(Duration::from_millis(500)));
+        let mut settle = tokio::time::interval(self.config.poll_interval);
+        settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut prune = tokio::time::interval(PRUNE_EVERY);
         loop {
             tokio::select! {
                 event = woken.recv() => match event {
-                    Some(Wake::Changed) => self.read().await,
+                    Some(Wake::Changed) => self.read(Read::New).await,
                     Some(Wake::Reconnected) => {
                         self.resync().await;
-                        self.read().await;
+                        self.read(Read::Unsettled).await;
                     }
                     None => break,
                 },
-                _ = poll.tick() => self.read().await,
+                _ = settle.tick() => self.read(Read::Unsettled).await,
                 _ = prune.tick() => self.prune().await,
             }
         }
@@ -173,25 +206,23 @@ impl Follower {
         tracing::warn!(database = %self.stats.database, "change feed reconnected: flushing L1");
         self.sink.resync();
         if let Ok(Some((oldest,))) = self.db.fetch_optional::<(i64,)>(OLDEST, &[]).await
-            && oldest > self.position.applied() + 1
+            && oldest > self.position.high() + 1
         {
             tracing::warn!(
                 oldest,
-                position = self.position.applied(),
+                position = self.position.high(),
                 "change feed pruned past our position"
             );
         }
     }
 
-    /// Applies every row not applied yet: the holes first, then what is new.
-    async fn read(&mut self) {
+    /// Applies the rows `what` asks for that are not applied yet.
+    async fn read(&mut self, what: Read) {
         let read = async {
-            if self.position.has_holes() {
-                self.read_range(self.position.applied(), self.position.high())
-                    .await?;
+            match (what, &self.db) {
+                (Read::Unsettled, Db::Postgres(_)) => self.read_unsettled().await,
+                _ => self.read_new().await,
             }
-            while self.read_range(self.position.high(), i64::MAX).await? {}
-            Ok::<_, sqlx::Error>(())
         };
         match read.await {
             Ok(()) if self.failing => {
@@ -208,22 +239,67 @@ impl Follower {
         }
     }
 
-    /// Applies rows with `after < seq <= upto`, a batch at most; true when there may be more.
-    async fn read_range(&mut self, after: i64, upto: i64) -> Result<bool, sqlx::Error> {
-        let sql = match self.db {
-            Db::Postgres(_) => READ_PG,
-            Db::Sqlite(_) => READ_SQLITE,
-        };
-        let rows: Vec<FeedRow> = self
+    /// Applies what is new since the highest number read.
+    async fn read_new(&mut self) -> Result<(), sqlx::Error> {
+        loop {
+            let sql = match self.db {
+                Db::Postgres(_) => READ_NEW_PG,
+                Db::Sqlite(_) => READ_NEW_SQLITE,
+            };
+            let rows: Vec<FeedRow> = self
+                .db
+                .fetch_all(sql, &[Bind::Int(self.position.high())])
+                .await?;
+            let full = rows.len() == BATCH;
+            self.apply(&rows).await;
+            if let Db::Sqlite(_) = self.db {
+                // Serialised writers: what is visible now is all that ever will be, below.
+                self.position.settle(self.position.high() + 1);
+            }
+            self.publish_position();
+            if !full {
+                return Ok(());
+            }
+        }
+    }
+
+    /// Postgres: re-reads every change of a transaction at or above the horizon (what
+    /// committed late is among them), then moves the horizon to where it stood before the
+    /// reads began: every transaction below that had ended, so the reads saw all its rows.
+    async fn read_unsettled(&mut self) -> Result<(), sqlx::Error> {
+        let (horizon,): (i64,) = self
             .db
-            .fetch_all(sql, &[Bind::Int(after), Bind::Int(upto)])
-            .await?;
-        let full = rows.len() as i64 == BATCH;
+            .fetch_optional(HORIZON_PG, &[])
+            .await?
+            .unwrap_or((0,));
+        let mut after = 0;
+        loop {
+            let rows: Vec<FeedRow> = self
+                .db
+                .fetch_all(
+                    READ_UNSETTLED_PG,
+                    &[Bind::Int(self.position.horizon()), Bind::Int(after)],
+                )
+                .await?;
+            let full = rows.len() == BATCH;
+            after = rows.last().map_or(after, |row| row.seq);
+            self.apply(&rows).await;
+            if !full {
+                break;
+            }
+        }
+        self.position.settle(horizon);
+        self.publish_position();
+        Ok(())
+    }
+
+    /// Applies the rows not applied before.
+    async fn apply(&mut self, rows: &[FeedRow]) {
         let mut customers = BTreeSet::new();
         let mut catalog = false;
         let mut newest_age = None;
-        for row in &rows {
-            if !self.position.accept(row.seq) {
+        for row in rows {
+            if !self.position.accept(row.xid, row.seq) {
                 continue;
             }
             newest_age = Some(row.age_micros);
@@ -235,8 +311,6 @@ impl Follower {
                 }
             }
         }
-        self.position
-            .advance(Instant::now(), self.config.gap_timeout);
         let applied = customers.len() + usize::from(catalog);
         if !customers.is_empty() {
             self.sink
@@ -247,9 +321,6 @@ impl Follower {
             self.sink.catalog_changed().await;
         }
         self.stats
-            .position
-            .store(self.position.applied(), Ordering::Relaxed);
-        self.stats
             .applied
             .fetch_add(applied as u64, Ordering::Relaxed);
         if let Some(age) = newest_age {
@@ -257,7 +328,6 @@ impl Follower {
                 .last_lag_micros
                 .store(u64::try_from(age).unwrap_or(0), Ordering::Relaxed);
         }
-        Ok(full)
     }
 
     async fn prune(&self) {

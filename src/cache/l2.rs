@@ -26,10 +26,12 @@ use crate::{
 };
 
 /// Writes `ARGV[1]` to `KEYS[1]` for `ARGV[3]` ms if the generation in `KEYS[2]` is still
-/// `ARGV[2]` and the epoch in `KEYS[3]` still `ARGV[4]` (a missing key reads `0`).
+/// `ARGV[2]` (a missing generation reads `0`) and the epoch in `KEYS[3]` still `ARGV[4]` (a
+/// missing epoch matches nothing: Redis restarted empty since the guard was read, and with it
+/// went every generation the guard could be checked against).
 const FILL_IF_CURRENT: &str = r"
 local generation = redis.call('GET', KEYS[2]) or '0'
-local epoch = redis.call('GET', KEYS[3]) or '0'
+local epoch = redis.call('GET', KEYS[3])
 if generation == ARGV[2] and epoch == ARGV[4] then
   redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
   return 1
@@ -197,15 +199,30 @@ impl RedisCache {
         }
     }
 
-    /// What a fill of `customer` must find unchanged in L2 to land.
+    /// What a fill of `customer` must find unchanged in L2 to land. The epoch is created if
+    /// Redis has none (it started empty).
     pub async fn fill_guard(&self, customer: CustomerId) -> Option<FillGuard> {
         let mut get = redis::cmd("MGET");
         get.arg(self.generation_key(customer)).arg(self.epoch_key());
         let (generation, epoch): (Option<String>, Option<String>) =
             self.run("generation", get).await?;
+        let epoch = match epoch {
+            Some(epoch) => epoch,
+            None => {
+                let mut create = redis::cmd("SET");
+                create
+                    .arg(self.epoch_key())
+                    .arg(rand::random::<u64>().to_string())
+                    .arg("NX");
+                self.run::<Option<String>>("epoch", create).await?;
+                let mut get = redis::cmd("GET");
+                get.arg(self.epoch_key());
+                self.run::<Option<String>>("epoch", get).await??
+            }
+        };
         Some(FillGuard {
             generation: generation.unwrap_or_else(|| "0".into()),
-            epoch: epoch.unwrap_or_else(|| "0".into()),
+            epoch,
         })
     }
 

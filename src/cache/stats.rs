@@ -2,7 +2,7 @@
 
 use std::sync::{
     Mutex,
-    atomic::{AtomicI64, AtomicU64, Ordering},
+    atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
 };
 
 use std::sync::Arc;
@@ -51,8 +51,12 @@ pub(crate) fn bump(counter: &AtomicU64) {
 pub struct FeedStats {
     /// The database it follows, password removed.
     pub database: String,
-    /// Highest sequence number up to which every change was applied.
+    /// The highest sequence number applied.
     pub position: AtomicI64,
+    /// Changes applied whose transactions the horizon has not passed yet (see the feed).
+    pub unsettled: AtomicU64,
+    /// Whether the follower has taken its starting position: the replica is ready.
+    pub started: AtomicBool,
     /// Changes applied.
     pub applied: AtomicU64,
     /// Microseconds from the last applied change's commit to its application.
@@ -78,6 +82,8 @@ impl CacheStats {
         let feed = Arc::new(FeedStats {
             database,
             position: AtomicI64::new(0),
+            unsettled: AtomicU64::new(0),
+            started: AtomicBool::new(false),
             applied: AtomicU64::new(0),
             last_lag_micros: AtomicU64::new(0),
         });

@@ -22,7 +22,7 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_stream::StreamExt;
 
 use crate::helpers::{
-    Backend, TestApp, TestDatabase, eventually, get, serve, settings_for, spawn_app,
+    Backend, TestApp, TestDatabase, eventually, get, serve, serve_unready, settings_for, spawn_app,
 };
 
 /// The feed's contract: a commit is visible within a second.
@@ -314,4 +314,67 @@ async fn a_replica_whose_feed_connection_drops_flushes_its_cache_when_it_returns
     })
     .await;
     assert!(seen.is_some());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_commits_later_than_any_timer_would_wait_is_still_applied() {
+    use sqlx::Connection;
+
+    let app = spawn_app(Backend::Postgres).await;
+    assert_ne!(first_name(&app, 40).await, "Belated");
+    // A transaction takes its change-feed number, then stays open...
+    let mut connection = sqlx::PgConnection::connect(app.database_url())
+        .await
+        .unwrap();
+    let mut late = connection.begin().await.unwrap();
+    sqlx::query("UPDATE customers SET first_name = 'Belated' WHERE id = 40")
+        .execute(&mut *late)
+        .await
+        .unwrap();
+    // ...for 11 s, longer than the 10 s after which a gap used to count as a rollback, while
+    // other commits move the feed past its number.
+    let started = tokio::time::Instant::now();
+    let mut n = 0;
+    while started.elapsed() < Duration::from_secs(11) {
+        app.rename(41 + n % 5, &format!("Busy{n}")).await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert_ne!(first_name(&app, 40).await, "Belated", "cached, unchanged");
+    late.commit().await.unwrap();
+    let seen = eventually(FEED_LAG, || async {
+        first_name(&app, 40).await == "Belated"
+    })
+    .await;
+    assert!(
+        seen.is_some(),
+        "a change committed late was never applied to the cache"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_is_ready_only_once_its_feed_is_followed_from_a_known_position() {
+    use tonic_health::pb::health_check_response::ServingStatus;
+
+    // A database without the schema yet: the follower cannot take a position.
+    let database = Arc::new(TestDatabase::empty(Backend::Postgres).await);
+    let app = App::connect(&settings_for(&database)).await.unwrap();
+    let app = serve_unready(app, database.clone()).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.health("").await, ServingStatus::NotServing);
+    assert_eq!(
+        app.health("customer360.v1.CustomerService").await,
+        ServingStatus::NotServing
+    );
+    // The schema arrives: the follower starts, and the replica says it is ready.
+    database.connect_or_create().await.migrate().await.unwrap();
+    let ready = eventually(Duration::from_secs(5), || async {
+        app.health("").await == ServingStatus::Serving
+    })
+    .await;
+    assert!(ready.is_some(), "never ready");
+    assert_eq!(
+        app.health("customer360.v1.CatalogService").await,
+        ServingStatus::Serving
+    );
 }

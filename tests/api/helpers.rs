@@ -22,6 +22,9 @@ use c360_proto::{
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint};
+use tonic_health::pb::{
+    HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+};
 
 pub use calls::{get, mask, masked, reads_each};
 pub use database::{Backend, CUSTOMERS, TestDatabase};
@@ -71,8 +74,20 @@ pub async fn spawn_replica(
     serve(app, database).await
 }
 
-/// Serves `app` (over `database`) on an ephemeral port.
+/// Serves `app` (over `database`) on an ephemeral port, once it reports itself ready (so
+/// that no test warms a cache its feed follower is about to flush).
 pub async fn serve(app: App, database: Arc<TestDatabase>) -> TestApp {
+    let test = serve_unready(app, database).await;
+    let ready = eventually(std::time::Duration::from_secs(10), || async {
+        test.health("").await == ServingStatus::Serving
+    })
+    .await;
+    assert!(ready.is_some(), "the replica never became ready");
+    test
+}
+
+/// Serves `app` (over `database`) on an ephemeral port, ready or not.
+pub async fn serve_unready(app: App, database: Arc<TestDatabase>) -> TestApp {
     let profiles = app.profiles().clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let addr = listener.local_addr().expect("local address");
@@ -119,6 +134,24 @@ where
 }
 
 impl TestApp {
+    /// The URL of its backend database.
+    pub fn database_url(&self) -> &str {
+        &self._database.url
+    }
+
+    /// What health says of `service` (`""`: the whole server).
+    pub async fn health(&self, service: &str) -> ServingStatus {
+        let request = HealthCheckRequest {
+            service: service.into(),
+        };
+        HealthClient::new(self.channel.clone())
+            .check(request)
+            .await
+            .expect("health answers")
+            .into_inner()
+            .status()
+    }
+
     /// Reads of `kind` the fan-out has started.
     pub fn reads(&self, kind: SourceKind) -> u64 {
         self.profiles.fanout().reads(kind)

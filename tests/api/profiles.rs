@@ -261,8 +261,10 @@ async fn a_failing_backend_gives_a_partial_profile_that_says_why(backend: Backen
         Backend::Sqlite => "sqlite:///nonexistent/c360/billing.db".to_owned(),
         Backend::Postgres => "postgres://postgres@127.0.0.1:5432/c360_no_such_database".to_owned(),
     };
+    // (Its change feed could never start, and the replica would never say it is ready.)
     let app = spawn_app_with(backend, |settings| {
         settings.sources.billing.url = Some(broken);
+        settings.feed.enabled = false;
     })
     .await;
     let id = app.busy_customer().await;

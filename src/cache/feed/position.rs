@@ -100,6 +100,9 @@ mod tests {
         let mut position = Position::new(100, 0);
         position.settle(90);
         assert_eq!(position.horizon(), 100);
-        assert!(!position.accept(95, 1), "below the horizon: settled already");
+        assert!(
+            !position.accept(95, 1),
+            "below the horizon: settled already"
+        );
     }
 }

@@ -9,9 +9,11 @@ use tokio::time::Instant;
 use super::*;
 use crate::{entry::tests::encoded, sources::fixtures};
 
+type Race = Box<dyn FnOnce(&Generations, CustomerId) + Send>;
+
 /// Something to run once, at [`ProfileCache::get_or_load`]'s most delicate moment.
 #[derive(Clone, Default)]
-pub(super) struct Hook(Arc<Mutex<Option<Box<dyn FnOnce(&Generations, CustomerId) + Send>>>>);
+pub(super) struct Hook(Arc<Mutex<Option<Race>>>);
 
 impl Hook {
     pub(super) fn run(&self, generations: &Generations, customer: CustomerId) {
