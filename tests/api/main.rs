@@ -8,6 +8,7 @@ mod helpers;
 mod browser;
 mod catalog;
 mod client;
+mod consistency;
 mod freshness;
 mod lookups;
 mod operations;

@@ -126,7 +126,7 @@ async fn with_redis_gone_or_stuck_every_call_succeeds_and_l2_returns_by_itself()
 
     // Redis is stuck: calls still answer, without waiting for it.
     redis.restart().await;
-    let stuck = redis_cli(redis.port, &["DEBUG", "SLEEP", "3"]);
+    let stuck = redis.spawn_cli(&["DEBUG", "SLEEP", "3"]);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let started = tokio::time::Instant::now();
     b.served_from(23).await;
@@ -159,15 +159,6 @@ async fn with_redis_gone_or_stuck_every_call_succeeds_and_l2_returns_by_itself()
         flushed.is_some(),
         "a replica did not flush after its bus came back"
     );
-}
-
-fn redis_cli(port: u16, args: &[&str]) -> std::process::Child {
-    std::process::Command::new("redis-cli")
-        .args(["-p", &port.to_string()])
-        .args(args)
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .expect("redis-cli")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -254,9 +245,7 @@ async fn a_miss_during_an_invalidation_never_brings_the_old_copy_back_from_l2() 
     app.rename(30, "Ottoline").await;
 
     // Writes are paused (reads are not): the invalidation is held in the middle.
-    redis_cli(redis.port, &["CLIENT", "PAUSE", "450", "WRITE"])
-        .wait()
-        .unwrap();
+    redis.cli(&["CLIENT", "PAUSE", "450", "WRITE"]);
     let invalidating = tokio::spawn({
         let profiles = app.profiles.clone();
         async move { profiles.invalidate(&[CustomerId::new(30).unwrap()]).await }
@@ -286,9 +275,7 @@ async fn an_l2_invalidation_redis_does_not_confirm_keeps_every_replica_off_the_o
     let start = [feed_position(&apps[0]), feed_position(&apps[1])];
 
     // Writes to Redis stall for 2 s (reads go on): both feeds' L2 invalidations time out.
-    redis_cli(redis.port, &["CLIENT", "PAUSE", "2000", "WRITE"])
-        .wait()
-        .unwrap();
+    redis.cli(&["CLIENT", "PAUSE", "2000", "WRITE"]);
     apps[0].rename(32, "Perpetua").await;
     let applied = eventually(Duration::from_secs(1), || async {
         feed_position(&apps[0]) > start[0] && feed_position(&apps[1]) > start[1]

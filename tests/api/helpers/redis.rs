@@ -92,6 +92,24 @@ impl TestRedis {
     }
 }
 
+impl TestRedis {
+    /// Runs `redis-cli` against it and waits for it to finish.
+    pub fn cli(&self, args: &[&str]) {
+        let status = self.spawn_cli(args).wait().expect("redis-cli ran");
+        assert!(status.success(), "redis-cli {args:?} failed");
+    }
+
+    /// Starts `redis-cli` against it, for a command that blocks.
+    pub fn spawn_cli(&self, args: &[&str]) -> std::process::Child {
+        std::process::Command::new("redis-cli")
+            .args(["-p", &self.port.to_string()])
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-cli")
+    }
+}
+
 impl Drop for TestRedis {
     fn drop(&mut self) {
         self.stop();
