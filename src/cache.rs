@@ -1,11 +1,13 @@
 //! The caches in front of the fan-out, and what keeps them fresh.
 //!
-//! - L1 ([`ProfileCache`]): moka, in process, bounded by bytes, one load per key, fills
-//!   guarded by per-customer [`generations`].
+//! - L1 ([`ProfileCache`]): moka, in process, bounded by bytes, one load per key, entries
+//!   served only under the per-customer [`generations`] they were loaded under, and expired a
+//!   TTL after their data was read.
 //! - L2 ([`RedisCache`]): the encoded profile in Redis, shared by replicas, fills guarded by a
-//!   generation in Redis.
+//!   generation token and an epoch in Redis; invalidations Redis did not confirm are kept off
+//!   and retried.
 //! - The change feed ([`feed`]): each replica follows each backend database's feed table and
-//!   invalidates what changed.
+//!   invalidates what changed, late commits included.
 //! - The bus ([`bus`]): admin invalidations reach the other replicas over Redis pub/sub.
 //!
 //! The feed and the bus drop what changed through small sink traits ([`feed::FeedSink`],

@@ -27,8 +27,9 @@
 //! - [`queries`]: lookups by email, phone or order, and return checks.
 //! - [`profiles`]: one profile read — L1, L2, then the fan-out and the merge — refresh
 //!   ahead, and the invalidations that keep it fresh.
-//! - [`cache`]: L1 (moka, bounded by bytes, one load per key, generation-guarded fills), L2
-//!   (Redis), the change-feed follower and the Redis invalidation bus.
+//! - [`cache`]: L1 (moka, bounded by bytes, one load per key, entries served only under the
+//!   generation they were loaded under), L2 (Redis, guarded fills, the invalidations it did not
+//!   confirm), the change-feed follower (transaction horizon) and the Redis invalidation bus.
 //! - [`entry`]: the cache entry format: a profile pre-encoded section by section, as the
 //!   caches hold it and the edge serves it, and its bytes in L2.
 //! - [`convert`]: domain types to protobuf, for the entry format and the edge.
