@@ -23,9 +23,7 @@ use c360::db::Bind;
 use rand::RngExt;
 use tokio::time::Instant;
 
-use crate::helpers::{
-    Backend, TestApp, TestDatabase, TestRedis, masked, redis_prefix, spawn_replica,
-};
+use crate::helpers::{TestApp, TestRedis, masked, spawn_replicas};
 
 /// The promise (design.md §4): no replica serves data older than this after a commit.
 const BOUND: Duration = Duration::from_secs(1);
@@ -151,30 +149,19 @@ async fn no_replica_serves_a_version_older_than_the_promised_lag_under_faults() 
     let fault_every = Duration::from_millis(setting("C360_CONSISTENCY_FAULT_EVERY_MS", 1200));
 
     let mut redis = TestRedis::start().await;
-    let database = Arc::new(TestDatabase::seeded(Backend::Postgres).await);
-    let prefix = redis_prefix();
-    let mut replicas = Vec::new();
-    for _ in 0..REPLICAS {
-        let url = redis.url();
-        replicas.push(
-            spawn_replica(database.clone(), |settings| {
-                settings.redis.url = Some(url);
-                settings.redis.prefix = prefix.clone();
-                // Slow machines and a paused Redis must not fail reads: errors are not what
-                // this checks.
-                let sources = &mut settings.sources;
-                for source in [
-                    &mut sources.billing,
-                    &mut sources.orders,
-                    &mut sources.fulfilment,
-                    &mut sources.crm,
-                ] {
-                    source.timeout = Duration::from_secs(5);
-                }
-            })
-            .await,
-        );
-    }
+    // Slow machines and a paused Redis must not fail reads: errors are not what this checks.
+    let replicas = spawn_replicas(&redis.url(), REPLICAS, |settings| {
+        let sources = &mut settings.sources;
+        for source in [
+            &mut sources.billing,
+            &mut sources.orders,
+            &mut sources.fulfilment,
+            &mut sources.crm,
+        ] {
+            source.timeout = Duration::from_secs(5);
+        }
+    })
+    .await;
     let db = replicas[0].db.clone();
     let replicas = Arc::new(replicas);
     let commits: Commits = Arc::new((0..=HOT).map(|_| Mutex::default()).collect());

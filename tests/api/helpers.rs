@@ -28,7 +28,7 @@ use tonic_health::pb::{
 
 pub use calls::{get, mask, masked, reads_each};
 pub use database::{Backend, CUSTOMERS, TestDatabase};
-pub use redis::{TestRedis, redis_prefix, use_shared_redis};
+pub use redis::{TestRedis, redis_prefix, shared_redis_url};
 
 /// A running c360 and clients of it.
 pub struct TestApp {
@@ -72,6 +72,28 @@ pub async fn spawn_replica(
     configure(&mut settings);
     let app = App::connect(&settings).await.expect("build the app");
     serve(app, database).await
+}
+
+/// `count` replicas over one freshly seeded Postgres database, sharing the Redis at
+/// `redis_url` under a key prefix of their own, with settings adjusted by `configure`.
+pub async fn spawn_replicas(
+    redis_url: &str,
+    count: usize,
+    configure: impl Fn(&mut Settings),
+) -> Vec<TestApp> {
+    let database = Arc::new(TestDatabase::seeded(Backend::Postgres).await);
+    let prefix = redis_prefix();
+    let mut apps = Vec::new();
+    for _ in 0..count {
+        let app = spawn_replica(database.clone(), |settings| {
+            settings.redis.url = Some(redis_url.to_owned());
+            settings.redis.prefix = prefix.clone();
+            configure(settings);
+        })
+        .await;
+        apps.push(app);
+    }
+    apps
 }
 
 /// Serves `app` (over `database`) on an ephemeral port, once it reports itself ready (so

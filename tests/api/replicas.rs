@@ -7,24 +7,12 @@ use c360::vocab::{CustomerId, SectionSet};
 use c360_proto::CacheTier;
 
 use crate::helpers::{
-    Backend, TestApp, TestDatabase, TestRedis, eventually, reads_each, redis_prefix, spawn_replica,
-    use_shared_redis,
+    Backend, TestApp, TestDatabase, TestRedis, eventually, reads_each, redis_prefix,
+    shared_redis_url, spawn_replica, spawn_replicas,
 };
 
 async fn replicas(count: usize, configure: impl Fn(&mut c360::config::Settings)) -> Vec<TestApp> {
-    let database = Arc::new(TestDatabase::seeded(Backend::Postgres).await);
-    let prefix = redis_prefix();
-    let mut apps = Vec::new();
-    for _ in 0..count {
-        apps.push(
-            spawn_replica(database.clone(), |settings| {
-                use_shared_redis(settings, &prefix);
-                configure(settings);
-            })
-            .await,
-        );
-    }
-    apps
+    spawn_replicas(&shared_redis_url(), count, configure).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -196,26 +184,13 @@ async fn an_l2_fill_that_an_invalidation_overtook_does_not_land() {
     );
 }
 
-/// Replicas over their own Redis (to pause), the database seeded on Postgres.
+/// Replicas over a Redis of their own (to pause).
 async fn replicas_on_own_redis(
     count: usize,
     configure: impl Fn(&mut c360::config::Settings),
 ) -> (TestRedis, Vec<TestApp>) {
     let redis = TestRedis::start().await;
-    let url = redis.url();
-    let database = Arc::new(TestDatabase::seeded(Backend::Postgres).await);
-    let prefix = redis_prefix();
-    let mut apps = Vec::new();
-    for _ in 0..count {
-        apps.push(
-            spawn_replica(database.clone(), |settings| {
-                settings.redis.url = Some(url.clone());
-                settings.redis.prefix = prefix.clone();
-                configure(settings);
-            })
-            .await,
-        );
-    }
+    let apps = spawn_replicas(&redis.url(), count, configure).await;
     (redis, apps)
 }
 

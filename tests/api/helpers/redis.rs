@@ -3,8 +3,6 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
-use c360::config::Settings;
-
 static NEXT_PREFIX: AtomicU32 = AtomicU32::new(0);
 
 /// A Redis key prefix no other test (or test run) uses.
@@ -17,13 +15,8 @@ pub fn redis_prefix() -> String {
     )
 }
 
-/// The shared local Redis, with a prefix of its own: for tests that do not break Redis.
-pub fn use_shared_redis(settings: &mut Settings, prefix: &str) {
-    settings.redis.url = Some(shared_redis_url());
-    settings.redis.prefix = prefix.to_owned();
-}
-
-fn shared_redis_url() -> String {
+/// The shared local Redis (`C360_TEST_REDIS`, default `redis://127.0.0.1:6379`).
+pub fn shared_redis_url() -> String {
     std::env::var("C360_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".into())
 }
 
