@@ -20,8 +20,8 @@ use c360::{
     cache::{CacheStats, CachedProfile, L1Config, ProfileCache},
     entry::{EncodedProfile, ServedFrom},
     fanout::Fanout,
-    profile::{Assembly, Profile, assemble},
-    reference::Catalog,
+    profile::{Answers, Collected, Profile, collect},
+    reference::{Catalog, CatalogSnapshot},
     vocab::{CustomerId, PerSource, SectionSet, SourceReports, SourceSet},
 };
 use chrono::Utc;
@@ -36,14 +36,15 @@ fn resident_bytes() -> u64 {
 }
 
 /// A typical customer's profile (4 to 6 orders), read through the real sources.
-async fn typical_profile() -> Profile {
+/// What the backends answer for a typical customer, and the catalog.
+async fn typical_answers() -> (Answers, CatalogSnapshot) {
     let (_settings, backends, customer, _dir) = support::typical_customer().await;
     let catalog = backends.catalog.load().await.unwrap();
     let timeouts = PerSource::same(Duration::from_secs(5));
     let fanout = Fanout::new(backends.sources, backends.lookups, timeouts);
     let outcomes = fanout.gather(customer, SourceSet::ALL, None).await;
-    match assemble(customer, outcomes, &catalog, Utc::now()) {
-        Assembly::Profile(profile) => *profile,
+    match collect(customer, outcomes) {
+        Collected::Answers(answers) => (*answers, catalog),
         other => panic!("{other:?}"),
     }
 }
@@ -59,7 +60,10 @@ fn cache(max_bytes: u64) -> ProfileCache {
 }
 
 async fn memory(count: u64) {
-    let template = typical_profile().await;
+    // Each entry as the read path caches it: the encoded profile and, to enrich it again when
+    // the catalog changes, the answers it was made of (a copy each).
+    let (answers, catalog) = typical_answers().await;
+    let template = answers.profile(&catalog, Utc::now());
     let encoded = EncodedProfile::encode(&template, Utc::now());
     let on_wire = encoded
         .wire(SectionSet::ALL, ServedFrom::L1, Duration::ZERO)
@@ -76,6 +80,8 @@ async fn memory(count: u64) {
             EncodedProfile::encode(&profile, Utc::now()),
             Instant::now(),
             Utc::now(),
+            catalog.fingerprint(),
+            Some(Arc::new(answers.clone())),
         );
         cache
             .get_or_load(profile.customer, &|_| false, |_| async {
@@ -105,6 +111,8 @@ async fn hit_ratio(customers: u64, share: f64) -> f64 {
         EncodedProfile::encode(&typical_profile_small(), Utc::now()),
         Instant::now(),
         Utc::now(),
+        0,
+        None,
     );
     let capacity = (customers as f64 * share) as u64 * u64::from(entry.weight());
     let cache = cache(capacity);

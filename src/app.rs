@@ -187,6 +187,7 @@ impl App {
         let mut tasks = vec![tokio::spawn(refresh_catalog(
             backends.catalog.clone(),
             catalog.clone(),
+            profiles.clone(),
             settings.catalog.refresh_interval,
         ))];
         if let Some(l2) = l2 {
@@ -295,9 +296,11 @@ impl FeedSink for Freshener {
 
     fn catalog_changed(&self) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            reload_catalog(&self.catalog_source, &self.catalog).await;
-            // Every cached order line was enriched from the old catalog.
-            self.profiles.flush_here();
+            if reload_catalog(&self.catalog_source, &self.catalog).await {
+                // Cached entries are enriched again on their next read, from what their
+                // backends answered: no flush, no backend read.
+                self.profiles.catalog_changed();
+            }
         })
     }
 
@@ -306,23 +309,29 @@ impl FeedSink for Freshener {
     }
 }
 
-async fn reload_catalog(source: &CatalogSource, catalog: &Catalog) {
+/// Loads the catalog into `catalog`; true if its content changed.
+async fn reload_catalog(source: &CatalogSource, catalog: &Catalog) -> bool {
     match source.load().await {
         Ok(snapshot) => {
             tracing::debug!(products = snapshot.product_count(), "catalog loaded");
-            catalog.replace(snapshot);
+            catalog.replace(snapshot)
         }
-        Err(error) => tracing::warn!(
-            error = %error_chain(&error),
-            "catalog unavailable: keeping the previous one (order lines lack names and return windows until one loads)"
-        ),
+        Err(error) => {
+            tracing::warn!(
+                error = %error_chain(&error),
+                "catalog unavailable: keeping the previous one (order lines lack names and return windows until one loads)"
+            );
+            false
+        }
     }
 }
 
-/// Reads the catalog every `interval` and swaps it in: a safety net under the feed.
+/// Reads the catalog every `interval` and swaps it in: a safety net under the feed (and the
+/// way out of an empty catalog at start). Profiles follow as after a feed change.
 async fn refresh_catalog(
     source: CatalogSource,
     catalog: Arc<Catalog>,
+    profiles: Profiles,
     interval: std::time::Duration,
 ) {
     let mut ticks = tokio::time::interval(interval);
@@ -330,6 +339,8 @@ async fn refresh_catalog(
     ticks.tick().await;
     loop {
         ticks.tick().await;
-        reload_catalog(&source, &catalog).await;
+        if reload_catalog(&source, &catalog).await {
+            profiles.catalog_changed();
+        }
     }
 }

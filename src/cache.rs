@@ -35,6 +35,7 @@ pub use stats::{CacheStats, FeedSnapshot, FeedStats};
 
 use crate::{
     entry::EncodedProfile,
+    profile::Answers,
     vocab::{CustomerId, SourceSet, Timestamp},
 };
 
@@ -43,7 +44,7 @@ use crate::{
 pub enum Change {
     /// This customer's profile.
     Customer(CustomerId),
-    /// Possibly anything: L1 was flushed.
+    /// Possibly anything: L1 was flushed, or the catalog changed.
     Everything,
 }
 
@@ -56,6 +57,11 @@ pub struct CachedProfile {
     pub loaded_at: Instant,
     /// The same moment on the wall clock, for L2 and other replicas.
     pub loaded_wall: Timestamp,
+    /// The fingerprint of the catalog it was enriched from.
+    catalog: u64,
+    /// What the backends answered, when this replica read them itself: enough to enrich the
+    /// entry again from a new catalog without asking them. (Copies from L2 have none.)
+    answers: Option<Arc<Answers>>,
     /// The backends it holds the answers of.
     asked: SourceSet,
     /// Every backend it asked answered.
@@ -72,9 +78,19 @@ const ENTRY_OVERHEAD: usize = 640;
 
 impl CachedProfile {
     /// Wraps a profile read from the backends at `loaded_at` (`loaded_wall` on the wall
-    /// clock).
-    pub fn new(encoded: EncodedProfile, loaded_at: Instant, loaded_wall: Timestamp) -> Arc<Self> {
-        let weight = u32::try_from(encoded.encoded_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
+    /// clock), enriched from the catalog whose fingerprint is `catalog`, with the `answers` it
+    /// was made of when they are at hand.
+    pub fn new(
+        encoded: EncodedProfile,
+        loaded_at: Instant,
+        loaded_wall: Timestamp,
+        catalog: u64,
+        answers: Option<Arc<Answers>>,
+    ) -> Arc<Self> {
+        // The answers hold what the encoding holds, as records: counted at the same size.
+        let answers_weight = answers.as_ref().map_or(0, |_| encoded.encoded_len());
+        let weight = u32::try_from(encoded.encoded_len() + answers_weight + ENTRY_OVERHEAD)
+            .unwrap_or(u32::MAX);
         let sources = encoded.sources();
         let (asked, complete) = (sources.asked(), sources.is_complete());
         let stale = sources.has_stale();
@@ -85,18 +101,37 @@ impl CachedProfile {
             encoded,
             loaded_at,
             loaded_wall,
+            catalog,
+            answers,
             weight,
             refreshing: AtomicBool::new(false),
         })
     }
 
-    /// Wraps a profile from L2, read from the backends at `loaded_wall`.
-    pub fn from_l2(encoded: EncodedProfile, loaded_wall: Timestamp) -> Arc<Self> {
+    /// Wraps a profile from L2, read from the backends at `loaded_wall`, enriched from the
+    /// catalog whose fingerprint is `catalog`.
+    pub fn from_l2(encoded: EncodedProfile, loaded_wall: Timestamp, catalog: u64) -> Arc<Self> {
         let age = (chrono::Utc::now() - loaded_wall)
             .to_std()
             .unwrap_or_default();
         let now = Instant::now();
-        Self::new(encoded, now.checked_sub(age).unwrap_or(now), loaded_wall)
+        Self::new(
+            encoded,
+            now.checked_sub(age).unwrap_or(now),
+            loaded_wall,
+            catalog,
+            None,
+        )
+    }
+
+    /// The fingerprint of the catalog it was enriched from.
+    pub fn catalog(&self) -> u64 {
+        self.catalog
+    }
+
+    /// What the backends answered, if this replica read them itself.
+    pub fn answers(&self) -> Option<&Arc<Answers>> {
+        self.answers.as_ref()
     }
 
     /// How old the data is.

@@ -170,9 +170,11 @@ impl Profiles {
             Freshness::MaxAge(max_age) => Some(max_age),
             Freshness::AnyAge => None,
         };
+        let catalog = self.inner.catalog.fingerprint();
         let usable = move |entry: &CachedProfile| {
             let age = entry.age();
-            entry.covers(needed)
+            entry.catalog() == catalog
+                && entry.covers(needed)
                 && max_age.is_none_or(|max| age <= max)
                 && (entry.is_complete() || age < policy.partial_ttl)
         };

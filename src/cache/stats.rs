@@ -38,6 +38,8 @@ pub struct CacheStats {
     pub discarded_loads: AtomicU64,
     /// Whole-L1 flushes (a feed or bus connection came back).
     pub flushes: AtomicU64,
+    /// Entries enriched again from a new catalog, without a backend read.
+    pub reenrichments: AtomicU64,
     feeds: Mutex<Vec<Arc<FeedStats>>>,
 }
 

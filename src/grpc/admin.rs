@@ -107,6 +107,7 @@ fn figures(
         invalidations: count(&stats.invalidations),
         discarded_loads: count(&stats.discarded_loads),
         flushes: count(&stats.flushes),
+        reenrichments: count(&stats.reenrichments),
         feeds: stats
             .feeds()
             .into_iter()

@@ -1,8 +1,10 @@
-//! Merging the backends' answers into one profile.
+//! Merging the backends' answers into one profile: sorting them ([`collect`]), then deriving
+//! from them and the catalog ([`Answers::profile`]).
 
 use super::{Profile, derive_insights, enrich_orders, insights::InsightInputs};
 use crate::{
     fanout::{Failure, Outcome},
+    records::{Billing, CrmRecord, OrderHistory, Shipment},
     reference::CatalogSnapshot,
     sources::SourceData,
     vocab::{CustomerId, SourceReports, SourceStatus, Timestamp},
@@ -19,14 +21,32 @@ pub enum Assembly {
     Unavailable,
 }
 
-/// Merges the `outcomes` of a fan-out for `customer` at `now`, enriching orders from
-/// `catalog`.
-pub fn assemble(
+/// What the backends answered for one customer, before anything is derived from the catalog:
+/// what a cached profile keeps, so that a catalog change can be applied to it again without
+/// asking the backends.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answers {
     customer: CustomerId,
-    outcomes: Vec<Outcome>,
-    catalog: &CatalogSnapshot,
-    now: Timestamp,
-) -> Assembly {
+    billing: Option<Billing>,
+    history: Option<OrderHistory>,
+    shipments: Option<Vec<Shipment>>,
+    crm: Option<CrmRecord>,
+    sources: SourceReports,
+}
+
+/// The answers of a fan-out, sorted.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Collected {
+    /// Some backend answered.
+    Answers(Box<Answers>),
+    /// CRM does not know the customer.
+    NotFound,
+    /// No backend answered.
+    Unavailable,
+}
+
+/// Sorts the `outcomes` of a fan-out for `customer` into its answers and reports.
+pub fn collect(customer: CustomerId, outcomes: Vec<Outcome>) -> Collected {
     let mut sources = SourceReports::skipped();
     let (mut billing, mut history, mut shipments, mut crm) = (None, None, None, None);
     let mut answered = 0;
@@ -42,52 +62,86 @@ pub fn assemble(
         answered += 1;
         report.fetched_at = Some(outcome.fetched_at);
         match data {
-            SourceData::Billing(data) => billing = Some(data),
+            SourceData::Billing(data) => billing = data,
             SourceData::Orders(data) => history = Some(data),
             SourceData::Fulfilment(data) => shipments = Some(data),
-            SourceData::Crm(None) => return Assembly::NotFound,
+            SourceData::Crm(None) => return Collected::NotFound,
             SourceData::Crm(Some(data)) => crm = Some(data),
         }
     }
     if answered == 0 {
-        return Assembly::Unavailable;
+        return Collected::Unavailable;
     }
-    let billing = billing.flatten();
-    let (identity, interactions) = crm.map(|c| (c.identity, c.interactions)).unzip();
-    let asked_everything = sources
-        .iter()
-        .all(|(_, r)| r.status != SourceStatus::Skipped);
-    let (orders, insights) = match history {
-        None => (None, None),
-        Some(history) => {
-            let orders = enrich_orders(history.recent, shipments.as_deref(), catalog, now);
-            let insights = asked_everything.then(|| {
-                let inputs = InsightInputs {
-                    identity: identity.as_ref(),
-                    interactions: interactions.as_deref(),
-                    billing: billing.as_ref(),
-                    totals: history.totals,
-                    currency: history
-                        .currency
-                        .or(billing.as_ref().map(|b| b.balance.currency)),
-                    orders: &orders,
-                    shipments: shipments.as_deref(),
-                };
-                derive_insights(inputs, now)
-            });
-            (Some(orders), insights)
-        }
-    };
-    Assembly::Profile(Box::new(Profile {
+    Collected::Answers(Box::new(Answers {
         customer,
-        identity,
         billing,
-        orders,
+        history,
         shipments,
-        interactions,
-        insights,
+        crm,
         sources,
     }))
+}
+
+impl Answers {
+    /// The profile they make at `now`, orders enriched from `catalog`.
+    pub fn profile(&self, catalog: &CatalogSnapshot, now: Timestamp) -> Profile {
+        let (identity, interactions) = self
+            .crm
+            .as_ref()
+            .map(|c| (c.identity.clone(), c.interactions.clone()))
+            .unzip();
+        let asked_everything = self
+            .sources
+            .iter()
+            .all(|(_, r)| r.status != SourceStatus::Skipped);
+        let shipments = self.shipments.as_deref();
+        let (orders, insights) = match &self.history {
+            None => (None, None),
+            Some(history) => {
+                let orders = enrich_orders(history.recent.clone(), shipments, catalog, now);
+                let insights = asked_everything.then(|| {
+                    let inputs = InsightInputs {
+                        identity: identity.as_ref(),
+                        interactions: interactions.as_deref(),
+                        billing: self.billing.as_ref(),
+                        totals: history.totals,
+                        currency: history
+                            .currency
+                            .or(self.billing.as_ref().map(|b| b.balance.currency)),
+                        orders: &orders,
+                        shipments,
+                    };
+                    derive_insights(inputs, now)
+                });
+                (Some(orders), insights)
+            }
+        };
+        Profile {
+            customer: self.customer,
+            identity,
+            billing: self.billing.clone(),
+            orders,
+            shipments: self.shipments.clone(),
+            interactions,
+            insights,
+            sources: self.sources,
+        }
+    }
+}
+
+/// Merges the `outcomes` of a fan-out for `customer` at `now`, enriching orders from
+/// `catalog`.
+pub fn assemble(
+    customer: CustomerId,
+    outcomes: Vec<Outcome>,
+    catalog: &CatalogSnapshot,
+    now: Timestamp,
+) -> Assembly {
+    match collect(customer, outcomes) {
+        Collected::Answers(answers) => Assembly::Profile(Box::new(answers.profile(catalog, now))),
+        Collected::NotFound => Assembly::NotFound,
+        Collected::Unavailable => Assembly::Unavailable,
+    }
 }
 
 #[cfg(test)]

@@ -52,6 +52,12 @@ impl Profiles {
         }
     }
 
+    /// The catalog changed: nothing is dropped (each entry is enriched again on its next
+    /// read), but watchers hear that any profile may read differently.
+    pub fn catalog_changed(&self) {
+        let _no_watchers = self.inner.changes.send(Change::Everything);
+    }
+
     /// Drops every entry of L1: a feed or the bus may have lost changes.
     pub fn flush_here(&self) {
         self.inner.cache.invalidate_all();

@@ -1,5 +1,6 @@
-//! The miss path: L2 if it has a usable copy, else the backends the sections need, merged
-//! and encoded, with the last good copy standing in for a backend that fails.
+//! The miss path: the cached entry enriched again if only the catalog changed, else L2 if it
+//! has a usable copy, else the backends the sections need, merged and encoded, with the last
+//! good copy standing in for a backend that fails.
 
 use std::sync::Arc;
 
@@ -10,7 +11,7 @@ use super::{ProfileError, Profiles};
 use crate::{
     cache::CachedProfile,
     entry::{EncodedProfile, ServedFrom},
-    profile::{Assembly, assemble},
+    profile::{Collected, collect},
     reference::CatalogSnapshot,
     vocab::{CustomerId, SourceSet},
 };
@@ -27,10 +28,19 @@ impl Profiles {
     ) -> Result<(Arc<CachedProfile>, ServedFrom), ProfileError> {
         let catalog = self.inner.catalog.snapshot();
         let fingerprint = catalog.fingerprint();
+        // The catalog changed since the entry was enriched: enrich what the backends answered
+        // again, without asking them.
+        if let Some(current) = &current
+            && current.catalog() != fingerprint
+            && let Some(entry) = self.reenrich(current, &catalog)
+            && usable(&entry)
+        {
+            return Ok((entry, ServedFrom::L1));
+        }
         if let Some(l2) = &self.inner.l2
             && let Some((encoded, loaded_wall)) = l2.get(customer, fingerprint).await
         {
-            let entry = CachedProfile::from_l2(encoded, loaded_wall);
+            let entry = CachedProfile::from_l2(encoded, loaded_wall, fingerprint);
             if usable(&entry) {
                 return Ok((entry, ServedFrom::L2));
             }
@@ -69,6 +79,27 @@ impl Profiles {
         Ok((entry, ServedFrom::Sources))
     }
 
+    /// `current` enriched from `catalog` again, from the answers it keeps; `None` when it
+    /// keeps none (a copy from L2) or some of its data is a stale stand-in (the answers do not
+    /// hold it).
+    fn reenrich(
+        &self,
+        current: &CachedProfile,
+        catalog: &CatalogSnapshot,
+    ) -> Option<Arc<CachedProfile>> {
+        let answers = current.answers().filter(|_| !current.is_stale())?;
+        let now = Utc::now();
+        let encoded = EncodedProfile::encode(&answers.profile(catalog, now), now);
+        crate::cache::bump_counter(&self.stats().reenrichments);
+        Some(CachedProfile::new(
+            encoded,
+            current.loaded_at,
+            current.loaded_wall,
+            catalog.fingerprint(),
+            Some(answers.clone()),
+        ))
+    }
+
     /// Reads `set` from the backends and merges it, enriching from `catalog`. A backend that
     /// fails now is stood in for by its last good copy in `previous`, marked stale.
     pub(super) async fn load(
@@ -84,20 +115,29 @@ impl Profiles {
         let wall = Utc::now();
         let oldest = wall - self.inner.policy.max_age;
         let outcomes = self.inner.fanout.gather(customer, set, deadline).await;
-        match assemble(customer, outcomes, catalog, wall) {
-            Assembly::Profile(profile) => {
+        match collect(customer, outcomes) {
+            Collected::Answers(answers) => {
+                let profile = answers.profile(catalog, wall);
                 let mut encoded = EncodedProfile::encode(&profile, wall);
                 if let Some(previous) = previous {
                     encoded.carry_stale(&previous.encoded, oldest);
                 }
-                Ok(CachedProfile::new(encoded, started, wall))
+                Ok(CachedProfile::new(
+                    encoded,
+                    started,
+                    wall,
+                    catalog.fingerprint(),
+                    Some(Arc::from(answers)),
+                ))
             }
-            Assembly::NotFound => Err(ProfileError::NotFound(customer)),
-            Assembly::Unavailable => match previous.filter(|p| p.loaded_wall >= oldest) {
+            Collected::NotFound => Err(ProfileError::NotFound(customer)),
+            Collected::Unavailable => match previous.filter(|p| p.loaded_wall >= oldest) {
                 Some(previous) => Ok(CachedProfile::new(
                     previous.encoded.all_stale(),
                     previous.loaded_at,
                     previous.loaded_wall,
+                    previous.catalog(),
+                    None,
                 )),
                 None if deadline.is_some_and(|d| d <= Instant::now()) => {
                     Err(ProfileError::DeadlineExceeded)

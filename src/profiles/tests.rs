@@ -330,3 +330,54 @@ async fn a_failing_backend_is_served_from_its_last_good_copy_marked_stale() {
             .all(|(_, r)| r.status == SourceStatus::Stale)
     );
 }
+
+/// The names of the products in the served orders.
+fn product_names(served: &Served) -> Vec<String> {
+    let wire = decoded(
+        &served.entry.encoded,
+        SectionSet::ALL,
+        served.from,
+        Duration::ZERO,
+    );
+    let orders = wire.orders.expect("orders").recent;
+    orders
+        .into_iter()
+        .flat_map(|order| order.lines)
+        .map(|line| line.product_name)
+        .collect()
+}
+
+#[tokio::test]
+async fn a_catalog_change_is_applied_to_cached_profiles_without_reading_the_backends() {
+    let (sources, fakes) = fake_sources(|f| f);
+    let profiles = profiles(sources);
+    let first = get(&profiles, Freshness::AnyAge).await;
+    assert!(product_names(&first).contains(&"Headphones".to_owned()));
+    assert_eq!(calls(&fakes), each(1));
+
+    // One product is renamed; the catalog is swapped, nothing is flushed.
+    assert!(
+        profiles
+            .catalog()
+            .replace(fixtures::catalog_naming("Studio Headphones"))
+    );
+    let next = get(&profiles, Freshness::AnyAge).await;
+    assert!(
+        product_names(&next).contains(&"Studio Headphones".to_owned()),
+        "{:?}",
+        product_names(&next)
+    );
+    assert_eq!(next.from, ServedFrom::L1);
+    assert_eq!(calls(&fakes), each(1), "no backend was read again");
+    assert_eq!(
+        profiles
+            .stats()
+            .reenrichments
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // Enriched once: the next read is a plain hit.
+    let again = get(&profiles, Freshness::AnyAge).await;
+    assert_eq!(again.from, ServedFrom::L1);
+    assert!(Arc::ptr_eq(&again.entry, &next.entry));
+}

@@ -2,7 +2,10 @@
 
 use std::{
     collections::{BTreeMap, HashMap},
-    sync::Arc,
+    sync::{
+        Arc,
+        atomic::{AtomicU64, Ordering},
+    },
 };
 
 use arc_swap::ArcSwap;
@@ -127,15 +130,24 @@ fn fingerprint(products: &HashMap<Sku, Product>, policies: &BTreeMap<String, Ret
 
 /// The current catalog snapshot. Readers take an `Arc` to one version and keep it for the
 /// whole request, so a refresh never shows them half of the old and half of the new.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Catalog {
     current: ArcSwap<CatalogSnapshot>,
+    /// The current version's fingerprint, for a read path that only needs to compare it.
+    fingerprint: AtomicU64,
+}
+
+impl Default for Catalog {
+    fn default() -> Self {
+        Self::new(CatalogSnapshot::default())
+    }
 }
 
 impl Catalog {
     /// A catalog holding `snapshot`.
     pub fn new(snapshot: CatalogSnapshot) -> Self {
         Self {
+            fingerprint: AtomicU64::new(snapshot.fingerprint()),
             current: ArcSwap::from_pointee(snapshot),
         }
     }
@@ -145,9 +157,16 @@ impl Catalog {
         self.current.load_full()
     }
 
-    /// Makes `snapshot` the current version.
-    pub fn replace(&self, snapshot: CatalogSnapshot) {
+    /// The current version's fingerprint (one atomic load).
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint.load(Ordering::Acquire)
+    }
+
+    /// Makes `snapshot` the current version; true if its content differs from the last one.
+    pub fn replace(&self, snapshot: CatalogSnapshot) -> bool {
+        let fingerprint = snapshot.fingerprint();
         self.current.store(Arc::new(snapshot));
+        self.fingerprint.swap(fingerprint, Ordering::AcqRel) != fingerprint
     }
 }
 

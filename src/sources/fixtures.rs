@@ -139,6 +139,11 @@ pub(crate) fn shipments() -> Vec<Shipment> {
 }
 
 pub(crate) fn catalog() -> CatalogSnapshot {
+    catalog_naming("Headphones")
+}
+
+/// The catalog, with ELE-1 (ordered in [`history`]) named `headphones`.
+pub(crate) fn catalog_naming(headphones: &str) -> CatalogSnapshot {
     let product = |sku: &str, name: &str, category: &str| Product {
         sku: sku.parse().expect("valid sku"),
         name: name.into(),
@@ -154,7 +159,7 @@ pub(crate) fn catalog() -> CatalogSnapshot {
     };
     CatalogSnapshot::new(
         [
-            product("ELE-1", "Headphones", "electronics"),
+            product("ELE-1", headphones, "electronics"),
             product("ELE-2", "Charger", "electronics"),
             product("BOO-1", "Atlas", "books"),
         ],

@@ -75,23 +75,47 @@ async fn a_commit_reaches_the_cache_within_the_feeds_lag(backend: Backend) {
     );
 }
 
-async fn a_catalog_change_replaces_the_snapshot(backend: Backend) {
+async fn a_catalog_change_reaches_cached_profiles_without_a_backend_read(backend: Backend) {
     let app = spawn_app(backend).await;
+    let customer = app.busy_customer().await;
+    let line = |profile: &c360_proto::CustomerProfile| {
+        let order = &profile.orders.as_ref().expect("orders").recent[0];
+        order.lines[0].clone()
+    };
+    let before = line(&app.profile(customer).await);
+    assert_eq!(app.served_from(customer).await.0, CacheTier::L1, "cached");
+    let reads = app.all_reads();
+    let flushes = app.profiles.stats().flushes.load(Ordering::Relaxed);
+
     app.db
         .execute(
-            "UPDATE products SET name = 'Renamed Atlas' WHERE sku = 'BOO-00003'",
-            &[],
+            "UPDATE products SET name = 'Renamed Atlas' WHERE sku = $1",
+            &[Bind::Text(before.sku.clone())],
         )
         .await
         .unwrap();
     let renamed = eventually(FEED_LAG, || async {
-        app.product("BOO-00003").await.unwrap().name == "Renamed Atlas"
+        app.product(&before.sku).await.unwrap().name == "Renamed Atlas"
     })
     .await;
     assert!(
         renamed.is_some(),
         "the catalog change did not reach the snapshot"
     );
+    let profile = app.profile(customer).await;
+    assert_eq!(line(&profile).product_name, "Renamed Atlas");
+    assert_eq!(
+        profile.cache.unwrap().served_from(),
+        CacheTier::L1,
+        "enriched again in memory"
+    );
+    assert_eq!(app.all_reads(), reads, "no backend was read again");
+    assert_eq!(
+        app.profiles.stats().flushes.load(Ordering::Relaxed),
+        flushes,
+        "nothing was flushed"
+    );
+    assert_eq!(app.stats().await.reenrichments, 1);
 }
 
 /// A backend wrapper that holds a read after it has read, until the test releases it.
@@ -268,7 +292,7 @@ async fn admins_warm_invalidate_and_read_the_figures(backend: Backend) {
 
 crate::over_both_backends!(
     a_commit_reaches_the_cache_within_the_feeds_lag,
-    a_catalog_change_replaces_the_snapshot,
+    a_catalog_change_reaches_cached_profiles_without_a_backend_read,
     an_invalidation_racing_a_load_never_puts_old_data_back,
     a_watch_streams_the_profile_then_each_change_and_ends_with_its_caller,
     admins_warm_invalidate_and_read_the_figures,

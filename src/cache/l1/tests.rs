@@ -36,7 +36,13 @@ fn cache(ttl: Duration) -> ProfileCache {
 
 /// An entry whose data was read `age` ago.
 fn entry(age: Duration) -> Arc<CachedProfile> {
-    CachedProfile::new(encoded(&[]), Instant::now() - age, Utc::now() - age)
+    CachedProfile::new(
+        encoded(&[]),
+        Instant::now() - age,
+        Utc::now() - age,
+        0,
+        None,
+    )
 }
 
 async fn load(cache: &ProfileCache, profile: Arc<CachedProfile>) {
