@@ -61,7 +61,7 @@ fn cache(max_bytes: u64) -> ProfileCache {
 
 async fn memory(count: u64) {
     // Each entry as the read path caches it: the encoded profile and, to enrich it again when
-    // the catalog changes, the answers it was made of (a copy each).
+    // the catalog changes, the answers it was made of, packed.
     let (answers, catalog) = typical_answers().await;
     let template = answers.profile(&catalog, Utc::now());
     let encoded = EncodedProfile::encode(&template, Utc::now());
@@ -81,7 +81,7 @@ async fn memory(count: u64) {
             Instant::now(),
             Utc::now(),
             catalog.fingerprint(),
-            Some(Arc::new(answers.clone())),
+            answers.pack(),
         );
         cache
             .get_or_load(profile.customer, &|_| false, |_| async {

@@ -34,8 +34,8 @@ pub(crate) use stats::bump as bump_counter;
 pub use stats::{CacheStats, FeedSnapshot, FeedStats};
 
 use crate::{
-    entry::EncodedProfile,
-    profile::Answers,
+    entry::{EncodedProfile, L2Entry},
+    profile::PackedAnswers,
     vocab::{CustomerId, SourceSet, Timestamp},
 };
 
@@ -59,9 +59,9 @@ pub struct CachedProfile {
     pub loaded_wall: Timestamp,
     /// The fingerprint of the catalog it was enriched from.
     catalog: u64,
-    /// What the backends answered, when this replica read them itself: enough to enrich the
-    /// entry again from a new catalog without asking them. (Copies from L2 have none.)
-    answers: Option<Arc<Answers>>,
+    /// What the backends answered, packed: enough to enrich the entry again from a new
+    /// catalog without asking them.
+    answers: Option<PackedAnswers>,
     /// The backends it holds the answers of.
     asked: SourceSet,
     /// Every backend it asked answered.
@@ -75,6 +75,8 @@ pub struct CachedProfile {
 /// Bytes an entry costs beyond its encoded sections: the struct, the key and moka's own
 /// bookkeeping, measured rather than guessed in BENCHMARKS.md.
 const ENTRY_OVERHEAD: usize = 640;
+/// Bytes packed answers cost beyond their length: the allocation's own.
+const ANSWERS_OVERHEAD: usize = 16;
 
 impl CachedProfile {
     /// Wraps a profile read from the backends at `loaded_at` (`loaded_wall` on the wall
@@ -85,10 +87,9 @@ impl CachedProfile {
         loaded_at: Instant,
         loaded_wall: Timestamp,
         catalog: u64,
-        answers: Option<Arc<Answers>>,
+        answers: Option<PackedAnswers>,
     ) -> Arc<Self> {
-        // The answers hold what the encoding holds, as records: counted at the same size.
-        let answers_weight = answers.as_ref().map_or(0, |_| encoded.encoded_len());
+        let answers_weight = answers.as_ref().map_or(0, |a| a.len() + ANSWERS_OVERHEAD);
         let weight = u32::try_from(encoded.encoded_len() + answers_weight + ENTRY_OVERHEAD)
             .unwrap_or(u32::MAX);
         let sources = encoded.sources();
@@ -108,19 +109,18 @@ impl CachedProfile {
         })
     }
 
-    /// Wraps a profile from L2, read from the backends at `loaded_wall`, enriched from the
-    /// catalog whose fingerprint is `catalog`.
-    pub fn from_l2(encoded: EncodedProfile, loaded_wall: Timestamp, catalog: u64) -> Arc<Self> {
-        let age = (chrono::Utc::now() - loaded_wall)
+    /// Wraps a profile from L2, keeping the age it had there.
+    pub fn from_l2(entry: L2Entry) -> Arc<Self> {
+        let age = (chrono::Utc::now() - entry.loaded_at)
             .to_std()
             .unwrap_or_default();
         let now = Instant::now();
         Self::new(
-            encoded,
+            entry.profile,
             now.checked_sub(age).unwrap_or(now),
-            loaded_wall,
-            catalog,
-            None,
+            entry.loaded_at,
+            entry.catalog,
+            entry.answers,
         )
     }
 
@@ -129,8 +129,8 @@ impl CachedProfile {
         self.catalog
     }
 
-    /// What the backends answered, if this replica read them itself.
-    pub fn answers(&self) -> Option<&Arc<Answers>> {
+    /// What the backends answered, packed, if this replica read them itself.
+    pub fn answers(&self) -> Option<&PackedAnswers> {
         self.answers.as_ref()
     }
 

@@ -21,7 +21,7 @@ use prost::{
     encoding::{self, WireType},
 };
 
-pub use l2::DecodeError;
+pub use l2::{DecodeError, L2Entry};
 
 use crate::{
     convert::{self, id},

@@ -11,10 +11,12 @@ pub use enums::{
     ShipmentStatus, Tier,
 };
 
+use serde::{Deserialize, Serialize};
+
 use crate::vocab::{Currency, Money, OrderId, Sku, Timestamp};
 
 /// Who the customer is (CRM).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Identity {
     /// Given name.
     pub first_name: String,
@@ -35,7 +37,7 @@ pub struct Identity {
 }
 
 /// What the customer owes and how they pay (billing).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Billing {
     /// Owed now; negative in credit.
     pub balance: Money,
@@ -50,7 +52,7 @@ pub struct Billing {
 }
 
 /// A card on file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PaymentMethod {
     /// Id.
     pub id: i64,
@@ -67,7 +69,7 @@ pub struct PaymentMethod {
 }
 
 /// An invoice.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Invoice {
     /// Id.
     pub id: i64,
@@ -86,7 +88,7 @@ pub struct Invoice {
 }
 
 /// A payment that failed.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FailedPayment {
     /// The invoice.
     pub invoice_id: i64,
@@ -99,7 +101,7 @@ pub struct FailedPayment {
 }
 
 /// An order as the orders system returns it, before enrichment.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderRecord {
     /// Id.
     pub id: OrderId,
@@ -114,7 +116,7 @@ pub struct OrderRecord {
 }
 
 /// An order line as the orders system returns it.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LineRecord {
     /// Line number, from 1.
     pub line_number: i32,
@@ -136,7 +138,7 @@ impl LineRecord {
 }
 
 /// Totals over all of a customer's orders, not only the recent ones.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 pub struct OrderTotals {
     /// Orders, cancelled ones excluded.
     pub order_count: i64,
@@ -151,7 +153,7 @@ pub struct OrderTotals {
 }
 
 /// What the orders source returns for a customer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderHistory {
     /// The most recent orders, newest first.
     pub recent: Vec<OrderRecord>,
@@ -162,7 +164,7 @@ pub struct OrderHistory {
 }
 
 /// A parcel (fulfilment).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Shipment {
     /// Id.
     pub id: i64,
@@ -198,7 +200,7 @@ impl Shipment {
 }
 
 /// A ticket, chat, call or email (CRM).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Interaction {
     /// Id.
     pub id: i64,
@@ -217,7 +219,7 @@ pub struct Interaction {
 }
 
 /// What CRM returns for a customer.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CrmRecord {
     /// Who they are.
     pub identity: Identity,

@@ -19,10 +19,11 @@ use bytes::Bytes;
 use deadpool_redis::{Pool, Runtime, Timeouts, redis};
 
 use self::unconfirmed::Unconfirmed;
+use super::CachedProfile;
 use super::stats::{CacheStats, bump};
 use crate::{
-    entry::EncodedProfile,
-    vocab::{CustomerId, Timestamp},
+    entry::{EncodedProfile, L2Entry},
+    vocab::CustomerId,
 };
 
 /// Writes `ARGV[1]` to `KEYS[1]` for `ARGV[3]` ms if the generation in `KEYS[2]` is still
@@ -125,15 +126,15 @@ impl RedisCache {
     }
 
     fn profile_key(&self, customer: CustomerId) -> String {
-        format!("{}:v1:profile:{customer}", self.config.prefix)
+        format!("{}:v2:profile:{customer}", self.config.prefix)
     }
 
     fn generation_key(&self, customer: CustomerId) -> String {
-        format!("{}:v1:gen:{customer}", self.config.prefix)
+        format!("{}:v2:gen:{customer}", self.config.prefix)
     }
 
     fn epoch_key(&self) -> String {
-        format!("{}:v1:epoch", self.config.prefix)
+        format!("{}:v2:epoch", self.config.prefix)
     }
 
     /// Runs `call` on a pooled connection within the timeout; `None` (counted) on any failure.
@@ -162,13 +163,9 @@ impl RedisCache {
         }
     }
 
-    /// The cached profile of `customer` and when it was read from the backends, if it was
-    /// enriched from the catalog whose fingerprint is `catalog`.
-    pub async fn get(
-        &self,
-        customer: CustomerId,
-        catalog: u64,
-    ) -> Option<(EncodedProfile, Timestamp)> {
+    /// The cached profile of `customer`, if it was enriched from the catalog whose fingerprint
+    /// is `catalog` or carries the answers to enrich it again.
+    pub async fn get(&self, customer: CustomerId, catalog: u64) -> Option<L2Entry> {
         let mut get = redis::cmd("GET");
         get.arg(self.profile_key(customer));
         let found: Option<Vec<u8>> = self.run("get", get).await?;
@@ -177,19 +174,19 @@ impl RedisCache {
             return None;
         };
         match EncodedProfile::from_l2(Bytes::from(bytes)) {
-            Ok((entry, loaded_at, fingerprint)) if entry.customer() == customer => {
-                if self.unconfirmed.distrusts(customer, loaded_at) {
+            Ok(entry) if entry.profile.customer() == customer => {
+                if self.unconfirmed.distrusts(customer, entry.loaded_at) {
                     // An invalidation of it was not confirmed: it may be stale.
                     bump(&self.stats.l2_misses);
                     return None;
                 }
-                if fingerprint != catalog {
-                    // Enriched from another catalog: as good as absent.
+                if entry.catalog != catalog && entry.answers.is_none() {
+                    // Enriched from another catalog, and nothing to enrich it again from.
                     bump(&self.stats.l2_misses);
                     return None;
                 }
                 bump(&self.stats.l2_hits);
-                Some((entry, loaded_at))
+                Some(entry)
             }
             Ok(_) | Err(_) => {
                 bump(&self.stats.l2_errors);
@@ -226,16 +223,10 @@ impl RedisCache {
         })
     }
 
-    /// Stores `entry` (read at `loaded_at`, enriched from catalog `catalog`) if nothing
-    /// invalidated `customer` since `guard` was read.
-    pub async fn fill(
-        &self,
-        customer: CustomerId,
-        entry: &EncodedProfile,
-        loaded_at: Timestamp,
-        catalog: u64,
-        guard: &FillGuard,
-    ) {
+    /// Stores `entry` (with its answers, if it has them) if nothing invalidated `customer`
+    /// since `guard` was read.
+    pub async fn fill(&self, customer: CustomerId, entry: &CachedProfile, guard: &FillGuard) {
+        let loaded_at = entry.loaded_wall;
         if self.unconfirmed.distrusts(customer, loaded_at) {
             bump(&self.stats.discarded_loads);
             return;
@@ -246,7 +237,12 @@ impl RedisCache {
             .arg(self.profile_key(customer))
             .arg(self.generation_key(customer))
             .arg(self.epoch_key())
-            .arg(entry.to_l2(loaded_at, catalog).as_ref())
+            .arg(
+                entry
+                    .encoded
+                    .to_l2(loaded_at, entry.catalog(), entry.answers())
+                    .as_ref(),
+            )
             .arg(&guard.generation)
             .arg(u64::try_from(self.config.ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(&guard.epoch);
@@ -362,7 +358,7 @@ impl RedisCache {
         if self.run::<()>("flush epoch", epoch).await.is_none() {
             return false;
         }
-        let pattern = format!("{}:v1:profile:*", self.config.prefix);
+        let pattern = format!("{}:v2:profile:*", self.config.prefix);
         let mut cursor = 0u64;
         loop {
             let mut scan = redis::cmd("SCAN");

@@ -5,7 +5,7 @@ use chrono::Duration as Days;
 use super::*;
 use crate::{
     fanout::{Failure, Outcome},
-    profile::{Assembly, assemble},
+    profile::{Assembly, PackedAnswers, assemble},
     sources::fixtures,
 };
 
@@ -144,14 +144,18 @@ fn insights_are_complete_exactly_when_every_backend_answered() {
 }
 
 #[test]
-fn l2_bytes_read_back_to_the_same_profile_and_time() {
+fn l2_bytes_read_back_to_the_same_profile_time_and_answers() {
     let loaded_at = fixtures::now() - Days::seconds(7);
+    let answers = PackedAnswers::from_bytes(b"packed answers");
     for failing in [&[][..], &[SourceKind::Billing]] {
-        let original = encoded(failing);
-        let (read, at, catalog) =
-            EncodedProfile::from_l2(original.to_l2(loaded_at, 99)).expect("readable");
-        assert_eq!(read, original, "{failing:?}");
-        assert_eq!((at, catalog), (loaded_at, 99));
+        for answers in [None, Some(&answers)] {
+            let original = encoded(failing);
+            let read =
+                EncodedProfile::from_l2(original.to_l2(loaded_at, 99, answers)).expect("readable");
+            assert_eq!(read.profile, original, "{failing:?}");
+            assert_eq!((read.loaded_at, read.catalog), (loaded_at, 99));
+            assert_eq!(read.answers.as_ref(), answers);
+        }
     }
     assert!(
         EncodedProfile::from_l2(Bytes::from_static(b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x7f"))

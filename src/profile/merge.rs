@@ -129,6 +129,63 @@ impl Answers {
     }
 }
 
+/// [`Answers`] packed small (postcard), as a cached entry keeps them: the records only, since
+/// the customer and the reports are the entry's own. Unpacked only when the catalog changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PackedAnswers(Box<[u8]>);
+
+/// The records of [`Answers`], in the order they are packed.
+type Records = (
+    Option<Billing>,
+    Option<OrderHistory>,
+    Option<Vec<Shipment>>,
+    Option<CrmRecord>,
+);
+
+impl Answers {
+    /// Packs the records; `None` if they cannot be (they always can: plain data).
+    pub fn pack(&self) -> Option<PackedAnswers> {
+        let records = (&self.billing, &self.history, &self.shipments, &self.crm);
+        let bytes = postcard::to_allocvec(&records).ok()?;
+        Some(PackedAnswers(bytes.into_boxed_slice()))
+    }
+}
+
+impl PackedAnswers {
+    /// Packed answers as [`Self::as_bytes`] gave them (checked when unpacked).
+    pub fn from_bytes(bytes: &[u8]) -> Self {
+        Self(bytes.into())
+    }
+
+    /// The packed bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
+    /// Bytes held.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether it holds nothing (never, for packed answers).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The answers of `customer`, whose backends' reports are `sources`.
+    pub fn unpack(&self, customer: CustomerId, sources: SourceReports) -> Option<Answers> {
+        let (billing, history, shipments, crm): Records = postcard::from_bytes(&self.0).ok()?;
+        Some(Answers {
+            customer,
+            billing,
+            history,
+            shipments,
+            crm,
+            sources,
+        })
+    }
+}
+
 /// Merges the `outcomes` of a fan-out for `customer` at `now`, enriching orders from
 /// `catalog`.
 pub fn assemble(

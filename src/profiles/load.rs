@@ -38,10 +38,17 @@ impl Profiles {
             return Ok((entry, ServedFrom::L1));
         }
         if let Some(l2) = &self.inner.l2
-            && let Some((encoded, loaded_wall)) = l2.get(customer, fingerprint).await
+            && let Some(found) = l2.get(customer, fingerprint).await
         {
-            let entry = CachedProfile::from_l2(encoded, loaded_wall, fingerprint);
-            if usable(&entry) {
+            let entry = CachedProfile::from_l2(found);
+            let entry = match entry.catalog() == fingerprint {
+                true => Some(entry),
+                // Filled before the catalog changed: enriched again here, not reloaded.
+                false => self.reenrich(&entry, &catalog),
+            };
+            if let Some(entry) = entry
+                && usable(&entry)
+            {
                 return Ok((entry, ServedFrom::L2));
             }
         }
@@ -65,16 +72,7 @@ impl Profiles {
         {
             // Other replicas may use it; this caller need not wait for it.
             let (l2, shared) = (l2.clone(), entry.clone());
-            tokio::spawn(async move {
-                l2.fill(
-                    customer,
-                    &shared.encoded,
-                    shared.loaded_wall,
-                    fingerprint,
-                    &guard,
-                )
-                .await;
-            });
+            tokio::spawn(async move { l2.fill(customer, &shared, &guard).await });
         }
         Ok((entry, ServedFrom::Sources))
     }
@@ -87,7 +85,8 @@ impl Profiles {
         current: &CachedProfile,
         catalog: &CatalogSnapshot,
     ) -> Option<Arc<CachedProfile>> {
-        let answers = current.answers().filter(|_| !current.is_stale())?;
+        let packed = current.answers().filter(|_| !current.is_stale())?;
+        let answers = packed.unpack(current.encoded.customer(), *current.encoded.sources())?;
         let now = Utc::now();
         let encoded = EncodedProfile::encode(&answers.profile(catalog, now), now);
         crate::cache::bump_counter(&self.stats().reenrichments);
@@ -96,7 +95,7 @@ impl Profiles {
             current.loaded_at,
             current.loaded_wall,
             catalog.fingerprint(),
-            Some(answers.clone()),
+            Some(packed.clone()),
         ))
     }
 
@@ -127,7 +126,7 @@ impl Profiles {
                     started,
                     wall,
                     catalog.fingerprint(),
-                    Some(Arc::from(answers)),
+                    answers.pack(),
                 ))
             }
             Collected::NotFound => Err(ProfileError::NotFound(customer)),

@@ -8,7 +8,7 @@ use crate::vocab::InvalidValue;
 macro_rules! db_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         pub enum $name {
             $(#[doc = concat!("Stored as `", $text, "`.")] $variant),+
         }

@@ -44,7 +44,9 @@ fn parse_id(raw: &str) -> Result<i64, KeyError> {
 macro_rules! backend_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        #[derive(
+            Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+        )]
         pub struct $name(i64);
 
         impl $name {
@@ -85,7 +87,9 @@ backend_id!(
 );
 
 /// A stock-keeping unit, upper case.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct Sku(String);
 
 impl Sku {
@@ -118,7 +122,7 @@ impl fmt::Display for Sku {
 }
 
 /// An email address, trimmed and lower case, as CRM stores it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Email(String);
 
 impl Email {
@@ -155,7 +159,7 @@ impl FromStr for Email {
 ///
 /// Callers write numbers in many ways; all of these are `+442079460018`:
 /// `+44 20 7946 0018`, `0044 20 7946 0018`, `+44 (0)20 7946-0018`, `00442079460018`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Phone(String);
 
 impl Phone {

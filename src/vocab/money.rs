@@ -5,7 +5,7 @@ use std::{fmt, str::FromStr};
 use super::InvalidValue;
 
 /// An ISO 4217 currency code, stored inline so that `Money` is `Copy`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Currency([u8; 3]);
 
 impl Currency {
@@ -39,7 +39,7 @@ impl fmt::Display for Currency {
 }
 
 /// An amount in minor units of a currency.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Money {
     /// The currency.
     pub currency: Currency,

@@ -22,7 +22,8 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_stream::StreamExt;
 
 use crate::helpers::{
-    Backend, TestApp, TestDatabase, eventually, get, serve, serve_unready, settings_for, spawn_app,
+    Backend, TestApp, TestDatabase, eventually, first_line, get, serve, serve_unready,
+    settings_for, spawn_app,
 };
 
 /// The feed's contract: a commit is visible within a second.
@@ -78,11 +79,7 @@ async fn a_commit_reaches_the_cache_within_the_feeds_lag(backend: Backend) {
 async fn a_catalog_change_reaches_cached_profiles_without_a_backend_read(backend: Backend) {
     let app = spawn_app(backend).await;
     let customer = app.busy_customer().await;
-    let line = |profile: &c360_proto::CustomerProfile| {
-        let order = &profile.orders.as_ref().expect("orders").recent[0];
-        order.lines[0].clone()
-    };
-    let before = line(&app.profile(customer).await);
+    let before = first_line(&app.profile(customer).await);
     assert_eq!(app.served_from(customer).await.0, CacheTier::L1, "cached");
     let reads = app.all_reads();
     let flushes = app.profiles.stats().flushes.load(Ordering::Relaxed);
@@ -103,7 +100,7 @@ async fn a_catalog_change_reaches_cached_profiles_without_a_backend_read(backend
         "the catalog change did not reach the snapshot"
     );
     let profile = app.profile(customer).await;
-    assert_eq!(line(&profile).product_name, "Renamed Atlas");
+    assert_eq!(first_line(&profile).product_name, "Renamed Atlas");
     assert_eq!(
         profile.cache.unwrap().served_from(),
         CacheTier::L1,

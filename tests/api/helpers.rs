@@ -26,7 +26,7 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-pub use calls::{get, mask, masked, reads_each};
+pub use calls::{first_line, get, mask, masked, reads_each};
 pub use database::{Backend, CUSTOMERS, TestDatabase};
 pub use redis::{TestRedis, redis_prefix, shared_redis_url};
 

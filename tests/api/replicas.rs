@@ -7,7 +7,7 @@ use c360::vocab::{CustomerId, SectionSet};
 use c360_proto::CacheTier;
 
 use crate::helpers::{
-    Backend, TestApp, TestDatabase, TestRedis, eventually, reads_each, redis_prefix,
+    Backend, TestApp, TestDatabase, TestRedis, eventually, first_line, reads_each, redis_prefix,
     shared_redis_url, spawn_replica, spawn_replicas,
 };
 
@@ -170,14 +170,7 @@ async fn an_l2_fill_that_an_invalidation_overtook_does_not_land() {
     app.profiles.invalidate(&[customer]).await;
     assert!(l2.get(customer, app.profiles_catalog()).await.is_none());
     // ...so the loader's fill, carrying what it read before, is refused.
-    l2.fill(
-        customer,
-        &served.entry.encoded,
-        served.entry.loaded_wall,
-        app.profiles_catalog(),
-        &guard,
-    )
-    .await;
+    l2.fill(customer, &served.entry, &guard).await;
     assert!(
         l2.get(customer, app.profiles_catalog()).await.is_none(),
         "a stale fill landed"
@@ -279,4 +272,36 @@ async fn an_l2_invalidation_redis_does_not_confirm_keeps_every_replica_off_the_o
         assert_eq!(app.served_from(32).await.1, "Perpetua");
     }
     assert_ne!(before, "Perpetua");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_catalog_change_a_replica_enriches_l2s_copy_again_instead_of_asking_the_backends() {
+    let apps = replicas(2, |_| {}).await;
+    let customer = apps[0].busy_customer().await;
+    let sku = first_line(&apps[0].profile(customer).await).sku;
+    until_in_l2(&apps[0], customer).await;
+
+    apps[0]
+        .db
+        .execute(
+            "UPDATE products SET name = 'Atlas, Revised' WHERE sku = $1",
+            &[c360::db::Bind::Text(sku.clone())],
+        )
+        .await
+        .unwrap();
+    let renamed = eventually(Duration::from_secs(2), || async {
+        apps[1].product(&sku).await.unwrap().name == "Atlas, Revised"
+    })
+    .await;
+    assert!(
+        renamed.is_some(),
+        "the catalog change did not reach replica 1"
+    );
+    // Replica 1 never held the customer: L2's copy, filled before the change, is enriched
+    // again from the answers it carries.
+    let reads = apps[1].all_reads();
+    let profile = apps[1].profile(customer).await;
+    assert_eq!(first_line(&profile).product_name, "Atlas, Revised");
+    assert_eq!(profile.cache.unwrap().served_from(), CacheTier::L2);
+    assert_eq!(apps[1].all_reads(), reads, "no backend was read");
 }

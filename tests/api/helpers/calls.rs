@@ -34,6 +34,12 @@ pub fn masked(id: impl ToString, paths: &[&str]) -> pb::GetCustomerProfileReques
     }
 }
 
+/// The first line of the most recent order of `profile`.
+pub fn first_line(profile: &pb::CustomerProfile) -> pb::OrderLine {
+    let order = &profile.orders.as_ref().expect("orders").recent[0];
+    order.lines[0].clone()
+}
+
 /// The calls tests make, each on its own clone of the client, as separate callers would.
 impl TestApp {
     /// `GetCustomerProfile`, as it went.
