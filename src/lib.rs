@@ -31,9 +31,12 @@
 //!   generation they were loaded under), L2 (Redis, guarded fills, the invalidations it did not
 //!   confirm), the change-feed follower (transaction horizon) and the Redis invalidation bus.
 //! - [`entry`]: the cache entry format: a profile pre-encoded section by section, as the
-//!   caches hold it and the edge serves it, and its bytes in L2.
+//!   caches hold it and the edge serves it, and its bytes in L2 (with the backends' answers
+//!   packed).
 //! - [`convert`]: domain types to protobuf, for the entry format and the edge.
-//! - [`profile`]: the merged profile: merge, enrichment from the catalog, insights.
+//! - [`profile`]: the merged profile: the backends' answers sorted and kept (packed, so
+//!   that a catalog change can be applied again without a backend read), enrichment from the
+//!   catalog, insights.
 //! - [`fanout`]: asks the backends, concurrently, each read under a deadline and counted.
 //! - [`sources`]: the two ports to the backends — `Source` (one per backend: a customer's
 //!   data) and `Lookups` (customers and orders by key) — their sqlx implementations, the
@@ -45,7 +48,7 @@
 //!
 //! - [`db`]: pools to Postgres or SQLite, the reference schema's migrations.
 //! - [`records`]: the backends' records (identity, billing, orders, shipments,
-//!   interactions) in c360's own types.
+//!   interactions) in c360's own types (serde, for packing).
 //! - [`telemetry`]: logs through tracing, and the error-chain helper every layer logs with.
 //! - [`vocab`]: the shared vocabulary: times, money, ids and keys, the backends
 //!   (`SourceKind`, `SourceSet`, `PerSource`), source statuses and reports, sections.
