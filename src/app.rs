@@ -14,7 +14,7 @@ use crate::{
         bus::BusSink,
         feed::{FeedConfig, FeedSink},
     },
-    config::Settings,
+    config::{ConfigError, Settings},
     db::{Db, DbError, PoolOptions, redact},
     fanout::Fanout,
     grpc::{CacheAdminApi, CatalogApi, CustomerApi},
@@ -32,6 +32,9 @@ use crate::{
 /// Why an app could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
+    /// A setting is out of range.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// A backend URL is unusable.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -142,8 +145,9 @@ pub struct App {
 
 impl App {
     /// Connects to the backends of `settings` (with their faults, if any), loads the catalog
-    /// and starts following the change feeds.
+    /// and starts following the change feeds. Settings out of range are refused first.
     pub async fn connect(settings: &Settings) -> Result<Self, AppError> {
+        settings.validate()?;
         let backends = Backends::connect(settings)?.with_faults(settings);
         Self::new(settings, backends).await
     }
@@ -151,6 +155,7 @@ impl App {
     /// An app over `backends`. Loads the catalog first; if that fails, starts with an empty
     /// one and keeps trying.
     pub async fn new(settings: &Settings, backends: Backends) -> Result<Self, AppError> {
+        settings.validate()?;
         let catalog = Arc::new(Catalog::default());
         reload_catalog(&backends.catalog, &catalog).await;
         let stats = Arc::new(CacheStats::default());

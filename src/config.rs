@@ -12,6 +12,8 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
+mod validate;
+
 use crate::{
     cache::feed::FeedConfig, db::PoolOptions, sources::FaultSettings, telemetry::LogSettings,
     vocab::SourceKind,
@@ -26,6 +28,16 @@ pub enum ConfigError {
     /// A value is missing, malformed or unknown.
     #[error(transparent)]
     Invalid(#[from] Box<figment::Error>),
+    /// A value is out of its range.
+    #[error("`{key}` = {value} is out of range: it {rule}")]
+    OutOfRange {
+        /// The dotted key, as in the file.
+        key: String,
+        /// The value, as given (a URL only by its scheme).
+        value: String,
+        /// What it must be.
+        rule: String,
+    },
 }
 
 /// Everything c360 can be told.
@@ -264,9 +276,11 @@ impl Settings {
         for (key, value) in flags {
             figment = figment.merge(Serialized::default(key, value));
         }
-        figment
+        let settings: Self = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(Box::new(e)))
+            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+        settings.validate()?;
+        Ok(settings)
     }
 
     /// The URL of one backend.
@@ -339,6 +353,12 @@ mod tests {
             assert!(typo.is_err());
             jail.create_file("bad.toml", "[cache]\nttl = \"soon\"\n")?;
             assert!(Settings::load(Some(Path::new("bad.toml")), []).is_err());
+            jail.set_env("C360_FEED__POLL_INTERVAL", "0s");
+            let zero = Settings::load(None, []).expect_err("a zero interval");
+            assert_eq!(
+                zero.to_string(),
+                "`feed.poll_interval` = 0s is out of range: it must be from 10ms to 1m"
+            );
             Ok(())
         });
     }

@@ -1,0 +1,254 @@
+//! Every value checked before anything starts: a zero interval would panic a timer, a huge
+//! duration would overflow a deadline, an empty URL would fail on first use. Each refusal
+//! names the key, the value and the range, so that the operator knows what to change.
+
+use std::{fmt::Display, time::Duration};
+
+use super::{ConfigError, Settings, SourceSettings};
+use humantime_serde::re::humantime;
+
+use crate::sources::FaultSettings;
+
+const MS: Duration = Duration::from_millis(1);
+const SECOND: Duration = Duration::from_secs(1);
+const MINUTE: Duration = Duration::from_secs(60);
+const DAY: Duration = Duration::from_secs(86_400);
+
+/// Collects the first refusal.
+struct Check(Result<(), ConfigError>);
+
+impl Check {
+    fn refuse(&mut self, key: &str, value: impl Display, rule: &str) {
+        if self.0.is_ok() {
+            self.0 = Err(ConfigError::OutOfRange {
+                key: key.to_owned(),
+                value: value.to_string(),
+                rule: rule.to_owned(),
+            });
+        }
+    }
+
+    fn duration(&mut self, key: &str, value: Duration, min: Duration, max: Duration) {
+        if value < min || value > max {
+            let rule = format!(
+                "must be from {} to {}",
+                humantime::format_duration(min),
+                humantime::format_duration(max)
+            );
+            self.refuse(key, humantime::format_duration(value), &rule);
+        }
+    }
+
+    fn count(&mut self, key: &str, value: u64, min: u64, max: u64) {
+        if value < min || value > max {
+            self.refuse(key, value, &format!("must be from {min} to {max}"));
+        }
+    }
+
+    fn url(&mut self, key: &str, value: &str, schemes: &[&str]) {
+        if !schemes.iter().any(|scheme| value.starts_with(scheme)) {
+            // The value itself may hold a password: name the scheme it should have only.
+            let rule = format!("must start with {}", schemes.join(" or "));
+            let shown = value.split_once("://").map_or("(no scheme)", |(s, _)| s);
+            self.refuse(key, format!("{shown}://…"), &rule);
+        }
+    }
+
+    fn source(&mut self, name: &str, source: &SourceSettings) {
+        let key = |field: &str| format!("sources.{name}.{field}");
+        if let Some(url) = &source.url {
+            self.url(&key("url"), url, DATABASE_SCHEMES);
+        }
+        if let Some(connections) = source.max_connections {
+            self.count(&key("max_connections"), u64::from(connections), 1, 1000);
+        }
+        self.duration(&key("timeout"), source.timeout, MS, MINUTE);
+        self.faults(&key("faults"), &source.faults);
+    }
+
+    fn faults(&mut self, key: &str, faults: &FaultSettings) {
+        if !(0.0..=1.0).contains(&faults.error_rate) {
+            let key = format!("{key}.error_rate");
+            self.refuse(&key, faults.error_rate, "must be from 0 to 1");
+        }
+        for (field, latency) in [
+            ("latency", faults.latency),
+            ("latency_p99", faults.latency_p99),
+        ] {
+            if let Some(latency) = latency {
+                self.duration(&format!("{key}.{field}"), latency, Duration::ZERO, MINUTE);
+            }
+        }
+        if let (Some(median), Some(p99)) = (faults.latency, faults.latency_p99)
+            && p99 < median
+        {
+            let key = format!("{key}.latency_p99");
+            self.refuse(
+                &key,
+                humantime::format_duration(p99),
+                "must not be below latency",
+            );
+        }
+    }
+}
+
+const DATABASE_SCHEMES: &[&str] = &["postgres://", "postgresql://", "sqlite:"];
+const REDIS_SCHEMES: &[&str] = &["redis://", "rediss://", "redis+unix://", "unix://"];
+
+impl Settings {
+    /// Refuses the first out-of-range value, naming its key.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let mut check = Check(Ok(()));
+        let c = &mut check;
+        c.duration(
+            "server.shutdown_grace",
+            self.server.shutdown_grace,
+            Duration::ZERO,
+            10 * MINUTE,
+        );
+        c.url("database.url", &self.database.url, DATABASE_SCHEMES);
+        c.count(
+            "database.max_connections",
+            u64::from(self.database.max_connections),
+            1,
+            1000,
+        );
+        c.duration(
+            "database.acquire_timeout",
+            self.database.acquire_timeout,
+            MS,
+            MINUTE,
+        );
+        let sources = &self.sources;
+        for (name, source) in [
+            ("billing", &sources.billing),
+            ("orders", &sources.orders),
+            ("fulfilment", &sources.fulfilment),
+            ("crm", &sources.crm),
+            ("catalog", &sources.catalog),
+        ] {
+            c.source(name, source);
+        }
+        let cache = &self.cache;
+        c.count("cache.max_bytes", cache.max_bytes, 1 << 20, 1 << 40);
+        c.duration("cache.ttl", cache.ttl, SECOND, 7 * DAY);
+        c.duration(
+            "cache.partial_ttl",
+            cache.partial_ttl,
+            Duration::ZERO,
+            cache.ttl,
+        );
+        c.duration("cache.refresh_after", cache.refresh_after, MS, 7 * DAY);
+        c.duration(
+            "catalog.refresh_interval",
+            self.catalog.refresh_interval,
+            SECOND,
+            DAY,
+        );
+        let redis = &self.redis;
+        if let Some(url) = &redis.url {
+            c.url("redis.url", url, REDIS_SCHEMES);
+        }
+        if redis.prefix.is_empty() || redis.prefix.contains(char::is_whitespace) {
+            c.refuse(
+                "redis.prefix",
+                format!("{:?}", redis.prefix),
+                "must be non-empty, without spaces",
+            );
+        }
+        c.duration("redis.ttl", redis.ttl, SECOND, 7 * DAY);
+        c.duration("redis.timeout", redis.timeout, MS, 10 * SECOND);
+        c.duration(
+            "feed.poll_interval",
+            self.feed.poll_interval,
+            10 * MS,
+            MINUTE,
+        );
+        c.duration("feed.retention", self.feed.retention, MINUTE, 30 * DAY);
+        check.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_defaults_are_valid() {
+        Settings::default().validate().expect("valid defaults");
+    }
+
+    #[test]
+    fn each_out_of_range_value_is_refused_by_its_key() {
+        type Break = Box<dyn Fn(&mut Settings)>;
+        let cases: Vec<(&str, Break)> = vec![
+            ("cache.ttl", Box::new(|s| s.cache.ttl = Duration::ZERO)),
+            (
+                "cache.ttl",
+                Box::new(|s| s.cache.ttl = Duration::from_secs(u64::MAX)),
+            ),
+            (
+                "cache.partial_ttl",
+                Box::new(|s| s.cache.partial_ttl = 2 * DAY),
+            ),
+            (
+                "cache.refresh_after",
+                Box::new(|s| s.cache.refresh_after = Duration::ZERO),
+            ),
+            ("cache.max_bytes", Box::new(|s| s.cache.max_bytes = 10)),
+            (
+                "feed.poll_interval",
+                Box::new(|s| s.feed.poll_interval = Duration::ZERO),
+            ),
+            ("feed.retention", Box::new(|s| s.feed.retention = SECOND)),
+            (
+                "catalog.refresh_interval",
+                Box::new(|s| s.catalog.refresh_interval = Duration::ZERO),
+            ),
+            (
+                "redis.timeout",
+                Box::new(|s| s.redis.timeout = Duration::ZERO),
+            ),
+            ("redis.prefix", Box::new(|s| s.redis.prefix = String::new())),
+            (
+                "redis.url",
+                Box::new(|s| s.redis.url = Some("http://host".into())),
+            ),
+            ("database.url", Box::new(|s| s.database.url = String::new())),
+            (
+                "database.max_connections",
+                Box::new(|s| s.database.max_connections = 0),
+            ),
+            (
+                "sources.crm.timeout",
+                Box::new(|s| s.sources.crm.timeout = Duration::ZERO),
+            ),
+            (
+                "sources.billing.max_connections",
+                Box::new(|s| s.sources.billing.max_connections = Some(0)),
+            ),
+            (
+                "sources.orders.faults.error_rate",
+                Box::new(|s| s.sources.orders.faults.error_rate = 1.5),
+            ),
+            (
+                "server.shutdown_grace",
+                Box::new(|s| s.server.shutdown_grace = DAY),
+            ),
+        ];
+        for (key, break_it) in cases {
+            let mut settings = Settings::default();
+            break_it(&mut settings);
+            let error = settings.validate().expect_err(key).to_string();
+            assert!(error.contains(&format!("`{key}`")), "{key}: {error}");
+        }
+    }
+
+    #[test]
+    fn a_refused_url_is_not_repeated_in_the_message() {
+        let mut settings = Settings::default();
+        settings.redis.url = Some("http://user:secret@host".into());
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(!error.contains("secret"), "{error}");
+    }
+}
