@@ -83,7 +83,14 @@ impl Backends {
         Ok(Self {
             sources: Sources::new(profile_sources),
             lookups: Arc::new(SqlLookups::new(crm, orders, fulfilment)),
-            catalog: CatalogSource::new(pool(&sources.catalog)?),
+            // The whole catalog is read in the background: no statement limit.
+            catalog: CatalogSource::new(Db::connect_lazy(
+                &settings.source_url(&sources.catalog),
+                PoolOptions {
+                    statement_timeout: None,
+                    ..settings.pool(&sources.catalog)
+                },
+            )?),
         })
     }
 
@@ -113,6 +120,9 @@ impl Backends {
         }
     }
 }
+
+/// Longest a change-feed query may run (they read a few rows; a stuck one is retried).
+const FEED_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How often invalidations L2 did not confirm are retried.
 const L2_REPAIR_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
@@ -216,6 +226,7 @@ impl App {
                     &url,
                     PoolOptions {
                         max_connections: 2,
+                        statement_timeout: Some(FEED_STATEMENT_TIMEOUT),
                         ..PoolOptions::default()
                     },
                 )?;

@@ -291,13 +291,15 @@ impl Settings {
             .unwrap_or_else(|| self.database.url.clone())
     }
 
-    /// The pool options of one backend.
+    /// The pool options of one backend: on Postgres a statement stops when the read it
+    /// serves has timed out (nobody waits for it any more).
     pub fn pool(&self, settings: &SourceSettings) -> PoolOptions {
         PoolOptions {
             max_connections: settings
                 .max_connections
                 .unwrap_or(self.database.max_connections),
             acquire_timeout: self.database.acquire_timeout,
+            statement_timeout: Some(settings.timeout),
         }
     }
 }

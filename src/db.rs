@@ -45,6 +45,9 @@ pub struct PoolOptions {
     pub max_connections: u32,
     /// How long a query may wait for a connection.
     pub acquire_timeout: Duration,
+    /// Postgres: how long a statement may run before the server cancels it, so that a query
+    /// nobody waits for any more stops (`statement_timeout`). `None`: no limit.
+    pub statement_timeout: Option<Duration>,
 }
 
 impl Default for PoolOptions {
@@ -52,6 +55,7 @@ impl Default for PoolOptions {
         Self {
             max_connections: 16,
             acquire_timeout: Duration::from_secs(2),
+            statement_timeout: None,
         }
     }
 }
@@ -137,9 +141,13 @@ impl Db {
             error,
         };
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let connect = PgConnectOptions::from_str(url)
+            let mut connect = PgConnectOptions::from_str(url)
                 .map_err(connect_error)?
                 .log_statements(tracing::log::LevelFilter::Trace);
+            if let Some(limit) = options.statement_timeout {
+                let millis = limit.as_millis().max(1);
+                connect = connect.options([("statement_timeout", format!("{millis}ms"))]);
+            }
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)

@@ -125,3 +125,31 @@ crate::over_both_backends!(
     health_says_serving_then_not_serving_on_shutdown,
     reflection_v1_and_v1alpha_describe_the_api,
 );
+
+#[tokio::test]
+async fn postgres_stops_a_statement_that_outlives_its_backends_timeout() {
+    use c360::db::{Db, PoolOptions};
+
+    let database = crate::helpers::TestDatabase::empty(Backend::Postgres).await;
+    let db = Db::connect_lazy(
+        &database.url,
+        PoolOptions {
+            max_connections: 1,
+            statement_timeout: Some(Duration::from_millis(100)),
+            ..PoolOptions::default()
+        },
+    )
+    .unwrap();
+    let error = db.execute("SELECT pg_sleep(5)", &[]).await.unwrap_err();
+    let code = error
+        .as_database_error()
+        .and_then(|e| e.code())
+        .map(|c| c.into_owned());
+    assert_eq!(
+        code.as_deref(),
+        Some("57014"),
+        "canceled by the server: {error}"
+    );
+    // The connection is fine afterwards.
+    db.execute("SELECT 1", &[]).await.unwrap();
+}
