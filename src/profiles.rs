@@ -187,7 +187,14 @@ impl Profiles {
             self.refresh_if_old(customer, &entry);
             return Ok(self.served(entry, ServedFrom::L1));
         }
-        Box::pin(self.get_or_load(customer, needed, deadline, usable)).await
+        let miss = Box::pin(self.get_or_load(customer, needed, deadline, usable));
+        match deadline {
+            // A caller that waits for another caller's load answers at its own deadline.
+            Some(deadline) => tokio::time::timeout_at(deadline, miss)
+                .await
+                .unwrap_or(Err(ProfileError::DeadlineExceeded)),
+            None => miss.await,
+        }
     }
 
     async fn get_or_load(

@@ -381,3 +381,34 @@ async fn a_catalog_change_is_applied_to_cached_profiles_without_reading_the_back
     assert_eq!(again.from, ServedFrom::L1);
     assert!(Arc::ptr_eq(&again.entry, &next.entry));
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_caller_waiting_for_another_callers_load_answers_at_its_own_deadline() {
+    let gate = Arc::new(Gate::default());
+    let (sources, _) = fake_sources(|f| match f.kind() {
+        SourceKind::Crm => f.gated(gate.clone()),
+        _ => f,
+    });
+    let profiles = profiles(sources);
+    // A load with no deadline of its own is held at CRM.
+    let loading = tokio::spawn({
+        let profiles = profiles.clone();
+        async move { get(&profiles, Freshness::AnyAge).await }
+    });
+    gate.reached().await;
+    // A second caller, with 100 ms to go, waits for that load...
+    let started = Instant::now();
+    let waited = profiles
+        .get(
+            fixtures::customer(),
+            SectionSet::ALL,
+            Freshness::AnyAge,
+            Some(started + Duration::from_millis(100)),
+        )
+        .await;
+    // ...and answers at its deadline, not when the load ends.
+    assert_eq!(waited.unwrap_err(), ProfileError::DeadlineExceeded);
+    assert_eq!(started.elapsed(), Duration::from_millis(100));
+    gate.release();
+    assert_eq!(loading.await.unwrap().from, ServedFrom::Sources);
+}
