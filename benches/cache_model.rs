@@ -54,6 +54,7 @@ fn cache(max_bytes: u64) -> ProfileCache {
         L1Config {
             max_bytes,
             ttl: Duration::from_secs(3600),
+            not_found_ttl: Duration::ZERO,
         },
         Arc::new(CacheStats::default()),
     )

@@ -185,6 +185,7 @@ impl App {
             L1Config {
                 max_bytes: settings.cache.max_bytes,
                 ttl: settings.cache.ttl,
+                not_found_ttl: settings.cache.not_found_ttl,
             },
             stats.clone(),
         );

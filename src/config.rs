@@ -176,6 +176,10 @@ pub struct CacheSettings {
     /// A cached profile older than this is served while one background reload replaces it.
     #[serde(with = "humantime_serde")]
     pub refresh_after: Duration,
+    /// How long a customer CRM does not know is answered `NOT_FOUND` from memory (zero: never),
+    /// unless the change feed reports the customer first.
+    #[serde(with = "humantime_serde")]
+    pub not_found_ttl: Duration,
 }
 
 impl Default for CacheSettings {
@@ -185,6 +189,7 @@ impl Default for CacheSettings {
             ttl: Duration::from_secs(300),
             partial_ttl: Duration::from_secs(1),
             refresh_after: Duration::from_secs(60),
+            not_found_ttl: Duration::from_secs(10),
         }
     }
 }

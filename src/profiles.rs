@@ -187,6 +187,10 @@ impl Profiles {
             self.refresh_if_old(customer, &entry);
             return Ok(self.served(entry, ServedFrom::L1));
         }
+        if self.inner.cache.known_missing(customer).await {
+            crate::cache::bump_counter(&self.stats().not_found_hits);
+            return Err(ProfileError::NotFound(customer));
+        }
         let miss = Box::pin(self.get_or_load(customer, needed, deadline, usable));
         match deadline {
             // A caller that waits for another caller's load answers at its own deadline.
@@ -204,13 +208,21 @@ impl Profiles {
         deadline: Option<Instant>,
         usable: impl Fn(&CachedProfile) -> bool + Sync,
     ) -> Result<Served, ProfileError> {
+        let generation = self.inner.cache.generation(customer);
         let lookup = self
             .inner
             .cache
             .get_or_load(customer, &usable, |current| {
                 self.fill(customer, needed, deadline, current, &usable)
             })
-            .await?;
+            .await;
+        if let Err(ProfileError::NotFound(_)) = lookup {
+            self.inner
+                .cache
+                .remember_missing(customer, generation)
+                .await;
+        }
+        let lookup = lookup?;
         Ok(match lookup {
             Lookup::Hit(entry) => self.served(entry, ServedFrom::L1),
             Lookup::Loaded(entry, from) => self.served(entry, from),

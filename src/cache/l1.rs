@@ -27,7 +27,13 @@ pub struct L1Config {
     pub max_bytes: u64,
     /// Age after which an entry is dropped, whatever else happens.
     pub ttl: Duration,
+    /// How long a customer the backends do not know is remembered as unknown (zero: not at
+    /// all), so that walking unknown ids does not reach CRM every time.
+    pub not_found_ttl: Duration,
 }
+
+/// Unknown customers remembered at once, at most.
+const MAX_NOT_FOUND: u64 = 100_000;
 
 /// What a cache lookup found.
 #[derive(Debug, Clone)]
@@ -81,6 +87,8 @@ impl Expiry<CustomerId, Slot> for ByAge {
 #[derive(Clone)]
 pub struct ProfileCache {
     entries: Cache<CustomerId, Slot>,
+    /// Customers the backends did not know, with the generation they were looked up under.
+    not_found: Option<Cache<CustomerId, Generation>>,
     generations: Arc<Generations>,
     stats: Arc<CacheStats>,
     /// Runs between a load's generation check and its insert: where a racing invalidation
@@ -112,8 +120,15 @@ impl ProfileCache {
                 }
             })
             .build();
+        let not_found = (!config.not_found_ttl.is_zero()).then(|| {
+            Cache::builder()
+                .max_capacity(MAX_NOT_FOUND)
+                .time_to_live(config.not_found_ttl)
+                .build()
+        });
         Self {
             entries,
+            not_found,
             generations: Arc::default(),
             stats,
             #[cfg(test)]
@@ -130,6 +145,30 @@ impl ProfileCache {
     pub async fn get(&self, customer: CustomerId) -> Option<Arc<CachedProfile>> {
         let slot = self.entries.get(&customer).await?;
         self.live(customer, slot)
+    }
+
+    /// The generation of `customer` now, to remember a lookup under.
+    pub fn generation(&self, customer: CustomerId) -> Generation {
+        self.generations.current(customer)
+    }
+
+    /// Whether the backends did not know `customer` a moment ago (and nothing changed it
+    /// since).
+    pub async fn known_missing(&self, customer: CustomerId) -> bool {
+        let Some(missing) = &self.not_found else {
+            return false;
+        };
+        missing.get(&customer).await == Some(self.generations.current(customer))
+    }
+
+    /// Remembers that the backends did not know `customer` when asked under `generation`; a
+    /// change to the customer since (a bumped generation) makes it forgotten.
+    pub async fn remember_missing(&self, customer: CustomerId, generation: Generation) {
+        if let Some(missing) = &self.not_found
+            && generation == self.generations.current(customer)
+        {
+            missing.insert(customer, generation).await;
+        }
     }
 
     fn live(&self, customer: CustomerId, slot: Slot) -> Option<Arc<CachedProfile>> {
@@ -199,6 +238,9 @@ impl ProfileCache {
     /// memory.
     pub async fn invalidate(&self, customer: CustomerId) {
         self.generations.bump(customer);
+        if let Some(missing) = &self.not_found {
+            missing.invalidate(&customer).await;
+        }
         bump(&self.stats.invalidations);
         self.entries.invalidate(&customer).await;
     }
@@ -206,6 +248,9 @@ impl ProfileCache {
     /// Drops every entry; no load in flight will be cached.
     pub fn invalidate_all(&self) {
         self.generations.bump_all();
+        if let Some(missing) = &self.not_found {
+            missing.invalidate_all();
+        }
         bump(&self.stats.flushes);
         self.entries.invalidate_all();
     }

@@ -40,6 +40,8 @@ pub struct CacheStats {
     pub flushes: AtomicU64,
     /// Entries enriched again from a new catalog, without a backend read.
     pub reenrichments: AtomicU64,
+    /// Unknown customers answered from memory.
+    pub not_found_hits: AtomicU64,
     feeds: Mutex<Vec<Arc<FeedStats>>>,
 }
 

@@ -140,6 +140,12 @@ impl Settings {
         );
         c.duration("cache.refresh_after", cache.refresh_after, MS, 7 * DAY);
         c.duration(
+            "cache.not_found_ttl",
+            cache.not_found_ttl,
+            Duration::ZERO,
+            cache.ttl,
+        );
+        c.duration(
             "catalog.refresh_interval",
             self.catalog.refresh_interval,
             SECOND,

@@ -108,6 +108,7 @@ fn figures(
         discarded_loads: count(&stats.discarded_loads),
         flushes: count(&stats.flushes),
         reenrichments: count(&stats.reenrichments),
+        not_found_hits: count(&stats.not_found_hits),
         feeds: stats
             .feeds()
             .into_iter()

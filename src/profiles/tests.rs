@@ -25,6 +25,7 @@ pub(crate) fn profiles(sources: Sources) -> Profiles {
         L1Config {
             max_bytes: 1 << 20,
             ttl: Duration::from_secs(300),
+            not_found_ttl: Duration::from_secs(5),
         },
         stats,
     );
@@ -411,4 +412,32 @@ async fn a_caller_waiting_for_another_callers_load_answers_at_its_own_deadline()
     assert_eq!(started.elapsed(), Duration::from_millis(100));
     gate.release();
     assert_eq!(loading.await.unwrap().from, ServedFrom::Sources);
+}
+
+#[tokio::test]
+async fn an_unknown_customer_is_remembered_briefly_until_a_change_to_it() {
+    let (sources, fakes) = fake_sources(|f| match f.kind() {
+        SourceKind::Crm => f.answering(SourceData::Crm(None)),
+        _ => f,
+    });
+    let profiles = profiles(sources);
+    let customer = fixtures::customer();
+    let ask = || profiles.get(customer, SectionSet::ALL, Freshness::AnyAge, None);
+    assert_eq!(ask().await.unwrap_err(), ProfileError::NotFound(customer));
+    assert_eq!(calls(&fakes).crm, 1);
+    // Asked again: answered from memory.
+    assert_eq!(ask().await.unwrap_err(), ProfileError::NotFound(customer));
+    assert_eq!(calls(&fakes).crm, 1);
+    assert_eq!(
+        profiles
+            .stats()
+            .not_found_hits
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    // The customer is created: the change feed's invalidation makes it forgotten.
+    fakes.crm.set_data(fixtures::source_data(SourceKind::Crm));
+    profiles.invalidate(&[customer]).await;
+    assert!(ask().await.is_ok());
+    assert_eq!(calls(&fakes).crm, 2);
 }

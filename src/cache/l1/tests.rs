@@ -29,6 +29,7 @@ fn cache(ttl: Duration) -> ProfileCache {
         L1Config {
             max_bytes: 1 << 20,
             ttl,
+            not_found_ttl: Duration::from_secs(5),
         },
         Arc::default(),
     )
