@@ -14,7 +14,7 @@ use crate::{
         bus::BusSink,
         feed::{FeedConfig, FeedSink},
     },
-    config::{ConfigError, Settings},
+    config::{ConfigError, ServerSettings, Settings},
     db::{Db, DbError, PoolOptions, redact},
     fanout::Fanout,
     grpc::{CacheAdminApi, CatalogApi, CustomerApi},
@@ -147,6 +147,7 @@ impl Readiness {
 #[derive(Debug)]
 pub struct App {
     profiles: Profiles,
+    server: ServerSettings,
     readiness: Readiness,
     queries: Queries,
     catalog: Arc<Catalog>,
@@ -239,6 +240,7 @@ impl App {
         }
         Ok(Self {
             profiles,
+            server: settings.server.clone(),
             readiness: Readiness { feeds },
             queries,
             catalog,
@@ -261,9 +263,18 @@ impl App {
         &self.catalog
     }
 
+    /// The server's own settings: limits, keepalive, connection age.
+    pub fn server_settings(&self) -> &ServerSettings {
+        &self.server
+    }
+
     /// `CustomerService`.
     pub fn customer_api(&self) -> CustomerApi {
-        CustomerApi::new(self.profiles.clone(), self.queries.clone())
+        CustomerApi::new(
+            self.profiles.clone(),
+            self.queries.clone(),
+            self.server.max_watch_streams,
+        )
     }
 
     /// `CatalogService`.

@@ -71,6 +71,24 @@ pub struct ServerSettings {
     /// How long in-flight calls may take to finish after a shutdown signal.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
+    /// HTTP/2 streams (calls) one connection may have open at once.
+    pub max_concurrent_streams: u32,
+    /// An HTTP/2 ping is sent on a connection idle this long...
+    #[serde(with = "humantime_serde")]
+    pub keepalive_interval: Duration,
+    /// ...and the connection is closed if it is not answered within this.
+    #[serde(with = "humantime_serde")]
+    pub keepalive_timeout: Duration,
+    /// A connection is asked to go away after this long, so that clients spread over new
+    /// replicas...
+    #[serde(with = "humantime_serde")]
+    pub max_connection_age: Duration,
+    /// ...and closed this long after, whatever is still open on it.
+    #[serde(with = "humantime_serde")]
+    pub max_connection_age_grace: Duration,
+    /// `WatchCustomerProfile` streams this replica keeps open at most; beyond it a watch is
+    /// refused `RESOURCE_EXHAUSTED`.
+    pub max_watch_streams: usize,
 }
 
 impl Default for ServerSettings {
@@ -78,6 +96,12 @@ impl Default for ServerSettings {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
             shutdown_grace: Duration::from_secs(10),
+            max_concurrent_streams: 256,
+            keepalive_interval: Duration::from_secs(30),
+            keepalive_timeout: Duration::from_secs(10),
+            max_connection_age: Duration::from_secs(30 * 60),
+            max_connection_age_grace: Duration::from_secs(30),
+            max_watch_streams: 10_000,
         }
     }
 }

@@ -89,8 +89,14 @@ pub async fn run(
         becoming_ready.abort();
         set_health(&health, ServingStatus::NotServing).await;
     };
+    let limits = app.server_settings().clone();
     Server::builder()
         .accept_http1(true)
+        .max_concurrent_streams(limits.max_concurrent_streams)
+        .http2_keepalive_interval(Some(limits.keepalive_interval))
+        .http2_keepalive_timeout(Some(limits.keepalive_timeout))
+        .max_connection_age(limits.max_connection_age)
+        .max_connection_age_grace(limits.max_connection_age_grace)
         .layer(browser::BrowserLayer)
         .add_service(health_service)
         .add_service(reflection_v1)

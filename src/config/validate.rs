@@ -106,6 +106,43 @@ impl Settings {
             Duration::ZERO,
             10 * MINUTE,
         );
+        let server = &self.server;
+        c.count(
+            "server.max_concurrent_streams",
+            u64::from(server.max_concurrent_streams),
+            1,
+            100_000,
+        );
+        c.duration(
+            "server.keepalive_interval",
+            server.keepalive_interval,
+            SECOND,
+            DAY,
+        );
+        c.duration(
+            "server.keepalive_timeout",
+            server.keepalive_timeout,
+            SECOND,
+            MINUTE * 10,
+        );
+        c.duration(
+            "server.max_connection_age",
+            server.max_connection_age,
+            MINUTE,
+            7 * DAY,
+        );
+        c.duration(
+            "server.max_connection_age_grace",
+            server.max_connection_age_grace,
+            Duration::ZERO,
+            DAY,
+        );
+        c.count(
+            "server.max_watch_streams",
+            server.max_watch_streams as u64,
+            0,
+            1_000_000,
+        );
         c.url("database.url", &self.database.url, DATABASE_SCHEMES);
         c.count(
             "database.max_connections",

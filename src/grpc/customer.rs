@@ -23,12 +23,19 @@ use crate::{
 pub struct CustomerApi {
     pub(super) profiles: Profiles,
     queries: Queries,
+    /// Watch streams this replica keeps open at most.
+    pub(super) max_watch_streams: usize,
 }
 
 impl CustomerApi {
-    /// Profiles from `profiles`; lookups through `queries`.
-    pub fn new(profiles: Profiles, queries: Queries) -> Self {
-        Self { profiles, queries }
+    /// Profiles from `profiles`; lookups through `queries`; at most `max_watch_streams`
+    /// watches open at once.
+    pub fn new(profiles: Profiles, queries: Queries, max_watch_streams: usize) -> Self {
+        Self {
+            profiles,
+            queries,
+            max_watch_streams,
+        }
     }
 
     async fn get(

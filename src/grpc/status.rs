@@ -47,6 +47,13 @@ pub enum ApiError {
     Unavailable(String),
     /// The caller's deadline passed before anything could be served.
     DeadlineExceeded,
+    /// A limit of this replica is reached: try again later (or another replica).
+    ResourceExhausted {
+        /// What ran out, e.g. `watch streams`.
+        what: &'static str,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl From<Vec<Violation>> for ApiError {
@@ -129,6 +136,11 @@ impl From<ApiError> for Status {
             ApiError::DeadlineExceeded => Status::new(
                 Code::DeadlineExceeded,
                 "the deadline passed before any backend answered",
+            ),
+            ApiError::ResourceExhausted { what, limit } => Status::with_error_details(
+                Code::ResourceExhausted,
+                format!("this replica has {limit} {what} open, its limit; retry shortly"),
+                ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
             ),
         }
     }

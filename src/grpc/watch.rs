@@ -31,6 +31,12 @@ impl CustomerApi {
             validate::key::<CustomerId>("customer_id", &request.customer_id),
             validate::read_mask(request.read_mask.as_ref()),
         )?;
+        if self.profiles.watchers() >= self.max_watch_streams {
+            return Err(ApiError::ResourceExhausted {
+                what: "watch streams",
+                limit: self.max_watch_streams,
+            });
+        }
         // Subscribed before the first read: no change can slip between the two.
         let mut changes = self.profiles.subscribe();
         let first = self
@@ -97,7 +103,7 @@ mod tests {
         let crm = fakes.crm.clone();
         let profiles = profiles(sources);
         let queries = Queries::new(profiles.fanout().clone(), profiles.catalog().clone());
-        let api = CustomerApi::new(profiles.clone(), queries);
+        let api = CustomerApi::new(profiles.clone(), queries, 10);
         let request = pb::WatchCustomerProfileRequest {
             customer_id: fixtures::customer().to_string(),
             read_mask: None,
@@ -131,5 +137,37 @@ mod tests {
             backlog.is_err(),
             "a backlog of profiles followed the latest"
         );
+    }
+
+    #[tokio::test]
+    async fn a_watch_beyond_the_replicas_limit_is_refused_with_a_retry_hint() {
+        let (sources, _) = fake_sources(|f| f);
+        let profiles = profiles(sources);
+        let queries = Queries::new(profiles.fanout().clone(), profiles.catalog().clone());
+        let api = CustomerApi::new(profiles.clone(), queries, 1);
+        let request = || pb::WatchCustomerProfileRequest {
+            customer_id: fixtures::customer().to_string(),
+            read_mask: None,
+        };
+        let first = api.watch(request()).await.expect("a watch");
+        let refused = api.watch(request()).await.err().expect("refused");
+        let status = Status::from(refused);
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(
+            tonic_types::StatusExt::get_details_retry_info(&status).is_some(),
+            "{status:?}"
+        );
+        // A watch that ends makes room for the next.
+        drop(first);
+        let reopened = tokio::time::timeout(Duration::from_secs(1), async {
+            loop {
+                if let Ok(stream) = api.watch(request()).await {
+                    return stream;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(reopened.is_ok(), "the ended watch still counted");
     }
 }
