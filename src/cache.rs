@@ -46,6 +46,8 @@ pub enum Change {
     Customer(CustomerId),
     /// Possibly anything: L1 was flushed, or the catalog changed.
     Everything,
+    /// The replica is shutting down: watches end, and their callers reconnect elsewhere.
+    Closing,
 }
 
 /// A profile as the caches hold it.

@@ -68,7 +68,11 @@ pub struct Settings {
 pub struct ServerSettings {
     /// Address to listen on.
     pub listen: SocketAddr,
-    /// How long in-flight calls may take to finish after a shutdown signal.
+    /// After a shutdown signal, health says `NOT_SERVING` and new calls are still served
+    /// this long, so that load balancers take the replica out before its listener closes.
+    #[serde(with = "humantime_serde")]
+    pub drain: Duration,
+    /// How long in-flight calls may take to finish once the listener has closed.
     #[serde(with = "humantime_serde")]
     pub shutdown_grace: Duration,
     /// HTTP/2 streams (calls) one connection may have open at once.
@@ -95,6 +99,7 @@ impl Default for ServerSettings {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 50051)),
+            drain: Duration::from_secs(5),
             shutdown_grace: Duration::from_secs(10),
             max_concurrent_streams: 256,
             keepalive_interval: Duration::from_secs(30),

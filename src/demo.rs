@@ -92,6 +92,8 @@ pub async fn run(
     let mut settings = Settings::default();
     settings.database.url = url;
     settings.server.listen = options.listen;
+    // One replica on loopback, behind no load balancer: Ctrl-C stops it at once.
+    settings.server.drain = std::time::Duration::ZERO;
     let listener = TcpListener::bind(options.listen)
         .await
         .map_err(|error| DemoError::Listen {

@@ -294,7 +294,7 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let app = App::connect(&settings).await?;
     tracing::info!(addr = %settings.server.listen, "c360 serving");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let grace = settings.server.shutdown_grace;
+    let grace = settings.server.drain + settings.server.shutdown_grace;
     let server = server::run(listener, app, async move {
         shutdown_signal().await;
         let _ = stop_tx.send(());
@@ -302,8 +302,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     tokio::select! {
         result = server => Ok(result?),
         () = grace_expired(stop_rx, grace) => {
-            tracing::warn!(?grace, "calls still in flight after the grace period; exiting");
-            Ok(())
+            tracing::warn!(?grace, "calls still in flight after the drain and the grace; cutting them off");
+            anyhow::bail!("calls were still in flight after the drain and the grace; they were cut off")
         }
     }
 }

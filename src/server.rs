@@ -55,9 +55,10 @@ fn incoming(listener: TcpListener) -> TcpIncoming {
 const READY_POLL: Duration = Duration::from_millis(20);
 
 /// Serves `app` on `listener` until `shutdown` resolves. Health says `NOT_SERVING` until the
-/// app is ready (every change feed followed from a known position), then `SERVING`; on
-/// shutdown it turns `NOT_SERVING` first, and calls in flight then finish before this
-/// returns.
+/// app is ready (every change feed followed from a known position), then `SERVING`. On
+/// shutdown it turns `NOT_SERVING` first, new calls are served for `server.drain` more, then
+/// the listener closes, watches end with `UNAVAILABLE`, and calls in flight finish before
+/// this returns.
 pub async fn run(
     listener: TcpListener,
     app: App,
@@ -83,11 +84,18 @@ pub async fn run(
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
+    let (profiles, drain) = (app.profiles().clone(), app.server_settings().drain);
     let draining = async move {
         shutdown.await;
-        tracing::info!("shutting down: health NOT_SERVING, finishing calls in flight");
+        tracing::info!(
+            ?drain,
+            "shutting down: health NOT_SERVING, still serving new calls while load balancers notice"
+        );
         becoming_ready.abort();
         set_health(&health, ServingStatus::NotServing).await;
+        tokio::time::sleep(drain).await;
+        tracing::info!("listener closed: ending watches, finishing calls in flight");
+        profiles.close_watches();
     };
     let limits = app.server_settings().clone();
     Server::builder()

@@ -107,6 +107,7 @@ impl Settings {
             10 * MINUTE,
         );
         let server = &self.server;
+        c.duration("server.drain", server.drain, Duration::ZERO, 10 * MINUTE);
         c.count(
             "server.max_concurrent_streams",
             u64::from(server.max_concurrent_streams),

@@ -56,6 +56,13 @@ impl CustomerApi {
                 };
                 match change {
                     Ok(Change::Customer(id)) if id != customer => continue,
+                    Ok(Change::Closing) => {
+                        let closing = Status::unavailable(
+                            "this replica is shutting down; watch again to reach another",
+                        );
+                        let _ = sender.send(Err(closing)).await;
+                        return;
+                    }
                     Ok(_) | Err(RecvError::Lagged(_)) => {}
                     Err(RecvError::Closed) => return,
                 }

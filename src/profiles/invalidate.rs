@@ -58,6 +58,12 @@ impl Profiles {
         let _no_watchers = self.inner.changes.send(Change::Everything);
     }
 
+    /// The replica is shutting down: every watch ends (`UNAVAILABLE`, so that its caller
+    /// reconnects to another replica).
+    pub fn close_watches(&self) {
+        let _no_watchers = self.inner.changes.send(Change::Closing);
+    }
+
     /// Drops every entry of L1: a feed or the bus may have lost changes.
     pub fn flush_here(&self) {
         self.inner.cache.invalidate_all();

@@ -60,6 +60,8 @@ pub async fn spawn_app_with(backend: Backend, configure: impl FnOnce(&mut Settin
 pub fn settings_for(database: &TestDatabase) -> Settings {
     let mut settings = Settings::default();
     settings.database.url = database.url.clone();
+    // Tests stop their servers at once (the drain has a test of its own).
+    settings.server.drain = std::time::Duration::ZERO;
     settings
 }
 

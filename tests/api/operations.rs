@@ -153,3 +153,32 @@ async fn postgres_stops_a_statement_that_outlives_its_backends_timeout() {
     // The connection is fine afterwards.
     db.execute("SELECT 1", &[]).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_shutdown_a_replica_drains_then_ends_its_watches_with_unavailable() {
+    let mut app = crate::helpers::spawn_app_with(Backend::Sqlite, |settings| {
+        settings.server.drain = Duration::from_secs(1);
+    })
+    .await;
+    let mut watch = app.watch(3, &[]).await.unwrap();
+    assert!(watch.next().await.unwrap().is_ok(), "the profile first");
+
+    app.stop();
+    let not_serving = crate::helpers::eventually(Duration::from_secs(2), || async {
+        app.health("").await == ServingStatus::NotServing
+    })
+    .await;
+    assert!(not_serving.is_some(), "health did not turn NOT_SERVING");
+    // During the drain, new calls are still served.
+    app.profile(4).await;
+    // Then the watch ends, telling its caller to go elsewhere.
+    let ended = tokio::time::timeout(Duration::from_secs(5), watch.next())
+        .await
+        .expect("the watch ended")
+        .expect("with a status");
+    assert_eq!(ended.unwrap_err().code(), tonic::Code::Unavailable);
+    let server = app.server.take().unwrap();
+    app.disconnect();
+    let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
+    assert!(matches!(finished, Ok(Ok(Ok(())))), "{finished:?}");
+}
