@@ -1,12 +1,16 @@
 //! Wiring: settings in, a ready-to-serve [`App`] out — pools, caches, the fan-out, the
-//! catalog, and the background tasks that keep them fresh. Tests use the same path, and may
+//! catalog, and the background tasks that keep them fresh, supervised (`supervise.rs`). Tests use the same path, and may
 //! wrap the backends (to count, hold or break them) between [`Backends::connect`] and
 //! [`App::new`].
+
+mod supervise;
 
 use std::{collections::BTreeSet, sync::Arc};
 
 use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
+
+use self::supervise::{TaskState, supervise};
 
 use crate::{
     cache::{
@@ -128,18 +132,26 @@ const FEED_STATEMENT_TIMEOUT: std::time::Duration = std::time::Duration::from_se
 const L2_REPAIR_EVERY: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Whether a replica is ready to serve: every change feed it follows has taken its starting
-/// position (a replica without feeds is ready at once).
+/// position (a replica without feeds is ready at once), and every background task is running.
 #[derive(Debug, Clone)]
 pub struct Readiness {
     feeds: Vec<Arc<FeedStats>>,
+    tasks: Vec<TaskState>,
 }
 
 impl Readiness {
     /// Ready now.
     pub fn is_ready(&self) -> bool {
-        self.feeds
-            .iter()
-            .all(|feed| feed.started.load(std::sync::atomic::Ordering::Acquire))
+        use std::sync::atomic::Ordering::Acquire;
+        self.feeds.iter().all(|feed| feed.started.load(Acquire))
+            && self.tasks.iter().all(|task| task.up.load(Acquire))
+    }
+
+    /// The background tasks not running now, by name.
+    pub fn down(&self) -> Vec<&'static str> {
+        use std::sync::atomic::Ordering::Acquire;
+        let tasks = self.tasks.iter().filter(|task| !task.up.load(Acquire));
+        tasks.map(|task| task.name).collect()
     }
 }
 
@@ -201,16 +213,32 @@ impl App {
         let queries = Queries::new(fanout, catalog.clone());
 
         let mut feeds = Vec::new();
-        let mut tasks = vec![tokio::spawn(refresh_catalog(
-            backends.catalog.clone(),
-            catalog.clone(),
-            profiles.clone(),
-            settings.catalog.refresh_interval,
-        ))];
+        let mut supervised = Vec::new();
+        supervised.push(supervise(
+            "catalog refresh",
+            {
+                let (source, catalog, profiles) =
+                    (backends.catalog.clone(), catalog.clone(), profiles.clone());
+                let interval = settings.catalog.refresh_interval;
+                move || refresh_catalog(source.clone(), catalog.clone(), profiles.clone(), interval)
+            },
+            || {},
+        ));
         if let Some(l2) = l2 {
-            tasks.push(tokio::spawn(l2.clone().keep_repairing(L2_REPAIR_EVERY)));
+            supervised.push(supervise(
+                "L2 repair",
+                {
+                    let l2 = l2.clone();
+                    move || l2.clone().keep_repairing(L2_REPAIR_EVERY)
+                },
+                || {},
+            ));
             let sink: Arc<dyn BusSink> = Arc::new(profiles.clone());
-            tasks.push(tokio::spawn(cache::bus::listen(l2, sink)));
+            supervised.push(supervise(
+                "invalidation bus",
+                move || cache::bus::listen(l2.clone(), sink.clone()),
+                || {},
+            ));
         }
         if settings.feed.enabled {
             let sink: Arc<dyn FeedSink> = Arc::new(Freshener {
@@ -234,14 +262,29 @@ impl App {
                 )?;
                 let stats = stats.add_feed(redact(&url));
                 feeds.push(stats.clone());
-                let follow = cache::feed::follow(db, sink.clone(), stats, config);
-                tasks.push(tokio::spawn(follow));
+                let sink = sink.clone();
+                // A follower that stops is not following: the replica is not ready until a
+                // new one has taken its position again.
+                let stopped = stats.clone();
+                supervised.push(supervise(
+                    "change feed",
+                    move || cache::feed::follow(db.clone(), sink.clone(), stats.clone(), config),
+                    move || {
+                        stopped
+                            .started
+                            .store(false, std::sync::atomic::Ordering::Release)
+                    },
+                ));
             }
         }
+        let (tasks, states): (Vec<_>, Vec<_>) = supervised.into_iter().unzip();
         Ok(Self {
             profiles,
             server: settings.server.clone(),
-            readiness: Readiness { feeds },
+            readiness: Readiness {
+                feeds,
+                tasks: states,
+            },
             queries,
             catalog,
             tasks,

@@ -51,11 +51,13 @@ fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-/// How often readiness is checked until the replica is ready.
+/// How often readiness is checked: health follows it (a change feed that stops, a background
+/// task that died and waits to restart, make the replica `NOT_SERVING` until they are back).
 const READY_POLL: Duration = Duration::from_millis(20);
 
-/// Serves `app` on `listener` until `shutdown` resolves. Health says `NOT_SERVING` until the
-/// app is ready (every change feed followed from a known position), then `SERVING`. On
+/// Serves `app` on `listener` until `shutdown` resolves. Health says `SERVING` while the app
+/// is ready (every change feed followed from a known position, every background task
+/// running), `NOT_SERVING` otherwise. On
 /// shutdown it turns `NOT_SERVING` first, new calls are served for `server.drain` more, then
 /// the listener closes, watches end with `UNAVAILABLE`, and calls in flight finish before
 /// this returns.
@@ -67,14 +69,28 @@ pub async fn run(
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
     let readiness = app.readiness();
-    let becoming_ready = tokio::spawn({
+    let following_readiness = tokio::spawn({
         let health = health.clone();
         async move {
-            while !readiness.is_ready() {
+            let mut serving = false;
+            loop {
+                let ready = readiness.is_ready();
+                if ready != serving {
+                    if ready {
+                        tracing::info!("ready: health SERVING");
+                    } else {
+                        let down = readiness.down();
+                        tracing::warn!(?down, "not ready: health NOT_SERVING");
+                    }
+                    let status = match ready {
+                        true => ServingStatus::Serving,
+                        false => ServingStatus::NotServing,
+                    };
+                    set_health(&health, status).await;
+                    serving = ready;
+                }
                 tokio::time::sleep(READY_POLL).await;
             }
-            tracing::info!("ready: health SERVING");
-            set_health(&health, ServingStatus::Serving).await;
         }
     });
     let reflection = || {
@@ -91,7 +107,7 @@ pub async fn run(
             ?drain,
             "shutting down: health NOT_SERVING, still serving new calls while load balancers notice"
         );
-        becoming_ready.abort();
+        following_readiness.abort();
         set_health(&health, ServingStatus::NotServing).await;
         tokio::time::sleep(drain).await;
         tracing::info!("listener closed: ending watches, finishing calls in flight");
