@@ -14,11 +14,13 @@
 //!
 //! The service, wiring first:
 //!
-//! - [`server`]: `run(listener, app, shutdown)`: gRPC with health and reflection, gRPC-Web
-//!   and CORS for browsers only (`server/browser.rs`).
+//! - [`server`]: `run(listener, app, shutdown)`: gRPC with health (following readiness) and
+//!   reflection, HTTP/2 limits, the drain on shutdown, gRPC-Web and CORS for browsers only
+//!   (`server/browser.rs`).
 //! - [`app`]: wiring: settings in, a ready-to-serve [`app::App`] out, background tasks
-//!   (feeds, bus, catalog refresh) included.
-//! - [`config`]: settings from a TOML file, `C360_*` variables and flags.
+//!   (feeds, bus, L2 repair, catalog refresh) included and supervised (`app/supervise.rs`).
+//! - [`config`]: settings from a TOML file, `C360_*` variables and flags, each validated
+//!   (`config/validate.rs`).
 //!
 //! The request path, edge first (design.md §1):
 //!
