@@ -64,7 +64,7 @@ async fn memory(count: u64) {
     // Each entry as the read path caches it: the encoded profile and, to enrich it again when
     // the catalog changes, the answers it was made of, packed.
     let (answers, catalog) = typical_answers().await;
-    let template = answers.profile(&catalog, Utc::now());
+    let template = answers.clone().into_profile(&catalog, Utc::now());
     let encoded = EncodedProfile::encode(&template, Utc::now());
     let on_wire = encoded
         .wire(SectionSet::ALL, ServedFrom::L1, Duration::ZERO)

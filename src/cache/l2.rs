@@ -148,7 +148,28 @@ impl RedisCache {
                 .await
                 .map_err(|e| e.to_string())
         };
-        match tokio::time::timeout(self.config.timeout, attempt).await {
+        self.within(what, self.config.timeout, attempt).await
+    }
+
+    /// Runs `pipe` (atomically, as built) within `timeout`; false (counted) on any failure.
+    async fn run_pipe(&self, what: &'static str, pipe: redis::Pipeline, timeout: Duration) -> bool {
+        let attempt = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            pipe.query_async::<()>(&mut connection)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        self.within(what, timeout, attempt).await.is_some()
+    }
+
+    /// Waits up to `timeout` for `attempt`; a failure or a timeout is counted and logged.
+    async fn within<T>(
+        &self,
+        what: &'static str,
+        timeout: Duration,
+        attempt: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Option<T> {
+        match tokio::time::timeout(timeout, attempt).await {
             Ok(Ok(value)) => Some(value),
             Ok(Err(error)) => {
                 bump(&self.stats.l2_errors);
@@ -273,7 +294,10 @@ impl RedisCache {
                 .ignore();
             pipe.cmd("DEL").arg(self.profile_key(*customer)).ignore();
         }
-        if self.run_pipe(pipe, self.config.timeout * 4).await {
+        if self
+            .run_pipe("invalidate", pipe, self.config.timeout * 4)
+            .await
+        {
             self.unconfirmed.confirmed(customers, attempt);
             true
         } else {
@@ -284,28 +308,6 @@ impl RedisCache {
                 "L2 did not confirm an invalidation: this replica keeps off L2 for these customers until it does"
             );
             false
-        }
-    }
-
-    async fn run_pipe(&self, pipe: redis::Pipeline, timeout: Duration) -> bool {
-        let attempt = async {
-            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
-            pipe.query_async::<()>(&mut connection)
-                .await
-                .map_err(|e| e.to_string())
-        };
-        match tokio::time::timeout(timeout, attempt).await {
-            Ok(Ok(())) => true,
-            Ok(Err(error)) => {
-                bump(&self.stats.l2_errors);
-                tracing::debug!(%error, "L2 pipeline failed");
-                false
-            }
-            Err(_) => {
-                bump(&self.stats.l2_errors);
-                tracing::debug!("L2 pipeline timed out");
-                false
-            }
         }
     }
 

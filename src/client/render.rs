@@ -278,6 +278,11 @@ pub(super) fn stats(s: &pb::CacheStats) -> String {
             l2.errors,
             ratio(l2.hits, l2.misses)
         );
+        let _ = writeln!(
+            o,
+            "         invalidations unconfirmed {} · customers kept off L2 {}",
+            s.l2_unconfirmed, s.l2_unconfirmed_pending
+        );
     } else {
         let _ = writeln!(o, "L2       off (no redis.url)");
     }
@@ -285,6 +290,11 @@ pub(super) fn stats(s: &pb::CacheStats) -> String {
         o,
         "Loads    {} · coalesced waits {} · refreshes {} · stale serves {}",
         s.loads, s.coalesced_waits, s.refreshes, s.stale_serves
+    );
+    let _ = writeln!(
+        o,
+        "Memory   re-enriched after a catalog change {} · unknown customers answered {}",
+        s.reenrichments, s.not_found_hits
     );
     let _ = writeln!(
         o,

@@ -1,6 +1,8 @@
 //! Merging the backends' answers into one profile: sorting them ([`collect`]), then deriving
 //! from them and the catalog ([`Answers::profile`]).
 
+use serde::{Deserialize, Serialize};
+
 use super::{Profile, derive_insights, enrich_orders, insights::InsightInputs};
 use crate::{
     fanout::{Failure, Outcome},
@@ -27,11 +29,18 @@ pub enum Assembly {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answers {
     customer: CustomerId,
+    records: Records,
+    sources: SourceReports,
+}
+
+/// The backends' records in [`Answers`]: what is packed (the customer and the reports are a
+/// cached entry's own).
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+struct Records {
     billing: Option<Billing>,
     history: Option<OrderHistory>,
     shipments: Option<Vec<Shipment>>,
     crm: Option<CrmRecord>,
-    sources: SourceReports,
 }
 
 /// The answers of a fan-out, sorted.
@@ -48,7 +57,7 @@ pub enum Collected {
 /// Sorts the `outcomes` of a fan-out for `customer` into its answers and reports.
 pub fn collect(customer: CustomerId, outcomes: Vec<Outcome>) -> Collected {
     let mut sources = SourceReports::skipped();
-    let (mut billing, mut history, mut shipments, mut crm) = (None, None, None, None);
+    let mut records = Records::default();
     let mut answered = 0;
     for outcome in outcomes {
         let report = &mut sources[outcome.kind];
@@ -62,11 +71,11 @@ pub fn collect(customer: CustomerId, outcomes: Vec<Outcome>) -> Collected {
         answered += 1;
         report.fetched_at = Some(outcome.fetched_at);
         match data {
-            SourceData::Billing(data) => billing = data,
-            SourceData::Orders(data) => history = Some(data),
-            SourceData::Fulfilment(data) => shipments = Some(data),
+            SourceData::Billing(data) => records.billing = data,
+            SourceData::Orders(data) => records.history = Some(data),
+            SourceData::Fulfilment(data) => records.shipments = Some(data),
             SourceData::Crm(None) => return Collected::NotFound,
-            SourceData::Crm(Some(data)) => crm = Some(data),
+            SourceData::Crm(Some(data)) => records.crm = Some(data),
         }
     }
     if answered == 0 {
@@ -74,42 +83,41 @@ pub fn collect(customer: CustomerId, outcomes: Vec<Outcome>) -> Collected {
     }
     Collected::Answers(Box::new(Answers {
         customer,
-        billing,
-        history,
-        shipments,
-        crm,
+        records,
         sources,
     }))
 }
 
 impl Answers {
-    /// The profile they make at `now`, orders enriched from `catalog`.
-    pub fn profile(&self, catalog: &CatalogSnapshot, now: Timestamp) -> Profile {
-        let (identity, interactions) = self
-            .crm
-            .as_ref()
-            .map(|c| (c.identity.clone(), c.interactions.clone()))
-            .unzip();
+    /// The profile they make at `now`, orders enriched from `catalog`. Consumes them: the
+    /// records move into the profile (pack them first to keep them).
+    pub fn into_profile(self, catalog: &CatalogSnapshot, now: Timestamp) -> Profile {
+        let Records {
+            billing,
+            history,
+            shipments,
+            crm,
+        } = self.records;
+        let (identity, interactions) = crm.map(|c| (c.identity, c.interactions)).unzip();
         let asked_everything = self
             .sources
             .iter()
             .all(|(_, r)| r.status != SourceStatus::Skipped);
-        let shipments = self.shipments.as_deref();
-        let (orders, insights) = match &self.history {
+        let (orders, insights) = match history {
             None => (None, None),
             Some(history) => {
-                let orders = enrich_orders(history.recent.clone(), shipments, catalog, now);
+                let orders = enrich_orders(history.recent, shipments.as_deref(), catalog, now);
                 let insights = asked_everything.then(|| {
                     let inputs = InsightInputs {
                         identity: identity.as_ref(),
                         interactions: interactions.as_deref(),
-                        billing: self.billing.as_ref(),
+                        billing: billing.as_ref(),
                         totals: history.totals,
                         currency: history
                             .currency
-                            .or(self.billing.as_ref().map(|b| b.balance.currency)),
+                            .or(billing.as_ref().map(|b| b.balance.currency)),
                         orders: &orders,
-                        shipments,
+                        shipments: shipments.as_deref(),
                     };
                     derive_insights(inputs, now)
                 });
@@ -119,13 +127,24 @@ impl Answers {
         Profile {
             customer: self.customer,
             identity,
-            billing: self.billing.clone(),
+            billing,
             orders,
-            shipments: self.shipments.clone(),
+            shipments,
             interactions,
             insights,
             sources: self.sources,
         }
+    }
+
+    /// Packs the records; `None` if they cannot be (they always can: plain data).
+    pub fn pack(&self) -> Option<PackedAnswers> {
+        let bytes = postcard::to_allocvec(&self.records).ok()?;
+        Some(PackedAnswers(bytes.into_boxed_slice()))
+    }
+
+    /// The reports of the backends they come from.
+    pub fn sources(&self) -> SourceReports {
+        self.sources
     }
 }
 
@@ -133,23 +152,6 @@ impl Answers {
 /// the customer and the reports are the entry's own. Unpacked only when the catalog changed.
 #[derive(Debug, Clone, PartialEq)]
 pub struct PackedAnswers(Box<[u8]>);
-
-/// The records of [`Answers`], in the order they are packed.
-type Records = (
-    Option<Billing>,
-    Option<OrderHistory>,
-    Option<Vec<Shipment>>,
-    Option<CrmRecord>,
-);
-
-impl Answers {
-    /// Packs the records; `None` if they cannot be (they always can: plain data).
-    pub fn pack(&self) -> Option<PackedAnswers> {
-        let records = (&self.billing, &self.history, &self.shipments, &self.crm);
-        let bytes = postcard::to_allocvec(&records).ok()?;
-        Some(PackedAnswers(bytes.into_boxed_slice()))
-    }
-}
 
 impl PackedAnswers {
     /// Packed answers as [`Self::as_bytes`] gave them (checked when unpacked).
@@ -174,13 +176,10 @@ impl PackedAnswers {
 
     /// The answers of `customer`, whose backends' reports are `sources`.
     pub fn unpack(&self, customer: CustomerId, sources: SourceReports) -> Option<Answers> {
-        let (billing, history, shipments, crm): Records = postcard::from_bytes(&self.0).ok()?;
+        let records = postcard::from_bytes(&self.0).ok()?;
         Some(Answers {
             customer,
-            billing,
-            history,
-            shipments,
-            crm,
+            records,
             sources,
         })
     }
@@ -195,7 +194,9 @@ pub fn assemble(
     now: Timestamp,
 ) -> Assembly {
     match collect(customer, outcomes) {
-        Collected::Answers(answers) => Assembly::Profile(Box::new(answers.profile(catalog, now))),
+        Collected::Answers(answers) => {
+            Assembly::Profile(Box::new(answers.into_profile(catalog, now)))
+        }
         Collected::NotFound => Assembly::NotFound,
         Collected::Unavailable => Assembly::Unavailable,
     }

@@ -88,7 +88,7 @@ impl Profiles {
         let packed = current.answers().filter(|_| !current.is_stale())?;
         let answers = packed.unpack(current.encoded.customer(), *current.encoded.sources())?;
         let now = Utc::now();
-        let encoded = EncodedProfile::encode(&answers.profile(catalog, now), now);
+        let encoded = EncodedProfile::encode(&answers.into_profile(catalog, now), now);
         crate::cache::bump_counter(&self.stats().reenrichments);
         Some(CachedProfile::new(
             encoded,
@@ -116,8 +116,9 @@ impl Profiles {
         let outcomes = self.inner.fanout.gather(customer, set, deadline).await;
         match collect(customer, outcomes) {
             Collected::Answers(answers) => {
-                let profile = answers.profile(catalog, wall);
-                let mut encoded = EncodedProfile::encode(&profile, wall);
+                let packed = answers.pack();
+                let mut encoded =
+                    EncodedProfile::encode(&answers.into_profile(catalog, wall), wall);
                 if let Some(previous) = previous {
                     encoded.carry_stale(&previous.encoded, oldest);
                 }
@@ -126,7 +127,7 @@ impl Profiles {
                     started,
                     wall,
                     catalog.fingerprint(),
-                    answers.pack(),
+                    packed,
                 ))
             }
             Collected::NotFound => Err(ProfileError::NotFound(customer)),

@@ -142,12 +142,12 @@ fn packed_answers_unpack_to_the_same_answers_and_the_same_profile() {
     let packed = answers.pack().expect("packed");
     assert!(!packed.is_empty());
     let unpacked = packed
-        .unpack(fixtures::customer(), answers.sources)
+        .unpack(fixtures::customer(), answers.sources())
         .expect("unpacked");
     assert_eq!(unpacked, *answers);
     let (catalog, now) = (fixtures::catalog(), fixtures::now());
     assert_eq!(
-        unpacked.profile(&catalog, now),
-        answers.profile(&catalog, now)
+        unpacked.into_profile(&catalog, now),
+        answers.into_profile(&catalog, now)
     );
 }
