@@ -14,7 +14,7 @@ use std::hint::black_box;
 use c360::{
     app::App,
     entry::{EncodedProfile, ServedFrom},
-    profile::{Assembly, assemble, enrich_orders},
+    profile::{Assembly, Collected, assemble, collect, enrich_orders},
     profiles::Freshness,
     sources::SourceData,
     vocab::{CustomerId, Section, SectionSet, SourceSet},
@@ -53,6 +53,26 @@ fn benches(c: &mut Criterion) {
                 |outcomes| black_box(assemble(customer, outcomes, &catalog, Utc::now())),
                 BatchSize::SmallInput,
             )
+        },
+    );
+    let Collected::Answers(answers) = collect(customer, outcomes.clone()) else {
+        panic!("answers");
+    };
+    c.bench_function("pack: the backends' answers, kept for re-enrichment", |b| {
+        b.iter(|| black_box(answers.pack()))
+    });
+    let packed = answers.pack().unwrap();
+    c.bench_function(
+        "re-enrich: unpack, enrich from a new catalog, encode",
+        |b| {
+            b.iter(|| {
+                let answers = packed.unpack(customer, answers.sources()).unwrap();
+                let now = Utc::now();
+                black_box(EncodedProfile::encode(
+                    &answers.into_profile(&catalog, now),
+                    now,
+                ))
+            })
         },
     );
     let history = outcomes
