@@ -203,7 +203,11 @@ impl App {
             stats.clone(),
         );
         let timeouts = PerSource::from_fn(|kind| settings.sources.of(kind).timeout);
-        let fanout = Fanout::new(backends.sources, backends.lookups, timeouts);
+        let fanout = Fanout::with(
+            backends.sources,
+            backends.lookups,
+            settings.resilience.with_timeouts(timeouts),
+        );
         let policy = ReadPolicy {
             partial_ttl: settings.cache.partial_ttl,
             refresh_after: settings.cache.refresh_after,

@@ -15,8 +15,13 @@ use serde::{Deserialize, Serialize};
 mod validate;
 
 use crate::{
-    cache::feed::FeedConfig, db::PoolOptions, sources::FaultSettings, telemetry::LogSettings,
-    vocab::SourceKind,
+    admission::AdmissionSettings,
+    cache::feed::FeedConfig,
+    db::PoolOptions,
+    fanout::{BreakerSettings, HedgeSettings, Resilience},
+    sources::FaultSettings,
+    telemetry::LogSettings,
+    vocab::{PerSource, SourceKind},
 };
 
 /// Why the settings could not be read.
@@ -58,6 +63,8 @@ pub struct Settings {
     pub redis: RedisSettings,
     /// Following the backends' change feeds.
     pub feed: FeedSettings,
+    /// Admission control, circuit breakers and hedging.
+    pub resilience: ResilienceSettings,
     /// Logs.
     pub log: LogSettings,
 }
@@ -93,6 +100,10 @@ pub struct ServerSettings {
     /// `WatchCustomerProfile` streams this replica keeps open at most; beyond it a watch is
     /// refused `RESOURCE_EXHAUSTED`.
     pub max_watch_streams: usize,
+    /// The deadline of a call that sends no `grpc-timeout`, and the longest one a call may
+    /// ask for (watches excepted).
+    #[serde(with = "humantime_serde")]
+    pub max_deadline: Duration,
 }
 
 impl Default for ServerSettings {
@@ -107,6 +118,7 @@ impl Default for ServerSettings {
             max_connection_age: Duration::from_secs(30 * 60),
             max_connection_age_grace: Duration::from_secs(30),
             max_watch_streams: 10_000,
+            max_deadline: Duration::from_secs(5),
         }
     }
 }
@@ -219,6 +231,78 @@ impl Default for CacheSettings {
             partial_ttl: Duration::from_secs(1),
             refresh_after: Duration::from_secs(60),
             not_found_ttl: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What keeps c360 answering when the backends are slow, failing or overloaded.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ResilienceSettings {
+    /// Backend loads admitted at once at start; the limit then adapts to the backends'
+    /// latency.
+    pub initial_concurrency: usize,
+    /// The adaptive limit never goes below this...
+    pub min_concurrency: usize,
+    /// ...nor above this.
+    pub max_concurrency: usize,
+    /// How much slower than with no queueing loads may get before the limit shrinks.
+    pub latency_tolerance: f64,
+    /// The share of the limit batches, warming and refresh ahead may use.
+    pub bulk_share: f64,
+    /// Reads of a backend that must fail in a row for its circuit to open (0: never).
+    pub breaker_failures: u32,
+    /// How long an open circuit refuses reads before it lets a probe through.
+    #[serde(with = "humantime_serde")]
+    pub breaker_cooldown: Duration,
+    /// Hedged reads allowed per read, at most (0: no hedging).
+    pub hedge_budget: f64,
+    /// No read is hedged sooner than this.
+    #[serde(with = "humantime_serde")]
+    pub hedge_min_delay: Duration,
+}
+
+impl Default for ResilienceSettings {
+    fn default() -> Self {
+        let (admission, breaker, hedge) = (
+            AdmissionSettings::default(),
+            BreakerSettings::default(),
+            HedgeSettings::default(),
+        );
+        Self {
+            initial_concurrency: admission.initial_limit,
+            min_concurrency: admission.min_limit,
+            max_concurrency: admission.max_limit,
+            latency_tolerance: admission.tolerance,
+            bulk_share: admission.bulk_share,
+            breaker_failures: breaker.failures,
+            breaker_cooldown: breaker.cooldown,
+            hedge_budget: hedge.budget,
+            hedge_min_delay: hedge.min_delay,
+        }
+    }
+}
+
+impl ResilienceSettings {
+    /// The fan-out's settings, with each backend's `timeouts`.
+    pub fn with_timeouts(&self, timeouts: PerSource<Duration>) -> Resilience {
+        Resilience {
+            timeouts,
+            breaker: BreakerSettings {
+                failures: self.breaker_failures,
+                cooldown: self.breaker_cooldown,
+            },
+            hedge: HedgeSettings {
+                budget: self.hedge_budget,
+                min_delay: self.hedge_min_delay,
+            },
+            admission: AdmissionSettings {
+                initial_limit: self.initial_concurrency,
+                min_limit: self.min_concurrency,
+                max_limit: self.max_concurrency,
+                tolerance: self.latency_tolerance,
+                bulk_share: self.bulk_share,
+            },
         }
     }
 }

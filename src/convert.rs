@@ -278,6 +278,7 @@ pub fn source_report(kind: SourceKind, report: SourceReport) -> pb::SourceReport
             SourceStatus::Stale => pb::SourceStatus::Stale,
             SourceStatus::Timeout => pb::SourceStatus::Timeout,
             SourceStatus::Unavailable => pb::SourceStatus::Unavailable,
+            SourceStatus::CircuitOpen => pb::SourceStatus::CircuitOpen,
             SourceStatus::Skipped => pb::SourceStatus::Skipped,
         } as i32,
         fetched_at: report.fetched_at.map(timestamp),
@@ -324,8 +325,9 @@ pub fn source_report_from(report: &pb::SourceReport) -> Option<(SourceKind, Sour
         pb::SourceStatus::Stale => SourceStatus::Stale,
         pb::SourceStatus::Timeout => SourceStatus::Timeout,
         pb::SourceStatus::Unavailable => SourceStatus::Unavailable,
+        pb::SourceStatus::CircuitOpen => SourceStatus::CircuitOpen,
         pb::SourceStatus::Skipped => SourceStatus::Skipped,
-        pb::SourceStatus::CircuitOpen | pb::SourceStatus::Unspecified => return None,
+        pb::SourceStatus::Unspecified => return None,
     };
     let fetched_at = match &report.fetched_at {
         Some(t) => Some(DateTime::from_timestamp(

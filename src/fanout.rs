@@ -1,7 +1,16 @@
 //! The backends as the request path asks them: a profile's sources all at once, and the
-//! lookups; every read under its backend's deadline and the caller's, counted, and logged when
-//! it fails. Failures are reported beside the answers instead of failing the request, and
-//! carry no text: what went wrong stays in the log.
+//! lookups; every read under its backend's deadline and the caller's, behind its backend's
+//! circuit breaker (`breaker.rs`), hedged when it runs past its backend's usual latency
+//! (`hedge.rs`), counted, and logged when it fails. Failures are reported beside the answers
+//! instead of failing the request, and carry no text: what went wrong stays in the log. The
+//! fan-out also carries the admission control its callers ask before a load
+//! ([`crate::admission`]).
+
+mod breaker;
+mod hedge;
+
+pub use breaker::{BreakerSettings, CircuitState};
+pub use hedge::HedgeSettings;
 
 use std::{
     future::Future,
@@ -17,7 +26,9 @@ use futures::future::join_all;
 use tokio::time::Instant;
 use tracing::Instrument;
 
+use self::{breaker::Breaker, hedge::Hedger};
 use crate::{
+    admission::{Admission, AdmissionSettings, Permit, Priority, Shed},
     records::{Identity, Shipment},
     sources::{CustomerKey, Lookups, OrderDetail, SourceData, SourceError, Sources},
     telemetry::error_chain,
@@ -31,6 +42,8 @@ pub enum Failure {
     Timeout,
     /// It failed (the error is logged, never sent to the caller).
     Unavailable,
+    /// Not asked: its circuit is open after failures in a row.
+    CircuitOpen,
 }
 
 /// One backend's answer for a profile.
@@ -46,14 +59,65 @@ pub struct Outcome {
     pub latency: Duration,
 }
 
+/// How the fan-out protects the backends and its callers.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Resilience {
+    /// Each backend's reads end after this at the latest.
+    pub timeouts: PerSource<Duration>,
+    /// When a backend's circuit opens, and for how long.
+    pub breaker: BreakerSettings,
+    /// How much reads are hedged.
+    pub hedge: HedgeSettings,
+    /// How many loads run at once.
+    pub admission: AdmissionSettings,
+}
+
+impl Resilience {
+    /// `timeouts`, and the defaults for the rest.
+    pub fn with_timeouts(timeouts: PerSource<Duration>) -> Self {
+        Self {
+            timeouts,
+            breaker: BreakerSettings::default(),
+            hedge: HedgeSettings::default(),
+            admission: AdmissionSettings::default(),
+        }
+    }
+}
+
 /// Asks the backends; cheap to clone.
 #[derive(Clone)]
 pub struct Fanout {
     sources: Sources,
     lookups: Arc<dyn Lookups>,
     timeouts: PerSource<Duration>,
-    /// Reads started, per backend: what a stampede, a read mask or a lookup really cost.
-    reads: Arc<PerSource<AtomicU64>>,
+    guards: Arc<PerSource<Guards>>,
+    admission: Admission,
+}
+
+/// What stands between the request path and one backend.
+#[derive(Debug)]
+struct Guards {
+    breaker: Breaker,
+    hedger: Hedger,
+    /// Reads started, hedges included: what a stampede, a read mask or a lookup really cost.
+    reads: AtomicU64,
+}
+
+/// What a backend's reads came to since start.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SourceCounts {
+    /// Reads started, hedges included.
+    pub reads: u64,
+    /// Of those, hedges: second reads of a read that ran past the backend's 95th percentile.
+    pub hedges: u64,
+    /// Reads refused at once because the circuit was open.
+    pub refused: u64,
+    /// Times the circuit opened.
+    pub opened: u64,
+    /// Where the circuit stands now.
+    pub circuit: CircuitState,
+    /// The backend's recent 95th percentile, once enough reads are known.
+    pub p95: Option<Duration>,
 }
 
 impl std::fmt::Debug for Fanout {
@@ -67,19 +131,52 @@ impl std::fmt::Debug for Fanout {
 
 impl Fanout {
     /// Reads profiles from `sources` and lookups from `lookups`, each backend's reads ending
-    /// after its timeout at the latest.
+    /// after its timeout at the latest; breakers, hedging and admission at their defaults.
     pub fn new(sources: Sources, lookups: Arc<dyn Lookups>, timeouts: PerSource<Duration>) -> Self {
+        Self::with(sources, lookups, Resilience::with_timeouts(timeouts))
+    }
+
+    /// Reads profiles from `sources` and lookups from `lookups`, as `resilience` says.
+    pub fn with(sources: Sources, lookups: Arc<dyn Lookups>, resilience: Resilience) -> Self {
         Self {
             sources,
             lookups,
-            timeouts,
-            reads: Arc::default(),
+            timeouts: resilience.timeouts,
+            guards: Arc::new(PerSource::from_fn(|_| Guards {
+                breaker: Breaker::new(resilience.breaker),
+                hedger: Hedger::new(resilience.hedge),
+                reads: AtomicU64::new(0),
+            })),
+            admission: Admission::new(resilience.admission),
         }
     }
 
-    /// Reads of `kind` started since this fan-out was built.
+    /// Reads of `kind` started since this fan-out was built, hedges included.
     pub fn reads(&self, kind: SourceKind) -> u64 {
-        self.reads[kind].load(Ordering::Relaxed)
+        self.guards[kind].reads.load(Ordering::Relaxed)
+    }
+
+    /// What the reads of `kind` came to since this fan-out was built.
+    pub fn counts(&self, kind: SourceKind) -> SourceCounts {
+        let guards = &self.guards[kind];
+        SourceCounts {
+            reads: guards.reads.load(Ordering::Relaxed),
+            hedges: guards.hedger.hedged(),
+            refused: guards.breaker.refused(),
+            opened: guards.breaker.opened(),
+            circuit: guards.breaker.state(),
+            p95: guards.hedger.p95(),
+        }
+    }
+
+    /// The admission control of the loads through this fan-out.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// A place for one load of `priority`, or [`Shed`] at once when the limit is reached.
+    pub fn admit(&self, priority: Priority) -> Result<Permit, Shed> {
+        self.admission.try_admit(priority)
     }
 
     /// Asks every backend of `set` about `customer` at once. Each read ends at the earlier of
@@ -133,7 +230,7 @@ impl Fanout {
         };
         let kind = SourceKind::Crm;
         let span = tracing::debug_span!("lookup", source = %kind, by);
-        self.read(kind, deadline, span, || self.lookups.customers(key))
+        self.read(kind, deadline, span, || self.lookups.customers(key.clone()))
             .await
     }
 
@@ -162,35 +259,82 @@ impl Fanout {
     }
 
     /// One read of `kind`, ending at the earlier of its timeout and `deadline`; not started
-    /// at all once `deadline` has passed. Counted when started; logged in `span` when it fails.
+    /// at all once `deadline` has passed, nor while the backend's circuit is open. Hedged once
+    /// it runs past the backend's 95th percentile, if the budget allows. Counted when started;
+    /// logged in `span` when it fails.
     async fn read<T, F>(
         &self,
         kind: SourceKind,
         deadline: Option<Instant>,
         span: tracing::Span,
-        read: impl FnOnce() -> F,
+        read: impl Fn() -> F,
     ) -> Result<T, Failure>
     where
         F: Future<Output = Result<T, SourceError>>,
     {
         let started = Instant::now();
         let own_deadline = started + self.timeouts[kind];
-        let deadline = deadline.map_or(own_deadline, |d| d.min(own_deadline));
+        // A read cut short by the caller's deadline says nothing about the backend.
+        let (deadline, own) = match deadline {
+            Some(deadline) if deadline < own_deadline => (deadline, false),
+            _ => (own_deadline, true),
+        };
         if deadline <= started {
             return Err(Failure::Timeout);
         }
-        self.reads[kind].fetch_add(1, Ordering::Relaxed);
-        let read = read().instrument(span.clone());
-        match tokio::time::timeout_at(deadline, read).await {
-            Ok(Ok(answer)) => Ok(answer),
+        let guards = &self.guards[kind];
+        let Some(attempt) = guards.breaker.attempt() else {
+            return Err(Failure::CircuitOpen);
+        };
+        guards.reads.fetch_add(1, Ordering::Relaxed);
+        let read = self.hedged(guards, &read).instrument(span.clone());
+        let (result, answered) = match tokio::time::timeout_at(deadline, read).await {
+            Ok(Ok(answer)) => {
+                guards.hedger.observe(started.elapsed());
+                (Ok(answer), Some(true))
+            }
             Ok(Err(error)) => {
                 span.in_scope(|| tracing::warn!(error = %error_chain(&error), "source failed"));
-                Err(Failure::Unavailable)
+                (Err(Failure::Unavailable), Some(false))
             }
             Err(_) => {
                 span.in_scope(|| tracing::warn!("source timed out"));
-                Err(Failure::Timeout)
+                (Err(Failure::Timeout), own.then_some(false))
             }
+        };
+        if let Some(answered) = answered
+            && attempt.finish(answered)
+        {
+            span.in_scope(|| tracing::warn!(source = %kind, "circuit opened: reads refused until a probe answers"));
+        }
+        result
+    }
+
+    /// `read`, and a second `read` if the first runs past the backend's 95th percentile and
+    /// the hedge budget allows: the first answer wins, the other is dropped.
+    async fn hedged<T, F>(&self, guards: &Guards, read: &impl Fn() -> F) -> Result<T, SourceError>
+    where
+        F: Future<Output = Result<T, SourceError>>,
+    {
+        let first = read();
+        let Some(delay) = guards.hedger.delay() else {
+            return first.await;
+        };
+        let mut first = std::pin::pin!(first);
+        tokio::select! {
+            // An answer due at the same moment as the hedge makes the hedge needless.
+            biased;
+            answer = &mut first => return answer,
+            () = tokio::time::sleep(delay) => {}
+        }
+        if !guards.hedger.try_hedge() {
+            return first.await;
+        }
+        guards.reads.fetch_add(1, Ordering::Relaxed);
+        let second = std::pin::pin!(read());
+        tokio::select! {
+            answer = &mut first => answer,
+            answer = second => answer,
         }
     }
 }

@@ -39,7 +39,11 @@
 //! - [`profile`]: the merged profile: the backends' answers sorted and kept (packed, so
 //!   that a catalog change can be applied again without a backend read), enrichment from the
 //!   catalog, insights.
-//! - [`fanout`]: asks the backends, concurrently, each read under a deadline and counted.
+//! - [`fanout`]: asks the backends, concurrently, each read under a deadline, behind a
+//!   circuit breaker per backend (`fanout/breaker.rs`), hedged past the backend's 95th
+//!   percentile within a budget (`fanout/hedge.rs`), and counted.
+//! - [`admission`]: how many loads run at once, a limit adapted to the backends' latency
+//!   (a gradient), and the shedding beyond it; bulk work gets a share of the limit.
 //! - [`sources`]: the two ports to the backends — `Source` (one per backend: a customer's
 //!   data) and `Lookups` (customers and orders by key) — their sqlx implementations, the
 //!   catalog loader, and fault injection.
@@ -58,6 +62,7 @@
 // The futures of the request path nest deeply (gRPC handler, cache compute, fan-out).
 #![recursion_limit = "256"]
 
+pub mod admission;
 pub mod app;
 pub mod cache;
 pub mod client;

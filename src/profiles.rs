@@ -3,6 +3,7 @@
 //! invalidations that keep it fresh (`invalidate.rs`). Edge-independent: `grpc/` calls it,
 //! and so can a test or a benchmark.
 
+mod bypass;
 mod invalidate;
 mod load;
 mod refresh;
@@ -15,6 +16,7 @@ use tokio::{
 };
 
 use crate::{
+    admission::{Priority, Shed},
     cache::{CacheStats, CachedProfile, Change, Lookup, ProfileCache, RedisCache},
     entry::ServedFrom,
     fanout::Fanout,
@@ -55,6 +57,9 @@ pub enum ProfileError {
     /// The caller's deadline passed before any backend answered.
     #[error("the deadline passed before any backend answered")]
     DeadlineExceeded,
+    /// The backends are as busy as this replica lets them be: the load was not started.
+    #[error(transparent)]
+    Overloaded(#[from] Shed),
 }
 
 /// Timings of the read path.
@@ -84,6 +89,8 @@ struct Inner {
     changes: broadcast::Sender<Change>,
     /// Background refreshes that may run at once.
     refreshing: Arc<Semaphore>,
+    /// Reads that bypass the caches, coalesced.
+    bypasses: bypass::Bypasses,
 }
 
 /// How many changes a slow watcher may fall behind before it only hears "something changed".
@@ -108,6 +115,7 @@ impl Profiles {
                 policy,
                 changes,
                 refreshing: Arc::new(Semaphore::new(refresh::CONCURRENT_REFRESHES)),
+                bypasses: bypass::Bypasses::default(),
             }),
         }
     }
@@ -148,7 +156,7 @@ impl Profiles {
     }
 
     /// The profile of `customer` with at least `sections`, as fresh as `freshness` asks,
-    /// read from the backends before `deadline` when it must be.
+    /// read from the backends before `deadline` when it must be: an interactive read.
     pub async fn get(
         &self,
         customer: CustomerId,
@@ -156,16 +164,32 @@ impl Profiles {
         freshness: Freshness,
         deadline: Option<Instant>,
     ) -> Result<Served, ProfileError> {
+        self.get_as(
+            customer,
+            sections,
+            freshness,
+            deadline,
+            Priority::Interactive,
+        )
+        .await
+    }
+
+    /// [`Profiles::get`] for work of `priority`: a load it needs is admitted as such, or
+    /// refused ([`ProfileError::Overloaded`]) at once. Hits are never refused.
+    pub async fn get_as(
+        &self,
+        customer: CustomerId,
+        sections: SectionSet,
+        freshness: Freshness,
+        deadline: Option<Instant>,
+        priority: Priority,
+    ) -> Result<Served, ProfileError> {
         let needed = sections.sources();
         let policy = self.inner.policy;
         let max_age = match freshness {
             Freshness::Bypass => {
-                let previous = self.inner.cache.get(customer).await;
-                let catalog = self.inner.catalog.snapshot();
-                let entry = self
-                    .load(customer, needed, deadline, previous.as_deref(), &catalog)
-                    .await?;
-                return Ok(self.served(entry, ServedFrom::Sources));
+                let bypass = Box::pin(self.bypass(customer, needed, deadline, priority));
+                return within(deadline, bypass).await;
             }
             Freshness::MaxAge(max_age) => Some(max_age),
             Freshness::AnyAge => None,
@@ -191,14 +215,9 @@ impl Profiles {
             crate::cache::bump_counter(&self.stats().not_found_hits);
             return Err(ProfileError::NotFound(customer));
         }
-        let miss = Box::pin(self.get_or_load(customer, needed, deadline, usable));
-        match deadline {
-            // A caller that waits for another caller's load answers at its own deadline.
-            Some(deadline) => tokio::time::timeout_at(deadline, miss)
-                .await
-                .unwrap_or(Err(ProfileError::DeadlineExceeded)),
-            None => miss.await,
-        }
+        let miss = Box::pin(self.get_or_load(customer, needed, deadline, priority, usable));
+        // A caller that waits for another caller's load answers at its own deadline.
+        within(deadline, miss).await
     }
 
     async fn get_or_load(
@@ -206,6 +225,7 @@ impl Profiles {
         customer: CustomerId,
         needed: SourceSet,
         deadline: Option<Instant>,
+        priority: Priority,
         usable: impl Fn(&CachedProfile) -> bool + Sync,
     ) -> Result<Served, ProfileError> {
         let generation = self.inner.cache.generation(customer);
@@ -213,7 +233,7 @@ impl Profiles {
             .inner
             .cache
             .get_or_load(customer, &usable, |current| {
-                self.fill(customer, needed, deadline, current, &usable)
+                self.fill(customer, needed, deadline, priority, current, &usable)
             })
             .await;
         if let Err(ProfileError::NotFound(_)) = lookup {
@@ -234,6 +254,19 @@ impl Profiles {
             crate::cache::bump_counter(&self.stats().stale_serves);
         }
         Served { entry, from }
+    }
+}
+
+/// `answer`, or [`ProfileError::DeadlineExceeded`] once `deadline` passes.
+async fn within(
+    deadline: Option<Instant>,
+    answer: impl Future<Output = Result<Served, ProfileError>>,
+) -> Result<Served, ProfileError> {
+    match deadline {
+        Some(deadline) => tokio::time::timeout_at(deadline, answer)
+            .await
+            .unwrap_or(Err(ProfileError::DeadlineExceeded)),
+        None => answer.await,
     }
 }
 

@@ -9,6 +9,7 @@ use chrono::Utc;
 use tokio::time::Instant;
 
 use crate::{
+    admission::{Priority, Shed},
     fanout::{Failure, Fanout},
     records::Identity,
     reference::{Catalog, Delivery, ReturnCheck, check_return},
@@ -65,6 +66,9 @@ pub enum QueryError {
     /// The caller's deadline passed first.
     #[error("the deadline passed before the backends answered")]
     DeadlineExceeded,
+    /// The backends are as busy as this replica lets them be: nothing was read.
+    #[error(transparent)]
+    Overloaded(#[from] Shed),
 }
 
 /// Answers lookups and return checks; cheap to clone.
@@ -87,6 +91,7 @@ impl Queries {
         key: LookupKey,
         deadline: Option<Instant>,
     ) -> Result<Vec<CustomerMatch>, QueryError> {
+        let _admitted = self.fanout.admit(Priority::Interactive)?;
         let by = match key {
             LookupKey::Email(email) => CustomerKey::Email(email),
             LookupKey::Phone(phone) => CustomerKey::Phone(phone),
@@ -134,6 +139,7 @@ impl Queries {
         sku: &Sku,
         deadline: Option<Instant>,
     ) -> Result<ReturnAnswer, QueryError> {
+        let _admitted = self.fanout.admit(Priority::Interactive)?;
         let detail = self.fanout.order(order, deadline).await;
         let detail = detail
             .map_err(|failure| failed(SourceKind::Orders, failure, deadline))?
@@ -163,7 +169,9 @@ fn failed(kind: SourceKind, failure: Failure, deadline: Option<Instant>) -> Quer
     let passed = deadline.is_some_and(|d| d <= Instant::now());
     match failure {
         Failure::Timeout if passed => QueryError::DeadlineExceeded,
-        Failure::Timeout | Failure::Unavailable => QueryError::Unavailable(kind),
+        Failure::Timeout | Failure::Unavailable | Failure::CircuitOpen => {
+            QueryError::Unavailable(kind)
+        }
     }
 }
 

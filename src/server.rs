@@ -2,6 +2,7 @@
 //! and gRPC-Web with CORS, on a listener the caller has bound, until `shutdown` resolves.
 
 mod browser;
+mod deadline;
 
 use std::{future::Future, time::Duration};
 
@@ -122,6 +123,7 @@ pub async fn run(
         .max_connection_age(limits.max_connection_age)
         .max_connection_age_grace(limits.max_connection_age_grace)
         .layer(browser::BrowserLayer)
+        .layer(deadline::DeadlineLayer::new(limits.max_deadline))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

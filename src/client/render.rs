@@ -307,6 +307,34 @@ pub(super) fn stats(s: &pb::CacheStats) -> String {
         .map(|r| format!("{} {}", short(r.source().as_str_name(), "SOURCE_"), r.reads))
         .collect();
     let _ = writeln!(o, "Reads    {}", reads.join(" · "));
+    let guards: Vec<String> = s
+        .source_reads
+        .iter()
+        .map(|r| {
+            let p95 = r.p95.as_ref().map_or("p95 -".to_owned(), |d| {
+                format!(
+                    "p95 {:.1} ms",
+                    d.seconds as f64 * 1e3 + f64::from(d.nanos) / 1e6
+                )
+            });
+            format!(
+                "{} {} ({} opened, {} refused), {} hedges, {p95}",
+                short(r.source().as_str_name(), "SOURCE_"),
+                short(r.circuit().as_str_name(), "CIRCUIT_STATE_"),
+                r.circuit_opened,
+                r.circuit_refusals,
+                r.hedges,
+            )
+        })
+        .collect();
+    for line in guards {
+        let _ = writeln!(o, "Circuit  {line}");
+    }
+    let _ = writeln!(
+        o,
+        "Admitted limit {} loads at once · {} running · {} shed",
+        s.concurrency_limit, s.loads_in_flight, s.shed
+    );
     for feed in &s.feeds {
         let lag = feed
             .lag

@@ -4,7 +4,7 @@
 
 use std::{fmt::Display, time::Duration};
 
-use super::{ConfigError, Settings, SourceSettings};
+use super::{ConfigError, ResilienceSettings, Settings, SourceSettings};
 use humantime_serde::re::humantime;
 
 use crate::sources::FaultSettings;
@@ -64,6 +64,59 @@ impl Check {
         }
         self.duration(&key("timeout"), source.timeout, MS, MINUTE);
         self.faults(&key("faults"), &source.faults);
+    }
+
+    fn resilience(&mut self, r: &ResilienceSettings) {
+        self.count(
+            "resilience.min_concurrency",
+            r.min_concurrency as u64,
+            1,
+            100_000,
+        );
+        self.count(
+            "resilience.max_concurrency",
+            r.max_concurrency as u64,
+            r.min_concurrency as u64,
+            100_000,
+        );
+        self.count(
+            "resilience.initial_concurrency",
+            r.initial_concurrency as u64,
+            r.min_concurrency as u64,
+            r.max_concurrency as u64,
+        );
+        self.fraction(
+            "resilience.latency_tolerance",
+            r.latency_tolerance,
+            1.0,
+            100.0,
+        );
+        self.fraction("resilience.bulk_share", r.bulk_share, 0.0, 1.0);
+        self.fraction("resilience.hedge_budget", r.hedge_budget, 0.0, 0.5);
+        self.count(
+            "resilience.breaker_failures",
+            u64::from(r.breaker_failures),
+            0,
+            1_000_000,
+        );
+        self.duration(
+            "resilience.breaker_cooldown",
+            r.breaker_cooldown,
+            MS,
+            10 * MINUTE,
+        );
+        self.duration(
+            "resilience.hedge_min_delay",
+            r.hedge_min_delay,
+            Duration::ZERO,
+            MINUTE,
+        );
+    }
+
+    fn fraction(&mut self, key: &str, value: f64, min: f64, max: f64) {
+        if !(min..=max).contains(&value) {
+            self.refuse(key, value, &format!("must be from {min} to {max}"));
+        }
     }
 
     fn faults(&mut self, key: &str, faults: &FaultSettings) {
@@ -209,6 +262,13 @@ impl Settings {
             MINUTE,
         );
         c.duration("feed.retention", self.feed.retention, MINUTE, 30 * DAY);
+        c.duration(
+            "server.max_deadline",
+            self.server.max_deadline,
+            MS,
+            60 * MINUTE,
+        );
+        c.resilience(&self.resilience);
         check.0
     }
 }
@@ -278,6 +338,38 @@ mod tests {
             (
                 "server.shutdown_grace",
                 Box::new(|s| s.server.shutdown_grace = DAY),
+            ),
+            (
+                "server.max_deadline",
+                Box::new(|s| s.server.max_deadline = Duration::ZERO),
+            ),
+            (
+                "resilience.max_concurrency",
+                Box::new(|s| s.resilience.max_concurrency = 2),
+            ),
+            (
+                "resilience.min_concurrency",
+                Box::new(|s| s.resilience.min_concurrency = 0),
+            ),
+            (
+                "resilience.initial_concurrency",
+                Box::new(|s| s.resilience.initial_concurrency = 1_000_000),
+            ),
+            (
+                "resilience.hedge_budget",
+                Box::new(|s| s.resilience.hedge_budget = 0.9),
+            ),
+            (
+                "resilience.bulk_share",
+                Box::new(|s| s.resilience.bulk_share = f64::NAN),
+            ),
+            (
+                "resilience.latency_tolerance",
+                Box::new(|s| s.resilience.latency_tolerance = 0.5),
+            ),
+            (
+                "resilience.breaker_cooldown",
+                Box::new(|s| s.resilience.breaker_cooldown = Duration::ZERO),
             ),
         ];
         for (key, break_it) in cases {

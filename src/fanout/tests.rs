@@ -139,3 +139,129 @@ async fn a_failing_lookup_is_unavailable_and_none_starts_after_the_deadline() {
     assert_eq!(lookups.calls().fulfilment, 0);
     assert_eq!(fanout.reads(SourceKind::Fulfilment), 0);
 }
+
+fn guarded(sources: Sources, breaker: BreakerSettings, hedge: HedgeSettings) -> Fanout {
+    let resilience = Resilience {
+        breaker,
+        hedge,
+        ..Resilience::with_timeouts(PerSource::same(TIMEOUT))
+    };
+    Fanout::with(sources, Arc::new(FakeLookups::default()), resilience)
+}
+
+const BREAKER: BreakerSettings = BreakerSettings {
+    failures: 3,
+    cooldown: Duration::from_millis(500),
+};
+
+#[tokio::test(start_paused = true)]
+async fn a_backend_failing_in_a_row_is_refused_at_once_until_a_probe_answers() {
+    let (sources, fakes) = fake_sources(|f| match f.kind() {
+        SourceKind::Billing => f.delayed(Duration::from_millis(30)).failing(),
+        _ => f,
+    });
+    let fanout = guarded(sources, BREAKER, HedgeSettings::default());
+    let billing = SourceSet::of(&[SourceKind::Billing]);
+    let result = |outcomes: Vec<Outcome>| outcomes[0].result.clone();
+    // Three failures in a row, each after 30 ms: the circuit opens.
+    for _ in 0..3 {
+        let outcome = result(fanout.gather(customer(), billing, None).await);
+        assert_eq!(outcome, Err(Failure::Unavailable));
+    }
+    assert_eq!(
+        fanout.counts(SourceKind::Billing).circuit,
+        CircuitState::Open
+    );
+    // Now refused without a read, and without waiting.
+    let started = Instant::now();
+    let refused = fanout.gather(customer(), billing, None).await;
+    assert_eq!(result(refused), Err(Failure::CircuitOpen));
+    assert_eq!(started.elapsed(), Duration::ZERO);
+    assert_eq!(fakes.billing.calls(), 3);
+    // The backend recovers; after the cooldown one probe reads it and closes the circuit.
+    fakes.billing.set_failing(false);
+    tokio::time::advance(BREAKER.cooldown).await;
+    assert!(result(fanout.gather(customer(), billing, None).await).is_ok());
+    assert!(result(fanout.gather(customer(), billing, None).await).is_ok());
+    let counts = fanout.counts(SourceKind::Billing);
+    assert_eq!(counts.circuit, CircuitState::Closed);
+    assert_eq!((counts.opened, counts.refused, counts.reads), (1, 1, 5));
+}
+
+#[tokio::test(start_paused = true)]
+async fn reads_cut_short_by_the_callers_deadline_do_not_open_the_circuit() {
+    let (sources, _) = fake_sources(|f| f.delayed(Duration::from_millis(60)));
+    let fanout = guarded(sources, BREAKER, HedgeSettings::default());
+    for _ in 0..10 {
+        let deadline = Instant::now() + Duration::from_millis(30);
+        fanout
+            .gather(customer(), SourceSet::ALL, Some(deadline))
+            .await;
+    }
+    for kind in SourceKind::ALL {
+        assert_eq!(fanout.counts(kind).circuit, CircuitState::Closed);
+    }
+    // Its own timeout is the backend's failure: three in a row open the circuit.
+    let (sources, _) = fake_sources(|f| f.delayed(TIMEOUT * 2));
+    let fanout = guarded(sources, BREAKER, HedgeSettings::default());
+    for _ in 0..3 {
+        fanout.gather(customer(), SourceSet::ALL, None).await;
+    }
+    for kind in SourceKind::ALL {
+        assert_eq!(fanout.counts(kind).circuit, CircuitState::Open);
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_past_the_backends_95th_percentile_is_hedged_and_the_first_answer_wins() {
+    let (sources, fakes) = fake_sources(|f| f.delayed(Duration::from_millis(10)));
+    let hedge = HedgeSettings {
+        budget: 0.05,
+        min_delay: Duration::from_millis(1),
+    };
+    let fanout = guarded(sources, BREAKER, hedge);
+    let crm = SourceSet::of(&[SourceKind::Crm]);
+    // 200 reads teach it that CRM answers in 10 ms.
+    for _ in 0..200 {
+        fanout.gather(customer(), crm, None).await;
+    }
+    assert_eq!(
+        fanout.counts(SourceKind::Crm).p95,
+        Some(Duration::from_millis(10))
+    );
+    assert_eq!(fanout.counts(SourceKind::Crm).hedges, 0);
+    // This read's connection stalls for 90 ms: at 10 ms a hedge is sent, and answers 10 ms on.
+    fakes.crm.script_delays([Duration::from_millis(90)]);
+    let started = Instant::now();
+    let outcomes = fanout.gather(customer(), crm, None).await;
+    assert!(outcomes[0].result.is_ok());
+    assert_eq!(started.elapsed(), Duration::from_millis(20));
+    let counts = fanout.counts(SourceKind::Crm);
+    assert_eq!((counts.hedges, counts.reads), (1, 202));
+    assert_eq!(fakes.crm.calls(), 202);
+}
+
+#[tokio::test(start_paused = true)]
+async fn hedges_stay_within_their_budget_when_a_backend_is_slow_for_everyone() {
+    let (sources, fakes) = fake_sources(|f| f.delayed(Duration::from_millis(10)));
+    let hedge = HedgeSettings {
+        budget: 0.05,
+        min_delay: Duration::from_millis(1),
+    };
+    let fanout = guarded(sources, BREAKER, hedge);
+    let crm = SourceSet::of(&[SourceKind::Crm]);
+    for _ in 0..200 {
+        fanout.gather(customer(), crm, None).await;
+    }
+    // Every read now takes 50 ms: each would want a hedge; the budget allows 5 %.
+    fakes
+        .crm
+        .script_delays(vec![Duration::from_millis(50); 2000]);
+    for _ in 0..1000 {
+        fanout.gather(customer(), crm, None).await;
+    }
+    let hedges = fanout.counts(SourceKind::Crm).hedges;
+    // At most what 1,000 reads earn and what the 200 before saved up (capped at 10).
+    assert!(hedges <= 60, "{hedges} hedges in 1200 reads");
+    assert!(hedges >= 10, "{hedges} hedges in 1200 reads");
+}

@@ -12,10 +12,12 @@ use super::{
     validate::{self, MAX_ADMIN_BATCH, both},
 };
 use crate::{
+    admission::Priority,
     cache::CacheStats,
     convert::{duration, source},
+    fanout::{CircuitState, Fanout},
     profiles::{Freshness, ProfileError, Profiles},
-    vocab::{CustomerId, PerSource},
+    vocab::{CustomerId, SourceKind},
 };
 
 /// Loads run at once while warming: enough to overlap the backends' latency, few enough to
@@ -34,20 +36,37 @@ impl CacheAdminApi {
         Self { profiles }
     }
 
+    /// Loads the customers asked for, as bulk work: a load that admission control refuses,
+    /// or that does not end by the caller's deadline, is reported failed.
     async fn warm(
         &self,
-        request: pb::WarmCustomersRequest,
+        request: Request<pb::WarmCustomersRequest>,
     ) -> Result<pb::WarmCustomersResponse, ApiError> {
-        let (customers, sections) = both(
-            validate::keys::<CustomerId>("customer_ids", &request.customer_ids, MAX_ADMIN_BATCH),
-            validate::read_mask(request.read_mask.as_ref()),
+        let deadline = validate::deadline(request.metadata());
+        let request = request.into_inner();
+        let ((customers, sections), deadline) = both(
+            both(
+                validate::keys::<CustomerId>(
+                    "customer_ids",
+                    &request.customer_ids,
+                    MAX_ADMIN_BATCH,
+                ),
+                validate::read_mask(request.read_mask.as_ref()),
+            ),
+            deadline,
         )?;
         let mut response = pb::WarmCustomersResponse::default();
         let mut loads = stream::iter(customers)
             .map(|customer| async move {
                 let result = self
                     .profiles
-                    .get(customer, sections, Freshness::AnyAge, None)
+                    .get_as(
+                        customer,
+                        sections,
+                        Freshness::AnyAge,
+                        deadline,
+                        Priority::Bulk,
+                    )
                     .await;
                 (customer, result)
             })
@@ -63,6 +82,14 @@ impl CacheAdminApi {
     }
 }
 
+fn circuit(state: CircuitState) -> pb::CircuitState {
+    match state {
+        CircuitState::Closed => pb::CircuitState::Closed,
+        CircuitState::Open => pb::CircuitState::Open,
+        CircuitState::HalfOpen => pb::CircuitState::HalfOpen,
+    }
+}
+
 fn count(counter: &std::sync::atomic::AtomicU64) -> i64 {
     i64::try_from(counter.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
 }
@@ -73,16 +100,29 @@ fn figures(
     entries: u64,
     bytes: u64,
     l2_unconfirmed_pending: Option<usize>,
-    reads: PerSource<u64>,
+    fanout: &Fanout,
 ) -> pb::CacheStats {
+    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let admission = fanout.admission();
     pb::CacheStats {
-        source_reads: reads
-            .iter()
-            .map(|(kind, reads)| pb::SourceReads {
-                source: source(kind) as i32,
-                reads: i64::try_from(*reads).unwrap_or(i64::MAX),
+        source_reads: SourceKind::ALL
+            .into_iter()
+            .map(|kind| {
+                let counts = fanout.counts(kind);
+                pb::SourceReads {
+                    source: source(kind) as i32,
+                    reads: int(counts.reads),
+                    hedges: int(counts.hedges),
+                    circuit_refusals: int(counts.refused),
+                    circuit_opened: int(counts.opened),
+                    circuit: circuit(counts.circuit) as i32,
+                    p95: counts.p95.map(duration),
+                }
             })
             .collect(),
+        shed: int(admission.shed()),
+        concurrency_limit: int(admission.limit() as u64),
+        loads_in_flight: int(admission.in_flight() as u64),
         l1: Some(pb::TierStats {
             hits: count(&stats.l1_hits) + count(&stats.coalesced_waits),
             misses: count(&stats.l1_misses),
@@ -146,14 +186,13 @@ impl CacheAdminApi {
     async fn stats(&self) -> Result<pb::CacheStats, ApiError> {
         let cache = self.profiles.cache();
         let (entries, bytes) = (cache.entry_count().await, cache.weighted_size().await);
-        let reads = PerSource::from_fn(|kind| self.profiles.fanout().reads(kind));
         let l2_unconfirmed_pending = self.profiles.l2().map(|l2| l2.unconfirmed());
         Ok(figures(
             self.profiles.stats(),
             entries,
             bytes,
             l2_unconfirmed_pending,
-            reads,
+            self.profiles.fanout(),
         ))
     }
 }
@@ -171,7 +210,7 @@ impl pb::server::cache_admin_service_server::CacheAdminService for CacheAdminApi
         &self,
         request: Request<pb::WarmCustomersRequest>,
     ) -> Result<Response<pb::WarmCustomersResponse>, Status> {
-        rpc("WarmCustomers", self.warm(request.into_inner())).await
+        rpc("WarmCustomers", self.warm(request)).await
     }
 
     async fn get_cache_stats(

@@ -2,7 +2,7 @@
 //! `watch.rs`.
 
 use c360_proto::{self as pb, WireBatch, WireProfile, lookup_customers_request::Key};
-use futures::future::try_join_all;
+use futures::{StreamExt, TryStreamExt, stream};
 use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
@@ -13,10 +13,14 @@ use super::{
     watch::ProfileStream,
 };
 use crate::{
+    admission::Priority,
     profiles::{Freshness, Profiles, Served},
     queries::{LookupKey, Queries},
     vocab::{CustomerId, SectionSet},
 };
+
+/// Profiles of a batch read at once: hits go by at once, loads a few at a time.
+const BATCH_CONCURRENCY: usize = 16;
 
 /// Serves profiles and lookups.
 #[derive(Debug, Clone)]
@@ -44,7 +48,7 @@ impl CustomerApi {
     ) -> Result<WireProfile, ApiError> {
         let (customer, read) =
             ReadOptions::checked(request, |r| validate::key("customer_id", &r.customer_id))?;
-        let served = self.read(customer, read).await?;
+        let served = self.read(customer, read, Priority::Interactive).await?;
         Ok(wire(&served, read.sections))
     }
 
@@ -55,19 +59,35 @@ impl CustomerApi {
         let (customers, read) = ReadOptions::checked(request, |r| {
             validate::keys::<CustomerId>("customer_ids", &r.customer_ids, validate::MAX_BATCH)
         })?;
+        // Its loads are bulk work, a few at a time: a batch of misses is shed before it
+        // crowds out single reads.
         let reads = customers
             .into_iter()
-            .map(|customer| self.read(customer, read));
-        let served = try_join_all(reads).await?;
+            .map(|customer| self.read(customer, read, Priority::Bulk));
+        let served: Vec<Served> = stream::iter(reads)
+            .buffered(BATCH_CONCURRENCY)
+            .try_collect()
+            .await?;
         Ok(WireBatch::of(
             served.iter().map(|s| wire(s, read.sections)).collect(),
         ))
     }
 
-    async fn read(&self, customer: CustomerId, read: ReadOptions) -> Result<Served, ApiError> {
+    async fn read(
+        &self,
+        customer: CustomerId,
+        read: ReadOptions,
+        priority: Priority,
+    ) -> Result<Served, ApiError> {
         let served = self
             .profiles
-            .get(customer, read.sections, read.freshness, read.deadline)
+            .get_as(
+                customer,
+                read.sections,
+                read.freshness,
+                read.deadline,
+                priority,
+            )
             .await?;
         Ok(served)
     }

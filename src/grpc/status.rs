@@ -79,6 +79,10 @@ impl From<ProfileError> for ApiError {
                 Self::Unavailable(format!("no backend answered for customer {customer}"))
             }
             ProfileError::DeadlineExceeded => Self::DeadlineExceeded,
+            ProfileError::Overloaded(shed) => Self::ResourceExhausted {
+                what: "backend loads",
+                limit: shed.limit,
+            },
         }
     }
 }
@@ -95,6 +99,10 @@ impl From<QueryError> for ApiError {
             // backend, never why.
             QueryError::Unavailable(_) => Self::Unavailable(error.to_string()),
             QueryError::DeadlineExceeded => Self::DeadlineExceeded,
+            QueryError::Overloaded(shed) => Self::ResourceExhausted {
+                what: "backend loads",
+                limit: shed.limit,
+            },
         }
     }
 }

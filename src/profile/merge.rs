@@ -66,6 +66,7 @@ pub fn collect(customer: CustomerId, outcomes: Vec<Outcome>) -> Collected {
             Ok(_) => SourceStatus::Ok,
             Err(Failure::Timeout) => SourceStatus::Timeout,
             Err(Failure::Unavailable) => SourceStatus::Unavailable,
+            Err(Failure::CircuitOpen) => SourceStatus::CircuitOpen,
         };
         let Ok(data) = outcome.result else { continue };
         answered += 1;

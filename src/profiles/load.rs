@@ -9,6 +9,7 @@ use tokio::time::Instant;
 
 use super::{ProfileError, Profiles};
 use crate::{
+    admission::Priority,
     cache::CachedProfile,
     entry::{EncodedProfile, ServedFrom},
     profile::{Collected, collect},
@@ -23,6 +24,7 @@ impl Profiles {
         customer: CustomerId,
         needed: SourceSet,
         deadline: Option<Instant>,
+        priority: Priority,
         current: Option<Arc<CachedProfile>>,
         usable: &(dyn Fn(&CachedProfile) -> bool + Sync),
     ) -> Result<(Arc<CachedProfile>, ServedFrom), ProfileError> {
@@ -63,6 +65,7 @@ impl Profiles {
                 customer,
                 needed.union(held),
                 deadline,
+                priority,
                 current.as_deref(),
                 &catalog,
             )
@@ -99,16 +102,19 @@ impl Profiles {
         ))
     }
 
-    /// Reads `set` from the backends and merges it, enriching from `catalog`. A backend that
-    /// fails now is stood in for by its last good copy in `previous`, marked stale.
+    /// Reads `set` from the backends and merges it, enriching from `catalog`, if admission
+    /// control admits a load of `priority` now. A backend that fails now is stood in for by
+    /// its last good copy in `previous`, marked stale.
     pub(super) async fn load(
         &self,
         customer: CustomerId,
         set: SourceSet,
         deadline: Option<Instant>,
+        priority: Priority,
         previous: Option<&CachedProfile>,
         catalog: &CatalogSnapshot,
     ) -> Result<Arc<CachedProfile>, ProfileError> {
+        let _admitted = self.inner.fanout.admit(priority)?;
         crate::cache::bump_counter(&self.stats().loads);
         let started = Instant::now();
         let wall = Utc::now();

@@ -4,7 +4,7 @@
 use std::{sync::Arc, time::Duration};
 
 use super::Profiles;
-use crate::{cache::CachedProfile, vocab::CustomerId};
+use crate::{admission::Priority, cache::CachedProfile, vocab::CustomerId};
 
 /// Background refreshes at once: enough to keep up, few enough never to crowd out callers.
 pub(super) const CONCURRENT_REFRESHES: usize = 2;
@@ -43,7 +43,7 @@ impl Profiles {
                 .inner
                 .cache
                 .get_or_load(customer, &fresh, |current| {
-                    this.fill(customer, set, None, current, &fresh)
+                    this.fill(customer, set, None, Priority::Bulk, current, &fresh)
                 })
                 .await;
             if let Err(error) = refreshed {

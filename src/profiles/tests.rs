@@ -441,3 +441,119 @@ async fn an_unknown_customer_is_remembered_briefly_until_a_change_to_it() {
     assert!(ask().await.is_ok());
     assert_eq!(calls(&fakes).crm, 2);
 }
+
+fn profiles_with(sources: Sources, admission: crate::admission::AdmissionSettings) -> Profiles {
+    let base = profiles(sources.clone());
+    let resilience = crate::fanout::Resilience {
+        admission,
+        ..crate::fanout::Resilience::with_timeouts(PerSource::same(Duration::from_millis(500)))
+    };
+    let fanout = Fanout::with(sources, Arc::new(FakeLookups::default()), resilience);
+    let policy = base.inner.policy;
+    let cache = ProfileCache::new(
+        L1Config {
+            max_bytes: 1 << 20,
+            ttl: Duration::from_secs(300),
+            not_found_ttl: Duration::from_secs(5),
+        },
+        Arc::default(),
+    );
+    Profiles::new(cache, None, fanout, base.inner.catalog.clone(), policy)
+}
+
+#[tokio::test]
+async fn beyond_the_concurrency_limit_loads_are_shed_at_once_and_hits_still_served() {
+    let gate = Arc::new(Gate::default());
+    let (sources, _) = fake_sources(|f| match f.kind() {
+        SourceKind::Crm => f.gated(gate.clone()),
+        _ => f,
+    });
+    let one_at_a_time = crate::admission::AdmissionSettings {
+        initial_limit: 1,
+        min_limit: 1,
+        ..Default::default()
+    };
+    let profiles = profiles_with(sources, one_at_a_time);
+    let customer = |n| CustomerId::new(n).expect("positive");
+    let read = |n| {
+        let profiles = profiles.clone();
+        async move {
+            profiles
+                .get(customer(n), SectionSet::ALL, Freshness::AnyAge, None)
+                .await
+        }
+    };
+    // Customer 1 is cached.
+    let cached = tokio::spawn(read(1));
+    gate.reached().await;
+    gate.release();
+    cached.await.unwrap().expect("loaded");
+    // Customer 2's load takes the one place...
+    let loading = tokio::spawn(read(2));
+    gate.reached().await;
+    // ...so customer 3's is refused at once, while customer 1 is still a hit.
+    assert!(matches!(
+        read(3).await,
+        Err(ProfileError::Overloaded(crate::admission::Shed {
+            limit: 1
+        }))
+    ));
+    assert_eq!(read(1).await.expect("a hit").from, ServedFrom::L1);
+    // Bulk work has a share of the limit: none while the place is taken.
+    let bulk = profiles
+        .get_as(
+            customer(4),
+            SectionSet::ALL,
+            Freshness::AnyAge,
+            None,
+            crate::admission::Priority::Bulk,
+        )
+        .await;
+    assert!(matches!(bulk, Err(ProfileError::Overloaded(_))));
+    gate.release();
+    assert!(loading.await.unwrap().is_ok());
+    assert_eq!(profiles.fanout().admission().shed(), 2);
+    // The place is free again.
+    assert_eq!(profiles.fanout().admission().in_flight(), 0);
+    gate.release();
+    assert!(read(3).await.is_ok());
+}
+
+#[tokio::test]
+async fn bypass_reads_share_a_load_only_if_it_started_after_they_arrived() {
+    let gate = Arc::new(Gate::default());
+    let (sources, fakes) = fake_sources(|f| match f.kind() {
+        SourceKind::Crm => f.gated(gate.clone()),
+        _ => f,
+    });
+    let profiles = profiles(sources);
+    let bypass = || {
+        let profiles = profiles.clone();
+        tokio::spawn(async move { get(&profiles, Freshness::Bypass).await })
+    };
+    // A bypass read is loading: it has read CRM and is held.
+    let first = bypass();
+    gate.reached().await;
+    // Two more arrive. That load started before them: it cannot answer them.
+    let (second, third) = (bypass(), bypass());
+    let key = (fixtures::customer(), SourceSet::ALL);
+    while profiles.inner.bypasses.tickets(key) < 3 {
+        tokio::task::yield_now().await;
+    }
+    gate.release();
+    assert_eq!(first.await.unwrap().from, ServedFrom::Sources);
+    // One load, started after both arrived, answers both.
+    gate.reached().await;
+    gate.release();
+    let (second, third) = (second.await.unwrap(), third.await.unwrap());
+    assert!(Arc::ptr_eq(&second.entry, &third.entry));
+    assert_eq!(calls(&fakes), each(2));
+    assert_eq!(
+        profiles
+            .stats()
+            .coalesced_waits
+            .load(std::sync::atomic::Ordering::Relaxed),
+        1
+    );
+    assert_eq!(profiles.inner.bypasses.in_progress(), 0);
+}

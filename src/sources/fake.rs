@@ -53,6 +53,8 @@ pub(crate) struct FakeSource {
     kind: SourceKind,
     data: Mutex<SourceData>,
     delay: Duration,
+    /// Delays of the next reads, in order, before `delay` applies again.
+    scripted: Mutex<std::collections::VecDeque<Duration>>,
     fails: AtomicBool,
     gate: Option<Arc<Gate>>,
     calls: AtomicUsize,
@@ -65,6 +67,7 @@ impl FakeSource {
             kind,
             data: Mutex::new(fixtures::source_data(kind)),
             delay: Duration::ZERO,
+            scripted: Mutex::default(),
             fails: AtomicBool::new(false),
             gate: None,
             calls: AtomicUsize::new(0),
@@ -79,6 +82,14 @@ impl FakeSource {
     pub(crate) fn delayed(mut self, delay: Duration) -> Self {
         self.delay = delay;
         self
+    }
+
+    /// The next reads take these delays, one each, instead of the usual one.
+    pub(crate) fn script_delays(&self, delays: impl IntoIterator<Item = Duration>) {
+        self.scripted
+            .lock()
+            .expect("fake delays lock")
+            .extend(delays);
     }
 
     pub(crate) fn failing(self) -> Self {
@@ -112,8 +123,9 @@ impl Source for FakeSource {
 
     fn fetch(&self, _customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
         self.calls.fetch_add(1, Ordering::SeqCst);
+        let scripted = self.scripted.lock().expect("fake delays lock").pop_front();
         Box::pin(async move {
-            tokio::time::sleep(self.delay).await;
+            tokio::time::sleep(scripted.unwrap_or(self.delay)).await;
             if self.fails.load(Ordering::SeqCst) {
                 return Err(SourceError::Injected {
                     backend: self.kind,

@@ -16,6 +16,8 @@ pub enum SourceStatus {
     Timeout,
     /// Failed.
     Unavailable,
+    /// Not asked: its circuit is open after failures in a row.
+    CircuitOpen,
     /// Not asked: not needed.
     Skipped,
 }
@@ -23,7 +25,7 @@ pub enum SourceStatus {
 impl SourceStatus {
     /// Asked, and gave nothing now.
     pub fn is_failure(self) -> bool {
-        matches!(self, Self::Timeout | Self::Unavailable)
+        matches!(self, Self::Timeout | Self::Unavailable | Self::CircuitOpen)
     }
 
     /// There is data from this backend to serve, fresh or stale.
