@@ -109,6 +109,7 @@ struct Window {
 pub struct Permit {
     inner: Arc<Inner>,
     started: Instant,
+    sampled: bool,
 }
 
 impl Admission {
@@ -154,6 +155,7 @@ impl Admission {
             Ok(_) => Ok(Permit {
                 inner: self.inner.clone(),
                 started: Instant::now(),
+                sampled: true,
             }),
             Err(_) => {
                 self.inner.shed.fetch_add(1, Ordering::Relaxed);
@@ -178,9 +180,20 @@ impl Admission {
     }
 }
 
+impl Permit {
+    /// The load read no backend (every circuit it needed was open): its time says nothing
+    /// about the backends' latency and is left out of the limit's estimate.
+    pub fn read_nothing(&mut self) {
+        self.sampled = false;
+    }
+}
+
 impl Drop for Permit {
     fn drop(&mut self) {
         let in_flight = self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
+        if !self.sampled {
+            return;
+        }
         let now = Instant::now();
         let mut window = self.inner.window.lock().unwrap_or_else(|e| e.into_inner());
         window.loads += 1;
@@ -322,6 +335,27 @@ mod tests {
             limit = shrunk;
         }
         assert!(limit * 4 < peak * 3, "shrank from {peak} to {limit}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn loads_that_read_nothing_do_not_move_the_limit() {
+        let admission = admission(10);
+        loads(&admission, 10, Duration::from_millis(100)).await;
+        let limit = admission.limit();
+        // Refused by open circuits in microseconds: not a sign the backends got faster.
+        for _ in 0..100 {
+            let mut permits: Vec<_> = (0..limit)
+                .map(|_| {
+                    admission
+                        .try_admit(Priority::Interactive)
+                        .expect("admitted")
+                })
+                .collect();
+            permits.iter_mut().for_each(Permit::read_nothing);
+            tokio::time::advance(Duration::from_millis(100)).await;
+        }
+        assert_eq!(admission.limit(), limit);
+        assert_eq!(admission.in_flight(), 0);
     }
 
     #[tokio::test(start_paused = true)]

@@ -8,6 +8,7 @@
 
 mod breaker;
 mod hedge;
+mod retry;
 
 pub use breaker::{BreakerSettings, CircuitState};
 pub use hedge::HedgeSettings;
@@ -26,7 +27,7 @@ use futures::future::join_all;
 use tokio::time::Instant;
 use tracing::Instrument;
 
-use self::{breaker::Breaker, hedge::Hedger};
+use self::{breaker::Breaker, hedge::Hedger, retry::RetryBudget};
 use crate::{
     admission::{Admission, AdmissionSettings, Permit, Priority, Shed},
     records::{Identity, Shipment},
@@ -92,6 +93,13 @@ pub struct Fanout {
     timeouts: PerSource<Duration>,
     guards: Arc<PerSource<Guards>>,
     admission: Admission,
+    retries: Arc<Retries>,
+}
+
+#[derive(Debug)]
+struct Retries {
+    budget: RetryBudget,
+    done: AtomicU64,
 }
 
 /// What stands between the request path and one backend.
@@ -148,7 +156,40 @@ impl Fanout {
                 reads: AtomicU64::new(0),
             })),
             admission: Admission::new(resilience.admission),
+            retries: Arc::new(Retries {
+                budget: RetryBudget::new(),
+                done: AtomicU64::new(0),
+            }),
         }
+    }
+
+    /// Loads retried since start because no backend answered.
+    pub fn retries(&self) -> u64 {
+        self.retries.done.load(Ordering::Relaxed)
+    }
+
+    /// Whether a load whose `outcomes` are these should be tried again (attempt `attempt`,
+    /// from 0) before `deadline`, and after what pause: only when no backend answered, the
+    /// caller has time left, and — if the retry would reach a backend whose circuit is closed —
+    /// the retry budget allows it.
+    pub fn retry_pause(
+        &self,
+        outcomes: &[Outcome],
+        attempt: u32,
+        deadline: Option<Instant>,
+    ) -> Option<Duration> {
+        if outcomes.iter().any(|o| o.result.is_ok()) {
+            return None;
+        }
+        let pause = retry::pause(attempt, deadline?)?;
+        let reaches_a_backend = outcomes
+            .iter()
+            .any(|o| self.guards[o.kind].breaker.state() == CircuitState::Closed);
+        if reaches_a_backend && !self.retries.budget.try_spend() {
+            return None;
+        }
+        self.retries.done.fetch_add(1, Ordering::Relaxed);
+        Some(pause)
     }
 
     /// Reads of `kind` started since this fan-out was built, hedges included.
@@ -176,7 +217,9 @@ impl Fanout {
 
     /// A place for one load of `priority`, or [`Shed`] at once when the limit is reached.
     pub fn admit(&self, priority: Priority) -> Result<Permit, Shed> {
-        self.admission.try_admit(priority)
+        let permit = self.admission.try_admit(priority)?;
+        self.retries.budget.earn();
+        Ok(permit)
     }
 
     /// Asks every backend of `set` about `customer` at once. Each read ends at the earlier of

@@ -12,12 +12,15 @@
 //! - [`chart`]: the SVG latency-percentile chart.
 //! - [`probe`]: the miss path taken apart: total latency against the slowest backend's.
 //! - [`baseline`]: the bare server answering a fixed profile.
+//! - [`faultproxy`]: a TCP proxy that adds latency, stalls, blackholes and resets, for the
+//!   fault tests and the stalled-backend benchmark.
 
 #![allow(missing_docs)]
 
 pub mod baseline;
 pub mod calls;
 pub mod chart;
+pub mod faultproxy;
 pub mod options;
 mod pace;
 pub mod probe;

@@ -332,8 +332,8 @@ pub(super) fn stats(s: &pb::CacheStats) -> String {
     }
     let _ = writeln!(
         o,
-        "Admitted limit {} loads at once · {} running · {} shed",
-        s.concurrency_limit, s.loads_in_flight, s.shed
+        "Admitted limit {} loads at once · {} running · {} shed · {} retried",
+        s.concurrency_limit, s.loads_in_flight, s.shed, s.retries
     );
     for feed in &s.feeds {
         let lag = feed

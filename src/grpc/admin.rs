@@ -123,6 +123,7 @@ fn figures(
         shed: int(admission.shed()),
         concurrency_limit: int(admission.limit() as u64),
         loads_in_flight: int(admission.in_flight() as u64),
+        retries: int(fanout.retries()),
         l1: Some(pb::TierStats {
             hits: count(&stats.l1_hits) + count(&stats.coalesced_waits),
             misses: count(&stats.l1_misses),

@@ -12,6 +12,7 @@ use crate::{
     admission::Priority,
     cache::CachedProfile,
     entry::{EncodedProfile, ServedFrom},
+    fanout::Failure,
     profile::{Collected, collect},
     reference::CatalogSnapshot,
     vocab::{CustomerId, SourceSet},
@@ -114,12 +115,33 @@ impl Profiles {
         previous: Option<&CachedProfile>,
         catalog: &CatalogSnapshot,
     ) -> Result<Arc<CachedProfile>, ProfileError> {
-        let _admitted = self.inner.fanout.admit(priority)?;
         crate::cache::bump_counter(&self.stats().loads);
-        let started = Instant::now();
-        let wall = Utc::now();
+        let fanout = &self.inner.fanout;
+        let mut attempt = 0;
+        let (outcomes, started, wall) = loop {
+            let mut admitted = fanout.admit(priority)?;
+            let (started, wall) = (Instant::now(), Utc::now());
+            let outcomes = fanout.gather(customer, set, deadline).await;
+            if outcomes
+                .iter()
+                .all(|o| o.result == Err(Failure::CircuitOpen))
+            {
+                admitted.read_nothing();
+            }
+            drop(admitted);
+            // With no older copy to serve, a load no backend answered is tried again while
+            // the caller has time (a database restarting, a network blip).
+            let retry = match previous {
+                None => fanout.retry_pause(&outcomes, attempt, deadline),
+                Some(_) => None,
+            };
+            match retry {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => break (outcomes, started, wall),
+            }
+            attempt += 1;
+        };
         let oldest = wall - self.inner.policy.max_age;
-        let outcomes = self.inner.fanout.gather(customer, set, deadline).await;
         match collect(customer, outcomes) {
             Collected::Answers(answers) => {
                 let packed = answers.pack();

@@ -557,3 +557,47 @@ async fn bypass_reads_share_a_load_only_if_it_started_after_they_arrived() {
     );
     assert_eq!(profiles.inner.bypasses.in_progress(), 0);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_load_no_backend_answered_is_tried_again_while_the_caller_has_time() {
+    let (sources, fakes) = fake_sources(|f| f.failing());
+    let profiles = profiles(sources);
+    // Every backend is down for 300 ms (a database restarting).
+    tokio::spawn({
+        let fakes = fakes.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            for kind in SourceKind::ALL {
+                fakes[kind].set_failing(false);
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(2);
+    let served = profiles
+        .get(
+            fixtures::customer(),
+            SectionSet::ALL,
+            Freshness::AnyAge,
+            Some(deadline),
+        )
+        .await
+        .expect("answered once the backends are back");
+    assert!(served.entry.is_complete());
+    assert!(profiles.fanout().retries() >= 2);
+    // Without time left to wait, the answer is at once: nothing answered.
+    for kind in SourceKind::ALL {
+        fakes[kind].set_failing(true);
+    }
+    let other = CustomerId::new(2).expect("positive");
+    let started = Instant::now();
+    let failed = profiles
+        .get(
+            other,
+            SectionSet::ALL,
+            Freshness::AnyAge,
+            Some(started + Duration::from_millis(30)),
+        )
+        .await;
+    assert!(failed.is_err());
+    assert!(started.elapsed() <= Duration::from_millis(30));
+}

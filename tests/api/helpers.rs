@@ -4,6 +4,7 @@
 
 mod calls;
 mod database;
+mod postgres;
 mod redis;
 
 use std::{net::SocketAddr, sync::Arc};
@@ -28,6 +29,7 @@ use tonic_health::pb::{
 
 pub use calls::{first_line, get, mask, masked, reads_each};
 pub use database::{Backend, CUSTOMERS, TestDatabase};
+pub use postgres::TestPostgres;
 pub use redis::{TestRedis, redis_prefix, shared_redis_url};
 
 /// A running c360 and clients of it.

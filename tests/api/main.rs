@@ -9,6 +9,7 @@ mod browser;
 mod catalog;
 mod client;
 mod consistency;
+mod faults;
 mod freshness;
 mod lookups;
 mod operations;

@@ -35,11 +35,23 @@ pub struct TestDatabase {
     pub url: String,
     _dir: Option<tempfile::TempDir>,
     postgres_name: Option<String>,
+    /// The server it is on (`postgres://user@host:port`).
+    postgres_base: String,
 }
 
 impl TestDatabase {
     /// An empty database.
     pub async fn empty(backend: Backend) -> Self {
+        Self::empty_on(backend, &postgres_base()).await
+    }
+
+    /// A database with the reference schema and [`CUSTOMERS`] customers, on the Postgres
+    /// server at `base` (`postgres://user@host:port`).
+    pub async fn seeded_on(base: &str) -> Self {
+        Self::seed(Self::empty_on(Backend::Postgres, base).await).await
+    }
+
+    async fn empty_on(backend: Backend, base: &str) -> Self {
         match backend {
             Backend::Sqlite => {
                 let dir = tempfile::tempdir().expect("temporary directory");
@@ -48,6 +60,7 @@ impl TestDatabase {
                     url: format!("sqlite://{}", path.display()),
                     _dir: Some(dir),
                     postgres_name: None,
+                    postgres_base: base.to_owned(),
                 }
             }
             Backend::Postgres => {
@@ -56,7 +69,7 @@ impl TestDatabase {
                     std::process::id(),
                     NEXT_DATABASE.fetch_add(1, Ordering::Relaxed)
                 );
-                let mut admin = admin_connection().await;
+                let mut admin = admin_connection(base).await;
                 run(&mut admin, format!("DROP DATABASE IF EXISTS {name}"))
                     .await
                     .expect("drop leftover test database");
@@ -64,9 +77,10 @@ impl TestDatabase {
                     .await
                     .expect("create test database");
                 Self {
-                    url: format!("{}/{name}", postgres_base()),
+                    url: format!("{base}/{name}"),
                     _dir: None,
                     postgres_name: Some(name),
+                    postgres_base: base.to_owned(),
                 }
             }
         }
@@ -74,7 +88,10 @@ impl TestDatabase {
 
     /// A database with the reference schema and [`CUSTOMERS`] customers.
     pub async fn seeded(backend: Backend) -> Self {
-        let database = Self::empty(backend).await;
+        Self::seed(Self::empty(backend).await).await
+    }
+
+    async fn seed(database: Self) -> Self {
         let db = database.connect_or_create().await;
         seed::seed(&db, &SeedOptions::new(CUSTOMERS, 7), |_| {})
             .await
@@ -99,8 +116,8 @@ async fn run(admin: &mut PgConnection, statement: String) -> Result<(), sqlx::Er
         .map(drop)
 }
 
-async fn admin_connection() -> PgConnection {
-    let url = format!("{}/postgres", postgres_base());
+async fn admin_connection(base: &str) -> PgConnection {
+    let url = format!("{base}/postgres");
     PgConnection::connect(&url).await.unwrap_or_else(|e| {
         panic!(
             "these tests need PostgreSQL at {url} ({e}); start it with \
@@ -115,6 +132,7 @@ impl Drop for TestDatabase {
         let Some(name) = self.postgres_name.take() else {
             return;
         };
+        let base = self.postgres_base.clone();
         // Drop runs outside async: a short-lived runtime of its own removes the database.
         let dropped = std::thread::spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread()
@@ -122,7 +140,7 @@ impl Drop for TestDatabase {
                 .build()
                 .expect("runtime");
             runtime.block_on(async {
-                let mut admin = admin_connection().await;
+                let mut admin = admin_connection(&base).await;
                 run(
                     &mut admin,
                     format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
