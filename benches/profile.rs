@@ -12,8 +12,10 @@ mod support;
 use std::hint::black_box;
 
 use c360::{
+    admission::Priority,
     app::App,
     entry::{EncodedProfile, ServedFrom},
+    grpc::status::ApiError,
     profile::{Assembly, Collected, assemble, collect, enrich_orders},
     profiles::Freshness,
     sources::SourceData,
@@ -151,6 +153,24 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
+    // Every place taken: a miss is refused, and becomes the status the caller gets.
+    let held: Vec<_> = (0..profiles.fanout().admission().limit())
+        .map(|_| profiles.fanout().admit(Priority::Interactive).unwrap())
+        .collect();
+    let cold = CustomerId::new(customer.get() + 1).unwrap();
+    c.bench_function(
+        "shed: a miss refused by admission control, as a Status with RetryInfo",
+        |b| {
+            b.to_async(&runtime).iter(|| async {
+                let refused = profiles
+                    .get(cold, SectionSet::ALL, Freshness::AnyAge, None)
+                    .await
+                    .unwrap_err();
+                black_box(tonic::Status::from(ApiError::from(refused)))
+            })
+        },
+    );
+    drop(held);
     let billing = SectionSet::of(&[Section::Billing]);
     c.bench_function("L1 hit: the billing section", |b| {
         b.to_async(&runtime).iter(|| async {

@@ -110,6 +110,8 @@ pub struct Permit {
     inner: Arc<Inner>,
     started: Instant,
     sampled: bool,
+    /// What the load's backends took, when the caller knows better than the load's length.
+    latency: Option<Duration>,
 }
 
 impl Admission {
@@ -141,10 +143,7 @@ impl Admission {
     /// A place for one load of `priority`, at once, or [`Shed`].
     pub fn try_admit(&self, priority: Priority) -> Result<Permit, Shed> {
         let limit = self.limit();
-        let allowed = match priority {
-            Priority::Interactive => limit,
-            Priority::Bulk => ((limit as f64 * self.inner.settings.bulk_share) as usize).max(1),
-        };
+        let allowed = self.allowed(priority, limit);
         let admitted =
             self.inner
                 .in_flight
@@ -156,6 +155,7 @@ impl Admission {
                 inner: self.inner.clone(),
                 started: Instant::now(),
                 sampled: true,
+                latency: None,
             }),
             Err(_) => {
                 self.inner.shed.fetch_add(1, Ordering::Relaxed);
@@ -167,6 +167,24 @@ impl Admission {
     /// Loads admitted at once now.
     pub fn limit(&self) -> usize {
         self.inner.limit.load(Ordering::Relaxed)
+    }
+
+    /// [`Shed`] (counted) if a load of `priority` would be refused now: a cheap look before
+    /// the work of setting one up. The load itself still takes its permit.
+    pub fn check(&self, priority: Priority) -> Result<(), Shed> {
+        let limit = self.limit();
+        if self.in_flight() < self.allowed(priority, limit) {
+            return Ok(());
+        }
+        self.inner.shed.fetch_add(1, Ordering::Relaxed);
+        Err(Shed { limit })
+    }
+
+    fn allowed(&self, priority: Priority, limit: usize) -> usize {
+        match priority {
+            Priority::Interactive => limit,
+            Priority::Bulk => ((limit as f64 * self.inner.settings.bulk_share) as usize).max(1),
+        }
     }
 
     /// Loads running now.
@@ -186,6 +204,13 @@ impl Permit {
     pub fn read_nothing(&mut self) {
         self.sampled = false;
     }
+
+    /// The backends that answered took `latency`: the sample, instead of the load's whole
+    /// length. A backend that timed out says nothing about queueing here (it is stalled, or
+    /// cut off by its circuit soon); the others answering slowly do.
+    pub fn answered_in(&mut self, latency: Duration) {
+        self.latency = Some(latency);
+    }
 }
 
 impl Drop for Permit {
@@ -197,7 +222,7 @@ impl Drop for Permit {
         let now = Instant::now();
         let mut window = self.inner.window.lock().unwrap_or_else(|e| e.into_inner());
         window.loads += 1;
-        window.total += now - self.started;
+        window.total += self.latency.unwrap_or(now - self.started);
         window.most_in_flight = window.most_in_flight.max(in_flight);
         if window.loads < WINDOW_LOADS || now - window.started < WINDOW_TIME {
             return;

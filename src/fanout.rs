@@ -354,7 +354,9 @@ impl Fanout {
     }
 
     /// `read`, and a second `read` if the first runs past the backend's 95th percentile and
-    /// the hedge budget allows: the first answer wins, the other is dropped.
+    /// the hedge budget allows: the first answer wins, the other is dropped. Never while
+    /// loads fill more than half the admission limit: a busy replica's slow reads are
+    /// queueing, and a second read would only queue too.
     async fn hedged<T, F>(&self, guards: &Guards, read: &impl Fn() -> F) -> Result<T, SourceError>
     where
         F: Future<Output = Result<T, SourceError>>,
@@ -363,6 +365,9 @@ impl Fanout {
         let Some(delay) = guards.hedger.delay() else {
             return first.await;
         };
+        if self.admission.in_flight() * 2 > self.admission.limit() {
+            return first.await;
+        }
         let mut first = std::pin::pin!(first);
         tokio::select! {
             // An answer due at the same moment as the hedge makes the hedge needless.

@@ -10,6 +10,7 @@ use std::{
 
 use c360_loadtest::{
     baseline, chart,
+    faultproxy::{FaultProxy, Mode},
     options::{Cli, Command, Format},
     probe,
     report::Report,
@@ -46,6 +47,25 @@ fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Some(Command::BaselineServer { bytes, listen }) => baseline::serve(bytes, listen).await,
+        Some(Command::FaultProxy {
+            listen,
+            to,
+            stall_from,
+            stall_for,
+            run_for,
+        }) => {
+            let proxy = FaultProxy::listen(listen, to).await?;
+            eprintln!("fault proxy on {} to {to}", proxy.addr());
+            let started = tokio::time::Instant::now();
+            tokio::time::sleep_until(started + stall_from).await;
+            proxy.set(Mode::Stall);
+            eprintln!("stalled");
+            tokio::time::sleep_until(started + stall_from + stall_for).await;
+            proxy.set(Mode::Pass);
+            eprintln!("passing again");
+            tokio::time::sleep_until(started + run_for).await;
+            Ok(())
+        }
         Some(Command::Probe {
             samples,
             ids,

@@ -51,6 +51,26 @@ pub enum Command {
         /// The server.
         target: String,
     },
+    /// A TCP fault proxy on loopback that stalls the link on a schedule: bytes pass, then are
+    /// held from `--stall-from` for `--stall-for` (and delivered after), then pass again; the
+    /// proxy exits after `--run-for`.
+    FaultProxy {
+        /// Address to listen on (loopback only).
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+        /// Where to forward, e.g. 127.0.0.1:5432.
+        #[arg(long)]
+        to: std::net::SocketAddr,
+        /// When the stall starts, from the proxy's start.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        stall_from: Duration,
+        /// How long it lasts.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        stall_for: Duration,
+        /// When the proxy exits, from its start.
+        #[arg(long, value_parser = humantime::parse_duration)]
+        run_for: Duration,
+    },
     /// Draws the latency percentiles of JSON reports in one SVG chart.
     Chart {
         /// Reports written with `-O json`.

@@ -122,11 +122,16 @@ impl Profiles {
             let mut admitted = fanout.admit(priority)?;
             let (started, wall) = (Instant::now(), Utc::now());
             let outcomes = fanout.gather(customer, set, deadline).await;
-            if outcomes
-                .iter()
-                .all(|o| o.result == Err(Failure::CircuitOpen))
-            {
-                admitted.read_nothing();
+            let answered = outcomes.iter().filter(|o| o.result.is_ok());
+            match answered.map(|o| o.latency).max() {
+                Some(latency) => admitted.answered_in(latency),
+                None if outcomes
+                    .iter()
+                    .all(|o| o.result == Err(Failure::CircuitOpen)) =>
+                {
+                    admitted.read_nothing()
+                }
+                None => {}
             }
             drop(admitted);
             // With no older copy to serve, a load no backend answered is tried again while
