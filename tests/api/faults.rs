@@ -331,3 +331,38 @@ async fn three_times_the_maximum_is_shed_at_once_without_collapse() {
     // A shed call says when to retry.
     assert!(shed.iter().all(|c| c.retry_hint));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_call_is_held_to_the_configured_deadline() {
+    // CRM answers in 500 ms and may take 2 s; calls may take 100 ms at most.
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| {
+        s.server.max_deadline = Duration::from_millis(100);
+        s.sources.crm.timeout = Duration::from_secs(2);
+        s.sources.crm.faults.latency = Some(Duration::from_millis(500));
+    })
+    .await;
+    let email = app
+        .text("SELECT email FROM customers ORDER BY id LIMIT 1", &[])
+        .await;
+    // Without a deadline, and with one of an hour: both held to 100 ms, so the lookup ends
+    // DEADLINE_EXCEEDED, not UNAVAILABLE at CRM's own timeout nor answered after 500 ms.
+    for timeout in [None, Some(Duration::from_secs(3600))] {
+        let mut request = Request::new(pb::LookupCustomersRequest {
+            key: Some(pb::lookup_customers_request::Key::Email(email.clone())),
+        });
+        if let Some(timeout) = timeout {
+            request.set_timeout(timeout);
+        }
+        let status = app
+            .customers
+            .clone()
+            .lookup_customers(request)
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::DeadlineExceeded,
+            "{timeout:?}: {status:?}"
+        );
+    }
+}
