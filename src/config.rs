@@ -141,7 +141,11 @@ impl Default for DatabaseSettings {
         let pool = PoolOptions::default();
         Self {
             url: "sqlite://c360-demo.db".into(),
-            max_connections: pool.max_connections,
+            // A database runs a few queries per core at once; more connections only queue
+            // inside it, where queueing costs context switches (BENCHMARKS.md, overload: 8
+            // per backend served 11 % more uncached reads than 16). Admission control queues
+            // the rest in c360, where it is cheap and sheddable.
+            max_connections: 8,
             acquire_timeout: pool.acquire_timeout,
         }
     }
