@@ -15,8 +15,8 @@
 //! The service, wiring first:
 //!
 //! - [`server`]: `run(listener, app, shutdown)`: gRPC with health (following readiness) and
-//!   reflection, HTTP/2 limits, the drain on shutdown, gRPC-Web and CORS for browsers only
-//!   (`server/browser.rs`).
+//!   reflection, HTTP/2 limits, every call's deadline capped (`server/deadline.rs`), the
+//!   drain on shutdown, gRPC-Web and CORS for browsers only (`server/browser.rs`).
 //! - [`app`]: wiring: settings in, a ready-to-serve [`app::App`] out, background tasks
 //!   (feeds, bus, L2 repair, catalog refresh) included and supervised (`app/supervise.rs`).
 //! - [`config`]: settings from a TOML file, `C360_*` variables and flags, each validated
@@ -27,8 +27,10 @@
 //! - [`grpc`]: the edge. Validation, status mapping, the services (`CustomerService` with
 //!   its watch, `CatalogService`, `CacheAdminService`), one span per RPC.
 //! - [`queries`]: lookups by email, phone or order, and return checks.
-//! - [`profiles`]: one profile read — L1, L2, then the fan-out and the merge — refresh
-//!   ahead, and the invalidations that keep it fresh.
+//! - [`profiles`]: one profile read — L1, L2, then the fan-out and the merge, admitted by
+//!   admission control and retried within the caller's deadline when no backend answered —
+//!   refresh ahead, coalesced reads that bypass the caches (`profiles/bypass.rs`), and the
+//!   invalidations that keep it fresh.
 //! - [`cache`]: L1 (moka, bounded by bytes, one load per key, entries served only under the
 //!   generation they were loaded under), L2 (Redis, guarded fills, the invalidations it did not
 //!   confirm), the change-feed follower (transaction horizon) and the Redis invalidation bus.

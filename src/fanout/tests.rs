@@ -5,7 +5,7 @@ use std::time::Duration;
 use super::*;
 use crate::sources::{
     Source,
-    fake::{FakeLookups, calls, fake_sources},
+    fake::{FakeLookups, FakeSource, calls, fake_sources},
     fixtures::{self, customer},
 };
 
@@ -212,19 +212,27 @@ async fn reads_cut_short_by_the_callers_deadline_do_not_open_the_circuit() {
     }
 }
 
-#[tokio::test(start_paused = true)]
-async fn a_read_past_the_backends_95th_percentile_is_hedged_and_the_first_answer_wins() {
+/// A fan-out hedging 5 % of reads, which 200 reads have taught that every backend answers
+/// in 10 ms; the fakes, to script slower reads.
+async fn taught_hedger() -> (Fanout, PerSource<Arc<FakeSource>>) {
     let (sources, fakes) = fake_sources(|f| f.delayed(Duration::from_millis(10)));
     let hedge = HedgeSettings {
         budget: 0.05,
         min_delay: Duration::from_millis(1),
     };
     let fanout = guarded(sources, BREAKER, hedge);
-    let crm = SourceSet::of(&[SourceKind::Crm]);
-    // 200 reads teach it that CRM answers in 10 ms.
     for _ in 0..200 {
-        fanout.gather(customer(), crm, None).await;
+        fanout.gather(customer(), CRM, None).await;
     }
+    (fanout, fakes)
+}
+
+const CRM: SourceSet = SourceSet::of(&[SourceKind::Crm]);
+
+#[tokio::test(start_paused = true)]
+async fn a_read_past_the_backends_95th_percentile_is_hedged_and_the_first_answer_wins() {
+    let (fanout, fakes) = taught_hedger().await;
+    let crm = CRM;
     assert_eq!(
         fanout.counts(SourceKind::Crm).p95,
         Some(Duration::from_millis(10))
@@ -243,16 +251,8 @@ async fn a_read_past_the_backends_95th_percentile_is_hedged_and_the_first_answer
 
 #[tokio::test(start_paused = true)]
 async fn hedges_stay_within_their_budget_when_a_backend_is_slow_for_everyone() {
-    let (sources, fakes) = fake_sources(|f| f.delayed(Duration::from_millis(10)));
-    let hedge = HedgeSettings {
-        budget: 0.05,
-        min_delay: Duration::from_millis(1),
-    };
-    let fanout = guarded(sources, BREAKER, hedge);
-    let crm = SourceSet::of(&[SourceKind::Crm]);
-    for _ in 0..200 {
-        fanout.gather(customer(), crm, None).await;
-    }
+    let (fanout, fakes) = taught_hedger().await;
+    let crm = CRM;
     // Every read now takes 50 ms: each would want a hedge; the budget allows 5 %.
     fakes
         .crm
