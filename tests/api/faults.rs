@@ -34,9 +34,20 @@ impl Call {
     }
 }
 
-/// Calls at `rate` per second for `run_for` (open loop: each call is sent when due, whatever
-/// the others are doing), every customer in turn; all of them, once answered.
+/// Uncached reads at `rate` per second for `run_for` (open loop: each call is sent when due,
+/// whatever the others are doing), every customer in turn; all of them, once answered.
 async fn steady_load(app: &TestApp, rate: u32, run_for: Duration, deadline: Duration) -> Vec<Call> {
+    load(app, rate, run_for, deadline, true).await
+}
+
+/// Reads as [`steady_load`]'s, through the caches unless `bypass_cache`.
+async fn load(
+    app: &TestApp,
+    rate: u32,
+    run_for: Duration,
+    deadline: Duration,
+    bypass_cache: bool,
+) -> Vec<Call> {
     let started = Instant::now();
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
     let mut calls = JoinSet::new();
@@ -49,7 +60,7 @@ async fn steady_load(app: &TestApp, rate: u32, run_for: Duration, deadline: Dura
             let at = started.elapsed();
             let sent = Instant::now();
             let mut request = Request::new(pb::GetCustomerProfileRequest {
-                bypass_cache: true,
+                bypass_cache,
                 ..get(id)
             });
             request.set_timeout(deadline);
@@ -365,4 +376,62 @@ async fn every_call_is_held_to_the_configured_deadline() {
             "{timeout:?}: {status:?}"
         );
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_then_reset_then_vanished_redis_costs_no_call() {
+    let redis_url = crate::helpers::shared_redis_url();
+    let target = redis_url
+        .trim_start_matches("redis://")
+        .trim_end_matches('/')
+        .parse()
+        .expect("the test Redis as host:port");
+    let proxy = FaultProxy::start(target).await.expect("start the proxy");
+    let prefix = crate::helpers::redis_prefix();
+    let database = Arc::new(TestDatabase::seeded(Backend::Postgres).await);
+    let app = spawn_replica(database, |s| {
+        s.database.max_connections = 4;
+        s.redis.url = Some(format!("redis://{}", proxy.addr()));
+        s.redis.prefix = prefix;
+    })
+    .await;
+    // 50 reads a second through the caches for 8 s: Redis stalls at 2 s; at 4 s every
+    // connection to it is reset and it vanishes (a blackhole) until 6 s.
+    let faults = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        proxy.set(Mode::Stall);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        proxy.reset();
+        proxy.set(Mode::Blackhole);
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        proxy.set(Mode::Pass);
+        proxy
+    });
+    let calls = load(
+        &app,
+        50,
+        Duration::from_secs(8),
+        Duration::from_secs(2),
+        false,
+    )
+    .await;
+    let _proxy = faults.await.unwrap();
+    // L2 is a cache: its failures cost time (its own timeout), never a call.
+    let failed: Vec<_> = calls.iter().filter(|c| c.outcome.is_err()).collect();
+    assert!(failed.is_empty(), "{failed:?}");
+    for call in &calls {
+        let reports = call.outcome.as_ref().expect("answered");
+        assert!(
+            reports.iter().all(|(_, s)| *s == SourceStatus::Ok),
+            "{call:?}"
+        );
+    }
+    let stats = app.profiles.stats();
+    let l2_errors = stats.l2_errors.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(l2_errors > 0, "the faults reached L2");
+    println!(
+        "redis stalled, reset, blackholed: {} calls, p99 {:?}, {l2_errors} L2 errors",
+        calls.len(),
+        percentile(&calls, 0.99)
+    );
 }
