@@ -5,7 +5,7 @@
 
 mod supervise;
 
-use std::{collections::BTreeSet, sync::Arc};
+use std::{collections::BTreeMap, sync::Arc};
 
 use futures::future::BoxFuture;
 use tokio::task::JoinHandle;
@@ -19,7 +19,7 @@ use crate::{
         feed::{FeedConfig, FeedSink},
     },
     config::{ConfigError, ServerSettings, Settings},
-    db::{Db, DbError, PoolOptions, redact},
+    db::{Db, DbError, PoolOptions},
     fanout::Fanout,
     grpc::{CacheAdminApi, CatalogApi, CustomerApi},
     profiles::{Profiles, ReadPolicy},
@@ -254,7 +254,7 @@ impl App {
                 poll_interval: settings.feed.poll_interval,
                 retention: settings.feed.retention,
             };
-            for url in feed_databases(settings) {
+            for (url, backends) in feed_databases(settings) {
                 // Its own small pool: a LISTEN holds a connection for good.
                 let db = Db::connect_lazy(
                     &url,
@@ -264,7 +264,7 @@ impl App {
                         ..PoolOptions::default()
                     },
                 )?;
-                let stats = stats.add_feed(redact(&url));
+                let stats = stats.add_feed(backends);
                 feeds.push(stats.clone());
                 let sink = sink.clone();
                 // A follower that stops is not following: the replica is not ready until a
@@ -344,15 +344,25 @@ impl Drop for App {
 }
 
 /// Each distinct database the backends live in: one feed each.
-fn feed_databases(settings: &Settings) -> Vec<String> {
+/// Each backend database once: its URL, and the backends it serves (`billing, orders`), the
+/// name it goes by where a URL must not appear (the admin stats).
+fn feed_databases(settings: &Settings) -> Vec<(String, String)> {
     let sources = &settings.sources;
-    let profile_sources = SourceKind::ALL.map(|kind| sources.of(kind));
-    let urls: BTreeSet<String> = profile_sources
+    let named = SourceKind::ALL
+        .map(|kind| (kind.as_str(), sources.of(kind)))
         .into_iter()
-        .chain([&sources.catalog])
-        .map(|s| settings.source_url(s))
-        .collect();
-    urls.into_iter().collect()
+        .chain([("catalog", &sources.catalog)]);
+    let mut databases: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+    for (name, source) in named {
+        databases
+            .entry(settings.source_url(source))
+            .or_default()
+            .push(name);
+    }
+    databases
+        .into_iter()
+        .map(|(url, names)| (url, names.join(", ")))
+        .collect()
 }
 
 /// What the change feeds drive: invalidations, catalog reloads, flushes.

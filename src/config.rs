@@ -33,6 +33,15 @@ pub enum ConfigError {
     /// A value is missing, malformed or unknown.
     #[error(transparent)]
     Invalid(#[from] Box<figment::Error>),
+    /// The server would listen beyond loopback with nothing authenticating its callers.
+    #[error(
+        "`server.listen` = {0} is beyond loopback, and c360 authenticates no caller: anyone who \
+         reaches that port could read every profile. Listen on 127.0.0.1 (or [::1]); or, if a \
+         proxy in front of c360 authenticates every caller, say so with \
+         --unauthenticated-beyond-loopback (`server.unauthenticated_beyond_loopback = true`, \
+         C360_SERVER__UNAUTHENTICATED_BEYOND_LOOPBACK=true)"
+    )]
+    Unprotected(SocketAddr),
     /// A value is out of its range.
     #[error("`{key}` = {value} is out of range: it {rule}")]
     OutOfRange {
@@ -104,6 +113,12 @@ pub struct ServerSettings {
     /// ask for (watches excepted).
     #[serde(with = "humantime_serde")]
     pub max_deadline: Duration,
+    /// Listen beyond loopback although c360 authenticates no caller: only behind a proxy
+    /// that does. Without it, a `listen` address beyond loopback is refused.
+    pub unauthenticated_beyond_loopback: bool,
+    /// Browser origins allowed to call over gRPC-Web (`https://desk.example.com`); a
+    /// browser request from any other origin is refused `403`. Empty: none.
+    pub cors_origins: Vec<String>,
 }
 
 impl Default for ServerSettings {
@@ -119,6 +134,8 @@ impl Default for ServerSettings {
             max_connection_age_grace: Duration::from_secs(30),
             max_watch_streams: 10_000,
             max_deadline: Duration::from_secs(5),
+            unauthenticated_beyond_loopback: false,
+            cors_origins: Vec::new(),
         }
     }
 }

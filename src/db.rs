@@ -90,16 +90,22 @@ impl<T> Record for T where
 {
 }
 
-/// The URL without its password, for messages.
+/// The URL without its secrets, for messages: the password is masked, and the query
+/// (`?sslpassword=…`, `?password=…`) is left out whole.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let (url, query) = match url.split_once('?') {
+        Some((url, _)) => (url, "?***"),
+        None => (url, ""),
+    };
+    let masked = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let userinfo = &url[scheme + 3..at];
             let user = userinfo.split(':').next().unwrap_or_default();
             format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
         }
         _ => url.to_owned(),
-    }
+    };
+    masked + query
 }
 
 /// Binds every value of `$binds` to the query `$query`, whatever its database.
@@ -253,6 +259,14 @@ mod tests {
             "postgres://app:***@db:5432/c360"
         );
         assert_eq!(redact("sqlite://c360.db"), "sqlite://c360.db");
+        assert_eq!(
+            redact("postgres://app@db/c360?sslmode=verify-full&password=s3cret"),
+            "postgres://app:***@db/c360?***"
+        );
+        assert_eq!(
+            redact("redis://:s3cret@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
     }
 
     #[test]

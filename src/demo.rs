@@ -66,6 +66,13 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), DemoError> {
     let url = format!("sqlite://{}", options.db.display());
+    let mut settings = Settings::default();
+    settings.database.url = url.clone();
+    settings.server.listen = options.listen;
+    // One replica on loopback, behind no load balancer: Ctrl-C stops it at once.
+    settings.server.drain = std::time::Duration::ZERO;
+    // Refused (beyond loopback) before anything is created.
+    settings.validate().map_err(crate::app::AppError::from)?;
     let db = Db::connect_or_create(&url, PoolOptions::default()).await?;
     if customer_count(&db).await? > 0 {
         // A database from an older c360 gets what the schema has gained since (the feed).
@@ -89,11 +96,6 @@ pub async fn run(
             report.elapsed.as_secs_f64()
         );
     }
-    let mut settings = Settings::default();
-    settings.database.url = url;
-    settings.server.listen = options.listen;
-    // One replica on loopback, behind no load balancer: Ctrl-C stops it at once.
-    settings.server.drain = std::time::Duration::ZERO;
     let listener = TcpListener::bind(options.listen)
         .await
         .map_err(|error| DemoError::Listen {

@@ -37,6 +37,10 @@ enum Command {
         /// The database of every backend; overrides database.url.
         #[arg(long)]
         database_url: Option<String>,
+        /// Listen beyond loopback although c360 authenticates no caller: only behind a
+        /// proxy that authenticates every caller (server.unauthenticated_beyond_loopback).
+        #[arg(long)]
+        unauthenticated_beyond_loopback: bool,
     },
     /// Create the reference schema in a database and fill it with a realistic data set.
     Seed {
@@ -170,8 +174,12 @@ async fn run(command: Command) -> anyhow::Result<()> {
             config,
             listen,
             database_url,
+            unauthenticated_beyond_loopback,
         } => {
             let mut flags = Vec::new();
+            if unauthenticated_beyond_loopback {
+                flags.push(("server.unauthenticated_beyond_loopback", Value::from(true)));
+            }
             if let Some(listen) = listen {
                 flags.push(("server.listen", Value::from(listen.to_string())));
             }

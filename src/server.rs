@@ -122,7 +122,7 @@ pub async fn run(
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .max_connection_age(limits.max_connection_age)
         .max_connection_age_grace(limits.max_connection_age_grace)
-        .layer(browser::BrowserLayer)
+        .layer(browser::BrowserLayer::new(&limits.cors_origins))
         .layer(deadline::DeadlineLayer::new(limits.max_deadline))
         .add_service(health_service)
         .add_service(reflection_v1)

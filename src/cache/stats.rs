@@ -53,7 +53,7 @@ pub(crate) fn bump(counter: &AtomicU64) {
 /// Where one change feed stands.
 #[derive(Debug)]
 pub struct FeedStats {
-    /// The database it follows, password removed.
+    /// The backends whose database it follows (`billing, orders`): never its URL.
     pub database: String,
     /// The highest sequence number applied.
     pub position: AtomicI64,

@@ -145,6 +145,26 @@ impl Check {
     }
 }
 
+/// `scheme://host[:port]`, as browsers send it in `Origin`.
+fn is_origin(origin: &str) -> bool {
+    let Some(rest) = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"))
+    else {
+        return false;
+    };
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || rest.starts_with('[') => (host, Some(port)),
+        _ => (rest, None),
+    };
+    let host_ok = !host.is_empty()
+        && host
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '[' | ']' | ':'));
+    let port_ok = port.is_none_or(|p| !p.is_empty() && p.parse::<u16>().is_ok());
+    host_ok && port_ok
+}
+
 const DATABASE_SCHEMES: &[&str] = &["postgres://", "postgresql://", "sqlite:"];
 const REDIS_SCHEMES: &[&str] = &["redis://", "rediss://", "redis+unix://", "unix://"];
 
@@ -269,7 +289,22 @@ impl Settings {
             60 * MINUTE,
         );
         c.resilience(&self.resilience);
-        check.0
+        for (i, origin) in self.server.cors_origins.iter().enumerate() {
+            if !is_origin(origin) {
+                c.refuse(
+                    &format!("server.cors_origins[{i}]"),
+                    format!("{origin:?}"),
+                    "must be an origin: http:// or https://, a host, an optional port, no path \
+                     (a browser's Origin header, e.g. \"https://desk.example.com\")",
+                );
+            }
+        }
+        check.0?;
+        let server = &self.server;
+        if !server.listen.ip().is_loopback() && !server.unauthenticated_beyond_loopback {
+            return Err(ConfigError::Unprotected(server.listen));
+        }
+        Ok(())
     }
 }
 
@@ -377,6 +412,51 @@ mod tests {
             break_it(&mut settings);
             let error = settings.validate().expect_err(key).to_string();
             assert!(error.contains(&format!("`{key}`")), "{key}: {error}");
+        }
+    }
+
+    #[test]
+    fn listening_beyond_loopback_needs_a_flag_that_says_nothing_authenticates() {
+        let mut settings = Settings::default();
+        settings.server.listen = "0.0.0.0:50051".parse().unwrap();
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("`server.listen` = 0.0.0.0:50051"), "{error}");
+        assert!(
+            error.contains("--unauthenticated-beyond-loopback"),
+            "{error}"
+        );
+        settings.server.unauthenticated_beyond_loopback = true;
+        settings.validate().expect("said so");
+        for loopback in ["127.0.0.1:7000", "[::1]:7000", "127.0.0.2:7000"] {
+            let mut settings = Settings::default();
+            settings.server.listen = loopback.parse().unwrap();
+            settings.validate().expect(loopback);
+        }
+    }
+
+    #[test]
+    fn cors_origins_must_be_origins() {
+        for good in [
+            "https://desk.example.com",
+            "http://localhost:8080",
+            "http://[::1]:3000",
+        ] {
+            assert!(is_origin(good), "{good}");
+        }
+        for bad in [
+            "*",
+            "desk.example.com",
+            "https://desk.example.com/app",
+            "https://",
+            "https://desk.example.com:",
+            "https://desk.example.com:99999",
+            "ftp://desk.example.com",
+        ] {
+            assert!(!is_origin(bad), "{bad}");
+            let mut settings = Settings::default();
+            settings.server.cors_origins = vec!["https://ok.example.com".into(), bad.into()];
+            let error = settings.validate().unwrap_err().to_string();
+            assert!(error.contains("`server.cors_origins[1]`"), "{bad}: {error}");
         }
     }
 

@@ -2,25 +2,47 @@
 //! services and load testers speak plain gRPC and should not pay for them (the CORS layer
 //! alone adds headers to every response). A request is a browser's when it carries an
 //! `Origin` header or a gRPC-Web content type.
+//!
+//! Browsers are let in from the configured origins only (`server.cors_origins`, none by
+//! default): a request whose `Origin` is not one of them is refused `403` before it reaches
+//! a service, so that no web page an agent happens to open can read profiles through the
+//! agent's browser. gRPC-Web without an `Origin` (curl, a proxy) is not a browser's and is
+//! served.
 
-use std::task::{Context, Poll};
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
 
-use futures::future::Either;
-use http::{HeaderName, Method, Request, header};
+use futures::future::{Either, Ready, ready};
+use http::{HeaderName, HeaderValue, Method, Request, Response, StatusCode, header};
 use tower::{Layer, Service};
 use tower_http::cors::{AllowOrigin, Any, Cors, CorsLayer};
 
-/// Wraps a service so that only browser requests go through gRPC-Web and CORS.
+/// Wraps a service so that only browser requests go through gRPC-Web and CORS, and only
+/// from the allowed origins.
 #[derive(Debug, Clone, Default)]
-pub(super) struct BrowserLayer;
+pub(super) struct BrowserLayer {
+    origins: Arc<[HeaderValue]>,
+}
+
+impl BrowserLayer {
+    /// Browsers from `origins` (checked by the settings' validation) may call.
+    pub(super) fn new(origins: &[String]) -> Self {
+        let origins = origins
+            .iter()
+            .filter_map(|origin| HeaderValue::from_str(origin).ok())
+            .collect();
+        Self { origins }
+    }
+}
 
 impl<S: Clone> Layer<S> for BrowserLayer {
     type Service = Browser<S>;
 
     fn layer(&self, inner: S) -> Browser<S> {
-        // Tokens, not cookies, carry identity, so any origin may call.
         let cors = CorsLayer::new()
-            .allow_origin(AllowOrigin::mirror_request())
+            .allow_origin(AllowOrigin::list(self.origins.iter().cloned()))
             .allow_headers(Any)
             .allow_methods([Method::POST, Method::OPTIONS])
             .expose_headers([
@@ -31,6 +53,7 @@ impl<S: Clone> Layer<S> for BrowserLayer {
         Browser {
             browser: cors.layer(tonic_web::GrpcWebLayer::new().layer(inner.clone())),
             plain: inner,
+            origins: self.origins.clone(),
         }
     }
 }
@@ -40,6 +63,14 @@ impl<S: Clone> Layer<S> for BrowserLayer {
 pub(super) struct Browser<S> {
     plain: S,
     browser: Cors<tonic_web::GrpcWebService<S>>,
+    origins: Arc<[HeaderValue]>,
+}
+
+/// The answer to a browser from an origin not allowed.
+fn forbidden() -> Response<tonic::body::Body> {
+    let mut response = Response::new(tonic::body::Body::empty());
+    *response.status_mut() = StatusCode::FORBIDDEN;
+    response
 }
 
 fn from_browser<B>(request: &Request<B>) -> bool {
@@ -52,14 +83,16 @@ fn from_browser<B>(request: &Request<B>) -> bool {
 
 impl<S, B> Service<Request<B>> for Browser<S>
 where
-    S: Service<Request<B>> + Clone,
+    S: Service<Request<B>, Response = Response<tonic::body::Body>> + Clone,
     Cors<tonic_web::GrpcWebService<S>>:
         Service<Request<B>, Response = S::Response, Error = S::Error>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future =
-        Either<S::Future, <Cors<tonic_web::GrpcWebService<S>> as Service<Request<B>>>::Future>;
+    type Future = Either<
+        Either<S::Future, <Cors<tonic_web::GrpcWebService<S>> as Service<Request<B>>>::Future>,
+        Ready<Result<S::Response, S::Error>>,
+    >;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         match self.plain.poll_ready(cx) {
@@ -69,10 +102,16 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        if from_browser(&request) {
+        if let Some(origin) = request.headers().get(header::ORIGIN)
+            && !self.origins.contains(origin)
+        {
+            tracing::debug!("a browser request from an origin not allowed: refused");
+            return Either::Right(ready(Ok(forbidden())));
+        }
+        Either::Left(if from_browser(&request) {
             Either::Right(self.browser.call(request))
         } else {
             Either::Left(self.plain.call(request))
-        }
+        })
     }
 }

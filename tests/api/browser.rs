@@ -4,7 +4,15 @@ use c360_proto::GetCustomerProfileRequest;
 use prost::Message;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::helpers::{Backend, spawn_app};
+use crate::helpers::{Backend, TestApp, spawn_app_with};
+
+/// The agent desktop's origin, the one c360 is configured to let in.
+const DESK: &str = "https://desk.example.com";
+
+/// c360 letting browsers in from [`DESK`] only.
+async fn spawn_for_desk(backend: Backend) -> TestApp {
+    spawn_app_with(backend, |s| s.server.cors_origins = vec![DESK.into()]).await
+}
 
 /// Sends one HTTP/1.1 request and reads the whole response.
 async fn http1(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> (String, Vec<u8>) {
@@ -40,8 +48,9 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
     }
 }
 
-async fn a_browser_gets_a_profile_over_grpc_web_with_cors(backend: Backend) {
-    let app = spawn_app(backend).await;
+/// A gRPC-Web `GetCustomerProfile` for customer 3 from a page at `origin`: the request's head
+/// and body.
+fn grpc_web_get(app: &TestApp, origin: &str) -> (String, Vec<u8>) {
     let message = GetCustomerProfileRequest {
         customer_id: "3".into(),
         ..Default::default()
@@ -52,11 +61,17 @@ async fn a_browser_gets_a_profile_over_grpc_web_with_cors(backend: Backend) {
     frame.extend(&message);
     let head = format!(
         "POST /customer360.v1.CustomerService/GetCustomerProfile HTTP/1.1\r\nhost: {}\r\n\
-         origin: https://desk.example.com\r\ncontent-type: application/grpc-web+proto\r\n\
+         origin: {origin}\r\ncontent-type: application/grpc-web+proto\r\n\
          x-grpc-web: 1\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
         app.addr,
         frame.len()
     );
+    (head, frame)
+}
+
+async fn a_browser_gets_a_profile_over_grpc_web_with_cors(backend: Backend) {
+    let app = spawn_for_desk(backend).await;
+    let (head, frame) = grpc_web_get(&app, DESK);
     let (headers, body) = http1(app.addr, &head, &frame).await;
     assert!(headers.starts_with("http/1.1 200"), "{headers}");
     assert!(
@@ -81,7 +96,7 @@ async fn a_browser_gets_a_profile_over_grpc_web_with_cors(backend: Backend) {
 }
 
 async fn a_browsers_preflight_is_answered(backend: Backend) {
-    let app = spawn_app(backend).await;
+    let app = spawn_for_desk(backend).await;
     let head = format!(
         "OPTIONS /customer360.v1.CustomerService/GetCustomerProfile HTTP/1.1\r\nhost: {}\r\n\
          origin: https://desk.example.com\r\naccess-control-request-method: POST\r\n\
@@ -101,7 +116,42 @@ async fn a_browsers_preflight_is_answered(backend: Backend) {
     );
 }
 
+async fn a_page_from_another_origin_is_refused(backend: Backend) {
+    let app = spawn_for_desk(backend).await;
+    // A page an agent happens to open tries to read a profile through the agent's browser.
+    let (head, frame) = grpc_web_get(&app, "https://evil.example.net");
+    let (headers, body) = http1(app.addr, &head, &frame).await;
+    assert!(headers.starts_with("http/1.1 403"), "{headers}");
+    assert!(
+        !headers.contains("access-control-allow-origin"),
+        "{headers}"
+    );
+    assert!(body.is_empty());
+    // Its preflight gets no CORS grant either.
+    let preflight = format!(
+        "OPTIONS /customer360.v1.CustomerService/GetCustomerProfile HTTP/1.1\r\nhost: {}\r\n\
+         origin: https://evil.example.net\r\naccess-control-request-method: POST\r\n\
+         connection: close\r\n\r\n",
+        app.addr
+    );
+    let (headers, _) = http1(app.addr, &preflight, &[]).await;
+    assert!(headers.starts_with("http/1.1 403"), "{headers}");
+    assert!(
+        !headers.contains("access-control-allow-origin"),
+        "{headers}"
+    );
+}
+
+async fn browsers_are_refused_until_an_origin_is_configured(backend: Backend) {
+    let app = crate::helpers::spawn_app(backend).await;
+    let (head, frame) = grpc_web_get(&app, DESK);
+    let (headers, _) = http1(app.addr, &head, &frame).await;
+    assert!(headers.starts_with("http/1.1 403"), "{headers}");
+}
+
 crate::over_both_backends!(
     a_browser_gets_a_profile_over_grpc_web_with_cors,
     a_browsers_preflight_is_answered,
+    a_page_from_another_origin_is_refused,
+    browsers_are_refused_until_an_origin_is_configured,
 );

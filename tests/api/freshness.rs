@@ -282,6 +282,12 @@ async fn admins_warm_invalidate_and_read_the_figures(backend: Backend) {
     let stats = app.stats().await;
     assert!(stats.invalidations >= 3);
     assert!(stats.l1.unwrap().hits >= 1);
+    // The feed is named by the backends it serves, never by its database's URL.
+    let feeds: Vec<&str> = stats.feeds.iter().map(|f| f.database.as_str()).collect();
+    assert_eq!(feeds, ["billing, orders, fulfilment, crm, catalog"]);
+    let everything = format!("{stats:?}");
+    assert!(!everything.contains("://"), "{everything}");
+    assert!(!everything.contains(app.database_url()), "{everything}");
 
     let too_many = app.invalidate(&["1"; 1001]).await.unwrap_err();
     assert_eq!(too_many.code(), tonic::Code::InvalidArgument);
