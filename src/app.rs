@@ -15,6 +15,7 @@ use self::supervise::{TaskState, supervise};
 use crate::{
     cache::{
         self, CacheStats, FeedStats, L1Config, L2Config, L2Error, ProfileCache, RedisCache,
+        SealKeys,
         bus::BusSink,
         feed::{FeedConfig, FeedSink},
     },
@@ -189,6 +190,19 @@ impl App {
                     prefix: settings.redis.prefix.clone(),
                     ttl: settings.redis.ttl,
                     timeout: settings.redis.timeout,
+                    keys: SealKeys::from_config(
+                        settings.redis.encryption_keys.iter().map(|k| k.expose()),
+                    )
+                    .map_err(|e| ConfigError::OutOfRange {
+                        key: "redis.encryption_keys".into(),
+                        value: "(hidden)".into(),
+                        rule: e.to_string(),
+                    })?
+                    .ok_or_else(|| ConfigError::OutOfRange {
+                        key: "redis.encryption_keys".into(),
+                        value: "[]".into(),
+                        rule: "must hold a key when redis.url is set".into(),
+                    })?,
                 },
                 stats.clone(),
             )?),

@@ -29,7 +29,7 @@ use std::{
 use tokio::time::Instant;
 
 pub use l1::{L1Config, Lookup, ProfileCache};
-pub use l2::{FillGuard, L2Config, L2Error, RedisCache};
+pub use l2::{FillGuard, KeyError, L2Config, L2Error, RedisCache, Rejected, SealKeys, parse_key};
 pub(crate) use stats::bump as bump_counter;
 pub use stats::{CacheStats, FeedSnapshot, FeedStats};
 

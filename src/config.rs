@@ -359,6 +359,33 @@ pub struct RedisSettings {
     /// Longest a Redis call may take before it counts as a miss.
     #[serde(with = "humantime_serde")]
     pub timeout: Duration,
+    /// Keys that seal L2 entries (ChaCha20-Poly1305), each `id:base64-of-32-bytes`; the
+    /// first seals, all open (rotation: put the new key first, drop the old one after
+    /// `redis.ttl`). Required with `redis.url`.
+    pub encryption_keys: Vec<Secret>,
+}
+
+/// A value never shown: `Debug` prints `***`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// A secret of `value`.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The value itself, for the one place that uses it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
 }
 
 impl Default for RedisSettings {
@@ -368,6 +395,7 @@ impl Default for RedisSettings {
             prefix: "c360".into(),
             ttl: Duration::from_secs(300),
             timeout: Duration::from_millis(50),
+            encryption_keys: Vec::new(),
         }
     }
 }

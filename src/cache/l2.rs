@@ -10,8 +10,14 @@
 //!
 //! An invalidation Redis does not confirm is remembered ([`unconfirmed`]): this replica keeps
 //! off L2 for that customer, and [`RedisCache::repair`] retries until Redis confirms.
+//!
+//! Entries are sealed ([`seal`]): encrypted and authenticated under the configured keys and
+//! bound to their Redis key; one that does not open is a counted miss, never served.
 
+mod seal;
 mod unconfirmed;
+
+pub use self::seal::{KeyError, Rejected, SealKeys, parse_key};
 
 use std::{sync::Arc, time::Duration};
 
@@ -61,6 +67,8 @@ pub struct L2Config {
     pub ttl: Duration,
     /// Longest any Redis call may take before it counts as a miss.
     pub timeout: Duration,
+    /// What entries are sealed with.
+    pub keys: SealKeys,
 }
 
 /// Why L2 could not be set up (a bad URL; an unreachable Redis is not an error).
@@ -125,7 +133,8 @@ impl RedisCache {
         format!("{}:v1:invalidations", self.config.prefix)
     }
 
-    fn profile_key(&self, customer: CustomerId) -> String {
+    /// The Redis key `customer`'s entry is stored under.
+    pub fn profile_key(&self, customer: CustomerId) -> String {
         format!("{}:v2:profile:{customer}", self.config.prefix)
     }
 
@@ -190,9 +199,24 @@ impl RedisCache {
         let mut get = redis::cmd("GET");
         get.arg(self.profile_key(customer));
         let found: Option<Vec<u8>> = self.run("get", get).await?;
-        let Some(bytes) = found else {
+        let Some(sealed) = found else {
             bump(&self.stats.l2_misses);
             return None;
+        };
+        let bytes = match self
+            .config
+            .keys
+            .open(self.profile_key(customer).as_bytes(), &sealed)
+        {
+            Ok(bytes) => bytes,
+            Err(rejected) => {
+                // Written by something that does not hold our keys, or moved, or changed:
+                // never served.
+                bump(&self.stats.l2_rejected);
+                bump(&self.stats.l2_misses);
+                tracing::warn!(%customer, reason = %rejected, "L2 entry refused");
+                return None;
+            }
         };
         match EncodedProfile::from_l2(Bytes::from(bytes)) {
             Ok(entry) if entry.profile.customer() == customer => {
@@ -259,10 +283,12 @@ impl RedisCache {
             .arg(self.generation_key(customer))
             .arg(self.epoch_key())
             .arg(
-                entry
-                    .encoded
-                    .to_l2(loaded_at, entry.catalog(), entry.answers())
-                    .as_ref(),
+                self.config.keys.seal(
+                    self.profile_key(customer).as_bytes(),
+                    &entry
+                        .encoded
+                        .to_l2(loaded_at, entry.catalog(), entry.answers()),
+                ),
             )
             .arg(&guard.generation)
             .arg(u64::try_from(self.config.ttl.as_millis()).unwrap_or(u64::MAX))

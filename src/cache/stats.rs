@@ -20,6 +20,9 @@ pub struct CacheStats {
     pub l2_misses: AtomicU64,
     /// L2 failed, timed out or was unreachable.
     pub l2_errors: AtomicU64,
+    /// L2 entries that did not open under this replica's keys (forged, changed, moved, or
+    /// sealed under a key it does not have): misses, never served.
+    pub l2_rejected: AtomicU64,
     /// Invalidations L2 did not confirm (retried until it does).
     pub l2_unconfirmed: AtomicU64,
     /// Loads from the backends.

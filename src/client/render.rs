@@ -280,8 +280,8 @@ pub(super) fn stats(s: &pb::CacheStats) -> String {
         );
         let _ = writeln!(
             o,
-            "         invalidations unconfirmed {} · customers kept off L2 {}",
-            s.l2_unconfirmed, s.l2_unconfirmed_pending
+            "         invalidations unconfirmed {} · customers kept off L2 {} · entries refused (did not open) {}",
+            s.l2_unconfirmed, s.l2_unconfirmed_pending, s.l2_rejected
         );
     } else {
         let _ = writeln!(o, "L2       off (no redis.url)");

@@ -7,7 +7,10 @@ use std::{fmt::Display, time::Duration};
 use super::{ConfigError, ResilienceSettings, Settings, SourceSettings};
 use humantime_serde::re::humantime;
 
-use crate::sources::FaultSettings;
+use crate::{
+    cache::{KeyError, SealKeys, parse_key},
+    sources::FaultSettings,
+};
 
 const MS: Duration = Duration::from_millis(1);
 const SECOND: Duration = Duration::from_secs(1);
@@ -275,6 +278,28 @@ impl Settings {
         }
         c.duration("redis.ttl", redis.ttl, SECOND, 7 * DAY);
         c.duration("redis.timeout", redis.timeout, MS, 10 * SECOND);
+        for (i, key) in redis.encryption_keys.iter().enumerate() {
+            if let Err(error) = parse_key(key.expose()) {
+                c.refuse(
+                    &format!("redis.encryption_keys[{i}]"),
+                    "(hidden)",
+                    &error.to_string(),
+                );
+            }
+        }
+        let keys = redis.encryption_keys.iter().map(|k| k.expose());
+        if let Err(error @ KeyError::DuplicateId) = SealKeys::from_config(keys) {
+            c.refuse("redis.encryption_keys", "(hidden)", &error.to_string());
+        }
+        if redis.url.is_some() && redis.encryption_keys.is_empty() {
+            c.refuse(
+                "redis.encryption_keys",
+                "[]",
+                "must hold a key when redis.url is set, so that no profile sits in Redis in \
+                 clear: add one, e.g. C360_REDIS__ENCRYPTION_KEYS='[\"k1:'\"$(head -c 32 \
+                 /dev/urandom | base64)\"'\"]'",
+            );
+        }
         c.duration(
             "feed.poll_interval",
             self.feed.poll_interval,

@@ -124,6 +124,7 @@ fn figures(
         concurrency_limit: int(admission.limit() as u64),
         loads_in_flight: int(admission.in_flight() as u64),
         retries: int(fanout.retries()),
+        l2_rejected: count(&stats.l2_rejected),
         l1: Some(pb::TierStats {
             hits: count(&stats.l1_hits) + count(&stats.coalesced_waits),
             misses: count(&stats.l1_misses),

@@ -64,6 +64,10 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
     settings.database.url = database.url.clone();
     // Tests stop their servers at once (the drain has a test of its own).
     settings.server.drain = std::time::Duration::ZERO;
+    // Every replica of a test shares this L2 key (32 bytes of 0x2a).
+    settings.redis.encryption_keys = vec![c360::config::Secret::new(
+        "test:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
+    )];
     settings
 }
 

@@ -305,3 +305,54 @@ async fn after_a_catalog_change_a_replica_enriches_l2s_copy_again_instead_of_ask
     assert_eq!(profile.cache.unwrap().served_from(), CacheTier::L2);
     assert_eq!(apps[1].all_reads(), reads, "no backend was read");
 }
+
+/// The raw bytes Redis holds at `key`.
+async fn raw(redis: &TestRedis, key: &str) -> Option<Vec<u8>> {
+    let client = deadpool_redis::redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    deadpool_redis::redis::cmd("GET")
+        .arg(key)
+        .query_async(&mut connection)
+        .await
+        .unwrap()
+}
+
+async fn put(redis: &TestRedis, key: &str, bytes: &[u8]) {
+    let client = deadpool_redis::redis::Client::open(redis.url()).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    let _: () = deadpool_redis::redis::cmd("SET")
+        .arg(key)
+        .arg(bytes)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn l2_holds_profiles_sealed_and_serves_none_it_cannot_open() {
+    let (redis, apps) = replicas_on_own_redis(2, |_| {}).await;
+    let l2 = apps[0].profiles.l2().unwrap();
+    let (three, four) = (CustomerId::new(3).unwrap(), CustomerId::new(4).unwrap());
+    let profile = apps[0].profile(3).await;
+    until_in_l2(&apps[0], 3).await;
+    let sealed = raw(&redis, &l2.profile_key(three)).await.expect("filled");
+    // Nothing of the profile reads in clear.
+    let email = profile.identity.unwrap().email;
+    assert!(!sealed.windows(email.len()).any(|w| w == email.as_bytes()));
+
+    // Customer 3's sealed entry copied under customer 4's key, and 3's own changed by a bit:
+    // both refused by the other replica, counted, and read from the backends instead.
+    put(&redis, &l2.profile_key(four), &sealed).await;
+    let mut changed = sealed.clone();
+    let last = changed.len() - 1;
+    changed[last] ^= 1;
+    put(&redis, &l2.profile_key(three), &changed).await;
+    let other = &apps[1];
+    assert_eq!(other.served_from(4).await.0, CacheTier::Sources);
+    assert_eq!(other.served_from(3).await.0, CacheTier::Sources);
+    let stats = other.stats().await;
+    assert_eq!(stats.l2_rejected, 2);
+    // What it serves is each customer's own profile.
+    assert_eq!(other.profile(4).await.customer_id, "4");
+    assert_eq!(other.profile(3).await.identity.unwrap().email, email);
+}
