@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use self::supervise::{TaskState, supervise};
 
 use crate::{
+    auth::{AuthSetupError, Authenticator},
     cache::{
         self, CacheStats, FeedStats, L1Config, L2Config, L2Error, ProfileCache, RedisCache,
         SealKeys,
@@ -40,6 +41,9 @@ pub enum AppError {
     /// A setting is out of range.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// Authentication is configured with unusable keys.
+    #[error(transparent)]
+    Auth(#[from] AuthSetupError),
     /// A backend URL is unusable.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -165,6 +169,7 @@ pub struct App {
     queries: Queries,
     catalog: Arc<Catalog>,
     tasks: Vec<JoinHandle<()>>,
+    authenticator: Option<Arc<Authenticator>>,
 }
 
 impl App {
@@ -180,6 +185,7 @@ impl App {
     /// one and keeps trying.
     pub async fn new(settings: &Settings, backends: Backends) -> Result<Self, AppError> {
         settings.validate()?;
+        let authenticator = settings.auth.authenticator()?.map(Arc::new);
         let catalog = Arc::new(Catalog::default());
         reload_catalog(&backends.catalog, &catalog).await;
         let stats = Arc::new(CacheStats::default());
@@ -306,7 +312,13 @@ impl App {
             queries,
             catalog,
             tasks,
+            authenticator,
         })
+    }
+
+    /// Who may call, when authentication is on.
+    pub fn authenticator(&self) -> Option<Arc<Authenticator>> {
+        self.authenticator.clone()
     }
 
     /// Whether it is ready to serve.

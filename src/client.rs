@@ -1,5 +1,6 @@
 //! The `get` and `lookup` commands: a gRPC client of c360, readable for a person by default,
-//! JSON (the proto3 mapping) with `--json`.
+//! JSON (the proto3 mapping) with `--json`. Credentials come from the environment:
+//! `C360_TOKEN` (a bearer token, e.g. from `c360 token`) or `C360_API_KEY`.
 
 mod render;
 
@@ -7,7 +8,11 @@ use std::time::Duration;
 
 use prost::Message;
 use prost_reflect::{DescriptorPool, DynamicMessage};
-use tonic::transport::{Channel, Endpoint};
+use tonic::{
+    metadata::{AsciiMetadataValue, MetadataKey},
+    service::{Interceptor, interceptor::InterceptedService},
+    transport::{Channel, Endpoint},
+};
 
 use futures::StreamExt;
 
@@ -34,6 +39,9 @@ pub enum ClientError {
     /// The server answered with an error.
     #[error("{}: {}", code_name(.0.code()), .0.message())]
     Status(Box<tonic::Status>),
+    /// The credentials in the environment cannot be sent.
+    #[error("{0}")]
+    Credentials(String),
     /// The JSON form could not be produced.
     #[error("cannot render JSON: {0}")]
     Json(String),
@@ -77,7 +85,56 @@ pub enum LookupBy {
     Order(String),
 }
 
-async fn channel(addr: &str, timeout: Option<Duration>) -> Result<Channel, ClientError> {
+/// The credentials the commands send, from the environment (never from flags, which other
+/// users of the machine can read): `C360_TOKEN` (a bearer token) or `C360_API_KEY`.
+#[derive(Debug, Clone, Default)]
+struct Credentials(Option<(MetadataKey<tonic::metadata::Ascii>, AsciiMetadataValue)>);
+
+impl Credentials {
+    fn from_env() -> Result<Self, ClientError> {
+        let bad =
+            |name: &str| ClientError::Credentials(format!("{name} is not a valid header value"));
+        if let Ok(token) = std::env::var("C360_TOKEN") {
+            let value = format!("Bearer {}", token.trim())
+                .parse()
+                .map_err(|_| bad("C360_TOKEN"))?;
+            return Ok(Self(Some((
+                MetadataKey::from_static("authorization"),
+                value,
+            ))));
+        }
+        if let Ok(key) = std::env::var("C360_API_KEY") {
+            let value = key.trim().parse().map_err(|_| bad("C360_API_KEY"))?;
+            return Ok(Self(Some((MetadataKey::from_static("x-api-key"), value))));
+        }
+        Ok(Self(None))
+    }
+}
+
+impl Interceptor for Credentials {
+    fn call(
+        &mut self,
+        mut request: tonic::Request<()>,
+    ) -> Result<tonic::Request<()>, tonic::Status> {
+        if let Some((key, value)) = &self.0 {
+            request.metadata_mut().insert(key.clone(), value.clone());
+        }
+        Ok(request)
+    }
+}
+
+/// A channel that sends the environment's credentials with every call.
+type Authed = InterceptedService<Channel, Credentials>;
+
+async fn channel(addr: &str, timeout: Option<Duration>) -> Result<Authed, ClientError> {
+    let credentials = Credentials::from_env()?;
+    Ok(InterceptedService::new(
+        plain_channel(addr, timeout).await?,
+        credentials,
+    ))
+}
+
+async fn plain_channel(addr: &str, timeout: Option<Duration>) -> Result<Channel, ClientError> {
     let mut endpoint = Endpoint::from_shared(addr.to_owned())
         .map_err(|_| ClientError::Address(addr.to_owned()))?
         .connect_timeout(Duration::from_secs(3));
@@ -89,13 +146,13 @@ async fn channel(addr: &str, timeout: Option<Duration>) -> Result<Channel, Clien
     })
 }
 
-async fn connect(addr: &str) -> Result<CustomerServiceClient<Channel>, ClientError> {
+async fn connect(addr: &str) -> Result<CustomerServiceClient<Authed>, ClientError> {
     Ok(CustomerServiceClient::new(
         channel(addr, Some(Duration::from_secs(30))).await?,
     ))
 }
 
-async fn admin(addr: &str) -> Result<CacheAdminServiceClient<Channel>, ClientError> {
+async fn admin(addr: &str) -> Result<CacheAdminServiceClient<Authed>, ClientError> {
     Ok(CacheAdminServiceClient::new(
         channel(addr, Some(Duration::from_secs(60))).await?,
     ))

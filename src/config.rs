@@ -3,7 +3,7 @@
 //! `C360_SOURCES__BILLING__TIMEOUT=150ms` sets `[sources.billing] timeout`. Durations are
 //! written as `250ms`, `2s`, `5m`.
 
-use std::{net::SocketAddr, path::Path, time::Duration};
+use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
 
 use figment::{
     Figment,
@@ -16,6 +16,7 @@ mod validate;
 
 use crate::{
     admission::AdmissionSettings,
+    auth::{ApiKeySettings, AuthSetupError, Authenticator, JwtSettings},
     cache::feed::FeedConfig,
     db::PoolOptions,
     fanout::{BreakerSettings, HedgeSettings, Resilience},
@@ -35,9 +36,10 @@ pub enum ConfigError {
     Invalid(#[from] Box<figment::Error>),
     /// The server would listen beyond loopback with nothing authenticating its callers.
     #[error(
-        "`server.listen` = {0} is beyond loopback, and c360 authenticates no caller: anyone who \
-         reaches that port could read every profile. Listen on 127.0.0.1 (or [::1]); or, if a \
-         proxy in front of c360 authenticates every caller, say so with \
+        "`server.listen` = {0} is beyond loopback, and authentication is off: anyone who \
+         reaches that port could read every profile. Turn it on ([auth] enabled = true, with \
+         [auth.jwt] or [[auth.api_keys]]), or listen on 127.0.0.1 (or [::1]); or, if a proxy in \
+         front of c360 authenticates every caller, say so with \
          --unauthenticated-beyond-loopback (`server.unauthenticated_beyond_loopback = true`, \
          C360_SERVER__UNAUTHENTICATED_BEYOND_LOOPBACK=true)"
     )]
@@ -74,6 +76,8 @@ pub struct Settings {
     pub feed: FeedSettings,
     /// Admission control, circuit breakers and hedging.
     pub resilience: ResilienceSettings,
+    /// Who may call, and what.
+    pub auth: AuthSettings,
     /// Logs.
     pub log: LogSettings,
 }
@@ -253,6 +257,144 @@ impl Default for CacheSettings {
             refresh_after: Duration::from_secs(60),
             not_found_ttl: Duration::from_secs(10),
         }
+    }
+}
+
+/// Authentication and the roles it grants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthSettings {
+    /// Every call but health's must carry credentials whose roles grant its RPC.
+    pub enabled: bool,
+    /// Bearer tokens, for agent UIs.
+    pub jwt: Option<JwtConfig>,
+    /// API keys, for services.
+    pub api_keys: Vec<ApiKeyConfig>,
+    /// Role name → the RPCs it grants: `CustomerService/GetCustomerProfile`,
+    /// `CustomerService/*`, or `*`.
+    pub roles: BTreeMap<String, RoleConfig>,
+}
+
+impl Default for AuthSettings {
+    fn default() -> Self {
+        let role = |rpcs: &[&str]| RoleConfig {
+            rpcs: rpcs.iter().map(|r| (*r).to_owned()).collect(),
+        };
+        Self {
+            enabled: false,
+            jwt: None,
+            api_keys: Vec::new(),
+            roles: BTreeMap::from([
+                (
+                    "agent".to_owned(),
+                    role(&["CustomerService/*", "CatalogService/*"]),
+                ),
+                (
+                    "chatbot".to_owned(),
+                    role(&[
+                        "CustomerService/GetCustomerProfile",
+                        "CatalogService/CheckReturnEligibility",
+                    ]),
+                ),
+                (
+                    "service".to_owned(),
+                    role(&["CustomerService/*", "CatalogService/*"]),
+                ),
+                ("admin".to_owned(), role(&["*"])),
+            ]),
+        }
+    }
+}
+
+/// How bearer tokens are checked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JwtConfig {
+    /// Accepted algorithms, all of one family: `["RS256"]`, `["ES256"]`, `["HS256"]`.
+    pub algorithms: Vec<String>,
+    /// The issuer (`iss`) tokens must name.
+    pub issuer: String,
+    /// The audience (`aud`) tokens must name.
+    pub audience: String,
+    /// Clock skew allowed on `exp` and `nbf`.
+    #[serde(with = "humantime_serde", default = "default_leeway")]
+    pub leeway: Duration,
+    /// An HMAC secret, for `HS*` (development; at least 32 bytes).
+    #[serde(default)]
+    pub secret: Option<Secret>,
+    /// The issuer's public keys: a PEM file or a JWKS (JSON) file.
+    #[serde(default)]
+    pub keys_file: Option<String>,
+    /// The claim that lists the caller's roles.
+    #[serde(default = "default_roles_claim")]
+    pub roles_claim: String,
+}
+
+impl JwtConfig {
+    /// What [`Authenticator`] and [`crate::auth::mint`] take.
+    pub fn settings(&self) -> JwtSettings {
+        JwtSettings {
+            algorithms: self.algorithms.clone(),
+            issuer: self.issuer.clone(),
+            audience: self.audience.clone(),
+            leeway: self.leeway,
+            secret: self.secret.as_ref().map(|s| s.expose().to_owned()),
+            keys_file: self.keys_file.clone(),
+            roles_claim: self.roles_claim.clone(),
+        }
+    }
+}
+
+fn default_leeway() -> Duration {
+    Duration::from_secs(30)
+}
+
+fn default_roles_claim() -> String {
+    "roles".into()
+}
+
+/// A service's API key: only its hash is configured.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiKeyConfig {
+    /// Who holds it (logs and audit name it so).
+    pub name: String,
+    /// SHA-256 of the key, 64 hex digits (`c360 key-hash`, or `printf %s KEY | sha256sum`).
+    pub sha256: String,
+    /// Its roles.
+    pub roles: Vec<String>,
+}
+
+/// What a role grants.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    /// RPCs: `Service/Method`, `Service/*` or `*`.
+    pub rpcs: Vec<String>,
+}
+
+impl AuthSettings {
+    /// The authenticator these settings describe; `None` when authentication is off.
+    pub fn authenticator(&self) -> Result<Option<Authenticator>, AuthSetupError> {
+        if !self.enabled {
+            return Ok(None);
+        }
+        let jwt = self.jwt.as_ref().map(JwtConfig::settings);
+        let keys: Vec<ApiKeySettings> = self
+            .api_keys
+            .iter()
+            .map(|k| ApiKeySettings {
+                name: k.name.clone(),
+                sha256: k.sha256.clone(),
+                roles: k.roles.clone(),
+            })
+            .collect();
+        let roles = self
+            .roles
+            .iter()
+            .map(|(name, role)| (name.clone(), role.rpcs.clone()))
+            .collect();
+        Authenticator::new(jwt.as_ref(), &keys, roles).map(Some)
     }
 }
 

@@ -54,6 +54,8 @@
 //!
 //! Foundations:
 //!
+//! - [`auth`]: who is calling (bearer JWTs, hashed API keys) and which RPCs their roles
+//!   grant; deny by default once on.
 //! - [`db`]: pools to Postgres or SQLite, the reference schema's migrations.
 //! - [`records`]: the backends' records (identity, billing, orders, shipments,
 //!   interactions) in c360's own types (serde, for packing).
@@ -66,6 +68,7 @@
 
 pub mod admission;
 pub mod app;
+pub mod auth;
 pub mod cache;
 pub mod client;
 pub mod config;

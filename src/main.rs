@@ -57,6 +57,32 @@ enum Command {
         #[arg(long)]
         as_of: Option<NaiveDate>,
     },
+    /// Mint a development token for roles, signed with the configuration's auth.jwt.secret
+    /// (HS*): `C360_TOKEN=$(c360 token --role agent) c360 get 42`.
+    Token {
+        /// A TOML configuration file with [auth.jwt] (see c360.example.toml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// A role to grant; repeat for more.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// The token's subject: who the caller is.
+        #[arg(long, default_value = "dev")]
+        subject: String,
+        /// How long it is valid, e.g. 1h.
+        #[arg(long, default_value = "1h", value_parser = humantime_serde::re::humantime::parse_duration)]
+        ttl: std::time::Duration,
+    },
+    /// Make a new API key for a service: prints the key (for the service) and the
+    /// [[auth.api_keys]] entry with its hash (for the configuration).
+    ApiKey {
+        /// The service's name, as logs will show it.
+        #[arg(long)]
+        name: String,
+        /// A role to grant; repeat for more.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
     /// Print a customer's profile.
     Get {
         /// Customer id.
@@ -265,6 +291,34 @@ async fn run(command: Command) -> anyhow::Result<()> {
             };
             let text = client::lookup(&target.addr, by, target.format()).await?;
             print!("{}", with_newline(text));
+            Ok(())
+        }
+        Command::Token {
+            config,
+            roles,
+            subject,
+            ttl,
+        } => {
+            let settings = Settings::load(config.as_deref(), [])?;
+            let jwt = settings
+                .auth
+                .jwt
+                .as_ref()
+                .context("no [auth.jwt] in the configuration: nothing to sign tokens with")?;
+            println!(
+                "{}",
+                c360::auth::mint(&jwt.settings(), &subject, &roles, ttl)?
+            );
+            Ok(())
+        }
+        Command::ApiKey { name, roles } => {
+            let key = c360::auth::new_api_key();
+            println!("key (give it to {name}, keep it nowhere else): {key}");
+            println!();
+            println!("[[auth.api_keys]]");
+            println!("name = {name:?}");
+            println!("sha256 = {:?}", c360::auth::api_key_hash(&key));
+            println!("roles = {roles:?}");
             Ok(())
         }
         Command::Demo {

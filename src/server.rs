@@ -1,6 +1,7 @@
 //! The gRPC server: `CustomerService`, `CatalogService`, health, reflection (v1 and v1alpha)
 //! and gRPC-Web with CORS, on a listener the caller has bound, until `shutdown` resolves.
 
+mod auth;
 mod browser;
 mod deadline;
 
@@ -124,6 +125,7 @@ pub async fn run(
         .max_connection_age_grace(limits.max_connection_age_grace)
         .layer(browser::BrowserLayer::new(&limits.cors_origins))
         .layer(deadline::DeadlineLayer::new(limits.max_deadline))
+        .layer(auth::AuthLayer::new(app.authenticator()))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -325,8 +325,24 @@ impl Settings {
             }
         }
         check.0?;
+        if self.auth.enabled && self.auth.jwt.is_none() && self.auth.api_keys.is_empty() {
+            return Err(ConfigError::OutOfRange {
+                key: "auth.enabled".into(),
+                value: "true".into(),
+                rule: "needs a way in: [auth.jwt] for tokens or [[auth.api_keys]] for services"
+                    .into(),
+            });
+        }
+        if let Err(error) = self.auth.authenticator() {
+            return Err(ConfigError::OutOfRange {
+                key: "auth".into(),
+                value: "(as configured)".into(),
+                rule: format!("is not usable: {error}"),
+            });
+        }
         let server = &self.server;
-        if !server.listen.ip().is_loopback() && !server.unauthenticated_beyond_loopback {
+        let protected = self.auth.enabled || server.unauthenticated_beyond_loopback;
+        if !server.listen.ip().is_loopback() && !protected {
             return Err(ConfigError::Unprotected(server.listen));
         }
         Ok(())
@@ -450,8 +466,23 @@ mod tests {
             error.contains("--unauthenticated-beyond-loopback"),
             "{error}"
         );
+        assert!(error.contains("[auth] enabled = true"), "{error}");
         settings.server.unauthenticated_beyond_loopback = true;
         settings.validate().expect("said so");
+        // Or authentication on.
+        settings.server.unauthenticated_beyond_loopback = false;
+        settings.auth.enabled = true;
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(
+            error.contains("`auth.enabled`"),
+            "on, with no way in: {error}"
+        );
+        settings.auth.api_keys = vec![crate::config::ApiKeyConfig {
+            name: "svc".into(),
+            sha256: crate::auth::api_key_hash("k"),
+            roles: vec!["service".into()],
+        }];
+        settings.validate().expect("authenticated");
         for loopback in ["127.0.0.1:7000", "[::1]:7000", "127.0.0.2:7000"] {
             let mut settings = Settings::default();
             settings.server.listen = loopback.parse().unwrap();
