@@ -15,6 +15,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
+use crate::vocab::SectionSet;
+
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
@@ -92,13 +94,47 @@ pub struct ApiKeySettings {
     pub roles: Vec<String>,
 }
 
+/// What a role grants, as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleSettings {
+    /// RPC patterns: `CustomerService/GetCustomerProfile`, `CustomerService/*`, `*`.
+    pub rpcs: Vec<String>,
+    /// Profile sections it may read (read-mask paths; `*`: every one).
+    pub sections: Vec<String>,
+    /// Whether it may read past the caches (`bypass_cache`): each such read costs the
+    /// backends four queries.
+    pub bypass_cache: bool,
+}
+
+#[derive(Debug, Clone)]
+struct Role {
+    rpcs: Vec<String>,
+    sections: SectionSet,
+    bypass_cache: bool,
+}
+
+/// What an authenticated caller may read: the union of its roles' grants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Grant {
+    /// The profile sections.
+    pub sections: SectionSet,
+    /// Reads past the caches.
+    pub bypass_cache: bool,
+}
+
+impl Grant {
+    /// Everything: what a call gets while authentication is off.
+    pub const ALL: Self = Self {
+        sections: SectionSet::ALL,
+        bypass_cache: true,
+    };
+}
+
 /// Checks credentials and grants.
 pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     api_keys: Vec<(String, [u8; 32], Vec<String>)>,
-    /// Role name → RPC patterns it grants (`CustomerService/GetCustomerProfile`,
-    /// `CustomerService/*`, `*`).
-    roles: BTreeMap<String, Vec<String>>,
+    roles: BTreeMap<String, Role>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -197,8 +233,22 @@ impl Authenticator {
     pub fn new(
         jwt: Option<&JwtSettings>,
         api_keys: &[ApiKeySettings],
-        roles: BTreeMap<String, Vec<String>>,
+        roles: &BTreeMap<String, RoleSettings>,
     ) -> Result<Self, AuthSetupError> {
+        let roles = roles
+            .iter()
+            .map(|(name, role)| {
+                let sections = SectionSet::from_mask(&role.sections).map_err(|error| {
+                    AuthSetupError::Invalid(format!("auth.roles.{name}.sections: {error}"))
+                })?;
+                let role = Role {
+                    rpcs: role.rpcs.clone(),
+                    sections,
+                    bypass_cache: role.bypass_cache,
+                };
+                Ok((name.clone(), role))
+            })
+            .collect::<Result<_, AuthSetupError>>()?;
         let jwt = jwt.map(JwtVerifier::new).transpose()?;
         let api_keys = api_keys
             .iter()
@@ -262,7 +312,7 @@ impl Authenticator {
             .roles
             .iter()
             .filter_map(|role| self.roles.get(role))
-            .flatten()
+            .flat_map(|role| &role.rpcs)
             .any(|pattern| {
                 pattern == "*"
                     || pattern == rpc
@@ -277,6 +327,23 @@ impl Authenticator {
                 rpc: rpc.to_owned(),
             }),
         }
+    }
+}
+
+impl Authenticator {
+    /// What `caller`'s roles let it read.
+    pub fn grant(&self, caller: &Caller) -> Grant {
+        let roles = caller.roles.iter().filter_map(|role| self.roles.get(role));
+        roles.fold(
+            Grant {
+                sections: SectionSet::NONE,
+                bypass_cache: false,
+            },
+            |grant, role| Grant {
+                sections: grant.sections.union(role.sections),
+                bypass_cache: grant.bypass_cache || role.bypass_cache,
+            },
+        )
     }
 }
 

@@ -16,7 +16,7 @@ mod validate;
 
 use crate::{
     admission::AdmissionSettings,
-    auth::{ApiKeySettings, AuthSetupError, Authenticator, JwtSettings},
+    auth::{ApiKeySettings, AuthSetupError, Authenticator, JwtSettings, RoleSettings},
     cache::feed::FeedConfig,
     db::PoolOptions,
     fanout::{BreakerSettings, HedgeSettings, Resilience},
@@ -277,8 +277,11 @@ pub struct AuthSettings {
 
 impl Default for AuthSettings {
     fn default() -> Self {
+        let strings = |items: &[&str]| items.iter().map(|r| (*r).to_owned()).collect();
         let role = |rpcs: &[&str]| RoleConfig {
-            rpcs: rpcs.iter().map(|r| (*r).to_owned()).collect(),
+            rpcs: strings(rpcs),
+            sections: vec!["*".into()],
+            bypass_cache: false,
         };
         Self {
             enabled: false,
@@ -291,16 +294,25 @@ impl Default for AuthSettings {
                 ),
                 (
                     "chatbot".to_owned(),
-                    role(&[
-                        "CustomerService/GetCustomerProfile",
-                        "CatalogService/CheckReturnEligibility",
-                    ]),
+                    RoleConfig {
+                        sections: strings(&["identity", "shipments"]),
+                        ..role(&[
+                            "CustomerService/GetCustomerProfile",
+                            "CatalogService/CheckReturnEligibility",
+                        ])
+                    },
                 ),
                 (
                     "service".to_owned(),
                     role(&["CustomerService/*", "CatalogService/*"]),
                 ),
-                ("admin".to_owned(), role(&["*"])),
+                (
+                    "admin".to_owned(),
+                    RoleConfig {
+                        bypass_cache: true,
+                        ..role(&["*"])
+                    },
+                ),
             ]),
         }
     }
@@ -371,6 +383,16 @@ pub struct ApiKeyConfig {
 pub struct RoleConfig {
     /// RPCs: `Service/Method`, `Service/*` or `*`.
     pub rpcs: Vec<String>,
+    /// Profile sections it reads, as read-mask paths (`identity`, `billing`, …); `*`: all.
+    #[serde(default = "every_section")]
+    pub sections: Vec<String>,
+    /// Whether it may read past the caches (`bypass_cache`).
+    #[serde(default)]
+    pub bypass_cache: bool,
+}
+
+fn every_section() -> Vec<String> {
+    vec!["*".into()]
 }
 
 impl AuthSettings {
@@ -392,9 +414,16 @@ impl AuthSettings {
         let roles = self
             .roles
             .iter()
-            .map(|(name, role)| (name.clone(), role.rpcs.clone()))
+            .map(|(name, role)| {
+                let role = RoleSettings {
+                    rpcs: role.rpcs.clone(),
+                    sections: role.sections.clone(),
+                    bypass_cache: role.bypass_cache,
+                };
+                (name.clone(), role)
+            })
             .collect();
-        Authenticator::new(jwt.as_ref(), &keys, roles).map(Some)
+        Authenticator::new(jwt.as_ref(), &keys, &roles).map(Some)
     }
 }
 

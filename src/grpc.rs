@@ -3,6 +3,7 @@
 //! conversions `convert` and `entry`.
 
 mod admin;
+mod authorize;
 mod catalog;
 mod customer;
 pub mod status;

@@ -29,17 +29,29 @@ fn settings() -> JwtSettings {
     }
 }
 
-fn roles() -> BTreeMap<String, Vec<String>> {
+fn role(rpcs: &[&str], sections: &[&str], bypass_cache: bool) -> RoleSettings {
+    RoleSettings {
+        rpcs: rpcs.iter().map(|r| r.to_string()).collect(),
+        sections: sections.iter().map(|s| s.to_string()).collect(),
+        bypass_cache,
+    }
+}
+
+fn roles() -> BTreeMap<String, RoleSettings> {
     BTreeMap::from([
         (
             "agent".into(),
-            vec!["CustomerService/*".into(), "CatalogService/*".into()],
+            role(&["CustomerService/*", "CatalogService/*"], &["*"], false),
         ),
         (
             "chatbot".into(),
-            vec!["CustomerService/GetCustomerProfile".into()],
+            role(
+                &["CustomerService/GetCustomerProfile"],
+                &["identity", "shipments"],
+                false,
+            ),
         ),
-        ("admin".into(), vec!["*".into()]),
+        ("admin".into(), role(&["*"], &["*"], true)),
     ])
 }
 
@@ -51,7 +63,7 @@ fn authenticator() -> Authenticator {
         sha256: api_key_hash(KEY),
         roles: vec!["agent".into()],
     };
-    Authenticator::new(Some(&settings()), &[key], roles()).unwrap()
+    Authenticator::new(Some(&settings()), &[key], &roles()).unwrap()
 }
 
 fn token(claims: serde_json::Value, algorithm: Algorithm, secret: &str) -> String {
@@ -203,19 +215,19 @@ fn roles_grant_rpcs_and_nothing_else() {
 fn unsafe_settings_are_refused() {
     let mut mixed = settings();
     mixed.algorithms = vec!["HS256".into(), "RS256".into()];
-    assert!(Authenticator::new(Some(&mixed), &[], roles()).is_err());
+    assert!(Authenticator::new(Some(&mixed), &[], &roles()).is_err());
     let mut short = settings();
     short.secret = Some("short".into());
-    assert!(Authenticator::new(Some(&short), &[], roles()).is_err());
+    assert!(Authenticator::new(Some(&short), &[], &roles()).is_err());
     let mut keyless = settings();
     keyless.secret = None;
-    assert!(Authenticator::new(Some(&keyless), &[], roles()).is_err());
+    assert!(Authenticator::new(Some(&keyless), &[], &roles()).is_err());
     let bad_hash = ApiKeySettings {
         name: "x".into(),
         sha256: "abc".into(),
         roles: vec![],
     };
-    assert!(Authenticator::new(None, &[bad_hash], roles()).is_err());
+    assert!(Authenticator::new(None, &[bad_hash], &roles()).is_err());
 }
 
 #[test]
@@ -246,8 +258,28 @@ fn new_api_keys_are_random_and_pass_by_their_hash() {
         sha256: api_key_hash(&one),
         roles: vec!["agent".into()],
     };
-    let auth = Authenticator::new(None, &[key], roles()).unwrap();
+    let auth = Authenticator::new(None, &[key], &roles()).unwrap();
     let mut headers = http::HeaderMap::new();
     headers.insert("x-api-key", one.parse().unwrap());
     assert_eq!(auth.authenticate(&headers).unwrap().name, "svc");
+}
+
+#[test]
+fn a_callers_grant_is_the_union_of_its_roles() {
+    use crate::vocab::Section;
+    let auth = authenticator();
+    let caller = |roles: &[&str]| Caller {
+        name: "c".into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    };
+    let chatbot = auth.grant(&caller(&["chatbot"]));
+    assert_eq!(
+        chatbot.sections,
+        SectionSet::of(&[Section::Identity, Section::Shipments])
+    );
+    assert!(!chatbot.bypass_cache);
+    assert_eq!(auth.grant(&caller(&["chatbot", "admin"])), Grant::ALL);
+    assert_eq!(auth.grant(&caller(&["unknown"])).sections, SectionSet::NONE);
+    let bad = BTreeMap::from([("x".to_owned(), role(&["*"], &["wallet"], false))]);
+    assert!(Authenticator::new(None, &[], &bad).is_err());
 }

@@ -7,7 +7,7 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use super::{
-    rpc,
+    authorize, rpc,
     status::{ApiError, Violation},
     validate::{self, Checked, both},
     watch::ProfileStream,
@@ -97,6 +97,9 @@ impl CustomerApi {
         request: Request<pb::LookupCustomersRequest>,
     ) -> Result<pb::LookupCustomersResponse, ApiError> {
         let deadline = validate::deadline(request.metadata());
+        let identity_granted = authorize::grant_of(&request)
+            .sections
+            .contains(crate::vocab::Section::Identity);
         let request = request.into_inner();
         let (key, deadline) = both(lookup_key(request.key), deadline)?;
         let matches = self.queries.find_customers(key, deadline).await?;
@@ -105,7 +108,12 @@ impl CustomerApi {
                 .into_iter()
                 .map(|found| pb::CustomerMatch {
                     customer_id: found.customer.to_string(),
-                    identity: found.identity.as_ref().map(Into::into),
+                    // The ids only, to a caller whose roles do not grant identities.
+                    identity: found
+                        .identity
+                        .as_ref()
+                        .filter(|_| identity_granted)
+                        .map(Into::into),
                 })
                 .collect(),
         })
@@ -171,6 +179,7 @@ impl ReadOptions {
         customers: impl FnOnce(&R) -> Checked<C>,
     ) -> Result<(C, Self), ApiError> {
         let deadline = validate::deadline(request.metadata());
+        let grant = authorize::grant_of(&request);
         let request = request.into_inner();
         let options = both(
             both(
@@ -180,6 +189,9 @@ impl ReadOptions {
             deadline,
         );
         let (customers, ((sections, freshness), deadline)) = both(customers(&request), options)?;
+        let named = authorize::names_sections(request.read_mask());
+        let sections = authorize::sections(grant, sections, named)?;
+        let freshness = authorize::freshness(grant, freshness)?;
         let read = Self {
             sections,
             freshness,
@@ -224,6 +236,11 @@ impl pb::server::customer_service_server::CustomerService for CustomerApi {
         &self,
         request: Request<pb::WatchCustomerProfileRequest>,
     ) -> Result<Response<ProfileStream>, Status> {
-        rpc("WatchCustomerProfile", self.watch(request.into_inner())).await
+        let grant = authorize::grant_of(&request);
+        rpc(
+            "WatchCustomerProfile",
+            self.watch(request.into_inner(), grant),
+        )
+        .await
     }
 }

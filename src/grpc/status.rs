@@ -47,6 +47,8 @@ pub enum ApiError {
     Unavailable(String),
     /// The caller's deadline passed before anything could be served.
     DeadlineExceeded,
+    /// The caller's roles do not grant what it asked for.
+    PermissionDenied(String),
     /// A limit of this replica is reached: try again later (or another replica).
     ResourceExhausted {
         /// What ran out, e.g. `watch streams`.
@@ -141,6 +143,7 @@ impl From<ApiError> for Status {
                 format!("{message}; retry shortly"),
                 ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
             ),
+            ApiError::PermissionDenied(message) => Status::permission_denied(message),
             ApiError::DeadlineExceeded => Status::new(
                 Code::DeadlineExceeded,
                 "the deadline passed before any backend answered",

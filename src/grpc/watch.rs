@@ -13,11 +13,12 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::{
+    authorize,
     customer::{CustomerApi, wire},
     status::ApiError,
     validate::{self, both},
 };
-use crate::{cache::Change, profiles::Freshness, vocab::CustomerId};
+use crate::{auth::Grant, cache::Change, profiles::Freshness, vocab::CustomerId};
 
 /// A watch: the profile after each change, as long as the caller listens.
 pub(super) type ProfileStream = Pin<Box<dyn Stream<Item = Result<WireProfile, Status>> + Send>>;
@@ -26,11 +27,14 @@ impl CustomerApi {
     pub(super) async fn watch(
         &self,
         request: pb::WatchCustomerProfileRequest,
+        grant: Grant,
     ) -> Result<ProfileStream, ApiError> {
         let (customer, sections) = both(
             validate::key::<CustomerId>("customer_id", &request.customer_id),
             validate::read_mask(request.read_mask.as_ref()),
         )?;
+        let named = authorize::names_sections(request.read_mask.as_ref());
+        let sections = authorize::sections(grant, sections, named)?;
         if self.profiles.watchers() >= self.max_watch_streams {
             return Err(ApiError::ResourceExhausted {
                 what: "watch streams",
@@ -115,7 +119,7 @@ mod tests {
             customer_id: fixtures::customer().to_string(),
             read_mask: None,
         };
-        let mut stream = api.watch(request).await.expect("a watch");
+        let mut stream = api.watch(request, Grant::ALL).await.expect("a watch");
         assert!(stream.next().await.is_some());
 
         // Twenty changes while the watcher does not read.
@@ -156,8 +160,12 @@ mod tests {
             customer_id: fixtures::customer().to_string(),
             read_mask: None,
         };
-        let first = api.watch(request()).await.expect("a watch");
-        let refused = api.watch(request()).await.err().expect("refused");
+        let first = api.watch(request(), Grant::ALL).await.expect("a watch");
+        let refused = api
+            .watch(request(), Grant::ALL)
+            .await
+            .err()
+            .expect("refused");
         let status = Status::from(refused);
         assert_eq!(status.code(), tonic::Code::ResourceExhausted);
         assert!(
@@ -168,7 +176,7 @@ mod tests {
         drop(first);
         let reopened = tokio::time::timeout(Duration::from_secs(1), async {
             loop {
-                if let Ok(stream) = api.watch(request()).await {
+                if let Ok(stream) = api.watch(request(), Grant::ALL).await {
                     return stream;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;

@@ -1,8 +1,9 @@
 //! Authentication and RPC authorization at the door, once on: every call but health's must
 //! carry credentials ([`crate::auth`]) whose roles grant its RPC, or it is answered
 //! `UNAUTHENTICATED` / `PERMISSION_DENIED` before any service sees it. Reflection needs an
-//! authenticated caller of any role; health stays open for load balancers. The caller goes
-//! on in the request's extensions, for the services.
+//! authenticated caller of any role; health stays open for load balancers. The caller and
+//! what its roles let it read ([`crate::auth::Grant`]) go on in the request's extensions, for
+//! the services.
 
 use std::{
     sync::Arc,
@@ -64,6 +65,7 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
             other => Status::unauthenticated(other.to_string()),
         })?;
     }
+    request.extensions_mut().insert(auth.grant(&caller));
     request.extensions_mut().insert(caller);
     Ok(())
 }

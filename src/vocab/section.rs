@@ -123,6 +123,26 @@ impl SectionSet {
         Ok(set)
     }
 
+    /// The sections in either set.
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// The sections in both sets.
+    pub const fn intersection(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    /// The sections of this set not in `other`.
+    pub const fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+
+    /// No section.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
     /// Whether `section` is in the set.
     pub fn contains(self, section: Section) -> bool {
         self.0 & (1 << section as u8) != 0

@@ -152,3 +152,267 @@ async fn calls_without_the_right_credentials_are_refused_at_the_door(backend: Ba
 }
 
 crate::over_both_backends!(calls_without_the_right_credentials_are_refused_at_the_door);
+
+/// The policy the default roles are documented to have, written out here on its own, so
+/// that the matrix below checks the code against it rather than against itself.
+fn may_call(role: &str, rpc: &str) -> bool {
+    let service = rpc.split('/').next().unwrap();
+    match role {
+        "admin" => true,
+        "agent" | "service" => matches!(service, "CustomerService" | "CatalogService"),
+        "chatbot" => matches!(
+            rpc,
+            "CustomerService/GetCustomerProfile" | "CatalogService/CheckReturnEligibility"
+        ),
+        _ => false,
+    }
+}
+
+fn may_read(role: &str, section: &str) -> bool {
+    match role {
+        "admin" | "agent" | "service" => true,
+        "chatbot" => matches!(section, "identity" | "shipments"),
+        _ => false,
+    }
+}
+
+const SECTIONS: [&str; 6] = [
+    "identity",
+    "billing",
+    "orders",
+    "shipments",
+    "interactions",
+    "insights",
+];
+
+/// The sections a profile carries.
+fn carried(profile: &pb::CustomerProfile) -> Vec<&'static str> {
+    let present = [
+        profile.identity.is_some(),
+        profile.billing.is_some(),
+        profile.orders.is_some(),
+        profile.shipments.is_some(),
+        profile.interactions.is_some(),
+        profile.insights.is_some(),
+    ];
+    SECTIONS
+        .iter()
+        .zip(present)
+        .filter(|(_, p)| *p)
+        .map(|(s, _)| *s)
+        .collect()
+}
+
+fn code<T>(result: Result<T, tonic::Status>) -> Code {
+    result.map_or_else(|s| s.code(), |_| Code::Ok)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_authorization_matrix_every_rpc_role_and_section() {
+    let app = spawn_app_with(Backend::Sqlite, protect).await;
+    let customer = app.busy_customer().await;
+    let mut cases = 0;
+    for role in ["agent", "chatbot", "service", "admin", "no-role"] {
+        let token = token(&[role], 300);
+        let creds = Credentials::Bearer(&token);
+        let denied = |rpc: &str, got: Code| {
+            let expected_denied = !may_call(role, rpc);
+            assert_eq!(
+                got == Code::PermissionDenied,
+                expected_denied,
+                "{role} calling {rpc}: {got:?}"
+            );
+        };
+        // The profile RPCs, section by section, and "everything".
+        for section in SECTIONS.iter().map(|s| Some(*s)).chain([None]) {
+            let read_mask = section.map(|s| prost_types::FieldMask {
+                paths: vec![s.to_owned()],
+            });
+            let mut customers = app.customers.clone();
+            let single = pb::GetCustomerProfileRequest {
+                customer_id: customer.to_string(),
+                read_mask: read_mask.clone(),
+                ..Default::default()
+            };
+            let batch = pb::BatchGetCustomerProfilesRequest {
+                customer_ids: vec![customer.to_string()],
+                read_mask: read_mask.clone(),
+                ..Default::default()
+            };
+            let watch = pb::WatchCustomerProfileRequest {
+                customer_id: customer.to_string(),
+                read_mask: read_mask.clone(),
+            };
+            let got = [
+                (
+                    "CustomerService/GetCustomerProfile",
+                    customers
+                        .get_customer_profile(with(single, &creds))
+                        .await
+                        .map(|r| r.into_inner()),
+                ),
+                (
+                    "CustomerService/BatchGetCustomerProfiles",
+                    customers
+                        .batch_get_customer_profiles(with(batch, &creds))
+                        .await
+                        .map(|r| r.into_inner().profiles.remove(0)),
+                ),
+                (
+                    "CustomerService/WatchCustomerProfile",
+                    match customers.watch_customer_profile(with(watch, &creds)).await {
+                        Ok(stream) => {
+                            let mut stream = stream.into_inner();
+                            Ok(stream.message().await.unwrap().expect("a first profile"))
+                        }
+                        Err(status) => Err(status),
+                    },
+                ),
+            ];
+            for (rpc, result) in got {
+                cases += 1;
+                let allowed_rpc = may_call(role, rpc);
+                match (section, result) {
+                    (Some(section), Ok(profile)) => {
+                        assert!(
+                            allowed_rpc && may_read(role, section),
+                            "{role} {rpc} {section}"
+                        );
+                        assert_eq!(carried(&profile), [section], "{role} {rpc}");
+                    }
+                    (Some(section), Err(status)) => {
+                        assert_eq!(
+                            status.code(),
+                            Code::PermissionDenied,
+                            "{role} {rpc} {section}"
+                        );
+                        assert!(
+                            !allowed_rpc || !may_read(role, section),
+                            "{role} {rpc} {section}"
+                        );
+                        if allowed_rpc {
+                            assert!(status.message().contains(section), "{status:?}");
+                        }
+                    }
+                    // Everything asked: narrowed to what the roles grant.
+                    (None, Ok(profile)) => {
+                        assert!(allowed_rpc, "{role} {rpc}");
+                        let granted: Vec<&str> =
+                            SECTIONS.into_iter().filter(|s| may_read(role, s)).collect();
+                        assert_eq!(carried(&profile), granted, "{role} {rpc}");
+                    }
+                    (None, Err(status)) => {
+                        assert_eq!(status.code(), Code::PermissionDenied, "{role} {rpc}");
+                        assert!(!allowed_rpc, "{role} {rpc}");
+                    }
+                }
+            }
+        }
+        // Reads past the caches: the admin's alone.
+        let bypass = pb::GetCustomerProfileRequest {
+            customer_id: customer.to_string(),
+            bypass_cache: true,
+            ..Default::default()
+        };
+        let got = code(
+            app.customers
+                .clone()
+                .get_customer_profile(with(bypass, &creds))
+                .await,
+        );
+        assert_eq!(
+            got == Code::Ok,
+            role == "admin",
+            "{role} bypass_cache: {got:?}"
+        );
+        cases += 1;
+        // The other RPCs: refused or not at the door (what they answer past it is theirs).
+        let (mut customers, mut catalog, mut admin) = (
+            app.customers.clone(),
+            app.catalog.clone(),
+            app.admin.clone(),
+        );
+        let lookup = pb::LookupCustomersRequest {
+            key: Some(pb::lookup_customers_request::Key::OrderId("1".into())),
+        };
+        denied(
+            "CustomerService/LookupCustomers",
+            code(customers.lookup_customers(with(lookup, &creds)).await),
+        );
+        denied(
+            "CatalogService/GetProduct",
+            code(
+                catalog
+                    .get_product(with(
+                        pb::GetProductRequest {
+                            sku: "ELE-00001".into(),
+                        },
+                        &creds,
+                    ))
+                    .await,
+            ),
+        );
+        denied(
+            "CatalogService/BatchGetProducts",
+            code(
+                catalog
+                    .batch_get_products(with(pb::BatchGetProductsRequest::default(), &creds))
+                    .await,
+            ),
+        );
+        denied(
+            "CatalogService/ListReturnPolicies",
+            code(
+                catalog
+                    .list_return_policies(with(pb::ListReturnPoliciesRequest::default(), &creds))
+                    .await,
+            ),
+        );
+        let check = pb::CheckReturnEligibilityRequest {
+            order_id: "1".into(),
+            sku: "ELE-00001".into(),
+        };
+        denied(
+            "CatalogService/CheckReturnEligibility",
+            code(catalog.check_return_eligibility(with(check, &creds)).await),
+        );
+        denied(
+            "CacheAdminService/InvalidateCustomers",
+            code(
+                admin
+                    .invalidate_customers(with(
+                        pb::InvalidateCustomersRequest {
+                            customer_ids: vec!["1".into()],
+                        },
+                        &creds,
+                    ))
+                    .await,
+            ),
+        );
+        denied(
+            "CacheAdminService/WarmCustomers",
+            code(
+                admin
+                    .warm_customers(with(
+                        pb::WarmCustomersRequest {
+                            customer_ids: vec!["1".into()],
+                            read_mask: None,
+                        },
+                        &creds,
+                    ))
+                    .await,
+            ),
+        );
+        denied(
+            "CacheAdminService/GetCacheStats",
+            code(
+                admin
+                    .get_cache_stats(with(pb::GetCacheStatsRequest {}, &creds))
+                    .await,
+            ),
+        );
+        cases += 8;
+    }
+    println!("authorization matrix: {cases} cases (5 roles)");
+    assert_eq!(cases, 5 * (7 * 3 + 1 + 8));
+}
