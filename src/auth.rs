@@ -130,11 +130,24 @@ impl Grant {
     };
 }
 
+/// How many calls a caller may make: a steady rate and a burst above it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimit {
+    /// Calls a second, sustained.
+    pub per_second: u32,
+    /// Calls at once above the rate.
+    pub burst: u32,
+}
+
+type Limiter = governor::DefaultKeyedRateLimiter<String>;
+
 /// Checks credentials and grants.
 pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     api_keys: Vec<(String, [u8; 32], Vec<String>)>,
     roles: BTreeMap<String, Role>,
+    /// Per caller (by name); `None`: no limit.
+    limiter: Option<Limiter>,
 }
 
 impl std::fmt::Debug for Authenticator {
@@ -143,6 +156,7 @@ impl std::fmt::Debug for Authenticator {
             .field("jwt", &self.jwt.is_some())
             .field("api_keys", &self.api_keys.len())
             .field("roles", &self.roles)
+            .field("rate_limited", &self.limiter.is_some())
             .finish()
     }
 }
@@ -266,7 +280,29 @@ impl Authenticator {
             jwt,
             api_keys,
             roles,
+            limiter: None,
         })
+    }
+
+    /// The same, each caller limited to `limit` (GCRA, as `governor` keeps it).
+    pub fn with_rate_limit(mut self, limit: RateLimit) -> Self {
+        let quota = std::num::NonZeroU32::new(limit.per_second).map(|rate| {
+            let burst = std::num::NonZeroU32::new(limit.burst).unwrap_or(rate);
+            governor::Quota::per_second(rate).allow_burst(burst)
+        });
+        self.limiter = quota.map(Limiter::keyed);
+        self
+    }
+
+    /// Whether `caller` may make one more call now; how long to wait if not.
+    pub fn check_rate(&self, caller: &Caller) -> Result<(), Duration> {
+        use governor::clock::{Clock, DefaultClock};
+        let Some(limiter) = &self.limiter else {
+            return Ok(());
+        };
+        limiter
+            .check_key(&caller.name)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
     /// The caller the headers of a call prove: `authorization: Bearer <jwt>` or

@@ -16,7 +16,7 @@ mod validate;
 
 use crate::{
     admission::AdmissionSettings,
-    auth::{ApiKeySettings, AuthSetupError, Authenticator, JwtSettings, RoleSettings},
+    auth::{ApiKeySettings, AuthSetupError, Authenticator, JwtSettings, RateLimit, RoleSettings},
     cache::feed::FeedConfig,
     db::PoolOptions,
     fanout::{BreakerSettings, HedgeSettings, Resilience},
@@ -273,6 +273,11 @@ pub struct AuthSettings {
     /// Role name → the RPCs it grants: `CustomerService/GetCustomerProfile`,
     /// `CustomerService/*`, or `*`.
     pub roles: BTreeMap<String, RoleConfig>,
+    /// Calls a second each caller may make, sustained (0: no limit); beyond it calls are
+    /// refused `RESOURCE_EXHAUSTED` with the wait in a `RetryInfo`.
+    pub rate_limit: u32,
+    /// Calls a caller may make at once above the rate.
+    pub rate_burst: u32,
 }
 
 impl Default for AuthSettings {
@@ -287,6 +292,8 @@ impl Default for AuthSettings {
             enabled: false,
             jwt: None,
             api_keys: Vec::new(),
+            rate_limit: 500,
+            rate_burst: 1000,
             roles: BTreeMap::from([
                 (
                     "agent".to_owned(),
@@ -423,7 +430,12 @@ impl AuthSettings {
                 (name.clone(), role)
             })
             .collect();
-        Authenticator::new(jwt.as_ref(), &keys, &roles).map(Some)
+        let limit = RateLimit {
+            per_second: self.rate_limit,
+            burst: self.rate_burst,
+        };
+        Authenticator::new(jwt.as_ref(), &keys, &roles)
+            .map(|auth| Some(auth.with_rate_limit(limit)))
     }
 }
 

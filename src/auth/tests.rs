@@ -283,3 +283,29 @@ fn a_callers_grant_is_the_union_of_its_roles() {
     let bad = BTreeMap::from([("x".to_owned(), role(&["*"], &["wallet"], false))]);
     assert!(Authenticator::new(None, &[], &bad).is_err());
 }
+
+#[test]
+fn each_caller_is_held_to_its_own_rate() {
+    let auth = authenticator().with_rate_limit(RateLimit {
+        per_second: 10,
+        burst: 3,
+    });
+    let caller = |name: &str| Caller {
+        name: name.into(),
+        roles: vec!["agent".into()],
+    };
+    let (busy, quiet) = (caller("busy"), caller("quiet"));
+    for _ in 0..3 {
+        assert!(auth.check_rate(&busy).is_ok());
+    }
+    let wait = auth.check_rate(&busy).unwrap_err();
+    assert!(
+        wait > Duration::ZERO && wait <= Duration::from_millis(100),
+        "{wait:?}"
+    );
+    // Another caller is not held back by the first.
+    assert!(auth.check_rate(&quiet).is_ok());
+    // No limit configured: never held.
+    let unlimited = authenticator();
+    assert!((0..1000).all(|_| unlimited.check_rate(&busy).is_ok()));
+}

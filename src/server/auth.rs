@@ -65,6 +65,16 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
             other => Status::unauthenticated(other.to_string()),
         })?;
     }
+    if let Err(wait) = auth.check_rate(&caller) {
+        return Err(<Status as tonic_types::StatusExt>::with_error_details(
+            tonic::Code::ResourceExhausted,
+            format!(
+                "{} is over its rate limit; retry after the delay given",
+                caller.name
+            ),
+            tonic_types::ErrorDetails::with_retry_info(Some(wait)),
+        ));
+    }
     request.extensions_mut().insert(auth.grant(&caller));
     request.extensions_mut().insert(caller);
     Ok(())

@@ -416,3 +416,38 @@ async fn the_authorization_matrix_every_rpc_role_and_section() {
     println!("authorization matrix: {cases} cases (5 roles)");
     assert_eq!(cases, 5 * (7 * 3 + 1 + 8));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_over_its_rate_is_told_when_to_retry_and_others_are_not_held_back() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        protect(s);
+        s.auth.rate_limit = 2;
+        s.auth.rate_burst = 5;
+    })
+    .await;
+    let agent = token(&["agent"], 300);
+    let mut refused = Vec::new();
+    for _ in 0..20 {
+        let mut client = app.customers.clone();
+        if let Err(status) = client
+            .get_customer_profile(with(get(3), &Credentials::Bearer(&agent)))
+            .await
+        {
+            refused.push(status);
+        }
+    }
+    // The burst passes, then about two a second: most of twenty at once are refused.
+    assert!(refused.len() >= 10, "{} refused", refused.len());
+    for status in &refused {
+        use tonic_types::StatusExt;
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        let retry = status.get_error_details().retry_info().cloned();
+        let delay = retry.and_then(|r| r.retry_delay).expect("a retry delay");
+        assert!(delay <= std::time::Duration::from_secs(1), "{delay:?}");
+    }
+    // A service with its own key is not held back by the agent.
+    assert_eq!(
+        profile_code(&app, &Credentials::ApiKey(SERVICE_KEY)).await,
+        Code::Ok
+    );
+}
