@@ -13,6 +13,7 @@ use tokio::task::JoinHandle;
 use self::supervise::{TaskState, supervise};
 
 use crate::{
+    audit::Audit,
     auth::{AuthSetupError, Authenticator},
     cache::{
         self, CacheStats, FeedStats, L1Config, L2Config, L2Error, ProfileCache, RedisCache,
@@ -41,6 +42,15 @@ pub enum AppError {
     /// A setting is out of range.
     #[error(transparent)]
     Config(#[from] ConfigError),
+    /// The audit file cannot be opened.
+    #[error("cannot open the audit file {path}")]
+    Audit {
+        /// The file.
+        path: String,
+        /// Why.
+        #[source]
+        error: std::io::Error,
+    },
     /// Authentication is configured with unusable keys.
     #[error(transparent)]
     Auth(#[from] AuthSetupError),
@@ -170,6 +180,7 @@ pub struct App {
     catalog: Arc<Catalog>,
     tasks: Vec<JoinHandle<()>>,
     authenticator: Option<Arc<Authenticator>>,
+    audit: Audit,
 }
 
 impl App {
@@ -186,6 +197,16 @@ impl App {
     pub async fn new(settings: &Settings, backends: Backends) -> Result<Self, AppError> {
         settings.validate()?;
         let authenticator = settings.auth.authenticator()?.map(Arc::new);
+        let audit = match (&settings.audit.path, settings.audit.stdout) {
+            (Some(path), _) => Audit::file(std::path::Path::new(path))
+                .await
+                .map_err(|error| AppError::Audit {
+                    path: path.clone(),
+                    error,
+                })?,
+            (None, true) => Audit::stdout(),
+            (None, false) => Audit::off(),
+        };
         let catalog = Arc::new(Catalog::default());
         reload_catalog(&backends.catalog, &catalog).await;
         let stats = Arc::new(CacheStats::default());
@@ -313,6 +334,7 @@ impl App {
             catalog,
             tasks,
             authenticator,
+            audit,
         })
     }
 
@@ -348,6 +370,7 @@ impl App {
             self.queries.clone(),
             self.server.max_watch_streams,
         )
+        .audited(self.audit.clone())
     }
 
     /// `CatalogService`.

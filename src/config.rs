@@ -78,6 +78,8 @@ pub struct Settings {
     pub resilience: ResilienceSettings,
     /// Who may call, and what.
     pub auth: AuthSettings,
+    /// The audit trail of profile reads and lookups.
+    pub audit: AuditSettings,
     /// Logs.
     pub log: LogSettings,
 }
@@ -258,6 +260,16 @@ impl Default for CacheSettings {
             not_found_ttl: Duration::from_secs(10),
         }
     }
+}
+
+/// Where the audit trail goes: one JSON line per profile read and lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// A file the records are appended to.
+    pub path: Option<String>,
+    /// Or standard output.
+    pub stdout: bool,
 }
 
 /// Authentication and the roles it grants.

@@ -54,6 +54,8 @@
 //!
 //! Foundations:
 //!
+//! - [`audit`]: one JSON line per profile read and lookup (who, which customer, which
+//!   sections, how it ended, from where), to a sink of its own; lookup keys masked.
 //! - [`auth`]: who is calling (bearer JWTs, hashed API keys) and which RPCs their roles
 //!   grant; deny by default once on.
 //! - [`db`]: pools to Postgres or SQLite, the reference schema's migrations.
@@ -68,6 +70,7 @@
 
 pub mod admission;
 pub mod app;
+pub mod audit;
 pub mod auth;
 pub mod cache;
 pub mod client;

@@ -3,10 +3,87 @@
 //! empty mask or `*` — "everything" — is narrowed to the grant) and reads past the caches.
 //! With authentication off every request carries [`Grant::ALL`].
 
-use tonic::Request;
+use tonic::{Request, Status};
 
 use super::status::ApiError;
-use crate::{auth::Grant, profiles::Freshness, vocab::SectionSet};
+use crate::{
+    audit::{self, Record},
+    auth::{Caller, Grant},
+    entry::ServedFrom,
+    profiles::Freshness,
+    vocab::SectionSet,
+};
+
+/// Who asked, and the request's id: what the audit records of a call share.
+#[derive(Debug, Clone)]
+pub(super) struct Trail {
+    caller: String,
+    request_id: String,
+}
+
+impl Trail {
+    /// The caller the door put on `request` (`anonymous` with authentication off), and its
+    /// `x-request-id` (or a new one).
+    pub(super) fn of<T>(request: &Request<T>) -> Self {
+        let caller = request
+            .extensions()
+            .get::<Caller>()
+            .map_or_else(|| "anonymous".to_owned(), |c| c.name.clone());
+        let given = request
+            .metadata()
+            .get("x-request-id")
+            .and_then(|v| v.to_str().ok());
+        Self {
+            caller,
+            request_id: audit::request_id(given),
+        }
+    }
+
+    /// The record of `rpc` for `customers`, serving `sections`, that ended as `outcome`.
+    pub(super) fn record(
+        &self,
+        rpc: &'static str,
+        customers: Vec<String>,
+        sections: SectionSet,
+        outcome: Result<Option<ServedFrom>, &ApiError>,
+    ) -> Record {
+        let (outcome, served_from) = match outcome {
+            Ok(from) => ("OK".to_owned(), from.map(served_from)),
+            Err(error) => (code_name(Status::from(error.clone()).code()), None),
+        };
+        Record {
+            time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            request_id: self.request_id.clone(),
+            caller: self.caller.clone(),
+            rpc,
+            customers,
+            key: None,
+            sections: sections.iter().map(|s| s.path()).collect(),
+            outcome,
+            served_from,
+        }
+    }
+}
+
+fn served_from(from: ServedFrom) -> &'static str {
+    match from {
+        ServedFrom::L1 => "L1",
+        ServedFrom::L2 => "L2",
+        ServedFrom::Sources => "SOURCES",
+    }
+}
+
+/// `NotFound` → `NOT_FOUND`, as gRPC names its codes.
+fn code_name(code: tonic::Code) -> String {
+    let mut name = String::new();
+    for (i, c) in format!("{code:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
 
 /// The grant the door put on `request`; everything when authentication is off.
 pub(super) fn grant_of<T>(request: &Request<T>) -> Grant {

@@ -7,16 +7,18 @@ use tokio::time::Instant;
 use tonic::{Request, Response, Status};
 
 use super::{
-    authorize, rpc,
+    authorize::{self, Trail},
+    rpc,
     status::{ApiError, Violation},
     validate::{self, Checked, both},
     watch::ProfileStream,
 };
 use crate::{
     admission::Priority,
+    audit::{self, Audit},
     profiles::{Freshness, Profiles, Served},
     queries::{LookupKey, Queries},
-    vocab::{CustomerId, SectionSet},
+    vocab::{CustomerId, Section, SectionSet},
 };
 
 /// Profiles of a batch read at once: hits go by at once, loads a few at a time.
@@ -27,6 +29,8 @@ const BATCH_CONCURRENCY: usize = 16;
 pub struct CustomerApi {
     pub(super) profiles: Profiles,
     queries: Queries,
+    /// Where each profile read and lookup is recorded.
+    pub(super) audit: Audit,
     /// Watch streams this replica keeps open at most.
     pub(super) max_watch_streams: usize,
 }
@@ -39,16 +43,32 @@ impl CustomerApi {
             profiles,
             queries,
             max_watch_streams,
+            audit: Audit::off(),
         }
+    }
+
+    /// The same, each profile read and lookup recorded in `audit`.
+    pub fn audited(mut self, audit: Audit) -> Self {
+        self.audit = audit;
+        self
     }
 
     async fn get(
         &self,
         request: Request<pb::GetCustomerProfileRequest>,
     ) -> Result<WireProfile, ApiError> {
+        let trail = Trail::of(&request);
         let (customer, read) =
             ReadOptions::checked(request, |r| validate::key("customer_id", &r.customer_id))?;
-        let served = self.read(customer, read, Priority::Interactive).await?;
+        let served = self
+            .read(
+                customer,
+                read,
+                Priority::Interactive,
+                &trail,
+                "GetCustomerProfile",
+            )
+            .await?;
         Ok(wire(&served, read.sections))
     }
 
@@ -56,14 +76,21 @@ impl CustomerApi {
         &self,
         request: Request<pb::BatchGetCustomerProfilesRequest>,
     ) -> Result<WireBatch, ApiError> {
+        let trail = Trail::of(&request);
         let (customers, read) = ReadOptions::checked(request, |r| {
             validate::keys::<CustomerId>("customer_ids", &r.customer_ids, validate::MAX_BATCH)
         })?;
         // Its loads are bulk work, a few at a time: a batch of misses is shed before it
         // crowds out single reads.
-        let reads = customers
-            .into_iter()
-            .map(|customer| self.read(customer, read, Priority::Bulk));
+        let reads = customers.into_iter().map(|customer| {
+            self.read(
+                customer,
+                read,
+                Priority::Bulk,
+                &trail,
+                "BatchGetCustomerProfiles",
+            )
+        });
         let served: Vec<Served> = stream::iter(reads)
             .buffered(BATCH_CONCURRENCY)
             .try_collect()
@@ -73,11 +100,14 @@ impl CustomerApi {
         ))
     }
 
+    /// One profile read, audited.
     async fn read(
         &self,
         customer: CustomerId,
         read: ReadOptions,
         priority: Priority,
+        trail: &Trail,
+        rpc: &'static str,
     ) -> Result<Served, ApiError> {
         let served = self
             .profiles
@@ -88,8 +118,14 @@ impl CustomerApi {
                 read.deadline,
                 priority,
             )
-            .await?;
-        Ok(served)
+            .await
+            .map_err(ApiError::from);
+        if self.audit.is_on() {
+            let outcome = served.as_ref().map(|s| Some(s.from));
+            let record = trail.record(rpc, vec![customer.to_string()], read.sections, outcome);
+            self.audit.record(&record);
+        }
+        served
     }
 
     async fn lookup(
@@ -97,12 +133,42 @@ impl CustomerApi {
         request: Request<pb::LookupCustomersRequest>,
     ) -> Result<pb::LookupCustomersResponse, ApiError> {
         let deadline = validate::deadline(request.metadata());
+        let trail = Trail::of(&request);
         let identity_granted = authorize::grant_of(&request)
             .sections
-            .contains(crate::vocab::Section::Identity);
+            .contains(Section::Identity);
         let request = request.into_inner();
         let (key, deadline) = both(lookup_key(request.key), deadline)?;
-        let matches = self.queries.find_customers(key, deadline).await?;
+        let masked = match &key {
+            LookupKey::Email(email) => audit::mask_email(email.as_str()),
+            LookupKey::Phone(phone) => audit::mask_phone(phone.as_str()),
+            LookupKey::Order(order) => format!("order {order}"),
+        };
+        let matches = self.queries.find_customers(key, deadline).await;
+        if self.audit.is_on() {
+            let (found, outcome) = match &matches {
+                Ok(found) => (
+                    found.iter().map(|m| m.customer.to_string()).collect(),
+                    Ok(None),
+                ),
+                Err(error) => (Vec::new(), Err(ApiError::from(error.clone()))),
+            };
+            let identity = SectionSet::of(&[Section::Identity]);
+            let sections = if identity_granted {
+                identity
+            } else {
+                SectionSet::NONE
+            };
+            let mut record = trail.record(
+                "LookupCustomers",
+                found,
+                sections,
+                outcome.as_ref().map(|o| *o),
+            );
+            record.key = Some(masked);
+            self.audit.record(&record);
+        }
+        let matches = matches?;
         Ok(pb::LookupCustomersResponse {
             customers: matches
                 .into_iter()
@@ -236,10 +302,10 @@ impl pb::server::customer_service_server::CustomerService for CustomerApi {
         &self,
         request: Request<pb::WatchCustomerProfileRequest>,
     ) -> Result<Response<ProfileStream>, Status> {
-        let grant = authorize::grant_of(&request);
+        let (grant, trail) = (authorize::grant_of(&request), Trail::of(&request));
         rpc(
             "WatchCustomerProfile",
-            self.watch(request.into_inner(), grant),
+            self.watch(request.into_inner(), grant, trail),
         )
         .await
     }

@@ -13,7 +13,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
 
 use super::{
-    authorize,
+    authorize::{self, Trail},
     customer::{CustomerApi, wire},
     status::ApiError,
     validate::{self, both},
@@ -28,6 +28,7 @@ impl CustomerApi {
         &self,
         request: pb::WatchCustomerProfileRequest,
         grant: Grant,
+        trail: Trail,
     ) -> Result<ProfileStream, ApiError> {
         let (customer, sections) = both(
             validate::key::<CustomerId>("customer_id", &request.customer_id),
@@ -46,7 +47,21 @@ impl CustomerApi {
         let first = self
             .profiles
             .get(customer, sections, Freshness::AnyAge, None)
-            .await?;
+            .await
+            .map_err(ApiError::from);
+        if self.audit.is_on() {
+            // The watch is audited once, as it opens: what it streams after is the same
+            // customer's same sections.
+            let outcome = first.as_ref().map(|s| Some(s.from));
+            let record = trail.record(
+                "WatchCustomerProfile",
+                vec![customer.to_string()],
+                sections,
+                outcome,
+            );
+            self.audit.record(&record);
+        }
+        let first = first?;
         // Room for one profile: a slow reader holds up only its own next read, and that read
         // then takes in every change made meanwhile.
         let (sender, receiver) = mpsc::channel(1);
@@ -98,6 +113,10 @@ impl CustomerApi {
 mod tests {
     use std::time::Duration;
 
+    fn test_trail() -> Trail {
+        Trail::of(&tonic::Request::new(()))
+    }
+
     use futures::StreamExt;
     use prost::Message;
 
@@ -119,7 +138,10 @@ mod tests {
             customer_id: fixtures::customer().to_string(),
             read_mask: None,
         };
-        let mut stream = api.watch(request, Grant::ALL).await.expect("a watch");
+        let mut stream = api
+            .watch(request, Grant::ALL, test_trail())
+            .await
+            .expect("a watch");
         assert!(stream.next().await.is_some());
 
         // Twenty changes while the watcher does not read.
@@ -160,9 +182,12 @@ mod tests {
             customer_id: fixtures::customer().to_string(),
             read_mask: None,
         };
-        let first = api.watch(request(), Grant::ALL).await.expect("a watch");
+        let first = api
+            .watch(request(), Grant::ALL, test_trail())
+            .await
+            .expect("a watch");
         let refused = api
-            .watch(request(), Grant::ALL)
+            .watch(request(), Grant::ALL, test_trail())
             .await
             .err()
             .expect("refused");
@@ -176,7 +201,7 @@ mod tests {
         drop(first);
         let reopened = tokio::time::timeout(Duration::from_secs(1), async {
             loop {
-                if let Ok(stream) = api.watch(request(), Grant::ALL).await {
+                if let Ok(stream) = api.watch(request(), Grant::ALL, test_trail()).await {
                     return stream;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;

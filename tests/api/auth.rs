@@ -451,3 +451,77 @@ async fn a_caller_over_its_rate_is_told_when_to_retry_and_others_are_not_held_ba
         Code::Ok
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_profile_read_and_lookup_is_audited_hits_included_with_keys_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        protect(s);
+        s.audit.path = Some(path.display().to_string());
+    })
+    .await;
+    let agent = token(&["agent"], 300);
+    let creds = Credentials::Bearer(&agent);
+    let mut customers = app.customers.clone();
+    let mut first = with(get(3), &creds);
+    first
+        .metadata_mut()
+        .insert("x-request-id", "req-7".parse().unwrap());
+    let profile = customers
+        .get_customer_profile(first)
+        .await
+        .unwrap()
+        .into_inner();
+    customers
+        .get_customer_profile(with(get(3), &creds))
+        .await
+        .unwrap();
+    let unknown = customers
+        .get_customer_profile(with(get(999_999), &creds))
+        .await;
+    assert_eq!(unknown.unwrap_err().code(), Code::NotFound);
+    let email = profile.identity.unwrap().email;
+    let lookup = pb::LookupCustomersRequest {
+        key: Some(pb::lookup_customers_request::Key::Email(email.clone())),
+    };
+    customers
+        .lookup_customers(with(lookup, &creds))
+        .await
+        .unwrap();
+
+    let mut lines = Vec::new();
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        lines = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .collect();
+        if lines.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    assert_eq!(lines.len(), 4, "{lines:#?}");
+    let (miss, hit, missing, found) = (&lines[0], &lines[1], &lines[2], &lines[3]);
+    assert_eq!(miss["rpc"], "GetCustomerProfile");
+    assert_eq!(miss["caller"], "agent-42");
+    assert_eq!(miss["request_id"], "req-7");
+    assert_eq!(miss["customers"], serde_json::json!(["3"]));
+    assert_eq!(miss["outcome"], "OK");
+    assert_eq!(miss["served_from"], "SOURCES");
+    assert_eq!(miss["sections"].as_array().unwrap().len(), 6);
+    assert_eq!(hit["served_from"], "L1");
+    assert_ne!(hit["request_id"], "req-7", "a request id of its own");
+    assert_eq!(missing["outcome"], "NOT_FOUND");
+    assert_eq!(found["rpc"], "LookupCustomers");
+    assert_eq!(found["customers"], serde_json::json!(["3"]));
+    let masked = found["key"].as_str().unwrap();
+    assert!(
+        masked.starts_with(&email[..1]) && masked.contains("***@"),
+        "{masked}"
+    );
+    // The email itself appears nowhere in the trail.
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(!text.contains(&email), "{text}");
+}
