@@ -21,6 +21,8 @@ use c360_proto::{
     customer_service_client::CustomerServiceClient, lookup_customers_request::Key,
 };
 
+use crate::grpc::status::code_name;
+
 /// The default server address.
 pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
 
@@ -51,18 +53,6 @@ impl From<tonic::Status> for ClientError {
     fn from(status: tonic::Status) -> Self {
         Self::Status(Box::new(status))
     }
-}
-
-/// `InvalidArgument` → `INVALID_ARGUMENT`, as gRPC documents its codes.
-fn code_name(code: tonic::Code) -> String {
-    let mut name = String::new();
-    for (i, c) in format!("{code:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
-    }
-    name
 }
 
 /// Output format.

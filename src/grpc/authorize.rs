@@ -5,7 +5,7 @@
 
 use tonic::{Request, Status};
 
-use super::status::ApiError;
+use super::status::{ApiError, code_name};
 use crate::{
     audit::{self, Record},
     auth::{Caller, Grant},
@@ -71,18 +71,6 @@ fn served_from(from: ServedFrom) -> &'static str {
         ServedFrom::L2 => "L2",
         ServedFrom::Sources => "SOURCES",
     }
-}
-
-/// `NotFound` → `NOT_FOUND`, as gRPC names its codes.
-fn code_name(code: tonic::Code) -> String {
-    let mut name = String::new();
-    for (i, c) in format!("{code:?}").chars().enumerate() {
-        if c.is_ascii_uppercase() && i > 0 {
-            name.push('_');
-        }
-        name.push(c.to_ascii_uppercase());
-    }
-    name
 }
 
 /// The grant the door put on `request`; everything when authentication is off.

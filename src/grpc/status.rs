@@ -9,6 +9,18 @@ use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
 
 use crate::{profiles::ProfileError, queries::QueryError};
 
+/// `InvalidArgument` → `INVALID_ARGUMENT`, as gRPC documents its codes.
+pub fn code_name(code: Code) -> String {
+    let mut name = String::new();
+    for (i, c) in format!("{code:?}").chars().enumerate() {
+        if c.is_ascii_uppercase() && i > 0 {
+            name.push('_');
+        }
+        name.push(c.to_ascii_uppercase());
+    }
+    name
+}
+
 /// How long a caller should wait before retrying an `UNAVAILABLE`.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
