@@ -199,8 +199,9 @@ impl Admission {
 }
 
 impl Permit {
-    /// The load read no backend (every circuit it needed was open): its time says nothing
-    /// about the backends' latency and is left out of the limit's estimate.
+    /// No backend answered the load (every circuit it needed was open, or every read
+    /// failed): its time says nothing about the backends' latency and is left out of the
+    /// limit's estimate.
     pub fn read_nothing(&mut self) {
         self.sampled = false;
     }

@@ -155,6 +155,10 @@ pub struct RunArgs {
     /// Name of the run, in reports and charts.
     #[arg(long, default_value = "c360")]
     pub name: String,
+    /// Metadata sent with every call, as ghz's -m: a JSON object of strings, e.g.
+    /// '{"authorization":"Bearer eyJ…"}'.
+    #[arg(short = 'm', long)]
+    pub metadata: Option<String>,
     /// Record every request in the JSON report's `details`.
     #[arg(long)]
     pub details: bool,
@@ -175,6 +179,8 @@ pub struct RunArgs {
 /// A validated load test.
 #[derive(Debug, Clone)]
 pub struct Plan {
+    /// Headers sent with every call.
+    pub metadata: Vec<(String, String)>,
     pub call: CallMix,
     pub concurrency: usize,
     pub connections: usize,
@@ -236,7 +242,28 @@ impl RunArgs {
                 "--skipFirst leaves no result to report: raise -n or lower --skipFirst".into(),
             );
         }
+        let metadata = match &self.metadata {
+            None => Vec::new(),
+            Some(json) => {
+                let object: std::collections::BTreeMap<String, String> = serde_json::from_str(json)
+                    .map_err(|_| {
+                        "-m/--metadata must be a JSON object of strings, e.g. \
+                         '{\"authorization\":\"Bearer …\"}'"
+                            .to_owned()
+                    })?;
+                let valid = object.iter().all(|(k, v)| {
+                    tonic::metadata::MetadataKey::<tonic::metadata::Ascii>::from_bytes(k.as_bytes())
+                        .is_ok()
+                        && tonic::metadata::AsciiMetadataValue::try_from(v.as_str()).is_ok()
+                });
+                if !valid {
+                    return Err("-m/--metadata: a key or a value is not a valid header".into());
+                }
+                object.into_iter().collect()
+            }
+        };
         Ok(Plan {
+            metadata,
             call,
             concurrency: self.concurrency,
             connections: self.connections,

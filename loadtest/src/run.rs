@@ -172,7 +172,8 @@ async fn phase(
         .map(|worker| {
             let (plan, ids, next, stop) = (plan.clone(), ids.clone(), next.clone(), stop.clone());
             let pacer = pacer.clone();
-            let mut client = RawClient::new(channels[worker % channels.len()].clone());
+            let mut client =
+                RawClient::new(channels[worker % channels.len()].clone(), &plan.metadata);
             let progress = progress.clone();
             tokio::spawn(async move {
                 let mut rng =
@@ -236,12 +237,25 @@ async fn phase(
 #[derive(Debug, Clone)]
 struct RawClient {
     grpc: tonic::client::Grpc<Channel>,
+    /// Headers sent with every call (`-m`).
+    metadata: tonic::metadata::MetadataMap,
 }
 
 impl RawClient {
-    fn new(channel: Channel) -> Self {
+    fn new(channel: Channel, metadata: &[(String, String)]) -> Self {
+        let mut map = tonic::metadata::MetadataMap::new();
+        for (key, value) in metadata {
+            // Checked when the plan was made.
+            if let (Ok(key), Ok(value)) = (
+                tonic::metadata::MetadataKey::from_bytes(key.as_bytes()),
+                tonic::metadata::AsciiMetadataValue::try_from(value.as_str()),
+            ) {
+                map.insert(key, value);
+            }
+        }
         Self {
             grpc: tonic::client::Grpc::new(channel).max_decoding_message_size(64 << 20),
+            metadata: map,
         }
     }
 
@@ -261,10 +275,15 @@ impl RawClient {
         // Any answer reads as a WireProfile: its fields are skipped, not decoded.
         let codec = tonic_prost::ProstCodec::<M, WireProfile>::default();
         let path = http::uri::PathAndQuery::from_static(path);
-        self.grpc
-            .unary(with_deadline(message, timeout), path, codec)
-            .await
-            .map(drop)
+        let mut request = with_deadline(message, timeout);
+        if !self.metadata.is_empty() {
+            for entry in self.metadata.iter() {
+                if let tonic::metadata::KeyAndValueRef::Ascii(key, value) = entry {
+                    request.metadata_mut().insert(key.clone(), value.clone());
+                }
+            }
+        }
+        self.grpc.unary(request, path, codec).await.map(drop)
     }
 }
 

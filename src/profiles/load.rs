@@ -12,7 +12,6 @@ use crate::{
     admission::Priority,
     cache::CachedProfile,
     entry::{EncodedProfile, ServedFrom},
-    fanout::Failure,
     profile::{Collected, collect},
     reference::CatalogSnapshot,
     vocab::{CustomerId, SourceSet},
@@ -122,16 +121,13 @@ impl Profiles {
             let mut admitted = fanout.admit(priority)?;
             let (started, wall) = (Instant::now(), Utc::now());
             let outcomes = fanout.gather(customer, set, deadline).await;
+            // The limit learns from the backends that answered: a load none answered (a
+            // database restarting, every circuit open) says the backends are down, not how
+            // long they take, and is retried or failed below.
             let answered = outcomes.iter().filter(|o| o.result.is_ok());
             match answered.map(|o| o.latency).max() {
                 Some(latency) => admitted.answered_in(latency),
-                None if outcomes
-                    .iter()
-                    .all(|o| o.result == Err(Failure::CircuitOpen)) =>
-                {
-                    admitted.read_nothing()
-                }
-                None => {}
+                None => admitted.read_nothing(),
             }
             drop(admitted);
             // With no older copy to serve, a load no backend answered is tried again while
