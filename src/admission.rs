@@ -41,7 +41,9 @@ pub struct AdmissionSettings {
 impl Default for AdmissionSettings {
     fn default() -> Self {
         Self {
-            initial_limit: 32,
+            // Room for a burst: a backend that stalls holds every load for its timeout
+            // until its circuit opens (100 reads/s at 300 ms is 30 at once).
+            initial_limit: 64,
             min_limit: 4,
             max_limit: 1024,
             tolerance: 2.0,

@@ -148,7 +148,21 @@ pub struct Authenticator {
     roles: BTreeMap<String, Role>,
     /// Per caller (by name); `None`: no limit.
     limiter: Option<Limiter>,
+    /// Tokens already verified, until they expire: a caller's every call then costs a map
+    /// lookup, not a signature check and a JSON parse.
+    verified: std::sync::Mutex<std::collections::HashMap<String, Verified>>,
 }
+
+/// A verified token: who it names, what they may read, and when it expires (Unix seconds).
+#[derive(Debug, Clone)]
+struct Verified {
+    caller: std::sync::Arc<Caller>,
+    grant: Grant,
+    expires: u64,
+}
+
+/// Verified tokens remembered at most; beyond, the memory starts again.
+const VERIFIED: usize = 10_000;
 
 impl std::fmt::Debug for Authenticator {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -281,6 +295,7 @@ impl Authenticator {
             api_keys,
             roles,
             limiter: None,
+            verified: std::sync::Mutex::default(),
         })
     }
 
@@ -303,6 +318,50 @@ impl Authenticator {
         limiter
             .check_key(&caller.name)
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// The caller the headers of a call prove and what it may read, remembered for a bearer
+    /// token until it expires (no longer than its `exp` plus nothing: the leeway applies to
+    /// the first check only).
+    pub fn admit(
+        &self,
+        headers: &http::HeaderMap,
+    ) -> Result<(std::sync::Arc<Caller>, Grant), AuthError> {
+        let token = headers
+            .get(http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .filter(|_| !headers.contains_key("x-api-key"));
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap_or_default()
+            .as_secs();
+        if let Some(token) = token {
+            let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some(known) = verified.get(token)
+                && known.expires > now
+            {
+                return Ok((known.caller.clone(), known.grant));
+            }
+        }
+        let caller = self.authenticate(headers)?;
+        let grant = self.grant(&caller);
+        let caller = std::sync::Arc::new(caller);
+        if let Some(token) = token
+            && let Some(jwt) = &self.jwt
+            && let Some(expires) = jwt.expiry(token)
+        {
+            let mut verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
+            if verified.len() >= VERIFIED {
+                verified.clear();
+            }
+            let entry = Verified {
+                caller: caller.clone(),
+                grant,
+                expires,
+            };
+            verified.insert(token.to_owned(), entry);
+        }
+        Ok((caller, grant))
     }
 
     /// The caller the headers of a call prove: `authorization: Bearer <jwt>` or
@@ -384,6 +443,21 @@ impl Authenticator {
 }
 
 impl JwtVerifier {
+    /// The `exp` of a token already verified.
+    fn expiry(&self, authorization: &str) -> Option<u64> {
+        let token = authorization
+            .strip_prefix("Bearer ")
+            .or_else(|| authorization.strip_prefix("bearer "))?
+            .trim();
+        let payload = token.split('.').nth(1)?;
+        use base64::Engine;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(payload)
+            .ok()?;
+        let claims: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+        claims.get("exp")?.as_u64()
+    }
+
     fn new(settings: &JwtSettings) -> Result<Self, AuthSetupError> {
         let invalid = |m: String| AuthSetupError::Invalid(m);
         let algorithms = settings

@@ -309,3 +309,25 @@ fn each_caller_is_held_to_its_own_rate() {
     let unlimited = authenticator();
     assert!((0..1000).all(|_| unlimited.check_rate(&busy).is_ok()));
 }
+
+#[test]
+fn a_verified_token_is_remembered_until_it_expires_and_nothing_else_is() {
+    let auth = authenticator();
+    let good = bearer(&token(claims(now() + 600), Algorithm::HS256, SECRET));
+    let (first, grant) = auth.admit(&good).unwrap();
+    let (again, _) = auth.admit(&good).unwrap();
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "served from memory");
+    assert!(grant.sections == SectionSet::ALL && !grant.bypass_cache);
+    // Within the leeway but past its exp: accepted once, never remembered.
+    let late = bearer(&token(claims(now() - 5), Algorithm::HS256, SECRET));
+    let (one, _) = auth.admit(&late).unwrap();
+    let (two, _) = auth.admit(&late).unwrap();
+    assert!(!std::sync::Arc::ptr_eq(&one, &two));
+    // A forged token is checked, whatever is remembered.
+    let forged = bearer(&token(
+        claims(now() + 600),
+        Algorithm::HS256,
+        "x".repeat(40).as_str(),
+    ));
+    assert!(auth.admit(&forged).is_err());
+}

@@ -27,7 +27,7 @@ impl Trail {
     pub(super) fn of<T>(request: &Request<T>) -> Self {
         let caller = request
             .extensions()
-            .get::<Caller>()
+            .get::<std::sync::Arc<Caller>>()
             .map_or_else(|| "anonymous".to_owned(), |c| c.name.clone());
         let given = request
             .metadata()

@@ -56,8 +56,8 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
     if path.starts_with(HEALTH) {
         return Ok(());
     }
-    let caller = auth
-        .authenticate(request.headers())
+    let (caller, grant) = auth
+        .admit(request.headers())
         .map_err(|error| Status::unauthenticated(error.to_string()))?;
     if let Some(rpc) = path.strip_prefix(API) {
         auth.authorize(&caller, rpc).map_err(|error| match error {
@@ -75,7 +75,7 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
             tonic_types::ErrorDetails::with_retry_info(Some(wait)),
         ));
     }
-    request.extensions_mut().insert(auth.grant(&caller));
+    request.extensions_mut().insert(grant);
     request.extensions_mut().insert(caller);
     Ok(())
 }
