@@ -14,29 +14,36 @@ use crate::{
     vocab::SectionSet,
 };
 
-/// Who asked, and the request's id: what the audit records of a call share.
+/// Who asked, and the request's id: what the audit records of a call share. Cheap to take
+/// on every call (a reference count, a header's bytes); the strings are made for a record
+/// only, and a made-up request id once per call.
 #[derive(Debug, Clone)]
 pub(super) struct Trail {
-    caller: String,
-    request_id: String,
+    caller: Option<std::sync::Arc<Caller>>,
+    given_id: Option<tonic::metadata::AsciiMetadataValue>,
+    request_id: std::sync::OnceLock<String>,
 }
 
 impl Trail {
     /// The caller the door put on `request` (`anonymous` with authentication off), and its
-    /// `x-request-id` (or a new one).
+    /// `x-request-id` (or, when a record needs one, a new one).
     pub(super) fn of<T>(request: &Request<T>) -> Self {
-        let caller = request
-            .extensions()
-            .get::<std::sync::Arc<Caller>>()
-            .map_or_else(|| "anonymous".to_owned(), |c| c.name.clone());
-        let given = request
-            .metadata()
-            .get("x-request-id")
-            .and_then(|v| v.to_str().ok());
         Self {
-            caller,
-            request_id: audit::request_id(given),
+            caller: request
+                .extensions()
+                .get::<std::sync::Arc<Caller>>()
+                .cloned(),
+            given_id: request.metadata().get("x-request-id").cloned(),
+            request_id: std::sync::OnceLock::new(),
         }
+    }
+
+    fn request_id(&self) -> String {
+        let id = self.request_id.get_or_init(|| {
+            let given = self.given_id.as_ref().and_then(|v| v.to_str().ok());
+            audit::request_id(given)
+        });
+        id.clone()
     }
 
     /// The record of `rpc` for `customers`, serving `sections`, that ended as `outcome`.
@@ -53,8 +60,11 @@ impl Trail {
         };
         Record {
             time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            request_id: self.request_id.clone(),
-            caller: self.caller.clone(),
+            request_id: self.request_id(),
+            caller: self
+                .caller
+                .as_ref()
+                .map_or_else(|| "anonymous".to_owned(), |c| c.name.clone()),
             rpc,
             customers,
             key: None,
