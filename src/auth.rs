@@ -237,6 +237,14 @@ pub fn new_api_key() -> String {
     format!("c360_k_{hex}")
 }
 
+/// The token of an `authorization: Bearer <token>` header's value.
+fn bearer_token(authorization: &str) -> Option<&str> {
+    authorization
+        .strip_prefix("Bearer ")
+        .or_else(|| authorization.strip_prefix("bearer "))
+        .map(str::trim)
+}
+
 /// SHA-256 of `key`, hex: what the configuration stores for an API key.
 pub fn api_key_hash(key: &str) -> String {
     Sha256::digest(key.as_bytes())
@@ -388,16 +396,13 @@ impl Authenticator {
         let token = authorization
             .to_str()
             .ok()
-            .and_then(|v| {
-                v.strip_prefix("Bearer ")
-                    .or_else(|| v.strip_prefix("bearer "))
-            })
+            .and_then(bearer_token)
             .ok_or(AuthError::Invalid("authorization must be Bearer <token>"))?;
         let jwt = self
             .jwt
             .as_ref()
             .ok_or(AuthError::Invalid("bearer tokens are not accepted here"))?;
-        jwt.verify(token.trim())
+        jwt.verify(token)
     }
 
     /// Whether `caller` may call `rpc` (`Service/Method`, the package left out).
@@ -445,10 +450,7 @@ impl Authenticator {
 impl JwtVerifier {
     /// The `exp` of a token already verified.
     fn expiry(&self, authorization: &str) -> Option<u64> {
-        let token = authorization
-            .strip_prefix("Bearer ")
-            .or_else(|| authorization.strip_prefix("bearer "))?
-            .trim();
+        let token = bearer_token(authorization)?;
         let payload = token.split('.').nth(1)?;
         use base64::Engine;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD

@@ -20,17 +20,24 @@ const PARTIAL_TTL: Duration = Duration::from_secs(1);
 const REFRESH_AFTER: Duration = Duration::from_secs(60);
 
 pub(crate) fn profiles(sources: Sources) -> Profiles {
-    let stats = Arc::default();
+    profiles_with(sources, crate::admission::AdmissionSettings::default())
+}
+
+/// Profiles over `sources`, loads admitted as `admission` says.
+fn profiles_with(sources: Sources, admission: crate::admission::AdmissionSettings) -> Profiles {
     let cache = ProfileCache::new(
         L1Config {
             max_bytes: 1 << 20,
             ttl: Duration::from_secs(300),
             not_found_ttl: Duration::from_secs(5),
         },
-        stats,
+        Arc::default(),
     );
-    let timeouts = PerSource::same(Duration::from_millis(500));
-    let fanout = Fanout::new(sources, Arc::new(FakeLookups::default()), timeouts);
+    let resilience = crate::fanout::Resilience {
+        admission,
+        ..crate::fanout::Resilience::with_timeouts(PerSource::same(Duration::from_millis(500)))
+    };
+    let fanout = Fanout::with(sources, Arc::new(FakeLookups::default()), resilience);
     let catalog = Arc::new(Catalog::new(fixtures::catalog()));
     let policy = ReadPolicy {
         partial_ttl: PARTIAL_TTL,
@@ -440,25 +447,6 @@ async fn an_unknown_customer_is_remembered_briefly_until_a_change_to_it() {
     profiles.invalidate(&[customer]).await;
     assert!(ask().await.is_ok());
     assert_eq!(calls(&fakes).crm, 2);
-}
-
-fn profiles_with(sources: Sources, admission: crate::admission::AdmissionSettings) -> Profiles {
-    let base = profiles(sources.clone());
-    let resilience = crate::fanout::Resilience {
-        admission,
-        ..crate::fanout::Resilience::with_timeouts(PerSource::same(Duration::from_millis(500)))
-    };
-    let fanout = Fanout::with(sources, Arc::new(FakeLookups::default()), resilience);
-    let policy = base.inner.policy;
-    let cache = ProfileCache::new(
-        L1Config {
-            max_bytes: 1 << 20,
-            ttl: Duration::from_secs(300),
-            not_found_ttl: Duration::from_secs(5),
-        },
-        Arc::default(),
-    );
-    Profiles::new(cache, None, fanout, base.inner.catalog.clone(), policy)
 }
 
 #[tokio::test]
