@@ -22,7 +22,7 @@ use c360::{
     fanout::Fanout,
     profile::{Answers, Collected, Profile, collect},
     reference::{Catalog, CatalogSnapshot},
-    vocab::{CustomerId, PerSource, SectionSet, SourceReports, SourceSet},
+    vocab::{CustomerId, FieldSet, PerSource, SectionSet, SourceReports, SourceSet},
 };
 use chrono::Utc;
 use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};
@@ -67,7 +67,12 @@ async fn memory(count: u64) {
     let template = answers.clone().into_profile(&catalog, Utc::now());
     let encoded = EncodedProfile::encode(&template, Utc::now());
     let on_wire = encoded
-        .wire(SectionSet::ALL, ServedFrom::L1, Duration::ZERO)
+        .wire(
+            SectionSet::ALL,
+            FieldSet::NONE,
+            ServedFrom::L1,
+            Duration::ZERO,
+        )
         .to_bytes()
         .len();
     let cache = cache(u64::MAX);

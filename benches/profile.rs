@@ -19,7 +19,7 @@ use c360::{
     profile::{Assembly, Collected, assemble, collect, enrich_orders},
     profiles::Freshness,
     sources::SourceData,
-    vocab::{CustomerId, Section, SectionSet, SourceSet},
+    vocab::{CustomerId, FieldSet, Section, SectionSet, SourceSet},
 };
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
@@ -128,11 +128,12 @@ fn benches(c: &mut Criterion) {
         "response: the wire form of a cached profile, every section",
         |b| {
             b.iter(|| {
-                black_box(
-                    entry
-                        .encoded
-                        .wire(SectionSet::ALL, ServedFrom::L1, entry.age()),
-                )
+                black_box(entry.encoded.wire(
+                    SectionSet::ALL,
+                    FieldSet::NONE,
+                    ServedFrom::L1,
+                    entry.age(),
+                ))
             })
         },
     );
@@ -140,7 +141,13 @@ fn benches(c: &mut Criterion) {
         "response: the wire form of a cached profile, billing only",
         |b| {
             let billing = SectionSet::of(&[Section::Billing]);
-            b.iter(|| black_box(entry.encoded.wire(billing, ServedFrom::L1, entry.age())))
+            b.iter(|| {
+                black_box(
+                    entry
+                        .encoded
+                        .wire(billing, FieldSet::NONE, ServedFrom::L1, entry.age()),
+                )
+            })
         },
     );
     c.bench_function("L1 hit: a whole cached profile", |b| {

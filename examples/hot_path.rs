@@ -17,7 +17,7 @@ use c360::{
     app::App,
     entry::ServedFrom,
     profiles::Freshness,
-    vocab::{Section, SectionSet},
+    vocab::{FieldSet, Section, SectionSet},
 };
 
 fn main() {
@@ -40,10 +40,18 @@ fn main() {
         let age = Duration::from_secs(3);
         match case.as_str() {
             "wire_all" => (0..n).for_each(|_| {
-                black_box(entry.encoded.wire(SectionSet::ALL, ServedFrom::L1, age));
+                black_box(
+                    entry
+                        .encoded
+                        .wire(SectionSet::ALL, FieldSet::NONE, ServedFrom::L1, age),
+                );
             }),
             "wire_billing" => (0..n).for_each(|_| {
-                black_box(entry.encoded.wire(billing, ServedFrom::L1, age));
+                black_box(
+                    entry
+                        .encoded
+                        .wire(billing, FieldSet::NONE, ServedFrom::L1, age),
+                );
             }),
             "hit_all" => {
                 for _ in 0..n {

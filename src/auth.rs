@@ -15,7 +15,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, jwk::JwkSet};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::vocab::SectionSet;
+use crate::vocab::{Field, FieldSet, SectionSet};
 
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -101,6 +101,8 @@ pub struct RoleSettings {
     pub rpcs: Vec<String>,
     /// Profile sections it may read (read-mask paths; `*`: every one).
     pub sections: Vec<String>,
+    /// Fields of those sections it may not read (`billing.payment_methods`).
+    pub hide: Vec<String>,
     /// Whether it may read past the caches (`bypass_cache`): each such read costs the
     /// backends four queries.
     pub bypass_cache: bool,
@@ -110,7 +112,19 @@ pub struct RoleSettings {
 struct Role {
     rpcs: Vec<String>,
     sections: SectionSet,
+    hidden: FieldSet,
     bypass_cache: bool,
+}
+
+impl Role {
+    /// The fields it reads: those of its sections it is not denied.
+    fn fields(&self) -> FieldSet {
+        let read: Vec<Field> = Field::ALL
+            .into_iter()
+            .filter(|f| self.sections.contains(f.section()) && !self.hidden.contains(*f))
+            .collect();
+        FieldSet::of(&read)
+    }
 }
 
 /// What an authenticated caller may read: the union of its roles' grants.
@@ -118,6 +132,8 @@ struct Role {
 pub struct Grant {
     /// The profile sections.
     pub sections: SectionSet,
+    /// Fields of those sections left out of what it reads.
+    pub hidden: FieldSet,
     /// Reads past the caches.
     pub bypass_cache: bool,
 }
@@ -126,6 +142,7 @@ impl Grant {
     /// Everything: what a call gets while authentication is off.
     pub const ALL: Self = Self {
         sections: SectionSet::ALL,
+        hidden: FieldSet::NONE,
         bypass_cache: true,
     };
 }
@@ -277,9 +294,13 @@ impl Authenticator {
                 let sections = SectionSet::from_mask(&role.sections).map_err(|error| {
                     AuthSetupError::Invalid(format!("auth.roles.{name}.sections: {error}"))
                 })?;
+                let hidden = FieldSet::from_paths(&role.hide).map_err(|error| {
+                    AuthSetupError::Invalid(format!("auth.roles.{name}.hide: {error}"))
+                })?;
                 let role = Role {
                     rpcs: role.rpcs.clone(),
                     sections,
+                    hidden,
                     bypass_cache: role.bypass_cache,
                 };
                 Ok((name.clone(), role))
@@ -433,17 +454,23 @@ impl Authenticator {
 impl Authenticator {
     /// What `caller`'s roles let it read.
     pub fn grant(&self, caller: &Caller) -> Grant {
+        // A field is hidden unless some role reads it.
         let roles = caller.roles.iter().filter_map(|role| self.roles.get(role));
-        roles.fold(
-            Grant {
-                sections: SectionSet::NONE,
-                bypass_cache: false,
+        let (sections, fields, bypass_cache) = roles.fold(
+            (SectionSet::NONE, FieldSet::NONE, false),
+            |(sections, fields, bypass), role| {
+                (
+                    sections.union(role.sections),
+                    fields.union(role.fields()),
+                    bypass || role.bypass_cache,
+                )
             },
-            |grant, role| Grant {
-                sections: grant.sections.union(role.sections),
-                bypass_cache: grant.bypass_cache || role.bypass_cache,
-            },
-        )
+        );
+        Grant {
+            sections,
+            hidden: FieldSet::ALL.without(fields),
+            bypass_cache,
+        }
     }
 }
 

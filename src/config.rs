@@ -3,7 +3,12 @@
 //! `C360_SOURCES__BILLING__TIMEOUT=150ms` sets `[sources.billing] timeout`. Durations are
 //! written as `250ms`, `2s`, `5m`.
 
-use std::{collections::BTreeMap, net::SocketAddr, path::Path, time::Duration};
+use std::{
+    collections::BTreeMap,
+    net::SocketAddr,
+    path::{Path, PathBuf},
+    time::Duration,
+};
 
 use figment::{
     Figment,
@@ -125,6 +130,28 @@ pub struct ServerSettings {
     /// Browser origins allowed to call over gRPC-Web (`https://desk.example.com`); a
     /// browser request from any other origin is refused `403`. Empty: none.
     pub cors_origins: Vec<String>,
+    /// TLS for callers; unset: plaintext.
+    pub tls: Option<TlsSettings>,
+}
+
+/// TLS for callers, from PEM files that are read again when they change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsSettings {
+    /// The server's certificate chain, leaf first.
+    pub cert_file: PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key_file: PathBuf,
+    /// With it, callers must present a certificate this CA issued (mutual TLS).
+    #[serde(default)]
+    pub client_ca_file: Option<PathBuf>,
+    /// How often the files are checked for a change (a renewed certificate).
+    #[serde(default = "default_tls_reload", with = "humantime_serde")]
+    pub reload_interval: Duration,
+}
+
+fn default_tls_reload() -> Duration {
+    Duration::from_secs(10)
 }
 
 impl Default for ServerSettings {
@@ -142,6 +169,7 @@ impl Default for ServerSettings {
             max_deadline: Duration::from_secs(5),
             unauthenticated_beyond_loopback: false,
             cors_origins: Vec::new(),
+            tls: None,
         }
     }
 }
@@ -298,6 +326,7 @@ impl Default for AuthSettings {
         let role = |rpcs: &[&str]| RoleConfig {
             rpcs: strings(rpcs),
             sections: vec!["*".into()],
+            hide: Vec::new(),
             bypass_cache: false,
         };
         Self {
@@ -308,8 +337,13 @@ impl Default for AuthSettings {
             rate_burst: 1000,
             roles: BTreeMap::from([
                 (
+                    // Agents see that a card is on file and expiring (the insights say
+                    // so), not the cards themselves.
                     "agent".to_owned(),
-                    role(&["CustomerService/*", "CatalogService/*"]),
+                    RoleConfig {
+                        hide: strings(&["billing.payment_methods"]),
+                        ..role(&["CustomerService/*", "CatalogService/*"])
+                    },
                 ),
                 (
                     "chatbot".to_owned(),
@@ -405,6 +439,9 @@ pub struct RoleConfig {
     /// Profile sections it reads, as read-mask paths (`identity`, `billing`, …); `*`: all.
     #[serde(default = "every_section")]
     pub sections: Vec<String>,
+    /// Fields of those sections it may not read: `billing.payment_methods`.
+    #[serde(default)]
+    pub hide: Vec<String>,
     /// Whether it may read past the caches (`bypass_cache`).
     #[serde(default)]
     pub bypass_cache: bool,
@@ -437,6 +474,7 @@ impl AuthSettings {
                 let role = RoleSettings {
                     rpcs: role.rpcs.clone(),
                     sections: role.sections.clone(),
+                    hide: role.hide.clone(),
                     bypass_cache: role.bypass_cache,
                 };
                 (name.clone(), role)
@@ -638,6 +676,18 @@ impl Settings {
         for (key, value) in flags {
             figment = figment.merge(Serialized::default(key, value));
         }
+        Self::extract(figment)
+    }
+
+    /// The defaults, then the TOML `text` (nothing from the environment): what a
+    /// configuration file alone says.
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Self::extract(
+            Figment::from(Serialized::defaults(Self::default())).merge(Toml::string(text)),
+        )
+    }
+
+    fn extract(figment: Figment) -> Result<Self, ConfigError> {
         let settings: Self = figment
             .extract()
             .map_err(|e| ConfigError::Invalid(Box::new(e)))?;

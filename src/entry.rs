@@ -27,8 +27,8 @@ use crate::{
     convert::{self, id},
     profile::Profile,
     vocab::{
-        CustomerId, Section, SectionSet, SourceKind, SourceReports, SourceSet, SourceStatus,
-        Timestamp,
+        CustomerId, Field, FieldSet, Section, SectionSet, SourceKind, SourceReports, SourceSet,
+        SourceStatus, Timestamp,
     },
 };
 
@@ -56,6 +56,8 @@ fn field_number(section: Section) -> u32 {
 }
 
 const CUSTOMER_FIELD: u32 = 1;
+/// `Billing.payment_methods`.
+const PAYMENT_METHODS_FIELD: u32 = 3;
 const SOURCES_FIELD: u32 = 8;
 const CACHE_FIELD: u32 = 9;
 /// `Insights.complete = true`: the last field of `Insights`, appended to its fields when every
@@ -81,6 +83,13 @@ pub struct EncodedProfile {
     keys: [u8; 6],
     /// End of the sections: the reports follow, if `reports`.
     sections_end: u32,
+    /// Billing's payment methods, a chunk of their own (field key, length, fields) at the end
+    /// of billing's, so that a caller denied them is sent billing's chunk without it (a
+    /// decoder merges two chunks of one message field into one message); empty without
+    /// payment methods.
+    payment_methods: (u32, u32),
+    /// The length of the payment methods chunk's field key and length.
+    payment_methods_key: u8,
     sources: SourceReports,
     /// Whether `body` ends with the reports as a whole profile sends them; not when some are
     /// stale (their age is then encoded per answer).
@@ -131,6 +140,7 @@ impl EncodedProfile {
         encoding::string::encode(CUSTOMER_FIELD, &id(customer), &mut body);
         let head = offset(body.len());
         let (mut ranges, mut keys) = ([(0, 0); 6], [0; 6]);
+        let (mut payment_methods, mut payment_methods_key) = ((0, 0), 0);
         for section in Section::ALL {
             let Some(fields) = &parts[section as usize] else {
                 continue;
@@ -140,11 +150,17 @@ impl EncodedProfile {
                 _ => &[],
             };
             let start = body.len();
-            encoding::encode_key(field_number(section), WireType::LengthDelimited, &mut body);
-            encoding::encode_varint((fields.len() + suffix.len()) as u64, &mut body);
-            keys[section as usize] = u8::try_from(body.len() - start).unwrap_or(u8::MAX);
-            body.put_slice(fields);
-            body.put_slice(suffix);
+            let split = match section {
+                Section::Billing => split_field(fields, PAYMENT_METHODS_FIELD),
+                _ => None,
+            };
+            let open = split.as_ref().map_or(&fields[..], |(open, _)| &open[..]);
+            keys[section as usize] = put_chunk(section, &[open, suffix], &mut body);
+            if let Some((_, restricted)) = &split {
+                let chunk = body.len();
+                payment_methods_key = put_chunk(section, &[restricted], &mut body);
+                payment_methods = (offset(chunk), offset(body.len()));
+            }
             ranges[section as usize] = (offset(start), offset(body.len()));
         }
         let sections_end = offset(body.len());
@@ -160,26 +176,47 @@ impl EncodedProfile {
             sections: ranges,
             keys,
             sections_end,
+            payment_methods,
+            payment_methods_key,
             sources,
             reports,
         }
     }
 
-    /// The encoded section, as it goes on the wire, if present.
-    fn section(&self, section: Section) -> Option<Bytes> {
-        let (start, end) = self.sections[section as usize];
+    /// The encoded section, as it goes on the wire, if present: without the `hidden` fields.
+    fn section(&self, section: Section, hidden: FieldSet) -> Option<Bytes> {
+        let (start, mut end) = self.sections[section as usize];
+        if section == Section::Billing && self.hides_payment_methods(hidden) {
+            end = self.payment_methods.0;
+        }
         (start < end).then(|| self.body.slice(start as usize..end as usize))
+    }
+
+    /// Whether `hidden` takes anything out of this entry.
+    fn hides_payment_methods(&self, hidden: FieldSet) -> bool {
+        hidden.contains(Field::PaymentMethods) && self.payment_methods.0 < self.payment_methods.1
     }
 
     /// The fields of a present section, as [`Parts`] holds them.
     fn fields(&self, section: Section) -> Option<Bytes> {
         let (start, end) = self.sections[section as usize];
+        if start >= end {
+            return None;
+        }
         let suffix = match section {
             Section::Insights if self.sources.all_answered() => INSIGHTS_COMPLETE.len(),
             _ => 0,
         };
         let fields = start as usize + usize::from(self.keys[section as usize]);
-        (start < end).then(|| self.body.slice(fields..end as usize - suffix))
+        let (chunk, chunk_end) = self.payment_methods;
+        if section == Section::Billing && chunk < chunk_end {
+            let restricted = chunk as usize + usize::from(self.payment_methods_key);
+            let mut joined = BytesMut::with_capacity(end as usize - fields);
+            joined.put_slice(&self.body[fields..chunk as usize]);
+            joined.put_slice(&self.body[restricted..chunk_end as usize]);
+            return Some(joined.freeze());
+        }
+        Some(self.body.slice(fields..end as usize - suffix))
     }
 
     /// Every section's fields.
@@ -239,22 +276,36 @@ impl EncodedProfile {
         Self::lay_out(self.customer, &self.parts(), self.sources.all_stale())
     }
 
-    /// The response for a caller that asked for `sections`, served from `from` with data `age`
-    /// old, as it goes on the wire: the section chunks as they are, then the reports and the
-    /// cache information, encoded for this request.
-    pub fn wire(&self, sections: SectionSet, from: ServedFrom, age: Duration) -> WireProfile {
+    /// The response for a caller that asked for `sections` and may not see the `hidden`
+    /// fields, served from `from` with data `age` old, as it goes on the wire: the section
+    /// chunks as they are, then the reports and the cache information, encoded for this
+    /// request.
+    pub fn wire(
+        &self,
+        sections: SectionSet,
+        hidden: FieldSet,
+        from: ServedFrom,
+        age: Duration,
+    ) -> WireProfile {
         let mut parts = Vec::with_capacity(9);
         let mut out = BytesMut::with_capacity(64);
+        let hide = sections.contains(Section::Billing) && self.hides_payment_methods(hidden);
         if sections == SectionSet::ALL && self.reports {
             // The common case, a whole profile of healthy backends: all but the cache
-            // information was encoded when the entry was made.
-            parts.push(self.body.clone());
+            // information was encoded when the entry was made (less the hidden chunk).
+            if hide {
+                let (start, end) = self.payment_methods;
+                parts.push(self.body.slice(..start as usize));
+                parts.push(self.body.slice(end as usize..));
+            } else {
+                parts.push(self.body.clone());
+            }
         } else {
-            if sections == SectionSet::ALL {
+            if sections == SectionSet::ALL && !hide {
                 parts.push(self.body.slice(..self.sections_end as usize));
             } else {
                 parts.push(self.body.slice(..self.head as usize));
-                parts.extend(sections.iter().filter_map(|s| self.section(s)));
+                parts.extend(sections.iter().filter_map(|s| self.section(s, hidden)));
             }
             encode_reports(&self.sources, sections, Some(chrono::Utc::now()), &mut out);
         }
@@ -304,6 +355,50 @@ fn encode_cache_info(from: ServedFrom, age: Duration, out: &mut BytesMut) {
 /// A section message's fields, as [`Parts`] holds them.
 fn fields(message: &impl Message) -> Bytes {
     Bytes::from(message.encode_to_vec())
+}
+
+/// Writes `section`'s chunk: its field key, the length of `pieces`, and `pieces`. Returns the
+/// length of the key and length.
+fn put_chunk(section: Section, pieces: &[&[u8]], out: &mut BytesMut) -> u8 {
+    let start = out.len();
+    let len: usize = pieces.iter().map(|p| p.len()).sum();
+    encoding::encode_key(field_number(section), WireType::LengthDelimited, out);
+    encoding::encode_varint(len as u64, out);
+    let key = u8::try_from(out.len() - start).unwrap_or(u8::MAX);
+    pieces.iter().for_each(|p| out.put_slice(p));
+    key
+}
+
+/// A message's encoded `fields` parted into those not numbered `number` and those that are,
+/// in their order; `None` when none is, or the bytes do not parse as fields (they are then
+/// kept whole).
+fn split_field(fields: &[u8], number: u32) -> Option<(Vec<u8>, Vec<u8>)> {
+    let (mut others, mut chosen) = (Vec::with_capacity(fields.len()), Vec::new());
+    let mut rest = fields;
+    while !rest.is_empty() {
+        let before = rest;
+        let (field, wire_type) = encoding::decode_key(&mut rest).ok()?;
+        let skip = match wire_type {
+            WireType::Varint => {
+                encoding::decode_varint(&mut rest).ok()?;
+                0
+            }
+            WireType::SixtyFourBit => 8,
+            WireType::ThirtyTwoBit => 4,
+            WireType::LengthDelimited => {
+                usize::try_from(encoding::decode_varint(&mut rest).ok()?).ok()?
+            }
+            WireType::StartGroup | WireType::EndGroup => return None,
+        };
+        rest = rest.get(skip..)?;
+        let whole = &before[..before.len() - rest.len()];
+        if field == number {
+            chosen.extend_from_slice(whole);
+        } else {
+            others.extend_from_slice(whole);
+        }
+    }
+    (!chosen.is_empty()).then_some((others, chosen))
 }
 
 /// Encodes the reports as a caller that asked for `sections` sees them; with `now`, stale

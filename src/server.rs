@@ -1,9 +1,11 @@
 //! The gRPC server: `CustomerService`, `CatalogService`, health, reflection (v1 and v1alpha)
-//! and gRPC-Web with CORS, on a listener the caller has bound, until `shutdown` resolves.
+//! and gRPC-Web with CORS, on a listener the caller has bound, in plaintext or TLS (`tls`),
+//! until `shutdown` resolves.
 
 mod auth;
 mod browser;
 mod deadline;
+pub mod tls;
 
 use std::{future::Future, time::Duration};
 
@@ -31,6 +33,9 @@ pub enum ServeError {
     /// The transport failed.
     #[error("the gRPC transport failed")]
     Transport(#[from] tonic::transport::Error),
+    /// TLS could not be set up.
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
 }
 
 /// The full names of the services c360 reports health for.
@@ -68,6 +73,13 @@ pub async fn run(
     app: App,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    // A certificate that does not load stops the start, before anything is served.
+    let tls = app
+        .server_settings()
+        .tls
+        .as_ref()
+        .map(tls::Acceptor::new)
+        .transpose()?;
     let (health, health_service) = tonic_health::server::health_reporter();
     set_health(&health, ServingStatus::NotServing).await;
     let readiness = app.readiness();
@@ -116,7 +128,7 @@ pub async fn run(
         profiles.close_watches();
     };
     let limits = app.server_settings().clone();
-    Server::builder()
+    let router = Server::builder()
         .accept_http1(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
         .http2_keepalive_interval(Some(limits.keepalive_interval))
@@ -131,8 +143,18 @@ pub async fn run(
         .add_service(reflection_v1alpha)
         .add_service(CustomerServiceServer::new(app.customer_api()))
         .add_service(CatalogServiceServer::new(app.catalog_api()))
-        .add_service(CacheAdminServiceServer::new(app.cache_admin_api()))
-        .serve_with_incoming_shutdown(incoming(listener), draining)
-        .await?;
+        .add_service(CacheAdminServiceServer::new(app.cache_admin_api()));
+    match tls {
+        None => {
+            router
+                .serve_with_incoming_shutdown(incoming(listener), draining)
+                .await?
+        }
+        Some(tls) => {
+            router
+                .serve_with_incoming_shutdown(tls.incoming(listener), draining)
+                .await?
+        }
+    }
     Ok(())
 }

@@ -12,7 +12,7 @@ mod source;
 pub use keys::{CustomerId, Email, KeyError, OrderId, Phone, Sku};
 pub use money::{Currency, Money};
 pub use report::{SourceReport, SourceReports, SourceStatus};
-pub use section::{MaskError, Section, SectionSet};
+pub use section::{Field, FieldSet, MaskError, Section, SectionSet};
 pub use source::{PerSource, SourceKind, SourceSet};
 
 /// A point in time, in UTC.

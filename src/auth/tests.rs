@@ -33,6 +33,7 @@ fn role(rpcs: &[&str], sections: &[&str], bypass_cache: bool) -> RoleSettings {
     RoleSettings {
         rpcs: rpcs.iter().map(|r| r.to_string()).collect(),
         sections: sections.iter().map(|s| s.to_string()).collect(),
+        hide: Vec::new(),
         bypass_cache,
     }
 }

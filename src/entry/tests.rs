@@ -17,7 +17,7 @@ pub(crate) fn decoded(
     from: ServedFrom,
     age: Duration,
 ) -> pb::CustomerProfile {
-    let bytes = entry.wire(sections, from, age).to_bytes();
+    let bytes = entry.wire(sections, FieldSet::NONE, from, age).to_bytes();
     pb::CustomerProfile::decode(bytes).expect("a CustomerProfile")
 }
 
@@ -237,4 +237,59 @@ fn the_cache_information_is_what_prost_would_write() {
             assert_eq!(ours, prosts, "{from:?} {age:?}");
         }
     }
+}
+
+#[test]
+fn hidden_payment_methods_leave_the_rest_of_billing_and_come_back_from_l2() {
+    let entry = encoded(&[]);
+    let full = decoded(&entry, SectionSet::ALL, ServedFrom::L1, Duration::ZERO);
+    let billing = full.billing.clone().expect("billing");
+    assert!(!billing.payment_methods.is_empty(), "the fixture has cards");
+    for sections in [SectionSet::ALL, SectionSet::of(&[Section::Billing])] {
+        let bytes = entry
+            .wire(sections, FieldSet::ALL, ServedFrom::L1, Duration::ZERO)
+            .to_bytes();
+        let hidden = pb::CustomerProfile::decode(bytes).expect("a CustomerProfile");
+        let seen = hidden.billing.expect("billing");
+        assert!(seen.payment_methods.is_empty());
+        assert_eq!(
+            pb::Billing {
+                payment_methods: billing.payment_methods.clone(),
+                ..seen
+            },
+            billing,
+            "everything else of billing is served"
+        );
+    }
+    let expected = EncodedProfile::from_l2(entry.to_l2(fixtures::now(), 7, None))
+        .expect("read back")
+        .profile;
+    assert_eq!(expected, entry, "L2 keeps the cards apart as well");
+    // Stale copies keep the split too.
+    let stale = entry.all_stale();
+    let bytes = stale
+        .wire(
+            SectionSet::ALL,
+            FieldSet::ALL,
+            ServedFrom::L1,
+            Duration::ZERO,
+        )
+        .to_bytes();
+    let seen = pb::CustomerProfile::decode(bytes).expect("a CustomerProfile");
+    assert!(seen.billing.expect("billing").payment_methods.is_empty());
+}
+
+#[test]
+fn fields_that_do_not_parse_are_kept_whole() {
+    assert_eq!(split_field(&[0x1a, 0x05, 1], PAYMENT_METHODS_FIELD), None);
+    assert_eq!(split_field(&[0x08, 0x01], PAYMENT_METHODS_FIELD), None);
+    let (others, chosen) = split_field(
+        &[0x08, 0x01, 0x1a, 0x01, 0x07, 0x10, 0x02],
+        PAYMENT_METHODS_FIELD,
+    )
+    .expect("parted");
+    assert_eq!(
+        (others.as_slice(), chosen.as_slice()),
+        (&[0x08, 0x01, 0x10, 0x02][..], &[0x1a, 0x01, 0x07][..])
+    );
 }

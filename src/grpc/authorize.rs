@@ -1,6 +1,8 @@
 //! What an authenticated caller's roles let it read, applied to a request: its read mask
 //! (a mask naming sections beyond the grant is refused `PERMISSION_DENIED`, naming them; an
 //! empty mask or `*` — "everything" — is narrowed to the grant) and reads past the caches.
+//! Fields a role is denied inside a section it reads (`billing.payment_methods` for agents)
+//! are left out of every answer, whatever the mask.
 //! With authentication off every request carries [`Grant::ALL`].
 
 use tonic::{Request, Status};
@@ -135,6 +137,7 @@ mod tests {
     fn chatbot() -> Grant {
         Grant {
             sections: SectionSet::of(&[Section::Identity, Section::Shipments]),
+            hidden: crate::vocab::FieldSet::ALL,
             bypass_cache: false,
         }
     }

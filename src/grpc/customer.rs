@@ -18,7 +18,7 @@ use crate::{
     audit::{self, Audit},
     profiles::{Freshness, Profiles, Served},
     queries::{LookupKey, Queries},
-    vocab::{CustomerId, Section, SectionSet},
+    vocab::{CustomerId, FieldSet, Section, SectionSet},
 };
 
 /// Profiles of a batch read at once: hits go by at once, loads a few at a time.
@@ -69,7 +69,7 @@ impl CustomerApi {
                 "GetCustomerProfile",
             )
             .await?;
-        Ok(wire(&served, read.sections))
+        Ok(wire(&served, read.sections, read.hidden))
     }
 
     async fn batch_get(
@@ -96,7 +96,10 @@ impl CustomerApi {
             .try_collect()
             .await?;
         Ok(WireBatch::of(
-            served.iter().map(|s| wire(s, read.sections)).collect(),
+            served
+                .iter()
+                .map(|s| wire(s, read.sections, read.hidden))
+                .collect(),
         ))
     }
 
@@ -233,6 +236,7 @@ read_request!(
 #[derive(Debug, Clone, Copy)]
 pub(super) struct ReadOptions {
     pub(super) sections: SectionSet,
+    hidden: FieldSet,
     freshness: Freshness,
     deadline: Option<Instant>,
 }
@@ -260,6 +264,7 @@ impl ReadOptions {
         let freshness = authorize::freshness(grant, freshness)?;
         let read = Self {
             sections,
+            hidden: grant.hidden,
             freshness,
             deadline,
         };
@@ -267,10 +272,12 @@ impl ReadOptions {
     }
 }
 
-/// The answer to a read of `sections`, as it goes on the wire.
-pub(super) fn wire(served: &Served, sections: SectionSet) -> WireProfile {
+/// The answer to a read of `sections` less the `hidden` fields, as it goes on the wire.
+pub(super) fn wire(served: &Served, sections: SectionSet, hidden: FieldSet) -> WireProfile {
     let entry = &served.entry;
-    entry.encoded.wire(sections, served.from, entry.age())
+    entry
+        .encoded
+        .wire(sections, hidden, served.from, entry.age())
 }
 
 #[tonic::async_trait]

@@ -77,9 +77,13 @@ pub fn freshness(
         (None, false) => Ok(Freshness::AnyAge),
         (None, true) => Ok(Freshness::Bypass),
         (Some(_), true) => fail("cannot be combined with bypass_cache"),
-        (Some(age), false) => match Duration::try_from(*age) {
-            Ok(age) => Ok(Freshness::MaxAge(age)),
-            Err(_) => fail("must be a non-negative duration"),
+        // Read by hand: prost's conversion normalises first, and overflows on
+        // `seconds = i64::MIN` (found by fuzzing).
+        (Some(age), false) => match (u64::try_from(age.seconds), u32::try_from(age.nanos)) {
+            (Ok(seconds), Ok(nanos)) if nanos < 1_000_000_000 => {
+                Ok(Freshness::MaxAge(Duration::new(seconds, nanos)))
+            }
+            _ => fail("must be a non-negative duration, nanos from 0 to 999,999,999"),
         },
     }
 }
@@ -106,18 +110,21 @@ pub fn deadline(metadata: &MetadataMap) -> Checked<Option<Instant>> {
 
 /// `grpc-timeout`: up to 8 digits and a unit (`H`, `M`, `S`, `m`, `u`, `n`).
 pub fn parse_grpc_timeout(value: &str) -> Option<Duration> {
-    let (digits, unit) = value.split_at(value.len().checked_sub(1)?);
-    if digits.is_empty() || digits.len() > 8 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+    // By bytes: the last character need not be one byte long (found by fuzzing).
+    let (&unit, digits) = value.as_bytes().split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    let amount: u64 = digits.parse().ok()?;
+    let amount = digits
+        .iter()
+        .fold(0, |n: u64, d| n * 10 + u64::from(d - b'0'));
     Some(match unit {
-        "H" => Duration::from_secs(amount * 3600),
-        "M" => Duration::from_secs(amount * 60),
-        "S" => Duration::from_secs(amount),
-        "m" => Duration::from_millis(amount),
-        "u" => Duration::from_micros(amount),
-        "n" => Duration::from_nanos(amount),
+        b'H' => Duration::from_secs(amount * 3600),
+        b'M' => Duration::from_secs(amount * 60),
+        b'S' => Duration::from_secs(amount),
+        b'm' => Duration::from_millis(amount),
+        b'u' => Duration::from_micros(amount),
+        b'n' => Duration::from_nanos(amount),
         _ => return None,
     })
 }
@@ -173,12 +180,31 @@ mod tests {
     }
 
     #[test]
+    fn max_age_must_be_a_non_negative_duration_in_canonical_form() {
+        let age = |seconds, nanos| prost_types::Duration { seconds, nanos };
+        assert_eq!(
+            freshness(Some(&age(1, 500)), false),
+            Ok(Freshness::MaxAge(Duration::new(1, 500)))
+        );
+        // i64::MIN seconds: prost's own conversion overflows on it (found by fuzzing).
+        for bad in [
+            age(-1, 0),
+            age(0, -1),
+            age(0, 1_000_000_000),
+            age(i64::MIN, -1),
+        ] {
+            assert!(freshness(Some(&bad), false).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn grpc_timeouts_parse_in_every_unit() {
         assert_eq!(parse_grpc_timeout("250m"), Some(Duration::from_millis(250)));
         assert_eq!(parse_grpc_timeout("2S"), Some(Duration::from_secs(2)));
         assert_eq!(parse_grpc_timeout("1H"), Some(Duration::from_secs(3600)));
         assert_eq!(parse_grpc_timeout("100u"), Some(Duration::from_micros(100)));
-        for bad in ["", "m", "123456789m", "10x", "-5m", "1.5S"] {
+        // "1€": a unit of three bytes, found by fuzzing (it panicked).
+        for bad in ["", "m", "123456789m", "10x", "-5m", "1.5S", "1€", "€"] {
             assert_eq!(parse_grpc_timeout(bad), None, "{bad}");
         }
     }

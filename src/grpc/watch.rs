@@ -65,7 +65,8 @@ impl CustomerApi {
         // Room for one profile: a slow reader holds up only its own next read, and that read
         // then takes in every change made meanwhile.
         let (sender, receiver) = mpsc::channel(1);
-        let _ = sender.try_send(Ok(wire(&first, sections)));
+        let hidden = grant.hidden;
+        let _ = sender.try_send(Ok(wire(&first, sections, hidden)));
         let profiles = self.profiles.clone();
         tokio::spawn(async move {
             loop {
@@ -97,7 +98,7 @@ impl CustomerApi {
                 let next = profiles
                     .get(customer, sections, Freshness::AnyAge, None)
                     .await
-                    .map(|served| wire(&served, sections))
+                    .map(|served| wire(&served, sections, hidden))
                     .map_err(|error| Status::from(ApiError::from(error)));
                 let ended = next.is_err();
                 if sender.send(next).await.is_err() || ended {

@@ -154,9 +154,11 @@ fn payment_problems(
             };
             actions.push(NextBestAction {
                 kind: ActionKind::UpdatePaymentMethod,
+                // No card digits: every role that reads the insights reads this, some not
+                // the cards (`billing.payment_methods`).
                 message: format!(
-                    "Default card ending {} {verb} {:02}/{}: ask the customer to update it",
-                    card.last4, card.expiry_month, card.expiry_year
+                    "The default card {verb} {:02}/{}: ask the customer to update it",
+                    card.expiry_month, card.expiry_year
                 ),
                 reference: card.id.to_string(),
             });

@@ -80,6 +80,9 @@ pub enum MaskError {
     /// `*` beside other paths.
     #[error("\"*\" must be the only path")]
     StarWithOthers,
+    /// A path that is not a field a role may be denied.
+    #[error("unknown field {0:?}: expected billing.payment_methods")]
+    UnknownField(String),
 }
 
 /// A set of sections.
@@ -163,6 +166,80 @@ impl SectionSet {
     }
 }
 
+/// A field inside a section that a role may be denied while it reads the rest of the section.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Field {
+    /// `billing.payment_methods`: the cards on file (brand, last four digits, expiry).
+    PaymentMethods,
+}
+
+impl Field {
+    /// Every field a role may be denied.
+    pub const ALL: [Self; 1] = [Self::PaymentMethods];
+
+    /// Its path: the section's, a dot, the field's name in the profile.
+    pub fn path(self) -> &'static str {
+        match self {
+            Self::PaymentMethods => "billing.payment_methods",
+        }
+    }
+
+    /// The section it is in.
+    pub fn section(self) -> Section {
+        match self {
+            Self::PaymentMethods => Section::Billing,
+        }
+    }
+}
+
+/// A set of [`Field`]s: those a caller's roles hide.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct FieldSet(u8);
+
+impl FieldSet {
+    /// No field.
+    pub const NONE: Self = Self(0);
+    /// Every field.
+    pub const ALL: Self = Self(0b1);
+
+    /// The set of these fields.
+    pub fn of(fields: &[Field]) -> Self {
+        Self(fields.iter().fold(0, |bits, f| bits | 1 << *f as u8))
+    }
+
+    /// The fields at `paths`.
+    pub fn from_paths<S: AsRef<str>>(paths: &[S]) -> Result<Self, MaskError> {
+        paths.iter().try_fold(Self::NONE, |set, path| {
+            let path = path.as_ref().trim();
+            let field = Field::ALL
+                .into_iter()
+                .find(|f| f.path() == path)
+                .ok_or_else(|| MaskError::UnknownField(path.chars().take(64).collect()))?;
+            Ok(Self(set.0 | 1 << field as u8))
+        })
+    }
+
+    /// The fields in either set.
+    pub const fn union(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+
+    /// The fields of this set not in `other`.
+    pub const fn without(self, other: Self) -> Self {
+        Self(self.0 & !other.0)
+    }
+
+    /// Whether `field` is in the set.
+    pub fn contains(self, field: Field) -> bool {
+        self.0 & (1 << field as u8) != 0
+    }
+
+    /// The fields in this set.
+    pub fn iter(self) -> impl Iterator<Item = Field> {
+        Field::ALL.into_iter().filter(move |f| self.contains(*f))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +265,18 @@ mod tests {
         assert_eq!(
             SectionSet::from_mask(&["wallet"]),
             Err(MaskError::UnknownPath("wallet".into()))
+        );
+    }
+
+    #[test]
+    fn fields_are_named_by_their_path() {
+        let set = FieldSet::from_paths(&[" billing.payment_methods"]).unwrap();
+        assert!(set.contains(Field::PaymentMethods));
+        assert_eq!(set, FieldSet::ALL);
+        assert_eq!(FieldSet::from_paths::<&str>(&[]), Ok(FieldSet::NONE));
+        assert_eq!(
+            FieldSet::from_paths(&["billing"]),
+            Err(MaskError::UnknownField("billing".into()))
         );
     }
 

@@ -4,6 +4,7 @@
 
 mod calls;
 mod database;
+mod pki;
 mod postgres;
 mod redis;
 
@@ -29,6 +30,7 @@ use tonic_health::pb::{
 
 pub use calls::{first_line, get, mask, masked, reads_each};
 pub use database::{Backend, CUSTOMERS, TestDatabase};
+pub use pki::{Leaf, TestCa};
 pub use postgres::TestPostgres;
 pub use redis::{TestRedis, redis_prefix, shared_redis_url};
 

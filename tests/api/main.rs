@@ -18,3 +18,4 @@ mod profiles;
 mod replicas;
 mod seeding;
 mod stampede;
+mod tls;

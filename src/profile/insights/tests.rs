@@ -99,7 +99,7 @@ fn an_expiring_default_card_and_a_poor_rating_prompt_actions() {
         .find(|a| a.kind == ActionKind::UpdatePaymentMethod)
         .expect("card action");
     assert!(
-        card.message.contains("ending 4242 expires 07/2026"),
+        card.message.contains("default card expires 07/2026") && !card.message.contains("4242"),
         "{}",
         card.message
     );

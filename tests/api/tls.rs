@@ -1,0 +1,189 @@
+//! TLS to callers, as a real gRPC client over rustls sees it: only TLS is served, a renewed
+//! certificate reaches new connections without a restart, a broken one leaves the last good
+//! one in service, and with a client CA only callers holding a certificate it issued get in.
+
+use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
+
+use c360::{
+    app::App,
+    config::{Settings, TlsSettings},
+    server,
+};
+use c360_proto::customer_service_client::CustomerServiceClient;
+use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
+use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
+
+use crate::helpers::{Backend, Leaf, TestCa, TestDatabase, eventually, get, settings_for};
+
+/// A c360 serving TLS over a seeded SQLite database.
+struct TlsServer {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    server: JoinHandle<Result<(), server::ServeError>>,
+    _database: Arc<TestDatabase>,
+}
+
+impl TlsServer {
+    async fn start(tls: TlsSettings) -> Self {
+        let database = Arc::new(TestDatabase::seeded(Backend::Sqlite).await);
+        let mut settings: Settings = settings_for(&database);
+        settings.server.tls = Some(tls);
+        let app = App::connect(&settings).await.expect("build the app");
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let addr = listener.local_addr().expect("local address");
+        let (stop, stopped) = oneshot::channel();
+        let server = tokio::spawn(server::run(listener, app, async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+            server,
+            _database: database,
+        }
+    }
+
+    /// Whether a new connection trusting `ca` (presenting `identity`) gets a profile.
+    async fn serves(&self, ca: &str, identity: Option<&Leaf>) -> bool {
+        let mut tls = ClientTlsConfig::new()
+            .ca_certificate(Certificate::from_pem(ca))
+            .domain_name("localhost");
+        if let Some(leaf) = identity {
+            tls = tls.identity(Identity::from_pem(&leaf.cert, &leaf.key));
+        }
+        let endpoint = Endpoint::from_shared(format!("https://{}", self.addr))
+            .expect("endpoint")
+            .timeout(Duration::from_secs(5))
+            .tls_config(tls)
+            .expect("TLS settings");
+        let Ok(channel) = endpoint.connect().await else {
+            return false;
+        };
+        CustomerServiceClient::new(channel)
+            .get_customer_profile(get(3))
+            .await
+            .is_ok()
+    }
+
+    async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        let stopped = tokio::time::timeout(Duration::from_secs(10), self.server).await;
+        assert!(matches!(stopped, Ok(Ok(Ok(())))), "{stopped:?}");
+    }
+}
+
+fn settings(dir: &Path, leaf: &Leaf, client_ca: Option<&TestCa>) -> TlsSettings {
+    let (cert_file, key_file) = leaf.write(dir, "server");
+    let client_ca_file = client_ca.map(|ca| {
+        let path = dir.join("clients.crt");
+        std::fs::write(&path, ca.pem()).expect("write the client CA");
+        path
+    });
+    TlsSettings {
+        cert_file,
+        key_file,
+        client_ca_file,
+        reload_interval: Duration::from_millis(50),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_tls_is_served_and_a_renewed_certificate_reaches_new_connections() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (old_ca, new_ca) = (TestCa::new("c360 test CA 1"), TestCa::new("c360 test CA 2"));
+    let tls = settings(dir.path(), &old_ca.issue("c360"), None);
+    let c360 = TlsServer::start(tls).await;
+    let (old_pem, new_pem) = (old_ca.pem(), new_ca.pem());
+    let up = eventually(Duration::from_secs(10), || c360.serves(&old_pem, None)).await;
+    assert!(up.is_some(), "a TLS client is served");
+    // Plaintext is not spoken to; a client trusting another CA does not trust this server.
+    let plaintext = Endpoint::from_shared(format!("http://{}", c360.addr))
+        .expect("endpoint")
+        .timeout(Duration::from_secs(5));
+    let answered = match plaintext.connect().await {
+        Ok(channel) => CustomerServiceClient::new(channel)
+            .get_customer_profile(get(3))
+            .await
+            .is_ok(),
+        Err(_) => false,
+    };
+    assert!(!answered, "plaintext must not be served");
+    assert!(!c360.serves(&new_ca.pem(), None).await);
+
+    // Renewed by the other CA: new connections get the new certificate.
+    new_ca.issue("c360").write(dir.path(), "server");
+    let renewed = eventually(Duration::from_secs(10), || c360.serves(&new_pem, None)).await;
+    assert!(renewed.is_some(), "the renewed certificate is served");
+    assert!(
+        !c360.serves(&old_ca.pem(), None).await,
+        "the old one is not"
+    );
+
+    // A certificate that does not load leaves the last good one in service.
+    std::fs::write(dir.path().join("server.crt"), "not a certificate").expect("write");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(c360.serves(&new_ca.pem(), None).await);
+    c360.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_a_client_ca_only_callers_holding_its_certificates_get_in() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (server_ca, client_ca, stranger_ca) = (
+        TestCa::new("c360 servers"),
+        TestCa::new("c360 callers"),
+        TestCa::new("someone else"),
+    );
+    let tls = settings(dir.path(), &server_ca.issue("c360"), Some(&client_ca));
+    let c360 = TlsServer::start(tls).await;
+    let (caller, server_pem) = (client_ca.issue("agent-desk"), server_ca.pem());
+    let up = eventually(Duration::from_secs(10), || {
+        c360.serves(&server_pem, Some(&caller))
+    })
+    .await;
+    assert!(
+        up.is_some(),
+        "a caller with a certificate of the client CA is served"
+    );
+    assert!(!c360.serves(&server_ca.pem(), None).await, "no certificate");
+    let stranger = stranger_ca.issue("agent-desk");
+    assert!(
+        !c360.serves(&server_ca.pem(), Some(&stranger)).await,
+        "a certificate of another CA"
+    );
+    c360.stop().await;
+}
+
+#[tokio::test]
+async fn a_certificate_that_does_not_load_stops_the_start_saying_which_file() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ca = TestCa::new("c360 test CA");
+    let mut tls = settings(dir.path(), &ca.issue("c360"), None);
+    // The key of another certificate.
+    let (_, other_key) = ca.issue("other").write(dir.path(), "other");
+    tls.key_file = other_key;
+    let database = TestDatabase::seeded(Backend::Sqlite).await;
+    let mut settings = settings_for(&database);
+    settings.server.tls = Some(tls.clone());
+    let app = App::connect(&settings).await.expect("build the app");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let error = tokio::time::timeout(
+        Duration::from_secs(10),
+        server::run(listener, app, std::future::pending()),
+    )
+    .await
+    .expect("it stops at once")
+    .expect_err("a key that does not match is refused");
+    assert!(error.to_string().contains("other.key"), "{error}");
+
+    tls.key_file = dir.path().join("missing.key");
+    settings.server.tls = Some(tls);
+    let app = App::connect(&settings).await.expect("build the app");
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let error = server::run(listener, app, std::future::pending())
+        .await
+        .expect_err("a missing key is refused");
+    assert!(error.to_string().contains("missing.key"), "{error}");
+}
