@@ -188,6 +188,8 @@ impl App {
     /// and starts following the change feeds. Settings out of range are refused first.
     pub async fn connect(settings: &Settings) -> Result<Self, AppError> {
         settings.validate()?;
+        // TLS to Postgres and Redis takes the process's rustls provider: ring, as callers'.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let backends = Backends::connect(settings)?.with_faults(settings);
         Self::new(settings, backends).await
     }
@@ -214,6 +216,18 @@ impl App {
             Some(url) => Some(RedisCache::new(
                 L2Config {
                     url: url.clone(),
+                    ca: settings
+                        .redis
+                        .ca_file
+                        .as_deref()
+                        .map(|path| {
+                            std::fs::read(path).map_err(|e| ConfigError::OutOfRange {
+                                key: "redis.ca_file".into(),
+                                value: path.display().to_string(),
+                                rule: format!("must be readable: {e}"),
+                            })
+                        })
+                        .transpose()?,
                     prefix: settings.redis.prefix.clone(),
                     ttl: settings.redis.ttl,
                     timeout: settings.redis.timeout,

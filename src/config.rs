@@ -582,8 +582,12 @@ impl Default for CatalogSettings {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisSettings {
-    /// `redis://127.0.0.1:6379`; unset: no L2, and admin invalidations stay on this replica.
+    /// `redis://127.0.0.1:6379`, or `rediss://…` for TLS; unset: no L2, and admin
+    /// invalidations stay on this replica.
     pub url: Option<String>,
+    /// With a `rediss://` URL: the CA (PEM) that issued Redis's certificate, when it is not
+    /// one of the system's.
+    pub ca_file: Option<PathBuf>,
     /// Key and channel prefix, so that deployments sharing a Redis never meet.
     pub prefix: String,
     /// Lifetime of an L2 entry.
@@ -625,6 +629,7 @@ impl Default for RedisSettings {
     fn default() -> Self {
         Self {
             url: None,
+            ca_file: None,
             prefix: "c360".into(),
             ttl: Duration::from_secs(300),
             timeout: Duration::from_millis(50),

@@ -23,7 +23,7 @@ pub trait BusSink: Send + Sync + 'static {
 /// Listens on the bus of `l2` and hands `sink` what other replicas publish, until the task
 /// is dropped.
 pub async fn listen(l2: RedisCache, sink: Arc<dyn BusSink>) {
-    let client = match redis::Client::open(l2.url()) {
+    let client = match l2.client() {
         Ok(client) => client,
         Err(error) => {
             tracing::error!(%error, "invalid Redis URL: no invalidation bus");

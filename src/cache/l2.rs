@@ -22,7 +22,7 @@ pub use self::seal::{KeyError, Rejected, SealKeys, parse_key};
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use deadpool_redis::{Pool, Runtime, Timeouts, redis};
+use deadpool_redis::{Manager, Pool, Runtime, Timeouts, redis};
 
 use self::unconfirmed::Unconfirmed;
 use super::CachedProfile;
@@ -59,8 +59,10 @@ pub struct FillGuard {
 /// How to reach L2.
 #[derive(Debug, Clone)]
 pub struct L2Config {
-    /// `redis://host:port/db`.
+    /// `redis://host:port/db`, or `rediss://` for TLS.
     pub url: String,
+    /// With TLS: the CA that issued Redis's certificate (PEM), when not one of the system's.
+    pub ca: Option<Vec<u8>>,
     /// Key prefix, so that deployments (and test runs) sharing a Redis never meet.
     pub prefix: String,
     /// Lifetime of an entry.
@@ -69,6 +71,22 @@ pub struct L2Config {
     pub timeout: Duration,
     /// What entries are sealed with.
     pub keys: SealKeys,
+}
+
+impl L2Config {
+    /// A client of this Redis: over TLS for a `rediss://` URL, trusting `ca` if given.
+    fn client(&self) -> redis::RedisResult<redis::Client> {
+        match &self.ca {
+            None => redis::Client::open(self.url.as_str()),
+            Some(ca) => redis::Client::build_with_tls(
+                self.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.clone()),
+                },
+            ),
+        }
+    }
 }
 
 /// Why L2 could not be set up (a bad URL; an unreachable Redis is not an error).
@@ -98,16 +116,20 @@ impl std::fmt::Debug for RedisCache {
 impl RedisCache {
     /// A pool to the Redis of `config`; it connects on first use and reconnects by itself.
     pub fn new(config: L2Config, stats: Arc<CacheStats>) -> Result<Self, L2Error> {
-        let mut pool_config = deadpool_redis::Config::from_url(config.url.clone());
-        let mut limits = deadpool_redis::PoolConfig::new(32);
-        limits.timeouts = Timeouts {
-            wait: Some(config.timeout),
-            create: Some(config.timeout),
-            recycle: Some(config.timeout),
-        };
-        pool_config.pool = Some(limits);
-        let pool = pool_config
-            .create_pool(Some(Runtime::Tokio1))
+        // From the client's connection information, which carries its TLS roots
+        // (deadpool's own configuration would drop them).
+        let client = config.client().map_err(|e| L2Error(e.to_string()))?;
+        let manager = Manager::new(client.get_connection_info().clone())
+            .map_err(|e| L2Error(e.to_string()))?;
+        let pool = Pool::builder(manager)
+            .max_size(32)
+            .timeouts(Timeouts {
+                wait: Some(config.timeout),
+                create: Some(config.timeout),
+                recycle: Some(config.timeout),
+            })
+            .runtime(Runtime::Tokio1)
+            .build()
             .map_err(|e| L2Error(e.to_string()))?;
         Ok(Self {
             pool,
@@ -123,9 +145,9 @@ impl RedisCache {
         self.replica
     }
 
-    /// The Redis URL.
-    pub fn url(&self) -> &str {
-        &self.config.url
+    /// A client of the Redis of its configuration (with its CA, over TLS).
+    pub fn client(&self) -> redis::RedisResult<redis::Client> {
+        self.config.client()
     }
 
     /// The pub/sub channel replicas tell each other about invalidations on.

@@ -291,6 +291,17 @@ impl Settings {
         if let Err(error @ KeyError::DuplicateId) = SealKeys::from_config(keys) {
             c.refuse("redis.encryption_keys", "(hidden)", &error.to_string());
         }
+        let tls = redis
+            .url
+            .as_deref()
+            .is_some_and(|u| u.starts_with("rediss://"));
+        if redis.ca_file.is_some() && !tls {
+            c.refuse(
+                "redis.ca_file",
+                "(a file)",
+                "is for TLS: set redis.url to a rediss:// URL",
+            );
+        }
         if redis.url.is_some() && redis.encryption_keys.is_empty() {
             c.refuse(
                 "redis.encryption_keys",

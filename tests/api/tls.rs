@@ -1,6 +1,8 @@
 //! TLS to callers, as a real gRPC client over rustls sees it: only TLS is served, a renewed
 //! certificate reaches new connections without a restart, a broken one leaves the last good
 //! one in service, and with a client CA only callers holding a certificate it issued get in.
+//! And TLS to Postgres and Redis when their URLs ask for it, against servers of the tests'
+//! own with certificates of the tests' own CA.
 
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
@@ -8,12 +10,16 @@ use c360::{
     app::App,
     config::{Settings, TlsSettings},
     server,
+    vocab::CustomerId,
 };
-use c360_proto::customer_service_client::CustomerServiceClient;
+use c360_proto::{CacheTier, SourceStatus, customer_service_client::CustomerServiceClient};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Certificate, ClientTlsConfig, Endpoint, Identity};
 
-use crate::helpers::{Backend, Leaf, TestCa, TestDatabase, eventually, get, settings_for};
+use crate::helpers::{
+    Backend, Leaf, TestCa, TestDatabase, TestPostgres, TestRedis, eventually, get, serve_unready,
+    settings_for, spawn_replica, spawn_replicas,
+};
 
 /// A c360 serving TLS over a seeded SQLite database.
 struct TlsServer {
@@ -186,4 +192,113 @@ async fn a_certificate_that_does_not_load_stops_the_start_saying_which_file() {
         .await
         .expect_err("a missing key is refused");
     assert!(error.to_string().contains("missing.key"), "{error}");
+}
+
+/// Postgres asked for TLS in its URL (`sslmode=verify-full` with the CA that issued the
+/// server's certificate): every connection c360 holds is encrypted, as the server itself
+/// reports (`pg_stat_ssl`); a CA that did not issue it is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_is_spoken_to_over_tls_when_its_url_asks() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (ca, stranger) = (TestCa::new("c360 database CA"), TestCa::new("someone else"));
+    let leaf = ca.issue("postgres");
+    let postgres = TestPostgres::start_with_tls(&leaf.cert, &leaf.key);
+    let database = Arc::new(TestDatabase::seeded_on(&postgres.base_url()).await);
+    let (ca_file, stranger_file) = (dir.path().join("ca.crt"), dir.path().join("other.crt"));
+    std::fs::write(&ca_file, ca.pem()).expect("write the CA");
+    std::fs::write(&stranger_file, stranger.pem()).expect("write the other CA");
+    let tls_url = |ca: &Path| {
+        format!(
+            "{}?sslmode=verify-full&sslrootcert={}",
+            database.url,
+            ca.display()
+        )
+    };
+
+    let app = spawn_replica(database.clone(), |s| {
+        s.database.url = tls_url(&ca_file);
+        s.database.max_connections = 2;
+    })
+    .await;
+    let profile = app.profile(3).await;
+    assert!(
+        profile
+            .sources
+            .iter()
+            .all(|s| s.status() == SourceStatus::Ok)
+    );
+    let name = database.url.rsplit('/').next().expect("a database name");
+    let count = |ssl: bool| {
+        let sql = "SELECT count(*) FROM pg_stat_ssl JOIN pg_stat_activity USING (pid) \
+                   WHERE datname = $1 AND ssl = $2 AND pid <> pg_backend_pid()";
+        sqlx::query_scalar::<_, i64>(sql)
+            .bind(name.to_owned())
+            .bind(ssl)
+    };
+    let pool = sqlx::PgPool::connect(&postgres.base_url())
+        .await
+        .expect("connect");
+    let encrypted = count(true).fetch_one(&pool).await.expect("query");
+    let plain = count(false).fetch_one(&pool).await.expect("query");
+    assert!(encrypted > 0, "c360's connections are encrypted");
+    // The test's own handle on the database is the one plaintext connection.
+    assert!(plain <= 1, "{plain} plaintext connections");
+    drop(app);
+
+    let mut settings = settings_for(&database);
+    settings.database.url = tls_url(&stranger_file);
+    let connected = App::connect(&settings).await;
+    let refused = match connected {
+        Err(_) => true,
+        Ok(app) => {
+            let served = serve_unready(app, database.clone()).await;
+            let answer = served.customers.clone().get_customer_profile(get(3)).await;
+            answer.map_or(true, |r| {
+                r.into_inner()
+                    .sources
+                    .iter()
+                    .all(|s| s.status() != SourceStatus::Ok)
+            })
+        }
+    };
+    assert!(
+        refused,
+        "a server certificate from another CA is not trusted"
+    );
+}
+
+/// Redis behind TLS only (`rediss://`, its CA in `redis.ca_file`): a second replica is served
+/// what the first cached, sealed, through it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_is_spoken_to_over_tls_with_a_rediss_url() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ca = TestCa::new("c360 cache CA");
+    let (cert, key) = ca.issue("redis").write(dir.path(), "redis");
+    let ca_file = dir.path().join("ca.crt");
+    std::fs::write(&ca_file, ca.pem()).expect("write the CA");
+    let redis = TestRedis::start_tls(&cert, &key).await;
+    assert!(redis.url().starts_with("rediss://"));
+    let apps = spawn_replicas(&redis.url(), 2, |s| {
+        s.redis.ca_file = Some(ca_file.clone());
+        // The test's Redis is on loopback but slower to handshake than a plain one.
+        s.redis.timeout = Duration::from_millis(500);
+    })
+    .await;
+    assert_eq!(apps[0].served_from(14).await.0, CacheTier::Sources);
+    // The fill is written in the background.
+    let shared = eventually(Duration::from_secs(5), || async {
+        apps[1]
+            .profiles
+            .l2()
+            .expect("L2")
+            .get(
+                CustomerId::new(14).expect("an id"),
+                apps[1].profiles_catalog(),
+            )
+            .await
+            .is_some()
+    })
+    .await;
+    assert!(shared.is_some(), "the first replica filled L2 over TLS");
+    assert_eq!(apps[1].served_from(14).await.0, CacheTier::L2);
 }

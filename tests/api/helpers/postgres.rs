@@ -94,6 +94,34 @@ impl TestPostgres {
         server
     }
 
+    /// A new server that also speaks TLS, with `cert` and `key` (PEM); plaintext still
+    /// works (the seeding uses it).
+    pub fn start_with_tls(cert: &str, key: &str) -> Self {
+        let server = Self::start();
+        server.stop();
+        for (name, text) in [("server.crt", cert), ("server.key", key)] {
+            let path = server.data.join(name);
+            std::fs::write(&path, text).expect("write a TLS file");
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .expect("chmod 600");
+            if is_root() {
+                let chown = Command::new("chown")
+                    .arg("postgres:postgres")
+                    .arg(&path)
+                    .status()
+                    .expect("chown");
+                assert!(chown.success(), "chown {name} to postgres");
+            }
+        }
+        let conf = server.data.join("postgresql.conf");
+        let mut text = std::fs::read_to_string(&conf).expect("read postgresql.conf");
+        text.push_str("\nssl = on\nssl_cert_file = 'server.crt'\nssl_key_file = 'server.key'\n");
+        std::fs::write(&conf, text).expect("write postgresql.conf");
+        server.start_again();
+        server
+    }
+
     /// `postgres://postgres@127.0.0.1:PORT`.
     pub fn base_url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}", self.port)

@@ -24,6 +24,8 @@ pub fn shared_redis_url() -> String {
 pub struct TestRedis {
     pub port: u16,
     process: Option<std::process::Child>,
+    /// `--tls-*` arguments: TLS only, on `port`.
+    tls: Vec<String>,
 }
 
 impl TestRedis {
@@ -36,14 +38,44 @@ impl TestRedis {
         let mut redis = Self {
             port,
             process: None,
+            tls: Vec::new(),
         };
         redis.restart().await;
         redis
     }
 
-    /// `redis://127.0.0.1:port`.
+    /// One that speaks TLS only, with the certificate and key files given; clients need no
+    /// certificate.
+    pub async fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_owned();
+        let mut redis = Self {
+            port,
+            process: None,
+            tls: vec![
+                "--tls-cert-file".into(),
+                path(cert),
+                "--tls-key-file".into(),
+                path(key),
+                "--tls-auth-clients".into(),
+                "no".into(),
+            ],
+        };
+        redis.restart().await;
+        redis
+    }
+
+    /// `redis://127.0.0.1:port`, or `rediss://` when it speaks TLS.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}", self.port)
+        let scheme = if self.tls.is_empty() {
+            "redis"
+        } else {
+            "rediss"
+        };
+        format!("{scheme}://127.0.0.1:{}", self.port)
     }
 
     /// Stops it, by the pid this test started.
@@ -57,10 +89,20 @@ impl TestRedis {
     /// Starts it again on the same port.
     pub async fn restart(&mut self) {
         self.stop();
+        // With TLS: the TLS port only (`--port 0` turns plaintext off).
+        let (port, mut tls) = (self.port.to_string(), self.tls.clone());
+        let port = match tls.is_empty() {
+            true => port,
+            false => {
+                tls.extend(["--tls-port".to_owned(), port]);
+                "0".to_owned()
+            }
+        };
         let process = std::process::Command::new("redis-server")
+            .args(&tls)
             .args([
                 "--port",
-                &self.port.to_string(),
+                &port,
                 "--bind",
                 "127.0.0.1",
                 "--save",
