@@ -1,6 +1,8 @@
 //! The `get` and `lookup` commands: a gRPC client of c360, readable for a person by default,
 //! JSON (the proto3 mapping) with `--json`. Credentials come from the environment:
-//! `C360_TOKEN` (a bearer token, e.g. from `c360 token`) or `C360_API_KEY`.
+//! `C360_TOKEN` (a bearer token, e.g. from `c360 token`) or `C360_API_KEY`. An `https://`
+//! address is spoken to over TLS, trusting the system's CAs or the one in `C360_CA_CERT`, and
+//! presenting `C360_CLIENT_CERT` / `C360_CLIENT_KEY` where the server asks for a certificate.
 
 mod render;
 
@@ -11,7 +13,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage};
 use tonic::{
     metadata::{AsciiMetadataValue, MetadataKey},
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Channel, Endpoint},
+    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
 };
 
 use futures::StreamExt;
@@ -33,11 +35,16 @@ pub enum ClientError {
     #[error("invalid address {0:?}: expected e.g. http://127.0.0.1:50051")]
     Address(String),
     /// No server answered.
-    #[error("cannot reach c360 at {addr}: is it running?")]
+    #[error("cannot reach c360 at {addr}: is it running? ({why})")]
     Connect {
         /// Where we tried.
         addr: String,
+        /// What the transport said.
+        why: String,
     },
+    /// The TLS files in the environment cannot be used.
+    #[error("{0}")]
+    Tls(String),
     /// The server answered with an error.
     #[error("{}: {}", code_name(.0.code()), .0.message())]
     Status(Box<tonic::Status>),
@@ -128,12 +135,55 @@ async fn plain_channel(addr: &str, timeout: Option<Duration>) -> Result<Channel,
     let mut endpoint = Endpoint::from_shared(addr.to_owned())
         .map_err(|_| ClientError::Address(addr.to_owned()))?
         .connect_timeout(Duration::from_secs(3));
+    if addr.starts_with("https://") {
+        endpoint = endpoint
+            .tls_config(tls_from_env()?)
+            .map_err(|e| ClientError::Tls(e.to_string()))?;
+    }
     if let Some(timeout) = timeout {
         endpoint = endpoint.timeout(timeout);
     }
-    endpoint.connect().await.map_err(|_| ClientError::Connect {
-        addr: addr.to_owned(),
-    })
+    endpoint
+        .connect()
+        .await
+        .map_err(|error| ClientError::Connect {
+            addr: addr.to_owned(),
+            why: innermost(&error),
+        })
+}
+
+/// TLS as the environment says: the CA in `C360_CA_CERT` (else the system's), and a client
+/// certificate from `C360_CLIENT_CERT` and `C360_CLIENT_KEY`.
+fn tls_from_env() -> Result<ClientTlsConfig, ClientError> {
+    let read = |name: &str| -> Result<Option<Vec<u8>>, ClientError> {
+        std::env::var_os(name)
+            .map(|path| {
+                std::fs::read(&path).map_err(|e| {
+                    ClientError::Tls(format!("{name}={}: {e}", path.to_string_lossy()))
+                })
+            })
+            .transpose()
+    };
+    let tls = match read("C360_CA_CERT")? {
+        Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)),
+        None => ClientTlsConfig::new().with_native_roots(),
+    };
+    match (read("C360_CLIENT_CERT")?, read("C360_CLIENT_KEY")?) {
+        (Some(cert), Some(key)) => Ok(tls.identity(Identity::from_pem(cert, key))),
+        (None, None) => Ok(tls),
+        _ => Err(ClientError::Tls(
+            "C360_CLIENT_CERT and C360_CLIENT_KEY go together".into(),
+        )),
+    }
+}
+
+/// The last cause in an error's chain: what actually went wrong.
+fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = error;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 async fn connect(addr: &str) -> Result<CustomerServiceClient<Authed>, ClientError> {

@@ -302,3 +302,53 @@ async fn redis_is_spoken_to_over_tls_with_a_rediss_url() {
     assert!(shared.is_some(), "the first replica filled L2 over TLS");
     assert_eq!(apps[1].served_from(14).await.0, CacheTier::L2);
 }
+
+/// The CLI speaks TLS to an `https://` address, trusting the CA in `C360_CA_CERT` and
+/// presenting `C360_CLIENT_CERT`/`C360_CLIENT_KEY`; without the CA it says why it failed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cli_speaks_tls_to_an_https_address() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let (server_ca, client_ca) = (TestCa::new("c360 servers"), TestCa::new("c360 callers"));
+    let tls = settings(dir.path(), &server_ca.issue("c360"), Some(&client_ca));
+    let c360 = TlsServer::start(tls).await;
+    let (ca_file, (cert, key)) = (
+        dir.path().join("server-ca.crt"),
+        client_ca.issue("cli").write(dir.path(), "cli"),
+    );
+    std::fs::write(&ca_file, server_ca.pem()).expect("write the CA");
+    let addr = format!("https://localhost:{}", c360.addr.port());
+    // Run beside the server's runtime, not on it.
+    let cli = |env: &[(&str, &Path)]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_c360"));
+        command.args(["get", "3", "--sections", "identity", "--addr", &addr]);
+        for var in [
+            "C360_CA_CERT",
+            "C360_CLIENT_CERT",
+            "C360_CLIENT_KEY",
+            "C360_TOKEN",
+        ] {
+            command.env_remove(var);
+        }
+        command.envs(env.iter().map(|(k, v)| (k, v.as_os_str())));
+        tokio::task::spawn_blocking(move || command.output())
+    };
+    let served = cli(&[
+        ("C360_CA_CERT", &ca_file),
+        ("C360_CLIENT_CERT", &cert),
+        ("C360_CLIENT_KEY", &key),
+    ])
+    .await
+    .expect("joined")
+    .expect("run c360");
+    assert!(served.status.success(), "{served:?}");
+    assert!(!served.stdout.is_empty());
+
+    let untrusted = cli(&[("C360_CLIENT_CERT", &cert), ("C360_CLIENT_KEY", &key)])
+        .await
+        .expect("joined")
+        .expect("run c360");
+    assert!(!untrusted.status.success());
+    let said = String::from_utf8_lossy(&untrusted.stderr);
+    assert!(said.contains("certificate"), "{said}");
+    c360.stop().await;
+}
