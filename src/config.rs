@@ -788,7 +788,21 @@ mod tests {
         Jail::expect_with(|_| {
             let settings = Settings::load(Some(&example), []).map_err(|e| e.to_string())?;
             assert_eq!(settings.server.listen, ServerSettings::default().listen);
+            // The file's text alone says the same.
+            let text = std::fs::read_to_string(&example).map_err(|e| e.to_string())?;
+            assert_eq!(Settings::from_toml(&text).ok(), Some(settings));
             Ok(())
         });
+    }
+
+    #[test]
+    fn text_that_is_not_a_valid_configuration_is_refused_with_its_key() {
+        let refused = Settings::from_toml("[server]\nmax_deadline = \"0s\"\n").unwrap_err();
+        assert!(
+            refused.to_string().contains("server.max_deadline"),
+            "{refused}"
+        );
+        assert!(Settings::from_toml("[server]\nlisten = 5\n").is_err());
+        assert!(Settings::from_toml("[nonsense]\n").is_err());
     }
 }

@@ -16,7 +16,9 @@
 //!
 //! - [`server`]: `run(listener, app, shutdown)`: gRPC with health (following readiness) and
 //!   reflection, HTTP/2 limits, every call's deadline capped (`server/deadline.rs`), the
-//!   drain on shutdown, gRPC-Web and CORS for browsers only (`server/browser.rs`).
+//!   drain on shutdown, gRPC-Web and CORS for browsers only (`server/browser.rs`), the
+//!   door that authenticates callers (`server/auth.rs`), TLS with certificates reloaded when
+//!   their files change (`server/tls.rs`).
 //! - [`app`]: wiring: settings in, a ready-to-serve [`app::App`] out, background tasks
 //!   (feeds, bus, L2 repair, catalog refresh) included and supervised (`app/supervise.rs`).
 //! - [`config`]: settings from a TOML file, `C360_*` variables and flags, each validated
