@@ -159,7 +159,13 @@ async fn a_stalled_backend_is_timed_out_then_cut_off_and_back_within_two_seconds
             .all(|s| matches!(s, SourceStatus::Timeout | SourceStatus::CircuitOpen)),
         "{billing:?}"
     );
-    assert_eq!(billing.first(), Some(&SourceStatus::Timeout));
+    // The circuit opens only after reads timed out (on a loaded machine the first call of the
+    // window may be sent after it opened: the order is checked from the first failure).
+    let first_failure = calls
+        .iter()
+        .filter_map(|c| c.status_of(Source::Billing))
+        .find(|s| *s != SourceStatus::Ok);
+    assert_eq!(first_failure, Some(SourceStatus::Timeout));
     let open = billing
         .iter()
         .filter(|s| **s == SourceStatus::CircuitOpen)
