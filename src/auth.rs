@@ -26,6 +26,16 @@ pub struct Caller {
     pub roles: Vec<String>,
 }
 
+/// A caller let in, and what its roles let it read: what the door hands the services (one
+/// request extension).
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    /// Who.
+    pub caller: std::sync::Arc<Caller>,
+    /// What it may read.
+    pub grant: Grant,
+}
+
 /// Why a call was refused. The texts are for the caller: they never hold a credential.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum AuthError {
@@ -165,17 +175,24 @@ pub struct Authenticator {
     roles: BTreeMap<String, Role>,
     /// Per caller (by name); `None`: no limit.
     limiter: Option<Limiter>,
-    /// Tokens already verified, until they expire: a caller's every call then costs a map
-    /// lookup, not a signature check and a JSON parse.
+    /// Tokens already verified, until they expire, by their signature: a caller's every call
+    /// then costs a map lookup and a comparison, not a signature check and a JSON parse.
     verified: std::sync::Mutex<std::collections::HashMap<String, Verified>>,
 }
 
-/// A verified token: who it names, what they may read, and when it expires (Unix seconds).
+/// A verified token: the token itself, who it names and what they may read, and when it
+/// expires (Unix seconds).
 #[derive(Debug, Clone)]
 struct Verified {
-    caller: std::sync::Arc<Caller>,
-    grant: Grant,
+    token: String,
+    admitted: Admitted,
     expires: u64,
+}
+
+/// The part of a token its memory is looked up by: the signature, the end of a JWT (short,
+/// so cheap to hash). A hit is compared whole.
+fn signature(token: &str) -> &str {
+    token.rsplit('.').next().unwrap_or(token)
 }
 
 /// Verified tokens remembered at most; beyond, the memory starts again.
@@ -352,10 +369,7 @@ impl Authenticator {
     /// The caller the headers of a call prove and what it may read, remembered for a bearer
     /// token until it expires (no longer than its `exp` plus nothing: the leeway applies to
     /// the first check only).
-    pub fn admit(
-        &self,
-        headers: &http::HeaderMap,
-    ) -> Result<(std::sync::Arc<Caller>, Grant), AuthError> {
+    pub fn admit(&self, headers: &http::HeaderMap) -> Result<Admitted, AuthError> {
         let token = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
@@ -366,15 +380,18 @@ impl Authenticator {
             .as_secs();
         if let Some(token) = token {
             let verified = self.verified.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(known) = verified.get(token)
+            if let Some(known) = verified.get(signature(token))
+                && known.token == token
                 && known.expires > now
             {
-                return Ok((known.caller.clone(), known.grant));
+                return Ok(known.admitted.clone());
             }
         }
         let caller = self.authenticate(headers)?;
-        let grant = self.grant(&caller);
-        let caller = std::sync::Arc::new(caller);
+        let admitted = Admitted {
+            grant: self.grant(&caller),
+            caller: std::sync::Arc::new(caller),
+        };
         if let Some(token) = token
             && let Some(jwt) = &self.jwt
             && let Some(expires) = jwt.expiry(token)
@@ -384,13 +401,13 @@ impl Authenticator {
                 verified.clear();
             }
             let entry = Verified {
-                caller: caller.clone(),
-                grant,
+                token: token.to_owned(),
+                admitted: admitted.clone(),
                 expires,
             };
-            verified.insert(token.to_owned(), entry);
+            verified.insert(signature(token).to_owned(), entry);
         }
-        Ok((caller, grant))
+        Ok(admitted)
     }
 
     /// The caller the headers of a call prove: `authorization: Bearer <jwt>` or

@@ -315,15 +315,27 @@ fn each_caller_is_held_to_its_own_rate() {
 fn a_verified_token_is_remembered_until_it_expires_and_nothing_else_is() {
     let auth = authenticator();
     let good = bearer(&token(claims(now() + 600), Algorithm::HS256, SECRET));
-    let (first, grant) = auth.admit(&good).unwrap();
-    let (again, _) = auth.admit(&good).unwrap();
-    assert!(std::sync::Arc::ptr_eq(&first, &again), "served from memory");
+    let first = auth.admit(&good).unwrap();
+    let again = auth.admit(&good).unwrap();
+    assert!(
+        std::sync::Arc::ptr_eq(&first.caller, &again.caller),
+        "served from memory"
+    );
+    let grant = first.grant;
     assert!(grant.sections == SectionSet::ALL && !grant.bypass_cache);
     // Within the leeway but past its exp: accepted once, never remembered.
     let late = bearer(&token(claims(now() - 5), Algorithm::HS256, SECRET));
-    let (one, _) = auth.admit(&late).unwrap();
-    let (two, _) = auth.admit(&late).unwrap();
-    assert!(!std::sync::Arc::ptr_eq(&one, &two));
+    let (one, two) = (auth.admit(&late).unwrap(), auth.admit(&late).unwrap());
+    assert!(!std::sync::Arc::ptr_eq(&one.caller, &two.caller));
+    // The memory is looked up by signature: a remembered signature under another payload is
+    // checked, and fails.
+    let remembered = token(claims(now() + 600), Algorithm::HS256, SECRET);
+    let other = token(claims(now() + 900), Algorithm::HS256, SECRET);
+    let _ = auth.admit(&bearer(&remembered)).unwrap();
+    let parts: Vec<&str> = remembered.split('.').collect();
+    let other_payload = other.split('.').nth(1).unwrap();
+    let spliced = format!("{}.{}.{}", parts[0], other_payload, parts[2]);
+    assert!(auth.admit(&bearer(&spliced)).is_err());
     // A forged token is checked, whatever is remembered.
     let forged = bearer(&token(
         claims(now() + 600),

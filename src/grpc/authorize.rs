@@ -10,7 +10,7 @@ use tonic::{Request, Status};
 use super::status::{ApiError, code_name};
 use crate::{
     audit::{self, Record},
-    auth::{Caller, Grant},
+    auth::{Admitted, Caller, Grant},
     entry::ServedFrom,
     profiles::Freshness,
     vocab::SectionSet,
@@ -33,8 +33,8 @@ impl Trail {
         Self {
             caller: request
                 .extensions()
-                .get::<std::sync::Arc<Caller>>()
-                .cloned(),
+                .get::<Admitted>()
+                .map(|admitted| admitted.caller.clone()),
             given_id: request.metadata().get("x-request-id").cloned(),
             request_id: std::sync::OnceLock::new(),
         }
@@ -89,9 +89,8 @@ fn served_from(from: ServedFrom) -> &'static str {
 pub(super) fn grant_of<T>(request: &Request<T>) -> Grant {
     request
         .extensions()
-        .get::<Grant>()
-        .copied()
-        .unwrap_or(Grant::ALL)
+        .get::<Admitted>()
+        .map_or(Grant::ALL, |admitted| admitted.grant)
 }
 
 /// Whether a read mask names its sections (rather than asking for everything).

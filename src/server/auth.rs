@@ -2,8 +2,8 @@
 //! carry credentials ([`crate::auth`]) whose roles grant its RPC, or it is answered
 //! `UNAUTHENTICATED` / `PERMISSION_DENIED` before any service sees it. Reflection needs an
 //! authenticated caller of any role; health stays open for load balancers. The caller and
-//! what its roles let it read ([`crate::auth::Grant`]) go on in the request's extensions, for
-//! the services.
+//! what its roles let it read ([`crate::auth::Admitted`]) go on in the request's extensions,
+//! for the services.
 
 use std::{
     sync::Arc,
@@ -56,16 +56,17 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
     if path.starts_with(HEALTH) {
         return Ok(());
     }
-    let (caller, grant) = auth
+    let admitted = auth
         .admit(request.headers())
         .map_err(|error| Status::unauthenticated(error.to_string()))?;
+    let caller = &admitted.caller;
     if let Some(rpc) = path.strip_prefix(API) {
-        auth.authorize(&caller, rpc).map_err(|error| match error {
+        auth.authorize(caller, rpc).map_err(|error| match error {
             AuthError::Denied { .. } => Status::permission_denied(error.to_string()),
             other => Status::unauthenticated(other.to_string()),
         })?;
     }
-    if let Err(wait) = auth.check_rate(&caller) {
+    if let Err(wait) = auth.check_rate(caller) {
         return Err(<Status as tonic_types::StatusExt>::with_error_details(
             tonic::Code::ResourceExhausted,
             format!(
@@ -75,8 +76,7 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
             tonic_types::ErrorDetails::with_retry_info(Some(wait)),
         ));
     }
-    request.extensions_mut().insert(grant);
-    request.extensions_mut().insert(caller);
+    request.extensions_mut().insert(admitted);
     Ok(())
 }
 
