@@ -3,6 +3,7 @@
 //! wrap the backends (to count, hold or break them) between [`Backends::connect`] and
 //! [`App::new`].
 
+pub mod metrics;
 mod supervise;
 
 use std::{collections::BTreeMap, sync::Arc};
@@ -21,10 +22,11 @@ use crate::{
         bus::BusSink,
         feed::{FeedConfig, FeedSink},
     },
-    config::{ConfigError, ServerSettings, Settings},
+    config::{ConfigError, MetricsSettings, ServerSettings, Settings},
     db::{Db, DbError, PoolOptions},
     fanout::Fanout,
     grpc::{CacheAdminApi, CatalogApi, CustomerApi},
+    metrics::RpcMetrics,
     profiles::{Profiles, ReadPolicy},
     queries::Queries,
     reference::Catalog,
@@ -181,7 +183,17 @@ pub struct App {
     tasks: Vec<JoinHandle<()>>,
     authenticator: Option<Arc<Authenticator>>,
     audit: Audit,
+    rpcs: Option<Arc<RpcMetrics>>,
+    metrics: MetricsSettings,
 }
+
+/// The descriptor sets of every service the server serves: what the gRPC figures count.
+const SERVED: [&[u8]; 4] = [
+    c360_proto::FILE_DESCRIPTOR_SET,
+    tonic_health::pb::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET,
+    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+];
 
 impl App {
     /// Connects to the backends of `settings` (with their faults, if any), loads the catalog
@@ -337,7 +349,16 @@ impl App {
             }
         }
         let (tasks, states): (Vec<_>, Vec<_>) = supervised.into_iter().unzip();
+        let rpcs = match settings.metrics.enabled {
+            // The descriptors are compiled in: they decode, or no build would pass its tests.
+            true => Some(Arc::new(
+                RpcMetrics::new(&SERVED).expect("the served services' descriptors decode"),
+            )),
+            false => None,
+        };
         Ok(Self {
+            rpcs,
+            metrics: settings.metrics.clone(),
             profiles,
             server: settings.server.clone(),
             readiness: Readiness {
@@ -350,6 +371,25 @@ impl App {
             authenticator,
             audit,
         })
+    }
+
+    /// The gRPC figures per method, when `metrics.enabled`.
+    pub fn rpc_metrics(&self) -> Option<Arc<RpcMetrics>> {
+        self.rpcs.clone()
+    }
+
+    /// Where `/metrics` is to be served, if anywhere.
+    pub fn metrics_settings(&self) -> &MetricsSettings {
+        &self.metrics
+    }
+
+    /// What `/metrics` serves.
+    pub fn exposition(&self) -> metrics::Exposition {
+        metrics::Exposition {
+            profiles: self.profiles.clone(),
+            rpcs: self.rpcs.clone(),
+            readiness: self.readiness.clone(),
+        }
     }
 
     /// Who may call, when authentication is on.

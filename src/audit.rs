@@ -147,20 +147,21 @@ pub fn mask_phone(phone: &str) -> String {
     format!("***{last}")
 }
 
-/// The caller's request id if it is a sensible one (letters, digits, `-`, `_`, `.`, at most
-/// 64), else a new random one.
+/// Whether a caller's request id can be kept as it is: letters, digits, `-`, `_`, `.`, 1 to
+/// 64 of them. Anything else (spaces, quotes, control characters, a novel) is replaced.
+pub fn sane_request_id(id: &[u8]) -> bool {
+    (1..=64).contains(&id.len())
+        && id
+            .iter()
+            .all(|&b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+}
+
+/// The caller's request id if it is a sensible one ([`sane_request_id`]), else a new random
+/// one.
 pub fn request_id(given: Option<&str>) -> String {
     match given {
-        Some(id)
-            if !id.is_empty()
-                && id.len() <= 64
-                && id
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.')) =>
-        {
-            id.to_owned()
-        }
-        _ => format!("{:016x}", rand::random::<u64>()),
+        Some(id) if sane_request_id(id.as_bytes()) => id.to_owned(),
+        _ => format!("{:032x}", rand::random::<u128>()),
     }
 }
 
@@ -181,10 +182,10 @@ mod tests {
         assert_eq!(request_id(Some("req-42.a_b")), "req-42.a_b");
         for bad in [None, Some(""), Some("a b"), Some("x\ny")] {
             let made = request_id(bad);
-            assert_eq!(made.len(), 16, "{bad:?}");
+            assert_eq!(made.len(), 32, "{bad:?}");
             assert!(made.bytes().all(|b| b.is_ascii_hexdigit()));
         }
-        assert_eq!(request_id(Some(&"a".repeat(65))).len(), 16);
+        assert_eq!(request_id(Some(&"a".repeat(65))).len(), 32);
     }
 
     #[tokio::test]

@@ -41,14 +41,19 @@ pub enum ConfigError {
     Invalid(#[from] Box<figment::Error>),
     /// The server would listen beyond loopback with nothing authenticating its callers.
     #[error(
-        "`server.listen` = {0} is beyond loopback, and authentication is off: anyone who \
+        "`{key}` = {addr} is beyond loopback, and authentication is off: anyone who \
          reaches that port could read every profile. Turn it on ([auth] enabled = true, with \
          [auth.jwt] or [[auth.api_keys]]), or listen on 127.0.0.1 (or [::1]); or, if a proxy in \
          front of c360 authenticates every caller, say so with \
          --unauthenticated-beyond-loopback (`server.unauthenticated_beyond_loopback = true`, \
          C360_SERVER__UNAUTHENTICATED_BEYOND_LOOPBACK=true)"
     )]
-    Unprotected(SocketAddr),
+    Unprotected {
+        /// `server.listen` or `metrics.listen`.
+        key: &'static str,
+        /// The address.
+        addr: SocketAddr,
+    },
     /// A value is out of its range.
     #[error("`{key}` = {value} is out of range: it {rule}")]
     OutOfRange {
@@ -87,6 +92,30 @@ pub struct Settings {
     pub audit: AuditSettings,
     /// Logs.
     pub log: LogSettings,
+    /// The figures c360 keeps about itself, and the Prometheus endpoint that serves them.
+    pub metrics: MetricsSettings,
+}
+
+/// The figures c360 keeps about itself (what `/metrics`, `c360 stats` and `c360 top` show).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MetricsSettings {
+    /// Count and time every gRPC call per method (the `grpc_server_*` series and the
+    /// percentiles of `c360 stats`). The other figures are kept anyway.
+    pub enabled: bool,
+    /// Where to serve `/metrics` (Prometheus text format); not served when unset. Beyond
+    /// loopback under the gRPC port's rule; with authentication on, a scrape needs
+    /// credentials as a call does (any role).
+    pub listen: Option<SocketAddr>,
+}
+
+impl Default for MetricsSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            listen: None,
+        }
+    }
 }
 
 /// The gRPC server.

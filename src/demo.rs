@@ -28,6 +28,8 @@ pub struct DemoOptions {
     pub db: PathBuf,
     /// Keep changing the data of a few customers.
     pub activity: bool,
+    /// Where to serve `/metrics`, if anywhere.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// Between two changes of `--activity`.
@@ -69,6 +71,7 @@ pub async fn run(
     let mut settings = Settings::default();
     settings.database.url = url.clone();
     settings.server.listen = options.listen;
+    settings.metrics.listen = options.metrics;
     // One replica on loopback, behind no load balancer: Ctrl-C stops it at once.
     settings.server.drain = std::time::Duration::ZERO;
     // Refused (beyond loopback) before anything is created.
@@ -106,7 +109,16 @@ pub async fn run(
         addr: options.listen,
         error,
     })?;
-    let tour = tour(&db, program, addr, options.activity).await?;
+    let metrics = match options.metrics {
+        Some(at) => Some(
+            TcpListener::bind(at)
+                .await
+                .map_err(|error| DemoError::Listen { addr: at, error })?,
+        ),
+        None => None,
+    };
+    let metrics_addr = metrics.as_ref().and_then(|l| l.local_addr().ok());
+    let tour = tour(&db, program, addr, metrics_addr, options.activity).await?;
     println!("{}", tour.text);
     let app = App::connect(&settings).await?;
     let activity = match (&db, options.activity) {
@@ -117,7 +129,7 @@ pub async fn run(
         ))),
         _ => None,
     };
-    let served = server::run(listener, app, shutdown).await;
+    let served = server::run_with_metrics(listener, metrics, app, shutdown).await;
     if let Some(activity) = activity {
         activity.abort();
     }
@@ -150,7 +162,13 @@ struct Tour {
 }
 
 /// Interesting customers of the data set, and the commands that show them.
-async fn tour(db: &Db, program: &str, addr: SocketAddr, activity: bool) -> Result<Tour, DbError> {
+async fn tour(
+    db: &Db,
+    program: &str,
+    addr: SocketAddr,
+    metrics: Option<SocketAddr>,
+    activity: bool,
+) -> Result<Tour, DbError> {
     let now = [Bind::Time(Utc::now())];
     let late: Option<(i64,)> = db
         .fetch_optional(
@@ -250,9 +268,19 @@ async fn tour(db: &Db, program: &str, addr: SocketAddr, activity: bool) -> Resul
         format!("grpcurl -plaintext {addr} describe customer360.v1.CustomerService"),
     );
     add(
-        "what the caches are doing",
+        "what the caches are doing, and latency per RPC",
         format!("{program} stats{addr_flag}"),
     );
+    add(
+        "the same, refreshed every second",
+        format!("{program} top{addr_flag}"),
+    );
+    if let Some(metrics) = metrics {
+        add(
+            "what Prometheus scrapes",
+            format!("curl -s http://{metrics}/metrics"),
+        );
+    }
     tour.push_str("\nStop with Ctrl-C.");
     let live = [watched, first]
         .into_iter()

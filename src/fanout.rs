@@ -30,11 +30,16 @@ use tracing::Instrument;
 use self::{breaker::Breaker, hedge::Hedger, retry::RetryBudget};
 use crate::{
     admission::{Admission, AdmissionSettings, Permit, Priority, Shed},
+    metrics::{Histogram, HistogramSnapshot},
     records::{Identity, Shipment},
     sources::{CustomerKey, Lookups, OrderDetail, SourceData, SourceError, Sources},
-    telemetry::error_chain,
+    telemetry::{LogGate, error_chain},
     vocab::{CustomerId, OrderId, PerSource, SourceKind, SourceSet, Timestamp},
 };
+
+/// During an outage a backend's failures are logged once per this, with the number of those
+/// left out since the last line: an outage is not a warning per read.
+const SOURCE_WARNING_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a backend gave nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,6 +114,14 @@ struct Guards {
     hedger: Hedger,
     /// Reads started, hedges included: what a stampede, a read mask or a lookup really cost.
     reads: AtomicU64,
+    /// How long the reads that reached the backend took, to their answer, error or timeout.
+    latency: Histogram,
+    /// Reads that ended past their deadline.
+    timeouts: AtomicU64,
+    /// Reads the backend failed.
+    failed: AtomicU64,
+    /// One warning a second about this backend's failures, not one per read.
+    warnings: LogGate,
 }
 
 /// What a backend's reads came to since start.
@@ -126,6 +139,12 @@ pub struct SourceCounts {
     pub circuit: CircuitState,
     /// The backend's recent 95th percentile, once enough reads are known.
     pub p95: Option<Duration>,
+    /// Reads that ended past their deadline.
+    pub timeouts: u64,
+    /// Reads the backend failed.
+    pub failed: u64,
+    /// How long the reads that reached the backend took.
+    pub latency: HistogramSnapshot,
 }
 
 impl std::fmt::Debug for Fanout {
@@ -154,6 +173,10 @@ impl Fanout {
                 breaker: Breaker::new(resilience.breaker),
                 hedger: Hedger::new(resilience.hedge),
                 reads: AtomicU64::new(0),
+                latency: Histogram::default(),
+                timeouts: AtomicU64::new(0),
+                failed: AtomicU64::new(0),
+                warnings: LogGate::new(SOURCE_WARNING_EVERY),
             })),
             admission: Admission::new(resilience.admission),
             retries: Arc::new(Retries {
@@ -207,6 +230,9 @@ impl Fanout {
             opened: guards.breaker.opened(),
             circuit: guards.breaker.state(),
             p95: guards.hedger.p95(),
+            timeouts: guards.timeouts.load(Ordering::Relaxed),
+            failed: guards.failed.load(Ordering::Relaxed),
+            latency: guards.latency.snapshot(),
         }
     }
 
@@ -337,14 +363,21 @@ impl Fanout {
                 (Ok(answer), Some(true))
             }
             Ok(Err(error)) => {
-                span.in_scope(|| tracing::warn!(error = %error_chain(&error), "source failed"));
+                guards.failed.fetch_add(1, Ordering::Relaxed);
+                if let Some(suppressed) = guards.warnings.admit() {
+                    span.in_scope(|| tracing::warn!(error = %error_chain(&error), suppressed, "source failed"));
+                }
                 (Err(Failure::Unavailable), Some(false))
             }
             Err(_) => {
-                span.in_scope(|| tracing::warn!("source timed out"));
+                guards.timeouts.fetch_add(1, Ordering::Relaxed);
+                if let Some(suppressed) = guards.warnings.admit() {
+                    span.in_scope(|| tracing::warn!(suppressed, "source timed out"));
+                }
                 (Err(Failure::Timeout), own.then_some(false))
             }
         };
+        guards.latency.observe(started.elapsed());
         if let Some(answered) = answered
             && attempt.finish(answered)
         {

@@ -4,6 +4,7 @@
 
 mod admin;
 mod authorize;
+pub mod call;
 mod catalog;
 mod customer;
 pub mod status;
@@ -19,15 +20,33 @@ pub use admin::CacheAdminApi;
 pub use catalog::CatalogApi;
 pub use customer::CustomerApi;
 
+use call::CallContext;
 use status::ApiError;
 
-/// Runs one RPC's handler in a span of its own, named after the method, and turns its answer
+/// Runs one RPC's handler in a span of its own, named after the method and carrying the
+/// call's request id and trace (so every log line of the call does), and turns its answer
 /// or error into the wire's.
 async fn rpc<T>(
     method: &'static str,
+    call: Option<CallContext>,
     handler: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<Response<T>, Status> {
-    let span = tracing::debug_span!("rpc", method);
+    let span = tracing::info_span!(
+        "rpc",
+        method,
+        request_id = tracing::field::Empty,
+        trace_id = tracing::field::Empty,
+        parent_id = tracing::field::Empty,
+    );
+    if let Some(call) = &call
+        && !span.is_disabled()
+    {
+        span.record("request_id", call.request_id());
+        if let Some(trace) = call.trace() {
+            span.record("trace_id", trace.trace_id.as_str());
+            span.record("parent_id", trace.parent_id.as_str());
+        }
+    }
     match handler.instrument(span).await {
         Ok(answer) => Ok(Response::new(answer)),
         Err(error) => Err(error.into()),

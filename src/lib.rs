@@ -18,16 +18,20 @@
 //!   reflection, HTTP/2 limits, every call's deadline capped (`server/deadline.rs`), the
 //!   drain on shutdown, gRPC-Web and CORS for browsers only (`server/browser.rs`), the
 //!   door that authenticates callers (`server/auth.rs`), TLS with certificates reloaded when
-//!   their files change (`server/tls.rs`).
+//!   their files change (`server/tls.rs`), every call counted, timed and logged with its
+//!   request id (`server/observe.rs`), `/metrics` on a listener of its own
+//!   (`server/scrape.rs`).
 //! - [`app`]: wiring: settings in, a ready-to-serve [`app::App`] out, background tasks
-//!   (feeds, bus, L2 repair, catalog refresh) included and supervised (`app/supervise.rs`).
+//!   (feeds, bus, L2 repair, catalog refresh) included and supervised (`app/supervise.rs`);
+//!   its figures in the Prometheus text format (`app/metrics.rs`).
 //! - [`config`]: settings from a TOML file, `C360_*` variables and flags, each validated
 //!   (`config/validate.rs`).
 //!
 //! The request path, edge first (design.md §1):
 //!
 //! - [`grpc`]: the edge. Validation, status mapping, the services (`CustomerService` with
-//!   its watch, `CatalogService`, `CacheAdminService`), one span per RPC.
+//!   its watch, `CatalogService`, `CacheAdminService`), one span per RPC carrying the call's
+//!   request id and trace (`grpc/call.rs`).
 //! - [`queries`]: lookups by email, phone or order, and return checks.
 //! - [`profiles`]: one profile read — L1, L2, then the fan-out and the merge, admitted by
 //!   admission control and retried within the caller's deadline when no backend answered —
@@ -61,6 +65,9 @@
 //! - [`auth`]: who is calling (bearer JWTs, hashed API keys) and which RPCs their roles
 //!   grant; deny by default once on.
 //! - [`db`]: pools to Postgres or SQLite, the reference schema's migrations.
+//! - [`metrics`]: the figures c360 keeps about itself: lock-free latency histograms
+//!   (50 µs to 5 s) and every gRPC method's calls and codes; their exposition to Prometheus
+//!   is `app/metrics.rs`'s, served by `server/scrape.rs`.
 //! - [`records`]: the backends' records (identity, billing, orders, shipments,
 //!   interactions) in c360's own types (serde, for packing).
 //! - [`telemetry`]: logs through tracing, and the error-chain helper every layer logs with.
@@ -83,6 +90,7 @@ pub mod demo;
 pub mod entry;
 pub mod fanout;
 pub mod grpc;
+pub mod metrics;
 pub mod profile;
 pub mod profiles;
 pub mod queries;

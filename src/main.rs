@@ -37,6 +37,9 @@ enum Command {
         /// The database of every backend; overrides database.url.
         #[arg(long)]
         database_url: Option<String>,
+        /// Serve Prometheus metrics (`/metrics`) here; overrides metrics.listen.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
         /// Listen beyond loopback although c360 authenticates no caller: only behind a
         /// proxy that authenticates every caller (server.unauthenticated_beyond_loopback).
         #[arg(long)]
@@ -139,6 +142,12 @@ enum Command {
         /// Keep changing a few customers (orders, parcels, tickets, payments) to watch live.
         #[arg(long)]
         activity: bool,
+        /// Where to serve Prometheus metrics (`/metrics`).
+        #[arg(long, default_value = "127.0.0.1:9360")]
+        metrics_listen: SocketAddr,
+        /// Serve no metrics.
+        #[arg(long)]
+        no_metrics: bool,
     },
 }
 
@@ -200,6 +209,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             config,
             listen,
             database_url,
+            metrics_listen,
             unauthenticated_beyond_loopback,
         } => {
             let mut flags = Vec::new();
@@ -211,6 +221,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             if let Some(url) = database_url {
                 flags.push(("database.url", Value::from(url)));
+            }
+            if let Some(metrics) = metrics_listen {
+                flags.push(("metrics.listen", Value::from(metrics.to_string())));
             }
             let settings = Settings::load(config.as_deref(), flags)?;
             serve(settings).await
@@ -326,6 +339,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             listen,
             db,
             activity,
+            metrics_listen,
+            no_metrics,
         } => {
             telemetry::init(&Settings::default().log);
             let program = std::env::args().next().unwrap_or_else(|| "c360".into());
@@ -334,6 +349,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 listen,
                 db,
                 activity,
+                metrics: (!no_metrics).then_some(metrics_listen),
             };
             demo::run(options, &program, shutdown_signal()).await?;
             Ok(())
@@ -353,11 +369,19 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+    let metrics = match settings.metrics.listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot serve metrics on {at}"))?,
+        ),
+        None => None,
+    };
     let app = App::connect(&settings).await?;
-    tracing::info!(addr = %settings.server.listen, "c360 serving");
+    tracing::info!(addr = %settings.server.listen, metrics = ?settings.metrics.listen, "c360 serving");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = settings.server.drain + settings.server.shutdown_grace;
-    let server = server::run(listener, app, async move {
+    let server = server::run_with_metrics(listener, metrics, app, async move {
         shutdown_signal().await;
         let _ = stop_tx.send(());
     });

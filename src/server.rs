@@ -5,6 +5,8 @@
 mod auth;
 mod browser;
 mod deadline;
+mod observe;
+mod scrape;
 pub mod tls;
 
 use std::{future::Future, time::Duration};
@@ -73,6 +75,35 @@ pub async fn run(
     app: App,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    run_with_metrics(listener, None, app, shutdown).await
+}
+
+/// [`run`], and `/metrics` on `metrics` (see `scrape.rs`) for as long as gRPC is served.
+pub async fn run_with_metrics(
+    listener: TcpListener,
+    metrics: Option<TcpListener>,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
+    let scraped = metrics.map(|metrics| {
+        tokio::spawn(scrape::serve(
+            metrics,
+            app.exposition(),
+            app.authenticator(),
+        ))
+    });
+    let served = serve(listener, app, shutdown).await;
+    if let Some(scraped) = scraped {
+        scraped.abort();
+    }
+    served
+}
+
+async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl Future<Output = ()> + Send,
+) -> Result<(), ServeError> {
     // A certificate that does not load stops the start, before anything is served.
     let tls = app
         .server_settings()
@@ -136,6 +167,7 @@ pub async fn run(
         .max_connection_age(limits.max_connection_age)
         .max_connection_age_grace(limits.max_connection_age_grace)
         .layer(browser::BrowserLayer::new(&limits.cors_origins))
+        .layer(observe::ObserveLayer::new(app.rpc_metrics()))
         .layer(deadline::DeadlineLayer::new(limits.max_deadline))
         .layer(auth::AuthLayer::new(app.authenticator()))
         .add_service(health_service)

@@ -2,12 +2,15 @@
 //! Pub/sub delivers at most once, so a replica whose subscription comes back after a drop
 //! resyncs (flushes L1): it cannot know what it missed.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{Arc, atomic::Ordering},
+    time::Duration,
+};
 
 use deadpool_redis::redis;
 use futures::{StreamExt, future::BoxFuture};
 
-use super::{RedisCache, l2::parse_message};
+use super::{CacheStats, RedisCache, l2::parse_message};
 use crate::vocab::CustomerId;
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -18,6 +21,22 @@ pub trait BusSink: Send + Sync + 'static {
     fn customers_changed(&self, customers: Vec<CustomerId>) -> BoxFuture<'_, ()>;
     /// Messages may have been missed: drop everything cached here.
     fn resync(&self);
+}
+
+/// Marks the bus connected while it lives (the listening task may be dropped at any await).
+struct Connected<'a>(&'a CacheStats);
+
+impl<'a> Connected<'a> {
+    fn on(stats: &'a CacheStats) -> Self {
+        stats.bus_connected.store(true, Ordering::Relaxed);
+        Self(stats)
+    }
+}
+
+impl Drop for Connected<'_> {
+    fn drop(&mut self) {
+        self.0.bus_connected.store(false, Ordering::Relaxed);
+    }
 }
 
 /// Listens on the bus of `l2` and hands `sink` what other replicas publish, until the task
@@ -48,9 +67,11 @@ pub async fn listen(l2: RedisCache, sink: Arc<dyn BusSink>) {
         };
         if connected_before {
             tracing::warn!("invalidation bus reconnected: flushing L1");
+            l2.stats().bus_reconnects.fetch_add(1, Ordering::Relaxed);
             sink.resync();
         }
         connected_before = true;
+        let connected = Connected::on(l2.stats());
         let mut messages = pubsub.on_message();
         while let Some(message) = messages.next().await {
             let Ok(text) = message.get_payload::<String>() else {
@@ -62,6 +83,7 @@ pub async fn listen(l2: RedisCache, sink: Arc<dyn BusSink>) {
                 None => tracing::warn!(bytes = text.len(), "malformed invalidation ignored"),
             }
         }
+        drop(connected);
         tracing::warn!("invalidation bus dropped; reconnecting");
         tokio::time::sleep(RETRY_AFTER).await;
     }

@@ -149,10 +149,13 @@ impl Follower {
             Db::Postgres(_) => START_PG,
             Db::Sqlite(_) => START_SQLITE,
         };
+        let began = chrono::Utc::now();
         let (horizon, high): (i64, i64) = self.db.fetch_optional(sql, &[]).await?.unwrap_or((0, 0));
         self.position = Position::new(horizon, high);
         self.sink.resync();
         self.publish_position();
+        // Everything committed before the start is in no cached entry (L1 was just flushed).
+        self.stats.caught_up(began);
         self.stats.started.store(true, Ordering::Release);
         Ok(())
     }
@@ -204,6 +207,7 @@ impl Follower {
     /// L1 either way, as the bus and the feed may both have lost messages.
     async fn resync(&mut self) {
         tracing::warn!(database = %self.stats.database, "change feed reconnected: flushing L1");
+        self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
         self.sink.resync();
         if let Ok(Some((oldest,))) = self.db.fetch_optional::<(i64,)>(OLDEST, &[]).await
             && oldest > self.position.high() + 1
@@ -241,6 +245,7 @@ impl Follower {
 
     /// Applies what is new since the highest number read.
     async fn read_new(&mut self) -> Result<(), sqlx::Error> {
+        let began = chrono::Utc::now();
         loop {
             let sql = match self.db {
                 Db::Postgres(_) => READ_NEW_PG,
@@ -258,6 +263,10 @@ impl Follower {
             }
             self.publish_position();
             if !full {
+                if let Db::Sqlite(_) = self.db {
+                    // Serialised writers: nothing committed before `began` is left unread.
+                    self.stats.caught_up(began);
+                }
                 return Ok(());
             }
         }
@@ -267,6 +276,7 @@ impl Follower {
     /// committed late is among them), then moves the horizon to where it stood before the
     /// reads began: every transaction below that had ended, so the reads saw all its rows.
     async fn read_unsettled(&mut self) -> Result<(), sqlx::Error> {
+        let began = chrono::Utc::now();
         let (horizon,): (i64,) = self
             .db
             .fetch_optional(HORIZON_PG, &[])
@@ -290,6 +300,9 @@ impl Follower {
         }
         self.position.settle(horizon);
         self.publish_position();
+        // Every transaction that committed before `began` is below the horizon read after
+        // it, or was among the rows just read.
+        self.stats.caught_up(began);
         Ok(())
     }
 

@@ -114,6 +114,11 @@ impl std::fmt::Debug for RedisCache {
 }
 
 impl RedisCache {
+    /// The counters it adds to.
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
     /// A pool to the Redis of `config`; it connects on first use and reconnects by itself.
     pub fn new(config: L2Config, stats: Arc<CacheStats>) -> Result<Self, L2Error> {
         // From the client's connection information, which carries its TLS roots

@@ -1,4 +1,4 @@
-//! Counters of the caches and the change feed, for `GetCacheStats`.
+//! Counters of the caches, the change feed and the bus, for `GetCacheStats` and `/metrics`.
 
 use std::sync::{
     Mutex,
@@ -45,6 +45,10 @@ pub struct CacheStats {
     pub reenrichments: AtomicU64,
     /// Unknown customers answered from memory.
     pub not_found_hits: AtomicU64,
+    /// Whether the invalidation bus is subscribed now.
+    pub bus_connected: AtomicBool,
+    /// Times the invalidation bus was subscribed again after a drop.
+    pub bus_reconnects: AtomicU64,
     feeds: Mutex<Vec<Arc<FeedStats>>>,
 }
 
@@ -68,6 +72,19 @@ pub struct FeedStats {
     pub applied: AtomicU64,
     /// Microseconds from the last applied change's commit to its application.
     pub last_lag_micros: AtomicU64,
+    /// When the last read that saw every change committed before it began, began (Unix
+    /// microseconds; 0 before the first): every change older than this is applied.
+    pub caught_up_micros: AtomicI64,
+    /// Times the follower resynchronised after losing the feed or its notifications.
+    pub reconnects: AtomicU64,
+}
+
+impl FeedStats {
+    /// Notes that every change committed before `began` is applied.
+    pub fn caught_up(&self, began: chrono::DateTime<chrono::Utc>) {
+        self.caught_up_micros
+            .fetch_max(began.timestamp_micros(), Ordering::Relaxed);
+    }
 }
 
 /// A feed's figures at one moment.
@@ -81,6 +98,14 @@ pub struct FeedSnapshot {
     pub applied: u64,
     /// Lag of the last change applied, in microseconds.
     pub last_lag_micros: u64,
+    /// How old the oldest change not applied yet may be: the time since the follower last
+    /// saw every change committed (`None` before it first has). A follower that stalls
+    /// shows here at once, however old its last change.
+    pub staleness: Option<std::time::Duration>,
+    /// Resynchronisations.
+    pub reconnects: u64,
+    /// Whether the follower holds a position.
+    pub started: bool,
 }
 
 impl CacheStats {
@@ -93,6 +118,8 @@ impl CacheStats {
             started: AtomicBool::new(false),
             applied: AtomicU64::new(0),
             last_lag_micros: AtomicU64::new(0),
+            caught_up_micros: AtomicI64::new(0),
+            reconnects: AtomicU64::new(0),
         });
         if let Ok(mut feeds) = self.feeds.lock() {
             feeds.push(feed.clone());
@@ -105,9 +132,18 @@ impl CacheStats {
         let Ok(feeds) = self.feeds.lock() else {
             return Vec::new();
         };
+        let now = chrono::Utc::now().timestamp_micros();
         feeds
             .iter()
             .map(|f| FeedSnapshot {
+                staleness: match f.caught_up_micros.load(Ordering::Relaxed) {
+                    0 => None,
+                    since => Some(std::time::Duration::from_micros(
+                        u64::try_from(now - since).unwrap_or(0),
+                    )),
+                },
+                reconnects: f.reconnects.load(Ordering::Relaxed),
+                started: f.started.load(Ordering::Relaxed),
                 database: f.database.clone(),
                 position: f.position.load(Ordering::Relaxed),
                 applied: f.applied.load(Ordering::Relaxed),

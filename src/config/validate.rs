@@ -354,7 +354,25 @@ impl Settings {
         let server = &self.server;
         let protected = self.auth.enabled || server.unauthenticated_beyond_loopback;
         if !server.listen.ip().is_loopback() && !protected {
-            return Err(ConfigError::Unprotected(server.listen));
+            return Err(ConfigError::Unprotected {
+                key: "server.listen",
+                addr: server.listen,
+            });
+        }
+        if let Some(metrics) = self.metrics.listen {
+            if !metrics.ip().is_loopback() && !protected {
+                return Err(ConfigError::Unprotected {
+                    key: "metrics.listen",
+                    addr: metrics,
+                });
+            }
+            if metrics == server.listen && metrics.port() != 0 {
+                return Err(ConfigError::OutOfRange {
+                    key: "metrics.listen".into(),
+                    value: metrics.to_string(),
+                    rule: "must differ from server.listen".into(),
+                });
+            }
         }
         Ok(())
     }
@@ -465,6 +483,19 @@ mod tests {
             let error = settings.validate().expect_err(key).to_string();
             assert!(error.contains(&format!("`{key}`")), "{key}: {error}");
         }
+    }
+
+    #[test]
+    fn metrics_beyond_loopback_follow_the_grpc_ports_rule() {
+        let mut settings = Settings::default();
+        settings.metrics.listen = Some("0.0.0.0:9360".parse().unwrap());
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("0.0.0.0:9360"), "{error}");
+        settings.server.unauthenticated_beyond_loopback = true;
+        settings.validate().expect("a proxy authenticates");
+        settings.metrics.listen = Some(settings.server.listen);
+        let error = settings.validate().unwrap_err().to_string();
+        assert!(error.contains("metrics.listen"), "{error}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use futures::{StreamExt, stream};
 use tonic::{Request, Response, Status};
 
 use super::{
-    rpc,
+    call, rpc,
     status::ApiError,
     validate::{self, MAX_ADMIN_BATCH, both},
 };
@@ -205,20 +205,35 @@ impl pb::server::cache_admin_service_server::CacheAdminService for CacheAdminApi
         &self,
         request: Request<pb::InvalidateCustomersRequest>,
     ) -> Result<Response<pb::InvalidateCustomersResponse>, Status> {
-        rpc("InvalidateCustomers", self.invalidate(request.into_inner())).await
+        rpc(
+            "InvalidateCustomers",
+            call::context(&request).cloned(),
+            self.invalidate(request.into_inner()),
+        )
+        .await
     }
 
     async fn warm_customers(
         &self,
         request: Request<pb::WarmCustomersRequest>,
     ) -> Result<Response<pb::WarmCustomersResponse>, Status> {
-        rpc("WarmCustomers", self.warm(request)).await
+        rpc(
+            "WarmCustomers",
+            call::context(&request).cloned(),
+            self.warm(request),
+        )
+        .await
     }
 
     async fn get_cache_stats(
         &self,
-        _request: Request<pb::GetCacheStatsRequest>,
+        request: Request<pb::GetCacheStatsRequest>,
     ) -> Result<Response<pb::CacheStats>, Status> {
-        rpc("GetCacheStats", self.stats()).await
+        rpc(
+            "GetCacheStats",
+            call::context(&request).cloned(),
+            self.stats(),
+        )
+        .await
     }
 }

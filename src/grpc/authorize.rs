@@ -7,7 +7,10 @@
 
 use tonic::{Request, Status};
 
-use super::status::{ApiError, code_name};
+use super::{
+    call::{self, CallContext},
+    status::{ApiError, code_name},
+};
 use crate::{
     audit::{self, Record},
     auth::{Admitted, Caller, Grant},
@@ -22,15 +25,18 @@ use crate::{
 #[derive(Debug, Clone)]
 pub(super) struct Trail {
     caller: Option<std::sync::Arc<Caller>>,
+    call: Option<CallContext>,
     given_id: Option<tonic::metadata::AsciiMetadataValue>,
     request_id: std::sync::OnceLock<String>,
 }
 
 impl Trail {
     /// The caller the door put on `request` (`anonymous` with authentication off), and its
-    /// `x-request-id` (or, when a record needs one, a new one).
+    /// request id: the server's (see `call.rs`), else its `x-request-id` or, when a record
+    /// needs one, a new one.
     pub(super) fn of<T>(request: &Request<T>) -> Self {
         Self {
+            call: call::context(request).cloned(),
             caller: request
                 .extensions()
                 .get::<Admitted>()
@@ -41,11 +47,21 @@ impl Trail {
     }
 
     fn request_id(&self) -> String {
+        if let Some(call) = &self.call {
+            return call.request_id().to_owned();
+        }
         let id = self.request_id.get_or_init(|| {
             let given = self.given_id.as_ref().and_then(|v| v.to_str().ok());
             audit::request_id(given)
         });
         id.clone()
+    }
+
+    /// Notes where an answer came from, for the call's access log line.
+    pub(super) fn note_served(&self, from: ServedFrom) {
+        if let Some(call) = &self.call {
+            call.note_served(from);
+        }
     }
 
     /// The record of `rpc` for `customers`, serving `sections`, that ended as `outcome`.

@@ -7,7 +7,7 @@ use c360_proto as pb;
 use tonic::{Request, Response, Status};
 
 use super::{
-    rpc,
+    call, rpc,
     status::ApiError,
     validate::{self, both},
 };
@@ -98,28 +98,44 @@ impl pb::server::catalog_service_server::CatalogService for CatalogApi {
         &self,
         request: Request<pb::GetProductRequest>,
     ) -> Result<Response<pb::Product>, Status> {
-        rpc("GetProduct", self.get_product(request.into_inner())).await
+        rpc(
+            "GetProduct",
+            call::context(&request).cloned(),
+            self.get_product(request.into_inner()),
+        )
+        .await
     }
 
     async fn batch_get_products(
         &self,
         request: Request<pb::BatchGetProductsRequest>,
     ) -> Result<Response<pb::BatchGetProductsResponse>, Status> {
+        let call = call::context(&request).cloned();
         let request = request.into_inner();
-        rpc("BatchGetProducts", self.batch_get_products(request)).await
+        rpc("BatchGetProducts", call, self.batch_get_products(request)).await
     }
 
     async fn list_return_policies(
         &self,
-        _request: Request<pb::ListReturnPoliciesRequest>,
+        request: Request<pb::ListReturnPoliciesRequest>,
     ) -> Result<Response<pb::ListReturnPoliciesResponse>, Status> {
-        rpc("ListReturnPolicies", self.list_return_policies()).await
+        rpc(
+            "ListReturnPolicies",
+            call::context(&request).cloned(),
+            self.list_return_policies(),
+        )
+        .await
     }
 
     async fn check_return_eligibility(
         &self,
         request: Request<pb::CheckReturnEligibilityRequest>,
     ) -> Result<Response<pb::CheckReturnEligibilityResponse>, Status> {
-        rpc("CheckReturnEligibility", self.check_return(request)).await
+        rpc(
+            "CheckReturnEligibility",
+            call::context(&request).cloned(),
+            self.check_return(request),
+        )
+        .await
     }
 }

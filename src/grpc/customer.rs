@@ -8,7 +8,7 @@ use tonic::{Request, Response, Status};
 
 use super::{
     authorize::{self, Trail},
-    rpc,
+    call, rpc,
     status::{ApiError, Violation},
     validate::{self, Checked, both},
     watch::ProfileStream,
@@ -123,6 +123,9 @@ impl CustomerApi {
             )
             .await
             .map_err(ApiError::from);
+        if let Ok(served) = &served {
+            trail.note_served(served.from);
+        }
         if self.audit.is_on() {
             let outcome = served.as_ref().map(|s| Some(s.from));
             let record = trail.record(rpc, vec![customer.to_string()], read.sections, outcome);
@@ -286,21 +289,36 @@ impl pb::server::customer_service_server::CustomerService for CustomerApi {
         &self,
         request: Request<pb::GetCustomerProfileRequest>,
     ) -> Result<Response<WireProfile>, Status> {
-        rpc("GetCustomerProfile", self.get(request)).await
+        rpc(
+            "GetCustomerProfile",
+            call::context(&request).cloned(),
+            self.get(request),
+        )
+        .await
     }
 
     async fn batch_get_customer_profiles(
         &self,
         request: Request<pb::BatchGetCustomerProfilesRequest>,
     ) -> Result<Response<WireBatch>, Status> {
-        rpc("BatchGetCustomerProfiles", self.batch_get(request)).await
+        rpc(
+            "BatchGetCustomerProfiles",
+            call::context(&request).cloned(),
+            self.batch_get(request),
+        )
+        .await
     }
 
     async fn lookup_customers(
         &self,
         request: Request<pb::LookupCustomersRequest>,
     ) -> Result<Response<pb::LookupCustomersResponse>, Status> {
-        rpc("LookupCustomers", self.lookup(request)).await
+        rpc(
+            "LookupCustomers",
+            call::context(&request).cloned(),
+            self.lookup(request),
+        )
+        .await
     }
 
     type WatchCustomerProfileStream = ProfileStream;
@@ -312,6 +330,7 @@ impl pb::server::customer_service_server::CustomerService for CustomerApi {
         let (grant, trail) = (authorize::grant_of(&request), Trail::of(&request));
         rpc(
             "WatchCustomerProfile",
+            call::context(&request).cloned(),
             self.watch(request.into_inner(), grant, trail),
         )
         .await

@@ -15,7 +15,10 @@ use http::{Request, Response};
 use tonic::Status;
 use tower::{Layer, Service};
 
-use crate::auth::{AuthError, Authenticator};
+use crate::{
+    auth::{AuthError, Authenticator},
+    grpc::call::CallContext,
+};
 
 /// Checks every call against `auth`; lets everything through when `None` (authentication off).
 #[derive(Debug, Clone)]
@@ -75,6 +78,9 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
             ),
             tonic_types::ErrorDetails::with_retry_info(Some(wait)),
         ));
+    }
+    if let Some(call) = request.extensions().get::<CallContext>() {
+        call.note_caller(admitted.caller.clone());
     }
     request.extensions_mut().insert(admitted);
     Ok(())

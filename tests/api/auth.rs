@@ -550,3 +550,25 @@ async fn every_profile_read_and_lookup_is_audited_hits_included_with_keys_masked
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains(&email), "{text}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_authentication_on_a_scrape_needs_credentials_of_any_role() {
+    let app = spawn_app_with(Backend::Sqlite, protect).await;
+    let (status, body) = app.scrape_with("/metrics", &[]).await;
+    assert_eq!(status, 401, "{body}");
+    assert!(!body.contains("grpc_server"), "nothing leaks: {body}");
+    let (status, _) = app
+        .scrape_with("/metrics", &[("x-api-key", "c360_k_not_a_key")])
+        .await;
+    assert_eq!(status, 401);
+    let (status, body) = app
+        .scrape_with("/metrics", &[("x-api-key", SERVICE_KEY)])
+        .await;
+    assert_eq!(status, 200);
+    assert!(body.contains("grpc_server_started_total"));
+    let bearer = format!("Bearer {}", token(&["agent"], 60));
+    let (status, _) = app
+        .scrape_with("/metrics", &[("authorization", &bearer)])
+        .await;
+    assert_eq!(status, 200);
+}

@@ -37,6 +37,8 @@ pub use redis::{TestRedis, redis_prefix, shared_redis_url};
 /// A running c360 and clients of it.
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// Where `/metrics` is served.
+    pub metrics_addr: SocketAddr,
     pub customers: CustomerServiceClient<Channel>,
     pub catalog: CatalogServiceClient<Channel>,
     pub admin: CacheAdminServiceClient<Channel>,
@@ -123,10 +125,17 @@ pub async fn serve_unready(app: App, database: Arc<TestDatabase>) -> TestApp {
     let profiles = app.profiles().clone();
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let addr = listener.local_addr().expect("local address");
+    let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+    let metrics_addr = metrics.local_addr().expect("local address");
     let (shutdown, stopped) = oneshot::channel();
-    let server = tokio::spawn(server::run(listener, app, async {
-        let _ = stopped.await;
-    }));
+    let server = tokio::spawn(server::run_with_metrics(
+        listener,
+        Some(metrics),
+        app,
+        async {
+            let _ = stopped.await;
+        },
+    ));
     let channel = Endpoint::from_shared(format!("http://{addr}"))
         .expect("endpoint")
         .connect()
@@ -134,6 +143,7 @@ pub async fn serve_unready(app: App, database: Arc<TestDatabase>) -> TestApp {
         .expect("connect to the server");
     TestApp {
         addr,
+        metrics_addr,
         customers: CustomerServiceClient::new(channel.clone()),
         catalog: CatalogServiceClient::new(channel.clone()),
         admin: CacheAdminServiceClient::new(channel.clone()),
@@ -143,6 +153,46 @@ pub async fn serve_unready(app: App, database: Arc<TestDatabase>) -> TestApp {
         shutdown: Some(shutdown),
         server: Some(server),
         _database: database,
+    }
+}
+
+/// A scrape of `/metrics` (the Prometheus text format).
+pub struct Metrics(pub String);
+
+impl Metrics {
+    /// The value of the one series named `name` with exactly `labels` (in any order).
+    pub fn value(&self, name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+        self.0.lines().find_map(|line| {
+            if line.starts_with('#') {
+                return None;
+            }
+            let (series, value) = line.rsplit_once(' ')?;
+            let (series_name, series_labels) = match series.split_once('{') {
+                Some((n, rest)) => (n, rest.strip_suffix('}')?),
+                None => (series, ""),
+            };
+            if series_name != name {
+                return None;
+            }
+            let mut found: Vec<(&str, &str)> = series_labels
+                .split("\",")
+                .filter(|pair| !pair.is_empty())
+                .filter_map(|pair| {
+                    let (k, v) = pair.split_once("=\"")?;
+                    Some((k, v.trim_end_matches('"')))
+                })
+                .collect();
+            let mut wanted = labels.to_vec();
+            found.sort();
+            wanted.sort();
+            (found == wanted).then(|| value.parse().ok()).flatten()
+        })
+    }
+
+    /// [`Self::value`], which must be there.
+    pub fn get(&self, name: &str, labels: &[(&str, &str)]) -> f64 {
+        self.value(name, labels)
+            .unwrap_or_else(|| panic!("no {name}{labels:?} in the scrape:\n{}", self.0))
     }
 }
 
@@ -167,6 +217,36 @@ where
 
 impl TestApp {
     /// The URL of its backend database.
+    /// `GET path` on the metrics listener with `headers`: the status code and the body.
+    pub async fn scrape_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let mut stream = tokio::net::TcpStream::connect(self.metrics_addr)
+            .await
+            .expect("connect to the metrics listener");
+        let mut request = format!("GET {path} HTTP/1.1\r\nHost: c360\r\nConnection: close\r\n");
+        for (name, value) in headers {
+            request.push_str(&format!("{name}: {value}\r\n"));
+        }
+        request.push_str("\r\n");
+        stream.write_all(request.as_bytes()).await.expect("send");
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).await.expect("read");
+        let (head, body) = answer.split_once("\r\n\r\n").expect("an HTTP answer");
+        let status = head
+            .split(' ')
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .expect("a status");
+        (status, body.to_owned())
+    }
+
+    /// The figures `/metrics` serves now.
+    pub async fn scrape(&self) -> Metrics {
+        let (status, body) = self.scrape_with("/metrics", &[]).await;
+        assert_eq!(status, 200, "{body}");
+        Metrics(body)
+    }
+
     pub fn database_url(&self) -> &str {
         &self._database.url
     }

@@ -13,6 +13,7 @@ mod consistency;
 mod faults;
 mod freshness;
 mod lookups;
+mod observability;
 mod operations;
 mod profiles;
 mod replicas;

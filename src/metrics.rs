@@ -1,0 +1,362 @@
+//! Figures the service keeps about itself, as Prometheus and `c360 stats` read them:
+//! latency histograms with fixed buckets from 50 µs to 5 s (atomic adds on the request path,
+//! no lock), and every gRPC method's calls, codes and latency under go-grpc-prometheus's
+//! names. Exposition (the text Prometheus scrapes) is `app/metrics.rs`'s; this module only
+//! keeps figures, so every layer can count with it.
+
+use std::{
+    collections::HashMap,
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
+
+use prost_reflect::DescriptorPool;
+
+/// The upper bounds of the latency buckets, in nanoseconds: 50 µs to 5 s, then `+Inf`.
+pub const BOUNDS_NANOS: [u64; 16] = [
+    50_000,
+    100_000,
+    250_000,
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    25_000_000,
+    50_000_000,
+    100_000_000,
+    250_000_000,
+    500_000_000,
+    1_000_000_000,
+    2_500_000_000,
+    5_000_000_000,
+];
+
+/// Buckets, `+Inf` included.
+pub const BUCKETS: usize = BOUNDS_NANOS.len() + 1;
+
+/// A latency histogram: a count per bucket and the sum. Observing is two relaxed atomic adds.
+#[derive(Debug, Default)]
+pub struct Histogram {
+    buckets: [AtomicU64; BUCKETS],
+    sum_nanos: AtomicU64,
+}
+
+impl Histogram {
+    /// Counts one observation.
+    pub fn observe(&self, elapsed: Duration) {
+        let nanos = u64::try_from(elapsed.as_nanos()).unwrap_or(u64::MAX);
+        let bucket = BOUNDS_NANOS.partition_point(|&bound| bound < nanos);
+        self.buckets[bucket].fetch_add(1, Ordering::Relaxed);
+        self.sum_nanos.fetch_add(nanos, Ordering::Relaxed);
+    }
+
+    /// The counts now.
+    pub fn snapshot(&self) -> HistogramSnapshot {
+        HistogramSnapshot {
+            counts: std::array::from_fn(|i| self.buckets[i].load(Ordering::Relaxed)),
+            sum_nanos: self.sum_nanos.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// A histogram's counts at one moment: per bucket (not cumulative), and the sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HistogramSnapshot {
+    /// Observations per bucket; the last is `+Inf`.
+    pub counts: [u64; BUCKETS],
+    /// The sum of the observations, in nanoseconds.
+    pub sum_nanos: u64,
+}
+
+impl HistogramSnapshot {
+    /// Observations in all.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().sum()
+    }
+
+    /// What was observed between `earlier` and this one.
+    pub fn since(&self, earlier: &Self) -> Self {
+        Self {
+            counts: std::array::from_fn(|i| self.counts[i].saturating_sub(earlier.counts[i])),
+            sum_nanos: self.sum_nanos.saturating_sub(earlier.sum_nanos),
+        }
+    }
+
+    /// The `q` quantile (0 to 1), interpolated within its bucket as Prometheus's
+    /// `histogram_quantile` does; `None` without observations. Past the last bound it is the
+    /// last bound (5 s): the histogram knows no more.
+    pub fn quantile(&self, q: f64) -> Option<Duration> {
+        quantile(&self.counts, q)
+    }
+}
+
+/// The `q` quantile of bucket counts laid out as [`BOUNDS_NANOS`] and `+Inf`.
+pub fn quantile(counts: &[u64], q: f64) -> Option<Duration> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 || counts.len() != BUCKETS {
+        return None;
+    }
+    let rank = q.clamp(0.0, 1.0) * total as f64;
+    let mut below = 0u64;
+    for (i, &count) in counts.iter().enumerate() {
+        if count > 0 && (below + count) as f64 >= rank {
+            let Some(&upper) = BOUNDS_NANOS.get(i) else {
+                return Some(Duration::from_nanos(BOUNDS_NANOS[BOUNDS_NANOS.len() - 1]));
+            };
+            let lower = if i == 0 { 0 } else { BOUNDS_NANOS[i - 1] };
+            let within = ((rank - below as f64) / count as f64).clamp(0.0, 1.0);
+            let nanos = lower as f64 + (upper - lower) as f64 * within;
+            return Some(Duration::from_nanos(nanos as u64));
+        }
+        below += count;
+    }
+    None
+}
+
+/// The gRPC status codes as go-grpc-prometheus names them in `grpc_code`, by number.
+pub const GRPC_CODES: [&str; 17] = [
+    "OK",
+    "Canceled",
+    "Unknown",
+    "InvalidArgument",
+    "DeadlineExceeded",
+    "NotFound",
+    "AlreadyExists",
+    "PermissionDenied",
+    "ResourceExhausted",
+    "FailedPrecondition",
+    "Aborted",
+    "OutOfRange",
+    "Unimplemented",
+    "Internal",
+    "Unavailable",
+    "DataLoss",
+    "Unauthenticated",
+];
+
+/// A method's shape, as `grpc_type` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallKind {
+    /// One message each way.
+    Unary,
+    /// One request, a stream of responses.
+    ServerStream,
+    /// A stream of requests, one response.
+    ClientStream,
+    /// Streams both ways.
+    BidiStream,
+}
+
+impl CallKind {
+    /// The `grpc_type` label.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Unary => "unary",
+            Self::ServerStream => "server_stream",
+            Self::ClientStream => "client_stream",
+            Self::BidiStream => "bidi_stream",
+        }
+    }
+}
+
+/// One gRPC method's figures.
+#[derive(Debug)]
+pub struct MethodStats {
+    /// `/package.Service/Method`, as in the request path.
+    pub path: String,
+    /// `package.Service`.
+    pub service: String,
+    /// `Method`.
+    pub method: String,
+    /// Its shape.
+    pub kind: CallKind,
+    started: AtomicU64,
+    handled: [AtomicU64; GRPC_CODES.len()],
+    latency: Histogram,
+}
+
+/// One method's figures at one moment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MethodSnapshot {
+    /// Calls started.
+    pub started: u64,
+    /// Calls ended, by status code number.
+    pub handled: [u64; GRPC_CODES.len()],
+    /// How long ended calls took, until their status was sent.
+    pub latency: HistogramSnapshot,
+}
+
+impl MethodStats {
+    /// Counts a call started.
+    pub fn start(&self) {
+        self.started.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Counts a call ended with `code` after `elapsed`.
+    pub fn handled(&self, code: tonic::Code, elapsed: Duration) {
+        let code = (code as usize).min(GRPC_CODES.len() - 1);
+        self.handled[code].fetch_add(1, Ordering::Relaxed);
+        self.latency.observe(elapsed);
+    }
+
+    /// The figures now.
+    pub fn snapshot(&self) -> MethodSnapshot {
+        MethodSnapshot {
+            started: self.started.load(Ordering::Relaxed),
+            handled: std::array::from_fn(|i| self.handled[i].load(Ordering::Relaxed)),
+            latency: self.latency.snapshot(),
+        }
+    }
+}
+
+/// Every served method's figures, found by request path. Only methods the server serves are
+/// counted: a path that names none (a scan, a typo) adds no series.
+#[derive(Debug, Default)]
+pub struct RpcMetrics {
+    methods: Vec<MethodStats>,
+    by_path: HashMap<String, usize>,
+}
+
+impl RpcMetrics {
+    /// The methods of every service in the encoded descriptor sets.
+    pub fn new(descriptor_sets: &[&[u8]]) -> Result<Self, prost_reflect::DescriptorError> {
+        let mut methods = Vec::new();
+        for set in descriptor_sets {
+            let pool = DescriptorPool::decode(*set)?;
+            for service in pool.services() {
+                for method in service.methods() {
+                    let kind = match (method.is_client_streaming(), method.is_server_streaming()) {
+                        (false, false) => CallKind::Unary,
+                        (false, true) => CallKind::ServerStream,
+                        (true, false) => CallKind::ClientStream,
+                        (true, true) => CallKind::BidiStream,
+                    };
+                    methods.push(MethodStats {
+                        path: format!("/{}/{}", service.full_name(), method.name()),
+                        service: service.full_name().to_owned(),
+                        method: method.name().to_owned(),
+                        kind,
+                        started: AtomicU64::new(0),
+                        handled: Default::default(),
+                        latency: Histogram::default(),
+                    });
+                }
+            }
+        }
+        methods.sort_by(|a, b| a.path.cmp(&b.path));
+        methods.dedup_by(|a, b| a.path == b.path);
+        let by_path = methods
+            .iter()
+            .enumerate()
+            .map(|(i, m)| (m.path.clone(), i))
+            .collect();
+        Ok(Self { methods, by_path })
+    }
+
+    /// The method a request path names, if served.
+    pub fn get(&self, path: &str) -> Option<&MethodStats> {
+        self.index(path).map(|i| &self.methods[i])
+    }
+
+    /// Where in [`Self::methods`] the method a request path names is, if served.
+    pub fn index(&self, path: &str) -> Option<usize> {
+        self.by_path.get(path).copied()
+    }
+
+    /// Every method, by path.
+    pub fn methods(&self) -> &[MethodStats] {
+        &self.methods
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn micros(n: u64) -> Duration {
+        Duration::from_micros(n)
+    }
+
+    #[test]
+    fn an_observation_lands_in_the_first_bucket_whose_bound_holds_it() {
+        let histogram = Histogram::default();
+        for elapsed in [
+            micros(10),
+            micros(50),
+            micros(51),
+            micros(5_000_000),
+            micros(6_000_000),
+        ] {
+            histogram.observe(elapsed);
+        }
+        let snapshot = histogram.snapshot();
+        assert_eq!(snapshot.counts[0], 2, "≤ 50 µs, the bound included");
+        assert_eq!(snapshot.counts[1], 1, "51 µs: ≤ 100 µs");
+        assert_eq!(snapshot.counts[15], 1, "5 s exactly: ≤ 5 s");
+        assert_eq!(snapshot.counts[16], 1, "6 s: +Inf");
+        assert_eq!(snapshot.count(), 5);
+        assert_eq!(snapshot.sum_nanos, 11_000_111_000);
+    }
+
+    #[test]
+    fn quantiles_interpolate_within_the_bucket_as_prometheus_does() {
+        let histogram = Histogram::default();
+        assert_eq!(histogram.snapshot().quantile(0.5), None);
+        // 100 observations between 100 and 250 µs: the median is halfway through the bucket.
+        for _ in 0..100 {
+            histogram.observe(micros(200));
+        }
+        assert_eq!(histogram.snapshot().quantile(0.5), Some(micros(175)));
+        assert_eq!(histogram.snapshot().quantile(1.0), Some(micros(250)));
+        histogram.observe(micros(60_000_000));
+        assert_eq!(
+            histogram.snapshot().quantile(1.0),
+            Some(micros(5_000_000)),
+            "past the last bound: the last bound"
+        );
+    }
+
+    #[test]
+    fn a_difference_of_snapshots_is_what_happened_between_them() {
+        let histogram = Histogram::default();
+        histogram.observe(micros(70));
+        let before = histogram.snapshot();
+        histogram.observe(micros(700));
+        histogram.observe(micros(700));
+        let between = histogram.snapshot().since(&before);
+        assert_eq!(between.count(), 2);
+        assert_eq!(between.counts[4], 2);
+        assert_eq!(between.sum_nanos, 1_400_000);
+    }
+
+    #[test]
+    fn methods_are_found_by_path_with_their_shape_and_unknown_paths_are_not() {
+        let rpcs = RpcMetrics::new(&[c360_proto::FILE_DESCRIPTOR_SET]).expect("descriptors");
+        let get = rpcs
+            .get("/customer360.v1.CustomerService/GetCustomerProfile")
+            .expect("served");
+        assert_eq!(
+            (get.service.as_str(), get.method.as_str(), get.kind),
+            (
+                "customer360.v1.CustomerService",
+                "GetCustomerProfile",
+                CallKind::Unary
+            )
+        );
+        let watch = rpcs
+            .get("/customer360.v1.CustomerService/WatchCustomerProfile")
+            .expect("served");
+        assert_eq!(watch.kind, CallKind::ServerStream);
+        assert!(rpcs.get("/customer360.v1.CustomerService/Nope").is_none());
+        get.start();
+        get.handled(tonic::Code::NotFound, micros(80));
+        let snapshot = get.snapshot();
+        assert_eq!((snapshot.started, snapshot.handled[5]), (1, 1));
+        assert_eq!(GRPC_CODES[tonic::Code::NotFound as usize], "NotFound");
+        assert_eq!(
+            GRPC_CODES[tonic::Code::Unauthenticated as usize],
+            "Unauthenticated"
+        );
+    }
+}

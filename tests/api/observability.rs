@@ -1,0 +1,302 @@
+//! What an SRE sees from outside: `/metrics` after a known sequence of calls, with exact
+//! counts; request ids in and out; the endpoint's own answers.
+
+use c360::vocab::SourceKind;
+use c360_proto as pb;
+use tonic::{Code, Request};
+
+use crate::helpers::{Backend, TestApp, get, spawn_app, spawn_app_with};
+
+const GET: &str = "GetCustomerProfile";
+const SERVICE: &str = "customer360.v1.CustomerService";
+
+fn method(name: &'static str) -> [(&'static str, &'static str); 3] {
+    [
+        ("grpc_type", "unary"),
+        ("grpc_service", SERVICE),
+        ("grpc_method", name),
+    ]
+}
+
+fn handled(name: &'static str, code: &'static str) -> [(&'static str, &'static str); 4] {
+    let [a, b, c] = method(name);
+    [a, b, c, ("grpc_code", code)]
+}
+
+async fn code_of(app: &TestApp, id: &str) -> Code {
+    let mut client = app.customers.clone();
+    match client.get_customer_profile(get(id)).await {
+        Ok(_) => Code::Ok,
+        Err(status) => status.code(),
+    }
+}
+
+async fn a_scrape_after_known_calls_counts_them_exactly(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let before = app.scrape().await;
+    assert_eq!(before.get("grpc_server_started_total", &method(GET)), 0.0);
+
+    // A miss, a hit, a customer nobody has, an id that is not one, and a lookup by order.
+    assert_eq!(code_of(&app, "3").await, Code::Ok);
+    assert_eq!(code_of(&app, "3").await, Code::Ok);
+    assert_eq!(code_of(&app, "999999999").await, Code::NotFound);
+    assert_eq!(code_of(&app, "not-an-id").await, Code::InvalidArgument);
+    let mut client = app.customers.clone();
+    let lookup = client
+        .lookup_customers(pb::LookupCustomersRequest {
+            key: Some(pb::lookup_customers_request::Key::Email(
+                "nobody@nowhere.invalid".into(),
+            )),
+        })
+        .await;
+    assert!(lookup.is_ok(), "{lookup:?}");
+
+    let after = app.scrape().await;
+    assert_eq!(after.get("grpc_server_started_total", &method(GET)), 4.0);
+    assert_eq!(
+        after.get("grpc_server_handled_total", &handled(GET, "OK")),
+        2.0
+    );
+    assert_eq!(
+        after.get("grpc_server_handled_total", &handled(GET, "NotFound")),
+        1.0
+    );
+    assert_eq!(
+        after.get(
+            "grpc_server_handled_total",
+            &handled(GET, "InvalidArgument")
+        ),
+        1.0
+    );
+    assert_eq!(
+        after.value("grpc_server_handled_total", &handled(GET, "Internal")),
+        None,
+        "codes never seen are not exported"
+    );
+    assert_eq!(
+        after.get(
+            "grpc_server_handled_total",
+            &handled("LookupCustomers", "OK")
+        ),
+        1.0
+    );
+    assert_eq!(
+        after.get("grpc_server_handling_seconds_count", &method(GET)),
+        4.0
+    );
+    let mut le_inf = method(GET).to_vec();
+    le_inf.push(("le", "+Inf"));
+    assert_eq!(
+        after.get("grpc_server_handling_seconds_bucket", &le_inf),
+        4.0
+    );
+    let mut le_5s = method(GET).to_vec();
+    le_5s.push(("le", "5"));
+    assert_eq!(
+        after.get("grpc_server_handling_seconds_bucket", &le_5s),
+        4.0
+    );
+    // Other methods: nothing.
+    assert_eq!(
+        after.get(
+            "grpc_server_started_total",
+            &method("BatchGetCustomerProfiles")
+        ),
+        0.0
+    );
+
+    // The caches: customer 3 missed then hit; the unknown one missed (and is remembered as
+    // unknown, apart from the entries); the invalid id never reached them.
+    assert_eq!(after.get("c360_cache_l1_hits_total", &[]), 1.0);
+    assert_eq!(after.get("c360_cache_l1_misses_total", &[]), 2.0);
+    assert_eq!(after.get("c360_cache_loads_total", &[]), 2.0);
+    assert_eq!(after.get("c360_cache_entries", &[]), 1.0);
+    assert_eq!(after.get("c360_cache_l2_enabled", &[]), 0.0);
+    assert_eq!(after.get("c360_ready", &[]), 1.0);
+    assert_eq!(after.get("c360_watch_streams", &[]), 0.0);
+    // The sources: what the fan-out counted, by backend, all closed.
+    for kind in SourceKind::ALL {
+        let source = [("source", kind.as_str())];
+        assert_eq!(
+            after.get("c360_source_reads_total", &source),
+            app.reads(kind) as f64,
+            "{kind}"
+        );
+        assert!(app.reads(kind) >= 2, "two loads reached {kind}");
+        let closed = [("source", kind.as_str()), ("state", "closed")];
+        assert_eq!(after.get("c360_source_circuit_state", &closed), 1.0);
+        let mut le_inf = source.to_vec();
+        le_inf.push(("le", "+Inf"));
+        assert_eq!(
+            after.get("c360_source_read_seconds_bucket", &le_inf),
+            app.reads(kind) as f64
+        );
+        for reason in ["timeout", "unavailable", "circuit_open"] {
+            let labels = [("source", kind.as_str()), ("reason", reason)];
+            assert_eq!(after.get("c360_source_errors_total", &labels), 0.0);
+        }
+    }
+    // The feed follows, and has seen everything committed within moments.
+    let staleness = after
+        .0
+        .lines()
+        .find(|line| line.starts_with("c360_feed_staleness_seconds{"))
+        .and_then(|line| line.rsplit_once(' '))
+        .and_then(|(_, value)| value.parse::<f64>().ok())
+        .expect("a feed's staleness");
+    assert!(staleness < 60.0, "{staleness}");
+    let build = after
+        .0
+        .lines()
+        .find(|line| line.starts_with("c360_build_info{"))
+        .expect("build info");
+    assert!(build.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))));
+}
+
+crate::over_both_backends!(a_scrape_after_known_calls_counts_them_exactly);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_request_id_is_returned_kept_when_sane_and_made_when_not() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut client = app.customers.clone();
+    let mut request = Request::new(get(3));
+    request
+        .metadata_mut()
+        .insert("x-request-id", "desk-7.call-42".parse().unwrap());
+    let answer = client.get_customer_profile(request).await.unwrap();
+    assert_eq!(
+        answer.metadata().get("x-request-id").unwrap(),
+        "desk-7.call-42"
+    );
+
+    let answer = client.get_customer_profile(get(3)).await.unwrap();
+    let made = answer
+        .metadata()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_eq!(made.len(), 32);
+
+    let mut request = Request::new(get("not-an-id"));
+    request
+        .metadata_mut()
+        .insert("x-request-id", "has spaces in it".parse().unwrap());
+    let error = client.get_customer_profile(request).await.unwrap_err();
+    let replaced = error
+        .metadata()
+        .get("x-request-id")
+        .unwrap()
+        .to_str()
+        .unwrap();
+    assert_ne!(replaced, "has spaces in it");
+    assert_eq!(replaced.len(), 32, "errors carry the id too");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_metrics_endpoint_answers_only_get_metrics() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let (status, _) = app.scrape_with("/", &[]).await;
+    assert_eq!(status, 404);
+    let (status, body) = app.scrape_with("/metrics", &[]).await;
+    assert_eq!(status, 200);
+    assert!(body.contains("# TYPE grpc_server_handled_total counter"));
+    assert!(body.contains("# TYPE grpc_server_handling_seconds histogram"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_metrics_disabled_no_grpc_series_are_kept_and_calls_still_work() {
+    let app = spawn_app_with(Backend::Sqlite, |settings| {
+        settings.metrics.enabled = false;
+    })
+    .await;
+    assert_eq!(code_of(&app, "3").await, Code::Ok);
+    let scrape = app.scrape().await;
+    assert!(!scrape.0.contains("grpc_server_started_total"));
+    assert_eq!(scrape.get("c360_cache_loads_total", &[]), 1.0);
+}
+
+/// The metric names an expression uses: c360's own (`c360_…`), the gRPC server's
+/// (`grpc_server_…`) and recorded series (`c360:…`).
+fn metric_names(expr: &str) -> Vec<&str> {
+    expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
+        .filter(|token| {
+            token.starts_with("c360_")
+                || token.starts_with("c360:")
+                || token.starts_with("grpc_server_")
+        })
+        .collect()
+}
+
+/// Every string under a key named `key`, anywhere in `value`.
+fn strings_under<'a>(value: &'a serde_json::Value, key: &str, found: &mut Vec<&'a str>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            for (name, inner) in map {
+                match inner {
+                    serde_json::Value::String(text) if name == key => found.push(text),
+                    _ => strings_under(inner, key, found),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                strings_under(item, key, found);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_and_the_rules_name_only_metrics_c360_exports() {
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/prometheus");
+    let rules = std::fs::read_to_string(deploy.join("c360.rules.yml")).unwrap();
+    let recorded: Vec<&str> = rules
+        .lines()
+        .filter_map(|line| line.trim().strip_prefix("- record: "))
+        .collect();
+    assert!(recorded.len() >= 14, "{recorded:?}");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(deploy.join("c360.dashboard.json")).unwrap())
+            .expect("the dashboard is JSON");
+
+    // A replica that has served a call of every kind the names need.
+    let app = spawn_app(Backend::Sqlite).await;
+    assert_eq!(code_of(&app, "3").await, Code::Ok);
+    assert_eq!(code_of(&app, "x").await, Code::InvalidArgument);
+    let scrape = app.scrape().await;
+    let exported = |name: &str| {
+        scrape.0.lines().any(|line| {
+            line.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(['{', ' ']))
+        })
+    };
+
+    let mut queries = Vec::new();
+    strings_under(&dashboard, "expr", &mut queries);
+    strings_under(&dashboard, "definition", &mut queries);
+    assert!(queries.len() >= 40, "{} queries", queries.len());
+    let rule_exprs: Vec<&str> = rules
+        .lines()
+        .filter(|line| !line.trim_start().starts_with('#'))
+        .collect();
+    for expr in queries.iter().copied().chain(rule_exprs) {
+        for name in metric_names(expr) {
+            if name.contains(':') {
+                assert!(
+                    recorded.contains(&name),
+                    "{name} is recorded by no rule ({expr})"
+                );
+            } else {
+                assert!(exported(name), "c360 does not export {name} ({expr})");
+            }
+        }
+    }
+    for query in queries {
+        assert!(
+            !metric_names(query).is_empty(),
+            "a query naming no c360 metric: {query}"
+        );
+    }
+}
