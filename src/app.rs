@@ -434,7 +434,7 @@ impl App {
 
     /// `CacheAdminService`.
     pub fn cache_admin_api(&self) -> CacheAdminApi {
-        CacheAdminApi::new(self.profiles.clone())
+        CacheAdminApi::new(self.profiles.clone()).with_rpcs(self.rpcs.clone())
     }
 }
 

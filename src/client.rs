@@ -1,10 +1,11 @@
-//! The `get` and `lookup` commands: a gRPC client of c360, readable for a person by default,
+//! The `get`, `lookup`, `stats` and `top` commands: a gRPC client of c360, readable for a person by default,
 //! JSON (the proto3 mapping) with `--json`. Credentials come from the environment:
 //! `C360_TOKEN` (a bearer token, e.g. from `c360 token`) or `C360_API_KEY`. An `https://`
 //! address is spoken to over TLS, trusting the system's CAs or the one in `C360_CA_CERT`, and
 //! presenting `C360_CLIENT_CERT` / `C360_CLIENT_KEY` where the server asks for a certificate.
 
 mod render;
+mod stats;
 
 use std::time::Duration;
 
@@ -297,9 +298,41 @@ pub async fn stats(addr: &str, format: Format) -> Result<String, ClientError> {
         .await?
         .into_inner();
     match format {
-        Format::Text => Ok(render::stats(&stats)),
+        Format::Text => Ok(stats::render(&stats)),
         Format::Json => json(&stats, "customer360.v1.CacheStats"),
     }
+}
+
+/// `c360 top`: reads a replica's figures every `every` and hands `show` what changed since
+/// the reading before (rates, and percentiles of the calls in between); `count` times, or
+/// until the caller stops it.
+pub async fn top(
+    addr: &str,
+    every: Duration,
+    count: Option<u64>,
+    mut show: impl FnMut(String),
+) -> Result<(), ClientError> {
+    let mut client = admin(addr).await?;
+    let mut earlier = client
+        .get_cache_stats(pb::GetCacheStatsRequest {})
+        .await?
+        .into_inner();
+    let mut at = tokio::time::Instant::now();
+    let mut ticks = tokio::time::interval_at(at + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut shown = 0;
+    while count.is_none_or(|count| shown < count) {
+        ticks.tick().await;
+        let later = client
+            .get_cache_stats(pb::GetCacheStatsRequest {})
+            .await?
+            .into_inner();
+        let now = tokio::time::Instant::now();
+        show(stats::top(&earlier, &later, now - at));
+        (earlier, at) = (later, now);
+        shown += 1;
+    }
+    Ok(())
 }
 
 /// `message` in the proto3 JSON mapping, as grpcurl prints it.

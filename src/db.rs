@@ -69,6 +69,17 @@ pub enum Db {
     Sqlite(SqlitePool),
 }
 
+/// How a pool stands at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    /// Connections open, idle or in use.
+    pub size: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
+}
+
 /// A value bound to a query parameter.
 #[derive(Debug, Clone)]
 pub enum Bind {
@@ -191,6 +202,23 @@ impl Db {
         self.fetch_optional::<(i64,)>("SELECT CAST(1 AS BIGINT)", &[])
             .await
             .map(drop)
+    }
+
+    /// Its connections now.
+    pub fn status(&self) -> PoolStatus {
+        let idle = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        match self {
+            Self::Postgres(pool) => PoolStatus {
+                size: pool.size(),
+                idle: idle(pool.num_idle()),
+                max: pool.options().get_max_connections(),
+            },
+            Self::Sqlite(pool) => PoolStatus {
+                size: pool.size(),
+                idle: idle(pool.num_idle()),
+                max: pool.options().get_max_connections(),
+            },
+        }
     }
 
     /// Closes every connection of the pool.

@@ -30,6 +30,7 @@ use tracing::Instrument;
 use self::{breaker::Breaker, hedge::Hedger, retry::RetryBudget};
 use crate::{
     admission::{Admission, AdmissionSettings, Permit, Priority, Shed},
+    db::PoolStatus,
     metrics::{Histogram, HistogramSnapshot},
     records::{Identity, Shipment},
     sources::{CustomerKey, Lookups, OrderDetail, SourceData, SourceError, Sources},
@@ -122,6 +123,24 @@ struct Guards {
     failed: AtomicU64,
     /// One warning a second about this backend's failures, not one per read.
     warnings: LogGate,
+    /// Reads under way now (waiting for a connection, or running).
+    in_flight: AtomicU64,
+}
+
+/// Counts a read under way for as long as it lives (a read may be dropped at any await).
+struct Flying<'a>(&'a AtomicU64);
+
+impl<'a> Flying<'a> {
+    fn enter(count: &'a AtomicU64) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count)
+    }
+}
+
+impl Drop for Flying<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// What a backend's reads came to since start.
@@ -145,6 +164,10 @@ pub struct SourceCounts {
     pub failed: u64,
     /// How long the reads that reached the backend took.
     pub latency: HistogramSnapshot,
+    /// Reads under way now.
+    pub in_flight: u64,
+    /// The backend's connection pool now, if it has one.
+    pub pool: Option<PoolStatus>,
 }
 
 impl std::fmt::Debug for Fanout {
@@ -177,6 +200,7 @@ impl Fanout {
                 timeouts: AtomicU64::new(0),
                 failed: AtomicU64::new(0),
                 warnings: LogGate::new(SOURCE_WARNING_EVERY),
+                in_flight: AtomicU64::new(0),
             })),
             admission: Admission::new(resilience.admission),
             retries: Arc::new(Retries {
@@ -233,6 +257,8 @@ impl Fanout {
             timeouts: guards.timeouts.load(Ordering::Relaxed),
             failed: guards.failed.load(Ordering::Relaxed),
             latency: guards.latency.snapshot(),
+            in_flight: guards.in_flight.load(Ordering::Relaxed),
+            pool: self.sources.get(kind).pool(),
         }
     }
 
@@ -356,6 +382,7 @@ impl Fanout {
             return Err(Failure::CircuitOpen);
         };
         guards.reads.fetch_add(1, Ordering::Relaxed);
+        let _flying = Flying::enter(&guards.in_flight);
         let read = self.hedged(guards, &read).instrument(span.clone());
         let (result, answered) = match tokio::time::timeout_at(deadline, read).await {
             Ok(Ok(answer)) => {

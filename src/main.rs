@@ -116,10 +116,24 @@ enum Command {
         #[arg(long, default_value = DEFAULT_ADDR)]
         addr: String,
     },
-    /// Print a replica's cache and change-feed figures.
+    /// Print a replica's figures: calls and latency percentiles per RPC and per backend, the
+    /// caches, the change feeds.
     Stats {
         #[command(flatten)]
         target: Target,
+    },
+    /// Follow a replica's figures, refreshed every second: calls per second and the
+    /// percentiles of the last second's calls, per RPC and per backend (like redis-cli --stat).
+    Top {
+        /// The c360 server.
+        #[arg(long, default_value = DEFAULT_ADDR)]
+        addr: String,
+        /// Between two readings, e.g. 1s or 500ms.
+        #[arg(long, default_value = "1s", value_parser = humantime_serde::re::humantime::parse_duration)]
+        interval: std::time::Duration,
+        /// Stop after this many readings (default: at Ctrl-C).
+        #[arg(long)]
+        count: Option<u64>,
     },
     /// Find customers by email, phone number or order id.
     Lookup {
@@ -293,6 +307,37 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Stats { target } => {
             let text = client::stats(&target.addr, target.format()).await?;
             print!("{}", with_newline(text));
+            Ok(())
+        }
+        Command::Top {
+            addr,
+            interval,
+            count,
+        } => {
+            use std::io::IsTerminal;
+            anyhow::ensure!(
+                interval >= Duration::from_millis(100),
+                "--interval must be at least 100ms"
+            );
+            let terminal = std::io::stdout().is_terminal();
+            let follow = client::top(&addr, interval, count, |text| {
+                if terminal {
+                    // Clear the screen and go home, as top does.
+                    print!("\x1b[2J\x1b[H");
+                }
+                println!(
+                    "c360 at {addr} · {}",
+                    chrono::Local::now().format("%H:%M:%S")
+                );
+                print!("{}", with_newline(text));
+                if !terminal {
+                    println!();
+                }
+            });
+            tokio::select! {
+                result = follow => result?,
+                () = shutdown_signal() => {}
+            }
             Ok(())
         }
         Command::Lookup { by, target } => {

@@ -91,27 +91,44 @@ impl HistogramSnapshot {
     }
 }
 
+/// The upper bounds of the latency buckets, in seconds (what Prometheus's `le` says).
+pub fn bounds_seconds() -> [f64; BOUNDS_NANOS.len()] {
+    BOUNDS_NANOS.map(|nanos| nanos as f64 / 1e9)
+}
+
 /// The `q` quantile of bucket counts laid out as [`BOUNDS_NANOS`] and `+Inf`.
 pub fn quantile(counts: &[u64], q: f64) -> Option<Duration> {
+    quantile_of(&bounds_seconds(), counts, q)
+}
+
+/// The `q` quantile (0 to 1) of a histogram with these upper bounds (seconds, ascending) and
+/// counts per bucket (one more than the bounds: the last is unbounded), interpolated within
+/// its bucket as Prometheus's `histogram_quantile` does. `None` without observations or when
+/// the shapes do not fit; past the last bound it is the last bound.
+pub fn quantile_of(bounds: &[f64], counts: &[u64], q: f64) -> Option<Duration> {
     let total: u64 = counts.iter().sum();
-    if total == 0 || counts.len() != BUCKETS {
+    if total == 0 || counts.len() != bounds.len() + 1 {
         return None;
     }
     let rank = q.clamp(0.0, 1.0) * total as f64;
     let mut below = 0u64;
     for (i, &count) in counts.iter().enumerate() {
         if count > 0 && (below + count) as f64 >= rank {
-            let Some(&upper) = BOUNDS_NANOS.get(i) else {
-                return Some(Duration::from_nanos(BOUNDS_NANOS[BOUNDS_NANOS.len() - 1]));
+            let Some(&upper) = bounds.get(i) else {
+                return bounds.last().map(|&last| nanos(last));
             };
-            let lower = if i == 0 { 0 } else { BOUNDS_NANOS[i - 1] };
+            let lower = if i == 0 { 0.0 } else { bounds[i - 1] };
             let within = ((rank - below as f64) / count as f64).clamp(0.0, 1.0);
-            let nanos = lower as f64 + (upper - lower) as f64 * within;
-            return Some(Duration::from_nanos(nanos as u64));
+            return Some(nanos(lower + (upper - lower) * within));
         }
         below += count;
     }
     None
+}
+
+/// Seconds, to the nearest nanosecond (bounds like 0.00025 are not exact in binary).
+fn nanos(seconds: f64) -> Duration {
+    Duration::from_nanos((seconds.max(0.0) * 1e9).round() as u64)
 }
 
 /// The gRPC status codes as go-grpc-prometheus names them in `grpc_code`, by number.

@@ -31,6 +31,7 @@ pub use lookups::SqlLookups;
 pub use orders::OrdersSource;
 
 use crate::{
+    db::PoolStatus,
     records::{Billing, CrmRecord, Identity, OrderHistory, OrderRecord, Shipment},
     vocab::{CustomerId, Email, InvalidValue, OrderId, PerSource, Phone, SourceKind},
 };
@@ -120,6 +121,11 @@ pub trait Source: Send + Sync + 'static {
 
     /// Everything this backend knows about `customer` that a profile needs.
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>>;
+
+    /// Its connection pool now, if it has one.
+    fn pool(&self) -> Option<PoolStatus> {
+        None
+    }
 }
 
 /// What CRM finds customers by.

@@ -389,6 +389,57 @@ impl Collector for Figures {
                 &counts.latency,
             )?;
         }
+        let mut flying = encoder.encode_descriptor(
+            "c360_source_reads_in_flight",
+            "Backend reads under way now (waiting for a connection, or running).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (kind, counts) in &self.sources {
+            let in_flight = i64::try_from(counts.in_flight).unwrap_or(i64::MAX);
+            ConstGauge::new(in_flight)
+                .encode(flying.encode_family(&[("source", kind.as_str())])?)?;
+        }
+        let pools: Vec<_> = self
+            .sources
+            .iter()
+            .filter_map(|(kind, counts)| Some((kind.as_str(), counts.pool?, counts.in_flight)))
+            .collect();
+        let mut connections = encoder.encode_descriptor(
+            "c360_source_pool_connections",
+            "Connections of each backend's pool, by state (idle, busy).",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (source, pool, _) in &pools {
+            let busy = pool.size.saturating_sub(pool.idle);
+            for (state, count) in [("idle", pool.idle), ("busy", busy)] {
+                ConstGauge::new(i64::from(count))
+                    .encode(connections.encode_family(&[("source", *source), ("state", state)])?)?;
+            }
+        }
+        let mut max = encoder.encode_descriptor(
+            "c360_source_pool_max_connections",
+            "The most connections each backend's pool opens.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (source, pool, _) in &pools {
+            ConstGauge::new(i64::from(pool.max))
+                .encode(max.encode_family(&[("source", *source)])?)?;
+        }
+        let mut waiters = encoder.encode_descriptor(
+            "c360_source_pool_waiting",
+            "Backend reads waiting for a connection, at least: reads under way beyond the busy \
+             connections.",
+            None,
+            MetricType::Gauge,
+        )?;
+        for (source, pool, in_flight) in &pools {
+            let busy = u64::from(pool.size.saturating_sub(pool.idle));
+            let waiting = i64::try_from(in_flight.saturating_sub(busy)).unwrap_or(i64::MAX);
+            ConstGauge::new(waiting).encode(waiters.encode_family(&[("source", *source)])?)?;
+        }
         let mut circuits = encoder.encode_descriptor(
             "c360_source_circuit_state",
             "1 for the state each backend's circuit is in (closed, half_open, open).",

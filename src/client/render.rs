@@ -7,7 +7,7 @@ use chrono::DateTime;
 use c360_proto as pb;
 
 /// "CUSTOMER_TIER_GOLD" → "gold".
-fn short(name: &str, prefix: &str) -> String {
+pub(super) fn short(name: &str, prefix: &str) -> String {
     name.strip_prefix(prefix)
         .unwrap_or(name)
         .to_lowercase()
@@ -244,109 +244,6 @@ fn sources_section(o: &mut String, p: &pb::CustomerProfile) {
         };
         let _ = writeln!(o, "Served from {tier}, data {age:.1}s old");
     }
-}
-
-/// Cache and feed figures.
-pub(super) fn stats(s: &pb::CacheStats) -> String {
-    let tier = |t: Option<&pb::TierStats>| t.cloned().unwrap_or_default();
-    let (l1, l2) = (tier(s.l1.as_ref()), tier(s.l2.as_ref()));
-    let ratio = |hits: i64, misses: i64| match hits + misses {
-        0 => "-".to_owned(),
-        all => format!("{:.1}%", hits as f64 * 100.0 / all as f64),
-    };
-    let mut out = String::new();
-    let o = &mut out;
-    let _ = writeln!(
-        o,
-        "L1       {} entries, {:.1} MiB",
-        s.entries,
-        s.bytes as f64 / (1 << 20) as f64
-    );
-    let _ = writeln!(
-        o,
-        "         hits {} · misses {} · hit ratio {}",
-        l1.hits,
-        l1.misses,
-        ratio(l1.hits, l1.misses)
-    );
-    if s.l2_enabled {
-        let _ = writeln!(
-            o,
-            "L2       hits {} · misses {} · errors {} · hit ratio {}",
-            l2.hits,
-            l2.misses,
-            l2.errors,
-            ratio(l2.hits, l2.misses)
-        );
-        let _ = writeln!(
-            o,
-            "         invalidations unconfirmed {} · customers kept off L2 {} · entries refused (did not open) {}",
-            s.l2_unconfirmed, s.l2_unconfirmed_pending, s.l2_rejected
-        );
-    } else {
-        let _ = writeln!(o, "L2       off (no redis.url)");
-    }
-    let _ = writeln!(
-        o,
-        "Loads    {} · coalesced waits {} · refreshes {} · stale serves {}",
-        s.loads, s.coalesced_waits, s.refreshes, s.stale_serves
-    );
-    let _ = writeln!(
-        o,
-        "Memory   re-enriched after a catalog change {} · unknown customers answered {}",
-        s.reenrichments, s.not_found_hits
-    );
-    let _ = writeln!(
-        o,
-        "Dropped  evictions {} · invalidations {} · discarded loads {} · flushes {}",
-        s.evictions, s.invalidations, s.discarded_loads, s.flushes
-    );
-    let reads: Vec<String> = s
-        .source_reads
-        .iter()
-        .map(|r| format!("{} {}", short(r.source().as_str_name(), "SOURCE_"), r.reads))
-        .collect();
-    let _ = writeln!(o, "Reads    {}", reads.join(" · "));
-    let guards: Vec<String> = s
-        .source_reads
-        .iter()
-        .map(|r| {
-            let p95 = r.p95.as_ref().map_or("p95 -".to_owned(), |d| {
-                format!(
-                    "p95 {:.1} ms",
-                    d.seconds as f64 * 1e3 + f64::from(d.nanos) / 1e6
-                )
-            });
-            format!(
-                "{} {} ({} opened, {} refused), {} hedges, {p95}",
-                short(r.source().as_str_name(), "SOURCE_"),
-                short(r.circuit().as_str_name(), "CIRCUIT_STATE_"),
-                r.circuit_opened,
-                r.circuit_refusals,
-                r.hedges,
-            )
-        })
-        .collect();
-    for line in guards {
-        let _ = writeln!(o, "Circuit  {line}");
-    }
-    let _ = writeln!(
-        o,
-        "Admitted limit {} loads at once · {} running · {} shed · {} retried",
-        s.concurrency_limit, s.loads_in_flight, s.shed, s.retries
-    );
-    for feed in &s.feeds {
-        let lag = feed
-            .lag
-            .as_ref()
-            .map_or(0.0, |d| d.seconds as f64 * 1e3 + f64::from(d.nanos) / 1e6);
-        let _ = writeln!(
-            o,
-            "Feed     {}: position {}, {} changes applied, last lag {lag:.1} ms",
-            feed.database, feed.position, feed.applied
-        );
-    }
-    out
 }
 
 /// Lookup matches, one per line.

@@ -1,6 +1,6 @@
 //! `customer360.v1.CacheAdminService`.
 
-use std::sync::atomic::Ordering;
+use std::sync::{Arc, atomic::Ordering};
 
 use c360_proto as pb;
 use futures::{StreamExt, stream};
@@ -16,6 +16,7 @@ use crate::{
     cache::CacheStats,
     convert::{duration, source},
     fanout::{CircuitState, Fanout},
+    metrics::{GRPC_CODES, HistogramSnapshot, RpcMetrics, bounds_seconds},
     profiles::{Freshness, ProfileError, Profiles},
     vocab::{CustomerId, SourceKind},
 };
@@ -28,12 +29,22 @@ const WARM_CONCURRENCY: usize = 8;
 #[derive(Debug, Clone)]
 pub struct CacheAdminApi {
     profiles: Profiles,
+    rpcs: Option<Arc<RpcMetrics>>,
 }
 
 impl CacheAdminApi {
     /// Operates the caches of `profiles`.
     pub fn new(profiles: Profiles) -> Self {
-        Self { profiles }
+        Self {
+            profiles,
+            rpcs: None,
+        }
+    }
+
+    /// The same, its stats with every method's calls from `rpcs`.
+    pub fn with_rpcs(mut self, rpcs: Option<Arc<RpcMetrics>>) -> Self {
+        self.rpcs = rpcs;
+        self
     }
 
     /// Loads the customers asked for, as bulk work: a load that admission control refuses,
@@ -117,6 +128,9 @@ fn figures(
                     circuit_opened: int(counts.opened),
                     circuit: circuit(counts.circuit) as i32,
                     p95: counts.p95.map(duration),
+                    timeouts: int(counts.timeouts),
+                    failures: int(counts.failed),
+                    latency: Some(histogram(&counts.latency)),
                 }
             })
             .collect(),
@@ -161,9 +175,47 @@ fn figures(
                 lag: Some(duration(std::time::Duration::from_micros(
                     feed.last_lag_micros,
                 ))),
+                staleness: feed.staleness.map(duration),
+                reconnects: int(feed.reconnects),
             })
             .collect(),
+        rpcs: Vec::new(),
+        watch_streams: 0,
     }
+}
+
+/// A histogram as the API carries it.
+fn histogram(snapshot: &HistogramSnapshot) -> pb::LatencyHistogram {
+    pb::LatencyHistogram {
+        upper_bounds_seconds: bounds_seconds().to_vec(),
+        counts: snapshot
+            .counts
+            .iter()
+            .map(|&n| i64::try_from(n).unwrap_or(i64::MAX))
+            .collect(),
+        sum_seconds: snapshot.sum_nanos as f64 / 1e9,
+    }
+}
+
+/// Every served method's calls.
+fn rpc_stats(rpcs: &RpcMetrics) -> Vec<pb::RpcStats> {
+    rpcs.methods()
+        .iter()
+        .map(|method| {
+            let snapshot = method.snapshot();
+            pb::RpcStats {
+                method: method.path.clone(),
+                started: i64::try_from(snapshot.started).unwrap_or(i64::MAX),
+                handled: GRPC_CODES
+                    .iter()
+                    .zip(snapshot.handled)
+                    .filter(|(_, n)| *n > 0)
+                    .map(|(code, n)| ((*code).to_owned(), i64::try_from(n).unwrap_or(i64::MAX)))
+                    .collect(),
+                latency: Some(histogram(&snapshot.latency)),
+            }
+        })
+        .collect()
 }
 
 impl CacheAdminApi {
@@ -189,13 +241,16 @@ impl CacheAdminApi {
         let cache = self.profiles.cache();
         let (entries, bytes) = (cache.entry_count().await, cache.weighted_size().await);
         let l2_unconfirmed_pending = self.profiles.l2().map(|l2| l2.unconfirmed());
-        Ok(figures(
+        let mut figures = figures(
             self.profiles.stats(),
             entries,
             bytes,
             l2_unconfirmed_pending,
             self.profiles.fanout(),
-        ))
+        );
+        figures.rpcs = self.rpcs.as_deref().map(rpc_stats).unwrap_or_default();
+        figures.watch_streams = i64::try_from(self.profiles.watchers()).unwrap_or(i64::MAX);
+        Ok(figures)
     }
 }
 

@@ -5,7 +5,7 @@ use futures::{TryFutureExt, future::BoxFuture};
 
 use super::{Source, SourceData, SourceError};
 use crate::{
-    db::{Bind, Db},
+    db::{Bind, Db, PoolStatus},
     records::{Billing, FailedPayment, Invoice, PaymentMethod},
     vocab::{Currency, CustomerId, InvalidValue, Money, OrderId, SourceKind, Timestamp},
 };
@@ -169,6 +169,10 @@ impl BillingSource {
 impl Source for BillingSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Billing
+    }
+
+    fn pool(&self) -> Option<PoolStatus> {
+        Some(self.db.status())
     }
 
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {

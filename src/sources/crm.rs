@@ -5,7 +5,7 @@ use futures::{TryFutureExt, future::BoxFuture};
 use super::CustomerKey;
 use super::{Source, SourceData, SourceError};
 use crate::{
-    db::{Bind, Db},
+    db::{Bind, Db, PoolStatus},
     records::{CrmRecord, Identity, Interaction},
     vocab::{CustomerId, InvalidValue, SourceKind, Timestamp},
 };
@@ -164,6 +164,10 @@ impl CrmSource {
 impl Source for CrmSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Crm
+    }
+
+    fn pool(&self) -> Option<PoolStatus> {
+        Some(self.db.status())
     }
 
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {

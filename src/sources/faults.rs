@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{CustomerKey, Lookups, OrderDetail, Source, SourceData, SourceError};
 use crate::{
+    db::PoolStatus,
     records::{Identity, Shipment},
     vocab::{CustomerId, OrderId, PerSource, SourceKind},
 };
@@ -133,6 +134,10 @@ impl Faulty {
 impl Source for Faulty {
     fn kind(&self) -> SourceKind {
         self.inner.kind()
+    }
+
+    fn pool(&self) -> Option<PoolStatus> {
+        self.inner.pool()
     }
 
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {

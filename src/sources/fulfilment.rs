@@ -4,7 +4,7 @@ use futures::{TryFutureExt, future::BoxFuture};
 
 use super::{Source, SourceData, SourceError};
 use crate::{
-    db::{Bind, Db},
+    db::{Bind, Db, PoolStatus},
     records::Shipment,
     vocab::{CustomerId, InvalidValue, OrderId, SourceKind, Timestamp},
 };
@@ -78,6 +78,10 @@ impl FulfilmentSource {
 impl Source for FulfilmentSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Fulfilment
+    }
+
+    fn pool(&self) -> Option<PoolStatus> {
+        Some(self.db.status())
     }
 
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {

@@ -7,7 +7,7 @@ use futures::{TryFutureExt, future::BoxFuture};
 
 use super::{OrderDetail, Source, SourceData, SourceError};
 use crate::{
-    db::{Bind, Db},
+    db::{Bind, Db, PoolStatus},
     records::{LineRecord, OrderHistory, OrderRecord, OrderTotals},
     vocab::{CustomerId, InvalidValue, Money, OrderId, SourceKind, Timestamp},
 };
@@ -168,6 +168,10 @@ impl OrdersSource {
 impl Source for OrdersSource {
     fn kind(&self) -> SourceKind {
         SourceKind::Orders
+    }
+
+    fn pool(&self) -> Option<PoolStatus> {
+        Some(self.db.status())
     }
 
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
