@@ -26,7 +26,7 @@ use crate::{
     db::PoolOptions,
     fanout::{BreakerSettings, HedgeSettings, Resilience},
     sources::FaultSettings,
-    telemetry::LogSettings,
+    telemetry::{LogSettings, TraceSettings},
     vocab::{PerSource, SourceKind},
 };
 
@@ -94,6 +94,8 @@ pub struct Settings {
     pub log: LogSettings,
     /// The figures c360 keeps about itself, and the Prometheus endpoint that serves them.
     pub metrics: MetricsSettings,
+    /// Spans to an OpenTelemetry collector.
+    pub trace: TraceSettings,
 }
 
 /// The figures c360 keeps about itself (what `/metrics`, `c360 stats` and `c360 top` show).

@@ -45,6 +45,12 @@ async fn rpc<T>(
         if let Some(trace) = call.trace() {
             span.record("trace_id", trace.trace_id.as_str());
             span.record("parent_id", trace.parent_id.as_str());
+            crate::telemetry::follow_remote_parent(
+                &span,
+                &trace.trace_id,
+                &trace.parent_id,
+                trace.sampled,
+            );
         }
     }
     match handler.instrument(span).await {

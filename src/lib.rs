@@ -70,7 +70,9 @@
 //!   is `app/metrics.rs`'s, served by `server/scrape.rs`.
 //! - [`records`]: the backends' records (identity, billing, orders, shipments,
 //!   interactions) in c360's own types (serde, for packing).
-//! - [`telemetry`]: logs through tracing, and the error-chain helper every layer logs with.
+//! - [`telemetry`]: logs through tracing, spans to an OpenTelemetry collector (OTLP) when
+//!   configured, each call's under its caller's `traceparent`; a gate that turns a warning
+//!   repeated per request into one a second; the error-chain helper every layer logs with.
 //! - [`vocab`]: the shared vocabulary: times, money, ids and keys, the backends
 //!   (`SourceKind`, `SourceSet`, `PerSource`), source statuses and reports, sections.
 

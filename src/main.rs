@@ -251,7 +251,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let mut log = Settings::default().log;
             // ANALYZE at the end of a large seed is slow by design.
             log.filter = "info,sqlx::query=error".into();
-            telemetry::init(&log);
+            telemetry::init(&log, &Default::default())?;
             let mut options = SeedOptions::new(customers, seed_value);
             if let Some(day) = as_of {
                 options.as_of = Utc.from_utc_datetime(&day.and_time(chrono::NaiveTime::MIN));
@@ -387,7 +387,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             metrics_listen,
             no_metrics,
         } => {
-            telemetry::init(&Settings::default().log);
+            telemetry::init(&Settings::default().log, &Default::default())?;
             let program = std::env::args().next().unwrap_or_else(|| "c360".into());
             let options = DemoOptions {
                 customers,
@@ -410,10 +410,17 @@ fn with_newline(mut text: String) -> String {
 }
 
 async fn serve(settings: Settings) -> anyhow::Result<()> {
-    telemetry::init(&settings.log);
+    let telemetry = telemetry::init(&settings.log, &settings.trace)?;
+    let served = serve_with(settings).await;
+    telemetry.shutdown().await;
+    served
+}
+
+async fn serve_with(settings: Settings) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+    let addr = listener.local_addr()?;
     let metrics = match settings.metrics.listen {
         Some(at) => Some(
             tokio::net::TcpListener::bind(at)
@@ -423,7 +430,8 @@ async fn serve(settings: Settings) -> anyhow::Result<()> {
         None => None,
     };
     let app = App::connect(&settings).await?;
-    tracing::info!(addr = %settings.server.listen, metrics = ?settings.metrics.listen, "c360 serving");
+    let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
+    tracing::info!(%addr, metrics = ?metrics_addr, "c360 serving");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = settings.server.drain + settings.server.shutdown_grace;
     let server = server::run_with_metrics(listener, metrics, app, async move {

@@ -1,10 +1,17 @@
 //! Logs through tracing: text for people or JSON for collectors; `RUST_LOG` overrides the
-//! configured filter. A leaf, like the vocabulary: every layer logs.
+//! configured filter. Spans, when `trace.otlp_endpoint` is set, also go to an OpenTelemetry
+//! collector over OTLP/gRPC, each call's span a child of the caller's `traceparent`. A leaf,
+//! like the vocabulary: every layer logs.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, TracerProvider as _,
+};
+use opentelemetry_otlp::WithExportConfig;
 use serde::{Deserialize, Serialize};
-use tracing_subscriber::{EnvFilter, fmt};
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
 /// Log output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,15 +42,116 @@ pub enum LogFormat {
     Json,
 }
 
-/// Installs the global subscriber. Later calls (tests start many servers) are no-ops.
-pub fn init(settings: &LogSettings) {
+/// Exporting spans to an OpenTelemetry collector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TraceSettings {
+    /// The collector's OTLP/gRPC endpoint, e.g. `http://127.0.0.1:4317`; unset: no export.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` on every span.
+    pub service_name: String,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "c360".into(),
+        }
+    }
+}
+
+/// Why spans cannot be exported.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot export spans to {endpoint}: {why}")]
+pub struct TraceSetupError {
+    endpoint: String,
+    why: String,
+}
+
+/// Flushes the spans not yet exported when the process is done with them ([`Self::shutdown`]).
+#[derive(Debug)]
+pub struct Telemetry {
+    spans: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Exports the spans still buffered and stops exporting (at exit). The exporter blocks
+    /// its thread while it flushes: not one of the runtime's.
+    pub async fn shutdown(self) {
+        let Some(spans) = self.spans else {
+            return;
+        };
+        match tokio::task::spawn_blocking(move || spans.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "spans not exported at exit"),
+            Err(error) => tracing::warn!(%error, "spans not exported at exit"),
+        }
+    }
+}
+
+/// Installs the global subscriber: logs, and spans to OTLP when `trace` says so (which needs
+/// a Tokio runtime). Later calls (tests start many servers) are no-ops.
+pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, TraceSetupError> {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
-    let builder = fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    let _already_set = match settings.format {
-        LogFormat::Text => builder.try_init(),
-        LogFormat::Json => builder.json().try_init(),
+    let logs = match settings.format {
+        LogFormat::Text => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .boxed(),
     };
+    let spans = trace
+        .otlp_endpoint
+        .as_deref()
+        .map(|endpoint| {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()
+                .map_err(|error| TraceSetupError {
+                    endpoint: endpoint.to_owned(),
+                    why: error.to_string(),
+                })?;
+            Ok(opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_batch_exporter(exporter)
+                .with_resource(
+                    opentelemetry_sdk::Resource::builder()
+                        .with_service_name(trace.service_name.clone())
+                        .build(),
+                )
+                .build())
+        })
+        .transpose()?;
+    let otel = spans
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("c360")));
+    let _already_set = tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(otel)
+        .try_init();
+    Ok(Telemetry { spans })
+}
+
+/// Makes `span` a child of the caller's span (from its `traceparent`), so that it joins the
+/// caller's trace where spans are exported. Ids that do not parse are ignored.
+pub fn follow_remote_parent(span: &tracing::Span, trace_id: &str, parent_id: &str, sampled: bool) {
+    let (Ok(trace_id), Ok(span_id)) = (TraceId::from_hex(trace_id), SpanId::from_hex(parent_id))
+    else {
+        return;
+    };
+    let flags = if sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    let parent = SpanContext::new(trace_id, span_id, flags, true, TraceState::default());
+    // Without the OpenTelemetry layer (no export) there is nothing to attach to.
+    let _exported = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent));
 }
 
 /// Lets one log line through per interval and counts the ones it holds back: what a warning

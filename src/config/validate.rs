@@ -359,6 +359,15 @@ impl Settings {
                 addr: server.listen,
             });
         }
+        if let Some(endpoint) = &self.trace.otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            return Err(ConfigError::OutOfRange {
+                key: "trace.otlp_endpoint".into(),
+                value: endpoint.clone(),
+                rule: "must be an http:// or https:// URL, e.g. http://127.0.0.1:4317".into(),
+            });
+        }
         if let Some(metrics) = self.metrics.listen {
             if !metrics.ip().is_loopback() && !protected {
                 return Err(ConfigError::Unprotected {

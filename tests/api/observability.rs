@@ -136,7 +136,10 @@ async fn a_scrape_after_known_calls_counts_them_exactly(backend: Backend) {
         assert_eq!(after.get("c360_source_pool_waiting", &source), 0.0);
         assert!(after.get("c360_source_pool_max_connections", &source) >= 1.0);
         let idle = [("source", kind.as_str()), ("state", "idle")];
-        assert!(after.get("c360_source_pool_connections", &idle) >= 1.0, "{kind}");
+        assert!(
+            after.get("c360_source_pool_connections", &idle) >= 1.0,
+            "{kind}"
+        );
         for reason in ["timeout", "unavailable", "circuit_open"] {
             let labels = [("source", kind.as_str()), ("reason", reason)];
             assert_eq!(after.get("c360_source_errors_total", &labels), 0.0);
