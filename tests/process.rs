@@ -1,0 +1,344 @@
+//! What the real `c360 serve` process writes and sends (a process of its own: logging and the
+//! span exporter are process-wide): spans over OTLP to a collector played by this test, a
+//! call with a W3C `traceparent` arriving as a span of the caller's trace, child of the
+//! caller's span, with its request id, once c360 has been asked to stop (spans still
+//! buffered are flushed at exit); one access log line per call, in JSON, and every log line of
+//! a call carrying its request id; a failing backend's warnings held to one a second.
+
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+use std::{
+    net::SocketAddr,
+    process::Stdio,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use c360_proto as pb;
+use opentelemetry_proto::tonic::{
+    collector::trace::v1::{
+        ExportTraceServiceRequest, ExportTraceServiceResponse,
+        trace_service_server::{TraceService, TraceServiceServer},
+    },
+    common::v1::any_value::Value,
+    trace::v1::Span,
+};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio_stream::wrappers::TcpListenerStream;
+
+const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+const PARENT_ID: &str = "00f067aa0ba902b7";
+
+/// The collector: keeps every span it is sent.
+#[derive(Default, Clone)]
+struct Collector {
+    spans: Arc<Mutex<Vec<Span>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Collector {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        let spans = request
+            .into_inner()
+            .resource_spans
+            .into_iter()
+            .flat_map(|r| r.scope_spans)
+            .flat_map(|s| s.spans);
+        self.spans.lock().unwrap().extend(spans);
+        Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn attribute(span: &Span, key: &str) -> Option<String> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| match kv.value.as_ref()?.value.as_ref()? {
+            Value::StringValue(text) => Some(text.clone()),
+            other => Some(format!("{other:?}")),
+        })
+}
+
+/// A seeded SQLite database in `dir`, by `c360 seed`.
+async fn seeded(dir: &std::path::Path) -> String {
+    let url = format!("sqlite://{}", dir.join("process.db").display());
+    let seeded = tokio::process::Command::new(env!("CARGO_BIN_EXE_c360"))
+        .args(["seed", "--database-url", &url, "--customers", "20"])
+        .output()
+        .await
+        .unwrap();
+    assert!(seeded.status.success(), "{seeded:?}");
+    url
+}
+
+/// `c360 serve` over `url` on an ephemeral port with JSON logs and `env`; its address, and
+/// its log lines as they come.
+struct Served {
+    process: tokio::process::Child,
+    addr: SocketAddr,
+    log: tokio::task::JoinHandle<Vec<String>>,
+}
+
+async fn serve(url: &str, env: &[(&str, String)]) -> Served {
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_c360"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
+        .env("C360_LOG__FORMAT", "json")
+        .env("C360_SERVER__DRAIN", "0s")
+        .env_remove("RUST_LOG")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let mut process = command.spawn().unwrap();
+    // Its address, from its "serving" log line.
+    let mut lines = BufReader::new(process.stderr.take().unwrap()).lines();
+    let mut before = Vec::new();
+    let addr: SocketAddr = tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            before.push(line.clone());
+            let Ok(entry) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if entry["fields"]["message"] == "c360 serving" {
+                return entry["fields"]["addr"].as_str().unwrap().parse().unwrap();
+            }
+        }
+        panic!("c360 exited before serving: {before:#?}");
+    })
+    .await
+    .expect("c360 served within 30 s");
+    // The rest of its log, drained so that it never blocks on a full pipe.
+    let log = tokio::spawn(async move {
+        let mut rest = Vec::new();
+        while let Ok(Some(line)) = lines.next_line().await {
+            rest.push(line);
+        }
+        rest
+    });
+    Served { process, addr, log }
+}
+
+impl Served {
+    async fn client(
+        &self,
+    ) -> pb::customer_service_client::CustomerServiceClient<tonic::transport::Channel> {
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", self.addr))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        pb::customer_service_client::CustomerServiceClient::new(channel)
+    }
+
+    /// Stops it with SIGTERM (by its pid: only this test's process); its log as JSON.
+    async fn stop(mut self) -> Vec<serde_json::Value> {
+        let pid = self.process.id().unwrap().to_string();
+        let killed = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap();
+        assert!(killed.success());
+        let status = tokio::time::timeout(Duration::from_secs(30), self.process.wait())
+            .await
+            .expect("c360 stopped within 30 s")
+            .unwrap();
+        let log = self.log.await.unwrap();
+        assert!(status.success(), "{status:?}: {log:#?}");
+        log.iter()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
+            .collect()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_with_a_traceparent_is_exported_as_a_span_of_the_callers_trace() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path()).await;
+    let collector = Collector::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let collector_addr = listener.local_addr().unwrap();
+    let collecting = tokio::spawn(
+        tonic::transport::Server::builder()
+            .add_service(TraceServiceServer::new(collector.clone()))
+            .serve_with_incoming(TcpListenerStream::new(listener)),
+    );
+    let served = serve(
+        &url,
+        &[(
+            "C360_TRACE__OTLP_ENDPOINT",
+            format!("http://{collector_addr}"),
+        )],
+    )
+    .await;
+    let mut client = served.client().await;
+    let mut request = tonic::Request::new(pb::GetCustomerProfileRequest {
+        customer_id: "3".into(),
+        ..Default::default()
+    });
+    let metadata = request.metadata_mut();
+    metadata.insert(
+        "traceparent",
+        format!("00-{TRACE_ID}-{PARENT_ID}-01").parse().unwrap(),
+    );
+    metadata.insert("x-request-id", "otlp-test-1".parse().unwrap());
+    client.get_customer_profile(request).await.unwrap();
+    drop(client);
+    // Asked to stop, it flushes what it buffered.
+    let log = served.stop().await;
+
+    let spans = collector.spans.lock().unwrap().clone();
+    let rpc = spans
+        .iter()
+        .find(|span| span.name == "rpc" && hex(&span.trace_id) == TRACE_ID)
+        .unwrap_or_else(|| panic!("no rpc span of the trace among {spans:#?}\nlog: {log:#?}"));
+    assert_eq!(
+        hex(&rpc.parent_span_id),
+        PARENT_ID,
+        "the caller's span is its parent"
+    );
+    assert_eq!(
+        attribute(rpc, "method").as_deref(),
+        Some("GetCustomerProfile")
+    );
+    assert_eq!(attribute(rpc, "request_id").as_deref(), Some("otlp-test-1"));
+    collecting.abort();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_call_gets_one_access_line_and_its_request_id_on_every_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path()).await;
+    // Billing fails, so that a call logs a warning beside its access line; what the other
+    // backends answered is kept for a minute.
+    let served = serve(
+        &url,
+        &[
+            (
+                "C360_SOURCES__BILLING__FAULTS__ERROR_RATE",
+                "1.0".to_owned(),
+            ),
+            ("C360_CACHE__PARTIAL_TTL", "1m".to_owned()),
+        ],
+    )
+    .await;
+    let mut client = served.client().await;
+    for (id, request_id) in [("3", "access-1"), ("3", "access-2"), ("999999", "access-3")] {
+        let mut request = tonic::Request::new(pb::GetCustomerProfileRequest {
+            customer_id: id.into(),
+            ..Default::default()
+        });
+        request
+            .metadata_mut()
+            .insert("x-request-id", request_id.parse().unwrap());
+        let _ = client.get_customer_profile(request).await;
+    }
+    drop(client);
+    let log = served.stop().await;
+    let access: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|entry| entry["target"] == "c360::access")
+        .filter(|entry| {
+            entry["fields"]["request_id"]
+                .as_str()
+                .is_some_and(|id| id.starts_with("access-"))
+        })
+        .collect();
+    assert_eq!(access.len(), 3, "one line per call: {access:#?}");
+    let fields: Vec<(&str, &str, &str)> = access
+        .iter()
+        .map(|entry| {
+            let f = &entry["fields"];
+            (
+                f["request_id"].as_str().unwrap(),
+                f["code"].as_str().unwrap(),
+                f["from"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        fields,
+        [
+            ("access-1", "OK", "sources"),
+            ("access-2", "OK", "l1"),
+            ("access-3", "NotFound", "-")
+        ]
+    );
+    for entry in &access {
+        assert_eq!(
+            entry["fields"]["method"],
+            "/customer360.v1.CustomerService/GetCustomerProfile"
+        );
+        assert_eq!(
+            entry["fields"]["caller"], "-",
+            "no authentication: no caller"
+        );
+        assert!(entry["fields"]["micros"].as_u64().is_some());
+    }
+    // Any other line written during a call names the call's request id (its span's): the
+    // failed billing read of the first.
+    let warning = log
+        .iter()
+        .find(|entry| entry["fields"]["message"] == "source failed")
+        .unwrap_or_else(|| panic!("no warning: {log:#?}"));
+    assert_eq!(warning["spans"][0]["name"], "rpc", "{warning}");
+    assert_eq!(warning["spans"][0]["request_id"], "access-1", "{warning}");
+    assert_eq!(
+        warning["spans"][0]["method"], "GetCustomerProfile",
+        "{warning}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_backend_is_logged_once_a_second_not_once_a_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path()).await;
+    let served = serve(
+        &url,
+        &[
+            (
+                "C360_SOURCES__BILLING__FAULTS__ERROR_RATE",
+                "1.0".to_owned(),
+            ),
+            // No breaker: every read reaches the failing backend.
+            ("C360_RESILIENCE__BREAKER_FAILURES", "0".to_owned()),
+        ],
+    )
+    .await;
+    let mut client = served.client().await;
+    let started = std::time::Instant::now();
+    for id in 1..=20 {
+        let answer = client
+            .get_customer_profile(pb::GetCustomerProfileRequest {
+                customer_id: id.to_string(),
+                ..Default::default()
+            })
+            .await;
+        assert!(answer.is_ok(), "partial, not failed: {answer:?}");
+    }
+    let seconds = started.elapsed().as_secs();
+    drop(client);
+    let log = served.stop().await;
+    let warnings: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|entry| entry["level"] == "WARN" && entry["fields"]["message"] == "source failed")
+        .collect();
+    assert!(
+        !warnings.is_empty() && warnings.len() as u64 <= seconds + 1,
+        "20 failed reads in {seconds} s: {warnings:#?}"
+    );
+    // A later line counts what the gate held back; in all, every failure is accounted for.
+    let held_back: u64 = warnings
+        .iter()
+        .map(|w| w["fields"]["suppressed"].as_u64().unwrap())
+        .sum();
+    assert!(held_back + warnings.len() as u64 <= 20);
+}
