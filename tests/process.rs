@@ -88,6 +88,10 @@ struct Served {
 
 async fn serve(url: &str, env: &[(&str, String)]) -> Served {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_c360"));
+    // c360 reads every C360_ variable as configuration: none of the test run's gets in.
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("C360_")) {
+        command.env_remove(name);
+    }
     command
         .args(["serve", "--listen", "127.0.0.1:0", "--database-url", url])
         .env("C360_LOG__FORMAT", "json")

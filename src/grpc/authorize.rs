@@ -35,13 +35,19 @@ impl Trail {
     /// request id: the server's (see `call.rs`), else its `x-request-id` or, when a record
     /// needs one, a new one.
     pub(super) fn of<T>(request: &Request<T>) -> Self {
+        let call = call::context(request).cloned();
         Self {
-            call: call::context(request).cloned(),
+            // The server's context holds the id already; a handler called without it (in
+            // tests) reads the header.
+            given_id: match call {
+                Some(_) => None,
+                None => request.metadata().get("x-request-id").cloned(),
+            },
+            call,
             caller: request
                 .extensions()
                 .get::<Admitted>()
                 .map(|admitted| admitted.caller.clone()),
-            given_id: request.metadata().get("x-request-id").cloned(),
             request_id: std::sync::OnceLock::new(),
         }
     }

@@ -9,12 +9,15 @@ use std::sync::{
     atomic::{AtomicU8, Ordering},
 };
 
-use http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{audit, auth::Caller, entry::ServedFrom};
 
 /// The header a request id travels in, both ways.
-pub const REQUEST_ID: &str = "x-request-id";
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The W3C trace context header.
+const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
 
 /// One call's context; cheap to clone.
 #[derive(Debug, Clone)]
@@ -44,12 +47,12 @@ impl CallContext {
     /// The context of a call with these request headers.
     pub fn from_headers(headers: &HeaderMap) -> Self {
         let request_id = headers
-            .get(REQUEST_ID)
+            .get(&REQUEST_ID)
             .filter(|id| audit::sane_request_id(id.as_bytes()))
             .cloned()
             .unwrap_or_else(new_request_id);
         let trace = headers
-            .get("traceparent")
+            .get(&TRACEPARENT)
             .and_then(|value| value.to_str().ok())
             .and_then(TraceParent::parse);
         Self(Arc::new(Inner {
@@ -60,9 +63,14 @@ impl CallContext {
         }))
     }
 
-    /// The request id, as sent back in `x-request-id`.
-    pub fn request_id_header(&self) -> &HeaderValue {
-        &self.0.request_id
+    /// The request id as sent back in `x-request-id`: marked sensitive, so that HPACK sends
+    /// it as a literal never indexed. A value new on every response would only churn the
+    /// connection's header table (and cost the server a search of it per response) for
+    /// nothing to gain.
+    pub fn request_id_header(&self) -> HeaderValue {
+        let mut value = self.0.request_id.clone();
+        value.set_sensitive(true);
+        value
     }
 
     /// The request id.
@@ -114,8 +122,13 @@ pub fn context<T>(request: &tonic::Request<T>) -> Option<&CallContext> {
 
 /// 128 random bits as 32 hex digits.
 fn new_request_id() -> HeaderValue {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let id: u128 = rand::random();
-    HeaderValue::from_str(&format!("{id:032x}")).expect("hex digits are a header value")
+    let mut hex = [0u8; 32];
+    for (i, digit) in hex.iter_mut().enumerate() {
+        *digit = DIGITS[((id >> (124 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&hex).expect("hex digits are a header value")
 }
 
 impl TraceParent {
@@ -147,7 +160,7 @@ impl TraceParent {
 mod tests {
     use super::*;
 
-    fn with(name: &'static str, value: &str) -> HeaderMap {
+    fn with(name: HeaderName, value: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(name, HeaderValue::from_str(value).expect("header value"));
         headers
@@ -162,6 +175,19 @@ mod tests {
             assert_ne!(replaced.request_id(), hostile);
             assert_eq!(replaced.request_id().len(), 32, "a new id for {hostile:?}");
         }
+    }
+
+    #[test]
+    fn a_new_request_id_is_32_hex_digits_of_128_random_bits() {
+        let id = new_request_id();
+        let text = id.to_str().unwrap();
+        assert_eq!(text.len(), 32);
+        assert!(u128::from_str_radix(text, 16).is_ok(), "{text}");
+        assert!(
+            CallContext::from_headers(&HeaderMap::new())
+                .request_id_header()
+                .is_sensitive()
+        );
     }
 
     #[test]
