@@ -31,28 +31,26 @@ async fn rpc<T>(
     call: Option<CallContext>,
     handler: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<Response<T>, Status> {
-    let span = tracing::info_span!(
-        "rpc",
-        method,
-        request_id = tracing::field::Empty,
-        trace_id = tracing::field::Empty,
-        parent_id = tracing::field::Empty,
-    );
-    if let Some(call) = &call
-        && !span.is_disabled()
-    {
-        span.record("request_id", call.request_id());
-        if let Some(trace) = call.trace() {
-            span.record("trace_id", trace.trace_id.as_str());
-            span.record("parent_id", trace.parent_id.as_str());
+    let request_id = call.as_ref().map_or("-", CallContext::request_id);
+    let span = match call.as_ref().and_then(CallContext::trace) {
+        None => tracing::info_span!("rpc", method, %request_id),
+        Some(trace) => {
+            let span = tracing::info_span!(
+                "rpc",
+                method,
+                %request_id,
+                trace_id = %trace.trace_id,
+                parent_id = %trace.parent_id,
+            );
             crate::telemetry::follow_remote_parent(
                 &span,
                 &trace.trace_id,
                 &trace.parent_id,
                 trace.sampled,
             );
+            span
         }
-    }
+    };
     match handler.instrument(span).await {
         Ok(answer) => Ok(Response::new(answer)),
         Err(error) => Err(error.into()),

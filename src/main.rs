@@ -251,7 +251,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             let mut log = Settings::default().log;
             // ANALYZE at the end of a large seed is slow by design.
             log.filter = "info,sqlx::query=error".into();
-            telemetry::init(&log, &Default::default())?;
+            let _telemetry = telemetry::init(&log, &Default::default())?;
             let mut options = SeedOptions::new(customers, seed_value);
             if let Some(day) = as_of {
                 options.as_of = Utc.from_utc_datetime(&day.and_time(chrono::NaiveTime::MIN));
@@ -387,7 +387,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             metrics_listen,
             no_metrics,
         } => {
-            telemetry::init(&Settings::default().log, &Default::default())?;
+            let _telemetry = telemetry::init(&Settings::default().log, &Default::default())?;
             let program = std::env::args().next().unwrap_or_else(|| "c360".into());
             let options = DemoOptions {
                 customers,

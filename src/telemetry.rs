@@ -21,6 +21,8 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// Default filter when `RUST_LOG` is unset, e.g. `info` or `c360=debug,info`.
     pub filter: String,
+    /// One line per call (target `c360::access`, at `info`).
+    pub access: bool,
 }
 
 impl Default for LogSettings {
@@ -28,6 +30,7 @@ impl Default for LogSettings {
         Self {
             format: LogFormat::Text,
             filter: "info".into(),
+            access: true,
         }
     }
 }
@@ -73,6 +76,8 @@ pub struct TraceSetupError {
 #[derive(Debug)]
 pub struct Telemetry {
     spans: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    /// Writes the lines still queued when dropped.
+    _lines: Option<tracing_appender::non_blocking::WorkerGuard>,
 }
 
 impl Telemetry {
@@ -90,18 +95,31 @@ impl Telemetry {
     }
 }
 
+/// Lines queued for stderr; beyond, lines are dropped rather than waited for: a logging burst
+/// must never stall calls.
+const QUEUED_LINES: usize = 64 * 1024;
+
 /// Installs the global subscriber: logs, and spans to OTLP when `trace` says so (which needs
-/// a Tokio runtime). Later calls (tests start many servers) are no-ops.
+/// a Tokio runtime). Lines are written to stderr by a thread of their own, so that no call
+/// waits for the terminal or the pipe: keep the returned [`Telemetry`] until exit, it writes
+/// what is still queued when dropped. Later calls (tests start many servers) are no-ops.
 pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, TraceSetupError> {
-    let filter =
+    let mut filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    if !settings.access
+        && let Ok(off) = "c360::access=off".parse()
+    {
+        filter = filter.add_directive(off);
+    }
+    let (writer, lines) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(QUEUED_LINES)
+        .lossy(true)
+        .finish(std::io::stderr());
     let logs = match settings.format {
-        LogFormat::Text => tracing_subscriber::fmt::layer()
-            .with_writer(std::io::stderr)
-            .boxed(),
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
-            .with_writer(std::io::stderr)
+            .with_writer(writer)
             .boxed(),
     };
     let spans = trace
@@ -129,12 +147,16 @@ pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, 
     let otel = spans
         .as_ref()
         .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("c360")));
-    let _already_set = tracing_subscriber::registry()
+    let installed = tracing_subscriber::registry()
         .with(filter)
         .with(logs)
         .with(otel)
-        .try_init();
-    Ok(Telemetry { spans })
+        .try_init()
+        .is_ok();
+    Ok(Telemetry {
+        spans,
+        _lines: installed.then_some(lines),
+    })
 }
 
 /// Makes `span` a child of the caller's span (from its `traceparent`), so that it joins the

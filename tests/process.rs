@@ -346,3 +346,31 @@ async fn a_failing_backend_is_logged_once_a_second_not_once_a_read() {
         .sum();
     assert!(held_back + warnings.len() as u64 <= 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_access_log_off_calls_write_no_access_lines() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path()).await;
+    let served = serve(&url, &[("C360_LOG__ACCESS", "false".to_owned())]).await;
+    let mut client = served.client().await;
+    for _ in 0..3 {
+        client
+            .get_customer_profile(pb::GetCustomerProfileRequest {
+                customer_id: "3".into(),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+    }
+    drop(client);
+    let log = served.stop().await;
+    assert!(
+        log.iter().all(|entry| entry["target"] != "c360::access"),
+        "{log:#?}"
+    );
+    assert!(
+        log.iter()
+            .any(|entry| entry["fields"]["message"] == "ready: health SERVING"),
+        "the rest of the log is still written: {log:#?}"
+    );
+}

@@ -79,14 +79,17 @@ impl Call {
             stats.handled(code, elapsed);
         }
         let code = GRPC_CODES.get(code as usize).copied().unwrap_or("Unknown");
+        // Display, not Debug: the request id is checked or ours, the rest are our own words;
+        // only the caller's name (a token's subject) is escaped, so that no line break or
+        // quote in it can forge a line.
         tracing::info!(
             target: "c360::access",
-            request_id = self.context.request_id(),
-            method = stats.map_or("unknown", |stats| stats.path.as_str()),
-            code,
+            request_id = %self.context.request_id(),
+            method = %stats.map_or("unknown", |stats| stats.path.as_str()),
+            code = %code,
             micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-            from = self.context.served().unwrap_or("-"),
-            caller = self.context.caller().unwrap_or("-"),
+            from = %self.context.served().unwrap_or("-"),
+            caller = %self.context.caller().unwrap_or("-").escape_debug(),
             "rpc"
         );
     }
