@@ -387,7 +387,10 @@ async fn run(command: Command) -> anyhow::Result<()> {
             metrics_listen,
             no_metrics,
         } => {
-            let _telemetry = telemetry::init(&Settings::default().log, &Default::default())?;
+            // One access line per call: the demo's calls are few, and worth seeing.
+            let mut log = Settings::default().log;
+            log.access = true;
+            let _telemetry = telemetry::init(&log, &Default::default())?;
             let program = std::env::args().next().unwrap_or_else(|| "c360".into());
             let options = DemoOptions {
                 customers,

@@ -21,7 +21,9 @@ pub struct LogSettings {
     pub format: LogFormat,
     /// Default filter when `RUST_LOG` is unset, e.g. `info` or `c360=debug,info`.
     pub filter: String,
-    /// One line per call (target `c360::access`, at `info`).
+    /// One line per call (target `c360::access`, at `info`). Off by default in `serve`: at
+    /// tens of thousands of calls a second the lines cost the hit path about a fifth of its
+    /// instructions (BENCHMARKS.md); on in the demo.
     pub access: bool,
 }
 
@@ -30,7 +32,7 @@ impl Default for LogSettings {
         Self {
             format: LogFormat::Text,
             filter: "info".into(),
-            access: true,
+            access: false,
         }
     }
 }

@@ -231,6 +231,7 @@ async fn each_call_gets_one_access_line_and_its_request_id_on_every_line() {
                 "1.0".to_owned(),
             ),
             ("C360_CACHE__PARTIAL_TTL", "1m".to_owned()),
+            ("C360_LOG__ACCESS", "true".to_owned()),
         ],
     )
     .await;
@@ -348,10 +349,10 @@ async fn a_failing_backend_is_logged_once_a_second_not_once_a_read() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_the_access_log_off_calls_write_no_access_lines() {
+async fn by_default_calls_write_no_access_lines() {
     let dir = tempfile::tempdir().unwrap();
     let url = seeded(dir.path()).await;
-    let served = serve(&url, &[("C360_LOG__ACCESS", "false".to_owned())]).await;
+    let served = serve(&url, &[]).await;
     let mut client = served.client().await;
     for _ in 0..3 {
         client
