@@ -9,6 +9,16 @@ use c360_proto as pb;
 use super::render::short;
 use crate::metrics::quantile_of;
 
+/// A duration for a person: `12.5 ms`, or `-` when unset.
+fn millis(duration: Option<&prost_types::Duration>) -> String {
+    duration.map_or("-".to_owned(), |d| {
+        format!(
+            "{:.1} ms",
+            d.seconds as f64 * 1e3 + f64::from(d.nanos) / 1e6
+        )
+    })
+}
+
 /// A percentile of `histogram` for a person: `0.21 ms`, or `-` without calls.
 fn percentile(histogram: Option<&pb::LatencyHistogram>, q: f64) -> String {
     histogram
@@ -219,12 +229,7 @@ pub(super) fn top(earlier: &pb::CacheStats, later: &pb::CacheStats, elapsed: Dur
     }
     for feed in &later.feeds {
         let before = earlier.feeds.iter().find(|e| e.database == feed.database);
-        let staleness = feed.staleness.as_ref().map_or("-".to_owned(), |d| {
-            format!(
-                "{:.1} ms",
-                d.seconds as f64 * 1e3 + f64::from(d.nanos) / 1e6
-            )
-        });
+        let staleness = millis(feed.staleness.as_ref());
         let _ = writeln!(
             o,
             "Feed     {}: {} changes/s · staleness {staleness}",
@@ -312,12 +317,7 @@ pub(super) fn render(s: &pb::CacheStats) -> String {
         .source_reads
         .iter()
         .map(|r| {
-            let p95 = r.p95.as_ref().map_or("p95 -".to_owned(), |d| {
-                format!(
-                    "p95 {:.1} ms",
-                    d.seconds as f64 * 1e3 + f64::from(d.nanos) / 1e6
-                )
-            });
+            let p95 = format!("p95 {}", millis(r.p95.as_ref()));
             format!(
                 "{} {} ({} opened, {} refused), {} hedges, {p95}",
                 short(r.source().as_str_name(), "SOURCE_"),
@@ -338,19 +338,11 @@ pub(super) fn render(s: &pb::CacheStats) -> String {
     );
     let _ = writeln!(o, "Watches  {} streams open", s.watch_streams);
     for feed in &s.feeds {
-        let lag = feed
-            .lag
-            .as_ref()
-            .map_or(0.0, |d| d.seconds as f64 * 1e3 + f64::from(d.nanos) / 1e6);
-        let staleness = feed.staleness.as_ref().map_or("-".to_owned(), |d| {
-            format!(
-                "{:.1} ms",
-                d.seconds as f64 * 1e3 + f64::from(d.nanos) / 1e6
-            )
-        });
+        let lag = millis(feed.lag.as_ref());
+        let staleness = millis(feed.staleness.as_ref());
         let _ = writeln!(
             o,
-            "Feed     {}: position {}, {} changes applied, last lag {lag:.1} ms, staleness {staleness}, {} reconnects",
+            "Feed     {}: position {}, {} changes applied, last lag {lag}, staleness {staleness}, {} reconnects",
             feed.database, feed.position, feed.applied, feed.reconnects
         );
     }
