@@ -16,9 +16,17 @@ use chrono::{NaiveDate, TimeZone, Utc};
 use clap::{Args, Parser, Subcommand};
 use figment::value::Value;
 
+/// `c360 --version`: the package's version and the git revision it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("GIT_REVISION"),
+    ")"
+);
+
 /// c360: the whole picture of a customer, over gRPC.
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -41,9 +41,10 @@ pub enum ServeError {
 }
 
 /// The full names of the services c360 reports health for.
-pub const SERVICES: [&str; 2] = [
+pub const SERVICES: [&str; 3] = [
     "customer360.v1.CustomerService",
     "customer360.v1.CatalogService",
+    "customer360.v1.CacheAdminService",
 ];
 
 /// Sets the overall entry and every service's to `status`.

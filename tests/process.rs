@@ -375,3 +375,25 @@ async fn by_default_calls_write_no_access_lines() {
         "the rest of the log is still written: {log:#?}"
     );
 }
+
+#[test]
+fn version_names_the_git_revision_it_was_built_from() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_c360"))
+        .arg("--version")
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let revision = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8(o.stdout).unwrap().trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned());
+    assert_eq!(
+        text.trim(),
+        format!("c360 {} (git {revision})", env!("CARGO_PKG_VERSION"))
+    );
+}

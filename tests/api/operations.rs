@@ -10,10 +10,11 @@ use tonic_reflection::pb::{v1, v1alpha};
 
 use crate::helpers::{Backend, spawn_app};
 
-const SERVICES: [&str; 3] = [
+const SERVICES: [&str; 4] = [
     "",
     "customer360.v1.CustomerService",
     "customer360.v1.CatalogService",
+    "customer360.v1.CacheAdminService",
 ];
 
 async fn health_says_serving_then_not_serving_on_shutdown(backend: Backend) {
