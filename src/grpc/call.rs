@@ -46,11 +46,15 @@ pub struct TraceParent {
 impl CallContext {
     /// The context of a call with these request headers.
     pub fn from_headers(headers: &HeaderMap) -> Self {
-        let request_id = headers
+        let mut request_id = headers
             .get(&REQUEST_ID)
             .filter(|id| audit::sane_request_id(id.as_bytes()))
             .cloned()
             .unwrap_or_else(new_request_id);
+        // Sent back as a literal HPACK never indexes: a value new on every response would
+        // only churn the connection's header table (and cost the server a search of it per
+        // response) for nothing to gain.
+        request_id.set_sensitive(true);
         let trace = headers
             .get(&TRACEPARENT)
             .and_then(|value| value.to_str().ok())
@@ -63,14 +67,9 @@ impl CallContext {
         }))
     }
 
-    /// The request id as sent back in `x-request-id`: marked sensitive, so that HPACK sends
-    /// it as a literal never indexed. A value new on every response would only churn the
-    /// connection's header table (and cost the server a search of it per response) for
-    /// nothing to gain.
+    /// The request id as sent back in `x-request-id` (marked sensitive: never indexed).
     pub fn request_id_header(&self) -> HeaderValue {
-        let mut value = self.0.request_id.clone();
-        value.set_sensitive(true);
-        value
+        self.0.request_id.clone()
     }
 
     /// The request id.
@@ -120,15 +119,9 @@ pub fn context<T>(request: &tonic::Request<T>) -> Option<&CallContext> {
     request.extensions().get::<CallContext>()
 }
 
-/// 128 random bits as 32 hex digits.
+/// A new request id ([`audit::new_request_id`]) as a header value.
 fn new_request_id() -> HeaderValue {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let id: u128 = rand::random();
-    let mut hex = [0u8; 32];
-    for (i, digit) in hex.iter_mut().enumerate() {
-        *digit = DIGITS[((id >> (124 - 4 * i)) & 0xf) as usize];
-    }
-    HeaderValue::from_bytes(&hex).expect("hex digits are a header value")
+    HeaderValue::from_bytes(&audit::new_request_id()).expect("hex digits are a header value")
 }
 
 impl TraceParent {
