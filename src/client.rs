@@ -1,11 +1,13 @@
-//! The `get`, `lookup`, `stats` and `top` commands: a gRPC client of c360, readable for a person by default,
+//! The `get`, `lookup`, `watch`, `invalidate`, `stats` and `top` commands: a gRPC client of c360, readable for a person by default,
 //! JSON (the proto3 mapping) with `--json`. Credentials come from the environment:
-//! `C360_TOKEN` (a bearer token, e.g. from `c360 token`) or `C360_API_KEY`. An `https://`
-//! address is spoken to over TLS, trusting the system's CAs or the one in `C360_CA_CERT`, and
-//! presenting `C360_CLIENT_CERT` / `C360_CLIENT_KEY` where the server asks for a certificate.
+//! `C360_TOKEN` (a bearer token, e.g. from `c360 token`) or `C360_API_KEY`. Addresses, TLS
+//! and what a failed connection is reported as are in [`connect`].
 
+mod connect;
 mod render;
 mod stats;
+
+pub use connect::{DEFAULT_ADDR, DEFAULT_TIMEOUT, Server};
 
 use std::time::Duration;
 
@@ -14,7 +16,7 @@ use prost_reflect::{DescriptorPool, DynamicMessage};
 use tonic::{
     metadata::{AsciiMetadataValue, MetadataKey},
     service::{Interceptor, interceptor::InterceptedService},
-    transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity},
+    transport::Channel,
 };
 
 use futures::StreamExt;
@@ -26,24 +28,61 @@ use c360_proto::{
 
 use crate::grpc::status::code_name;
 
-/// The default server address.
-pub const DEFAULT_ADDR: &str = "http://127.0.0.1:50051";
-
 /// Why a command failed; its `Display` is one line.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    /// The address is not a URL.
-    #[error("invalid address {0:?}: expected e.g. http://127.0.0.1:50051")]
+    /// The address is not one of the forms c360 takes.
+    #[error(
+        "invalid address {0:?}: expected host:port, http://host:port or https://host:port (TLS)"
+    )]
     Address(String),
-    /// No server answered.
-    #[error("cannot reach c360 at {addr}: is it running? ({why})")]
+    /// Nothing listens there.
+    #[error("c360 at {addr} refused the connection: is it running, and on that port?")]
+    Refused {
+        /// Where we tried.
+        addr: String,
+    },
+    /// The TCP connection (or the TLS handshake) was not accepted in time.
+    #[error("no answer from {addr} within {after:?}: is the address right, and reachable?")]
+    NoAnswer {
+        /// Where we tried.
+        addr: String,
+        /// How long we waited.
+        after: Duration,
+    },
+    /// The command's deadline passed before the answer.
+    #[error("no answer from c360 at {addr} within {after:?} (--timeout)")]
+    TimedOut {
+        /// Where we tried.
+        addr: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// The peer answered, but not in gRPC.
+    #[error("{addr} is not a gRPC server: {what}")]
+    NotGrpc {
+        /// Where we tried.
+        addr: String,
+        /// What it did instead.
+        what: String,
+    },
+    /// TLS on one side only.
+    #[error("cannot talk to {addr}: {hint}")]
+    TlsMismatch {
+        /// Where we tried.
+        addr: String,
+        /// Which scheme to use.
+        hint: &'static str,
+    },
+    /// No server answered, for another reason.
+    #[error("cannot reach c360 at {addr}: {why}")]
     Connect {
         /// Where we tried.
         addr: String,
         /// What the transport said.
         why: String,
     },
-    /// The TLS files in the environment cannot be used.
+    /// The TLS files in the environment cannot be used, or the server's certificate.
     #[error("{0}")]
     Tls(String),
     /// The server answered with an error.
@@ -124,101 +163,52 @@ impl Interceptor for Credentials {
 /// A channel that sends the environment's credentials with every call.
 type Authed = InterceptedService<Channel, Credentials>;
 
-async fn channel(addr: &str, timeout: Option<Duration>) -> Result<Authed, ClientError> {
+async fn channel(server: &Server) -> Result<Authed, ClientError> {
     let credentials = Credentials::from_env()?;
     Ok(InterceptedService::new(
-        plain_channel(addr, timeout).await?,
+        server.channel().await?,
         credentials,
     ))
 }
 
-async fn plain_channel(addr: &str, timeout: Option<Duration>) -> Result<Channel, ClientError> {
-    let mut endpoint = Endpoint::from_shared(addr.to_owned())
-        .map_err(|_| ClientError::Address(addr.to_owned()))?
-        .connect_timeout(Duration::from_secs(3));
-    if addr.starts_with("https://") {
-        endpoint = endpoint
-            .tls_config(tls_from_env()?)
-            .map_err(|e| ClientError::Tls(e.to_string()))?;
-    }
-    if let Some(timeout) = timeout {
-        endpoint = endpoint.timeout(timeout);
-    }
-    endpoint
-        .connect()
-        .await
-        .map_err(|error| ClientError::Connect {
-            addr: addr.to_owned(),
-            why: innermost(&error),
-        })
+/// A request that tells the server the command's deadline.
+fn request<T>(server: &Server, message: T) -> tonic::Request<T> {
+    let mut request = tonic::Request::new(message);
+    request.set_timeout(server.timeout());
+    request
 }
 
-/// TLS as the environment says: the CA in `C360_CA_CERT` (else the system's), and a client
-/// certificate from `C360_CLIENT_CERT` and `C360_CLIENT_KEY`.
-fn tls_from_env() -> Result<ClientTlsConfig, ClientError> {
-    let read = |name: &str| -> Result<Option<Vec<u8>>, ClientError> {
-        std::env::var_os(name)
-            .map(|path| {
-                std::fs::read(&path).map_err(|e| {
-                    ClientError::Tls(format!("{name}={}: {e}", path.to_string_lossy()))
-                })
-            })
-            .transpose()
-    };
-    let tls = match read("C360_CA_CERT")? {
-        Some(ca) => ClientTlsConfig::new().ca_certificate(Certificate::from_pem(ca)),
-        None => ClientTlsConfig::new().with_native_roots(),
-    };
-    match (read("C360_CLIENT_CERT")?, read("C360_CLIENT_KEY")?) {
-        (Some(cert), Some(key)) => Ok(tls.identity(Identity::from_pem(cert, key))),
-        (None, None) => Ok(tls),
-        _ => Err(ClientError::Tls(
-            "C360_CLIENT_CERT and C360_CLIENT_KEY go together".into(),
-        )),
-    }
-}
-
-/// The last cause in an error's chain: what actually went wrong.
-fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = error;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
-}
-
-async fn connect(addr: &str) -> Result<CustomerServiceClient<Authed>, ClientError> {
-    Ok(CustomerServiceClient::new(
-        channel(addr, Some(Duration::from_secs(30))).await?,
-    ))
-}
-
-async fn admin(addr: &str) -> Result<CacheAdminServiceClient<Authed>, ClientError> {
-    Ok(CacheAdminServiceClient::new(
-        channel(addr, Some(Duration::from_secs(60))).await?,
-    ))
-}
-
+/// The read mask of `sections`; none (every section) when there are none, as `--sections ''`.
 fn mask(sections: &[String]) -> Option<prost_types::FieldMask> {
-    (!sections.is_empty()).then(|| prost_types::FieldMask {
-        paths: sections.to_vec(),
-    })
+    let paths: Vec<String> = sections
+        .iter()
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    (!paths.is_empty()).then_some(prost_types::FieldMask { paths })
 }
 
 /// The profile of customer `id`, limited to `sections` when given, rendered in `format`.
 pub async fn get(
-    addr: &str,
+    server: &Server,
     id: &str,
     sections: &[String],
     format: Format,
 ) -> Result<String, ClientError> {
-    let mut client = connect(addr).await?;
-    let request = pb::GetCustomerProfileRequest {
+    let message = pb::GetCustomerProfileRequest {
         customer_id: id.to_owned(),
         read_mask: mask(sections),
         ..Default::default()
     };
-    let profile = client.get_customer_profile(request).await?.into_inner();
+    let profile = server
+        .within(async {
+            let mut client = CustomerServiceClient::new(channel(server).await?);
+            Ok(client
+                .get_customer_profile(request(server, message))
+                .await?
+                .into_inner())
+        })
+        .await?;
     match format {
         Format::Text => Ok(render::profile(&profile)),
         Format::Json => json(&profile, "customer360.v1.CustomerProfile"),
@@ -226,15 +216,22 @@ pub async fn get(
 }
 
 /// The customers matching `by`, rendered in `format`.
-pub async fn lookup(addr: &str, by: LookupBy, format: Format) -> Result<String, ClientError> {
-    let mut client = connect(addr).await?;
+pub async fn lookup(server: &Server, by: LookupBy, format: Format) -> Result<String, ClientError> {
     let key = match by {
         LookupBy::Email(email) => Key::Email(email),
         LookupBy::Phone(phone) => Key::Phone(phone),
         LookupBy::Order(order) => Key::OrderId(order),
     };
-    let request = pb::LookupCustomersRequest { key: Some(key) };
-    let found = client.lookup_customers(request).await?.into_inner();
+    let message = pb::LookupCustomersRequest { key: Some(key) };
+    let found = server
+        .within(async {
+            let mut client = CustomerServiceClient::new(channel(server).await?);
+            Ok(client
+                .lookup_customers(request(server, message))
+                .await?
+                .into_inner())
+        })
+        .await?;
     match format {
         Format::Text => Ok(render::matches(&found)),
         Format::Json => json(&found, "customer360.v1.LookupCustomersResponse"),
@@ -242,41 +239,54 @@ pub async fn lookup(addr: &str, by: LookupBy, format: Format) -> Result<String, 
 }
 
 /// Follows customer `id`: calls `show` with the rendered profile now and after each change,
-/// until the server ends the stream (or the process is stopped).
+/// until the server ends the stream (or the process is stopped). The command's deadline holds
+/// until the first profile; after it, the watch lasts as long as the caller wants.
 pub async fn watch(
-    addr: &str,
+    server: &Server,
     id: &str,
     sections: &[String],
     format: Format,
     mut show: impl FnMut(String),
 ) -> Result<(), ClientError> {
-    // No deadline: a watch lasts as long as the caller wants it.
-    let mut client = CustomerServiceClient::new(channel(addr, None).await?);
-    let request = pb::WatchCustomerProfileRequest {
+    let message = pb::WatchCustomerProfileRequest {
         customer_id: id.to_owned(),
         read_mask: mask(sections),
     };
-    let mut profiles = client.watch_customer_profile(request).await?.into_inner();
+    // The client is kept for as long as the stream: its channel holds the connection.
+    let (_client, mut profiles, first) = server
+        .within(async {
+            let mut client = CustomerServiceClient::new(channel(server).await?);
+            let mut profiles = client.watch_customer_profile(message).await?.into_inner();
+            let first = profiles.next().await.transpose()?;
+            Ok((client, profiles, first))
+        })
+        .await?;
+    let render = |profile: &pb::CustomerProfile| match format {
+        Format::Text => Ok(render::profile(profile)),
+        Format::Json => json(profile, "customer360.v1.CustomerProfile"),
+    };
+    let Some(first) = first else { return Ok(()) };
+    show(render(&first)?);
     while let Some(profile) = profiles.next().await {
-        let profile = profile?;
-        show(match format {
-            Format::Text => render::profile(&profile),
-            Format::Json => json(&profile, "customer360.v1.CustomerProfile")?,
-        });
+        show(render(&profile?)?);
     }
     Ok(())
 }
 
 /// Drops customers `ids` from every replica's caches.
-pub async fn invalidate(addr: &str, ids: &[String]) -> Result<String, ClientError> {
-    let request = pb::InvalidateCustomersRequest {
+pub async fn invalidate(server: &Server, ids: &[String]) -> Result<String, ClientError> {
+    let message = pb::InvalidateCustomersRequest {
         customer_ids: ids.to_vec(),
     };
-    let answer = admin(addr)
-        .await?
-        .invalidate_customers(request)
-        .await?
-        .into_inner();
+    let answer = server
+        .within(async {
+            let mut client = CacheAdminServiceClient::new(channel(server).await?);
+            Ok(client
+                .invalidate_customers(request(server, message))
+                .await?
+                .into_inner())
+        })
+        .await?;
     Ok(if answer.reached_other_replicas {
         format!(
             "Invalidated {} customers on every replica.",
@@ -290,13 +300,30 @@ pub async fn invalidate(addr: &str, ids: &[String]) -> Result<String, ClientErro
     })
 }
 
-/// The cache and feed figures of the replica at `addr`.
-pub async fn stats(addr: &str, format: Format) -> Result<String, ClientError> {
-    let stats = admin(addr)
-        .await?
-        .get_cache_stats(pb::GetCacheStatsRequest {})
-        .await?
-        .into_inner();
+/// One reading of a replica's figures, on `client`.
+async fn read_stats(
+    server: &Server,
+    client: &mut CacheAdminServiceClient<Authed>,
+) -> Result<pb::CacheStats, ClientError> {
+    server
+        .within(async {
+            Ok(client
+                .get_cache_stats(request(server, pb::GetCacheStatsRequest {}))
+                .await?
+                .into_inner())
+        })
+        .await
+}
+
+async fn admin(server: &Server) -> Result<CacheAdminServiceClient<Authed>, ClientError> {
+    server
+        .within(async { Ok(CacheAdminServiceClient::new(channel(server).await?)) })
+        .await
+}
+
+/// The cache and feed figures of the replica at `server`.
+pub async fn stats(server: &Server, format: Format) -> Result<String, ClientError> {
+    let stats = read_stats(server, &mut admin(server).await?).await?;
     match format {
         Format::Text => Ok(stats::render(&stats)),
         Format::Json => json(&stats, "customer360.v1.CacheStats"),
@@ -305,28 +332,22 @@ pub async fn stats(addr: &str, format: Format) -> Result<String, ClientError> {
 
 /// `c360 top`: reads a replica's figures every `every` and hands `show` what changed since
 /// the reading before (rates, and percentiles of the calls in between); `count` times, or
-/// until the caller stops it.
+/// until the caller stops it. Each reading has the command's deadline.
 pub async fn top(
-    addr: &str,
+    server: &Server,
     every: Duration,
     count: Option<u64>,
     mut show: impl FnMut(String),
 ) -> Result<(), ClientError> {
-    let mut client = admin(addr).await?;
-    let mut earlier = client
-        .get_cache_stats(pb::GetCacheStatsRequest {})
-        .await?
-        .into_inner();
+    let mut client = admin(server).await?;
+    let mut earlier = read_stats(server, &mut client).await?;
     let mut at = tokio::time::Instant::now();
     let mut ticks = tokio::time::interval_at(at + every, every);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut shown = 0;
     while count.is_none_or(|count| shown < count) {
         ticks.tick().await;
-        let later = client
-            .get_cache_stats(pb::GetCacheStatsRequest {})
-            .await?
-            .into_inner();
+        let later = read_stats(server, &mut client).await?;
         let now = tokio::time::Instant::now();
         show(stats::top(&earlier, &later, now - at));
         (earlier, at) = (later, now);

@@ -694,6 +694,17 @@ impl Default for FeedSettings {
     }
 }
 
+/// `C360_` variables the client commands read (credentials, TLS files, the address): not
+/// configuration, so a shell that has them set can still start the server.
+const CLIENT_VARIABLES: [&str; 6] = [
+    "TOKEN",
+    "API_KEY",
+    "CA_CERT",
+    "CLIENT_CERT",
+    "CLIENT_KEY",
+    "ADDR",
+];
+
 impl Settings {
     /// Reads the defaults, then `file` (which must exist when named), then `C360_*`
     /// variables, then `flags` (dotted keys, e.g. `server.listen`).
@@ -708,7 +719,15 @@ impl Settings {
             }
             figment = figment.merge(Toml::file_exact(file));
         }
-        figment = figment.merge(Env::prefixed("C360_").split("__"));
+        figment = figment.merge(
+            Env::prefixed("C360_")
+                .filter(|key| {
+                    !CLIENT_VARIABLES
+                        .iter()
+                        .any(|client| key.as_str().eq_ignore_ascii_case(client))
+                })
+                .split("__"),
+        );
         for (key, value) in flags {
             figment = figment.merge(Serialized::default(key, value));
         }
@@ -789,6 +808,19 @@ mod tests {
             assert_eq!(settings.sources.billing.timeout, Duration::from_millis(150));
             assert_eq!(settings.sources.orders.timeout, Duration::from_millis(500));
             assert_eq!(settings.source_url(&settings.sources.crm), "postgres://env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_client_commands_variables_are_not_configuration() {
+        Jail::expect_with(|jail| {
+            for name in CLIENT_VARIABLES {
+                jail.set_env(format!("C360_{name}"), "client's");
+            }
+            assert_eq!(Settings::load(None, []).unwrap(), Settings::default());
+            jail.set_env("C360_TOKENS", "a typo");
+            assert!(Settings::load(None, []).is_err());
             Ok(())
         });
     }

@@ -5,7 +5,7 @@ use std::{net::SocketAddr, path::PathBuf, process::ExitCode, time::Duration};
 use anyhow::Context;
 use c360::{
     app::App,
-    client::{self, DEFAULT_ADDR, Format, LookupBy},
+    client::{self, DEFAULT_ADDR, Format, LookupBy, Server},
     config::Settings,
     db::{Db, PoolOptions},
     demo::{self, DemoOptions},
@@ -101,7 +101,7 @@ enum Command {
         #[command(flatten)]
         target: Target,
         /// Sections to fetch, comma-separated: identity, billing, orders, shipments,
-        /// interactions, insights (default: all).
+        /// interactions, insights (default, or empty: all).
         #[arg(long, value_delimiter = ',')]
         sections: Vec<String>,
     },
@@ -111,7 +111,7 @@ enum Command {
         id: String,
         #[command(flatten)]
         target: Target,
-        /// Sections to follow, comma-separated (default: all).
+        /// Sections to follow, comma-separated (default, or empty: all).
         #[arg(long, value_delimiter = ',')]
         sections: Vec<String>,
     },
@@ -120,9 +120,8 @@ enum Command {
         /// Customer ids.
         #[arg(required = true)]
         ids: Vec<String>,
-        /// The c360 server.
-        #[arg(long, default_value = DEFAULT_ADDR)]
-        addr: String,
+        #[command(flatten)]
+        server: Connection,
     },
     /// Print a replica's figures: calls and latency percentiles per RPC and per backend, the
     /// caches, the change feeds.
@@ -133,9 +132,8 @@ enum Command {
     /// Follow a replica's figures, refreshed every second: calls per second and the
     /// percentiles of the last second's calls, per RPC and per backend (like redis-cli --stat).
     Top {
-        /// The c360 server.
-        #[arg(long, default_value = DEFAULT_ADDR)]
-        addr: String,
+        #[command(flatten)]
+        server: Connection,
         /// Between two readings, e.g. 1s or 500ms.
         #[arg(long, default_value = "1s", value_parser = humantime_serde::re::humantime::parse_duration)]
         interval: std::time::Duration,
@@ -173,11 +171,28 @@ enum Command {
     },
 }
 
+/// Which server a client command talks to, and how long it waits.
+#[derive(Debug, Args)]
+struct Connection {
+    /// The c360 server: host:port or http://host:port (plaintext), https://host:port (TLS).
+    #[arg(long, env = "C360_ADDR", default_value = DEFAULT_ADDR)]
+    addr: String,
+    /// How long to wait for the answer, connecting included, e.g. 10s or 500ms.
+    #[arg(long, default_value = "10s", value_parser = humantime_serde::re::humantime::parse_duration)]
+    timeout: Duration,
+}
+
+impl Connection {
+    fn server(&self) -> anyhow::Result<Server> {
+        anyhow::ensure!(!self.timeout.is_zero(), "--timeout must be more than 0");
+        Ok(Server::parse(&self.addr)?.with_timeout(self.timeout))
+    }
+}
+
 #[derive(Debug, Args)]
 struct Target {
-    /// The c360 server.
-    #[arg(long, default_value = DEFAULT_ADDR)]
-    addr: String,
+    #[command(flatten)]
+    server: Connection,
     /// Print JSON (the proto3 mapping) instead of text.
     #[arg(long)]
     json: bool,
@@ -281,7 +296,8 @@ async fn run(command: Command) -> anyhow::Result<()> {
             target,
             sections,
         } => {
-            let text = client::get(&target.addr, &id, &sections, target.format()).await?;
+            let text =
+                client::get(&target.server.server()?, &id, &sections, target.format()).await?;
             print!("{}", with_newline(text));
             Ok(())
         }
@@ -291,8 +307,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
             sections,
         } => {
             let format = target.format();
+            let server = target.server.server()?;
             let mut first = true;
-            let stream = client::watch(&target.addr, &id, &sections, format, |text| {
+            let stream = client::watch(&server, &id, &sections, format, |text| {
                 if !first && format == Format::Text {
                     println!(
                         "\n── changed at {} ──",
@@ -308,17 +325,17 @@ async fn run(command: Command) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Invalidate { ids, addr } => {
-            println!("{}", client::invalidate(&addr, &ids).await?);
+        Command::Invalidate { ids, server } => {
+            println!("{}", client::invalidate(&server.server()?, &ids).await?);
             Ok(())
         }
         Command::Stats { target } => {
-            let text = client::stats(&target.addr, target.format()).await?;
+            let text = client::stats(&target.server.server()?, target.format()).await?;
             print!("{}", with_newline(text));
             Ok(())
         }
         Command::Top {
-            addr,
+            server,
             interval,
             count,
         } => {
@@ -328,7 +345,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "--interval must be at least 100ms"
             );
             let terminal = std::io::stdout().is_terminal();
-            let follow = client::top(&addr, interval, count, |text| {
+            let server = server.server()?;
+            let addr = server.uri().to_owned();
+            let follow = client::top(&server, interval, count, |text| {
                 if terminal {
                     // Clear the screen and go home, as top does.
                     print!("\x1b[2J\x1b[H");
@@ -355,7 +374,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 (_, _, Some(order)) => LookupBy::Order(order),
                 _ => anyhow::bail!("give one of --email, --phone or --order"),
             };
-            let text = client::lookup(&target.addr, by, target.format()).await?;
+            let text = client::lookup(&target.server.server()?, by, target.format()).await?;
             print!("{}", with_newline(text));
             Ok(())
         }

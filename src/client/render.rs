@@ -251,21 +251,44 @@ pub(super) fn matches(found: &pb::LookupCustomersResponse) -> String {
     if found.customers.is_empty() {
         return "No customer matches.\n".into();
     }
-    let mut out = String::new();
+    let mut rows = vec![["ID", "NAME", "EMAIL", "PHONE", "TIER"].map(str::to_owned)];
     for m in &found.customers {
-        let _ = match &m.identity {
-            Some(id) => writeln!(
-                out,
-                "{:<8} {} {:<20} {:<40} {:<16} {}",
-                m.customer_id,
-                id.first_name,
-                id.last_name,
-                id.email,
-                id.phone,
-                short(id.tier().as_str_name(), "CUSTOMER_TIER_")
-            ),
-            None => writeln!(out, "{:<8} (identity unavailable)", m.customer_id),
-        };
+        rows.push(match &m.identity {
+            Some(id) => [
+                m.customer_id.clone(),
+                format!("{} {}", id.first_name, id.last_name),
+                id.email.clone(),
+                id.phone.clone(),
+                short(id.tier().as_str_name(), "CUSTOMER_TIER_"),
+            ],
+            None => [
+                m.customer_id.clone(),
+                "(identity unavailable)".into(),
+                String::new(),
+                String::new(),
+                String::new(),
+            ],
+        });
+    }
+    table(&rows)
+}
+
+/// `rows` in columns as wide as their widest cell, two spaces apart, no trailing blanks.
+fn table<const N: usize>(rows: &[[String; N]]) -> String {
+    let mut widths = [0; N];
+    for row in rows {
+        for (width, cell) in widths.iter_mut().zip(row) {
+            *width = (*width).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    for row in rows {
+        let mut line = String::new();
+        for (cell, width) in row.iter().zip(widths) {
+            let _ = write!(line, "{cell:<width$}  ");
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
     }
     out
 }
@@ -273,6 +296,41 @@ pub(super) fn matches(found: &pb::LookupCustomersResponse) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lookup_columns_line_up() {
+        let found = |id: &str, first: &str, last: &str, email: &str| pb::CustomerMatch {
+            customer_id: id.into(),
+            identity: Some(pb::Identity {
+                first_name: first.into(),
+                last_name: last.into(),
+                email: email.into(),
+                phone: "+442079460018".into(),
+                ..Default::default()
+            }),
+        };
+        let text = matches(&pb::LookupCustomersResponse {
+            customers: vec![
+                found("8", "Zoë", "Brontë-Smythe", "zoe@example.com"),
+                found("12345", "Al", "Li", "al.li.longer@example.org"),
+            ],
+        });
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 3, "{text}");
+        // Where `needle` starts in `line`, in characters.
+        let at = |line: &str, needle: &str| line.find(needle).map(|b| line[..b].chars().count());
+        for (heading, first, second) in [
+            ("NAME", "Zoë", "Al Li"),
+            ("EMAIL", "zoe@", "al.li."),
+            ("PHONE", "+44", "+44"),
+        ] {
+            let column = at(lines[0], heading);
+            assert!(column.is_some(), "{text}");
+            assert_eq!(at(lines[1], first), column, "{heading}: {text}");
+            assert_eq!(at(lines[2], second), column, "{heading}: {text}");
+        }
+        assert!(text.lines().all(|l| !l.ends_with(' ')));
+    }
 
     #[test]
     fn enum_names_lose_their_prefix() {

@@ -1,12 +1,12 @@
 //! The `get` and `lookup` commands against a real server.
 
-use c360::client::{self, ClientError, Format, LookupBy};
+use c360::client::{self, ClientError, Format, LookupBy, Server};
 
 use crate::helpers::{Backend, spawn_app};
 
 async fn get_prints_a_profile_for_people_and_json_for_programs(backend: Backend) {
     let app = spawn_app(backend).await;
-    let addr = format!("http://{}", app.addr);
+    let addr = Server::parse(&format!("http://{}", app.addr)).unwrap();
     let id = app.busy_customer().await;
     let first_name = app
         .text(
@@ -32,18 +32,33 @@ async fn get_prints_a_profile_for_people_and_json_for_programs(backend: Backend)
     assert!(value["billing"]["balance"]["currencyCode"].is_string());
     assert!(value.get("orders").is_none());
     assert_eq!(value["sources"][1]["status"], "SOURCE_STATUS_SKIPPED");
+
+    // `--sections ''` asks for every section, as no --sections does.
+    let every = client::get(&addr, &id.to_string(), &[String::new()], Format::Json)
+        .await
+        .unwrap();
+    let value: serde_json::Value = serde_json::from_str(&every).unwrap();
+    assert!(
+        value["orders"].is_object() && value["billing"].is_object(),
+        "{every}"
+    );
 }
 
 async fn lookup_and_errors_read_as_one_line(backend: Backend) {
     let app = spawn_app(backend).await;
-    let addr = format!("http://{}", app.addr);
+    // host:port, as grpcurl takes it.
+    let addr = Server::parse(&app.addr.to_string()).unwrap();
     let email = app
         .text("SELECT email FROM customers WHERE id = 9", &[])
         .await;
     let text = client::lookup(&addr, LookupBy::Email(email.clone()), Format::Text)
         .await
         .unwrap();
-    assert!(text.starts_with("9 ") && text.contains(&email), "{text}");
+    let row = text.lines().nth(1).unwrap_or_default();
+    assert!(
+        text.starts_with("ID ") && row.starts_with("9 ") && row.contains(&email),
+        "{text}"
+    );
 
     let missing = client::get(&addr, "424242", &[], Format::Text)
         .await
@@ -61,10 +76,90 @@ async fn lookup_and_errors_read_as_one_line(backend: Backend) {
         "{bad}"
     );
     assert!(!bad.to_string().contains('\n'));
-    let down = client::get("http://127.0.0.1:9", "1", &[], Format::Text)
-        .await
-        .unwrap_err();
-    assert!(matches!(down, ClientError::Connect { .. }), "{down}");
+}
+
+/// Whatever is at the address, the command says what happened in one line, within its
+/// `--timeout`: nothing listening, a peer that never answers, a server that is not gRPC, TLS
+/// where there is none.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_connection_says_what_happened() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let get = |addr: String| async move {
+        let server = Server::parse(&addr)
+            .unwrap()
+            .with_timeout(std::time::Duration::from_secs(1));
+        let error = client::get(&server, "1", &[], Format::Text)
+            .await
+            .unwrap_err();
+        assert!(!error.to_string().contains('\n'), "{error}");
+        error
+    };
+
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let nobody = closed.local_addr().unwrap();
+    drop(closed);
+    let refused = get(nobody.to_string()).await;
+    assert!(matches!(refused, ClientError::Refused { .. }), "{refused}");
+    assert!(refused.to_string().contains("is it running"), "{refused}");
+
+    // Accepts, reads, never answers.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_addr = silent.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((mut socket, _)) = silent.accept().await {
+            let mut buffer = [0; 1024];
+            let _ = socket.read(&mut buffer).await;
+            held.push(socket);
+        }
+    });
+    let started = std::time::Instant::now();
+    let timed_out = get(silent_addr.to_string()).await;
+    assert!(
+        matches!(timed_out, ClientError::TimedOut { .. }),
+        "{timed_out}"
+    );
+    assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    holder.abort();
+
+    // An HTTP/1 server.
+    let http1 = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let http1_addr = http1.local_addr().unwrap();
+    let answering = tokio::spawn(async move {
+        while let Ok((mut socket, _)) = http1.accept().await {
+            let mut buffer = [0; 1024];
+            let _ = socket.read(&mut buffer).await;
+            let _ = socket
+                .write_all(
+                    b"HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+                )
+                .await;
+        }
+    });
+    let not_grpc = get(format!("http://{http1_addr}")).await;
+    assert!(
+        matches!(not_grpc, ClientError::NotGrpc { .. }),
+        "{not_grpc}"
+    );
+    assert!(not_grpc.to_string().contains("HTTP/1"), "{not_grpc}");
+
+    // TLS to a server that speaks none (this HTTP/1 one, and c360 without TLS).
+    let app = spawn_app(Backend::Sqlite).await;
+    for plaintext in [http1_addr, app.addr] {
+        let mismatch = get(format!("https://{plaintext}")).await;
+        assert!(
+            mismatch
+                .to_string()
+                .contains("does not speak TLS: use http://"),
+            "{mismatch}"
+        );
+    }
+    answering.abort();
+
+    for bad in ["localhost", "grpc://127.0.0.1:50051", "127.0.0.1:port"] {
+        let error = Server::parse(bad).unwrap_err();
+        assert!(error.to_string().contains("host:port"), "{error}");
+    }
 }
 
 crate::over_both_backends!(
@@ -75,7 +170,7 @@ crate::over_both_backends!(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stats_show_latency_per_rpc_and_per_backend_and_top_follows_them() {
     let app = spawn_app(Backend::Sqlite).await;
-    let addr = format!("http://{}", app.addr);
+    let addr = Server::parse(&format!("http://{}", app.addr)).unwrap();
     for id in ["3", "3", "4", "424242"] {
         let _ = client::get(&addr, id, &[], Format::Text).await;
     }

@@ -304,7 +304,8 @@ async fn redis_is_spoken_to_over_tls_with_a_rediss_url() {
 }
 
 /// The CLI speaks TLS to an `https://` address, trusting the CA in `C360_CA_CERT` and
-/// presenting `C360_CLIENT_CERT`/`C360_CLIENT_KEY`; without the CA it says why it failed.
+/// presenting `C360_CLIENT_CERT`/`C360_CLIENT_KEY`; without the CA it says why it failed, and
+/// to a plaintext address it says the server speaks TLS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cli_speaks_tls_to_an_https_address() {
     let dir = tempfile::tempdir().expect("a temporary directory");
@@ -318,9 +319,9 @@ async fn the_cli_speaks_tls_to_an_https_address() {
     std::fs::write(&ca_file, server_ca.pem()).expect("write the CA");
     let addr = format!("https://localhost:{}", c360.addr.port());
     // Run beside the server's runtime, not on it.
-    let cli = |env: &[(&str, &Path)]| {
+    let cli_at = |addr: &str, env: &[(&str, &Path)]| {
         let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_c360"));
-        command.args(["get", "3", "--sections", "identity", "--addr", &addr]);
+        command.args(["get", "3", "--sections", "identity", "--addr", addr]);
         for var in [
             "C360_CA_CERT",
             "C360_CLIENT_CERT",
@@ -332,6 +333,7 @@ async fn the_cli_speaks_tls_to_an_https_address() {
         command.envs(env.iter().map(|(k, v)| (k, v.as_os_str())));
         tokio::task::spawn_blocking(move || command.output())
     };
+    let cli = |env: &[(&str, &Path)]| cli_at(&addr, env);
     let served = cli(&[
         ("C360_CA_CERT", &ca_file),
         ("C360_CLIENT_CERT", &cert),
@@ -350,5 +352,19 @@ async fn the_cli_speaks_tls_to_an_https_address() {
     assert!(!untrusted.status.success());
     let said = String::from_utf8_lossy(&untrusted.stderr);
     assert!(said.contains("certificate"), "{said}");
+
+    for plaintext in [
+        format!("localhost:{}", c360.addr.port()),
+        format!("http://localhost:{}", c360.addr.port()),
+    ] {
+        let mismatch = cli_at(&plaintext, &[("C360_CA_CERT", &ca_file)])
+            .await
+            .expect("joined")
+            .expect("run c360");
+        assert!(!mismatch.status.success());
+        let said = String::from_utf8_lossy(&mismatch.stderr);
+        assert!(said.contains("use https://"), "{said}");
+        assert_eq!(said.lines().count(), 1, "{said}");
+    }
     c360.stop().await;
 }
