@@ -193,7 +193,9 @@ impl Generator {
         let id = take(&mut self.next.invoice);
         let age = self.as_of - placed_at;
         let due_at = placed_at + days(14);
-        let paid_at = placed_at + Duration::minutes(rng.random_range(1..90));
+        // Events are never after the data set's "today" (an order placed a minute before it
+        // was paid at it, not after).
+        let paid_at = (placed_at + Duration::minutes(rng.random_range(1..90))).min(self.as_of);
         let (status, paid, failure) = match () {
             _ if cancelled => ("refunded", Some(paid_at), None),
             _ if age < days(120) && rng.random_bool(0.04) => {
@@ -212,7 +214,8 @@ impl Generator {
             _ if age >= days(14) && rng.random_bool(0.015) => ("overdue", None, None),
             _ => ("paid", Some(paid_at), None),
         };
-        let failed_at = failure.map(|_| placed_at + Duration::hours(rng.random_range(1..48)));
+        let failed_at =
+            failure.map(|_| (placed_at + Duration::hours(rng.random_range(1..48))).min(self.as_of));
         batch.invoices.push(vec![
             id.into(),
             customer.into(),
