@@ -10,10 +10,14 @@ const PROTOS: &[&str] = &[
     "customer360/v1/customer_service.proto",
     "customer360/v1/catalog_service.proto",
     "customer360/v1/cache_admin_service.proto",
+    // The error details c360's errors carry, so that reflection serves them.
+    "google/rpc/status.proto",
+    "google/rpc/error_details.proto",
 ];
 
 fn main() -> Result<(), Box<dyn Error>> {
     println!("cargo:rerun-if-changed=customer360");
+    println!("cargo:rerun-if-changed=google");
     let descriptors = protox::compile(PROTOS, ["."])?;
     let out_dir = PathBuf::from(env::var("OUT_DIR")?);
     fs::write(

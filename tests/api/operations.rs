@@ -183,3 +183,111 @@ async fn on_shutdown_a_replica_drains_then_ends_its_watches_with_unavailable() {
     let finished = tokio::time::timeout(Duration::from_secs(10), server).await;
     assert!(matches!(finished, Ok(Ok(Ok(())))), "{finished:?}");
 }
+
+/// A client that knows only reflection decodes c360's error details: the `google.rpc`
+/// messages they use are served beside the API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_serves_the_error_details_an_error_carries() {
+    use prost::Message;
+    use prost_reflect::{DescriptorPool, DynamicMessage, Value};
+    use prost_types::FileDescriptorProto;
+    use v1::server_reflection_request::MessageRequest;
+
+    let app = spawn_app(Backend::Sqlite).await;
+    let mut client = v1::server_reflection_client::ServerReflectionClient::new(app.channel.clone());
+    let mut ask = async |request: MessageRequest| -> Vec<FileDescriptorProto> {
+        let request = v1::ServerReflectionRequest {
+            message_request: Some(request),
+            ..Default::default()
+        };
+        let answer = client
+            .server_reflection_info(tokio_stream::iter([request]))
+            .await
+            .unwrap()
+            .into_inner()
+            .next()
+            .await
+            .unwrap()
+            .unwrap();
+        match answer.message_response {
+            Some(v1::server_reflection_response::MessageResponse::FileDescriptorResponse(
+                files,
+            )) => files
+                .file_descriptor_proto
+                .iter()
+                .map(|bytes| FileDescriptorProto::decode(bytes.as_slice()).unwrap())
+                .collect(),
+            other => panic!("expected file descriptors, got {other:?}"),
+        }
+    };
+    // Every file the error details need, dependencies included, from reflection alone.
+    let mut files = Vec::new();
+    let mut wanted = vec![MessageRequest::FileContainingSymbol(
+        "google.rpc.BadRequest".into(),
+    )];
+    wanted.push(MessageRequest::FileContainingSymbol(
+        "google.rpc.Status".into(),
+    ));
+    while let Some(request) = wanted.pop() {
+        for file in ask(request).await {
+            if files
+                .iter()
+                .any(|f: &FileDescriptorProto| f.name == file.name)
+            {
+                continue;
+            }
+            for dependency in &file.dependency {
+                if !files.iter().any(|f| f.name.as_ref() == Some(dependency)) {
+                    wanted.push(MessageRequest::FileByFilename(dependency.clone()));
+                }
+            }
+            files.push(file);
+        }
+    }
+    let mut pool = DescriptorPool::new();
+    pool.add_file_descriptor_protos(files).unwrap();
+
+    let bad = app
+        .customers
+        .clone()
+        .get_customer_profile(c360_proto::GetCustomerProfileRequest {
+            customer_id: "not-an-id".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(bad.code(), tonic::Code::InvalidArgument);
+    let status = DynamicMessage::decode(
+        pool.get_message_by_name("google.rpc.Status").unwrap(),
+        bad.details(),
+    )
+    .unwrap();
+    let Some(Value::List(details)) = status.get_field_by_name("details").map(|v| v.into_owned())
+    else {
+        panic!("details in {status:?}");
+    };
+    let any = details[0].as_message().unwrap();
+    let type_url = any.get_field_by_name("type_url").unwrap();
+    let name = type_url
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(name, "google.rpc.BadRequest");
+    let value = any.get_field_by_name("value").unwrap();
+    let bad_request = DynamicMessage::decode(
+        pool.get_message_by_name(&name).unwrap(),
+        value.as_bytes().unwrap().clone(),
+    )
+    .unwrap();
+    let json = serde_json::to_value(&bad_request).unwrap();
+    assert_eq!(json["fieldViolations"][0]["field"], "customer_id", "{json}");
+    assert!(
+        json["fieldViolations"][0]["description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
+        "{json}"
+    );
+}
