@@ -4,6 +4,7 @@
 //! [`App::new`].
 
 pub mod metrics;
+mod probe;
 mod supervise;
 
 use std::{collections::BTreeMap, sync::Arc};
@@ -154,6 +155,7 @@ const L2_REPAIR_EVERY: std::time::Duration = std::time::Duration::from_millis(50
 pub struct Readiness {
     feeds: Vec<Arc<FeedStats>>,
     tasks: Vec<TaskState>,
+    answering: Arc<probe::Answering>,
 }
 
 impl Readiness {
@@ -164,11 +166,32 @@ impl Readiness {
             && self.tasks.iter().all(|task| task.up.load(Acquire))
     }
 
+    /// At least one backend answered its last ping (see `app/probe.rs`): without any, the
+    /// overall health entry is `NOT_SERVING`.
+    pub fn any_backend_answers(&self) -> bool {
+        self.answering.any()
+    }
+
     /// The background tasks not running now, by name.
     pub fn down(&self) -> Vec<&'static str> {
         use std::sync::atomic::Ordering::Acquire;
         let tasks = self.tasks.iter().filter(|task| !task.up.load(Acquire));
         tasks.map(|task| task.name).collect()
+    }
+}
+
+/// One error line per reason the backends did not answer at start, naming them.
+fn unreachable_at_start(failures: Vec<(SourceKind, String)>) {
+    let mut by_reason: BTreeMap<String, Vec<&'static str>> = BTreeMap::new();
+    for (kind, why) in failures {
+        by_reason.entry(why).or_default().push(kind.as_str());
+    }
+    for (why, backends) in by_reason {
+        tracing::error!(
+            backends = %backends.join(", "),
+            error = %why,
+            "backend unreachable at start: its sections are missing until it answers"
+        );
     }
 }
 
@@ -261,6 +284,14 @@ impl App {
             )?),
             None => None,
         };
+        if let Some(l2) = &l2
+            && let Err(why) = l2.ping().await
+        {
+            tracing::error!(
+                error = %why,
+                "Redis unreachable at start: no L2 and no invalidation bus until it answers"
+            );
+        }
         let cache = ProfileCache::new(
             L1Config {
                 max_bytes: settings.cache.max_bytes,
@@ -270,6 +301,9 @@ impl App {
             stats.clone(),
         );
         let timeouts = PerSource::from_fn(|kind| settings.sources.of(kind).timeout);
+        let probed = backends.sources.clone();
+        let answering = Arc::new(probe::Answering::default());
+        unreachable_at_start(probe::ping_all(&probed, &timeouts, &answering).await);
         let fanout = Fanout::with(
             backends.sources,
             backends.lookups,
@@ -292,6 +326,14 @@ impl App {
                     (backends.catalog.clone(), catalog.clone(), profiles.clone());
                 let interval = settings.catalog.refresh_interval;
                 move || refresh_catalog(source.clone(), catalog.clone(), profiles.clone(), interval)
+            },
+            || {},
+        ));
+        supervised.push(supervise(
+            "backend probe",
+            {
+                let answering = answering.clone();
+                move || probe::keep_probing(probed.clone(), timeouts, answering.clone())
             },
             || {},
         ));
@@ -364,6 +406,7 @@ impl App {
             readiness: Readiness {
                 feeds,
                 tasks: states,
+                answering,
             },
             queries,
             catalog,

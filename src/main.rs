@@ -461,11 +461,12 @@ async fn serve_with(settings: Settings) -> anyhow::Result<()> {
     };
     let app = App::connect(&settings).await?;
     let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
+    let signalled = shutdown_signal();
     tracing::info!(%addr, metrics = ?metrics_addr, "c360 serving");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = settings.server.drain + settings.server.shutdown_grace;
     let server = server::run_with_metrics(listener, metrics, app, async move {
-        shutdown_signal().await;
+        signalled.await;
         let _ = stop_tx.send(());
     });
     tokio::select! {
@@ -486,24 +487,31 @@ async fn grace_expired(signalled: tokio::sync::oneshot::Receiver<()>, grace: Dur
     }
 }
 
-/// Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the future is
+/// first polled: a signal that comes right after a "serving" line still stops c360 gracefully.
+fn shutdown_signal() -> impl Future<Output = ()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let wait = |signal: Option<Signal>| async move {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
             }
-            Err(_) => std::future::pending::<()>().await,
+        };
+        let interrupt = wait(signal(SignalKind::interrupt()).ok());
+        let terminate = wait(signal(SignalKind::terminate()).ok());
+        async move {
+            tokio::select! {
+                () = interrupt => {},
+                () = terminate => {},
+            }
         }
-    };
+    }
     #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }

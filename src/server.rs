@@ -47,11 +47,19 @@ pub const SERVICES: [&str; 3] = [
     "customer360.v1.CacheAdminService",
 ];
 
-/// Sets the overall entry and every service's to `status`.
-async fn set_health(health: &tonic_health::server::HealthReporter, status: ServingStatus) {
-    health.set_service_status("", status).await;
+/// Sets every service's entry to `services` and the overall entry to `overall` (`SERVING`
+/// when true).
+async fn set_health(
+    health: &tonic_health::server::HealthReporter,
+    (services, overall): (bool, bool),
+) {
+    let status = |serving| match serving {
+        true => ServingStatus::Serving,
+        false => ServingStatus::NotServing,
+    };
+    health.set_service_status("", status(overall)).await;
     for service in SERVICES {
-        health.set_service_status(service, status).await;
+        health.set_service_status(service, status(services)).await;
     }
 }
 
@@ -113,27 +121,27 @@ async fn serve(
         .map(tls::Acceptor::new)
         .transpose()?;
     let (health, health_service) = tonic_health::server::health_reporter();
-    set_health(&health, ServingStatus::NotServing).await;
+    set_health(&health, (false, false)).await;
     let readiness = app.readiness();
     let following_readiness = tokio::spawn({
         let health = health.clone();
         async move {
-            let mut serving = false;
+            // (the services' entries, the overall entry)
+            let mut serving = (false, false);
             loop {
                 let ready = readiness.is_ready();
-                if ready != serving {
+                let now = (ready, ready && readiness.any_backend_answers());
+                if now.0 != serving.0 {
                     if ready {
                         tracing::info!("ready: health SERVING");
                     } else {
                         let down = readiness.down();
                         tracing::warn!(?down, "not ready: health NOT_SERVING");
                     }
-                    let status = match ready {
-                        true => ServingStatus::Serving,
-                        false => ServingStatus::NotServing,
-                    };
-                    set_health(&health, status).await;
-                    serving = ready;
+                }
+                if now != serving {
+                    set_health(&health, now).await;
+                    serving = now;
                 }
                 tokio::time::sleep(READY_POLL).await;
             }
@@ -154,7 +162,7 @@ async fn serve(
             "shutting down: health NOT_SERVING, still serving new calls while load balancers notice"
         );
         following_readiness.abort();
-        set_health(&health, ServingStatus::NotServing).await;
+        set_health(&health, (false, false)).await;
         tokio::time::sleep(drain).await;
         tracing::info!("listener closed: ending watches, finishing calls in flight");
         profiles.close_watches();

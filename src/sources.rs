@@ -126,6 +126,12 @@ pub trait Source: Send + Sync + 'static {
     fn pool(&self) -> Option<PoolStatus> {
         None
     }
+
+    /// Whether it answers now: the cheapest read it has (for health). A source without a
+    /// connection of its own answers as long as it exists.
+    fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 /// What CRM finds customers by.

@@ -83,6 +83,8 @@ async fn seeded(dir: &std::path::Path) -> String {
 struct Served {
     process: tokio::process::Child,
     addr: SocketAddr,
+    /// Its log up to the "serving" line.
+    before: Vec<String>,
     log: tokio::task::JoinHandle<Vec<String>>,
 }
 
@@ -128,7 +130,12 @@ async fn serve(url: &str, env: &[(&str, String)]) -> Served {
         }
         rest
     });
-    Served { process, addr, log }
+    Served {
+        process,
+        addr,
+        before,
+        log,
+    }
 }
 
 impl Served {
@@ -155,7 +162,8 @@ impl Served {
             .await
             .expect("c360 stopped within 30 s")
             .unwrap();
-        let log = self.log.await.unwrap();
+        let mut log = std::mem::take(&mut self.before);
+        log.extend(self.log.await.unwrap());
         assert!(status.success(), "{status:?}: {log:#?}");
         log.iter()
             .map(|line| serde_json::from_str(line).unwrap_or_else(|_| panic!("not JSON: {line}")))
@@ -373,6 +381,48 @@ async fn by_default_calls_write_no_access_lines() {
         log.iter()
             .any(|entry| entry["fields"]["message"] == "ready: health SERVING"),
         "the rest of the log is still written: {log:#?}"
+    );
+}
+
+/// A database or a Redis that does not answer at start is named in an error line, and the
+/// replica still starts (and degrades) rather than refusing to.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_database_or_redis_at_start_is_logged_clearly() {
+    let nothing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = nothing.local_addr().unwrap();
+    drop(nothing);
+    let served = serve(
+        &format!("postgres://postgres@{closed}/c360"),
+        &[
+            ("C360_REDIS__URL", format!("redis://{closed}")),
+            (
+                "C360_REDIS__ENCRYPTION_KEYS",
+                r#"["test:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio="]"#.into(),
+            ),
+        ],
+    )
+    .await;
+    let log = served.stop().await;
+    let errors: Vec<&serde_json::Value> = log
+        .iter()
+        .filter(|entry| entry["level"] == "ERROR")
+        .collect();
+    let backends = errors
+        .iter()
+        .find(|e| {
+            e["fields"]["message"]
+                == "backend unreachable at start: its sections are missing until it answers"
+        })
+        .unwrap_or_else(|| panic!("{log:#?}"));
+    assert_eq!(
+        backends["fields"]["backends"],
+        "billing, orders, fulfilment, crm"
+    );
+    assert!(
+        errors.iter().any(|e| e["fields"]["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with("Redis unreachable at start"))),
+        "{log:#?}"
     );
 }
 

@@ -145,6 +145,23 @@ impl RedisCache {
         })
     }
 
+    /// Whether Redis answers a `PING` within the L2 timeout (at least a second: a first
+    /// connection takes longer than a command): `Err` says why not.
+    pub async fn ping(&self) -> Result<(), String> {
+        let wait = self.config.timeout.max(Duration::from_secs(1));
+        let ping = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut *connection)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(wait, ping)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {wait:?}")))
+    }
+
     /// This replica's id on the invalidation bus.
     pub fn replica(&self) -> u64 {
         self.replica

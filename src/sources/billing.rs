@@ -175,6 +175,15 @@ impl Source for BillingSource {
         Some(self.db.status())
     }
 
+    fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(async {
+            self.db
+                .ping()
+                .await
+                .map_err(SourceError::query(SourceKind::Billing))
+        })
+    }
+
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
         Box::pin(self.billing(customer).map_ok(SourceData::Billing))
     }

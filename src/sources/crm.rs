@@ -170,6 +170,15 @@ impl Source for CrmSource {
         Some(self.db.status())
     }
 
+    fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(async {
+            self.db
+                .ping()
+                .await
+                .map_err(SourceError::query(SourceKind::Crm))
+        })
+    }
+
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
         Box::pin(self.record(customer).map_ok(SourceData::Crm))
     }

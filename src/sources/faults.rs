@@ -143,6 +143,10 @@ impl Source for Faulty {
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
         self.faults.apply(move || self.inner.fetch(customer))
     }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        self.faults.apply(move || self.inner.ping())
+    }
 }
 
 /// Lookups with each backend's faults added.

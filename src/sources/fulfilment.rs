@@ -84,6 +84,15 @@ impl Source for FulfilmentSource {
         Some(self.db.status())
     }
 
+    fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(async {
+            self.db
+                .ping()
+                .await
+                .map_err(SourceError::query(SourceKind::Fulfilment))
+        })
+    }
+
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
         Box::pin(
             self.shipments(RECENT, customer.get())

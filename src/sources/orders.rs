@@ -174,6 +174,15 @@ impl Source for OrdersSource {
         Some(self.db.status())
     }
 
+    fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        Box::pin(async {
+            self.db
+                .ping()
+                .await
+                .map_err(SourceError::query(SourceKind::Orders))
+        })
+    }
+
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
         Box::pin(self.history(customer).map_ok(SourceData::Orders))
     }

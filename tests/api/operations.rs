@@ -291,3 +291,54 @@ async fn reflection_serves_the_error_details_an_error_carries() {
         "{json}"
     );
 }
+
+/// With no backend answering, the overall health entry says `NOT_SERVING` (the services'
+/// entries still follow readiness: cached profiles are served); once one answers again,
+/// `SERVING`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn overall_health_is_not_serving_while_no_backend_answers() {
+    use c360_loadtest::faultproxy::{FaultProxy, Mode};
+
+    let database =
+        std::sync::Arc::new(crate::helpers::TestDatabase::seeded(Backend::Postgres).await);
+    let (scheme_user, rest) = database.url.split_once('@').unwrap();
+    let (host_port, name) = rest.split_once('/').unwrap();
+    let proxy = FaultProxy::start(host_port.parse().unwrap()).await.unwrap();
+    let proxied = format!("{scheme_user}@{}/{name}", proxy.addr());
+    let app = crate::helpers::spawn_replica(database, |s| {
+        s.feed.enabled = false;
+        s.database.url = proxied;
+        s.database.max_connections = 2;
+    })
+    .await;
+    let status = |service: &'static str| {
+        let app = &app;
+        async move { app.health(service).await }
+    };
+    let within = |expected: ServingStatus, service: &'static str| async move {
+        crate::helpers::eventually(Duration::from_secs(10), || async {
+            status(service).await == expected
+        })
+        .await
+        .is_some()
+    };
+    assert!(within(ServingStatus::Serving, "").await, "serving at first");
+
+    proxy.set(Mode::Blackhole);
+    proxy.reset();
+    assert!(
+        within(ServingStatus::NotServing, "").await,
+        "no backend answers"
+    );
+    assert_eq!(
+        status("customer360.v1.CustomerService").await,
+        ServingStatus::Serving,
+        "the service still serves what it holds"
+    );
+
+    proxy.set(Mode::Pass);
+    assert!(
+        within(ServingStatus::Serving, "").await,
+        "a backend answers again"
+    );
+}

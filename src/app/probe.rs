@@ -1,0 +1,160 @@
+//! Which backends answer: each is pinged (the cheapest read it has) at start and then every
+//! second. The overall health entry is `NOT_SERVING` while none answers — a replica that can
+//! only say `UNAVAILABLE` to every miss should leave the load balancer's rotation — and a
+//! backend that does not answer at start is logged then, by name, with why.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use crate::{
+    sources::Sources,
+    vocab::{PerSource, SourceKind},
+};
+
+/// How often each backend is pinged.
+pub(super) const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// The least a ping is given: a first connection (TCP, TLS, authentication) takes longer than
+/// a read on a warm one.
+const PING_AT_LEAST: Duration = Duration::from_secs(1);
+
+/// Whether each backend answered its last ping.
+#[derive(Debug, Default)]
+pub(super) struct Answering(PerSource<AtomicBool>);
+
+impl Answering {
+    /// At least one backend answers.
+    pub(super) fn any(&self) -> bool {
+        self.0.iter().any(|(_, up)| up.load(Ordering::Acquire))
+    }
+}
+
+/// Pings every backend once, each within its timeout (at least [`PING_AT_LEAST`]); records
+/// which answered and returns why each other did not.
+pub(super) async fn ping_all(
+    sources: &Sources,
+    timeouts: &PerSource<Duration>,
+    answering: &Answering,
+) -> Vec<(SourceKind, String)> {
+    let pings = SourceKind::ALL.map(|kind| async move {
+        let wait = timeouts[kind].max(PING_AT_LEAST);
+        let outcome = match tokio::time::timeout(wait, sources.get(kind).ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(error)) => Err(error.to_string()),
+            Err(_) => Err(format!("no answer within {wait:?}")),
+        };
+        (kind, outcome)
+    });
+    let mut failures = Vec::new();
+    for (kind, outcome) in futures::future::join_all(pings).await {
+        answering.0[kind].store(outcome.is_ok(), Ordering::Release);
+        if let Err(why) = outcome {
+            failures.push((kind, why));
+        }
+    }
+    failures
+}
+
+/// Pings every backend every [`PROBE_EVERY`], for ever; logs when the last one stops
+/// answering and when one answers again.
+pub(super) async fn keep_probing(
+    sources: Sources,
+    timeouts: PerSource<Duration>,
+    answering: Arc<Answering>,
+) {
+    let mut any = answering.any();
+    loop {
+        tokio::time::sleep(PROBE_EVERY).await;
+        ping_all(&sources, &timeouts, &answering).await;
+        let now = answering.any();
+        if now != any {
+            if now {
+                tracing::info!("a backend answers again: overall health SERVING");
+            } else {
+                tracing::error!("no backend answers: overall health NOT_SERVING until one does");
+            }
+            any = now;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::future::BoxFuture;
+
+    use super::*;
+    use crate::{
+        sources::{Source, SourceData, SourceError},
+        vocab::CustomerId,
+    };
+
+    /// A backend that answers pings or does not.
+    struct Pinged(SourceKind, bool);
+
+    impl Source for Pinged {
+        fn kind(&self) -> SourceKind {
+            self.0
+        }
+
+        fn fetch(&self, _: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
+            unreachable!("a probe only pings")
+        }
+
+        fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+            let answers = self.1;
+            Box::pin(async move {
+                if answers {
+                    Ok(())
+                } else {
+                    std::future::pending().await
+                }
+            })
+        }
+    }
+
+    fn sources(up: impl Fn(SourceKind) -> bool) -> Sources {
+        Sources::new(PerSource::from_fn(|kind| {
+            Arc::new(Pinged(kind, up(kind))) as Arc<dyn Source>
+        }))
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_backend_that_does_not_answer_is_named_and_one_that_does_is_enough() {
+        let answering = Answering::default();
+        let timeouts = PerSource::same(Duration::from_millis(100));
+        assert!(
+            !answering.any(),
+            "none known to answer before the first ping"
+        );
+
+        let failures = ping_all(
+            &sources(|kind| kind == SourceKind::Crm),
+            &timeouts,
+            &answering,
+        )
+        .await;
+        let named: Vec<SourceKind> = failures.iter().map(|(kind, _)| *kind).collect();
+        assert_eq!(
+            named,
+            [
+                SourceKind::Billing,
+                SourceKind::Orders,
+                SourceKind::Fulfilment
+            ]
+        );
+        assert!(
+            failures[0].1.contains("no answer within 1s"),
+            "{failures:?}"
+        );
+        assert!(answering.any() && answering.0.crm.load(Ordering::Acquire));
+
+        let failures = ping_all(&sources(|_| false), &timeouts, &answering).await;
+        assert_eq!(failures.len(), 4);
+        assert!(!answering.any());
+    }
+}
