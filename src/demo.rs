@@ -20,8 +20,9 @@ use crate::{
 /// What the demo runs.
 #[derive(Debug, Clone)]
 pub struct DemoOptions {
-    /// Customers to seed when the database is new.
-    pub customers: u64,
+    /// Customers to seed when the database is new ([`DEFAULT_CUSTOMERS`] if not given); given
+    /// for a database that holds another number, the demo refuses to start.
+    pub customers: Option<u64>,
     /// Where to serve.
     pub listen: SocketAddr,
     /// The SQLite file.
@@ -31,6 +32,9 @@ pub struct DemoOptions {
     /// Where to serve `/metrics`, if anywhere.
     pub metrics: Option<SocketAddr>,
 }
+
+/// Customers a new demo database gets.
+pub const DEFAULT_CUSTOMERS: u64 = 10_000;
 
 /// Between two changes of `--activity`.
 const ACTIVITY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(700);
@@ -59,6 +63,20 @@ pub enum DemoError {
     /// The server failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// `--customers` asks for another number than the existing database holds.
+    #[error(
+        "{} already holds {holds} customers: --customers {asked} applies to a new database only \
+         (remove the file, or give another with --db)",
+        path.display()
+    )]
+    CustomersDiffer {
+        /// The database.
+        path: PathBuf,
+        /// What it holds.
+        holds: i64,
+        /// What was asked for.
+        asked: u64,
+    },
 }
 
 /// Seeds (if needed) and serves until `shutdown` resolves.
@@ -77,17 +95,29 @@ pub async fn run(
     // Refused (beyond loopback) before anything is created.
     settings.validate().map_err(crate::app::AppError::from)?;
     let db = Db::connect_or_create(&url, PoolOptions::default()).await?;
-    if customer_count(&db).await? > 0 {
+    let holds = customer_count(&db).await?;
+    if holds > 0 {
+        if let Some(asked) = options
+            .customers
+            .filter(|&asked| i64::try_from(asked) != Ok(holds))
+        {
+            db.close().await;
+            return Err(DemoError::CustomersDiffer {
+                path: options.db.clone(),
+                holds,
+                asked,
+            });
+        }
         // A database from an older c360 gets what the schema has gained since (the feed).
         db.migrate().await?;
     } else {
+        let customers = options.customers.unwrap_or(DEFAULT_CUSTOMERS);
         eprintln!(
-            "Creating {} with {} customers…",
+            "Creating {} with {customers} customers…",
             options.db.display(),
-            options.customers
         );
-        let bar = seed::progress_bar(options.customers);
-        let report = seed::seed(&db, &SeedOptions::new(options.customers, 42), |n| {
+        let bar = seed::progress_bar(customers);
+        let report = seed::seed(&db, &SeedOptions::new(customers, 42), |n| {
             bar.set_position(n)
         })
         .await?;

@@ -150,9 +150,10 @@ enum Command {
     },
     /// Seed a SQLite database if there is none and serve it: nothing to install.
     Demo {
-        /// Customers to seed when the database is created.
-        #[arg(long, default_value_t = 10_000)]
-        customers: u64,
+        /// Customers to seed when the database is created (default 10000); refused for an
+        /// existing database that holds another number.
+        #[arg(long)]
+        customers: Option<u64>,
         /// Address to listen on.
         #[arg(long, default_value = "127.0.0.1:50051")]
         listen: SocketAddr,
