@@ -1,20 +1,88 @@
 //! What a load test sends: the calls, their mix, and the customer ids they ask for.
 
-use std::{fmt, str::FromStr};
+use std::{fmt, str::FromStr, sync::Arc};
 
+use bytes::Bytes;
 use c360_proto as pb;
+use prost_reflect::{DescriptorPool, DynamicMessage};
 use rand::{Rng, RngExt};
 use rand_distr::{Distribution, Zipf};
 
-/// A method of `CustomerService`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+/// What a request calls.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Call {
-    /// `GetCustomerProfile`.
+    /// `GetCustomerProfile`, for drawn ids.
     Get,
-    /// `BatchGetCustomerProfiles`.
+    /// `BatchGetCustomerProfiles`, for drawn ids.
     Batch,
-    /// `LookupCustomers`, by order id.
+    /// `LookupCustomers`, by drawn order ids.
     Lookup,
+    /// Any unary method of the API with the same body every time (ghz's `-d` and `-B`).
+    Fixed(Arc<Fixed>),
+}
+
+/// A unary method and the encoded request it is sent.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct Fixed {
+    /// `package.Service.Method`.
+    pub method: String,
+    /// `/package.Service/Method`.
+    pub path: String,
+    /// The encoded request.
+    pub body: Bytes,
+}
+
+/// The request body of a fixed call.
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    /// The request in the proto3 JSON mapping (ghz's `-d`).
+    Json(&'a str),
+    /// The encoded request (ghz's `-B`, the file's bytes).
+    Binary(&'a [u8]),
+}
+
+impl Fixed {
+    /// `method` (`package.Service.Method` or `package.Service/Method`), a unary method of the
+    /// API, with `body` checked against its request type and encoded.
+    pub fn new(method: &str, body: Body<'_>) -> Result<Self, String> {
+        let pool = DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET).map_err(|e| e.to_string())?;
+        let (service, name) = method
+            .rsplit_once(['/', '.'])
+            .filter(|(service, _)| service.contains('.'))
+            .ok_or_else(|| {
+                format!(
+                    "{method:?} is not a full method name, e.g. customer360.v1.CatalogService.GetProduct"
+                )
+            })?;
+        let found = pool
+            .get_service_by_name(service)
+            .and_then(|s| s.methods().find(|m| m.name() == name))
+            .ok_or_else(|| format!("the API has no method {service}.{name}"))?;
+        if found.is_client_streaming() || found.is_server_streaming() {
+            return Err(format!(
+                "{service}.{name} streams: only unary methods can be load-tested"
+            ));
+        }
+        let input = found.input();
+        let message = match body {
+            Body::Json(json) => {
+                let mut reader = serde_json::Deserializer::from_str(json);
+                let message = DynamicMessage::deserialize(input.clone(), &mut reader)
+                    .map_err(|e| format!("-d is not a {} in JSON: {e}", input.full_name()))?;
+                reader
+                    .end()
+                    .map_err(|e| format!("-d: {e} after the {}", input.full_name()))?;
+                message
+            }
+            Body::Binary(bytes) => DynamicMessage::decode(input.clone(), bytes)
+                .map_err(|e| format!("-B is not an encoded {}: {e}", input.full_name()))?,
+        };
+        Ok(Self {
+            method: format!("{service}.{name}"),
+            path: format!("/{service}/{name}"),
+            body: Bytes::from(prost::Message::encode_to_vec(&message)),
+        })
+    }
 }
 
 impl Call {
@@ -34,11 +102,12 @@ impl Call {
     }
 
     /// The method's full name.
-    pub fn method(self) -> &'static str {
+    pub fn method(&self) -> &str {
         match self {
             Self::Get => "customer360.v1.CustomerService.GetCustomerProfile",
             Self::Batch => "customer360.v1.CustomerService.BatchGetCustomerProfiles",
             Self::Lookup => "customer360.v1.CustomerService.LookupCustomers",
+            Self::Fixed(fixed) => &fixed.method,
         }
     }
 }
@@ -48,17 +117,25 @@ impl Call {
 pub struct CallMix(Vec<(Call, u32)>);
 
 impl CallMix {
+    /// One call, always.
+    pub fn only(call: Call) -> Self {
+        Self(vec![(call, 1)])
+    }
+
     /// Picks a call by weight.
-    pub fn pick(&self, rng: &mut impl Rng) -> Call {
+    pub fn pick(&self, rng: &mut impl Rng) -> &Call {
+        if let [(only, _)] = self.0.as_slice() {
+            return only;
+        }
         let total: u32 = self.0.iter().map(|(_, w)| w).sum();
         let mut roll = rng.random_range(0..total);
         for (call, weight) in &self.0 {
             if roll < *weight {
-                return *call;
+                return call;
             }
             roll -= weight;
         }
-        self.0[0].0
+        &self.0[0].0
     }
 }
 
@@ -79,7 +156,7 @@ impl FromStr for CallMix {
     fn from_str(raw: &str) -> Result<Self, String> {
         let unknown = |name: &str| {
             format!(
-                "unknown call {name:?}: expected get, batch, lookup, a full method name of customer360.v1.CustomerService, or a mix such as get=90,batch=10"
+                "unknown call {name:?}: expected get, batch, lookup, a mix such as get=90,batch=10, or any unary method of the API by its full name with its request in -d (JSON) or -B (a binary file)"
             )
         };
         if !raw.contains('=') {
@@ -213,6 +290,8 @@ pub enum Request {
     Batch(pb::BatchGetCustomerProfilesRequest),
     /// `LookupCustomers`.
     Lookup(pb::LookupCustomersRequest),
+    /// The same encoded request each time.
+    Fixed(Arc<Fixed>),
 }
 
 /// How profile reads are made.
@@ -227,7 +306,7 @@ pub struct ReadShape {
 }
 
 /// Builds the run's `n`th request, a `call`.
-pub fn request(call: Call, n: u64, ids: &Ids, shape: &ReadShape, rng: &mut impl Rng) -> Request {
+pub fn request(call: &Call, n: u64, ids: &Ids, shape: &ReadShape, rng: &mut impl Rng) -> Request {
     let mask = (!shape.sections.is_empty()).then(|| prost_types::FieldMask {
         paths: shape.sections.clone(),
     });
@@ -256,11 +335,13 @@ pub fn request(call: Call, n: u64, ids: &Ids, shape: &ReadShape, rng: &mut impl 
                 ids.draw(n, rng).to_string(),
             )),
         }),
+        Call::Fixed(fixed) => Request::Fixed(fixed.clone()),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use prost::Message;
     use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};
 
     use super::*;
@@ -289,11 +370,68 @@ mod tests {
     }
 
     #[test]
+    fn any_unary_method_is_called_with_a_json_or_binary_body() {
+        let json = Fixed::new(
+            "customer360.v1.CatalogService/CheckReturnEligibility",
+            Body::Json(r#"{"orderId":"12","sku":"SKU-1"}"#),
+        )
+        .unwrap();
+        assert_eq!(
+            json.path,
+            "/customer360.v1.CatalogService/CheckReturnEligibility"
+        );
+        assert_eq!(
+            json.method,
+            "customer360.v1.CatalogService.CheckReturnEligibility"
+        );
+        let binary = Fixed::new(
+            "customer360.v1.CatalogService.CheckReturnEligibility",
+            Body::Binary(&json.body),
+        )
+        .unwrap();
+        assert_eq!(binary.body, json.body);
+        let decoded = pb::CheckReturnEligibilityRequest::decode(json.body.clone()).unwrap();
+        assert_eq!(
+            (decoded.order_id.as_str(), decoded.sku.as_str()),
+            ("12", "SKU-1")
+        );
+
+        for (method, body, why) in [
+            ("customer360.v1.CatalogService.Nope", "{}", "no method"),
+            ("GetCustomerProfile", "{}", "not a full method name"),
+            (
+                "customer360.v1.CustomerService.WatchCustomerProfile",
+                "{}",
+                "streams",
+            ),
+            (
+                "customer360.v1.CustomerService.GetCustomerProfile",
+                r#"{"nope":1}"#,
+                "-d is not",
+            ),
+            (
+                "customer360.v1.CustomerService.GetCustomerProfile",
+                "{} {}",
+                "after the",
+            ),
+        ] {
+            let error = Fixed::new(method, Body::Json(body)).unwrap_err();
+            assert!(error.contains(why), "{method} {body}: {error}");
+        }
+        let error = Fixed::new(
+            "customer360.v1.CustomerService.GetCustomerProfile",
+            Body::Binary(&[0xff, 0xff]),
+        )
+        .unwrap_err();
+        assert!(error.contains("-B is not"), "{error}");
+    }
+
+    #[test]
     fn a_mix_is_drawn_by_weight() {
         let mix: CallMix = "get=9,batch=1".parse().unwrap();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
         let gets = (0..10_000)
-            .filter(|_| mix.pick(&mut rng) == Call::Get)
+            .filter(|_| *mix.pick(&mut rng) == Call::Get)
             .count();
         assert!((8_700..9_300).contains(&gets), "{gets}");
     }
@@ -322,7 +460,7 @@ mod tests {
             bypass_cache: false,
             batch_size: 2,
         };
-        let Request::Batch(batch) = request(Call::Batch, 1, &ids, &shape, &mut rng) else {
+        let Request::Batch(batch) = request(&Call::Batch, 1, &ids, &shape, &mut rng) else {
             panic!("a batch was asked for");
         };
         assert_eq!(batch.customer_ids, ["7", "5"]);

@@ -62,8 +62,8 @@ pub fn svg(reports: &[Report]) -> Result<String, String> {
                 .map_err(|e| e.to_string())?
                 .label(format!(
                     "{} (p99 {:.2} ms)",
-                    report.name,
-                    report.latency_at(99.0) as f64 / 1e6
+                    report.label(&report.options.host),
+                    report.latency_at(99) as f64 / 1e6
                 ))
                 .legend(move |(x, y)| {
                     PathElement::new(vec![(x, y), (x + 20, y)], color.stroke_width(2))

@@ -90,9 +90,16 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
                 .map(|path| {
                     let text = std::fs::read_to_string(path)
                         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
-                    serde_json::from_str::<Report>(&text).map_err(|e| {
+                    let mut report = serde_json::from_str::<Report>(&text).map_err(|e| {
                         anyhow::anyhow!("{} is not a JSON report: {e}", path.display())
-                    })
+                    })?;
+                    // A run without a name is labelled by its file.
+                    if report.name.is_empty()
+                        && let Some(stem) = path.file_stem()
+                    {
+                        report.name = stem.to_string_lossy().into_owned();
+                    }
+                    Ok(report)
                 })
                 .collect::<anyhow::Result<Vec<_>>>()?;
             std::fs::write(&output, chart::svg(&reports).map_err(anyhow::Error::msg)?)?;
@@ -145,6 +152,22 @@ async fn load(args: c360_loadtest::options::RunArgs) -> anyhow::Result<()> {
     match &args.output {
         Some(path) => std::fs::write(path, text)?,
         None => println!("{text}"),
+    }
+    let rate = report.error_rate();
+    if rate > plan.max_error_rate {
+        let errors = report.errors();
+        anyhow::bail!(
+            "{errors} of {} calls failed ({:.1} %), more than --max-error-rate {} allows{}",
+            report.count,
+            rate * 100.0,
+            plan.max_error_rate,
+            report
+                .error_distribution
+                .iter()
+                .max_by_key(|(_, n)| **n)
+                .map(|(error, n)| format!("; the most frequent ({n}): {error}"))
+                .unwrap_or_default()
+        );
     }
     Ok(())
 }

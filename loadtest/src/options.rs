@@ -5,7 +5,7 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::calls::{CallMix, IdDistribution, IdRange};
+use crate::calls::{Body, Call, CallMix, Fixed, IdDistribution, IdRange};
 
 /// The slowest open-loop rate: one request in a thousand seconds (slower plans overflow the
 /// clock arithmetic of send times).
@@ -98,10 +98,21 @@ pub enum Format {
 /// A load test.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Method: a full name (customer360.v1.CustomerService.GetCustomerProfile, or with a /),
-    /// get, batch, lookup, or a weighted mix such as get=90,batch=5,lookup=5.
+    /// Method: get, batch, lookup (ids drawn from --ids), a weighted mix such as
+    /// get=90,batch=5,lookup=5, or any unary method of the API by its full name
+    /// (customer360.v1.CatalogService.GetProduct, or with a /) with its request in -d or -B.
     #[arg(long, default_value = "get")]
     pub call: String,
+    /// The request of --call in JSON (the proto3 mapping), sent every time, as ghz's -d.
+    #[arg(short = 'd', long, conflicts_with = "binary_file")]
+    pub data: Option<String>,
+    /// A file holding the encoded request of --call, sent every time, as ghz's -B.
+    #[arg(short = 'B', long = "binary-file")]
+    pub binary_file: Option<PathBuf>,
+    /// The share of calls that may fail (0 to 1) before the run exits non-zero, after its
+    /// report: 0 (the default) fails on any error, 1 never.
+    #[arg(long, default_value_t = 0.0)]
+    pub max_error_rate: f64,
     /// Workers sending requests at once.
     #[arg(short = 'c', long, default_value_t = 50)]
     pub concurrency: usize,
@@ -152,8 +163,8 @@ pub struct RunArgs {
     /// Also draw the latency percentiles to this SVG file.
     #[arg(long)]
     pub svg: Option<PathBuf>,
-    /// Name of the run, in reports and charts.
-    #[arg(long, default_value = "c360")]
+    /// Name of the run, in reports and charts (default: none; charts then use the address).
+    #[arg(long, default_value = "")]
     pub name: String,
     /// Metadata sent with every call, as ghz's -m: a JSON object of strings, e.g.
     /// '{"authorization":"Bearer eyJ…"}'.
@@ -199,6 +210,12 @@ pub struct Plan {
     pub seed: u64,
     pub target: String,
     pub name: String,
+    /// The request of a fixed call, as given in JSON (`-d`), for the report.
+    pub data: Option<serde_json::Value>,
+    /// Whether the request came as a binary file (`-B`).
+    pub binary: bool,
+    /// The share of calls that may fail.
+    pub max_error_rate: f64,
 }
 
 impl RunArgs {
@@ -212,7 +229,22 @@ impl RunArgs {
         } else {
             format!("http://{target}")
         };
-        let call: CallMix = self.call.parse()?;
+        let call = match (&self.data, &self.binary_file) {
+            (None, None) => self.call.parse::<CallMix>()?,
+            (Some(json), _) => CallMix::only(Call::Fixed(
+                Fixed::new(&self.call, Body::Json(json))?.into(),
+            )),
+            (None, Some(path)) => {
+                let bytes =
+                    std::fs::read(path).map_err(|e| format!("-B {}: {e}", path.display()))?;
+                CallMix::only(Call::Fixed(
+                    Fixed::new(&self.call, Body::Binary(&bytes))?.into(),
+                ))
+            }
+        };
+        if !(0.0..=1.0).contains(&self.max_error_rate) {
+            return Err("--max-error-rate must be from 0 to 1, e.g. 0.01 for 1 %".into());
+        }
         if self.concurrency == 0 {
             return Err("-c/--concurrency must be at least 1".into());
         }
@@ -282,6 +314,12 @@ impl RunArgs {
             seed: self.seed,
             target,
             name: self.name.clone(),
+            data: self
+                .data
+                .as_deref()
+                .and_then(|json| serde_json::from_str(json).ok()),
+            binary: self.binary_file.is_some(),
+            max_error_rate: self.max_error_rate,
         })
     }
 }

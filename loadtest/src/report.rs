@@ -1,5 +1,8 @@
-//! Reports: ghz's JSON (field names and nanosecond times), plus p99.9 and the HdrHistogram
-//! percentile spectrum; a summary for a terminal; CSV; HTML.
+//! Reports: ghz's JSON — its `runner.Report` field for field, with ghz's types (times in
+//! nanoseconds, `percentage` a whole number, `date` and `details[].timestamp` in RFC 3339,
+//! `endReason` one of `normal`, `cancel`, `timeout`, `options` as ghz's `runner.Options`) —
+//! plus `p999` and the HdrHistogram `percentileSpectrum`, which ghz's consumers ignore; a
+//! summary for a terminal; CSV; HTML.
 
 use std::{collections::BTreeMap, fmt::Write};
 
@@ -13,8 +16,8 @@ use crate::{
 /// One point of `latencyDistribution`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct LatencyPoint {
-    /// Percentage of requests at or under `latency`.
-    pub percentage: f64,
+    /// Percentage of requests at or under `latency` (a whole number, as ghz's).
+    pub percentage: u32,
     /// Nanoseconds.
     pub latency: u64,
 }
@@ -39,19 +42,45 @@ pub struct SpectrumPoint {
     pub latency: u64,
 }
 
-/// The settings of the run, in the report.
+/// The settings of the run: ghz's `runner.Options` (durations in nanoseconds), then what
+/// only c360-loadtest has.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 pub struct ReportOptions {
-    pub call: String,
     pub host: String,
-    pub concurrency: usize,
-    pub connections: usize,
+    pub call: String,
+    /// Plaintext, always.
+    pub insecure: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
     pub total: Option<u64>,
-    pub duration: Option<String>,
-    pub rps: Option<f64>,
+    pub concurrency: usize,
+    /// Open-loop rate, whole requests a second (ghz's `qps`); 0: closed loop.
+    pub qps: u64,
+    pub connections: usize,
+    /// Nanoseconds.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub duration: Option<u64>,
+    /// Each request's deadline, nanoseconds.
+    pub timeout: u64,
     #[serde(rename = "skipFirst")]
     pub skip_first: u64,
+    /// The request sent every time (`-d`), when there is one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub data: Option<serde_json::Value>,
+    /// Whether the request came as a binary file (`-B`).
+    pub binary: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub metadata: Option<BTreeMap<String, String>>,
+    #[serde(rename = "CPUs")]
+    pub cpus: usize,
+    #[serde(skip_serializing_if = "String::is_empty", default)]
+    pub name: String,
+    /// The open-loop rate as given (not rounded).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub rps: Option<f64>,
+    /// The customer ids asked for, FIRST-LAST.
     pub ids: String,
+    /// How they were drawn.
+    #[serde(rename = "idDistribution")]
     pub distribution: String,
 }
 
@@ -59,7 +88,11 @@ pub struct ReportOptions {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
+    #[serde(skip_serializing_if = "String::is_empty", default)]
     pub name: String,
+    /// `normal`, `cancel` or `timeout`.
+    pub end_reason: String,
+    /// RFC 3339, whole seconds.
     pub date: String,
     pub options: ReportOptions,
     pub count: u64,
@@ -80,11 +113,13 @@ pub struct Report {
     pub details: Option<Vec<Detail>>,
 }
 
-const PERCENTAGES: [f64; 8] = [10.0, 25.0, 50.0, 75.0, 90.0, 95.0, 99.0, 99.9];
+/// ghz's percentages (p99.9 is `p999`).
+const PERCENTAGES: [u32; 7] = [10, 25, 50, 75, 90, 95, 99];
 
 impl Report {
     /// The report of `result`, run as `plan` says.
     pub fn new(plan: &Plan, result: RunResult) -> Self {
+        let nanos = |d: std::time::Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
         let h = &result.recorder.latencies;
         let count = h.len();
         let total = u64::try_from(result.elapsed.as_nanos()).unwrap_or(u64::MAX);
@@ -122,20 +157,29 @@ impl Report {
                 latency: v.value_iterated_to(),
             })
             .collect();
+        let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get);
         Self {
             name: plan.name.clone(),
-            date: chrono::Utc::now().to_rfc3339(),
+            end_reason: result.end_reason.to_owned(),
+            date: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             options: ReportOptions {
-                call: plan.call.to_string(),
                 host: plan.target.clone(),
-                concurrency: plan.concurrency,
-                connections: plan.connections,
+                call: plan.call.to_string(),
+                insecure: true,
                 total: plan.total,
-                duration: plan
-                    .duration
-                    .map(|d| humantime::format_duration(d).to_string()),
-                rps: plan.rps,
+                concurrency: plan.concurrency,
+                qps: plan.rps.map_or(0, |rps| rps.round() as u64),
+                connections: plan.connections,
+                duration: plan.duration.map(nanos),
+                timeout: nanos(plan.timeout),
                 skip_first: plan.skip_first,
+                data: plan.data.clone(),
+                binary: plan.binary,
+                metadata: (!plan.metadata.is_empty())
+                    .then(|| plan.metadata.iter().cloned().collect()),
+                cpus,
+                name: plan.name.clone(),
+                rps: plan.rps,
                 ids: format!("{}-{}", plan.ids.first, plan.ids.last),
                 distribution: format!("{:?}", plan.distribution),
             },
@@ -159,7 +203,7 @@ impl Report {
                 .iter()
                 .map(|p| LatencyPoint {
                     percentage: *p,
-                    latency: h.value_at_percentile(*p),
+                    latency: h.value_at_percentile(f64::from(*p)),
                 })
                 .collect(),
             histogram,
@@ -169,12 +213,40 @@ impl Report {
         }
     }
 
-    /// The latency at `percentage`, nanoseconds.
-    pub fn latency_at(&self, percentage: f64) -> u64 {
+    /// The latency at `percentage` (one of ghz's), nanoseconds.
+    pub fn latency_at(&self, percentage: u32) -> u64 {
         self.latency_distribution
             .iter()
-            .find(|p| (p.percentage - percentage).abs() < 1e-9)
+            .find(|p| p.percentage == percentage)
             .map_or(0, |p| p.latency)
+    }
+
+    /// Calls that did not answer `OK`.
+    pub fn errors(&self) -> u64 {
+        let ok = self
+            .status_code_distribution
+            .get("OK")
+            .copied()
+            .unwrap_or(0);
+        self.count.saturating_sub(ok)
+    }
+
+    /// The share of calls that failed, 0 to 1 (0 for a run without calls).
+    pub fn error_rate(&self) -> f64 {
+        if self.count == 0 {
+            0.0
+        } else {
+            self.errors() as f64 / self.count as f64
+        }
+    }
+
+    /// What a chart calls this run: its name, else `fallback`.
+    pub fn label<'a>(&'a self, fallback: &'a str) -> &'a str {
+        if self.name.is_empty() {
+            fallback
+        } else {
+            &self.name
+        }
     }
 
     /// ghz's JSON.
@@ -196,13 +268,16 @@ impl Report {
         let ms = |ns: u64| format!("{:.2} ms", ns as f64 / 1e6);
         let mut o = String::new();
         let _ = writeln!(o, "\nSummary:");
-        let _ = writeln!(o, "  Name:\t\t{}", self.name);
+        if !self.name.is_empty() {
+            let _ = writeln!(o, "  Name:\t\t{}", self.name);
+        }
         let _ = writeln!(o, "  Count:\t{}", self.count);
         let _ = writeln!(o, "  Total:\t{:.2} s", self.total as f64 / 1e9);
         let _ = writeln!(o, "  Slowest:\t{}", ms(self.slowest));
         let _ = writeln!(o, "  Fastest:\t{}", ms(self.fastest));
         let _ = writeln!(o, "  Average:\t{}", ms(self.average));
         let _ = writeln!(o, "  Requests/sec:\t{:.2}", self.rps);
+        let _ = writeln!(o, "  End reason:\t{}", self.end_reason);
         let _ = writeln!(o, "\nResponse time histogram:");
         let widest = self
             .histogram
@@ -219,6 +294,7 @@ impl Report {
         for point in &self.latency_distribution {
             let _ = writeln!(o, "  {} % in {}", point.percentage, ms(point.latency));
         }
+        let _ = writeln!(o, "  99.9 % in {}", ms(self.p999));
         let _ = writeln!(o, "\nStatus code distribution:");
         for (status, n) in &self.status_code_distribution {
             let _ = writeln!(o, "  [{status}]\t{n} responses");
@@ -238,7 +314,7 @@ impl Report {
         format!(
             "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{name}</title></head>\n\
              <body><h1>{name}</h1><pre>{summary}</pre>\n{chart}\n</body></html>\n",
-            name = self.name.replace('<', "&lt;"),
+            name = self.label(&self.options.host).replace('<', "&lt;"),
         )
     }
 }

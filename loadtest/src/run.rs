@@ -12,6 +12,7 @@ use std::{
 
 use c360_proto::WireProfile;
 use hdrhistogram::Histogram;
+use http::uri::PathAndQuery;
 use indicatif::ProgressBar;
 use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};
 use tokio::time::Instant;
@@ -23,11 +24,11 @@ use crate::{
     pace::{Pacer, Schedule},
 };
 
-/// What one request gave.
+/// What one request gave (ghz's `details`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub struct Detail {
-    /// Nanoseconds since the run started.
-    pub timestamp: u64,
+    /// When it was sent, RFC 3339 with nanoseconds, as Go writes a `time.Time`.
+    pub timestamp: String,
     /// Nanoseconds from the planned (open loop) or actual send to the answer.
     pub latency: u64,
     /// The gRPC status name.
@@ -49,11 +50,42 @@ pub struct Recorder {
     pub total_latency: u128,
     /// Every request, when asked for.
     pub details: Option<Vec<Detail>>,
+    /// The wall-clock time the run started, for the details' timestamps.
+    started: chrono::DateTime<chrono::Utc>,
+}
+
+/// gRPC's name of `code`, as Go spells it (ghz's status and error texts): `NotFound`,
+/// `Canceled`.
+pub fn code_name(code: tonic::Code) -> String {
+    match code {
+        tonic::Code::Cancelled => "Canceled".into(),
+        code => format!("{code:?}"),
+    }
+}
+
+/// An error's text with its numbers left out, so that the same failure for different
+/// customers counts as one: `customer 424242 does not exist` → `customer # does not exist`.
+pub fn error_kind(message: &str) -> String {
+    let mut kind = String::with_capacity(message.len());
+    let mut in_number = false;
+    for c in message.chars() {
+        if c.is_ascii_digit() {
+            if !in_number {
+                kind.push('#');
+            }
+            in_number = true;
+        } else {
+            in_number = false;
+            kind.push(c);
+        }
+    }
+    kind
 }
 
 impl Recorder {
-    fn new(details: bool) -> Self {
+    fn new(details: bool, started: chrono::DateTime<chrono::Utc>) -> Self {
         Self {
+            started,
             // 1 ns to 10 minutes, 3 significant digits.
             latencies: Histogram::new_with_bounds(1, 600_000_000_000, 3)
                 .unwrap_or_else(|_| unreachable!("valid histogram bounds")),
@@ -71,16 +103,17 @@ impl Recorder {
         let (status, error) = match outcome {
             Ok(()) => ("OK".to_owned(), String::new()),
             Err(status) => {
-                let code = format!("{:?}", status.code());
+                let code = code_name(status.code());
                 let error = format!("rpc error: code = {code} desc = {}", status.message());
-                *self.errors.entry(error.clone()).or_default() += 1;
+                *self.errors.entry(error_kind(&error)).or_default() += 1;
                 (code, error)
             }
         };
         *self.statuses.entry(status.clone()).or_default() += 1;
         if let Some(details) = &mut self.details {
+            let sent = self.started + chrono::TimeDelta::from_std(at).unwrap_or_default();
             details.push(Detail {
-                timestamp: u64::try_from(at.as_nanos()).unwrap_or(u64::MAX),
+                timestamp: sent.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
                 latency: nanos,
                 status,
                 error,
@@ -115,6 +148,9 @@ pub struct RunResult {
     pub recorder: Recorder,
     /// From the first send to the last answer.
     pub elapsed: Duration,
+    /// Why it ended: `normal` (every request sent), `timeout` (`-z` passed) or `cancel`
+    /// (Ctrl-C), as ghz's `endReason`.
+    pub end_reason: &'static str,
 }
 
 /// Runs `plan`: warm-up first, then the measured phase. `stop` ends it early (Ctrl-C).
@@ -158,6 +194,7 @@ async fn phase(
 ) -> RunResult {
     let next = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
+    let wall = chrono::Utc::now();
     let end = plan.duration.map(|d| started + d);
     let pacer = plan.rps.map(|rps| {
         let schedule = Schedule {
@@ -183,7 +220,7 @@ async fn phase(
                     bypass_cache: plan.bypass_cache,
                     batch_size: plan.batch_size,
                 };
-                let mut recorder = Recorder::new(plan.details);
+                let mut recorder = Recorder::new(plan.details, wall);
                 loop {
                     if let Some(pacer) = &pacer {
                         pacer.due().await;
@@ -219,15 +256,26 @@ async fn phase(
             })
         })
         .collect();
-    let mut recorder = Recorder::new(plan.details);
+    let mut recorder = Recorder::new(plan.details, wall);
     for worker in workers {
         if let Ok(done) = worker.await {
             recorder.merge(done);
         }
     }
+    let sent_all = plan
+        .total
+        .is_some_and(|total| next.load(Ordering::Relaxed) >= total);
+    let end_reason = if stop.load(Ordering::Relaxed) {
+        "cancel"
+    } else if sent_all {
+        "normal"
+    } else {
+        "timeout"
+    };
     RunResult {
         recorder,
         elapsed: started.elapsed(),
+        end_reason,
     }
 }
 
@@ -261,7 +309,7 @@ impl RawClient {
 
     async fn call<M>(
         &mut self,
-        path: &'static str,
+        path: http::uri::PathAndQuery,
         message: M,
         timeout: Duration,
     ) -> Result<(), tonic::Status>
@@ -274,7 +322,6 @@ impl RawClient {
             .map_err(|e| tonic::Status::unavailable(format!("connection not ready: {e}")))?;
         // Any answer reads as a WireProfile: its fields are skipped, not decoded.
         let codec = tonic_prost::ProstCodec::<M, WireProfile>::default();
-        let path = http::uri::PathAndQuery::from_static(path);
         let mut request = with_deadline(message, timeout);
         if !self.metadata.is_empty() {
             for entry in self.metadata.iter() {
@@ -297,7 +344,9 @@ async fn send(
             Request::Get(r) => {
                 client
                     .call(
-                        "/customer360.v1.CustomerService/GetCustomerProfile",
+                        PathAndQuery::from_static(
+                            "/customer360.v1.CustomerService/GetCustomerProfile",
+                        ),
                         r,
                         timeout,
                     )
@@ -306,7 +355,9 @@ async fn send(
             Request::Batch(r) => {
                 client
                     .call(
-                        "/customer360.v1.CustomerService/BatchGetCustomerProfiles",
+                        PathAndQuery::from_static(
+                            "/customer360.v1.CustomerService/BatchGetCustomerProfiles",
+                        ),
                         r,
                         timeout,
                     )
@@ -315,10 +366,20 @@ async fn send(
             Request::Lookup(r) => {
                 client
                     .call(
-                        "/customer360.v1.CustomerService/LookupCustomers",
+                        PathAndQuery::from_static(
+                            "/customer360.v1.CustomerService/LookupCustomers",
+                        ),
                         r,
                         timeout,
                     )
+                    .await
+            }
+            Request::Fixed(fixed) => {
+                // Checked when the plan was made: a path of the API's descriptors.
+                let path = PathAndQuery::try_from(fixed.path.as_str())
+                    .map_err(|e| tonic::Status::invalid_argument(e.to_string()))?;
+                client
+                    .call(path, Encoded(fixed.body.clone()), timeout)
                     .await
             }
         }
@@ -329,6 +390,35 @@ async fn send(
         Err(_) => Err(tonic::Status::deadline_exceeded(
             "no answer within the deadline",
         )),
+    }
+}
+
+/// A request encoded ahead: its bytes are written as they are.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Encoded(bytes::Bytes);
+
+impl prost::Message for Encoded {
+    fn encode_raw(&self, buf: &mut impl bytes::BufMut) {
+        buf.put_slice(&self.0);
+    }
+
+    fn merge_field(
+        &mut self,
+        tag: u32,
+        wire_type: prost::encoding::WireType,
+        buf: &mut impl bytes::Buf,
+        ctx: prost::encoding::DecodeContext,
+    ) -> Result<(), prost::DecodeError> {
+        // Only ever sent, never read.
+        prost::encoding::skip_field(wire_type, tag, buf, ctx)
+    }
+
+    fn encoded_len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn clear(&mut self) {
+        self.0.clear();
     }
 }
 
