@@ -108,3 +108,407 @@ fn demo_customers_is_refused_for_a_database_that_holds_another_number() {
     drop(Demo::start(&db, &["--customers", "40"]));
     drop(Demo::start(&db, &[]));
 }
+
+/// The load generator, built beside c360 (`scripts/test` builds it first).
+fn loadtest_binary() -> std::path::PathBuf {
+    let path = Path::new(C360).with_file_name("c360-loadtest");
+    assert!(
+        path.exists(),
+        "{} is missing: build it first (cargo build -p c360-loadtest), as scripts/test does",
+        path.display()
+    );
+    path
+}
+
+/// The commands of the README's blocks marked `<!-- tests/demo.rs: against the demo -->`,
+/// one per line (continued lines joined).
+fn readme_commands() -> Vec<String> {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("read README.md");
+    let mut commands = Vec::new();
+    let mut lines = readme.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() != "<!-- tests/demo.rs: against the demo -->" {
+            continue;
+        }
+        assert_eq!(lines.next(), Some("```sh"), "a marked block is a sh block");
+        let mut command = String::new();
+        for line in lines.by_ref().take_while(|line| *line != "```") {
+            match line.strip_suffix('\\') {
+                Some(start) => command.push_str(start),
+                None => {
+                    command.push_str(line);
+                    commands.push(std::mem::take(&mut command));
+                }
+            }
+        }
+    }
+    commands
+}
+
+/// What a README command is expected to do.
+enum Expect {
+    /// Succeed.
+    Success,
+    /// Fail, printing this line on stderr (the command's `# error: …` comment).
+    Failure(String),
+    /// Follow (watch): print a profile, then go on until stopped.
+    Follow,
+}
+
+/// Every example the README gives against the demo, run as printed against a fresh default
+/// demo: the address is the demo's (`C360_ADDR`, and `127.0.0.1:50051` replaced), the load
+/// generator's durations cut to a second and its rates to a tenth. Not run: `cargo build`
+/// (the test's binaries are built), `grpcurl` (not installed here; reflection, which it
+/// uses, has tests of its own in `tests/api/operations.rs`) and `baseline-server` (a server
+/// that runs until stopped; `scripts/bench` runs it).
+#[test]
+fn the_readmes_examples_work_against_the_demo_as_printed() {
+    let commands = readme_commands();
+    assert!(commands.len() >= 10, "{commands:#?}");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let demo = Demo::start(&dir.path().join("c360-demo.db"), &[]);
+    let loadtest = loadtest_binary();
+    let mut ran = 0;
+    for printed in &commands {
+        let (run, expect) = if let Some(rest) = printed.strip_prefix("cargo run --release -- ") {
+            let expect = match printed.split_once("# error: ") {
+                Some((_, error)) => Expect::Failure(format!("error: {}", error.trim())),
+                None if rest.starts_with("watch ") => Expect::Follow,
+                None => Expect::Success,
+            };
+            (format!("'{C360}' {rest}"), expect)
+        } else if let Some(rest) = printed.strip_prefix("target/release/c360-loadtest ") {
+            if rest.starts_with("baseline-server") {
+                continue;
+            }
+            let mut rest = rest.to_owned();
+            for (from, to) in [
+                ("-z 30s", "-z 1s"),
+                ("-z 60s", "-z 1s"),
+                ("--warmup 5s", "--warmup 1s"),
+                ("--rps 2000", "--rps 200"),
+            ] {
+                rest = rest.replace(from, to);
+            }
+            (format!("'{}' {rest}", loadtest.display()), Expect::Success)
+        } else if printed.starts_with("grpcurl ") || printed.starts_with("cargo build ") {
+            continue;
+        } else {
+            panic!("a README example this test does not know how to run: {printed}");
+        };
+        // exec: the shell becomes the command, so that stopping it stops the command.
+        let run = format!("exec {}", run.replace("127.0.0.1:50051", &demo.addr));
+        let mut command = Command::new("sh");
+        command
+            .args(["-c", &run])
+            .current_dir(dir.path())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("C360_")) {
+            command.env_remove(name);
+        }
+        command.env("C360_ADDR", &demo.addr);
+        match expect {
+            Expect::Follow => {
+                let mut child = command.spawn().expect("run sh");
+                let mut stdout = child.stdout.take().expect("its stdout");
+                let (tx, rx) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let mut first = [0u8; 64];
+                    let n = std::io::Read::read(&mut stdout, &mut first).unwrap_or(0);
+                    let _ = tx.send(String::from_utf8_lossy(&first[..n]).into_owned());
+                });
+                let shown = rx.recv_timeout(Duration::from_secs(30)).unwrap_or_default();
+                let _ = child.kill();
+                let _ = child.wait();
+                assert!(!shown.trim().is_empty(), "{printed}: printed nothing");
+            }
+            Expect::Success => {
+                let output = command.output().expect("run sh");
+                assert!(
+                    output.status.success(),
+                    "{printed}\n{}{}",
+                    String::from_utf8_lossy(&output.stdout),
+                    String::from_utf8_lossy(&output.stderr)
+                );
+            }
+            Expect::Failure(line) => {
+                let output = command.output().expect("run sh");
+                assert!(!output.status.success(), "{printed} succeeded");
+                assert_eq!(
+                    String::from_utf8_lossy(&output.stderr).trim(),
+                    line,
+                    "{printed}"
+                );
+            }
+        }
+        ran += 1;
+    }
+    assert!(ran >= 10, "ran {ran} of {commands:#?}");
+    // The chart the README draws labels each run by its name, or its file's.
+    let chart = std::fs::read_to_string(dir.path().join("both.svg")).expect("both.svg");
+    assert!(
+        chart.contains("zipf") && chart.contains("mix"),
+        "labels in both.svg"
+    );
+}
+
+/// A JSON value's type, as ghz's Go types read it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Kind {
+    /// A string.
+    Str,
+    /// An RFC 3339 time (a Go `time.Time`).
+    Time,
+    /// A whole number (Go's integers and `time.Duration`).
+    Int,
+    /// Any number (`float64`).
+    Num,
+    /// A boolean.
+    Bool,
+    /// An object of whole numbers (`map[string]int`).
+    Counts,
+    /// An array (checked element by element elsewhere).
+    List,
+    /// An object (checked field by field elsewhere).
+    Object,
+}
+
+fn kind_of(value: &serde_json::Value) -> Vec<Kind> {
+    use serde_json::Value;
+    match value {
+        Value::String(s) => {
+            let mut kinds = vec![Kind::Str];
+            if chrono::DateTime::parse_from_rfc3339(s).is_ok() {
+                kinds.push(Kind::Time);
+            }
+            kinds
+        }
+        Value::Number(n) if n.is_u64() || n.is_i64() => vec![Kind::Int, Kind::Num],
+        Value::Number(_) => vec![Kind::Num],
+        Value::Bool(_) => vec![Kind::Bool],
+        Value::Array(_) => vec![Kind::List],
+        Value::Object(map) if map.values().all(|v| v.is_u64()) => {
+            vec![Kind::Counts, Kind::Object]
+        }
+        Value::Object(_) => vec![Kind::Object],
+        Value::Null => Vec::new(),
+    }
+}
+
+/// Checks `value`'s fields against `schema` (name, type, required): what ghz's `runner`
+/// types declare (reporter.go: `Report`, `Options`, `LatencyDistribution`, `Bucket`,
+/// `ResultDetail`; reason.go: `StopReason`).
+fn check_fields(what: &str, value: &serde_json::Value, schema: &[(&str, Kind, bool)]) {
+    for (name, kind, required) in schema {
+        match value.get(name) {
+            None if *required => panic!("{what}: no {name} in {value:#}"),
+            None => {}
+            Some(field) => assert!(
+                kind_of(field).contains(kind),
+                "{what}.{name} is not a {kind:?}: {field}"
+            ),
+        }
+    }
+}
+
+fn check_ghz_report(report: &serde_json::Value) {
+    use Kind::*;
+    check_fields(
+        "report",
+        report,
+        &[
+            ("name", Str, false),
+            ("endReason", Str, true),
+            ("options", Object, true),
+            ("date", Time, true),
+            ("count", Int, true),
+            ("total", Int, true),
+            ("average", Int, true),
+            ("fastest", Int, true),
+            ("slowest", Int, true),
+            ("rps", Num, true),
+            ("errorDistribution", Counts, true),
+            ("statusCodeDistribution", Counts, true),
+            ("latencyDistribution", List, true),
+            ("histogram", List, true),
+            ("details", List, false),
+            ("tags", Object, false),
+        ],
+    );
+    assert!(
+        ["normal", "cancel", "timeout"].contains(&report["endReason"].as_str().unwrap()),
+        "{}",
+        report["endReason"]
+    );
+    check_fields(
+        "options",
+        &report["options"],
+        &[
+            ("host", Str, true),
+            ("call", Str, true),
+            ("insecure", Bool, true),
+            ("total", Int, false),
+            ("concurrency", Int, true),
+            ("qps", Int, false),
+            ("connections", Int, false),
+            ("duration", Int, false),
+            ("timeout", Int, false),
+            ("skipFirst", Int, false),
+            ("data", Object, false),
+            ("binary", Bool, true),
+            ("metadata", Object, false),
+            ("CPUs", Int, true),
+            ("name", Str, false),
+        ],
+    );
+    let list = |name: &str| report[name].as_array().cloned().unwrap_or_default();
+    for point in list("latencyDistribution") {
+        check_fields(
+            "latencyDistribution[]",
+            &point,
+            &[("percentage", Int, true), ("latency", Int, true)],
+        );
+    }
+    for bucket in list("histogram") {
+        check_fields(
+            "histogram[]",
+            &bucket,
+            &[
+                ("mark", Num, true),
+                ("count", Int, true),
+                ("frequency", Num, true),
+            ],
+        );
+    }
+    for detail in list("details") {
+        check_fields(
+            "details[]",
+            &detail,
+            &[
+                ("timestamp", Time, true),
+                ("latency", Int, true),
+                ("error", Str, true),
+                ("status", Str, true),
+            ],
+        );
+    }
+}
+
+/// Runs the load generator against `addr` with `args`: (success, the JSON report, stderr).
+fn load(dir: &Path, addr: &str, args: &[&str]) -> (bool, serde_json::Value, String) {
+    let output = Command::new(loadtest_binary())
+        .args(args)
+        .args(["-O", "json", addr])
+        .current_dir(dir)
+        .output()
+        .expect("run c360-loadtest");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let report = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {stdout}{}",
+            String::from_utf8_lossy(&output.stderr)
+        )
+    });
+    (
+        output.status.success(),
+        report,
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// The load generator's JSON reads as ghz's (names and types of every field), says why the
+/// run ended, counts errors by kind and fails a run whose error rate passes
+/// `--max-error-rate`; any unary method is loaded with a JSON or binary body.
+#[test]
+fn load_reports_are_ghz_reports_and_failing_runs_fail() {
+    use prost::Message;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let demo = Demo::start(&dir.path().join("demo.db"), &["--customers", "40"]);
+    let addr = demo.addr.as_str();
+
+    let (ok, report, err) = load(
+        dir.path(),
+        addr,
+        &["-n", "30", "-c", "2", "--ids", "1-40", "--details"],
+    );
+    assert!(ok, "{err}");
+    check_ghz_report(&report);
+    assert_eq!(report["endReason"], "normal");
+    assert_eq!(report["count"], 30);
+    assert_eq!(report["details"].as_array().map(Vec::len), Some(30));
+    assert_eq!(report["statusCodeDistribution"]["OK"], 30);
+    let percentages: Vec<u64> = report["latencyDistribution"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["percentage"].as_u64().unwrap())
+        .collect();
+    assert_eq!(percentages, [10, 25, 50, 75, 90, 95, 99]);
+
+    let (ok, timed, err) = load(
+        dir.path(),
+        addr,
+        &["-z", "300ms", "-c", "2", "--ids", "1-40"],
+    );
+    assert!(ok, "{err}");
+    check_ghz_report(&timed);
+    assert_eq!(timed["endReason"], "timeout");
+    assert_eq!(timed["options"]["duration"], 300_000_000);
+
+    // Ids the demo does not have: every call fails, counted as one kind of error.
+    let missing = ["-n", "20", "-c", "2", "--ids", "41-60"];
+    let (ok, failed, err) = load(dir.path(), addr, &missing);
+    assert!(!ok, "a run whose calls all fail fails");
+    check_ghz_report(&failed);
+    assert_eq!(
+        failed["errorDistribution"],
+        serde_json::json!({"rpc error: code = NotFound desc = customer # does not exist": 20})
+    );
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.starts_with("error: 20 of 20 calls failed (100.0 %)"),
+        "{err}"
+    );
+    let tolerated: Vec<&str> = missing
+        .iter()
+        .copied()
+        .chain(["--max-error-rate", "1"])
+        .collect();
+    assert!(load(dir.path(), addr, &tolerated).0);
+
+    // Any unary method, its request in JSON or in a binary file.
+    let method = "customer360.v1.CustomerService.GetCustomerProfile";
+    let (ok, json, err) = load(
+        dir.path(),
+        addr,
+        &[
+            "--call",
+            method,
+            "-d",
+            r#"{"customer_id":"8"}"#,
+            "-n",
+            "5",
+            "-c",
+            "1",
+        ],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(json["statusCodeDistribution"]["OK"], 5);
+    assert_eq!(json["options"]["data"]["customer_id"], "8");
+    let request = c360_proto::GetCustomerProfileRequest {
+        customer_id: "9".into(),
+        ..Default::default()
+    };
+    std::fs::write(dir.path().join("request.bin"), request.encode_to_vec()).unwrap();
+    let (ok, binary, err) = load(
+        dir.path(),
+        addr,
+        &["--call", method, "-B", "request.bin", "-n", "5", "-c", "1"],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(binary["statusCodeDistribution"]["OK"], 5);
+    assert_eq!(binary["options"]["binary"], true);
+}
