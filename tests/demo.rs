@@ -1,6 +1,8 @@
 //! The demo as a user meets it, through the real binary: its flags, and the README's example
 //! commands run against it.
 
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
 use std::{
     path::Path,
     process::{Child, Command, Stdio},
