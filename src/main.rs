@@ -148,6 +148,18 @@ enum Command {
         #[command(flatten)]
         target: Target,
     },
+    /// Print shell completions: c360 completions bash > /etc/bash_completion.d/c360.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), c360 man > c360.1 && man ./c360.1; or write one page per
+    /// command (c360.1, c360-get.1, …) into a directory.
+    Man {
+        /// Write every page here instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Seed a SQLite database if there is none and serve it: nothing to install.
     Demo {
         /// Customers to seed when the database is created (default 10000); refused for an
@@ -395,6 +407,26 @@ async fn run(command: Command) -> anyhow::Result<()> {
                 "{}",
                 c360::auth::mint(&jwt.settings(), &subject, &roles, ttl)?
             );
+            Ok(())
+        }
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "c360", &mut std::io::stdout());
+            Ok(())
+        }
+        Command::Man { dir } => {
+            use clap::CommandFactory;
+            let command = Cli::command().name("c360");
+            match dir {
+                Some(dir) => {
+                    std::fs::create_dir_all(&dir)
+                        .with_context(|| format!("cannot create {}", dir.display()))?;
+                    clap_mangen::generate_to(command, &dir).with_context(|| {
+                        format!("cannot write the pages into {}", dir.display())
+                    })?;
+                }
+                None => clap_mangen::Man::new(command).render(&mut std::io::stdout())?,
+            }
             Ok(())
         }
         Command::ApiKey { name, roles } => {

@@ -1,0 +1,161 @@
+//! What ships beside the binary: shell completions and manual pages generated from the
+//! command line's definitions, the systemd unit, the container recipe.
+
+#![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
+
+use std::process::Command;
+
+const C360: &str = env!("CARGO_BIN_EXE_c360");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn c360(args: &[&str]) -> std::process::Output {
+    let mut command = Command::new(C360);
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("C360_")) {
+        command.env_remove(name);
+    }
+    command.args(args).output().unwrap()
+}
+
+fn stdout(args: &[&str]) -> String {
+    let output = c360(args);
+    assert!(output.status.success(), "{args:?}: {output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn completions_know_every_command_and_bash_reads_them() {
+    let bash = stdout(&["completions", "bash"]);
+    for word in ["lookup", "watch", "--timeout", "--sections", "completions"] {
+        assert!(bash.contains(word), "{word} in the bash completions");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("c360.bash");
+    std::fs::write(&file, &bash).unwrap();
+    let checked = Command::new("bash").arg("-n").arg(&file).output().unwrap();
+    assert!(checked.status.success(), "{checked:?}");
+    for shell in ["zsh", "fish", "elvish", "powershell"] {
+        assert!(
+            stdout(&["completions", shell]).contains("lookup"),
+            "{shell}"
+        );
+    }
+    assert!(!c360(&["completions", "tcsh"]).status.success());
+}
+
+#[test]
+fn the_manual_has_a_page_for_c360_and_one_for_each_command() {
+    let page = stdout(&["man"]);
+    assert!(page.contains(".TH c360 1"), "{page}");
+    for section in [".SH NAME", ".SH SYNOPSIS", ".SH SUBCOMMANDS", ".SH VERSION"] {
+        assert!(page.contains(section), "{section} in {page}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    stdout(&["man", "--dir", dir.path().to_str().unwrap()]);
+    let get = std::fs::read_to_string(dir.path().join("c360-get.1")).unwrap();
+    assert!(
+        get.contains("\\-\\-timeout") && get.contains("C360_ADDR"),
+        "{get}"
+    );
+    for command in ["serve", "demo", "lookup"] {
+        assert!(
+            dir.path().join(format!("c360-{command}.1")).exists(),
+            "{command}"
+        );
+    }
+}
+
+/// The unit is valid (`systemd-analyze verify`), hardened (`systemd-analyze security` rates
+/// its exposure 2.0 or less of 10), and starts c360 with arguments it accepts.
+#[test]
+fn the_systemd_unit_is_valid_and_hardened() {
+    let unit = std::fs::read_to_string(format!("{ROOT}/deploy/systemd/c360.service")).unwrap();
+    let exec = unit
+        .lines()
+        .find_map(|line| line.strip_prefix("ExecStart="))
+        .unwrap();
+    let mut words = exec.split_whitespace();
+    assert_eq!(words.next(), Some("/usr/local/bin/c360"));
+    let args: Vec<&str> = words.collect();
+    let help: Vec<&str> = args.iter().copied().chain(["--help"]).collect();
+    assert!(c360(&help).status.success(), "{exec}");
+
+    let analyze = |args: &[&str]| {
+        let dir = tempfile::tempdir().unwrap();
+        // verify wants the program to exist: this build's, in the installed one's place.
+        let local = dir.path().join("c360.service");
+        std::fs::write(&local, unit.replace("/usr/local/bin/c360", C360)).unwrap();
+        Command::new("systemd-analyze")
+            .args(args)
+            .arg(&local)
+            .output()
+            .expect("systemd-analyze (Debian's systemd package) is needed for this test")
+    };
+    // The man page is installed with the binary, not on this machine.
+    let verified = analyze(&["verify", "--man=no"]);
+    assert!(verified.status.success(), "{verified:?}");
+    let rated = analyze(&["security", "--offline=yes", "--threshold=20"]);
+    assert!(
+        rated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rated.stdout)
+    );
+}
+
+/// What can be checked of the container recipe without a Docker daemon: every file it copies
+/// exists, its toolchain is new enough, it builds and starts the binary this package has with
+/// arguments it accepts, and it exposes the default port. (`docker build .` where a daemon
+/// and an image registry are at hand builds it.)
+#[test]
+fn the_dockerfile_builds_and_runs_what_the_package_has() {
+    let recipe = std::fs::read_to_string(format!("{ROOT}/Dockerfile")).unwrap();
+    let manifest = std::fs::read_to_string(format!("{ROOT}/Cargo.toml")).unwrap();
+    let rust_version = manifest
+        .lines()
+        .find_map(|line| line.strip_prefix("rust-version = \""))
+        .and_then(|rest| rest.strip_suffix('"'))
+        .unwrap();
+    let toolchain = recipe
+        .lines()
+        .find_map(|line| line.strip_prefix("FROM rust:"))
+        .and_then(|rest| rest.split('-').next())
+        .unwrap();
+    let version = |v: &str| -> Vec<u32> { v.split('.').map(|n| n.parse().unwrap()).collect() };
+    assert!(
+        version(toolchain) >= version(rust_version),
+        "rust:{toolchain} < {rust_version}"
+    );
+    assert_eq!(
+        recipe.matches("\nFROM ").count() + usize::from(recipe.starts_with("FROM ")),
+        2,
+        "two stages"
+    );
+
+    for line in recipe
+        .lines()
+        .filter(|l| l.starts_with("COPY ") && !l.contains("--from"))
+    {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for source in &words[1..words.len() - 1] {
+            let path = std::path::Path::new(ROOT).join(source);
+            assert!(*source == "." || path.exists(), "{source} in {line}");
+        }
+    }
+    assert!(recipe.contains("--bin c360 "), "builds the c360 binary");
+    assert!(recipe.contains("--locked"), "builds from Cargo.lock");
+    let entry = recipe
+        .lines()
+        .find(|l| l.starts_with("ENTRYPOINT"))
+        .unwrap();
+    assert!(entry.contains("\"/usr/local/bin/c360\""), "{entry}");
+    let cmd: Vec<String> =
+        serde_json::from_str(recipe.lines().find_map(|l| l.strip_prefix("CMD ")).unwrap()).unwrap();
+    let help: Vec<&str> = cmd.iter().map(String::as_str).chain(["--help"]).collect();
+    assert!(c360(&help).status.success(), "{cmd:?}");
+    assert!(recipe.contains("EXPOSE 50051"), "the default port");
+    assert!(recipe.contains("USER 10360"), "not root");
+    let ignored = std::fs::read_to_string(format!("{ROOT}/.dockerignore")).unwrap();
+    assert!(
+        ignored.lines().any(|l| l == "target/"),
+        "the build context leaves target/ out"
+    );
+}
