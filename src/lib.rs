@@ -9,12 +9,14 @@
 //! Tools around the service:
 //!
 //! - [`demo`]: the embedded demo: SQLite, seeded, served, optionally kept busy.
-//! - [`client`]: the `get`, `lookup`, `watch`, `invalidate` and `stats` commands, over gRPC.
+//! - [`client`]: the `get`, `lookup`, `watch`, `invalidate`, `stats` and `top` commands, over
+//!   gRPC; addresses, deadlines and failed connections explained (`client/connect.rs`).
 //! - [`seed`]: a deterministic, realistic data set of any size.
 //!
 //! The service, wiring first:
 //!
-//! - [`server`]: `run(listener, app, shutdown)`: gRPC with health (following readiness) and
+//! - [`server`]: `run(listener, app, shutdown)`: gRPC with health (following readiness; the
+//!   overall entry also whether any backend answers) and
 //!   reflection, HTTP/2 limits, every call's deadline capped (`server/deadline.rs`), the
 //!   drain on shutdown, gRPC-Web and CORS for browsers only (`server/browser.rs`), the
 //!   door that authenticates callers (`server/auth.rs`), TLS with certificates reloaded when
@@ -23,7 +25,8 @@
 //!   (`server/scrape.rs`).
 //! - [`app`]: wiring: settings in, a ready-to-serve [`app::App`] out, background tasks
 //!   (feeds, bus, L2 repair, catalog refresh) included and supervised (`app/supervise.rs`);
-//!   its figures in the Prometheus text format (`app/metrics.rs`).
+//!   which backends answer, for the overall health entry (`app/probe.rs`); its figures in
+//!   the Prometheus text format (`app/metrics.rs`).
 //! - [`config`]: settings from a TOML file, `C360_*` variables and flags, each validated
 //!   (`config/validate.rs`).
 //!
