@@ -122,30 +122,132 @@ fn loadtest_binary() -> std::path::PathBuf {
     path
 }
 
-/// The commands of the README's blocks marked `<!-- tests/demo.rs: against the demo -->`,
-/// one per line (continued lines joined).
-fn readme_commands() -> Vec<String> {
+/// The commands of the README's `sh` blocks marked `<!-- tests/demo.rs: {kind} -->`, block by
+/// block, one per line (continued lines joined, a here document kept with its command).
+fn readme_blocks(kind: &str) -> Vec<Vec<String>> {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
         .expect("read README.md");
-    let mut commands = Vec::new();
+    let marker = format!("<!-- tests/demo.rs: {kind} -->");
+    let mut blocks = Vec::new();
     let mut lines = readme.lines();
     while let Some(line) = lines.next() {
-        if line.trim() != "<!-- tests/demo.rs: against the demo -->" {
+        if line.trim() != marker {
             continue;
         }
         assert_eq!(lines.next(), Some("```sh"), "a marked block is a sh block");
+        let mut block = Vec::new();
         let mut command = String::new();
-        for line in lines.by_ref().take_while(|line| *line != "```") {
-            match line.strip_suffix('\\') {
-                Some(start) => command.push_str(start),
-                None => {
-                    command.push_str(line);
-                    commands.push(std::mem::take(&mut command));
+        while let Some(line) = lines.next() {
+            if line == "```" {
+                break;
+            }
+            if let Some(start) = line.strip_suffix('\\') {
+                command.push_str(start);
+                continue;
+            }
+            command.push_str(line);
+            // A here document: its lines, to its delimiter, belong to the command.
+            if let Some((_, rest)) = command.split_once("<<'") {
+                let delimiter = rest.split('\'').next().unwrap_or_default().to_owned();
+                for body in lines.by_ref() {
+                    command.push('\n');
+                    command.push_str(body);
+                    if body == delimiter {
+                        break;
+                    }
                 }
             }
+            block.push(std::mem::take(&mut command));
+        }
+        blocks.push(block);
+    }
+    blocks
+}
+
+fn readme_commands() -> Vec<String> {
+    readme_blocks("against the demo").concat()
+}
+
+/// A free port on loopback (free when asked; nothing else of this test takes ports).
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    listener.local_addr().expect("its address").port()
+}
+
+/// Runs one README block marked as a script, line by line, in `dir` (where the demo's
+/// database is) with `c360` on the `PATH`: the server it starts (a line ending in `&`) on a
+/// free port instead of 50051 (`C360_SERVER__LISTEN`, and `50051` replaced), waited for
+/// before the next line, stopped at the end. A line whose comment names a gRPC code
+/// (`# PERMISSION_DENIED`) must fail with it; every other line must succeed. `grpcurl` lines
+/// are not run (it is not installed here).
+fn run_script(block: &[String], dir: &Path) {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).expect("a bin directory");
+    let shim = bin.join("c360");
+    if !shim.exists() {
+        std::os::unix::fs::symlink(C360, &shim).expect("c360 on the PATH");
+    }
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let port = free_port().to_string();
+    let mut servers = Vec::new();
+    for printed in block {
+        if printed.starts_with("grpcurl ") {
+            continue;
+        }
+        let line = printed.replace("50051", &port);
+        let mut command = Command::new("bash");
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("C360_")) {
+            command.env_remove(name);
+        }
+        command
+            .current_dir(dir)
+            .env("PATH", &path)
+            .env("C360_SERVER__LISTEN", format!("127.0.0.1:{port}"))
+            .env("C360_ADDR", format!("127.0.0.1:{port}"));
+        if let Some(server) = line.trim_end().strip_suffix('&') {
+            let child = command
+                .args(["-c", &format!("exec {server}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("start the server");
+            servers.push(child);
+            let up = Instant::now();
+            while std::net::TcpStream::connect(format!("127.0.0.1:{port}")).is_err() {
+                assert!(
+                    up.elapsed() < Duration::from_secs(60),
+                    "{printed}: never listened"
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            continue;
+        }
+        let code = line
+            .split_once(" # ")
+            .map(|(_, comment)| comment)
+            .and_then(|comment| {
+                comment.split_whitespace().find(|word| {
+                    word.len() > 3 && word.chars().all(|c| c.is_ascii_uppercase() || c == '_')
+                })
+            });
+        let output = command.args(["-c", &line]).output().expect("run bash");
+        let said = String::from_utf8_lossy(&output.stderr);
+        match code {
+            Some(code) => assert!(
+                !output.status.success() && said.contains(code),
+                "{printed}: expected {code}, got {output:?}"
+            ),
+            None => assert!(output.status.success(), "{printed}: {output:?}"),
         }
     }
-    commands
+    for mut server in servers {
+        let _ = server.kill();
+        let _ = server.wait();
+    }
 }
 
 /// What a README command is expected to do.
@@ -163,7 +265,8 @@ enum Expect {
 /// generator's durations cut to a second and its rates to a tenth. Not run: `cargo build`
 /// (the test's binaries are built), `grpcurl` (not installed here; reflection, which it
 /// uses, has tests of its own in `tests/api/operations.rs`) and `baseline-server` (a server
-/// that runs until stopped; `scripts/bench` runs it).
+/// that runs until stopped; `scripts/bench` runs it). Then the Authentication and TLS
+/// examples, each as a script beside the demo's database (see [`run_script`]).
 #[test]
 fn the_readmes_examples_work_against_the_demo_as_printed() {
     let commands = readme_commands();
@@ -248,6 +351,11 @@ fn the_readmes_examples_work_against_the_demo_as_printed() {
         ran += 1;
     }
     assert!(ran >= 10, "ran {ran} of {commands:#?}");
+    let scripts = readme_blocks("a script, beside the demo's database");
+    assert_eq!(scripts.len(), 2, "Authentication's and TLS's examples");
+    for script in &scripts {
+        run_script(script, dir.path());
+    }
     // The chart the README draws labels each run by its name, or its file's.
     let chart = std::fs::read_to_string(dir.path().join("both.svg")).expect("both.svg");
     assert!(
