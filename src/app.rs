@@ -303,7 +303,9 @@ impl App {
         let timeouts = PerSource::from_fn(|kind| settings.sources.of(kind).timeout);
         let probed = backends.sources.clone();
         let answering = Arc::new(probe::Answering::default());
-        unreachable_at_start(probe::ping_all(&probed, &timeouts, &answering).await);
+        unreachable_at_start(
+            probe::ping_all(&probed, &timeouts, &answering, PerSource::same(false)).await,
+        );
         let fanout = Fanout::with(
             backends.sources,
             backends.lookups,
@@ -315,7 +317,7 @@ impl App {
             max_age: settings.cache.ttl,
         };
         let profiles = Profiles::new(cache, l2.clone(), fanout.clone(), catalog.clone(), policy);
-        let queries = Queries::new(fanout, catalog.clone());
+        let queries = Queries::new(fanout.clone(), catalog.clone());
 
         let mut feeds = Vec::new();
         let mut supervised = Vec::new();
@@ -332,8 +334,10 @@ impl App {
         supervised.push(supervise(
             "backend probe",
             {
-                let answering = answering.clone();
-                move || probe::keep_probing(probed.clone(), timeouts, answering.clone())
+                let (answering, fanout) = (answering.clone(), fanout.clone());
+                move || {
+                    probe::keep_probing(probed.clone(), fanout.clone(), timeouts, answering.clone())
+                }
             },
             || {},
         ));

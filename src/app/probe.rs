@@ -1,7 +1,10 @@
 //! Which backends answer: each is pinged (the cheapest read it has) at start and then every
-//! second. The overall health entry is `NOT_SERVING` while none answers — a replica that can
-//! only say `UNAVAILABLE` to every miss should leave the load balancer's rotation — and a
-//! backend that does not answer at start is logged then, by name, with why.
+//! second; a backend whose reads for callers succeeded since the last round answers even if
+//! its ping did not (under load a ping waits for a pooled connection like any read, and a
+//! busy backend is not a dead one). The overall health entry is `NOT_SERVING` while none
+//! answers — a replica that can only say `UNAVAILABLE` to every miss should leave the load
+//! balancer's rotation — and a backend that does not answer at start is logged then, by
+//! name, with why.
 
 use std::{
     sync::{
@@ -12,6 +15,7 @@ use std::{
 };
 
 use crate::{
+    fanout::Fanout,
     sources::Sources,
     vocab::{PerSource, SourceKind},
 };
@@ -35,11 +39,13 @@ impl Answering {
 }
 
 /// Pings every backend once, each within its timeout (at least [`PING_AT_LEAST`]); records
-/// which answered and returns why each other did not.
+/// which answered (or `read_well` says served callers since the last round) and returns why
+/// each other did not.
 pub(super) async fn ping_all(
     sources: &Sources,
     timeouts: &PerSource<Duration>,
     answering: &Answering,
+    read_well: PerSource<bool>,
 ) -> Vec<(SourceKind, String)> {
     let pings = SourceKind::ALL.map(|kind| async move {
         let wait = timeouts[kind].max(PING_AT_LEAST);
@@ -52,8 +58,9 @@ pub(super) async fn ping_all(
     });
     let mut failures = Vec::new();
     for (kind, outcome) in futures::future::join_all(pings).await {
-        answering.0[kind].store(outcome.is_ok(), Ordering::Release);
-        if let Err(why) = outcome {
+        let answers = outcome.is_ok() || read_well[kind];
+        answering.0[kind].store(answers, Ordering::Release);
+        if let (Err(why), false) = (outcome, answers) {
             failures.push((kind, why));
         }
     }
@@ -64,13 +71,18 @@ pub(super) async fn ping_all(
 /// answering and when one answers again.
 pub(super) async fn keep_probing(
     sources: Sources,
+    fanout: Fanout,
     timeouts: PerSource<Duration>,
     answering: Arc<Answering>,
 ) {
     let mut any = answering.any();
+    let mut served = PerSource::from_fn(|kind| reads_served(&fanout, kind));
     loop {
         tokio::time::sleep(PROBE_EVERY).await;
-        ping_all(&sources, &timeouts, &answering).await;
+        let now = PerSource::from_fn(|kind| reads_served(&fanout, kind));
+        let read_well = PerSource::from_fn(|kind| now[kind] > served[kind]);
+        served = now;
+        ping_all(&sources, &timeouts, &answering, read_well).await;
         let now = answering.any();
         if now != any {
             if now {
@@ -81,6 +93,15 @@ pub(super) async fn keep_probing(
             any = now;
         }
     }
+}
+
+/// Reads of `kind` that ended with the backend's answer (not refused, timed out, failed or
+/// still under way).
+fn reads_served(fanout: &Fanout, kind: SourceKind) -> u64 {
+    let counts = fanout.counts(kind);
+    counts
+        .reads
+        .saturating_sub(counts.refused + counts.timeouts + counts.failed + counts.in_flight)
 }
 
 #[cfg(test)]
@@ -136,6 +157,7 @@ mod tests {
             &sources(|kind| kind == SourceKind::Crm),
             &timeouts,
             &answering,
+            PerSource::same(false),
         )
         .await;
         let named: Vec<SourceKind> = failures.iter().map(|(kind, _)| *kind).collect();
@@ -153,8 +175,21 @@ mod tests {
         );
         assert!(answering.any() && answering.0.crm.load(Ordering::Acquire));
 
-        let failures = ping_all(&sources(|_| false), &timeouts, &answering).await;
+        let failures = ping_all(
+            &sources(|_| false),
+            &timeouts,
+            &answering,
+            PerSource::same(false),
+        )
+        .await;
         assert_eq!(failures.len(), 4);
         assert!(!answering.any());
+
+        // Busy serving callers: its ping waited, its reads answered.
+        let mut read_well = PerSource::same(false);
+        read_well.orders = true;
+        let failures = ping_all(&sources(|_| false), &timeouts, &answering, read_well).await;
+        assert_eq!(failures.len(), 3);
+        assert!(answering.any() && answering.0.orders.load(Ordering::Acquire));
     }
 }
