@@ -75,7 +75,8 @@ const READY_POLL: Duration = Duration::from_millis(20);
 
 /// Serves `app` on `listener` until `shutdown` resolves. Health says `SERVING` while the app
 /// is ready (every change feed followed from a known position, every background task
-/// running), `NOT_SERVING` otherwise. On
+/// running), `NOT_SERVING` otherwise; the overall entry (`""`) also while no backend answers
+/// (`app/probe.rs`). On
 /// shutdown it turns `NOT_SERVING` first, new calls are served for `server.drain` more, then
 /// the listener closes, watches end with `UNAVAILABLE`, and calls in flight finish before
 /// this returns.
@@ -132,8 +133,12 @@ async fn serve(
                 let ready = readiness.is_ready();
                 let now = (ready, ready && readiness.any_backend_answers());
                 if now.0 != serving.0 {
-                    if ready {
+                    if now.1 {
                         tracing::info!("ready: health SERVING");
+                    } else if ready {
+                        tracing::warn!(
+                            "ready: the services' health SERVING, the overall entry NOT_SERVING until a backend answers"
+                        );
                     } else {
                         let down = readiness.down();
                         tracing::warn!(?down, "not ready: health NOT_SERVING");
