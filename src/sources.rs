@@ -134,6 +134,11 @@ pub trait Source: Send + Sync + 'static {
     }
 }
 
+/// [`Source::ping`] of a backend read over `db`: the cheapest query it answers.
+fn ping(db: &crate::db::Db, kind: SourceKind) -> BoxFuture<'_, Result<(), SourceError>> {
+    Box::pin(async move { db.ping().await.map_err(SourceError::query(kind)) })
+}
+
 /// What CRM finds customers by.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CustomerKey {

@@ -176,12 +176,7 @@ impl Source for BillingSource {
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
-        Box::pin(async {
-            self.db
-                .ping()
-                .await
-                .map_err(SourceError::query(SourceKind::Billing))
-        })
+        super::ping(&self.db, SourceKind::Billing)
     }
 
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {

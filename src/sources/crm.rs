@@ -171,12 +171,7 @@ impl Source for CrmSource {
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
-        Box::pin(async {
-            self.db
-                .ping()
-                .await
-                .map_err(SourceError::query(SourceKind::Crm))
-        })
+        super::ping(&self.db, SourceKind::Crm)
     }
 
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {

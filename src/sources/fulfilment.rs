@@ -85,12 +85,7 @@ impl Source for FulfilmentSource {
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
-        Box::pin(async {
-            self.db
-                .ping()
-                .await
-                .map_err(SourceError::query(SourceKind::Fulfilment))
-        })
+        super::ping(&self.db, SourceKind::Fulfilment)
     }
 
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {

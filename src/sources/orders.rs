@@ -175,12 +175,7 @@ impl Source for OrdersSource {
     }
 
     fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
-        Box::pin(async {
-            self.db
-                .ping()
-                .await
-                .map_err(SourceError::query(SourceKind::Orders))
-        })
+        super::ping(&self.db, SourceKind::Orders)
     }
 
     fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
