@@ -11,13 +11,19 @@ use std::{
 
 const C360: &str = env!("CARGO_BIN_EXE_c360");
 
-/// `c360` with none of the test run's `C360_` variables (c360 reads them as configuration).
-fn c360() -> Command {
-    let mut command = Command::new(C360);
+/// `program` with none of the test run's `C360_` variables (c360 reads them as
+/// configuration).
+fn clean(program: impl AsRef<std::ffi::OsStr>) -> Command {
+    let mut command = Command::new(program);
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("C360_")) {
         command.env_remove(name);
     }
     command
+}
+
+/// `c360`, without the test run's `C360_` variables.
+fn c360() -> Command {
+    clean(C360)
 }
 
 /// A running demo; stopped (by its pid) when dropped.
@@ -199,10 +205,7 @@ fn run_script(block: &[String], dir: &Path) {
             continue;
         }
         let line = printed.replace("50051", &port);
-        let mut command = Command::new("bash");
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("C360_")) {
-            command.env_remove(name);
-        }
+        let mut command = clean("bash");
         command
             .current_dir(dir)
             .env("PATH", &path)
@@ -304,16 +307,13 @@ fn the_readmes_examples_work_against_the_demo_as_printed() {
         };
         // exec: the shell becomes the command, so that stopping it stops the command.
         let run = format!("exec {}", run.replace("127.0.0.1:50051", &demo.addr));
-        let mut command = Command::new("sh");
+        let mut command = clean("sh");
         command
             .args(["-c", &run])
             .current_dir(dir.path())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("C360_")) {
-            command.env_remove(name);
-        }
-        command.env("C360_ADDR", &demo.addr);
+            .stderr(Stdio::piped())
+            .env("C360_ADDR", &demo.addr);
         match expect {
             Expect::Follow => {
                 let mut child = command.spawn().expect("run sh");
