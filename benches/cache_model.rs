@@ -17,12 +17,12 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use c360::{
-    cache::{CacheStats, CachedProfile, L1Config, ProfileCache},
-    entry::{EncodedProfile, ServedFrom},
-    fanout::Fanout,
-    profile::{Answers, Collected, Profile, collect},
-    reference::{Catalog, CatalogSnapshot},
-    vocab::{CustomerId, FieldSet, PerSource, SectionSet, SourceReports, SourceSet},
+    core::cache::{CacheStats, CachedProfile, L1Config, ProfileCache},
+    core::entry::{EncodedProfile, ServedFrom},
+    core::fanout::Fanout,
+    core::profile::{Answers, Collected, Profile, collect},
+    core::reference::{Catalog, CatalogSnapshot},
+    core::vocab::{CustomerId, FieldSet, PerSource, SectionSet, SourceReports, SourceSet},
 };
 use chrono::Utc;
 use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};

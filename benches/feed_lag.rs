@@ -19,10 +19,10 @@ use std::{
 
 use c360::{
     app::App,
-    cache::Change,
-    config::Settings,
-    db::{Bind, Db, PoolOptions},
-    seed::{self, SeedOptions},
+    app::config::Settings,
+    core::cache::Change,
+    core::db::{Bind, Db, PoolOptions},
+    tools::seed::{self, SeedOptions},
 };
 use hdrhistogram::Histogram;
 use sqlx::{Connection, PgConnection};

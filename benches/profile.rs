@@ -12,14 +12,14 @@ mod support;
 use std::hint::black_box;
 
 use c360::{
-    admission::Priority,
     app::App,
-    entry::{EncodedProfile, ServedFrom},
-    grpc::status::ApiError,
-    profile::{Assembly, Collected, assemble, collect, enrich_orders},
-    profiles::Freshness,
-    sources::SourceData,
-    vocab::{CustomerId, FieldSet, Section, SectionSet, SourceSet},
+    core::entry::{EncodedProfile, ServedFrom},
+    core::fanout::Priority,
+    core::profile::{Assembly, Collected, assemble, collect, enrich_orders},
+    core::read::Freshness,
+    core::sources::SourceData,
+    core::vocab::{CustomerId, FieldSet, Section, SectionSet, SourceSet},
+    edge::grpc::status::ApiError,
 };
 use chrono::Utc;
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};

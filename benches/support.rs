@@ -2,10 +2,10 @@
 
 use c360::{
     app::Backends,
-    config::Settings,
-    db::Db,
-    seed::{self, SeedOptions},
-    vocab::CustomerId,
+    app::config::Settings,
+    core::db::Db,
+    core::vocab::CustomerId,
+    tools::seed::{self, SeedOptions},
 };
 
 /// 300 seeded customers, their backends, and a typical one (4 to 6 orders). Keep the

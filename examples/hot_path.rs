@@ -15,9 +15,9 @@ use std::{hint::black_box, time::Duration};
 
 use c360::{
     app::App,
-    entry::ServedFrom,
-    profiles::Freshness,
-    vocab::{FieldSet, Section, SectionSet},
+    core::entry::ServedFrom,
+    core::read::Freshness,
+    core::vocab::{FieldSet, Section, SectionSet},
 };
 
 fn main() {

@@ -3,9 +3,11 @@
 //! wrap the backends (to count, hold or break them) between [`Backends::connect`] and
 //! [`App::new`].
 
+pub mod config;
 pub mod metrics;
 mod probe;
 mod supervise;
+pub mod telemetry;
 
 use std::{collections::BTreeMap, sync::Arc};
 
@@ -15,28 +17,28 @@ use tokio::task::JoinHandle;
 use self::supervise::{TaskState, supervise};
 
 use crate::{
-    audit::Audit,
-    auth::{AuthSetupError, Authenticator},
-    cache::{
+    app::config::{ConfigError, MetricsSettings, ServerSettings, Settings},
+    core::cache::{
         self, CacheStats, FeedStats, L1Config, L2Config, L2Error, ProfileCache, RedisCache,
         SealKeys,
         bus::BusSink,
         feed::{FeedConfig, FeedSink},
     },
-    config::{ConfigError, MetricsSettings, ServerSettings, Settings},
-    db::{Db, DbError, PoolOptions},
-    fanout::Fanout,
-    grpc::{CacheAdminApi, CatalogApi, CustomerApi},
-    metrics::RpcMetrics,
-    profiles::{Profiles, ReadPolicy},
-    queries::Queries,
-    reference::Catalog,
-    sources::{
+    core::db::{Db, DbError, PoolOptions},
+    core::fanout::Fanout,
+    core::logs::error_chain,
+    core::queries::Queries,
+    core::read::{Profiles, ReadPolicy},
+    core::reference::Catalog,
+    core::sources::{
         BillingSource, CatalogSource, CrmSource, Faulty, FaultyLookups, FulfilmentSource, Lookups,
         OrdersSource, Source, Sources, SqlLookups,
     },
-    telemetry::error_chain,
-    vocab::{CustomerId, PerSource, SourceKind},
+    core::vocab::{CustomerId, PerSource, SourceKind},
+    edge::audit::Audit,
+    edge::auth::{AuthSetupError, Authenticator},
+    edge::grpc::{CacheAdminApi, CatalogApi, CustomerApi},
+    edge::rpc_metrics::RpcMetrics,
 };
 
 /// Why an app could not be built.

@@ -1,8 +1,9 @@
-//! The architecture, checked: the top-level modules of `src/` depend one way, each only on
-//! modules listed below it in the `# Layout` map of `src/lib.rs`. The graph is read from the
-//! code itself — every `crate::` path and every `super::` path that climbs to the crate root,
-//! in every file of a module, its tests included — so a module cycle fails here, naming the
-//! modules, the cycle and the lines that close it.
+//! The architecture, checked. Modules depend one way: each unit of the `# Layout` map of
+//! `src/lib.rs` (a top-level module such as `app`, or a module of a folder such as
+//! `core::cache`) uses only units listed below it. The graph is read from the code itself —
+//! every `crate::` path and every `super::` path that leaves its unit, in every file of a unit,
+//! its tests included — so a module cycle fails here, naming the units, the cycle and the lines
+//! that close it.
 //!
 //! A test of our own rather than `cargo modules dependencies --acyclic`: that tool's build
 //! takes minutes on a fresh machine (BENCHMARKS.md has the measurement), and it checks only
@@ -16,7 +17,7 @@ use std::{
     path::{Path, PathBuf},
 };
 
-/// One use of a top-level module by another, and where it is.
+/// One use of a unit by another, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Use {
     user: String,
@@ -24,11 +25,15 @@ struct Use {
     at: String,
 }
 
-fn src() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The modules of the `# Layout` map, top first.
+fn src() -> PathBuf {
+    root().join("src")
+}
+
+/// The units of the `# Layout` map, top first: its list items, up to the next heading.
 fn layout(lib: &str) -> Vec<String> {
     let map = lib
         .lines()
@@ -43,21 +48,42 @@ fn layout(lib: &str) -> Vec<String> {
     .collect()
 }
 
-/// The modules `lib.rs` declares.
-fn declared(lib: &str) -> BTreeSet<String> {
-    lib.lines()
+/// The modules a module file declares (`pub mod x;`, `mod x;`), tests left out.
+fn declared_in(file: &str) -> BTreeSet<String> {
+    file.lines()
         .filter_map(|line| {
             let line = line.trim();
             let name = line
                 .strip_prefix("pub mod ")
-                .or(line.strip_prefix("mod "))?;
-            Some(name.trim_end_matches(';').to_owned())
+                .or(line.strip_prefix("mod "))?
+                .strip_suffix(';')?;
+            (name != "tests").then(|| name.to_owned())
         })
         .collect()
 }
 
-/// Every `.rs` file of top-level module `name`: `src/name.rs` and everything in `src/name/`.
-fn files_of(name: &str) -> Vec<PathBuf> {
+/// The units the code declares: each top-level module of `lib.rs`, or, for a folder (a module
+/// the map lists modules of), each module it declares.
+fn declared_units(lib: &str, layout: &[String]) -> BTreeSet<String> {
+    let mut units = BTreeSet::new();
+    for module in declared_in(lib) {
+        let prefix = format!("{module}::");
+        if layout.iter().any(|unit| unit.starts_with(&prefix)) {
+            let file = fs::read_to_string(src().join(format!("{module}.rs"))).unwrap();
+            units.extend(
+                declared_in(&file)
+                    .into_iter()
+                    .map(|m| format!("{prefix}{m}")),
+            );
+        } else {
+            units.insert(module);
+        }
+    }
+    units
+}
+
+/// Every `.rs` file below `dir`, sorted.
+fn rust_files(dir: &Path) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = fs::read_dir(dir) else {
             return;
@@ -71,18 +97,28 @@ fn files_of(name: &str) -> Vec<PathBuf> {
             }
         }
     }
-    let mut files = vec![src().join(format!("{name}.rs"))];
-    walk(&src().join(name), &mut files);
-    files.retain(|f| f.exists());
+    let mut files = Vec::new();
+    walk(dir, &mut files);
     files.sort();
     files
 }
 
-/// How deep a file's module sits below the crate root: `src/a.rs` is 1, `src/a/b.rs` 2.
-fn depth(file: &Path) -> usize {
-    file.strip_prefix(src())
-        .map(|relative| relative.components().count())
-        .unwrap_or(1)
+/// Every `.rs` file of `unit` (`core::cache`): `src/core/cache.rs` and all of `src/core/cache/`.
+fn files_of(unit: &str) -> Vec<PathBuf> {
+    let base = unit.replace("::", "/");
+    let mut files = vec![src().join(format!("{base}.rs"))];
+    files.retain(|f| f.exists());
+    files.extend(rust_files(&src().join(base)));
+    files
+}
+
+/// The module path of a file of `src/`: `src/core/cache/l1.rs` is `core::cache::l1`.
+fn module_of(file: &Path) -> Vec<String> {
+    let relative = file.strip_prefix(src()).unwrap().with_extension("");
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect()
 }
 
 /// The code of `source` with comments and the contents of string and character literals
@@ -177,14 +213,69 @@ fn is_ident(c: char) -> bool {
     c.is_alphanumeric() || c == '_'
 }
 
-/// The top-level modules the code of one file at `depth` names, with their line numbers:
-/// `crate::a`, `crate::{a, b::c}`, and `super::…::a` where the `super`s climb to the root.
-fn named_modules(code: &str, depth: usize) -> Vec<(String, usize)> {
+/// The paths of the use tree at the start of `rest`, each cut to `depth` segments (or fewer,
+/// where the tree names fewer): `a::b::c` gives `[a, b]`, `a::{b, c::d}` gives `[a, b]` and
+/// `[a, c]`, `{a::b, c}` gives `[a, b]` and `[c]`.
+fn tree_paths(rest: &[char], prefix: Vec<String>, depth: usize) -> Vec<Vec<String>> {
+    let mut i = 0;
+    let skip_space = |i: &mut usize| {
+        while rest.get(*i).is_some_and(|c| c.is_whitespace()) {
+            *i += 1;
+        }
+    };
+    let mut path = prefix;
+    loop {
+        skip_space(&mut i);
+        if path.len() >= depth {
+            return vec![path];
+        }
+        if rest.get(i) == Some(&'{') {
+            let mut paths = Vec::new();
+            let mut start = i + 1;
+            let mut nesting = 0;
+            for (j, c) in rest.iter().enumerate().skip(i + 1) {
+                match c {
+                    '{' => nesting += 1,
+                    '}' if nesting > 0 => nesting -= 1,
+                    ',' | '}' if nesting == 0 => {
+                        let item = &rest[start..j];
+                        if item.iter().any(|c| is_ident(*c)) {
+                            paths.extend(tree_paths(item, path.clone(), depth));
+                        }
+                        if *c == '}' {
+                            break;
+                        }
+                        start = j + 1;
+                    }
+                    _ => {}
+                }
+            }
+            return paths;
+        }
+        let word: String = rest[i..].iter().take_while(|c| is_ident(**c)).collect();
+        if word.is_empty() || word == "self" {
+            return if path.is_empty() { vec![] } else { vec![path] };
+        }
+        i += word.len();
+        path.push(word);
+        skip_space(&mut i);
+        if rest[i..].starts_with(&[':', ':']) {
+            i += 2;
+        } else {
+            return vec![path];
+        }
+    }
+}
+
+/// The absolute module paths (at most two segments: a unit) the code of a file whose module
+/// is `module` names, with their line numbers: `crate::a::b`, `crate::{a::b, c}`, and
+/// `super::…` resolved from where it stands (inline `mod x {` blocks included).
+fn named_paths(code: &str, module: &[String]) -> Vec<(Vec<String>, usize)> {
     let chars: Vec<char> = code.chars().collect();
     let line_of = |i: usize| chars[..i].iter().filter(|c| **c == '\n').count() + 1;
     let mut found = Vec::new();
     // Inline `mod name {` blocks deepen the module; they close with their brace.
-    let mut inline_mods: Vec<usize> = Vec::new();
+    let mut inline_mods: Vec<(usize, String)> = Vec::new();
     let mut braces = 0usize;
     let mut i = 0;
     while i < chars.len() {
@@ -193,7 +284,7 @@ fn named_modules(code: &str, depth: usize) -> Vec<(String, usize)> {
             braces += 1;
         } else if c == '}' {
             braces = braces.saturating_sub(1);
-            if inline_mods.last() == Some(&braces) {
+            if inline_mods.last().is_some_and(|(at, _)| *at == braces) {
                 inline_mods.pop();
             }
         }
@@ -204,40 +295,38 @@ fn named_modules(code: &str, depth: usize) -> Vec<(String, usize)> {
         let word: String = chars[i..].iter().take_while(|c| is_ident(**c)).collect();
         let after = i + word.len();
         let dollar = i > 0 && chars[i - 1] == '$';
+        let here: Vec<String> = module
+            .iter()
+            .cloned()
+            .chain(inline_mods.iter().map(|(_, m)| m.clone()))
+            .collect();
         if word == "mod" {
             let rest: String = chars[after..].iter().collect();
             let rest = rest.trim_start();
-            let name_len = rest.chars().take_while(|c| is_ident(*c)).count();
-            if rest[name_len..].trim_start().starts_with('{') {
-                inline_mods.push(braces);
+            let name: String = rest.chars().take_while(|c| is_ident(*c)).collect();
+            if rest[name.len()..].trim_start().starts_with('{') {
+                inline_mods.push((braces, name));
             }
         } else if (word == "crate" && !dollar) || word == "super" {
-            let mut climbs = 0;
             let mut at = i;
-            let mut reaches_root = word == "crate";
-            if word == "super" {
-                // Count the chain of `super::`.
-                while chars[at..]
-                    .iter()
-                    .collect::<String>()
-                    .starts_with("super::")
-                {
+            let base = if word == "super" {
+                let mut climbs = 0;
+                while chars[at..].starts_with(&['s', 'u', 'p', 'e', 'r', ':', ':']) {
                     climbs += 1;
                     at += "super::".len();
                 }
-                reaches_root = climbs == depth + inline_mods.len();
+                here.len()
+                    .checked_sub(climbs)
+                    .map(|keep| here[..keep].to_vec())
+            } else if chars[after..].starts_with(&[':', ':']) {
+                at = after + 2;
+                Some(Vec::new())
             } else {
-                at = after;
-                if chars[at..].starts_with(&[':', ':']) {
-                    at += 2;
-                } else {
-                    i = after;
-                    continue;
-                }
-            }
-            if reaches_root {
-                for name in path_heads(&chars[at..]) {
-                    found.push((name, line_of(i)));
+                None
+            };
+            if let Some(base) = base {
+                for path in tree_paths(&chars[at..], base, 2) {
+                    found.push((path, line_of(i)));
                 }
             }
             i = at.max(after);
@@ -248,48 +337,29 @@ fn named_modules(code: &str, depth: usize) -> Vec<(String, usize)> {
     found
 }
 
-/// The first segment of the path at the start of `rest`, or of each path of a `{…}` group.
-fn path_heads(rest: &[char]) -> Vec<String> {
-    let text: String = rest.iter().collect();
-    let text = text.trim_start();
-    if let Some(group) = text.strip_prefix('{') {
-        let mut heads = Vec::new();
-        let (mut depth, mut start) = (0, true);
-        for (n, c) in group.char_indices() {
-            match c {
-                '{' => depth += 1,
-                '}' if depth == 0 => break,
-                '}' => depth -= 1,
-                ',' if depth == 0 => start = true,
-                c if start && is_ident(c) => {
-                    heads.push(group[n..].chars().take_while(|c| is_ident(*c)).collect());
-                    start = false;
-                }
-                c if start && !c.is_whitespace() => start = false,
-                _ => {}
-            }
-        }
-        heads
-    } else {
-        let head: String = text.chars().take_while(|c| is_ident(*c)).collect();
-        if head.is_empty() { vec![] } else { vec![head] }
-    }
+/// The unit a path names: the longest unit it starts with.
+fn unit_of<'a>(path: &[String], units: &'a BTreeSet<String>) -> Option<&'a String> {
+    (1..=path.len())
+        .rev()
+        .map(|n| path[..n].join("::"))
+        .find_map(|prefix| units.get(&prefix))
 }
 
-/// Every use of one top-level module by another.
-fn uses(modules: &BTreeSet<String>) -> Vec<Use> {
+/// Every use of one unit by another.
+fn uses(units: &BTreeSet<String>) -> Vec<Use> {
     let mut uses = BTreeSet::new();
-    for user in modules {
+    for user in units {
         for file in files_of(user) {
             let source = fs::read_to_string(&file).unwrap();
             let relative = file.strip_prefix(src()).unwrap().display().to_string();
-            for (used, line) in named_modules(&code_only(&source), depth(&file)) {
-                if &used != user && modules.contains(&used) {
-                    let at = format!("src/{relative}:{line}");
+            for (path, line) in named_paths(&code_only(&source), &module_of(&file)) {
+                if let Some(used) = unit_of(&path, units)
+                    && used != user
+                {
                     uses.insert(Use {
                         user: user.clone(),
-                        used,
-                        at,
+                        used: used.clone(),
+                        at: format!("src/{relative}:{line}"),
                     });
                 }
             }
@@ -298,14 +368,14 @@ fn uses(modules: &BTreeSet<String>) -> Vec<Use> {
     uses.into_iter().collect()
 }
 
-/// The cycles among `uses`, each as the modules around it.
+/// The cycles among `uses`, each as the units around it.
 fn cycles(uses: &[Use]) -> Vec<Vec<String>> {
     let mut graph: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for u in uses {
         graph.entry(&u.user).or_default().insert(&u.used);
     }
     let mut found = BTreeSet::new();
-    // Small graph: from each module, walk every simple path back to it.
+    // Small graph: from each unit, walk every simple path back to it.
     fn walk<'a>(
         graph: &BTreeMap<&'a str, BTreeSet<&'a str>>,
         path: &mut Vec<&'a str>,
@@ -330,26 +400,27 @@ fn cycles(uses: &[Use]) -> Vec<Vec<String>> {
             }
         }
     }
-    for module in graph.keys() {
-        walk(&graph, &mut vec![module], &mut found);
+    for unit in graph.keys() {
+        walk(&graph, &mut vec![unit], &mut found);
     }
     found.into_iter().collect()
 }
 
 #[test]
-fn every_module_uses_only_modules_below_it_in_the_layout_map() {
+fn every_unit_uses_only_units_below_it_in_the_layout_map() {
     let lib = fs::read_to_string(src().join("lib.rs")).unwrap();
     let layout = layout(&lib);
-    let declared = declared(&lib);
+    let declared = declared_units(&lib, &layout);
     let mapped: BTreeSet<String> = layout.iter().cloned().collect();
     assert_eq!(
         mapped, declared,
-        "the # Layout map of src/lib.rs must list every module lib.rs declares, and only those"
+        "the # Layout map of src/lib.rs must list every unit the code declares (each top-level \
+         module, or each module of a folder), and only those"
     );
     assert_eq!(
         layout.len(),
         mapped.len(),
-        "a module is listed twice in # Layout"
+        "a unit is listed twice in # Layout"
     );
     let rank: BTreeMap<&str, usize> = layout
         .iter()
@@ -358,7 +429,7 @@ fn every_module_uses_only_modules_below_it_in_the_layout_map() {
         .collect();
     let uses = uses(&declared);
     assert!(
-        uses.len() > 40,
+        uses.len() > 60,
         "the graph was not read: only {} uses",
         uses.len()
     );
@@ -387,6 +458,32 @@ fn every_module_uses_only_modules_below_it_in_the_layout_map() {
 }
 
 #[test]
+fn a_folder_only_declares_its_modules() {
+    let lib = fs::read_to_string(src().join("lib.rs")).unwrap();
+    let layout = layout(&lib);
+    for folder in declared_in(&lib) {
+        if !layout
+            .iter()
+            .any(|unit| unit.starts_with(&format!("{folder}::")))
+        {
+            continue;
+        }
+        let file = fs::read_to_string(src().join(format!("{folder}.rs"))).unwrap();
+        let code = code_only(&file);
+        let other: Vec<&str> = code
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with("pub mod "))
+            .collect();
+        assert!(
+            other.is_empty(),
+            "src/{folder}.rs is a folder of the layout: it declares its modules and nothing \
+             else, found {other:?}"
+        );
+    }
+}
+
+#[test]
 fn the_graph_reader_finds_paths_in_code_and_not_in_comments_or_strings() {
     let code = code_only(
         r#"use crate::{a::X, b, c::{d, e}};
@@ -398,36 +495,53 @@ mod tests { use super::super::g; }
 super::h::i();
 "#,
     );
-    // In `src/x.rs`, `super` climbs to the root, and from its inline `tests` it takes two.
-    let in_top: Vec<String> = named_modules(&code, 1)
-        .into_iter()
-        .map(|(m, _)| m)
-        .collect();
-    assert_eq!(in_top, ["a", "b", "c", "f", "g", "h"]);
-    // In `src/x/y.rs`, neither chain reaches the root.
-    let deeper: Vec<String> = named_modules(&code, 2)
-        .into_iter()
-        .map(|(m, _)| m)
-        .collect();
-    assert_eq!(deeper, ["a", "b", "c", "f"]);
-    let lines: Vec<usize> = named_modules(&code, 1)
+    let module = |path: &[&str]| path.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let named = |at: &[&str]| -> Vec<String> {
+        named_paths(&code, &module(at))
+            .into_iter()
+            .map(|(path, _)| path.join("::"))
+            .collect()
+    };
+    // In `src/x.rs` (module `x`), `super` climbs to the root, and from its inline `tests` it
+    // takes two.
+    assert_eq!(
+        named(&["x"]),
+        ["a::X", "b", "c::d", "c::e", "f::Y", "g", "h::i"]
+    );
+    // In `src/core/x.rs`, both chains stop in `core`.
+    assert_eq!(
+        named(&["core", "x"]),
+        ["a::X", "b", "c::d", "c::e", "f::Y", "core::g", "core::h"]
+    );
+    let lines: Vec<usize> = named_paths(&code, &module(&["x"]))
         .into_iter()
         .map(|(_, l)| l)
         .collect();
-    assert_eq!(lines, [1, 1, 1, 5, 6, 7]);
+    assert_eq!(lines, [1, 1, 1, 1, 5, 6, 7]);
+    let units: BTreeSet<String> = ["core::cache", "app"].map(String::from).into();
+    let path = |p: &str| p.split("::").map(String::from).collect::<Vec<_>>();
+    assert_eq!(
+        unit_of(&path("core::cache"), &units),
+        Some(&"core::cache".into())
+    );
+    assert_eq!(unit_of(&path("app::config"), &units), Some(&"app".into()));
+    assert_eq!(unit_of(&path("core::vocab"), &units), None);
 }
 
 #[test]
-fn a_cycle_is_named_module_by_module() {
+fn a_cycle_is_named_unit_by_unit() {
     let edge = |user: &str, used: &str| Use {
         user: user.into(),
         used: used.into(),
         at: String::new(),
     };
     let uses = [
-        edge("cache", "profiles"),
-        edge("profiles", "cache"),
-        edge("grpc", "cache"),
+        edge("core::cache", "core::read"),
+        edge("core::read", "core::cache"),
+        edge("edge::grpc", "core::cache"),
     ];
-    assert_eq!(cycles(&uses), [["cache", "profiles", "cache"]]);
+    assert_eq!(
+        cycles(&uses),
+        [["core::cache", "core::read", "core::cache"]]
+    );
 }

@@ -2,7 +2,7 @@
 //! never a panic; and whatever loads passes its own validation.
 #![no_main]
 
-use c360::config::Settings;
+use c360::app::config::Settings;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -5,8 +5,8 @@
 
 use bytes::Bytes;
 use c360::{
-    entry::{EncodedProfile, ServedFrom},
-    vocab::{FieldSet, Section, SectionSet},
+    core::entry::{EncodedProfile, ServedFrom},
+    core::vocab::{FieldSet, Section, SectionSet},
 };
 use libfuzzer_sys::fuzz_target;
 

@@ -6,8 +6,8 @@
 use std::{fmt::Debug, str::FromStr};
 
 use c360::{
-    grpc::validate,
-    vocab::{CustomerId, Email, OrderId, Phone, SectionSet, Sku},
+    edge::grpc::validate,
+    core::vocab::{CustomerId, Email, OrderId, Phone, SectionSet, Sku},
 };
 use libfuzzer_sys::fuzz_target;
 

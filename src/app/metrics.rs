@@ -1,6 +1,6 @@
 //! The figures of a running app in the Prometheus text format (version 0.0.4), as `/metrics`
 //! serves them. Everything is read when scraped from the counters the request path keeps
-//! anyway; only the gRPC histograms cost the request path anything (`crate::metrics`).
+//! anyway; only the gRPC histograms cost the request path anything (`crate::core::histogram`).
 //!
 //! Names: the gRPC server's are go-grpc-prometheus's (`grpc_server_*`), so that its
 //! dashboards and alerts work as they are; c360's own start with `c360_`. Sources are
@@ -18,11 +18,12 @@ use prometheus_client::{
 
 use super::Readiness;
 use crate::{
-    cache::FeedSnapshot,
-    fanout::{CircuitState, SourceCounts},
-    metrics::{BOUNDS_NANOS, GRPC_CODES, HistogramSnapshot, MethodSnapshot, RpcMetrics},
-    profiles::Profiles,
-    vocab::SourceKind,
+    core::cache::FeedSnapshot,
+    core::fanout::{CircuitState, SourceCounts},
+    core::histogram::{BOUNDS_NANOS, HistogramSnapshot},
+    core::read::Profiles,
+    core::vocab::SourceKind,
+    edge::rpc_metrics::{GRPC_CODES, MethodSnapshot, RpcMetrics},
 };
 
 /// The `Content-Type` of what [`Exposition::render`] writes.

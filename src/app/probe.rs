@@ -15,9 +15,9 @@ use std::{
 };
 
 use crate::{
-    fanout::Fanout,
-    sources::Sources,
-    vocab::{PerSource, SourceKind},
+    core::fanout::Fanout,
+    core::sources::Sources,
+    core::vocab::{PerSource, SourceKind},
 };
 
 /// How often each backend is pinged.
@@ -110,8 +110,8 @@ mod tests {
 
     use super::*;
     use crate::{
-        sources::{Source, SourceData, SourceError},
-        vocab::CustomerId,
+        core::sources::{Source, SourceData, SourceError},
+        core::vocab::CustomerId,
     };
 
     /// A backend that answers pings or does not.

@@ -3,7 +3,7 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use c360::config::{ApiKeyConfig, JwtConfig, Secret, Settings};
+use c360::app::config::{ApiKeyConfig, JwtConfig, Secret, Settings};
 use c360_proto as pb;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use tonic::{Code, Request};
@@ -27,7 +27,7 @@ fn protect(settings: &mut Settings) {
     });
     settings.auth.api_keys = vec![ApiKeyConfig {
         name: "orders-service".into(),
-        sha256: c360::auth::api_key_hash(SERVICE_KEY),
+        sha256: c360::edge::auth::api_key_hash(SERVICE_KEY),
         roles: vec!["service".into()],
     }];
 }

@@ -1,6 +1,6 @@
 //! `CatalogService`: products, return policies and return checks from the in-memory snapshot.
 
-use c360::db::Bind;
+use c360::core::db::Bind;
 use c360_proto::ReturnEligibilityReason;
 use tonic::Code;
 

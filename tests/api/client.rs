@@ -1,6 +1,6 @@
 //! The `get` and `lookup` commands against a real server.
 
-use c360::client::{self, ClientError, Format, LookupBy, Server};
+use c360::tools::client::{self, ClientError, Format, LookupBy, Server};
 
 use crate::helpers::{Backend, spawn_app};
 
@@ -11,7 +11,7 @@ async fn get_prints_a_profile_for_people_and_json_for_programs(backend: Backend)
     let first_name = app
         .text(
             "SELECT first_name FROM customers WHERE id = $1",
-            &[c360::db::Bind::Int(id)],
+            &[c360::core::db::Bind::Int(id)],
         )
         .await;
 

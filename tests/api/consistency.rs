@@ -19,7 +19,7 @@ use std::{
     time::Duration,
 };
 
-use c360::db::Bind;
+use c360::core::db::Bind;
 use rand::RngExt;
 use tokio::time::Instant;
 
@@ -70,7 +70,7 @@ struct Read {
 /// Each customer's commits: version → when the commit returned.
 type Commits = Arc<Vec<Mutex<BTreeMap<i64, Instant>>>>;
 
-async fn write(db: c360::db::Db, commits: Commits, until: Instant) -> u64 {
+async fn write(db: c360::core::db::Db, commits: Commits, until: Instant) -> u64 {
     let mut written = 0;
     while Instant::now() < until {
         let customer = rand::rng().random_range(1..=HOT);
@@ -126,7 +126,7 @@ async fn read(replicas: Arc<Vec<TestApp>>, until: Instant) -> (Vec<Read>, u64) {
     (reads, failed)
 }
 
-async fn inject(fault: Fault, redis: &mut TestRedis, db: &c360::db::Db) {
+async fn inject(fault: Fault, redis: &mut TestRedis, db: &c360::core::db::Db) {
     match fault {
         Fault::RedisRestart => redis.restart().await,
         Fault::ListenKilled => {

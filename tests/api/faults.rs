@@ -199,7 +199,7 @@ async fn a_stalled_backend_is_timed_out_then_cut_off_and_back_within_two_seconds
     let stats = app
         .profiles
         .fanout()
-        .counts(c360::vocab::SourceKind::Billing);
+        .counts(c360::core::vocab::SourceKind::Billing);
     println!(
         "stalled billing: {} calls, p50 {:?}, p99 {:?} (during the stall {:?}); circuit opened {} \
          times, {} reads refused; billing OK again {:?} after the stall",

@@ -11,10 +11,10 @@ use std::{
 
 use c360::{
     app::{App, Backends},
-    cache::Change,
-    db::Bind,
-    sources::{Source, SourceData, SourceError},
-    vocab::{CustomerId, SourceKind},
+    core::cache::Change,
+    core::db::Bind,
+    core::sources::{Source, SourceData, SourceError},
+    core::vocab::{CustomerId, SourceKind},
 };
 use c360_proto::CacheTier;
 use futures::future::BoxFuture;

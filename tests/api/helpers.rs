@@ -12,11 +12,11 @@ use std::{net::SocketAddr, sync::Arc};
 
 use c360::{
     app::App,
-    config::Settings,
-    db::{Bind, Db},
-    profiles::Profiles,
-    server,
-    vocab::{PerSource, SourceKind},
+    app::config::Settings,
+    core::db::{Bind, Db},
+    core::read::Profiles,
+    core::vocab::{PerSource, SourceKind},
+    edge::server,
 };
 use c360_proto::{
     cache_admin_service_client::CacheAdminServiceClient,
@@ -69,7 +69,7 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
     // Tests stop their servers at once (the drain has a test of its own).
     settings.server.drain = std::time::Duration::ZERO;
     // Every replica of a test shares this L2 key (32 bytes of 0x2a).
-    settings.redis.encryption_keys = vec![c360::config::Secret::new(
+    settings.redis.encryption_keys = vec![c360::app::config::Secret::new(
         "test:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
     )];
     settings

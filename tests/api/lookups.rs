@@ -1,6 +1,6 @@
 //! `LookupCustomers`: by email, by phone in any notation, by order id.
 
-use c360::db::Bind;
+use c360::core::db::Bind;
 use c360_proto::lookup_customers_request::Key;
 use tonic::Code;
 use tonic_types::StatusExt;

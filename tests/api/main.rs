@@ -1,5 +1,5 @@
 //! Integration tests: the real server on an ephemeral port, a real gRPC client, real SQLite
-//! and Postgres databases seeded by `c360::seed`. Every test runs over both.
+//! and Postgres databases seeded by `c360::tools::seed`. Every test runs over both.
 
 #![allow(clippy::unwrap_used, missing_docs, unreachable_pub)]
 

@@ -1,7 +1,7 @@
 //! What an SRE sees from outside: `/metrics` after a known sequence of calls, with exact
 //! counts; request ids in and out; the endpoint's own answers.
 
-use c360::vocab::SourceKind;
+use c360::core::vocab::SourceKind;
 use c360_proto as pb;
 use tonic::{Code, Request};
 

@@ -129,7 +129,7 @@ crate::over_both_backends!(
 
 #[tokio::test]
 async fn postgres_stops_a_statement_that_outlives_its_backends_timeout() {
-    use c360::db::{Db, PoolOptions};
+    use c360::core::db::{Db, PoolOptions};
 
     let database = crate::helpers::TestDatabase::empty(Backend::Postgres).await;
     let db = Db::connect_lazy(

@@ -1,6 +1,6 @@
 //! `GetCustomerProfile` and `BatchGetCustomerProfiles`.
 
-use c360::{db::Bind, vocab::SourceKind};
+use c360::{core::db::Bind, core::vocab::SourceKind};
 use c360_proto::{self as pb, BatchGetCustomerProfilesRequest, GetCustomerProfileRequest};
 use tonic::Code;
 use tonic_types::StatusExt;

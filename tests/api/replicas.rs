@@ -3,7 +3,7 @@
 
 use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 
-use c360::vocab::{CustomerId, SectionSet};
+use c360::core::vocab::{CustomerId, SectionSet};
 use c360_proto::CacheTier;
 
 use crate::helpers::{
@@ -11,7 +11,10 @@ use crate::helpers::{
     shared_redis_url, spawn_replica, spawn_replicas,
 };
 
-async fn replicas(count: usize, configure: impl Fn(&mut c360::config::Settings)) -> Vec<TestApp> {
+async fn replicas(
+    count: usize,
+    configure: impl Fn(&mut c360::app::config::Settings),
+) -> Vec<TestApp> {
     spawn_replicas(&shared_redis_url(), count, configure).await
 }
 
@@ -96,7 +99,7 @@ async fn with_redis_gone_or_stuck_every_call_succeeds_and_l2_returns_by_itself()
     let url = redis.url();
     let database = Arc::new(TestDatabase::seeded(Backend::Postgres).await);
     let prefix = redis_prefix();
-    let configure = |settings: &mut c360::config::Settings| {
+    let configure = |settings: &mut c360::app::config::Settings| {
         settings.redis.url = Some(url.clone());
         settings.redis.prefix = prefix.clone();
     };
@@ -180,7 +183,7 @@ async fn an_l2_fill_that_an_invalidation_overtook_does_not_land() {
 /// Replicas over a Redis of their own (to pause).
 async fn replicas_on_own_redis(
     count: usize,
-    configure: impl Fn(&mut c360::config::Settings),
+    configure: impl Fn(&mut c360::app::config::Settings),
 ) -> (TestRedis, Vec<TestApp>) {
     let redis = TestRedis::start().await;
     let apps = spawn_replicas(&redis.url(), count, configure).await;
@@ -285,7 +288,7 @@ async fn after_a_catalog_change_a_replica_enriches_l2s_copy_again_instead_of_ask
         .db
         .execute(
             "UPDATE products SET name = 'Atlas, Revised' WHERE sku = $1",
-            &[c360::db::Bind::Text(sku.clone())],
+            &[c360::core::db::Bind::Text(sku.clone())],
         )
         .await
         .unwrap();

@@ -1,6 +1,6 @@
 //! `c360 seed`: deterministic, and never on top of existing data.
 
-use c360::seed::{self, SeedError, SeedOptions};
+use c360::tools::seed::{self, SeedError, SeedOptions};
 
 use crate::helpers::{Backend, CUSTOMERS, TestDatabase};
 
@@ -54,7 +54,7 @@ async fn the_same_seed_writes_the_same_customers_into_sqlite_and_postgres() {
 /// (but the deadlines, which are promises about the future) is at or before `as_of`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_event_is_dated_after_the_data_sets_today() {
-    use c360::db::Bind;
+    use c360::core::db::Bind;
     use chrono::{DateTime, TimeZone, Utc};
     /// Dates the data set promises or bills for: in the future by design.
     const DEADLINES: [(&str, &str); 2] = [("shipments", "promised_at"), ("invoices", "due_at")];

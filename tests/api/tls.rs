@@ -8,9 +8,9 @@ use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use c360::{
     app::App,
-    config::{Settings, TlsSettings},
-    server,
-    vocab::CustomerId,
+    app::config::{Settings, TlsSettings},
+    core::vocab::CustomerId,
+    edge::server,
 };
 use c360_proto::{CacheTier, SourceStatus, customer_service_client::CustomerServiceClient};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};

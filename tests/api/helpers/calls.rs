@@ -1,6 +1,6 @@
 //! The calls tests make, as `TestApp` methods, and the requests they build.
 
-use c360::{db::Bind, vocab::PerSource};
+use c360::{core::db::Bind, core::vocab::PerSource};
 use c360_proto::{self as pb, lookup_customers_request::Key};
 use tonic::{Status, Streaming};
 

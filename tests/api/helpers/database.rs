@@ -7,8 +7,8 @@ use std::{
 };
 
 use c360::{
-    db::{Db, PoolOptions},
-    seed::{self, SeedOptions},
+    core::db::{Db, PoolOptions},
+    tools::seed::{self, SeedOptions},
 };
 use sqlx::{Connection, PgConnection};
 

@@ -1,0 +1,157 @@
+//! Logs through tracing: text for people or JSON for collectors; `RUST_LOG` overrides the
+//! configured filter. Spans, when `trace.otlp_endpoint` is set, also go to an OpenTelemetry
+//! collector over OTLP/gRPC, each call's span a child of the caller's `traceparent`
+//! (`edge/grpc/call.rs`).
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_otlp::WithExportConfig;
+use serde::{Deserialize, Serialize};
+use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
+
+/// Log output.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `text` for people, `json` for collectors.
+    pub format: LogFormat,
+    /// Default filter when `RUST_LOG` is unset, e.g. `info` or `c360=debug,info`.
+    pub filter: String,
+    /// One line per call (target `c360::access`, at `info`). Off by default in `serve`: at
+    /// tens of thousands of calls a second the lines cost the hit path about a fifth of its
+    /// instructions (BENCHMARKS.md); on in the demo.
+    pub access: bool,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "info".into(),
+            access: false,
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Exporting spans to an OpenTelemetry collector.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TraceSettings {
+    /// The collector's OTLP/gRPC endpoint, e.g. `http://127.0.0.1:4317`; unset: no export.
+    pub otlp_endpoint: Option<String>,
+    /// `service.name` on every span.
+    pub service_name: String,
+}
+
+impl Default for TraceSettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: None,
+            service_name: "c360".into(),
+        }
+    }
+}
+
+/// Why spans cannot be exported.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot export spans to {endpoint}: {why}")]
+pub struct TraceSetupError {
+    endpoint: String,
+    why: String,
+}
+
+/// Flushes the spans not yet exported when the process is done with them ([`Self::shutdown`]).
+#[derive(Debug)]
+pub struct Telemetry {
+    spans: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
+    /// Writes the lines still queued when dropped.
+    _lines: Option<tracing_appender::non_blocking::WorkerGuard>,
+}
+
+impl Telemetry {
+    /// Exports the spans still buffered and stops exporting (at exit). The exporter blocks
+    /// its thread while it flushes: not one of the runtime's.
+    pub async fn shutdown(self) {
+        let Some(spans) = self.spans else {
+            return;
+        };
+        match tokio::task::spawn_blocking(move || spans.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => tracing::warn!(%error, "spans not exported at exit"),
+            Err(error) => tracing::warn!(%error, "spans not exported at exit"),
+        }
+    }
+}
+
+/// Lines queued for stderr; beyond, lines are dropped rather than waited for: a logging burst
+/// must never stall calls.
+const QUEUED_LINES: usize = 64 * 1024;
+
+/// Installs the global subscriber: logs, and spans to OTLP when `trace` says so (which needs
+/// a Tokio runtime). Lines are written to stderr by a thread of their own, so that no call
+/// waits for the terminal or the pipe: keep the returned [`Telemetry`] until exit, it writes
+/// what is still queued when dropped. Later calls (tests start many servers) are no-ops.
+pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, TraceSetupError> {
+    let mut filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.filter));
+    if !settings.access
+        && let Ok(off) = "c360::access=off".parse()
+    {
+        filter = filter.add_directive(off);
+    }
+    let (writer, lines) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(QUEUED_LINES)
+        .lossy(true)
+        .finish(std::io::stderr());
+    let logs = match settings.format {
+        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
+        LogFormat::Json => tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(writer)
+            .boxed(),
+    };
+    let spans = trace
+        .otlp_endpoint
+        .as_deref()
+        .map(|endpoint| {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_endpoint(endpoint)
+                .build()
+                .map_err(|error| TraceSetupError {
+                    endpoint: endpoint.to_owned(),
+                    why: error.to_string(),
+                })?;
+            Ok(opentelemetry_sdk::trace::SdkTracerProvider::builder()
+                .with_batch_exporter(exporter)
+                .with_resource(
+                    opentelemetry_sdk::Resource::builder()
+                        .with_service_name(trace.service_name.clone())
+                        .build(),
+                )
+                .build())
+        })
+        .transpose()?;
+    let otel = spans
+        .as_ref()
+        .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("c360")));
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(logs)
+        .with(otel)
+        .try_init()
+        .is_ok();
+    Ok(Telemetry {
+        spans,
+        _lines: installed.then_some(lines),
+    })
+}

@@ -1,0 +1,498 @@
+//! L2: the encoded profile in Redis, shared by the replicas, under a versioned key with a TTL.
+//! Every call has a short timeout, and every failure is a miss: Redis being slow or down costs
+//! no RPC, only the backends' time.
+//!
+//! Fills are guarded as in L1, across replicas: an invalidation sets the customer's
+//! generation key in Redis to a new random token, and a fill only lands if that key (and the
+//! epoch key a flush of L2 changes) still hold what the loader read before it went to the
+//! backends. Random tokens, not counters: a Redis that restarts empty would count the same
+//! numbers again and let an old fill through.
+//!
+//! An invalidation Redis does not confirm is remembered ([`unconfirmed`]): this replica keeps
+//! off L2 for that customer, and [`RedisCache::repair`] retries until Redis confirms.
+//!
+//! Entries are sealed ([`seal`]): encrypted and authenticated under the configured keys and
+//! bound to their Redis key; one that does not open is a counted miss, never served.
+
+mod seal;
+mod unconfirmed;
+
+pub use self::seal::{KeyError, Rejected, SealKeys, parse_key};
+
+use std::{sync::Arc, time::Duration};
+
+use bytes::Bytes;
+use deadpool_redis::{Manager, Pool, Runtime, Timeouts, redis};
+
+use self::unconfirmed::Unconfirmed;
+use super::CachedProfile;
+use super::stats::{CacheStats, bump};
+use crate::{
+    core::entry::{EncodedProfile, L2Entry},
+    core::vocab::CustomerId,
+};
+
+/// Writes `ARGV[1]` to `KEYS[1]` for `ARGV[3]` ms if the generation in `KEYS[2]` is still
+/// `ARGV[2]` (a missing generation reads `0`) and the epoch in `KEYS[3]` still `ARGV[4]` (a
+/// missing epoch matches nothing: Redis restarted empty since the guard was read, and with it
+/// went every generation the guard could be checked against).
+const FILL_IF_CURRENT: &str = r"
+local generation = redis.call('GET', KEYS[2]) or '0'
+local epoch = redis.call('GET', KEYS[3])
+if generation == ARGV[2] and epoch == ARGV[4] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
+  return 1
+end
+return 0
+";
+
+/// Profile keys deleted per round trip when L2 is flushed.
+const FLUSH_BATCH: usize = 500;
+
+/// What a loader read before it went to the backends, to fill against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FillGuard {
+    generation: String,
+    epoch: String,
+}
+
+/// How to reach L2.
+#[derive(Debug, Clone)]
+pub struct L2Config {
+    /// `redis://host:port/db`, or `rediss://` for TLS.
+    pub url: String,
+    /// With TLS: the CA that issued Redis's certificate (PEM), when not one of the system's.
+    pub ca: Option<Vec<u8>>,
+    /// Key prefix, so that deployments (and test runs) sharing a Redis never meet.
+    pub prefix: String,
+    /// Lifetime of an entry.
+    pub ttl: Duration,
+    /// Longest any Redis call may take before it counts as a miss.
+    pub timeout: Duration,
+    /// What entries are sealed with.
+    pub keys: SealKeys,
+}
+
+impl L2Config {
+    /// A client of this Redis: over TLS for a `rediss://` URL, trusting `ca` if given.
+    fn client(&self) -> redis::RedisResult<redis::Client> {
+        match &self.ca {
+            None => redis::Client::open(self.url.as_str()),
+            Some(ca) => redis::Client::build_with_tls(
+                self.url.as_str(),
+                redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(ca.clone()),
+                },
+            ),
+        }
+    }
+}
+
+/// Why L2 could not be set up (a bad URL; an unreachable Redis is not an error).
+#[derive(Debug, thiserror::Error)]
+#[error("invalid Redis configuration: {0}")]
+pub struct L2Error(String);
+
+/// The Redis cache, and this replica's end of the invalidation bus.
+#[derive(Clone)]
+pub struct RedisCache {
+    pool: Pool,
+    config: Arc<L2Config>,
+    stats: Arc<CacheStats>,
+    /// This replica's id on the bus, so that it can tell its own messages from the others'.
+    replica: u64,
+    unconfirmed: Arc<Unconfirmed>,
+}
+
+impl std::fmt::Debug for RedisCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisCache")
+            .field("prefix", &self.config.prefix)
+            .finish()
+    }
+}
+
+impl RedisCache {
+    /// The counters it adds to.
+    pub fn stats(&self) -> &CacheStats {
+        &self.stats
+    }
+
+    /// A pool to the Redis of `config`; it connects on first use and reconnects by itself.
+    pub fn new(config: L2Config, stats: Arc<CacheStats>) -> Result<Self, L2Error> {
+        // From the client's connection information, which carries its TLS roots
+        // (deadpool's own configuration would drop them).
+        let client = config.client().map_err(|e| L2Error(e.to_string()))?;
+        let manager = Manager::new(client.get_connection_info().clone())
+            .map_err(|e| L2Error(e.to_string()))?;
+        let pool = Pool::builder(manager)
+            .max_size(32)
+            .timeouts(Timeouts {
+                wait: Some(config.timeout),
+                create: Some(config.timeout),
+                recycle: Some(config.timeout),
+            })
+            .runtime(Runtime::Tokio1)
+            .build()
+            .map_err(|e| L2Error(e.to_string()))?;
+        Ok(Self {
+            pool,
+            config: Arc::new(config),
+            stats,
+            replica: rand::random(),
+            unconfirmed: Arc::default(),
+        })
+    }
+
+    /// Whether Redis answers a `PING` within the L2 timeout (at least a second: a first
+    /// connection takes longer than a command): `Err` says why not.
+    pub async fn ping(&self) -> Result<(), String> {
+        let wait = self.config.timeout.max(Duration::from_secs(1));
+        let ping = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            redis::cmd("PING")
+                .query_async::<String>(&mut *connection)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string())
+        };
+        tokio::time::timeout(wait, ping)
+            .await
+            .unwrap_or_else(|_| Err(format!("no answer within {wait:?}")))
+    }
+
+    /// This replica's id on the invalidation bus.
+    pub fn replica(&self) -> u64 {
+        self.replica
+    }
+
+    /// A client of the Redis of its configuration (with its CA, over TLS).
+    pub fn client(&self) -> redis::RedisResult<redis::Client> {
+        self.config.client()
+    }
+
+    /// The pub/sub channel replicas tell each other about invalidations on.
+    pub fn channel(&self) -> String {
+        format!("{}:v1:invalidations", self.config.prefix)
+    }
+
+    /// The Redis key `customer`'s entry is stored under.
+    pub fn profile_key(&self, customer: CustomerId) -> String {
+        format!("{}:v2:profile:{customer}", self.config.prefix)
+    }
+
+    fn generation_key(&self, customer: CustomerId) -> String {
+        format!("{}:v2:gen:{customer}", self.config.prefix)
+    }
+
+    fn epoch_key(&self) -> String {
+        format!("{}:v2:epoch", self.config.prefix)
+    }
+
+    /// Runs `call` on a pooled connection within the timeout; `None` (counted) on any failure.
+    async fn run<T>(&self, what: &'static str, call: redis::Cmd) -> Option<T>
+    where
+        T: redis::FromRedisValue,
+    {
+        let attempt = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            call.query_async::<T>(&mut connection)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        self.within(what, self.config.timeout, attempt).await
+    }
+
+    /// Runs `pipe` (atomically, as built) within `timeout`; false (counted) on any failure.
+    async fn run_pipe(&self, what: &'static str, pipe: redis::Pipeline, timeout: Duration) -> bool {
+        let attempt = async {
+            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
+            pipe.query_async::<()>(&mut connection)
+                .await
+                .map_err(|e| e.to_string())
+        };
+        self.within(what, timeout, attempt).await.is_some()
+    }
+
+    /// Waits up to `timeout` for `attempt`; a failure or a timeout is counted and logged.
+    async fn within<T>(
+        &self,
+        what: &'static str,
+        timeout: Duration,
+        attempt: impl std::future::Future<Output = Result<T, String>>,
+    ) -> Option<T> {
+        match tokio::time::timeout(timeout, attempt).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                bump(&self.stats.l2_errors);
+                tracing::debug!(%error, what, "L2 call failed");
+                None
+            }
+            Err(_) => {
+                bump(&self.stats.l2_errors);
+                tracing::debug!(what, "L2 call timed out");
+                None
+            }
+        }
+    }
+
+    /// The cached profile of `customer`, if it was enriched from the catalog whose fingerprint
+    /// is `catalog` or carries the answers to enrich it again.
+    pub async fn get(&self, customer: CustomerId, catalog: u64) -> Option<L2Entry> {
+        let mut get = redis::cmd("GET");
+        get.arg(self.profile_key(customer));
+        let found: Option<Vec<u8>> = self.run("get", get).await?;
+        let Some(sealed) = found else {
+            bump(&self.stats.l2_misses);
+            return None;
+        };
+        let bytes = match self
+            .config
+            .keys
+            .open(self.profile_key(customer).as_bytes(), &sealed)
+        {
+            Ok(bytes) => bytes,
+            Err(rejected) => {
+                // Written by something that does not hold our keys, or moved, or changed:
+                // never served.
+                bump(&self.stats.l2_rejected);
+                bump(&self.stats.l2_misses);
+                tracing::warn!(%customer, reason = %rejected, "L2 entry refused");
+                return None;
+            }
+        };
+        match EncodedProfile::from_l2(Bytes::from(bytes)) {
+            Ok(entry) if entry.profile.customer() == customer => {
+                if self.unconfirmed.distrusts(customer, entry.loaded_at) {
+                    // An invalidation of it was not confirmed: it may be stale.
+                    bump(&self.stats.l2_misses);
+                    return None;
+                }
+                if entry.catalog != catalog && entry.answers.is_none() {
+                    // Enriched from another catalog, and nothing to enrich it again from.
+                    bump(&self.stats.l2_misses);
+                    return None;
+                }
+                bump(&self.stats.l2_hits);
+                Some(entry)
+            }
+            Ok(_) | Err(_) => {
+                bump(&self.stats.l2_errors);
+                tracing::warn!(%customer, "unreadable L2 entry ignored");
+                None
+            }
+        }
+    }
+
+    /// What a fill of `customer` must find unchanged in L2 to land. The epoch is created if
+    /// Redis has none (it started empty).
+    pub async fn fill_guard(&self, customer: CustomerId) -> Option<FillGuard> {
+        let mut get = redis::cmd("MGET");
+        get.arg(self.generation_key(customer)).arg(self.epoch_key());
+        let (generation, epoch): (Option<String>, Option<String>) =
+            self.run("generation", get).await?;
+        let epoch = match epoch {
+            Some(epoch) => epoch,
+            None => {
+                let mut create = redis::cmd("SET");
+                create
+                    .arg(self.epoch_key())
+                    .arg(rand::random::<u64>().to_string())
+                    .arg("NX");
+                self.run::<Option<String>>("epoch", create).await?;
+                let mut get = redis::cmd("GET");
+                get.arg(self.epoch_key());
+                self.run::<Option<String>>("epoch", get).await??
+            }
+        };
+        Some(FillGuard {
+            generation: generation.unwrap_or_else(|| "0".into()),
+            epoch,
+        })
+    }
+
+    /// Stores `entry` (with its answers, if it has them) if nothing invalidated `customer`
+    /// since `guard` was read.
+    pub async fn fill(&self, customer: CustomerId, entry: &CachedProfile, guard: &FillGuard) {
+        let loaded_at = entry.loaded_wall;
+        if self.unconfirmed.distrusts(customer, loaded_at) {
+            bump(&self.stats.discarded_loads);
+            return;
+        }
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(FILL_IF_CURRENT)
+            .arg(3)
+            .arg(self.profile_key(customer))
+            .arg(self.generation_key(customer))
+            .arg(self.epoch_key())
+            .arg(
+                self.config.keys.seal(
+                    self.profile_key(customer).as_bytes(),
+                    &entry
+                        .encoded
+                        .to_l2(loaded_at, entry.catalog(), entry.answers()),
+                ),
+            )
+            .arg(&guard.generation)
+            .arg(u64::try_from(self.config.ttl.as_millis()).unwrap_or(u64::MAX))
+            .arg(&guard.epoch);
+        let stored: Option<i64> = self.run("fill", eval).await;
+        if stored == Some(0) {
+            bump(&self.stats.discarded_loads);
+        }
+    }
+
+    /// Drops the entries of `customers` and gives them new generations, so that no fill
+    /// begun before now lands. False when Redis did not confirm it: this replica then keeps
+    /// off L2 for them until [`Self::repair`] gets the invalidation through.
+    pub async fn invalidate(&self, customers: &[CustomerId]) -> bool {
+        if customers.is_empty() {
+            return true;
+        }
+        let attempt = self.unconfirmed.begin();
+        // A generation key outlives any fill that could have read it.
+        let keep = (self.config.ttl * 2).as_secs().max(60);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for customer in customers {
+            pipe.cmd("SET")
+                .arg(self.generation_key(*customer))
+                .arg(rand::random::<u64>().to_string())
+                .arg("EX")
+                .arg(keep)
+                .ignore();
+            pipe.cmd("DEL").arg(self.profile_key(*customer)).ignore();
+        }
+        if self
+            .run_pipe("invalidate", pipe, self.config.timeout * 4)
+            .await
+        {
+            self.unconfirmed.confirmed(customers, attempt);
+            true
+        } else {
+            self.unconfirmed.failed(customers, attempt);
+            bump(&self.stats.l2_unconfirmed);
+            tracing::warn!(
+                count = customers.len(),
+                "L2 did not confirm an invalidation: this replica keeps off L2 for these customers until it does"
+            );
+            false
+        }
+    }
+
+    /// Customers whose invalidation L2 has not confirmed yet.
+    pub fn unconfirmed(&self) -> usize {
+        self.unconfirmed.len()
+    }
+
+    /// Retries the invalidations L2 did not confirm (flushing L2 if there were too many to
+    /// hold); true when nothing is left to repair.
+    pub async fn repair(&self) -> bool {
+        let pending = self.unconfirmed.pending();
+        let mut repaired = true;
+        if let Some(since) = pending.since {
+            if self.flush().await {
+                self.unconfirmed.flushed(since);
+            } else {
+                repaired = false;
+            }
+        }
+        for customers in pending.customers.chunks(1000) {
+            repaired &= self.invalidate(customers).await;
+        }
+        if repaired && !pending.customers.is_empty() {
+            tracing::info!(
+                count = pending.customers.len(),
+                "L2 confirmed the invalidations it had missed"
+            );
+        }
+        repaired
+    }
+
+    /// Retries unconfirmed invalidations every `every`, until the task is dropped.
+    pub async fn keep_repairing(self, every: Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.repair().await;
+        }
+    }
+
+    /// Drops every profile of this prefix and moves the epoch on, so that no fill begun
+    /// before now lands.
+    async fn flush(&self) -> bool {
+        let mut epoch = redis::cmd("SET");
+        epoch
+            .arg(self.epoch_key())
+            .arg(rand::random::<u64>().to_string());
+        if self.run::<()>("flush epoch", epoch).await.is_none() {
+            return false;
+        }
+        let pattern = format!("{}:v2:profile:*", self.config.prefix);
+        let mut cursor = 0u64;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(FLUSH_BATCH);
+            let Some((next, keys)) = self.run::<(u64, Vec<String>)>("flush scan", scan).await
+            else {
+                return false;
+            };
+            if !keys.is_empty() {
+                let mut unlink = redis::cmd("UNLINK");
+                unlink.arg(keys);
+                if self.run::<i64>("flush unlink", unlink).await.is_none() {
+                    return false;
+                }
+            }
+            if next == 0 {
+                tracing::warn!("L2 flushed: too many invalidations had gone unconfirmed");
+                return true;
+            }
+            cursor = next;
+        }
+    }
+
+    /// Tells the other replicas, through pub/sub, to drop `customers` from their L1.
+    pub async fn publish(&self, customers: &[CustomerId]) -> bool {
+        let ids: Vec<String> = customers.iter().map(ToString::to_string).collect();
+        let mut publish = redis::cmd("PUBLISH");
+        publish
+            .arg(self.channel())
+            .arg(format!("{}:{}", self.replica, ids.join(",")));
+        self.run::<i64>("publish", publish).await.is_some()
+    }
+}
+
+/// Parses a bus message: the sending replica and the customers.
+pub(crate) fn parse_message(message: &str) -> Option<(u64, Vec<CustomerId>)> {
+    let (replica, ids) = message.split_once(':')?;
+    let ids = ids
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().ok())
+        .collect::<Option<_>>()?;
+    Some((replica.parse().ok()?, ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bus_messages_name_the_sender_and_the_customers() {
+        let (replica, ids) = parse_message("7:1,22,333").expect("valid");
+        assert_eq!(replica, 7);
+        assert_eq!(
+            ids.iter().map(|c| c.get()).collect::<Vec<_>>(),
+            [1, 22, 333]
+        );
+        assert!(parse_message("7:1,x").is_none());
+        assert!(parse_message("nope").is_none());
+    }
+}

@@ -1,0 +1,305 @@
+//! Database connections: a pool per backend URL, Postgres or SQLite, the reference schema's
+//! migrations, and the few typed query helpers every source shares.
+
+use std::{str::FromStr, time::Duration};
+
+use sqlx::{
+    ConnectOptions, FromRow,
+    migrate::Migrator,
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow},
+};
+
+use crate::core::vocab::Timestamp;
+
+static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
+static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
+
+/// Why a database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    /// The URL names no database c360 speaks.
+    #[error("unsupported database URL {0:?}: expected postgres://… or sqlite:…")]
+    UnsupportedUrl(String),
+    /// The URL could not be parsed, or the database could not be reached.
+    #[error("cannot connect to {url}")]
+    Connect {
+        /// The URL, password removed.
+        url: String,
+        /// What the driver said.
+        #[source]
+        error: sqlx::Error,
+    },
+    /// The reference schema could not be applied.
+    #[error("cannot apply the reference schema")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// A statement failed.
+    #[error(transparent)]
+    Query(#[from] sqlx::Error),
+}
+
+/// Pool sizing, per backend.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    /// Most connections open at once: the backend's bulkhead.
+    pub max_connections: u32,
+    /// How long a query may wait for a connection.
+    pub acquire_timeout: Duration,
+    /// Postgres: how long a statement may run before the server cancels it, so that a query
+    /// nobody waits for any more stops (`statement_timeout`). `None`: no limit.
+    pub statement_timeout: Option<Duration>,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        Self {
+            max_connections: 16,
+            acquire_timeout: Duration::from_secs(2),
+            statement_timeout: None,
+        }
+    }
+}
+
+/// A pool to one backend database.
+#[derive(Debug, Clone)]
+pub enum Db {
+    /// PostgreSQL.
+    Postgres(PgPool),
+    /// SQLite (the embedded default).
+    Sqlite(SqlitePool),
+}
+
+/// How a pool stands at one moment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct PoolStatus {
+    /// Connections open, idle or in use.
+    pub size: u32,
+    /// Of those, idle.
+    pub idle: u32,
+    /// The most it opens.
+    pub max: u32,
+}
+
+/// A value bound to a query parameter.
+#[derive(Debug, Clone)]
+pub enum Bind {
+    /// An integer.
+    Int(i64),
+    /// Text.
+    Text(String),
+    /// A timestamp.
+    Time(Timestamp),
+}
+
+/// A row type that both drivers can decode.
+pub trait Record:
+    for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+impl<T> Record for T where
+    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+{
+}
+
+/// The URL without its secrets, for messages: the password is masked, and the query
+/// (`?sslpassword=…`, `?password=…`) is left out whole.
+pub fn redact(url: &str) -> String {
+    let (url, query) = match url.split_once('?') {
+        Some((url, _)) => (url, "?***"),
+        None => (url, ""),
+    };
+    let masked = match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    };
+    masked + query
+}
+
+/// Binds every value of `$binds` to the query `$query`, whatever its database.
+macro_rules! bind_all {
+    ($query:expr, $binds:expr) => {{
+        let mut query = $query;
+        for bind in $binds {
+            query = match bind {
+                Bind::Int(v) => query.bind(*v),
+                Bind::Text(v) => query.bind(v.clone()),
+                Bind::Time(v) => query.bind(*v),
+            };
+        }
+        query
+    }};
+}
+
+impl Db {
+    /// A pool that connects on first use, so that c360 starts (and degrades) while a backend
+    /// is down. SQLite files must exist.
+    pub fn connect_lazy(url: &str, options: PoolOptions) -> Result<Self, DbError> {
+        Self::open(url, options, false)
+    }
+
+    /// A pool to a database that is created if it is a SQLite file that does not exist yet;
+    /// for `seed` and `demo`.
+    pub async fn connect_or_create(url: &str, options: PoolOptions) -> Result<Self, DbError> {
+        let db = Self::open(url, options, true)?;
+        db.ping().await.map_err(|error| DbError::Connect {
+            url: redact(url),
+            error,
+        })?;
+        Ok(db)
+    }
+
+    fn open(url: &str, options: PoolOptions, create: bool) -> Result<Self, DbError> {
+        let connect_error = |error| DbError::Connect {
+            url: redact(url),
+            error,
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut connect = PgConnectOptions::from_str(url)
+                .map_err(connect_error)?
+                .log_statements(tracing::log::LevelFilter::Trace);
+            if let Some(limit) = options.statement_timeout {
+                let millis = limit.as_millis().max(1);
+                connect = connect.options([("statement_timeout", format!("{millis}ms"))]);
+            }
+            let pool = PgPoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_lazy_with(connect);
+            Ok(Self::Postgres(pool))
+        } else if url.starts_with("sqlite:") {
+            let connect = SqliteConnectOptions::from_str(url)
+                .map_err(connect_error)?
+                .create_if_missing(create)
+                .journal_mode(SqliteJournalMode::Wal)
+                .busy_timeout(Duration::from_secs(5))
+                .foreign_keys(true)
+                .log_statements(tracing::log::LevelFilter::Trace);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(options.max_connections)
+                .acquire_timeout(options.acquire_timeout)
+                .connect_lazy_with(connect);
+            Ok(Self::Sqlite(pool))
+        } else {
+            Err(DbError::UnsupportedUrl(redact(url)))
+        }
+    }
+
+    /// Applies the reference schema (idempotent).
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        match self {
+            Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Checks that the database answers.
+    pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        self.fetch_optional::<(i64,)>("SELECT CAST(1 AS BIGINT)", &[])
+            .await
+            .map(drop)
+    }
+
+    /// Its connections now.
+    pub fn status(&self) -> PoolStatus {
+        let idle = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        match self {
+            Self::Postgres(pool) => PoolStatus {
+                size: pool.size(),
+                idle: idle(pool.num_idle()),
+                max: pool.options().get_max_connections(),
+            },
+            Self::Sqlite(pool) => PoolStatus {
+                size: pool.size(),
+                idle: idle(pool.num_idle()),
+                max: pool.options().get_max_connections(),
+            },
+        }
+    }
+
+    /// Closes every connection of the pool.
+    pub async fn close(&self) {
+        match self {
+            Self::Postgres(pool) => pool.close().await,
+            Self::Sqlite(pool) => pool.close().await,
+        }
+    }
+
+    /// Every row `sql` returns. Parameters are `$1`, `$2`, … in both dialects.
+    pub async fn fetch_all<T: Record>(
+        &self,
+        sql: &'static str,
+        binds: &[Bind],
+    ) -> Result<Vec<T>, sqlx::Error> {
+        match self {
+            Self::Postgres(pool) => bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await,
+            Self::Sqlite(pool) => bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await,
+        }
+    }
+
+    /// The first row `sql` returns, if any.
+    pub async fn fetch_optional<T: Record>(
+        &self,
+        sql: &'static str,
+        binds: &[Bind],
+    ) -> Result<Option<T>, sqlx::Error> {
+        match self {
+            Self::Postgres(pool) => {
+                bind_all!(sqlx::query_as(sql), binds)
+                    .fetch_optional(pool)
+                    .await
+            }
+            Self::Sqlite(pool) => {
+                bind_all!(sqlx::query_as(sql), binds)
+                    .fetch_optional(pool)
+                    .await
+            }
+        }
+    }
+
+    /// Runs a statement that returns no rows; the number of rows it touched.
+    pub async fn execute(&self, sql: &'static str, binds: &[Bind]) -> Result<u64, sqlx::Error> {
+        match self {
+            Self::Postgres(pool) => bind_all!(sqlx::query(sql), binds)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+            Self::Sqlite(pool) => bind_all!(sqlx::query(sql), binds)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db:5432/c360"),
+            "postgres://app:***@db:5432/c360"
+        );
+        assert_eq!(redact("sqlite://c360.db"), "sqlite://c360.db");
+        assert_eq!(
+            redact("postgres://app@db/c360?sslmode=verify-full&password=s3cret"),
+            "postgres://app:***@db/c360?***"
+        );
+        assert_eq!(
+            redact("redis://:s3cret@cache:6379/0"),
+            "redis://:***@cache:6379/0"
+        );
+    }
+
+    #[test]
+    fn only_postgres_and_sqlite_urls_are_accepted() {
+        let error = Db::connect_lazy("mysql://localhost/x", PoolOptions::default());
+        assert!(matches!(error, Err(DbError::UnsupportedUrl(_))));
+    }
+}

@@ -1,0 +1,133 @@
+//! The bytes L2 stores for an entry: when its backends were read and the fingerprint of the
+//! catalog its orders were enriched from, then the profile's fields — the customer id, each
+//! section (the insights without their `complete` flag, which the reports decide), and every
+//! backend's report — and, under a field number of L2's own, the backends' answers packed, so
+//! that a replica can enrich the entry again from a new catalog without asking them.
+
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use c360_proto as pb;
+use chrono::DateTime;
+use prost::{
+    Message,
+    encoding::{self, WireType},
+};
+
+use super::{CUSTOMER_FIELD, EncodedProfile, Parts, SOURCES_FIELD, field_number};
+use crate::{
+    core::convert,
+    core::profile::PackedAnswers,
+    core::vocab::{Section, SourceKind, SourceReports, Timestamp},
+};
+
+/// The packed answers' field: far from `CustomerProfile`'s own.
+const ANSWERS_FIELD: u32 = 1000;
+
+/// An entry as L2 holds it.
+#[derive(Debug)]
+pub struct L2Entry {
+    /// The profile.
+    pub profile: EncodedProfile,
+    /// When its backends were read.
+    pub loaded_at: Timestamp,
+    /// The fingerprint of the catalog it was enriched from.
+    pub catalog: u64,
+    /// What the backends answered, packed, if the filler had it.
+    pub answers: Option<PackedAnswers>,
+}
+
+/// Why bytes from L2 could not be read back.
+#[derive(Debug, thiserror::Error)]
+#[error("unreadable cached profile: {0}")]
+pub struct DecodeError(String);
+
+impl EncodedProfile {
+    /// The bytes L2 stores for this entry, read from the backends at `loaded_at` and enriched
+    /// from the catalog whose fingerprint is `catalog` (with the `answers` it was made of).
+    pub fn to_l2(
+        &self,
+        loaded_at: Timestamp,
+        catalog: u64,
+        answers: Option<&PackedAnswers>,
+    ) -> Bytes {
+        let mut out = BytesMut::with_capacity(self.encoded_len() + 160);
+        out.put_i64(loaded_at.timestamp_micros());
+        out.put_u64(catalog);
+        out.put_slice(&self.body[..self.head as usize]);
+        for section in Section::ALL {
+            if let Some(fields) = self.fields(section) {
+                let key = field_number(section);
+                encoding::encode_key(key, WireType::LengthDelimited, &mut out);
+                encoding::encode_varint(fields.len() as u64, &mut out);
+                out.put_slice(&fields);
+            }
+        }
+        for kind in SourceKind::ALL {
+            let report = convert::source_report(kind, self.sources[kind]);
+            encoding::message::encode(SOURCES_FIELD, &report, &mut out);
+        }
+        if let Some(answers) = answers {
+            encoding::encode_key(ANSWERS_FIELD, WireType::LengthDelimited, &mut out);
+            encoding::encode_varint(answers.len() as u64, &mut out);
+            out.put_slice(answers.as_bytes());
+        }
+        out.freeze()
+    }
+
+    /// Reads back what [`Self::to_l2`] wrote.
+    pub fn from_l2(mut bytes: Bytes) -> Result<L2Entry, DecodeError> {
+        let fail = |what: &str| DecodeError(what.to_owned());
+        if bytes.len() < 16 {
+            return Err(fail("too short"));
+        }
+        let loaded_at =
+            DateTime::from_timestamp_micros(bytes.get_i64()).ok_or_else(|| fail("bad time"))?;
+        let catalog = bytes.get_u64();
+        let mut customer = None;
+        let mut parts: Parts = Default::default();
+        let mut sources = SourceReports::skipped();
+        let mut answers = None;
+        while bytes.has_remaining() {
+            let (field, wire_type) =
+                encoding::decode_key(&mut bytes).map_err(|e| fail(&e.to_string()))?;
+            if wire_type != WireType::LengthDelimited {
+                return Err(fail("unexpected wire type"));
+            }
+            let len = usize::try_from(
+                encoding::decode_varint(&mut bytes).map_err(|e| fail(&e.to_string()))?,
+            )
+            .map_err(|_| fail("length"))?;
+            if len > bytes.remaining() {
+                return Err(fail("truncated"));
+            }
+            let value = bytes.split_to(len);
+            match field {
+                CUSTOMER_FIELD => {
+                    let text = std::str::from_utf8(&value).map_err(|_| fail("customer id"))?;
+                    customer = text.parse().ok();
+                }
+                SOURCES_FIELD => {
+                    let report =
+                        pb::SourceReport::decode(value).map_err(|e| fail(&e.to_string()))?;
+                    let (kind, report) =
+                        convert::source_report_from(&report).ok_or_else(|| fail("report"))?;
+                    sources[kind] = report;
+                }
+                ANSWERS_FIELD => answers = Some(PackedAnswers::from_bytes(&value)),
+                other => {
+                    let section = Section::ALL
+                        .into_iter()
+                        .find(|s| field_number(*s) == other)
+                        .ok_or_else(|| fail("unknown field"))?;
+                    parts[section as usize] = Some(value);
+                }
+            }
+        }
+        let customer = customer.ok_or_else(|| fail("no customer id"))?;
+        Ok(L2Entry {
+            profile: Self::lay_out(customer, &parts, sources),
+            loaded_at,
+            catalog,
+            answers,
+        })
+    }
+}

@@ -1,0 +1,83 @@
+//! Invalidations: what keeps cached profiles fresh. The change feed and admin calls drop
+//! customers here and in L2; the bus brings other replicas' admin invalidations; a flush drops
+//! everything when changes may have been missed. Watchers hear of each.
+
+use futures::future::BoxFuture;
+
+use super::Profiles;
+use crate::{
+    core::cache::{Change, bus::BusSink},
+    core::vocab::CustomerId,
+};
+
+impl Profiles {
+    /// Drops `customers` from L1 and tells this replica's watchers.
+    pub async fn invalidate_here(&self, customers: &[CustomerId]) {
+        for customer in customers {
+            self.inner.cache.invalidate(*customer).await;
+        }
+        for customer in customers {
+            let _no_watchers = self.inner.changes.send(Change::Customer(*customer));
+        }
+    }
+
+    /// Drops `customers` from L2 and L1 (a change this replica learned of itself); false when
+    /// L2 did not confirm (this replica then keeps off L2 for them until it does).
+    ///
+    /// L2 first: a miss that lands between the two then finds L2 empty, or read L1's
+    /// generation before the bump and is not kept. (L1 first would let such a miss read
+    /// L2's old copy under the new generation and keep it.)
+    pub async fn invalidate(&self, customers: &[CustomerId]) -> bool {
+        let confirmed = match &self.inner.l2 {
+            Some(l2) => l2.invalidate(customers).await,
+            None => true,
+        };
+        for customer in customers {
+            self.inner.cache.invalidate(*customer).await;
+        }
+        for customer in customers {
+            let _no_watchers = self.inner.changes.send(Change::Customer(*customer));
+        }
+        confirmed
+    }
+
+    /// Drops `customers` here, in L2 and, over the bus, on every other replica. True only
+    /// when L2 confirmed and the bus took the message; false without Redis, where there is no
+    /// bus: other replicas then learn of it from their own feeds, or their TTL.
+    pub async fn invalidate_everywhere(&self, customers: &[CustomerId]) -> bool {
+        let confirmed = self.invalidate(customers).await;
+        match &self.inner.l2 {
+            Some(l2) => l2.publish(customers).await && confirmed,
+            None => false,
+        }
+    }
+
+    /// The catalog changed: nothing is dropped (each entry is enriched again on its next
+    /// read), but watchers hear that any profile may read differently.
+    pub fn catalog_changed(&self) {
+        let _no_watchers = self.inner.changes.send(Change::Everything);
+    }
+
+    /// The replica is shutting down: every watch ends (`UNAVAILABLE`, so that its caller
+    /// reconnects to another replica).
+    pub fn close_watches(&self) {
+        let _no_watchers = self.inner.changes.send(Change::Closing);
+    }
+
+    /// Drops every entry of L1: a feed or the bus may have lost changes.
+    pub fn flush_here(&self) {
+        self.inner.cache.invalidate_all();
+        let _no_watchers = self.inner.changes.send(Change::Everything);
+    }
+}
+
+/// What other replicas publish: their admin invalidations, already applied to L2.
+impl BusSink for Profiles {
+    fn customers_changed(&self, customers: Vec<CustomerId>) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.invalidate_here(&customers).await })
+    }
+
+    fn resync(&self) {
+        self.flush_here();
+    }
+}

@@ -1,0 +1,178 @@
+//! The miss path: the cached entry enriched again if only the catalog changed, else L2 if it
+//! has a usable copy, else the backends the sections need, merged and encoded, with the last
+//! good copy standing in for a backend that fails.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use tokio::time::Instant;
+
+use super::{ProfileError, Profiles};
+use crate::{
+    core::cache::CachedProfile,
+    core::entry::{EncodedProfile, ServedFrom},
+    core::fanout::Priority,
+    core::profile::{Collected, collect},
+    core::reference::CatalogSnapshot,
+    core::vocab::{CustomerId, SourceSet},
+};
+
+impl Profiles {
+    /// An L1 miss: L2 if it has a usable copy, else the backends (then L2 is filled).
+    pub(super) async fn fill(
+        &self,
+        customer: CustomerId,
+        needed: SourceSet,
+        deadline: Option<Instant>,
+        priority: Priority,
+        current: Option<Arc<CachedProfile>>,
+        usable: &(dyn Fn(&CachedProfile) -> bool + Sync),
+    ) -> Result<(Arc<CachedProfile>, ServedFrom), ProfileError> {
+        let catalog = self.inner.catalog.snapshot();
+        let fingerprint = catalog.fingerprint();
+        // The catalog changed since the entry was enriched: enrich what the backends answered
+        // again, without asking them.
+        if let Some(current) = &current
+            && current.catalog() != fingerprint
+            && let Some(entry) = self.reenrich(current, &catalog)
+            && usable(&entry)
+        {
+            return Ok((entry, ServedFrom::L1));
+        }
+        if let Some(l2) = &self.inner.l2
+            && let Some(found) = l2.get(customer, fingerprint).await
+        {
+            let entry = CachedProfile::from_l2(found);
+            let entry = match entry.catalog() == fingerprint {
+                true => Some(entry),
+                // Filled before the catalog changed: enriched again here, not reloaded.
+                false => self.reenrich(&entry, &catalog),
+            };
+            if let Some(entry) = entry
+                && usable(&entry)
+            {
+                return Ok((entry, ServedFrom::L2));
+            }
+        }
+        let l2_guard = match &self.inner.l2 {
+            Some(l2) => l2.fill_guard(customer).await,
+            None => None,
+        };
+        // Never narrow an entry: reload what it held as well as what this caller needs.
+        let held = current.as_ref().map_or(SourceSet::EMPTY, |c| c.asked());
+        let entry = self
+            .load(
+                customer,
+                needed.union(held),
+                deadline,
+                priority,
+                current.as_deref(),
+                &catalog,
+            )
+            .await?;
+        if let (Some(l2), Some(guard)) = (&self.inner.l2, l2_guard)
+            && entry.is_complete()
+        {
+            // Other replicas may use it; this caller need not wait for it.
+            let (l2, shared) = (l2.clone(), entry.clone());
+            tokio::spawn(async move { l2.fill(customer, &shared, &guard).await });
+        }
+        Ok((entry, ServedFrom::Sources))
+    }
+
+    /// `current` enriched from `catalog` again, from the answers it keeps; `None` when it
+    /// keeps none (a copy from L2) or some of its data is a stale stand-in (the answers do not
+    /// hold it).
+    fn reenrich(
+        &self,
+        current: &CachedProfile,
+        catalog: &CatalogSnapshot,
+    ) -> Option<Arc<CachedProfile>> {
+        let packed = current.answers().filter(|_| !current.is_stale())?;
+        let answers = packed.unpack(current.encoded.customer(), *current.encoded.sources())?;
+        let now = Utc::now();
+        let encoded = EncodedProfile::encode(&answers.into_profile(catalog, now), now);
+        crate::core::cache::bump_counter(&self.stats().reenrichments);
+        Some(CachedProfile::new(
+            encoded,
+            current.loaded_at,
+            current.loaded_wall,
+            catalog.fingerprint(),
+            Some(packed.clone()),
+        ))
+    }
+
+    /// Reads `set` from the backends and merges it, enriching from `catalog`, if admission
+    /// control admits a load of `priority` now. A backend that fails now is stood in for by
+    /// its last good copy in `previous`, marked stale.
+    pub(super) async fn load(
+        &self,
+        customer: CustomerId,
+        set: SourceSet,
+        deadline: Option<Instant>,
+        priority: Priority,
+        previous: Option<&CachedProfile>,
+        catalog: &CatalogSnapshot,
+    ) -> Result<Arc<CachedProfile>, ProfileError> {
+        crate::core::cache::bump_counter(&self.stats().loads);
+        let fanout = &self.inner.fanout;
+        let mut attempt = 0;
+        let (outcomes, started, wall) = loop {
+            let mut admitted = fanout.admit(priority)?;
+            let (started, wall) = (Instant::now(), Utc::now());
+            let outcomes = fanout.gather(customer, set, deadline).await;
+            // The limit learns from the backends that answered: a load none answered (a
+            // database restarting, every circuit open) says the backends are down, not how
+            // long they take, and is retried or failed below.
+            let answered = outcomes.iter().filter(|o| o.result.is_ok());
+            match answered.map(|o| o.latency).max() {
+                Some(latency) => admitted.answered_in(latency),
+                None => admitted.read_nothing(),
+            }
+            drop(admitted);
+            // With no older copy to serve, a load no backend answered is tried again while
+            // the caller has time (a database restarting, a network blip).
+            let retry = match previous {
+                None => fanout.retry_pause(&outcomes, attempt, deadline),
+                Some(_) => None,
+            };
+            match retry {
+                Some(pause) => tokio::time::sleep(pause).await,
+                None => break (outcomes, started, wall),
+            }
+            attempt += 1;
+        };
+        let oldest = wall - self.inner.policy.max_age;
+        match collect(customer, outcomes) {
+            Collected::Answers(answers) => {
+                let packed = answers.pack();
+                let mut encoded =
+                    EncodedProfile::encode(&answers.into_profile(catalog, wall), wall);
+                if let Some(previous) = previous {
+                    encoded.carry_stale(&previous.encoded, oldest);
+                }
+                Ok(CachedProfile::new(
+                    encoded,
+                    started,
+                    wall,
+                    catalog.fingerprint(),
+                    packed,
+                ))
+            }
+            Collected::NotFound => Err(ProfileError::NotFound(customer)),
+            Collected::Unavailable => match previous.filter(|p| p.loaded_wall >= oldest) {
+                Some(previous) => Ok(CachedProfile::new(
+                    previous.encoded.all_stale(),
+                    previous.loaded_at,
+                    previous.loaded_wall,
+                    previous.catalog(),
+                    None,
+                )),
+                None if deadline.is_some_and(|d| d <= Instant::now()) => {
+                    Err(ProfileError::DeadlineExceeded)
+                }
+                None => Err(ProfileError::Unavailable(customer)),
+            },
+        }
+    }
+}

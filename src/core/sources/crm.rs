@@ -1,0 +1,180 @@
+//! CRM: who the customer is and their recent interactions; customers by id, email or phone.
+
+use futures::{TryFutureExt, future::BoxFuture};
+
+use super::CustomerKey;
+use super::{Source, SourceData, SourceError};
+use crate::{
+    core::db::{Bind, Db, PoolStatus},
+    core::records::{CrmRecord, Identity, Interaction},
+    core::vocab::{CustomerId, InvalidValue, SourceKind, Timestamp},
+};
+
+const CUSTOMER: &str = "SELECT id, first_name, last_name, email, phone_e164, tier, loyalty_points, \
+     preferred_channel, created_at FROM customers WHERE id = $1";
+const BY_EMAIL: &str = "SELECT id, first_name, last_name, email, phone_e164, tier, loyalty_points, \
+     preferred_channel, created_at FROM customers WHERE email = $1 ORDER BY id LIMIT 20";
+const BY_PHONE: &str = "SELECT id, first_name, last_name, email, phone_e164, tier, loyalty_points, \
+     preferred_channel, created_at FROM customers WHERE phone_e164 = $1 ORDER BY id LIMIT 20";
+const INTERACTIONS: &str = "SELECT id, channel, subject, status, csat, created_at, updated_at \
+     FROM interactions WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20";
+
+#[derive(sqlx::FromRow)]
+struct CustomerRow {
+    id: i64,
+    first_name: String,
+    last_name: String,
+    email: String,
+    phone_e164: String,
+    tier: String,
+    loyalty_points: i64,
+    preferred_channel: String,
+    created_at: Timestamp,
+}
+
+impl CustomerRow {
+    fn into_match(self) -> Result<(CustomerId, Identity), InvalidValue> {
+        let id = CustomerId::new(self.id)
+            .ok_or_else(|| InvalidValue::new("customer id", &self.id.to_string()))?;
+        let identity = Identity {
+            first_name: self.first_name,
+            last_name: self.last_name,
+            email: self.email,
+            phone: self.phone_e164,
+            tier: self.tier.parse()?,
+            loyalty_points: self.loyalty_points,
+            preferred_channel: self.preferred_channel.parse()?,
+            customer_since: self.created_at,
+        };
+        Ok((id, identity))
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct InteractionRow {
+    id: i64,
+    channel: String,
+    subject: String,
+    status: String,
+    csat: Option<i32>,
+    created_at: Timestamp,
+    updated_at: Timestamp,
+}
+
+impl TryFrom<InteractionRow> for Interaction {
+    type Error = InvalidValue;
+
+    fn try_from(row: InteractionRow) -> Result<Self, InvalidValue> {
+        let csat = match row.csat {
+            None => None,
+            Some(score @ 1..=5) => Some(score as u8),
+            Some(other) => return Err(InvalidValue::new("csat", &other.to_string())),
+        };
+        Ok(Self {
+            id: row.id,
+            channel: row.channel.parse()?,
+            subject: row.subject,
+            status: row.status.parse()?,
+            csat,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        })
+    }
+}
+
+/// The CRM backend over sqlx.
+#[derive(Debug, Clone)]
+pub struct CrmSource {
+    db: Db,
+}
+
+impl CrmSource {
+    /// CRM in `db`.
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// The customer's identity, if they exist.
+    async fn identity(&self, id: CustomerId) -> Result<Option<Identity>, SourceError> {
+        let row: Option<CustomerRow> = self
+            .db
+            .fetch_optional(CUSTOMER, &[Bind::Int(id.get())])
+            .await
+            .map_err(SourceError::query(SourceKind::Crm))?;
+        row.map(|r| r.into_match().map(|(_, identity)| identity))
+            .transpose()
+            .map_err(SourceError::invalid(SourceKind::Crm))
+    }
+
+    /// The customers `key` names, for the lookup port.
+    pub(super) async fn customers(
+        &self,
+        key: &CustomerKey,
+    ) -> Result<Vec<(CustomerId, Identity)>, SourceError> {
+        match key {
+            CustomerKey::Id(id) => Ok(self
+                .identity(*id)
+                .await?
+                .map(|i| (*id, i))
+                .into_iter()
+                .collect()),
+            CustomerKey::Email(email) => self.find(BY_EMAIL, email.as_str()).await,
+            CustomerKey::Phone(phone) => self.find(BY_PHONE, phone.as_str()).await,
+        }
+    }
+
+    async fn find(
+        &self,
+        sql: &'static str,
+        key: &str,
+    ) -> Result<Vec<(CustomerId, Identity)>, SourceError> {
+        let rows: Vec<CustomerRow> = self
+            .db
+            .fetch_all(sql, &[Bind::Text(key.to_owned())])
+            .await
+            .map_err(SourceError::query(SourceKind::Crm))?;
+        rows.into_iter()
+            .map(CustomerRow::into_match)
+            .collect::<Result<_, _>>()
+            .map_err(SourceError::invalid(SourceKind::Crm))
+    }
+
+    async fn record(&self, id: CustomerId) -> Result<Option<CrmRecord>, SourceError> {
+        let key = [Bind::Int(id.get())];
+        let interactions = self
+            .db
+            .fetch_all::<InteractionRow>(INTERACTIONS, &key)
+            .map_err(SourceError::query(SourceKind::Crm));
+        let (identity, interactions) = futures::try_join!(self.identity(id), interactions)?;
+        let Some(identity) = identity else {
+            return Ok(None);
+        };
+        let interactions = interactions
+            .into_iter()
+            .map(Interaction::try_from)
+            .collect::<Result<_, _>>()
+            .map_err(SourceError::invalid(SourceKind::Crm))?;
+        Ok(Some(CrmRecord {
+            identity,
+            interactions,
+        }))
+    }
+}
+
+impl Source for CrmSource {
+    fn kind(&self) -> SourceKind {
+        SourceKind::Crm
+    }
+
+    fn pool(&self) -> Option<PoolStatus> {
+        Some(self.db.status())
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        super::ping(&self.db, SourceKind::Crm)
+    }
+
+    fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
+        Box::pin(self.record(customer).map_ok(SourceData::Crm))
+    }
+}

@@ -1,0 +1,272 @@
+//! Fault injection: backends wrapped to answer later, or to fail, by configuration — profile
+//! reads ([`Faulty`]) and lookups ([`FaultyLookups`]) alike, each with its backend's faults.
+//! Off by default; used by tests, the demo and load tests to see c360 under slow or failing
+//! backends.
+
+use std::{future::Future, sync::Arc, sync::Mutex, time::Duration};
+
+use futures::future::BoxFuture;
+use rand::{RngExt, SeedableRng, rngs::Xoshiro256PlusPlus};
+use rand_distr::{Distribution, LogNormal};
+use serde::{Deserialize, Serialize};
+
+use super::{CustomerKey, Lookups, OrderDetail, Source, SourceData, SourceError};
+use crate::{
+    core::db::PoolStatus,
+    core::records::{Identity, Shipment},
+    core::vocab::{CustomerId, OrderId, PerSource, SourceKind},
+};
+
+/// The faults of one backend.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FaultSettings {
+    /// Added to every read: fixed, or the median when `latency_p99` is set.
+    #[serde(with = "humantime_serde")]
+    pub latency: Option<Duration>,
+    /// With `latency`: the added latency is log-normal with this 99th percentile, as real
+    /// backends' latencies roughly are.
+    #[serde(with = "humantime_serde")]
+    pub latency_p99: Option<Duration>,
+    /// Share of reads that fail, 0 to 1.
+    pub error_rate: f64,
+}
+
+impl FaultSettings {
+    /// Whether any fault is configured.
+    pub fn is_active(&self) -> bool {
+        self.latency.is_some() || self.error_rate > 0.0
+    }
+}
+
+/// Draws and applies one backend's faults.
+struct Injector {
+    kind: SourceKind,
+    latency: Latency,
+    error_rate: f64,
+    rng: Mutex<Xoshiro256PlusPlus>,
+}
+
+enum Latency {
+    None,
+    Fixed(Duration),
+    LogNormal(LogNormal<f64>),
+}
+
+impl Injector {
+    fn new(kind: SourceKind, settings: &FaultSettings) -> Self {
+        let latency = match (settings.latency, settings.latency_p99) {
+            (None, _) => Latency::None,
+            (Some(median), Some(p99)) if p99 > median && !median.is_zero() => {
+                // ln X ~ N(mu, sigma): median e^mu, 99th percentile e^(mu + 2.326 sigma).
+                let mu = median.as_secs_f64().ln();
+                let sigma = (p99.as_secs_f64() / median.as_secs_f64()).ln() / 2.326;
+                LogNormal::new(mu, sigma).map_or(Latency::Fixed(median), Latency::LogNormal)
+            }
+            (Some(fixed), _) => Latency::Fixed(fixed),
+        };
+        Self {
+            kind,
+            latency,
+            error_rate: settings.error_rate.clamp(0.0, 1.0),
+            rng: Mutex::new(Xoshiro256PlusPlus::seed_from_u64(rand::random())),
+        }
+    }
+
+    /// The delay of the next read, and whether it fails.
+    fn draw(&self) -> (Duration, bool) {
+        let Ok(mut rng) = self.rng.lock() else {
+            return (Duration::ZERO, false);
+        };
+        let delay = match &self.latency {
+            Latency::None => Duration::ZERO,
+            Latency::Fixed(d) => *d,
+            Latency::LogNormal(distribution) => {
+                Duration::from_secs_f64(distribution.sample(&mut *rng).min(60.0))
+            }
+        };
+        (delay, rng.random_bool(self.error_rate))
+    }
+
+    /// `read`, started after the drawn delay, unless the draw fails it: then the backend is
+    /// not asked at all.
+    fn apply<'a, T, F>(
+        &'a self,
+        read: impl FnOnce() -> F + Send + 'a,
+    ) -> BoxFuture<'a, Result<T, SourceError>>
+    where
+        F: Future<Output = Result<T, SourceError>> + Send + 'a,
+    {
+        if matches!(self.latency, Latency::None) && self.error_rate == 0.0 {
+            // This backend has no faults (a lookup port wraps all three when one has some).
+            return Box::pin(read());
+        }
+        let (delay, fail) = self.draw();
+        Box::pin(async move {
+            if !delay.is_zero() {
+                tokio::time::sleep(delay).await;
+            }
+            if fail {
+                return Err(SourceError::Injected {
+                    backend: self.kind,
+                    reason: "fault injected by configuration".into(),
+                });
+            }
+            read().await
+        })
+    }
+}
+
+/// A source with faults added.
+pub struct Faulty {
+    inner: Arc<dyn Source>,
+    faults: Injector,
+}
+
+impl Faulty {
+    /// `inner` with the faults of `settings`.
+    pub fn new(inner: Arc<dyn Source>, settings: &FaultSettings) -> Self {
+        let faults = Injector::new(inner.kind(), settings);
+        Self { inner, faults }
+    }
+}
+
+impl Source for Faulty {
+    fn kind(&self) -> SourceKind {
+        self.inner.kind()
+    }
+
+    fn pool(&self) -> Option<PoolStatus> {
+        self.inner.pool()
+    }
+
+    fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
+        self.faults.apply(move || self.inner.fetch(customer))
+    }
+
+    fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
+        self.faults.apply(move || self.inner.ping())
+    }
+}
+
+/// Lookups with each backend's faults added.
+pub struct FaultyLookups {
+    inner: Arc<dyn Lookups>,
+    faults: PerSource<Injector>,
+}
+
+impl FaultyLookups {
+    /// `inner`, each method with the faults of the backend it reads.
+    pub fn new(inner: Arc<dyn Lookups>, settings: &PerSource<FaultSettings>) -> Self {
+        let faults = PerSource::from_fn(|kind| Injector::new(kind, &settings[kind]));
+        Self { inner, faults }
+    }
+}
+
+impl Lookups for FaultyLookups {
+    fn customers(
+        &self,
+        key: CustomerKey,
+    ) -> BoxFuture<'_, Result<Vec<(CustomerId, Identity)>, SourceError>> {
+        self.faults.crm.apply(move || self.inner.customers(key))
+    }
+
+    fn order(&self, order: OrderId) -> BoxFuture<'_, Result<Option<OrderDetail>, SourceError>> {
+        self.faults.orders.apply(move || self.inner.order(order))
+    }
+
+    fn shipments_of(&self, order: OrderId) -> BoxFuture<'_, Result<Vec<Shipment>, SourceError>> {
+        self.faults
+            .fulfilment
+            .apply(move || self.inner.shipments_of(order))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::sources::{
+        fake::{FakeLookups, FakeSource},
+        fixtures,
+    };
+
+    fn faulty(settings: FaultSettings) -> (Faulty, Arc<FakeSource>) {
+        let fake = Arc::new(FakeSource::new(SourceKind::Orders));
+        (Faulty::new(fake.clone(), &settings), fake)
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_fixed_latency_delays_every_read() {
+        let settings = FaultSettings {
+            latency: Some(Duration::from_millis(20)),
+            ..Default::default()
+        };
+        let (source, _) = faulty(settings);
+        let started = tokio::time::Instant::now();
+        source.fetch(fixtures::customer()).await.unwrap();
+        assert_eq!(started.elapsed(), Duration::from_millis(20));
+    }
+
+    #[tokio::test]
+    async fn an_error_rate_fails_that_share_of_reads_without_asking_the_backend() {
+        let settings = FaultSettings {
+            error_rate: 0.3,
+            ..Default::default()
+        };
+        let (source, fake) = faulty(settings);
+        let mut failed = 0;
+        for _ in 0..2000 {
+            if source.fetch(fixtures::customer()).await.is_err() {
+                failed += 1;
+            }
+        }
+        assert!((450..750).contains(&failed), "{failed} of 2000 failed");
+        assert_eq!(fake.calls(), 2000 - failed);
+    }
+
+    #[test]
+    fn log_normal_latencies_have_the_configured_median_and_tail() {
+        let settings = FaultSettings {
+            latency: Some(Duration::from_millis(10)),
+            latency_p99: Some(Duration::from_millis(40)),
+            ..Default::default()
+        };
+        let (source, _) = faulty(settings);
+        let mut samples: Vec<Duration> = (0..20_000).map(|_| source.faults.draw().0).collect();
+        samples.sort();
+        let median = samples[10_000].as_secs_f64() * 1e3;
+        let p99 = samples[19_800].as_secs_f64() * 1e3;
+        assert!((9.0..11.0).contains(&median), "median {median} ms");
+        assert!((34.0..47.0).contains(&p99), "p99 {p99} ms");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn each_lookup_gets_the_faults_of_the_backend_it_reads() {
+        // CRM is slow, orders always fails, fulfilment has no faults.
+        let mut settings = PerSource::<FaultSettings>::default();
+        settings.crm.latency = Some(Duration::from_millis(30));
+        settings.orders.error_rate = 1.0;
+        let fake = Arc::new(FakeLookups::default());
+        let lookups = FaultyLookups::new(fake.clone(), &settings);
+
+        let started = tokio::time::Instant::now();
+        let found = lookups
+            .customers(CustomerKey::Id(fixtures::customer()))
+            .await;
+        assert_eq!(found.unwrap().len(), 1);
+        assert_eq!(started.elapsed(), Duration::from_millis(30));
+
+        let order = OrderId::new(11).unwrap();
+        let failed = lookups.order(order).await.unwrap_err();
+        assert_eq!(failed.backend(), SourceKind::Orders);
+        assert_eq!(
+            fake.calls().orders,
+            0,
+            "a failed draw never asks the backend"
+        );
+
+        let started = tokio::time::Instant::now();
+        assert_eq!(lookups.shipments_of(order).await.unwrap().len(), 1);
+        assert_eq!(started.elapsed(), Duration::ZERO);
+    }
+}

@@ -1,0 +1,72 @@
+//! The gRPC edge: requests checked and turned into domain calls, answers and errors turned
+//! into the wire's. Thin on purpose: the reads themselves are `profiles` and `queries`, the
+//! conversions `convert` and `entry`.
+
+mod authorize;
+mod cache_admin_service;
+pub mod call;
+mod catalog_service;
+mod customer_service;
+pub mod status;
+pub mod validate;
+mod watch;
+
+use std::future::Future;
+
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use tonic::{Response, Status};
+use tracing::Instrument;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+
+pub use cache_admin_service::CacheAdminApi;
+pub use catalog_service::CatalogApi;
+pub use customer_service::CustomerApi;
+
+use call::CallContext;
+use status::ApiError;
+
+/// Runs one RPC's handler in a span of its own, named after the method and carrying the
+/// call's request id and trace (so every log line of the call does), and turns its answer
+/// or error into the wire's.
+async fn rpc<T>(
+    method: &'static str,
+    call: Option<CallContext>,
+    handler: impl Future<Output = Result<T, ApiError>>,
+) -> Result<Response<T>, Status> {
+    let request_id = call.as_ref().map_or("-", CallContext::request_id);
+    let span = match call.as_ref().and_then(CallContext::trace) {
+        None => tracing::info_span!("rpc", method, %request_id),
+        Some(trace) => {
+            let span = tracing::info_span!(
+                "rpc",
+                method,
+                %request_id,
+                trace_id = %trace.trace_id,
+                parent_id = %trace.parent_id,
+            );
+            follow_remote_parent(&span, &trace.trace_id, &trace.parent_id, trace.sampled);
+            span
+        }
+    };
+    match handler.instrument(span).await {
+        Ok(answer) => Ok(Response::new(answer)),
+        Err(error) => Err(error.into()),
+    }
+}
+
+/// Makes `span` a child of the caller's span (from its `traceparent`), so that it joins the
+/// caller's trace where spans are exported. Ids that do not parse are ignored.
+fn follow_remote_parent(span: &tracing::Span, trace_id: &str, parent_id: &str, sampled: bool) {
+    let (Ok(trace_id), Ok(span_id)) = (TraceId::from_hex(trace_id), SpanId::from_hex(parent_id))
+    else {
+        return;
+    };
+    let flags = if sampled {
+        TraceFlags::SAMPLED
+    } else {
+        TraceFlags::default()
+    };
+    let parent = SpanContext::new(trace_id, span_id, flags, true, TraceState::default());
+    // Without the OpenTelemetry layer (no export) there is nothing to attach to.
+    let _exported = span.set_parent(opentelemetry::Context::new().with_remote_span_context(parent));
+}

@@ -1,0 +1,216 @@
+//! `WatchCustomerProfile`: the profile now, then again after each change to it, as long as
+//! the caller listens; a slow reader gets the latest, never a backlog.
+
+use std::pin::Pin;
+
+use c360_proto::{self as pb, WireProfile};
+use futures::Stream;
+use tokio::sync::{
+    broadcast::error::{RecvError, TryRecvError},
+    mpsc,
+};
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::Status;
+
+use super::{
+    authorize::{self, Trail},
+    customer_service::{CustomerApi, wire},
+    status::ApiError,
+    validate::{self, both},
+};
+use crate::{
+    core::cache::Change, core::read::Freshness, core::vocab::CustomerId, edge::auth::Grant,
+};
+
+/// A watch: the profile after each change, as long as the caller listens.
+pub(super) type ProfileStream = Pin<Box<dyn Stream<Item = Result<WireProfile, Status>> + Send>>;
+
+impl CustomerApi {
+    pub(super) async fn watch(
+        &self,
+        request: pb::WatchCustomerProfileRequest,
+        grant: Grant,
+        trail: Trail,
+    ) -> Result<ProfileStream, ApiError> {
+        let (customer, sections) = both(
+            validate::key::<CustomerId>("customer_id", &request.customer_id),
+            validate::read_mask(request.read_mask.as_ref()),
+        )?;
+        let named = authorize::names_sections(request.read_mask.as_ref());
+        let sections = authorize::sections(grant, sections, named)?;
+        if self.profiles.watchers() >= self.max_watch_streams {
+            return Err(ApiError::ResourceExhausted {
+                what: "watch streams",
+                limit: self.max_watch_streams,
+            });
+        }
+        // Subscribed before the first read: no change can slip between the two.
+        let mut changes = self.profiles.subscribe();
+        let first = self
+            .profiles
+            .get(customer, sections, Freshness::AnyAge, None)
+            .await
+            .map_err(ApiError::from);
+        if self.audit.is_on() {
+            // The watch is audited once, as it opens: what it streams after is the same
+            // customer's same sections.
+            let outcome = first.as_ref().map(|s| Some(s.from));
+            let record = trail.record(
+                "WatchCustomerProfile",
+                vec![customer.to_string()],
+                sections,
+                outcome,
+            );
+            self.audit.record(&record);
+        }
+        let first = first?;
+        // Room for one profile: a slow reader holds up only its own next read, and that read
+        // then takes in every change made meanwhile.
+        let (sender, receiver) = mpsc::channel(1);
+        let hidden = grant.hidden;
+        let _ = sender.try_send(Ok(wire(&first, sections, hidden)));
+        let profiles = self.profiles.clone();
+        tokio::spawn(async move {
+            loop {
+                let change = tokio::select! {
+                    () = sender.closed() => return,
+                    change = changes.recv() => change,
+                };
+                match change {
+                    Ok(Change::Customer(id)) if id != customer => continue,
+                    Ok(Change::Closing) => {
+                        let closing = Status::unavailable(
+                            "this replica is shutting down; watch again to reach another",
+                        );
+                        let _ = sender.send(Err(closing)).await;
+                        return;
+                    }
+                    Ok(_) | Err(RecvError::Lagged(_)) => {}
+                    Err(RecvError::Closed) => return,
+                }
+                // Changes that queued up while the last profile waited for the reader are all
+                // covered by the one read below.
+                loop {
+                    match changes.try_recv() {
+                        Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+                        Err(TryRecvError::Empty) => break,
+                        Err(TryRecvError::Closed) => return,
+                    }
+                }
+                let next = profiles
+                    .get(customer, sections, Freshness::AnyAge, None)
+                    .await
+                    .map(|served| wire(&served, sections, hidden))
+                    .map_err(|error| Status::from(ApiError::from(error)));
+                let ended = next.is_err();
+                if sender.send(next).await.is_err() || ended {
+                    return;
+                }
+            }
+        });
+        Ok(Box::pin(ReceiverStream::new(receiver)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    fn test_trail() -> Trail {
+        Trail::of(&tonic::Request::new(()))
+    }
+
+    use futures::StreamExt;
+    use prost::Message;
+
+    use super::*;
+    use crate::{
+        core::queries::Queries,
+        core::read::tests::profiles,
+        core::sources::{SourceData, fake::fake_sources, fixtures},
+    };
+
+    #[tokio::test]
+    async fn a_slow_watcher_gets_the_latest_profile_not_a_backlog() {
+        let (sources, fakes) = fake_sources(|f| f);
+        let crm = fakes.crm.clone();
+        let profiles = profiles(sources);
+        let queries = Queries::new(profiles.fanout().clone(), profiles.catalog().clone());
+        let api = CustomerApi::new(profiles.clone(), queries, 10);
+        let request = pb::WatchCustomerProfileRequest {
+            customer_id: fixtures::customer().to_string(),
+            read_mask: None,
+        };
+        let mut stream = api
+            .watch(request, Grant::ALL, test_trail())
+            .await
+            .expect("a watch");
+        assert!(stream.next().await.is_some());
+
+        // Twenty changes while the watcher does not read.
+        for n in 0..20 {
+            let mut record = fixtures::crm();
+            record.identity.email = format!("v{n}@example.com");
+            crm.set_data(SourceData::Crm(Some(record)));
+            profiles.invalidate(&[fixtures::customer()]).await;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        // It then reads at most the profile that was waiting, the one being sent, and the
+        // latest.
+        let mut read = 0;
+        loop {
+            let wire = stream.next().await.expect("more").expect("a profile");
+            let profile = pb::CustomerProfile::decode(wire.to_bytes()).expect("decodes");
+            read += 1;
+            if profile.identity.expect("identity").email == "v19@example.com" {
+                break;
+            }
+        }
+        assert!(read <= 3, "a slow watcher was sent {read} profiles");
+        // And nothing is left queued behind the latest.
+        let backlog = tokio::time::timeout(Duration::from_millis(100), stream.next()).await;
+        assert!(
+            backlog.is_err(),
+            "a backlog of profiles followed the latest"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_watch_beyond_the_replicas_limit_is_refused_with_a_retry_hint() {
+        let (sources, _) = fake_sources(|f| f);
+        let profiles = profiles(sources);
+        let queries = Queries::new(profiles.fanout().clone(), profiles.catalog().clone());
+        let api = CustomerApi::new(profiles.clone(), queries, 1);
+        let request = || pb::WatchCustomerProfileRequest {
+            customer_id: fixtures::customer().to_string(),
+            read_mask: None,
+        };
+        let first = api
+            .watch(request(), Grant::ALL, test_trail())
+            .await
+            .expect("a watch");
+        let refused = api
+            .watch(request(), Grant::ALL, test_trail())
+            .await
+            .err()
+            .expect("refused");
+        let status = Status::from(refused);
+        assert_eq!(status.code(), tonic::Code::ResourceExhausted);
+        assert!(
+            tonic_types::StatusExt::get_details_retry_info(&status).is_some(),
+            "{status:?}"
+        );
+        // A watch that ends makes room for the next.
+        drop(first);
+        let reopened = tokio::time::timeout(Duration::from_secs(1), async {
+            loop {
+                if let Ok(stream) = api.watch(request(), Grant::ALL, test_trail()).await {
+                    return stream;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        })
+        .await;
+        assert!(reopened.is_ok(), "the ended watch still counted");
+    }
+}

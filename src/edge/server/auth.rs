@@ -1,0 +1,110 @@
+//! Authentication and RPC authorization at the door, once on: every call but health's must
+//! carry credentials ([`crate::edge::auth`]) whose roles grant its RPC, or it is answered
+//! `UNAUTHENTICATED` / `PERMISSION_DENIED` before any service sees it. Reflection needs an
+//! authenticated caller of any role; health stays open for load balancers. The caller and
+//! what its roles let it read ([`crate::edge::auth::Admitted`]) go on in the request's extensions,
+//! for the services.
+
+use std::{
+    sync::Arc,
+    task::{Context, Poll},
+};
+
+use futures::future::{Either, Ready, ready};
+use http::{Request, Response};
+use tonic::Status;
+use tower::{Layer, Service};
+
+use crate::{
+    edge::auth::{AuthError, Authenticator},
+    edge::grpc::call::CallContext,
+};
+
+/// Checks every call against `auth`; lets everything through when `None` (authentication off).
+#[derive(Debug, Clone)]
+pub(super) struct AuthLayer {
+    auth: Option<Arc<Authenticator>>,
+}
+
+impl AuthLayer {
+    pub(super) fn new(auth: Option<Arc<Authenticator>>) -> Self {
+        Self { auth }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = Authenticated<S>;
+
+    fn layer(&self, inner: S) -> Authenticated<S> {
+        Authenticated {
+            inner,
+            auth: self.auth.clone(),
+        }
+    }
+}
+
+/// See [`AuthLayer`].
+#[derive(Debug, Clone)]
+pub(super) struct Authenticated<S> {
+    inner: S,
+    auth: Option<Arc<Authenticator>>,
+}
+
+const HEALTH: &str = "/grpc.health.v1.Health/";
+const API: &str = "/customer360.v1.";
+
+/// Whether the call may go on; the caller, when known, goes into its extensions.
+fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status> {
+    let path = request.uri().path();
+    if path.starts_with(HEALTH) {
+        return Ok(());
+    }
+    let admitted = auth
+        .admit(request.headers())
+        .map_err(|error| Status::unauthenticated(error.to_string()))?;
+    let caller = &admitted.caller;
+    if let Some(rpc) = path.strip_prefix(API) {
+        auth.authorize(caller, rpc).map_err(|error| match error {
+            AuthError::Denied { .. } => Status::permission_denied(error.to_string()),
+            other => Status::unauthenticated(other.to_string()),
+        })?;
+    }
+    if let Err(wait) = auth.check_rate(caller) {
+        return Err(<Status as tonic_types::StatusExt>::with_error_details(
+            tonic::Code::ResourceExhausted,
+            format!(
+                "{} is over its rate limit; retry after the delay given",
+                caller.name
+            ),
+            tonic_types::ErrorDetails::with_retry_info(Some(wait)),
+        ));
+    }
+    if let Some(call) = request.extensions().get::<CallContext>() {
+        call.note_caller(admitted.caller.clone());
+    }
+    request.extensions_mut().insert(admitted);
+    Ok(())
+}
+
+impl<S, B> Service<Request<B>> for Authenticated<S>
+where
+    S: Service<Request<B>, Response = Response<tonic::body::Body>>,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = Either<S::Future, Ready<Result<S::Response, S::Error>>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: Request<B>) -> Self::Future {
+        if let Some(auth) = &self.auth
+            && let Err(status) = admit(auth, &mut request)
+        {
+            tracing::debug!(code = ?status.code(), "call refused at the door");
+            return Either::Right(ready(Ok(status.into_http())));
+        }
+        Either::Left(self.inner.call(request))
+    }
+}

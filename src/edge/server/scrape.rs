@@ -1,0 +1,98 @@
+//! `/metrics` over HTTP/1.1 on a listener of its own (`metrics.listen`), for Prometheus.
+//! `GET /metrics` answers the figures; anything else `404` or `405`. With authentication on,
+//! a scrape needs credentials the door accepts (a bearer token or an API key, any role), as
+//! reflection does. Connections are few and bounded; a client that sends nothing is cut off.
+
+use std::{convert::Infallible, sync::Arc, time::Duration};
+
+use http::{Method, Request, Response, StatusCode, header};
+use hyper::{body::Incoming, server::conn::http1, service::service_fn};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::{net::TcpListener, sync::Semaphore};
+
+use crate::{app::metrics, core::logs::error_chain, edge::auth::Authenticator};
+
+/// Connections served at once; more wait in the accept queue. Prometheus keeps one open.
+const MAX_CONNECTIONS: usize = 16;
+
+/// A connection whose request headers do not arrive within this is closed.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Serves `/metrics` on `listener` until the task is dropped.
+pub(super) async fn serve(
+    listener: TcpListener,
+    exposition: metrics::Exposition,
+    auth: Option<Arc<Authenticator>>,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    loop {
+        let Ok(slot) = slots.clone().acquire_owned().await else {
+            return;
+        };
+        let stream = match listener.accept().await {
+            Ok((stream, _)) => stream,
+            Err(error) => {
+                tracing::debug!(error = %error_chain(&error), "metrics: accept failed");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let (exposition, auth) = (exposition.clone(), auth.clone());
+        tokio::spawn(async move {
+            let service = service_fn(move |request| {
+                let (exposition, auth) = (exposition.clone(), auth.clone());
+                async move { Ok::<_, Infallible>(answer(request, &exposition, auth.as_deref()).await) }
+            });
+            let served = http1::Builder::new()
+                .timer(TokioTimer::new())
+                .header_read_timeout(HEADER_TIMEOUT)
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .await;
+            if let Err(error) = served {
+                tracing::debug!(error = %error_chain(&error), "metrics: connection ended");
+            }
+            drop(slot);
+        });
+    }
+}
+
+fn status(code: StatusCode, text: &'static str) -> Response<String> {
+    let mut response = Response::new(text.to_owned());
+    *response.status_mut() = code;
+    response
+}
+
+async fn answer(
+    request: Request<Incoming>,
+    exposition: &metrics::Exposition,
+    auth: Option<&Authenticator>,
+) -> Response<String> {
+    if request.uri().path() != "/metrics" {
+        return status(StatusCode::NOT_FOUND, "not found: try /metrics\n");
+    }
+    if request.method() != Method::GET && request.method() != Method::HEAD {
+        let mut response = status(StatusCode::METHOD_NOT_ALLOWED, "GET only\n");
+        response
+            .headers_mut()
+            .insert(header::ALLOW, http::HeaderValue::from_static("GET, HEAD"));
+        return response;
+    }
+    if let Some(auth) = auth
+        && let Err(error) = auth.authenticate(request.headers())
+    {
+        tracing::debug!(%error, "metrics: scrape refused");
+        let mut response = status(StatusCode::UNAUTHORIZED, "credentials needed\n");
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            http::HeaderValue::from_static("Bearer"),
+        );
+        return response;
+    }
+    let mut response = Response::new(exposition.render().await);
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        http::HeaderValue::from_static(metrics::CONTENT_TYPE),
+    );
+    response
+}

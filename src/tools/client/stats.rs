@@ -1,0 +1,459 @@
+//! `c360 stats` and `c360 top` as text: calls and latency percentiles per RPC and per
+//! backend beside the caches' and feeds' counters; `top` shows what changed between two
+//! readings (rates, and percentiles of the calls in between), as `redis-cli --stat` does.
+
+use std::{fmt::Write, time::Duration};
+
+use c360_proto as pb;
+
+use super::render::short;
+use crate::core::histogram::quantile_of;
+
+/// A duration for a person: `12.5 ms`, or `-` when unset.
+fn millis(duration: Option<&prost_types::Duration>) -> String {
+    duration.map_or("-".to_owned(), |d| {
+        format!(
+            "{:.1} ms",
+            d.seconds as f64 * 1e3 + f64::from(d.nanos) / 1e6
+        )
+    })
+}
+
+/// A percentile of `histogram` for a person: `0.21 ms`, or `-` without calls.
+fn percentile(histogram: Option<&pb::LatencyHistogram>, q: f64) -> String {
+    histogram
+        .and_then(|h| quantile(h, q))
+        .map_or("-".to_owned(), |d| {
+            format!("{:.2} ms", d.as_secs_f64() * 1e3)
+        })
+}
+
+fn quantile(histogram: &pb::LatencyHistogram, q: f64) -> Option<Duration> {
+    let counts: Vec<u64> = histogram
+        .counts
+        .iter()
+        .map(|&n| u64::try_from(n).unwrap_or(0))
+        .collect();
+    quantile_of(&histogram.upper_bounds_seconds, &counts, q)
+}
+
+/// `later` less `earlier`, bucket by bucket: the calls in between.
+fn difference(
+    later: &pb::LatencyHistogram,
+    earlier: Option<&pb::LatencyHistogram>,
+) -> pb::LatencyHistogram {
+    let Some(earlier) = earlier.filter(|e| e.counts.len() == later.counts.len()) else {
+        return later.clone();
+    };
+    pb::LatencyHistogram {
+        upper_bounds_seconds: later.upper_bounds_seconds.clone(),
+        counts: later
+            .counts
+            .iter()
+            .zip(&earlier.counts)
+            .map(|(l, e)| (l - e).max(0))
+            .collect(),
+        sum_seconds: (later.sum_seconds - earlier.sum_seconds).max(0.0),
+    }
+}
+
+/// One line of the RPC table.
+struct RpcRow {
+    method: String,
+    calls: f64,
+    errors: f64,
+    latency: pb::LatencyHistogram,
+}
+
+impl RpcRow {
+    /// Since start.
+    fn since_start(rpc: &pb::RpcStats) -> Self {
+        Self {
+            method: rpc.method.clone(),
+            calls: rpc.started as f64,
+            errors: errors(rpc) as f64,
+            latency: rpc.latency.clone().unwrap_or_default(),
+        }
+    }
+
+    /// Per second, between two readings `seconds` apart.
+    fn between(later: &pb::RpcStats, earlier: Option<&pb::RpcStats>, seconds: f64) -> Self {
+        let (started, errors_before) = earlier.map_or((0, 0), |e| (e.started, errors(e)));
+        Self {
+            method: later.method.clone(),
+            calls: (later.started - started).max(0) as f64 / seconds,
+            errors: (errors(later) - errors_before).max(0) as f64 / seconds,
+            latency: difference(
+                &later.latency.clone().unwrap_or_default(),
+                earlier.and_then(|e| e.latency.as_ref()),
+            ),
+        }
+    }
+}
+
+/// Calls that ended in anything but `OK`.
+fn errors(rpc: &pb::RpcStats) -> i64 {
+    rpc.handled
+        .iter()
+        .filter(|(code, _)| code.as_str() != "OK")
+        .map(|(_, n)| n)
+        .sum()
+}
+
+/// `/customer360.v1.CustomerService/GetCustomerProfile` → `CustomerService/GetCustomerProfile`.
+fn method_name(path: &str) -> &str {
+    let path = path.trim_start_matches('/');
+    match path.split_once('/') {
+        Some((service, method)) => {
+            let service = service.rsplit('.').next().unwrap_or(service);
+            &path[path.len() - method.len() - service.len() - 1..]
+        }
+        None => path,
+    }
+}
+
+/// The methods that had calls, busiest first, as aligned columns; empty if none had.
+fn rpc_table(rows: impl Iterator<Item = RpcRow>, calls: &str, errors: &str) -> String {
+    let mut rows: Vec<RpcRow> = rows.filter(|row| row.calls > 0.0).collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    rows.sort_by(|a, b| {
+        b.calls
+            .total_cmp(&a.calls)
+            .then_with(|| a.method.cmp(&b.method))
+    });
+    let width = rows
+        .iter()
+        .map(|row| method_name(&row.method).len())
+        .max()
+        .unwrap_or(0)
+        .max(3);
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<width$}  {calls:>10}  {errors:>8}  {:>9}  {:>9}  {:>9}",
+        "RPC", "p50", "p90", "p99"
+    );
+    for row in rows {
+        let latency = Some(&row.latency);
+        let _ = writeln!(
+            out,
+            "{:<width$}  {:>10}  {:>8}  {:>9}  {:>9}  {:>9}",
+            method_name(&row.method),
+            figure(row.calls),
+            figure(row.errors),
+            percentile(latency, 0.5),
+            percentile(latency, 0.9),
+            percentile(latency, 0.99),
+        );
+    }
+    out
+}
+
+/// A count or a rate: whole when it is whole.
+fn figure(value: f64) -> String {
+    if value.fract() == 0.0 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// What changed between two readings `elapsed` apart: calls per second and the percentiles
+/// of the calls in between, per RPC and per backend; the caches' rates; the feeds now.
+pub(super) fn top(earlier: &pb::CacheStats, later: &pb::CacheStats, elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs_f64().max(1e-3);
+    let rows = later.rpcs.iter().map(|rpc| {
+        let before = earlier.rpcs.iter().find(|e| e.method == rpc.method);
+        RpcRow::between(rpc, before, seconds)
+    });
+    let mut out = rpc_table(rows, "calls/s", "errors/s");
+    if out.is_empty() {
+        out.push_str("no calls\n");
+    }
+    out.push('\n');
+    let o = &mut out;
+    let rate =
+        |later: i64, earlier: i64| figure(((later - earlier).max(0) as f64 / seconds).round());
+    let tier = |s: &pb::CacheStats| (s.l1.unwrap_or_default(), s.l2.unwrap_or_default());
+    let ((l1, l2), (l1_before, l2_before)) = (tier(later), tier(earlier));
+    let hits = l1.hits - l1_before.hits;
+    let misses = l1.misses - l1_before.misses;
+    let ratio = match hits + misses {
+        0 => "-".to_owned(),
+        all => format!("{:.1}%", hits as f64 * 100.0 / all as f64),
+    };
+    let _ = writeln!(
+        o,
+        "L1       {} hits/s · {} misses/s · hit ratio {ratio} · {} entries",
+        rate(l1.hits, l1_before.hits),
+        rate(l1.misses, l1_before.misses),
+        later.entries
+    );
+    if later.l2_enabled {
+        let _ = writeln!(
+            o,
+            "L2       {} hits/s · {} misses/s · {} errors/s",
+            rate(l2.hits, l2_before.hits),
+            rate(l2.misses, l2_before.misses),
+            rate(l2.errors, l2_before.errors)
+        );
+    }
+    let _ = writeln!(
+        o,
+        "Loads    {}/s · coalesced {}/s · stale serves {}/s · shed {}/s · {} running",
+        rate(later.loads, earlier.loads),
+        rate(later.coalesced_waits, earlier.coalesced_waits),
+        rate(later.stale_serves, earlier.stale_serves),
+        rate(later.shed, earlier.shed),
+        later.loads_in_flight
+    );
+    for r in &later.source_reads {
+        let before = earlier.source_reads.iter().find(|e| e.source == r.source);
+        let latency = difference(
+            &r.latency.clone().unwrap_or_default(),
+            before.and_then(|e| e.latency.as_ref()),
+        );
+        let (reads, failed) = before.map_or((0, 0), |e| (e.reads, e.timeouts + e.failures));
+        let _ = writeln!(
+            o,
+            "Reads    {:<11} {}/s · failed {}/s · p50 {} · p99 {} · circuit {}",
+            short(r.source().as_str_name(), "SOURCE_"),
+            rate(r.reads, reads),
+            rate(r.timeouts + r.failures, failed),
+            percentile(Some(&latency), 0.5),
+            percentile(Some(&latency), 0.99),
+            short(r.circuit().as_str_name(), "CIRCUIT_STATE_"),
+        );
+    }
+    for feed in &later.feeds {
+        let before = earlier.feeds.iter().find(|e| e.database == feed.database);
+        let staleness = millis(feed.staleness.as_ref());
+        let _ = writeln!(
+            o,
+            "Feed     {}: {} changes/s · staleness {staleness}",
+            feed.database,
+            rate(feed.applied, before.map_or(0, |e| e.applied)),
+        );
+    }
+    let _ = writeln!(o, "Watches  {} streams open", later.watch_streams);
+    out
+}
+
+/// Every figure since start: calls and latency per RPC and per backend, the caches, the
+/// feeds.
+pub(super) fn render(s: &pb::CacheStats) -> String {
+    let tier = |t: Option<&pb::TierStats>| t.cloned().unwrap_or_default();
+    let (l1, l2) = (tier(s.l1.as_ref()), tier(s.l2.as_ref()));
+    let ratio = |hits: i64, misses: i64| match hits + misses {
+        0 => "-".to_owned(),
+        all => format!("{:.1}%", hits as f64 * 100.0 / all as f64),
+    };
+    let mut out = rpc_table(s.rpcs.iter().map(RpcRow::since_start), "calls", "errors");
+    if !out.is_empty() {
+        out.push('\n');
+    }
+    let o = &mut out;
+    let _ = writeln!(
+        o,
+        "L1       {} entries, {:.1} MiB",
+        s.entries,
+        s.bytes as f64 / (1 << 20) as f64
+    );
+    let _ = writeln!(
+        o,
+        "         hits {} · misses {} · hit ratio {}",
+        l1.hits,
+        l1.misses,
+        ratio(l1.hits, l1.misses)
+    );
+    if s.l2_enabled {
+        let _ = writeln!(
+            o,
+            "L2       hits {} · misses {} · errors {} · hit ratio {}",
+            l2.hits,
+            l2.misses,
+            l2.errors,
+            ratio(l2.hits, l2.misses)
+        );
+        let _ = writeln!(
+            o,
+            "         invalidations unconfirmed {} · customers kept off L2 {} · entries refused (did not open) {}",
+            s.l2_unconfirmed, s.l2_unconfirmed_pending, s.l2_rejected
+        );
+    } else {
+        let _ = writeln!(o, "L2       off (no redis.url)");
+    }
+    let _ = writeln!(
+        o,
+        "Loads    {} · coalesced waits {} · refreshes {} · stale serves {}",
+        s.loads, s.coalesced_waits, s.refreshes, s.stale_serves
+    );
+    let _ = writeln!(
+        o,
+        "Memory   re-enriched after a catalog change {} · unknown customers answered {}",
+        s.reenrichments, s.not_found_hits
+    );
+    let _ = writeln!(
+        o,
+        "Dropped  evictions {} · invalidations {} · discarded loads {} · flushes {}",
+        s.evictions, s.invalidations, s.discarded_loads, s.flushes
+    );
+    for r in &s.source_reads {
+        let latency = r.latency.as_ref();
+        let _ = writeln!(
+            o,
+            "Reads    {:<11} {} · timeouts {} · failures {} · p50 {} · p99 {}",
+            short(r.source().as_str_name(), "SOURCE_"),
+            r.reads,
+            r.timeouts,
+            r.failures,
+            percentile(latency, 0.5),
+            percentile(latency, 0.99),
+        );
+    }
+    let guards: Vec<String> = s
+        .source_reads
+        .iter()
+        .map(|r| {
+            let p95 = format!("p95 {}", millis(r.p95.as_ref()));
+            format!(
+                "{} {} ({} opened, {} refused), {} hedges, {p95}",
+                short(r.source().as_str_name(), "SOURCE_"),
+                short(r.circuit().as_str_name(), "CIRCUIT_STATE_"),
+                r.circuit_opened,
+                r.circuit_refusals,
+                r.hedges,
+            )
+        })
+        .collect();
+    for line in guards {
+        let _ = writeln!(o, "Circuit  {line}");
+    }
+    let _ = writeln!(
+        o,
+        "Admitted limit {} loads at once · {} running · {} shed · {} retried",
+        s.concurrency_limit, s.loads_in_flight, s.shed, s.retries
+    );
+    let _ = writeln!(o, "Watches  {} streams open", s.watch_streams);
+    for feed in &s.feeds {
+        let lag = millis(feed.lag.as_ref());
+        let staleness = millis(feed.staleness.as_ref());
+        let _ = writeln!(
+            o,
+            "Feed     {}: position {}, {} changes applied, last lag {lag}, staleness {staleness}, {} reconnects",
+            feed.database, feed.position, feed.applied, feed.reconnects
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn histogram(counts: &[i64]) -> pb::LatencyHistogram {
+        pb::LatencyHistogram {
+            upper_bounds_seconds: crate::core::histogram::bounds_seconds().to_vec(),
+            counts: counts.to_vec(),
+            sum_seconds: 0.0,
+        }
+    }
+
+    fn rpc(method: &str, started: i64, ok: i64, not_found: i64, counts: &[i64]) -> pb::RpcStats {
+        let mut handled = std::collections::HashMap::new();
+        handled.insert("OK".to_owned(), ok);
+        if not_found > 0 {
+            handled.insert("NotFound".to_owned(), not_found);
+        }
+        pb::RpcStats {
+            method: method.into(),
+            started,
+            handled,
+            latency: Some(histogram(counts)),
+        }
+    }
+
+    const GET: &str = "/customer360.v1.CustomerService/GetCustomerProfile";
+
+    #[test]
+    fn stats_show_each_busy_rpc_with_its_errors_and_percentiles_in_columns() {
+        let mut counts = [0i64; 17];
+        counts[2] = 90; // 100 to 250 µs
+        counts[6] = 10; // 2.5 to 5 ms
+        let stats = pb::CacheStats {
+            rpcs: vec![
+                rpc(GET, 100, 97, 3, &counts),
+                rpc(
+                    "/customer360.v1.CatalogService/GetProduct",
+                    0,
+                    0,
+                    0,
+                    &[0; 17],
+                ),
+            ],
+            ..Default::default()
+        };
+        let text = render(&stats);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("RPC"), "{text}");
+        assert!(
+            lines[1].starts_with("CustomerService/GetCustomerProfile"),
+            "{text}"
+        );
+        let columns: Vec<&str> = lines[1].split_whitespace().collect();
+        assert_eq!(&columns[1..3], ["100", "3"], "{text}");
+        // p50 inside the first busy bucket, p99 inside the slow one.
+        assert_eq!(columns[3..5], ["0.18", "ms"], "{text}");
+        assert_eq!(columns[7..9], ["4.75", "ms"], "{text}");
+        assert!(
+            !text.contains("GetProduct"),
+            "idle methods are left out: {text}"
+        );
+        assert_eq!(
+            lines[0].find("calls").map(|i| i + 5),
+            lines[1].find(" 100").map(|i| i + 4),
+            "right-aligned: {text}"
+        );
+    }
+
+    #[test]
+    fn top_shows_the_rates_and_percentiles_of_the_calls_between_two_readings() {
+        let mut before = [0i64; 17];
+        before[0] = 1000; // fast calls before
+        let mut after = before;
+        after[8] = 20; // then 20 calls of 10 to 25 ms
+        let earlier = pb::CacheStats {
+            rpcs: vec![rpc(GET, 1000, 1000, 0, &before)],
+            ..Default::default()
+        };
+        let later = pb::CacheStats {
+            rpcs: vec![rpc(GET, 1020, 1018, 2, &after)],
+            ..Default::default()
+        };
+        let text = top(&earlier, &later, Duration::from_secs(2));
+        let line = text
+            .lines()
+            .find(|l| l.starts_with("CustomerService/GetCustomerProfile"))
+            .expect(&text);
+        let columns: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(&columns[1..3], ["10", "1"], "per second: {text}");
+        assert_eq!(
+            columns[3..5],
+            ["17.50", "ms"],
+            "only the calls in between: {text}"
+        );
+        assert_eq!(
+            top(&later, &later, Duration::from_secs(1)).lines().next(),
+            Some("no calls")
+        );
+    }
+
+    #[test]
+    fn method_names_drop_the_package() {
+        assert_eq!(method_name(GET), "CustomerService/GetCustomerProfile");
+        assert_eq!(method_name("/grpc.health.v1.Health/Check"), "Health/Check");
+        assert_eq!(method_name("odd"), "odd");
+    }
+}

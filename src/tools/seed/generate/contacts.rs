@@ -1,0 +1,81 @@
+//! A customer's tickets, chats, calls and emails: some about their late parcels and failed
+//! payments, the rest about everyday things; recent ones still open.
+
+use rand::RngExt;
+
+use super::{Batch, Generator, Rng, between, days, orders::OrderStory, pick, take};
+use crate::core::vocab::Timestamp;
+
+const SUBJECTS: &[&str] = &[
+    "Change of delivery address",
+    "Question about a product",
+    "Refund not received yet",
+    "Item arrived damaged",
+    "How do I use my loyalty points?",
+    "Wrong size sent",
+    "Update my email preferences",
+    "Invoice copy needed",
+];
+
+impl Generator {
+    pub(super) fn interactions(
+        &mut self,
+        rng: &mut Rng,
+        customer: i64,
+        joined: Timestamp,
+        stories: &[OrderStory],
+        batch: &mut Batch,
+    ) {
+        let mut contacts: Vec<(Timestamp, &str, String)> = Vec::new();
+        for story in stories {
+            if story.late && rng.random_bool(0.6) {
+                let at = between(rng, story.placed_at + days(3), self.as_of);
+                contacts.push((
+                    at,
+                    "ticket",
+                    format!("Where is my parcel? (order {})", story.id),
+                ));
+            }
+            if story.payment_failed && rng.random_bool(0.4) {
+                let at = between(rng, story.placed_at, self.as_of);
+                contacts.push((
+                    at,
+                    "call",
+                    format!("Payment declined for order {}", story.id),
+                ));
+            }
+        }
+        for _ in 0..pick(rng, &[(0, 45), (1, 30), (2, 15), (3, 7), (5, 3)]) {
+            let channel = pick(
+                rng,
+                &[("ticket", 35), ("chat", 30), ("call", 20), ("email", 15)],
+            );
+            let at = between(rng, joined.max(self.as_of - days(400)), self.as_of);
+            let subject = SUBJECTS[rng.random_range(0..SUBJECTS.len())];
+            contacts.push((at, channel, subject.to_owned()));
+        }
+        contacts.sort_by_key(|(at, _, _)| *at);
+        for (created_at, channel, subject) in contacts {
+            let id = take(&mut self.next.interaction);
+            let recent = self.as_of - created_at < days(7);
+            let status = if recent {
+                pick(rng, &[("open", 40), ("pending", 30), ("resolved", 30)])
+            } else {
+                pick(rng, &[("resolved", 60), ("closed", 40)])
+            };
+            let rated = matches!(status, "resolved" | "closed") && rng.random_bool(0.55);
+            let csat = rated.then(|| pick(rng, &[(1i64, 5), (2, 7), (3, 13), (4, 30), (5, 45)]));
+            let updated_at = between(rng, created_at, (created_at + days(3)).min(self.as_of));
+            batch.interactions.push(vec![
+                id.into(),
+                customer.into(),
+                channel.into(),
+                subject.into(),
+                status.into(),
+                csat.into(),
+                created_at.into(),
+                updated_at.into(),
+            ]);
+        }
+    }
+}
