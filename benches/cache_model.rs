@@ -17,7 +17,7 @@ mod support;
 use std::{sync::Arc, time::Duration};
 
 use c360::{
-    core::cache::{CacheStats, CachedProfile, L1Config, ProfileCache},
+    core::cache::{CacheSettings, CacheStats, CachedProfile, ProfileCache},
     core::entry::{EncodedProfile, ServedFrom},
     core::fanout::Fanout,
     core::profile::{Answers, Collected, Profile, collect},
@@ -51,10 +51,11 @@ async fn typical_answers() -> (Answers, CatalogSnapshot) {
 
 fn cache(max_bytes: u64) -> ProfileCache {
     ProfileCache::new(
-        L1Config {
+        &CacheSettings {
             max_bytes,
             ttl: Duration::from_secs(3600),
             not_found_ttl: Duration::ZERO,
+            ..CacheSettings::default()
         },
         Arc::new(CacheStats::default()),
     )

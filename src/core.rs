@@ -13,5 +13,6 @@ pub mod queries;
 pub mod read;
 pub mod records;
 pub mod reference;
+pub mod settings;
 pub mod sources;
 pub mod vocab;

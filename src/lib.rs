@@ -14,16 +14,17 @@
 //!   over gRPC; addresses, deadlines and failed connections explained (`client/connect.rs`).
 //! - [`tools::seed`]: a deterministic, realistic data set of any size.
 //!
-//! The edge's server, then the wiring:
+//! The wiring:
 //!
-//! - [`edge::server`]: `run(listener, app, shutdown)`: gRPC with health and reflection,
-//!   HTTP/2 limits, deadlines capped, the drain on shutdown, gRPC-Web and CORS, the door that
-//!   authenticates callers, TLS, every call counted and logged, `/metrics`.
-//! - [`app`]: wiring: settings in (`app/config.rs`), a ready-to-serve [`app::App`] out,
-//!   background tasks supervised, logs and traces set up (`app/telemetry.rs`).
+//! - [`app`]: settings in (`app/config.rs`), a ready-to-serve [`app::App`] out: the
+//!   subsystems assembled, background tasks supervised, readiness followed, logs and traces
+//!   set up (`app/telemetry.rs`).
 //!
 //! The edge ([`edge`]):
 //!
+//! - [`edge::server`]: `run(listener, metrics, served, shutdown)`: gRPC with health and
+//!   reflection, HTTP/2 limits, deadlines capped, the drain on shutdown, gRPC-Web and CORS, the
+//!   door that authenticates callers, TLS, every call counted and logged, `/metrics`.
 //! - [`edge::grpc`]: validation, status mapping, the services, one span per RPC.
 //! - [`edge::auth`]: who is calling (bearer JWTs, hashed API keys) and what their roles grant.
 //! - [`edge::audit`]: one JSON line per profile read and lookup.
@@ -44,6 +45,7 @@
 //! - [`core::records`]: the backends' records in c360's own types.
 //! - [`core::histogram`]: lock-free latency histograms.
 //! - [`core::logs`]: what every layer logs with.
+//! - [`core::settings`]: what every subsystem's settings share: range checks, secrets.
 //! - [`core::vocab`]: the shared vocabulary.
 
 // The futures of the request path nest deeply (gRPC handler, cache compute, fan-out).

@@ -6,13 +6,9 @@
 //! balancer's rotation — and a backend that does not answer at start is logged then, by
 //! name, with why.
 
-use std::{
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::{
     core::fanout::Fanout,
@@ -27,15 +23,31 @@ pub(super) const PROBE_EVERY: Duration = Duration::from_secs(1);
 /// a read on a warm one.
 const PING_AT_LEAST: Duration = Duration::from_secs(1);
 
-/// Whether each backend answered its last ping.
-#[derive(Debug, Default)]
-pub(super) struct Answering(PerSource<AtomicBool>);
+/// Whether each backend answered its last ping, as a watch: readiness follows it.
+#[derive(Debug)]
+pub(super) struct Answering(watch::Sender<PerSource<bool>>);
+
+impl Default for Answering {
+    fn default() -> Self {
+        Self(watch::Sender::new(PerSource::same(false)))
+    }
+}
 
 impl Answering {
     /// At least one backend answers.
     pub(super) fn any(&self) -> bool {
-        self.0.iter().any(|(_, up)| up.load(Ordering::Acquire))
+        any_answers(&self.0.borrow())
     }
+
+    /// Each backend's answering, as it changes.
+    pub(super) fn subscribe(&self) -> watch::Receiver<PerSource<bool>> {
+        self.0.subscribe()
+    }
+}
+
+/// Whether at least one of `answering` answers.
+pub(super) fn any_answers(answering: &PerSource<bool>) -> bool {
+    answering.iter().any(|(_, up)| *up)
 }
 
 /// Pings every backend once, each within its timeout (at least [`PING_AT_LEAST`]); records
@@ -57,13 +69,18 @@ pub(super) async fn ping_all(
         (kind, outcome)
     });
     let mut failures = Vec::new();
+    let mut now = PerSource::same(false);
     for (kind, outcome) in futures::future::join_all(pings).await {
-        let answers = outcome.is_ok() || read_well[kind];
-        answering.0[kind].store(answers, Ordering::Release);
-        if let (Err(why), false) = (outcome, answers) {
+        now[kind] = outcome.is_ok() || read_well[kind];
+        if let (Err(why), false) = (outcome, now[kind]) {
             failures.push((kind, why));
         }
     }
+    answering.0.send_if_modified(|answering| {
+        let changed = *answering != now;
+        *answering = now;
+        changed
+    });
     failures
 }
 
@@ -73,7 +90,7 @@ pub(super) async fn keep_probing(
     sources: Sources,
     fanout: Fanout,
     timeouts: PerSource<Duration>,
-    answering: Arc<Answering>,
+    answering: std::sync::Arc<Answering>,
 ) {
     let mut any = answering.any();
     let mut served = PerSource::from_fn(|kind| reads_served(&fanout, kind));
@@ -106,6 +123,8 @@ fn reads_served(fanout: &Fanout, kind: SourceKind) -> u64 {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use futures::future::BoxFuture;
 
     use super::*;
@@ -173,7 +192,7 @@ mod tests {
             failures[0].1.contains("no answer within 1s"),
             "{failures:?}"
         );
-        assert!(answering.any() && answering.0.crm.load(Ordering::Acquire));
+        assert!(answering.any() && answering.0.borrow().crm);
 
         let failures = ping_all(
             &sources(|_| false),
@@ -190,6 +209,6 @@ mod tests {
         read_well.orders = true;
         let failures = ping_all(&sources(|_| false), &timeouts, &answering, read_well).await;
         assert_eq!(failures.len(), 3);
-        assert!(answering.any() && answering.0.orders.load(Ordering::Acquire));
+        assert!(answering.any() && answering.0.borrow().orders);
     }
 }

@@ -3,27 +3,20 @@
 //! (health says `NOT_SERVING` meanwhile, see [`super::Readiness`]) and started again after a
 //! backoff — 1 s, doubling to 30 s, back to 1 s once a run has lasted a minute.
 
-use std::{
-    future::Future,
-    sync::{
-        Arc,
-        atomic::{AtomicBool, Ordering},
-    },
-    time::Duration,
-};
+use std::{future::Future, time::Duration};
 
-use tokio::{task::JoinHandle, time::Instant};
+use tokio::{sync::watch, task::JoinHandle, time::Instant};
 
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// A run this long was healthy: the next failure starts the backoff over.
 const HEALTHY_RUN: Duration = Duration::from_secs(60);
 
-/// A supervised task's state, for readiness.
+/// A supervised task's state, for readiness: whether it runs, as it changes.
 #[derive(Debug, Clone)]
 pub(super) struct TaskState {
     pub(super) name: &'static str,
-    pub(super) up: Arc<AtomicBool>,
+    pub(super) up: watch::Receiver<bool>,
 }
 
 /// Aborts the task it holds when dropped: a supervisor that is aborted takes its task along.
@@ -46,19 +39,19 @@ where
     F: FnMut() -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let up = Arc::new(AtomicBool::new(true));
+    let up = watch::Sender::new(true);
     let state = TaskState {
         name,
-        up: up.clone(),
+        up: up.subscribe(),
     };
     let supervisor = tokio::spawn(async move {
         let mut backoff = FIRST_BACKOFF;
         loop {
-            up.store(true, Ordering::Release);
+            up.send_replace(true);
             let started = Instant::now();
             let mut task = AbortOnDrop(tokio::spawn(make()));
             let outcome = (&mut task.0).await;
-            up.store(false, Ordering::Release);
+            up.send_replace(false);
             on_down();
             match outcome {
                 Err(error) if error.is_panic() => {
@@ -79,7 +72,10 @@ where
 
 #[cfg(test)]
 mod tests {
-    use std::sync::atomic::AtomicUsize;
+    use std::sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    };
 
     use super::*;
 
@@ -113,10 +109,10 @@ mod tests {
             },
         );
         tokio::time::sleep(Duration::from_millis(500)).await;
-        assert!(!state.up.load(Ordering::Acquire), "down during the backoff");
+        assert!(!*state.up.borrow(), "down during the backoff");
         assert_eq!(downs.load(Ordering::SeqCst), 1);
         tokio::time::sleep(FIRST_BACKOFF).await;
-        assert!(state.up.load(Ordering::Acquire), "up again");
+        assert!(*state.up.borrow(), "up again");
         assert_eq!(runs.load(Ordering::SeqCst), 2);
         assert_eq!(
             Arc::strong_count(&alive),

@@ -8,6 +8,8 @@ use opentelemetry_otlp::WithExportConfig;
 use serde::{Deserialize, Serialize};
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
+use crate::core::settings::Check;
+
 /// Log output.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -57,6 +59,18 @@ impl Default for TraceSettings {
         Self {
             otlp_endpoint: None,
             service_name: "c360".into(),
+        }
+    }
+}
+
+impl TraceSettings {
+    /// Refuses an endpoint that is not an http:// or https:// URL.
+    pub fn check(&self, c: &mut Check) {
+        if let Some(endpoint) = &self.otlp_endpoint
+            && !(endpoint.starts_with("http://") || endpoint.starts_with("https://"))
+        {
+            let rule = "must be an http:// or https:// URL, e.g. http://127.0.0.1:4317";
+            c.refuse("otlp_endpoint", endpoint, rule);
         }
     }
 }

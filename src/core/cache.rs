@@ -18,6 +18,7 @@ pub mod feed;
 pub mod generations;
 mod l1;
 mod l2;
+mod settings;
 mod stats;
 
 use std::{
@@ -28,8 +29,11 @@ use std::{
 
 use tokio::time::Instant;
 
-pub use l1::{L1Config, Lookup, ProfileCache};
-pub use l2::{FillGuard, KeyError, L2Config, L2Error, RedisCache, Rejected, SealKeys, parse_key};
+pub use l1::{Lookup, ProfileCache};
+pub use l2::{
+    FillGuard, KeyError, L2Error, RedisCache, RedisSettings, Rejected, SealKeys, parse_key,
+};
+pub use settings::CacheSettings;
 pub(crate) use stats::bump as bump_counter;
 pub use stats::{CacheStats, FeedSnapshot, FeedStats};
 

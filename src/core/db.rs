@@ -3,6 +3,8 @@
 
 use std::{str::FromStr, time::Duration};
 
+use serde::{Deserialize, Serialize};
+
 use sqlx::{
     ConnectOptions, FromRow,
     migrate::Migrator,
@@ -10,7 +12,10 @@ use sqlx::{
     sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow},
 };
 
-use crate::core::vocab::Timestamp;
+use crate::core::{
+    settings::{Check, MINUTE, MS},
+    vocab::Timestamp,
+};
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -57,6 +62,46 @@ impl Default for PoolOptions {
             acquire_timeout: Duration::from_secs(2),
             statement_timeout: None,
         }
+    }
+}
+
+/// The shared database.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// `postgres://…` or `sqlite://…`.
+    pub url: String,
+    /// Connections per backend pool.
+    pub max_connections: u32,
+    /// How long a query may wait for a free connection.
+    #[serde(with = "humantime_serde")]
+    pub acquire_timeout: Duration,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        let pool = PoolOptions::default();
+        Self {
+            url: "sqlite://c360-demo.db".into(),
+            // A database runs a few queries per core at once; more connections only queue
+            // inside it, where queueing costs context switches (BENCHMARKS.md, overload: 8
+            // per backend served 11 % more uncached reads than 16). Admission control queues
+            // the rest in c360, where it is cheap and sheddable.
+            max_connections: 8,
+            acquire_timeout: pool.acquire_timeout,
+        }
+    }
+}
+
+/// The schemes of the databases c360 speaks.
+pub const DATABASE_SCHEMES: &[&str] = &["postgres://", "postgresql://", "sqlite:"];
+
+impl DatabaseSettings {
+    /// Refuses the first value out of its range.
+    pub fn check(&self, c: &mut Check) {
+        c.url("url", &self.url, DATABASE_SCHEMES);
+        c.count("max_connections", u64::from(self.max_connections), 1, 1000);
+        c.duration("acquire_timeout", self.acquire_timeout, MS, MINUTE);
     }
 }
 

@@ -10,10 +10,11 @@ mod admission;
 mod breaker;
 mod hedge;
 mod retry;
+mod settings;
 
-pub use admission::{Admission, AdmissionSettings, Permit, Priority, Shed};
-pub use breaker::{BreakerSettings, CircuitState};
-pub use hedge::HedgeSettings;
+pub use admission::{Admission, Permit, Priority, Shed};
+pub use breaker::CircuitState;
+pub use settings::{ResilienceSettings, SourceSettings, SourcesSettings};
 
 use std::{
     future::Future,
@@ -65,31 +66,6 @@ pub struct Outcome {
     pub fetched_at: Timestamp,
     /// How long it took.
     pub latency: Duration,
-}
-
-/// How the fan-out protects the backends and its callers.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Resilience {
-    /// Each backend's reads end after this at the latest.
-    pub timeouts: PerSource<Duration>,
-    /// When a backend's circuit opens, and for how long.
-    pub breaker: BreakerSettings,
-    /// How much reads are hedged.
-    pub hedge: HedgeSettings,
-    /// How many loads run at once.
-    pub admission: AdmissionSettings,
-}
-
-impl Resilience {
-    /// `timeouts`, and the defaults for the rest.
-    pub fn with_timeouts(timeouts: PerSource<Duration>) -> Self {
-        Self {
-            timeouts,
-            breaker: BreakerSettings::default(),
-            hedge: HedgeSettings::default(),
-            admission: AdmissionSettings::default(),
-        }
-    }
 }
 
 /// Asks the backends; cheap to clone.
@@ -184,18 +160,28 @@ impl Fanout {
     /// Reads profiles from `sources` and lookups from `lookups`, each backend's reads ending
     /// after its timeout at the latest; breakers, hedging and admission at their defaults.
     pub fn new(sources: Sources, lookups: Arc<dyn Lookups>, timeouts: PerSource<Duration>) -> Self {
-        Self::with(sources, lookups, Resilience::with_timeouts(timeouts))
+        let mut settings = SourcesSettings::default();
+        for kind in SourceKind::ALL {
+            settings.of_mut(kind).timeout = timeouts[kind];
+        }
+        Self::with(sources, lookups, &settings, &ResilienceSettings::default())
     }
 
-    /// Reads profiles from `sources` and lookups from `lookups`, as `resilience` says.
-    pub fn with(sources: Sources, lookups: Arc<dyn Lookups>, resilience: Resilience) -> Self {
+    /// Reads profiles from `sources` and lookups from `lookups`, each backend as `settings`
+    /// says, guarded as `resilience` says.
+    pub fn with(
+        sources: Sources,
+        lookups: Arc<dyn Lookups>,
+        settings: &SourcesSettings,
+        resilience: &ResilienceSettings,
+    ) -> Self {
         Self {
             sources,
             lookups,
-            timeouts: resilience.timeouts,
+            timeouts: PerSource::from_fn(|kind| settings.of(kind).timeout),
             guards: Arc::new(PerSource::from_fn(|_| Guards {
-                breaker: Breaker::new(resilience.breaker),
-                hedger: Hedger::new(resilience.hedge),
+                breaker: Breaker::new(resilience.breaker_failures, resilience.breaker_cooldown),
+                hedger: Hedger::new(resilience.hedge_budget, resilience.hedge_min_delay),
                 reads: AtomicU64::new(0),
                 latency: Histogram::default(),
                 timeouts: AtomicU64::new(0),
@@ -203,7 +189,7 @@ impl Fanout {
                 warnings: LogGate::new(SOURCE_WARNING_EVERY),
                 in_flight: AtomicU64::new(0),
             })),
-            admission: Admission::new(resilience.admission),
+            admission: Admission::new(resilience),
             retries: Arc::new(Retries {
                 budget: RetryBudget::new(),
                 done: AtomicU64::new(0),

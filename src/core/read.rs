@@ -4,9 +4,12 @@
 //! and so can a test or a benchmark.
 
 mod bypass;
+mod freshness;
 mod invalidate;
 mod load;
 mod refresh;
+
+pub use freshness::{CatalogSettings, Freshener, refresh_catalog, reload_catalog};
 
 use std::{sync::Arc, time::Duration};
 
@@ -16,7 +19,9 @@ use tokio::{
 };
 
 use crate::{
-    core::cache::{CacheStats, CachedProfile, Change, Lookup, ProfileCache, RedisCache},
+    core::cache::{
+        CacheSettings, CacheStats, CachedProfile, Change, Lookup, ProfileCache, RedisCache,
+    },
     core::entry::ServedFrom,
     core::fanout::Fanout,
     core::fanout::{Priority, Shed},
@@ -62,17 +67,6 @@ pub enum ProfileError {
     Overloaded(#[from] Shed),
 }
 
-/// Timings of the read path.
-#[derive(Debug, Clone, Copy)]
-pub struct ReadPolicy {
-    /// A partial profile (some backend failed) is reused this long, no longer.
-    pub partial_ttl: Duration,
-    /// A hit older than this is served while one background reload runs.
-    pub refresh_after: Duration,
-    /// Nothing older than this is served, stale or not.
-    pub max_age: Duration,
-}
-
 /// Serves profiles; cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Profiles {
@@ -85,7 +79,8 @@ struct Inner {
     l2: Option<RedisCache>,
     fanout: Fanout,
     catalog: Arc<Catalog>,
-    policy: ReadPolicy,
+    /// How long partial and old entries are reused.
+    settings: CacheSettings,
     changes: broadcast::Sender<Change>,
     /// Background refreshes that may run at once.
     refreshing: Arc<Semaphore>,
@@ -103,7 +98,7 @@ impl Profiles {
         l2: Option<RedisCache>,
         fanout: Fanout,
         catalog: Arc<Catalog>,
-        policy: ReadPolicy,
+        settings: CacheSettings,
     ) -> Self {
         let (changes, _) = broadcast::channel(CHANGE_BACKLOG);
         Self {
@@ -112,7 +107,7 @@ impl Profiles {
                 l2,
                 fanout,
                 catalog,
-                policy,
+                settings,
                 changes,
                 refreshing: Arc::new(Semaphore::new(refresh::CONCURRENT_REFRESHES)),
                 bypasses: bypass::Bypasses::default(),
@@ -185,7 +180,7 @@ impl Profiles {
         priority: Priority,
     ) -> Result<Served, ProfileError> {
         let needed = sections.sources();
-        let policy = self.inner.policy;
+        let partial_ttl = self.inner.settings.partial_ttl;
         let max_age = match freshness {
             Freshness::Bypass => {
                 let bypass = Box::pin(self.bypass(customer, needed, deadline, priority));
@@ -200,7 +195,7 @@ impl Profiles {
             entry.catalog() == catalog
                 && entry.covers(needed)
                 && max_age.is_none_or(|max| age <= max)
-                && (entry.is_complete() || age < policy.partial_ttl)
+                && (entry.is_complete() || age < partial_ttl)
         };
         // The hit path stays small; the miss path (L2, the fan-out, the merge) is a future of
         // its own, boxed, so that a hit neither builds nor moves it.

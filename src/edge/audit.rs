@@ -16,7 +16,7 @@ use std::{
     },
 };
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::{io::AsyncWriteExt, sync::mpsc};
 
 /// Records the writer may fall behind by.
@@ -49,6 +49,16 @@ pub struct Record {
     pub served_from: Option<&'static str>,
 }
 
+/// Where the audit trail goes: one JSON line per profile read and lookup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditSettings {
+    /// A file the records are appended to.
+    pub path: Option<String>,
+    /// Or standard output.
+    pub stdout: bool,
+}
+
 /// Where records go; cheap to clone. Off, it costs a branch.
 #[derive(Debug, Clone, Default)]
 pub struct Audit {
@@ -56,7 +66,32 @@ pub struct Audit {
     dropped: Arc<AtomicU64>,
 }
 
+/// Why the audit trail cannot be written.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot open the audit file {path}")]
+pub struct AuditError {
+    /// The file.
+    path: String,
+    /// Why.
+    #[source]
+    error: std::io::Error,
+}
+
 impl Audit {
+    /// The trail `settings` describe: a file, else standard output, else none.
+    pub async fn open(settings: &AuditSettings) -> Result<Self, AuditError> {
+        match (&settings.path, settings.stdout) {
+            (Some(path), _) => Self::file(Path::new(path))
+                .await
+                .map_err(|error| AuditError {
+                    path: path.clone(),
+                    error,
+                }),
+            (None, true) => Ok(Self::stdout()),
+            (None, false) => Ok(Self::off()),
+        }
+    }
+
     /// No audit.
     pub fn off() -> Self {
         Self::default()

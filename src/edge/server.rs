@@ -1,19 +1,28 @@
-//! The gRPC server: `CustomerService`, `CatalogService`, health, reflection (v1 and v1alpha)
-//! and gRPC-Web with CORS, on a listener the caller has bound, in plaintext or TLS (`tls`),
-//! until `shutdown` resolves.
+//! The gRPC server: `CustomerService`, `CatalogService`, `CacheAdminService`, health
+//! (`health.rs`), reflection (v1 and v1alpha) and gRPC-Web with CORS, on a listener the caller
+//! has bound, in plaintext or TLS (`tls.rs`), until `shutdown` resolves; `/metrics` on a
+//! listener of its own (`scrape.rs`, `exposition.rs`). Its layers, in the order a call meets
+//! them: browsers (`browser.rs`), counting and logging (`observe.rs`), deadlines
+//! (`deadline.rs`), the door (`auth.rs`). Its settings are `settings.rs`'.
 
 mod auth;
 mod browser;
 mod deadline;
+mod exposition;
+mod health;
 mod observe;
 mod scrape;
+mod settings;
 pub mod tls;
 
-use std::{future::Future, time::Duration};
+use std::{future::Future, sync::Arc};
 
-use tokio::net::TcpListener;
+use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::{Server, server::TcpIncoming};
-use tonic_health::ServingStatus;
+
+pub use exposition::{CONTENT_TYPE, REVISION, VERSION};
+pub use health::{Readiness, SERVICES};
+pub use settings::{MetricsSettings, ServerSettings, TlsSettings};
 
 use c360_proto::{
     self as pb,
@@ -24,7 +33,14 @@ use c360_proto::{
     },
 };
 
-use crate::app::App;
+use crate::{
+    core::read::Profiles,
+    edge::{
+        auth::Authenticator,
+        grpc::{CacheAdminApi, CatalogApi, CustomerApi},
+        rpc_metrics::RpcMetrics,
+    },
+};
 
 /// Why the server stopped with an error.
 #[derive(Debug, thiserror::Error)]
@@ -40,118 +56,75 @@ pub enum ServeError {
     Tls(#[from] tls::TlsError),
 }
 
-/// The full names of the services c360 reports health for.
-pub const SERVICES: [&str; 3] = [
-    "customer360.v1.CustomerService",
-    "customer360.v1.CatalogService",
-    "customer360.v1.CacheAdminService",
-];
-
-/// Sets every service's entry to `services` and the overall entry to `overall` (`SERVING`
-/// when true).
-async fn set_health(
-    health: &tonic_health::server::HealthReporter,
-    (services, overall): (bool, bool),
-) {
-    let status = |serving| match serving {
-        true => ServingStatus::Serving,
-        false => ServingStatus::NotServing,
-    };
-    health.set_service_status("", status(overall)).await;
-    for service in SERVICES {
-        health.set_service_status(service, status(services)).await;
-    }
-}
-
 /// Connections from `listener`, with Nagle's algorithm off: a small response must not wait
 /// for the client's delayed ACK (40 ms on Linux).
 fn incoming(listener: TcpListener) -> TcpIncoming {
     TcpIncoming::from(listener).with_nodelay(Some(true))
 }
 
-/// How often readiness is checked: health follows it (a change feed that stops, a background
-/// task that died and waits to restart, make the replica `NOT_SERVING` until they are back).
-const READY_POLL: Duration = Duration::from_millis(20);
-
-/// Serves `app` on `listener` until `shutdown` resolves. Health says `SERVING` while the app
-/// is ready (every change feed followed from a known position, every background task
-/// running), `NOT_SERVING` otherwise; the overall entry (`""`) also while no backend answers
-/// (`app/probe.rs`). On
-/// shutdown it turns `NOT_SERVING` first, new calls are served for `server.drain` more, then
-/// the listener closes, watches end with `UNAVAILABLE`, and calls in flight finish before
-/// this returns.
-pub async fn run(
-    listener: TcpListener,
-    app: App,
-    shutdown: impl Future<Output = ()> + Send,
-) -> Result<(), ServeError> {
-    run_with_metrics(listener, None, app, shutdown).await
+/// What the server serves, as the wiring assembles it.
+#[derive(Debug)]
+pub struct Served {
+    /// `CustomerService`.
+    pub customer: CustomerApi,
+    /// `CatalogService`.
+    pub catalog: CatalogApi,
+    /// `CacheAdminService`.
+    pub admin: CacheAdminApi,
+    /// The read path: its watches end at shutdown, its figures are `/metrics`'.
+    pub profiles: Profiles,
+    /// Limits, keepalive, connection age, the drain, TLS.
+    pub settings: ServerSettings,
+    /// What health reports, as it changes.
+    pub readiness: watch::Receiver<Readiness>,
+    /// Who may call, when authentication is on.
+    pub authenticator: Option<Arc<Authenticator>>,
+    /// The gRPC figures per method, when counted.
+    pub rpcs: Option<Arc<RpcMetrics>>,
 }
 
-/// [`run`], and `/metrics` on `metrics` (see `scrape.rs`) for as long as gRPC is served.
-pub async fn run_with_metrics(
+/// Serves `served` on `listener`, and `/metrics` on `metrics` if given (see `scrape.rs`),
+/// until `shutdown` resolves. Health follows readiness (every change feed followed from a
+/// known position, every background task running), the overall entry (`""`) also whether any
+/// backend answers. On shutdown it turns `NOT_SERVING` first, new calls are served for
+/// `server.drain` more, then the listener closes, watches end with `UNAVAILABLE`, and calls in
+/// flight finish before this returns.
+pub async fn run(
     listener: TcpListener,
     metrics: Option<TcpListener>,
-    app: App,
+    served: Served,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let scraped = metrics.map(|metrics| {
+        let exposition = exposition::Exposition {
+            profiles: served.profiles.clone(),
+            rpcs: served.rpcs.clone(),
+            readiness: served.readiness.clone(),
+        };
         tokio::spawn(scrape::serve(
             metrics,
-            app.exposition(),
-            app.authenticator(),
+            exposition,
+            served.authenticator.clone(),
         ))
     });
-    let served = serve(listener, app, shutdown).await;
+    let result = serve(listener, served, shutdown).await;
     if let Some(scraped) = scraped {
         scraped.abort();
     }
-    served
+    result
 }
 
 async fn serve(
     listener: TcpListener,
-    app: App,
+    served: Served,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let limits = served.settings;
     // A certificate that does not load stops the start, before anything is served.
-    let tls = app
-        .server_settings()
-        .tls
-        .as_ref()
-        .map(tls::Acceptor::new)
-        .transpose()?;
+    let tls = limits.tls.as_ref().map(tls::Acceptor::new).transpose()?;
     let (health, health_service) = tonic_health::server::health_reporter();
-    set_health(&health, (false, false)).await;
-    let readiness = app.readiness();
-    let following_readiness = tokio::spawn({
-        let health = health.clone();
-        async move {
-            // (the services' entries, the overall entry)
-            let mut serving = (false, false);
-            loop {
-                let ready = readiness.is_ready();
-                let now = (ready, ready && readiness.any_backend_answers());
-                if now.0 != serving.0 {
-                    if now.1 {
-                        tracing::info!("ready: health SERVING");
-                    } else if ready {
-                        tracing::warn!(
-                            "ready: the services' health SERVING, the overall entry NOT_SERVING until a backend answers"
-                        );
-                    } else {
-                        let down = readiness.down();
-                        tracing::warn!(?down, "not ready: health NOT_SERVING");
-                    }
-                }
-                if now != serving {
-                    set_health(&health, now).await;
-                    serving = now;
-                }
-                tokio::time::sleep(READY_POLL).await;
-            }
-        }
-    });
+    health::set(&health, (false, false)).await;
+    let following = tokio::spawn(health::follow(health.clone(), served.readiness));
     let reflection = || {
         tonic_reflection::server::Builder::configure()
             .register_encoded_file_descriptor_set(pb::FILE_DESCRIPTOR_SET)
@@ -159,20 +132,19 @@ async fn serve(
     };
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
-    let (profiles, drain) = (app.profiles().clone(), app.server_settings().drain);
+    let (profiles, drain) = (served.profiles, limits.drain);
     let draining = async move {
         shutdown.await;
         tracing::info!(
             ?drain,
             "shutting down: health NOT_SERVING, still serving new calls while load balancers notice"
         );
-        following_readiness.abort();
-        set_health(&health, (false, false)).await;
+        following.abort();
+        health::set(&health, (false, false)).await;
         tokio::time::sleep(drain).await;
         tracing::info!("listener closed: ending watches, finishing calls in flight");
         profiles.close_watches();
     };
-    let limits = app.server_settings().clone();
     let router = Server::builder()
         .accept_http1(true)
         .max_concurrent_streams(limits.max_concurrent_streams)
@@ -181,15 +153,15 @@ async fn serve(
         .max_connection_age(limits.max_connection_age)
         .max_connection_age_grace(limits.max_connection_age_grace)
         .layer(browser::BrowserLayer::new(&limits.cors_origins))
-        .layer(observe::ObserveLayer::new(app.rpc_metrics()))
+        .layer(observe::ObserveLayer::new(served.rpcs))
         .layer(deadline::DeadlineLayer::new(limits.max_deadline))
-        .layer(auth::AuthLayer::new(app.authenticator()))
+        .layer(auth::AuthLayer::new(served.authenticator))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
-        .add_service(CustomerServiceServer::new(app.customer_api()))
-        .add_service(CatalogServiceServer::new(app.catalog_api()))
-        .add_service(CacheAdminServiceServer::new(app.cache_admin_api()));
+        .add_service(CustomerServiceServer::new(served.customer))
+        .add_service(CatalogServiceServer::new(served.catalog))
+        .add_service(CacheAdminServiceServer::new(served.admin));
     match tls {
         None => {
             router

@@ -13,7 +13,7 @@ use crate::{
     app::App,
     app::config::Settings,
     core::db::{Bind, Db, DbError, PoolOptions},
-    edge::server::{self, ServeError},
+    edge::server::ServeError,
     tools::seed::{self, SeedError, SeedOptions},
 };
 
@@ -159,7 +159,7 @@ pub async fn run(
         ))),
         _ => None,
     };
-    let served = server::run_with_metrics(listener, metrics, app, shutdown).await;
+    let served = app.serve(listener, metrics, shutdown).await;
     if let Some(activity) = activity {
         activity.abort();
     }

@@ -3,7 +3,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use c360::app::config::{ApiKeyConfig, JwtConfig, Secret, Settings};
+use c360::{
+    app::config::Settings,
+    core::settings::Secret,
+    edge::auth::{ApiKeySettings, JwtSettings},
+};
 use c360_proto as pb;
 use jsonwebtoken::{Algorithm, EncodingKey, Header, encode};
 use tonic::{Code, Request};
@@ -16,7 +20,7 @@ const SERVICE_KEY: &str = "c360_k_test_orders_service_5b0d";
 
 fn protect(settings: &mut Settings) {
     settings.auth.enabled = true;
-    settings.auth.jwt = Some(JwtConfig {
+    settings.auth.jwt = Some(JwtSettings {
         algorithms: vec!["HS256".into()],
         issuer: "https://idp.test".into(),
         audience: "c360".into(),
@@ -25,7 +29,7 @@ fn protect(settings: &mut Settings) {
         keys_file: None,
         roles_claim: "roles".into(),
     });
-    settings.auth.api_keys = vec![ApiKeyConfig {
+    settings.auth.api_keys = vec![ApiKeySettings {
         name: "orders-service".into(),
         sha256: c360::edge::auth::api_key_hash(SERVICE_KEY),
         roles: vec!["service".into()],

@@ -69,7 +69,7 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
     // Tests stop their servers at once (the drain has a test of its own).
     settings.server.drain = std::time::Duration::ZERO;
     // Every replica of a test shares this L2 key (32 bytes of 0x2a).
-    settings.redis.encryption_keys = vec![c360::app::config::Secret::new(
+    settings.redis.encryption_keys = vec![c360::core::settings::Secret::new(
         "test:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
     )];
     settings
@@ -128,14 +128,9 @@ pub async fn serve_unready(app: App, database: Arc<TestDatabase>) -> TestApp {
     let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let metrics_addr = metrics.local_addr().expect("local address");
     let (shutdown, stopped) = oneshot::channel();
-    let server = tokio::spawn(server::run_with_metrics(
-        listener,
-        Some(metrics),
-        app,
-        async {
-            let _ = stopped.await;
-        },
-    ));
+    let server = tokio::spawn(app.serve(listener, Some(metrics), async {
+        let _ = stopped.await;
+    }));
     let channel = Endpoint::from_shared(format!("http://{addr}"))
         .expect("endpoint")
         .connect()

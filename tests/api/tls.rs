@@ -7,10 +7,8 @@
 use std::{net::SocketAddr, path::Path, sync::Arc, time::Duration};
 
 use c360::{
-    app::App,
-    app::config::{Settings, TlsSettings},
-    core::vocab::CustomerId,
-    edge::server,
+    app::App, app::config::Settings, core::vocab::CustomerId, edge::server,
+    edge::server::TlsSettings,
 };
 use c360_proto::{CacheTier, SourceStatus, customer_service_client::CustomerServiceClient};
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
@@ -38,7 +36,7 @@ impl TlsServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel();
-        let server = tokio::spawn(server::run(listener, app, async {
+        let server = tokio::spawn(app.serve(listener, None, async {
             let _ = stopped.await;
         }));
         Self {
@@ -177,7 +175,7 @@ async fn a_certificate_that_does_not_load_stops_the_start_saying_which_file() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
     let error = tokio::time::timeout(
         Duration::from_secs(10),
-        server::run(listener, app, std::future::pending()),
+        app.serve(listener, None, std::future::pending()),
     )
     .await
     .expect("it stops at once")
@@ -188,7 +186,8 @@ async fn a_certificate_that_does_not_load_stops_the_start_saying_which_file() {
     settings.server.tls = Some(tls);
     let app = App::connect(&settings).await.expect("build the app");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
-    let error = server::run(listener, app, std::future::pending())
+    let error = app
+        .serve(listener, None, std::future::pending())
         .await
         .expect_err("a missing key is refused");
     assert!(error.to_string().contains("missing.key"), "{error}");

@@ -8,6 +8,9 @@
 //! commits. Applying a change twice is harmless: it is an invalidation.
 
 mod position;
+mod settings;
+
+pub use settings::FeedSettings;
 
 use std::{collections::BTreeSet, sync::Arc, sync::atomic::Ordering, time::Duration};
 
@@ -31,25 +34,6 @@ pub trait FeedSink: Send + Sync + 'static {
     fn catalog_changed(&self) -> BoxFuture<'_, ()>;
     /// Changes may have been missed: drop everything cached.
     fn resync(&self);
-}
-
-/// How a follower follows.
-#[derive(Debug, Clone, Copy)]
-pub struct FeedConfig {
-    /// SQLite: how often to read the feed. Postgres: how often to re-read the changes the
-    /// horizon has not passed (late commits are applied within this).
-    pub poll_interval: Duration,
-    /// Rows older than this are deleted.
-    pub retention: Duration,
-}
-
-impl Default for FeedConfig {
-    fn default() -> Self {
-        Self {
-            poll_interval: Duration::from_millis(100),
-            retention: Duration::from_secs(3600),
-        }
-    }
 }
 
 /// Rows read per query.
@@ -92,13 +76,18 @@ struct FeedRow {
 }
 
 /// Follows the feed of `db` until the task is dropped.
-pub async fn follow(db: Db, sink: Arc<dyn FeedSink>, stats: Arc<FeedStats>, config: FeedConfig) {
+pub async fn follow(
+    db: Db,
+    sink: Arc<dyn FeedSink>,
+    stats: Arc<FeedStats>,
+    settings: FeedSettings,
+) {
     let mut follower = Follower {
         position: Position::new(0, 0),
         db,
         sink,
         stats,
-        config,
+        settings,
         failing: false,
     };
     let mut backoff = RETRY_AFTER;
@@ -118,7 +107,7 @@ struct Follower {
     db: Db,
     sink: Arc<dyn FeedSink>,
     stats: Arc<FeedStats>,
-    config: FeedConfig,
+    settings: FeedSettings,
     position: Position,
     failing: bool,
 }
@@ -156,7 +145,7 @@ impl Follower {
         self.publish_position();
         // Everything committed before the start is in no cached entry (L1 was just flushed).
         self.stats.caught_up(began);
-        self.stats.started.store(true, Ordering::Release);
+        self.stats.started.send_replace(true);
         Ok(())
     }
 
@@ -170,7 +159,7 @@ impl Follower {
     }
 
     async fn follow_by_polling(mut self) {
-        let mut poll = tokio::time::interval(self.config.poll_interval);
+        let mut poll = tokio::time::interval(self.settings.poll_interval);
         let mut prune = tokio::time::interval(PRUNE_EVERY);
         loop {
             tokio::select! {
@@ -183,7 +172,7 @@ impl Follower {
     async fn follow_notifications(mut self, pool: sqlx::PgPool) {
         let (wake, mut woken) = mpsc::channel(1);
         let listener = tokio::spawn(listen(pool, wake));
-        let mut settle = tokio::time::interval(self.config.poll_interval);
+        let mut settle = tokio::time::interval(self.settings.poll_interval);
         settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut prune = tokio::time::interval(PRUNE_EVERY);
         loop {
@@ -344,7 +333,7 @@ impl Follower {
     }
 
     async fn prune(&self) {
-        let cutoff = chrono::Utc::now() - self.config.retention;
+        let cutoff = chrono::Utc::now() - self.settings.retention;
         let deleted = match self.db {
             Db::Postgres(_) => self.db.execute(PRUNE_PG, &[Bind::Time(cutoff)]).await,
             Db::Sqlite(_) => {

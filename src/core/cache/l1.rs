@@ -14,23 +14,11 @@ use std::{future::Future, sync::Arc, time::Duration};
 use moka::{Expiry, future::Cache, notification::RemovalCause, ops::compute::Op};
 
 use super::{
-    CachedProfile,
+    CacheSettings, CachedProfile,
     generations::{Generation, Generations},
     stats::{CacheStats, bump},
 };
 use crate::{core::entry::ServedFrom, core::vocab::CustomerId};
-
-/// L1 sizing.
-#[derive(Debug, Clone, Copy)]
-pub struct L1Config {
-    /// Bound on the bytes held.
-    pub max_bytes: u64,
-    /// Age after which an entry is dropped, whatever else happens.
-    pub ttl: Duration,
-    /// How long a customer the backends do not know is remembered as unknown (zero: not at
-    /// all), so that walking unknown ids does not reach CRM every time.
-    pub not_found_ttl: Duration,
-}
 
 /// Unknown customers remembered at once, at most.
 const MAX_NOT_FOUND: u64 = 100_000;
@@ -107,23 +95,23 @@ impl std::fmt::Debug for ProfileCache {
 }
 
 impl ProfileCache {
-    /// An empty cache that counts into `stats`.
-    pub fn new(config: L1Config, stats: Arc<CacheStats>) -> Self {
+    /// An empty cache, bounded and expiring as `settings` say, that counts into `stats`.
+    pub fn new(settings: &CacheSettings, stats: Arc<CacheStats>) -> Self {
         let evictions = stats.clone();
         let entries = Cache::builder()
-            .max_capacity(config.max_bytes)
+            .max_capacity(settings.max_bytes)
             .weigher(|_, slot: &Slot| slot.profile.weight())
-            .expire_after(ByAge { ttl: config.ttl })
+            .expire_after(ByAge { ttl: settings.ttl })
             .eviction_listener(move |_, _, cause| {
                 if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
                     bump(&evictions.evictions);
                 }
             })
             .build();
-        let not_found = (!config.not_found_ttl.is_zero()).then(|| {
+        let not_found = (!settings.not_found_ttl.is_zero()).then(|| {
             Cache::builder()
                 .max_capacity(MAX_NOT_FOUND)
-                .time_to_live(config.not_found_ttl)
+                .time_to_live(settings.not_found_ttl)
                 .build()
         });
         Self {

@@ -15,9 +15,13 @@
 //! bound to their Redis key; one that does not open is a counted miss, never served.
 
 mod seal;
+mod settings;
 mod unconfirmed;
 
-pub use self::seal::{KeyError, Rejected, SealKeys, parse_key};
+pub use self::{
+    seal::{KeyError, Rejected, SealKeys, parse_key},
+    settings::RedisSettings,
+};
 
 use std::{sync::Arc, time::Duration};
 
@@ -29,6 +33,7 @@ use super::CachedProfile;
 use super::stats::{CacheStats, bump};
 use crate::{
     core::entry::{EncodedProfile, L2Entry},
+    core::settings::OutOfRange,
     core::vocab::CustomerId,
 };
 
@@ -56,49 +61,54 @@ pub struct FillGuard {
     epoch: String,
 }
 
-/// How to reach L2.
-#[derive(Debug, Clone)]
-pub struct L2Config {
-    /// `redis://host:port/db`, or `rediss://` for TLS.
-    pub url: String,
-    /// With TLS: the CA that issued Redis's certificate (PEM), when not one of the system's.
-    pub ca: Option<Vec<u8>>,
-    /// Key prefix, so that deployments (and test runs) sharing a Redis never meet.
-    pub prefix: String,
-    /// Lifetime of an entry.
-    pub ttl: Duration,
-    /// Longest any Redis call may take before it counts as a miss.
-    pub timeout: Duration,
-    /// What entries are sealed with.
-    pub keys: SealKeys,
-}
-
-impl L2Config {
-    /// A client of this Redis: over TLS for a `rediss://` URL, trusting `ca` if given.
-    fn client(&self) -> redis::RedisResult<redis::Client> {
-        match &self.ca {
-            None => redis::Client::open(self.url.as_str()),
-            Some(ca) => redis::Client::build_with_tls(
-                self.url.as_str(),
-                redis::TlsCertificates {
-                    client_tls: None,
-                    root_cert: Some(ca.clone()),
-                },
-            ),
-        }
-    }
-}
-
-/// Why L2 could not be set up (a bad URL; an unreachable Redis is not an error).
+/// Why L2 could not be set up (an unreachable Redis is not an error).
 #[derive(Debug, thiserror::Error)]
-#[error("invalid Redis configuration: {0}")]
-pub struct L2Error(String);
+pub enum L2Error {
+    /// The URL or the pool is unusable.
+    #[error("invalid Redis configuration: {0}")]
+    Invalid(String),
+    /// A setting cannot be used: a CA file that does not read, keys that do not parse.
+    #[error(transparent)]
+    Settings(#[from] OutOfRange),
+}
+
+/// A client of the Redis at `url`: over TLS for a `rediss://` URL, trusting `ca` if given.
+fn client(url: &str, ca: Option<Vec<u8>>) -> Result<redis::Client, L2Error> {
+    let client = match ca {
+        None => redis::Client::open(url),
+        Some(ca) => redis::Client::build_with_tls(
+            url,
+            redis::TlsCertificates {
+                client_tls: None,
+                root_cert: Some(ca),
+            },
+        ),
+    };
+    client.map_err(|e| L2Error::Invalid(e.to_string()))
+}
+
+/// The keys of `settings`, the first to seal with.
+fn seal_keys(settings: &RedisSettings) -> Result<SealKeys, OutOfRange> {
+    let refused = |value: &str, rule: String| OutOfRange {
+        key: "redis.encryption_keys".into(),
+        value: value.into(),
+        rule,
+    };
+    let keys = settings.encryption_keys.iter().map(|k| k.expose());
+    SealKeys::from_config(keys)
+        .map_err(|e| refused("(hidden)", e.to_string()))?
+        .ok_or_else(|| refused("[]", "must hold a key when redis.url is set".into()))
+}
 
 /// The Redis cache, and this replica's end of the invalidation bus.
 #[derive(Clone)]
 pub struct RedisCache {
     pool: Pool,
-    config: Arc<L2Config>,
+    /// A client of the same Redis, for the bus's own subscriptions.
+    client: redis::Client,
+    settings: Arc<RedisSettings>,
+    /// What entries are sealed with.
+    keys: Arc<SealKeys>,
     stats: Arc<CacheStats>,
     /// This replica's id on the bus, so that it can tell its own messages from the others'.
     replica: u64,
@@ -108,7 +118,7 @@ pub struct RedisCache {
 impl std::fmt::Debug for RedisCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisCache")
-            .field("prefix", &self.config.prefix)
+            .field("prefix", &self.settings.prefix)
             .finish()
     }
 }
@@ -119,36 +129,54 @@ impl RedisCache {
         &self.stats
     }
 
-    /// A pool to the Redis of `config`; it connects on first use and reconnects by itself.
-    pub fn new(config: L2Config, stats: Arc<CacheStats>) -> Result<Self, L2Error> {
+    /// A pool to the Redis of `settings`, if one is set; it connects on first use and
+    /// reconnects by itself.
+    pub fn connect(
+        settings: &RedisSettings,
+        stats: Arc<CacheStats>,
+    ) -> Result<Option<Self>, L2Error> {
+        let Some(url) = &settings.url else {
+            return Ok(None);
+        };
+        let ca = settings.ca_file.as_deref().map(|path| {
+            std::fs::read(path).map_err(|e| OutOfRange {
+                key: "redis.ca_file".into(),
+                value: path.display().to_string(),
+                rule: format!("must be readable: {e}"),
+            })
+        });
+        let client = client(url, ca.transpose()?)?;
+        let keys = seal_keys(settings)?;
         // From the client's connection information, which carries its TLS roots
         // (deadpool's own configuration would drop them).
-        let client = config.client().map_err(|e| L2Error(e.to_string()))?;
-        let manager = Manager::new(client.get_connection_info().clone())
-            .map_err(|e| L2Error(e.to_string()))?;
+        let invalid = |e: &dyn std::fmt::Display| L2Error::Invalid(e.to_string());
+        let manager =
+            Manager::new(client.get_connection_info().clone()).map_err(|e| invalid(&e))?;
         let pool = Pool::builder(manager)
             .max_size(32)
             .timeouts(Timeouts {
-                wait: Some(config.timeout),
-                create: Some(config.timeout),
-                recycle: Some(config.timeout),
+                wait: Some(settings.timeout),
+                create: Some(settings.timeout),
+                recycle: Some(settings.timeout),
             })
             .runtime(Runtime::Tokio1)
             .build()
-            .map_err(|e| L2Error(e.to_string()))?;
-        Ok(Self {
+            .map_err(|e| invalid(&e))?;
+        Ok(Some(Self {
             pool,
-            config: Arc::new(config),
+            client,
+            settings: Arc::new(settings.clone()),
+            keys: Arc::new(keys),
             stats,
             replica: rand::random(),
             unconfirmed: Arc::default(),
-        })
+        }))
     }
 
     /// Whether Redis answers a `PING` within the L2 timeout (at least a second: a first
     /// connection takes longer than a command): `Err` says why not.
     pub async fn ping(&self) -> Result<(), String> {
-        let wait = self.config.timeout.max(Duration::from_secs(1));
+        let wait = self.settings.timeout.max(Duration::from_secs(1));
         let ping = async {
             let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
             redis::cmd("PING")
@@ -167,27 +195,27 @@ impl RedisCache {
         self.replica
     }
 
-    /// A client of the Redis of its configuration (with its CA, over TLS).
-    pub fn client(&self) -> redis::RedisResult<redis::Client> {
-        self.config.client()
+    /// A client of the same Redis (with its CA, over TLS), for subscriptions.
+    pub fn client(&self) -> &redis::Client {
+        &self.client
     }
 
     /// The pub/sub channel replicas tell each other about invalidations on.
     pub fn channel(&self) -> String {
-        format!("{}:v1:invalidations", self.config.prefix)
+        format!("{}:v1:invalidations", self.settings.prefix)
     }
 
     /// The Redis key `customer`'s entry is stored under.
     pub fn profile_key(&self, customer: CustomerId) -> String {
-        format!("{}:v2:profile:{customer}", self.config.prefix)
+        format!("{}:v2:profile:{customer}", self.settings.prefix)
     }
 
     fn generation_key(&self, customer: CustomerId) -> String {
-        format!("{}:v2:gen:{customer}", self.config.prefix)
+        format!("{}:v2:gen:{customer}", self.settings.prefix)
     }
 
     fn epoch_key(&self) -> String {
-        format!("{}:v2:epoch", self.config.prefix)
+        format!("{}:v2:epoch", self.settings.prefix)
     }
 
     /// Runs `call` on a pooled connection within the timeout; `None` (counted) on any failure.
@@ -201,7 +229,7 @@ impl RedisCache {
                 .await
                 .map_err(|e| e.to_string())
         };
-        self.within(what, self.config.timeout, attempt).await
+        self.within(what, self.settings.timeout, attempt).await
     }
 
     /// Runs `pipe` (atomically, as built) within `timeout`; false (counted) on any failure.
@@ -248,7 +276,6 @@ impl RedisCache {
             return None;
         };
         let bytes = match self
-            .config
             .keys
             .open(self.profile_key(customer).as_bytes(), &sealed)
         {
@@ -327,7 +354,7 @@ impl RedisCache {
             .arg(self.generation_key(customer))
             .arg(self.epoch_key())
             .arg(
-                self.config.keys.seal(
+                self.keys.seal(
                     self.profile_key(customer).as_bytes(),
                     &entry
                         .encoded
@@ -335,7 +362,7 @@ impl RedisCache {
                 ),
             )
             .arg(&guard.generation)
-            .arg(u64::try_from(self.config.ttl.as_millis()).unwrap_or(u64::MAX))
+            .arg(u64::try_from(self.settings.ttl.as_millis()).unwrap_or(u64::MAX))
             .arg(&guard.epoch);
         let stored: Option<i64> = self.run("fill", eval).await;
         if stored == Some(0) {
@@ -352,7 +379,7 @@ impl RedisCache {
         }
         let attempt = self.unconfirmed.begin();
         // A generation key outlives any fill that could have read it.
-        let keep = (self.config.ttl * 2).as_secs().max(60);
+        let keep = (self.settings.ttl * 2).as_secs().max(60);
         let mut pipe = redis::pipe();
         pipe.atomic();
         for customer in customers {
@@ -365,7 +392,7 @@ impl RedisCache {
             pipe.cmd("DEL").arg(self.profile_key(*customer)).ignore();
         }
         if self
-            .run_pipe("invalidate", pipe, self.config.timeout * 4)
+            .run_pipe("invalidate", pipe, self.settings.timeout * 4)
             .await
         {
             self.unconfirmed.confirmed(customers, attempt);
@@ -430,7 +457,7 @@ impl RedisCache {
         if self.run::<()>("flush epoch", epoch).await.is_none() {
             return false;
         }
-        let pattern = format!("{}:v2:profile:*", self.config.prefix);
+        let pattern = format!("{}:v2:profile:*", self.settings.prefix);
         let mut cursor = 0u64;
         loop {
             let mut scan = redis::cmd("SCAN");

@@ -66,8 +66,9 @@ pub struct FeedStats {
     pub position: AtomicI64,
     /// Changes applied whose transactions the horizon has not passed yet (see the feed).
     pub unsettled: AtomicU64,
-    /// Whether the follower has taken its starting position: the replica is ready.
-    pub started: AtomicBool,
+    /// Whether the follower has taken its starting position (the replica is ready), as a
+    /// watch: readiness follows it as it changes.
+    pub started: tokio::sync::watch::Sender<bool>,
     /// Changes applied.
     pub applied: AtomicU64,
     /// Microseconds from the last applied change's commit to its application.
@@ -115,7 +116,7 @@ impl CacheStats {
             database,
             position: AtomicI64::new(0),
             unsettled: AtomicU64::new(0),
-            started: AtomicBool::new(false),
+            started: tokio::sync::watch::Sender::new(false),
             applied: AtomicU64::new(0),
             last_lag_micros: AtomicU64::new(0),
             caught_up_micros: AtomicI64::new(0),
@@ -143,7 +144,7 @@ impl CacheStats {
                     )),
                 },
                 reconnects: f.reconnects.load(Ordering::Relaxed),
-                started: f.started.load(Ordering::Relaxed),
+                started: *f.started.borrow(),
                 database: f.database.clone(),
                 position: f.position.load(Ordering::Relaxed),
                 applied: f.applied.load(Ordering::Relaxed),

@@ -22,35 +22,7 @@ use std::{
 
 use tokio::time::Instant;
 
-/// How the limit adapts.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct AdmissionSettings {
-    /// Loads admitted at once at start.
-    pub initial_limit: usize,
-    /// The limit never goes below this...
-    pub min_limit: usize,
-    /// ...nor above this.
-    pub max_limit: usize,
-    /// How much slower than the baseline loads may get before the limit shrinks: 2.0 lets
-    /// them take twice as long.
-    pub tolerance: f64,
-    /// The share of the limit bulk work may use.
-    pub bulk_share: f64,
-}
-
-impl Default for AdmissionSettings {
-    fn default() -> Self {
-        Self {
-            // Room for a burst: a backend that stalls holds every load for its timeout
-            // until its circuit opens (100 reads/s at 300 ms is 30 at once).
-            initial_limit: 64,
-            min_limit: 4,
-            max_limit: 1024,
-            tolerance: 2.0,
-            bulk_share: 0.5,
-        }
-    }
-}
+use super::ResilienceSettings;
 
 /// Whose work a load is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,7 +49,7 @@ pub struct Admission {
 
 #[derive(Debug)]
 struct Inner {
-    settings: AdmissionSettings,
+    settings: ResilienceSettings,
     in_flight: AtomicUsize,
     limit: AtomicUsize,
     shed: AtomicU64,
@@ -117,15 +89,16 @@ pub struct Permit {
 }
 
 impl Admission {
-    /// Admits loads under a limit adapted as `settings` say.
-    pub fn new(settings: AdmissionSettings) -> Self {
+    /// Admits loads under a limit adapted as `settings` say (its `*_concurrency`,
+    /// `latency_tolerance` and `bulk_share`).
+    pub fn new(settings: &ResilienceSettings) -> Self {
         let initial = settings
-            .initial_limit
-            .clamp(settings.min_limit, settings.max_limit);
+            .initial_concurrency
+            .clamp(settings.min_concurrency, settings.max_concurrency);
         let now = Instant::now();
         Self {
             inner: Arc::new(Inner {
-                settings,
+                settings: *settings,
                 in_flight: AtomicUsize::new(0),
                 limit: AtomicUsize::new(initial),
                 shed: AtomicU64::new(0),
@@ -238,7 +211,7 @@ impl Drop for Permit {
 impl Window {
     /// Ends this window at `now`: the baseline and the limit are estimated again from it.
     /// Returns the new limit.
-    fn close(&mut self, now: Instant, settings: &AdmissionSettings) -> usize {
+    fn close(&mut self, now: Instant, settings: &ResilienceSettings) -> usize {
         let average = self.total / self.loads;
         let (most_in_flight, limit) = (self.most_in_flight, self.limit);
         (self.started, self.loads, self.total, self.most_in_flight) = (now, 0, Duration::ZERO, 0);
@@ -257,15 +230,15 @@ impl Window {
             .copied()
             .unwrap_or(average);
         // Loads too few to fill half the limit say nothing about a higher one.
-        let gradient = (settings.tolerance * baseline.as_secs_f64()
+        let gradient = (settings.latency_tolerance * baseline.as_secs_f64()
             / average.as_secs_f64().max(1e-9))
         .clamp(0.5, 1.0);
         if gradient >= 1.0 && (most_in_flight as f64) < limit / 2.0 {
             return limit.round() as usize;
         }
         let estimate = limit * gradient + limit.sqrt();
-        let min = settings.min_limit as f64;
-        let max = settings.max_limit.max(settings.min_limit) as f64;
+        let min = settings.min_concurrency as f64;
+        let max = settings.max_concurrency.max(settings.min_concurrency) as f64;
         self.limit = (limit * (1.0 - SMOOTHING) + estimate * SMOOTHING).clamp(min, max);
         self.limit.round() as usize
     }
@@ -276,11 +249,11 @@ mod tests {
     use super::*;
 
     fn admission(initial: usize) -> Admission {
-        Admission::new(AdmissionSettings {
-            initial_limit: initial,
-            min_limit: 2,
-            max_limit: 100,
-            ..AdmissionSettings::default()
+        Admission::new(&ResilienceSettings {
+            initial_concurrency: initial,
+            min_concurrency: 2,
+            max_concurrency: 100,
+            ..ResilienceSettings::default()
         })
     }
 

@@ -13,24 +13,6 @@ use std::{
 
 use tokio::time::Instant;
 
-/// When a circuit opens and how long it stays open.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct BreakerSettings {
-    /// Reads in a row that must fail for the circuit to open; 0 never opens it.
-    pub failures: u32,
-    /// How long an open circuit refuses reads before it lets a probe through.
-    pub cooldown: Duration,
-}
-
-impl Default for BreakerSettings {
-    fn default() -> Self {
-        Self {
-            failures: 5,
-            cooldown: Duration::from_millis(500),
-        }
-    }
-}
-
 /// Where a circuit stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CircuitState {
@@ -52,7 +34,10 @@ enum State {
 /// One backend's circuit.
 #[derive(Debug)]
 pub(super) struct Breaker {
-    settings: BreakerSettings,
+    /// Reads in a row that must fail for the circuit to open; 0 never opens it.
+    failures: u32,
+    /// How long an open circuit refuses reads before it lets a probe through.
+    cooldown: Duration,
     state: Mutex<State>,
     /// Reads refused because the circuit was open.
     refused: AtomicU64,
@@ -72,9 +57,12 @@ pub(super) struct Attempt<'a> {
 }
 
 impl Breaker {
-    pub(super) fn new(settings: BreakerSettings) -> Self {
+    /// A circuit that opens after `failures` reads in a row fail (0: never) and refuses
+    /// reads for `cooldown` before it lets a probe through.
+    pub(super) fn new(failures: u32, cooldown: Duration) -> Self {
         Self {
-            settings,
+            failures,
+            cooldown,
             state: Mutex::new(State::Closed { failed_in_a_row: 0 }),
             refused: AtomicU64::new(0),
             opened: AtomicU64::new(0),
@@ -136,7 +124,7 @@ impl Breaker {
         let mut state = self.lock();
         let open = |state: &mut State| {
             *state = State::Open {
-                until: Instant::now() + self.settings.cooldown,
+                until: Instant::now() + self.cooldown,
             };
             self.opened.fetch_add(1, Ordering::Relaxed);
         };
@@ -146,7 +134,7 @@ impl Breaker {
             (State::HalfOpen { .. }, false) if probe => open(&mut state),
             (State::Closed { failed_in_a_row }, false) => {
                 let failed_in_a_row = failed_in_a_row.saturating_add(1);
-                match self.settings.failures {
+                match self.failures {
                     limit if limit > 0 && failed_in_a_row >= limit => {
                         open(&mut state);
                         return true;
@@ -188,10 +176,7 @@ mod tests {
     const COOLDOWN: Duration = Duration::from_millis(500);
 
     fn breaker() -> Breaker {
-        Breaker::new(BreakerSettings {
-            failures: 3,
-            cooldown: COOLDOWN,
-        })
+        Breaker::new(3, COOLDOWN)
     }
 
     fn fail(breaker: &Breaker) {
@@ -270,10 +255,7 @@ mod tests {
 
     #[test]
     fn zero_failures_never_opens_it() {
-        let breaker = Breaker::new(BreakerSettings {
-            failures: 0,
-            cooldown: COOLDOWN,
-        });
+        let breaker = Breaker::new(0, COOLDOWN);
         (0..100).for_each(|_| fail(&breaker));
         assert_eq!(breaker.state(), CircuitState::Closed);
     }

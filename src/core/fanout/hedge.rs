@@ -11,25 +11,6 @@ use std::{
     time::Duration,
 };
 
-/// How much hedging is allowed.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct HedgeSettings {
-    /// Hedges allowed per read, at most: `0.05` keeps them under 5 % of reads; 0 turns
-    /// hedging off.
-    pub budget: f64,
-    /// No read is hedged sooner than this after it started, however fast its backend.
-    pub min_delay: Duration,
-}
-
-impl Default for HedgeSettings {
-    fn default() -> Self {
-        Self {
-            budget: 0.04,
-            min_delay: Duration::from_millis(2),
-        }
-    }
-}
-
 /// Latencies kept per backend to estimate its 95th percentile.
 const WINDOW: usize = 512;
 /// The percentile is estimated again after this many new latencies.
@@ -44,7 +25,9 @@ const BURST: u64 = 10 * SCALE;
 /// One backend's hedging: its recent latencies and its budget.
 #[derive(Debug)]
 pub(super) struct Hedger {
-    settings: HedgeSettings,
+    /// No read is hedged sooner than this after it started, however fast its backend.
+    min_delay: Duration,
+    /// What a read earns of the budget, in thousandths of a hedge.
     earn: u64,
     tokens: AtomicU64,
     /// The current estimate of the 95th percentile, in microseconds; 0: not known yet.
@@ -61,10 +44,12 @@ struct Recent {
 }
 
 impl Hedger {
-    pub(super) fn new(settings: HedgeSettings) -> Self {
+    /// Hedges at most `budget` per read (`0.05`: under 5 % of reads; 0: none), none sooner
+    /// than `min_delay` after its read started.
+    pub(super) fn new(budget: f64, min_delay: Duration) -> Self {
         Self {
-            earn: (settings.budget.clamp(0.0, 1.0) * SCALE as f64).round() as u64,
-            settings,
+            earn: (budget.clamp(0.0, 1.0) * SCALE as f64).round() as u64,
+            min_delay,
             tokens: AtomicU64::new(0),
             p95_micros: AtomicU64::new(0),
             recent: Mutex::new(Recent::default()),
@@ -85,7 +70,7 @@ impl Hedger {
             });
         match self.p95_micros.load(Ordering::Relaxed) {
             0 => None,
-            p95 => Some(Duration::from_micros(p95).max(self.settings.min_delay)),
+            p95 => Some(Duration::from_micros(p95).max(self.min_delay)),
         }
     }
 
@@ -147,10 +132,7 @@ mod tests {
     use super::*;
 
     fn hedger(budget: f64) -> Hedger {
-        Hedger::new(HedgeSettings {
-            budget,
-            min_delay: Duration::from_micros(1),
-        })
+        Hedger::new(budget, Duration::from_micros(1))
     }
 
     #[test]

@@ -140,19 +140,23 @@ async fn a_failing_lookup_is_unavailable_and_none_starts_after_the_deadline() {
     assert_eq!(fanout.reads(SourceKind::Fulfilment), 0);
 }
 
-fn guarded(sources: Sources, breaker: BreakerSettings, hedge: HedgeSettings) -> Fanout {
-    let resilience = Resilience {
-        breaker,
-        hedge,
-        ..Resilience::with_timeouts(PerSource::same(TIMEOUT))
-    };
-    Fanout::with(sources, Arc::new(FakeLookups::default()), resilience)
+fn guarded(sources: Sources, resilience: ResilienceSettings) -> Fanout {
+    let mut settings = SourcesSettings::default();
+    for kind in SourceKind::ALL {
+        settings.of_mut(kind).timeout = TIMEOUT;
+    }
+    let lookups = Arc::new(FakeLookups::default());
+    Fanout::with(sources, lookups, &settings, &resilience)
 }
 
-const BREAKER: BreakerSettings = BreakerSettings {
-    failures: 3,
-    cooldown: Duration::from_millis(500),
-};
+/// Circuits that open after 3 failures in a row, for 500 ms.
+fn breaker() -> ResilienceSettings {
+    ResilienceSettings {
+        breaker_failures: 3,
+        breaker_cooldown: Duration::from_millis(500),
+        ..ResilienceSettings::default()
+    }
+}
 
 #[tokio::test(start_paused = true)]
 async fn a_backend_failing_in_a_row_is_refused_at_once_until_a_probe_answers() {
@@ -160,7 +164,7 @@ async fn a_backend_failing_in_a_row_is_refused_at_once_until_a_probe_answers() {
         SourceKind::Billing => f.delayed(Duration::from_millis(30)).failing(),
         _ => f,
     });
-    let fanout = guarded(sources, BREAKER, HedgeSettings::default());
+    let fanout = guarded(sources, breaker());
     let billing = SourceSet::of(&[SourceKind::Billing]);
     let result = |outcomes: Vec<Outcome>| outcomes[0].result.clone();
     // Three failures in a row, each after 30 ms: the circuit opens.
@@ -180,7 +184,7 @@ async fn a_backend_failing_in_a_row_is_refused_at_once_until_a_probe_answers() {
     assert_eq!(fakes.billing.calls(), 3);
     // The backend recovers; after the cooldown one probe reads it and closes the circuit.
     fakes.billing.set_failing(false);
-    tokio::time::advance(BREAKER.cooldown).await;
+    tokio::time::advance(breaker().breaker_cooldown).await;
     assert!(result(fanout.gather(customer(), billing, None).await).is_ok());
     assert!(result(fanout.gather(customer(), billing, None).await).is_ok());
     let counts = fanout.counts(SourceKind::Billing);
@@ -191,7 +195,7 @@ async fn a_backend_failing_in_a_row_is_refused_at_once_until_a_probe_answers() {
 #[tokio::test(start_paused = true)]
 async fn reads_cut_short_by_the_callers_deadline_do_not_open_the_circuit() {
     let (sources, _) = fake_sources(|f| f.delayed(Duration::from_millis(60)));
-    let fanout = guarded(sources, BREAKER, HedgeSettings::default());
+    let fanout = guarded(sources, breaker());
     for _ in 0..10 {
         let deadline = Instant::now() + Duration::from_millis(30);
         fanout
@@ -203,7 +207,7 @@ async fn reads_cut_short_by_the_callers_deadline_do_not_open_the_circuit() {
     }
     // Its own timeout is the backend's failure: three in a row open the circuit.
     let (sources, _) = fake_sources(|f| f.delayed(TIMEOUT * 2));
-    let fanout = guarded(sources, BREAKER, HedgeSettings::default());
+    let fanout = guarded(sources, breaker());
     for _ in 0..3 {
         fanout.gather(customer(), SourceSet::ALL, None).await;
     }
@@ -216,11 +220,12 @@ async fn reads_cut_short_by_the_callers_deadline_do_not_open_the_circuit() {
 /// in 10 ms; the fakes, to script slower reads.
 async fn taught_hedger() -> (Fanout, PerSource<Arc<FakeSource>>) {
     let (sources, fakes) = fake_sources(|f| f.delayed(Duration::from_millis(10)));
-    let hedge = HedgeSettings {
-        budget: 0.05,
-        min_delay: Duration::from_millis(1),
+    let hedge = ResilienceSettings {
+        hedge_budget: 0.05,
+        hedge_min_delay: Duration::from_millis(1),
+        ..breaker()
     };
-    let fanout = guarded(sources, BREAKER, hedge);
+    let fanout = guarded(sources, hedge);
     for _ in 0..200 {
         fanout.gather(customer(), CRM, None).await;
     }

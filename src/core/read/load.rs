@@ -142,7 +142,7 @@ impl Profiles {
             }
             attempt += 1;
         };
-        let oldest = wall - self.inner.policy.max_age;
+        let oldest = wall - self.inner.settings.ttl;
         match collect(customer, outcomes) {
             Collected::Answers(answers) => {
                 let packed = answers.pack();

@@ -25,7 +25,7 @@ impl Profiles {
     /// spread over the last quarter of `refresh_after`, and at most a few reloads run at once
     /// (a hit that finds none free is served as it is, and a later one refreshes).
     pub(super) fn refresh_if_old(&self, customer: CustomerId, entry: &Arc<CachedProfile>) {
-        let refresh_after = self.inner.policy.refresh_after;
+        let refresh_after = self.inner.settings.refresh_after;
         let due = spread(refresh_after, customer);
         if entry.age() < due || !entry.claim_refresh() {
             return;

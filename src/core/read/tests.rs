@@ -6,8 +6,9 @@ use futures::future::join_all;
 
 use super::*;
 use crate::{
-    core::cache::L1Config,
+    core::cache::CacheSettings,
     core::entry::tests::decoded,
+    core::fanout::{ResilienceSettings, SourcesSettings},
     core::sources::{
         Source, SourceData, Sources,
         fake::{FakeLookups, FakeSource, Gate, calls, fake_sources},
@@ -20,33 +21,27 @@ const PARTIAL_TTL: Duration = Duration::from_secs(1);
 const REFRESH_AFTER: Duration = Duration::from_secs(60);
 
 pub(crate) fn profiles(sources: Sources) -> Profiles {
-    profiles_with(sources, crate::core::fanout::AdmissionSettings::default())
+    profiles_with(sources, ResilienceSettings::default())
 }
 
-/// Profiles over `sources`, loads admitted as `admission` says.
-fn profiles_with(sources: Sources, admission: crate::core::fanout::AdmissionSettings) -> Profiles {
-    let cache = ProfileCache::new(
-        L1Config {
-            max_bytes: 1 << 20,
-            ttl: Duration::from_secs(300),
-            not_found_ttl: Duration::from_secs(5),
-        },
-        Arc::default(),
-    );
-    let resilience = crate::core::fanout::Resilience {
-        admission,
-        ..crate::core::fanout::Resilience::with_timeouts(PerSource::same(Duration::from_millis(
-            500,
-        )))
-    };
-    let fanout = Fanout::with(sources, Arc::new(FakeLookups::default()), resilience);
-    let catalog = Arc::new(Catalog::new(fixtures::catalog()));
-    let policy = ReadPolicy {
+/// Profiles over `sources`, loads admitted as `resilience` says.
+fn profiles_with(sources: Sources, resilience: ResilienceSettings) -> Profiles {
+    let settings = CacheSettings {
+        max_bytes: 1 << 20,
+        ttl: Duration::from_secs(300),
+        not_found_ttl: Duration::from_secs(5),
         partial_ttl: PARTIAL_TTL,
         refresh_after: REFRESH_AFTER,
-        max_age: Duration::from_secs(300),
     };
-    Profiles::new(cache, None, fanout, catalog, policy)
+    let cache = ProfileCache::new(&settings, Arc::default());
+    let fanout = Fanout::with(
+        sources,
+        Arc::new(FakeLookups::default()),
+        &SourcesSettings::default(),
+        &resilience,
+    );
+    let catalog = Arc::new(Catalog::new(fixtures::catalog()));
+    Profiles::new(cache, None, fanout, catalog, settings)
 }
 
 async fn get(profiles: &Profiles, freshness: Freshness) -> Served {
@@ -458,9 +453,9 @@ async fn beyond_the_concurrency_limit_loads_are_shed_at_once_and_hits_still_serv
         SourceKind::Crm => f.gated(gate.clone()),
         _ => f,
     });
-    let one_at_a_time = crate::core::fanout::AdmissionSettings {
-        initial_limit: 1,
-        min_limit: 1,
+    let one_at_a_time = ResilienceSettings {
+        initial_concurrency: 1,
+        min_concurrency: 1,
         ..Default::default()
     };
     let profiles = profiles_with(sources, one_at_a_time);

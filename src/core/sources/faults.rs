@@ -14,6 +14,7 @@ use super::{CustomerKey, Lookups, OrderDetail, Source, SourceData, SourceError};
 use crate::{
     core::db::PoolStatus,
     core::records::{Identity, Shipment},
+    core::settings::{Check, MINUTE},
     core::vocab::{CustomerId, OrderId, PerSource, SourceKind},
 };
 
@@ -36,6 +37,22 @@ impl FaultSettings {
     /// Whether any fault is configured.
     pub fn is_active(&self) -> bool {
         self.latency.is_some() || self.error_rate > 0.0
+    }
+
+    /// Refuses the first value out of its range.
+    pub fn check(&self, c: &mut Check) {
+        c.fraction("error_rate", self.error_rate, 0.0, 1.0);
+        for (key, latency) in [("latency", self.latency), ("latency_p99", self.latency_p99)] {
+            if let Some(latency) = latency {
+                c.duration(key, latency, Duration::ZERO, MINUTE);
+            }
+        }
+        if let (Some(median), Some(p99)) = (self.latency, self.latency_p99)
+            && p99 < median
+        {
+            let shown = humantime_serde::re::humantime::format_duration(p99);
+            c.refuse("latency_p99", shown, "must not be below latency");
+        }
     }
 }
 

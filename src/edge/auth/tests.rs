@@ -6,6 +6,8 @@ use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use jsonwebtoken::{EncodingKey, Header, encode};
 use serde_json::json;
 
+use jsonwebtoken::Algorithm;
+
 use super::*;
 
 const SECRET: &str = "a development secret of at least 32 bytes";
@@ -287,10 +289,7 @@ fn a_callers_grant_is_the_union_of_its_roles() {
 
 #[test]
 fn each_caller_is_held_to_its_own_rate() {
-    let auth = authenticator().with_rate_limit(RateLimit {
-        per_second: 10,
-        burst: 3,
-    });
+    let auth = authenticator().with_rate_limit(10, 3);
     let caller = |name: &str| Caller {
         name: name.into(),
         roles: vec!["agent".into()],

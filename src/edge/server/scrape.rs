@@ -10,7 +10,8 @@ use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use tokio::{net::TcpListener, sync::Semaphore};
 
-use crate::{app::metrics, core::logs::error_chain, edge::auth::Authenticator};
+use super::exposition;
+use crate::{core::logs::error_chain, edge::auth::Authenticator};
 
 /// Connections served at once; more wait in the accept queue. Prometheus keeps one open.
 const MAX_CONNECTIONS: usize = 16;
@@ -21,7 +22,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 /// Serves `/metrics` on `listener` until the task is dropped.
 pub(super) async fn serve(
     listener: TcpListener,
-    exposition: metrics::Exposition,
+    exposition: exposition::Exposition,
     auth: Option<Arc<Authenticator>>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -65,7 +66,7 @@ fn status(code: StatusCode, text: &'static str) -> Response<String> {
 
 async fn answer(
     request: Request<Incoming>,
-    exposition: &metrics::Exposition,
+    exposition: &exposition::Exposition,
     auth: Option<&Authenticator>,
 ) -> Response<String> {
     if request.uri().path() != "/metrics" {
@@ -92,7 +93,7 @@ async fn answer(
     let mut response = Response::new(exposition.render().await);
     response.headers_mut().insert(
         header::CONTENT_TYPE,
-        http::HeaderValue::from_static(metrics::CONTENT_TYPE),
+        http::HeaderValue::from_static(exposition::CONTENT_TYPE),
     );
     response
 }

@@ -27,7 +27,7 @@ use tokio::{
 use tokio_rustls::{TlsAcceptor, server::TlsStream};
 use tokio_stream::wrappers::ReceiverStream;
 
-use crate::app::config::TlsSettings;
+use super::TlsSettings;
 
 /// Why TLS could not be set up.
 #[derive(Debug, thiserror::Error)]

@@ -25,14 +25,13 @@ impl Hook {
 }
 
 fn cache(ttl: Duration) -> ProfileCache {
-    ProfileCache::new(
-        L1Config {
-            max_bytes: 1 << 20,
-            ttl,
-            not_found_ttl: Duration::from_secs(5),
-        },
-        Arc::default(),
-    )
+    let settings = CacheSettings {
+        max_bytes: 1 << 20,
+        ttl,
+        not_found_ttl: Duration::from_secs(5),
+        ..CacheSettings::default()
+    };
+    ProfileCache::new(&settings, Arc::default())
 }
 
 /// An entry whose data was read `age` ago.

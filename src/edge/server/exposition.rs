@@ -16,6 +16,8 @@ use prometheus_client::{
     registry::Registry,
 };
 
+use tokio::sync::watch;
+
 use super::Readiness;
 use crate::{
     core::cache::FeedSnapshot,
@@ -37,15 +39,15 @@ pub const REVISION: &str = env!("GIT_REVISION");
 
 /// Renders an app's figures; cheap to clone.
 #[derive(Debug, Clone)]
-pub struct Exposition {
+pub(super) struct Exposition {
     pub(super) profiles: Profiles,
     pub(super) rpcs: Option<Arc<RpcMetrics>>,
-    pub(super) readiness: Readiness,
+    pub(super) readiness: watch::Receiver<Readiness>,
 }
 
 impl Exposition {
     /// Every figure now, in the Prometheus text format.
-    pub async fn render(&self) -> String {
+    pub(super) async fn render(&self) -> String {
         let figures = self.figures().await;
         let mut registry = Registry::default();
         registry.register_collector(Box::new(figures));
@@ -218,7 +220,7 @@ impl Exposition {
                 (
                     "c360_ready",
                     "1 while the replica is ready (health SERVING).",
-                    f64::from(u8::from(self.readiness.is_ready())),
+                    f64::from(u8::from(self.readiness.borrow().ready)),
                 ),
             ],
             feeds: stats.feeds(),

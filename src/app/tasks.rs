@@ -1,0 +1,135 @@
+//! The background tasks that keep a replica's caches honest, each supervised
+//! (`supervise.rs`): the catalog read again on a timer, the backends probed for health, with
+//! Redis the repair of L2's unconfirmed invalidations and the invalidation bus, and one
+//! change-feed follower per backend database.
+
+use std::{sync::Arc, time::Duration};
+
+use tokio::{sync::watch, task::JoinHandle};
+
+use super::{
+    backends::{self, Backends},
+    config::Settings,
+    probe::{self, Answering},
+    supervise::{TaskState, supervise},
+};
+use crate::core::{
+    cache::{self, CacheStats, RedisCache, bus::BusSink, feed::FeedSink},
+    db::{Db, DbError, PoolOptions},
+    read::{Freshener, Profiles, refresh_catalog},
+    vocab::PerSource,
+};
+
+/// Longest a change-feed query may run (they read a few rows; a stuck one is retried).
+const FEED_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How often invalidations L2 did not confirm are retried.
+const L2_REPAIR_EVERY: Duration = Duration::from_millis(500);
+
+/// What the tasks work on.
+pub(super) struct Context<'a> {
+    pub(super) settings: &'a Settings,
+    pub(super) backends: &'a Backends,
+    pub(super) profiles: &'a Profiles,
+    pub(super) l2: Option<RedisCache>,
+    pub(super) stats: &'a CacheStats,
+    pub(super) answering: Arc<Answering>,
+}
+
+/// The tasks started, and what readiness follows of them.
+#[derive(Default)]
+pub(super) struct Tasks {
+    pub(super) handles: Vec<JoinHandle<()>>,
+    /// Whether each task runs.
+    pub(super) states: Vec<TaskState>,
+    /// Whether each change feed is followed from a known position.
+    pub(super) feeds: Vec<watch::Receiver<bool>>,
+}
+
+impl Tasks {
+    fn add(&mut self, (handle, state): (JoinHandle<()>, TaskState)) {
+        self.handles.push(handle);
+        self.states.push(state);
+    }
+}
+
+/// Starts every task the settings call for.
+pub(super) fn start(context: Context<'_>) -> Result<Tasks, DbError> {
+    let mut tasks = Tasks::default();
+    tasks.add(catalog_refresh(&context));
+    tasks.add(backend_probe(&context));
+    if let Some(l2) = &context.l2 {
+        tasks.add(supervise(
+            "L2 repair",
+            {
+                let l2 = l2.clone();
+                move || l2.clone().keep_repairing(L2_REPAIR_EVERY)
+            },
+            || {},
+        ));
+        let (l2, sink) = (
+            l2.clone(),
+            Arc::new(context.profiles.clone()) as Arc<dyn BusSink>,
+        );
+        let listen = move || cache::bus::listen(l2.clone(), sink.clone());
+        tasks.add(supervise("invalidation bus", listen, || {}));
+    }
+    if context.settings.feed.enabled {
+        change_feeds(&context, &mut tasks)?;
+    }
+    Ok(tasks)
+}
+
+fn catalog_refresh(context: &Context<'_>) -> (JoinHandle<()>, TaskState) {
+    let profiles = context.profiles.clone();
+    let source = context.backends.catalog.clone();
+    let settings = context.settings.catalog;
+    let refresh = move || {
+        let catalog = profiles.catalog().clone();
+        refresh_catalog(source.clone(), catalog, profiles.clone(), settings)
+    };
+    supervise("catalog refresh", refresh, || {})
+}
+
+fn backend_probe(context: &Context<'_>) -> (JoinHandle<()>, TaskState) {
+    let sources = context.backends.sources.clone();
+    let fanout = context.profiles.fanout().clone();
+    let timeouts = PerSource::from_fn(|kind| context.settings.sources.of(kind).timeout);
+    let answering = context.answering.clone();
+    let probe =
+        move || probe::keep_probing(sources.clone(), fanout.clone(), timeouts, answering.clone());
+    supervise("backend probe", probe, || {})
+}
+
+/// One follower per backend database, each with its own small pool: a LISTEN holds a
+/// connection for good.
+fn change_feeds(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), DbError> {
+    let sink: Arc<dyn FeedSink> = Arc::new(Freshener {
+        profiles: context.profiles.clone(),
+        catalog: context.profiles.catalog().clone(),
+        catalog_source: context.backends.catalog.clone(),
+    });
+    let settings = context.settings.feed;
+    for (url, backends) in backends::databases(context.settings) {
+        let pool = PoolOptions {
+            max_connections: 2,
+            statement_timeout: Some(FEED_STATEMENT_TIMEOUT),
+            ..PoolOptions::default()
+        };
+        let db = Db::connect_lazy(&url, pool)?;
+        let stats = context.stats.add_feed(backends);
+        tasks.feeds.push(stats.started.subscribe());
+        let sink = sink.clone();
+        // A follower that stops is not following: the replica is not ready until a new one
+        // has taken its position again.
+        let stopped = stats.clone();
+        tasks.add(supervise(
+            "change feed",
+            move || cache::feed::follow(db.clone(), sink.clone(), stats.clone(), settings),
+            move || {
+                stopped.started.send_replace(false);
+            },
+        ));
+    }
+    Ok(())
+}

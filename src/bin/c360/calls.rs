@@ -1,0 +1,102 @@
+//! The commands that call a running c360 over gRPC: `get`, `watch`, `invalidate`, `stats`,
+//! `top`, `lookup`. Each prints what `c360::tools::client` renders.
+
+use std::{io::IsTerminal, time::Duration};
+
+use c360::tools::client::{self, Format, LookupBy};
+
+use super::{
+    cli::{Connection, LookupArgs, Target},
+    serve::shutdown_signal,
+};
+
+/// `text`, ending with a newline.
+fn with_newline(mut text: String) -> String {
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    text
+}
+
+pub(crate) async fn get(id: &str, target: &Target, sections: &[String]) -> anyhow::Result<()> {
+    let text = client::get(&target.server.server()?, id, sections, target.format()).await?;
+    print!("{}", with_newline(text));
+    Ok(())
+}
+
+pub(crate) async fn watch(id: &str, target: &Target, sections: &[String]) -> anyhow::Result<()> {
+    let format = target.format();
+    let server = target.server.server()?;
+    let mut first = true;
+    let stream = client::watch(&server, id, sections, format, |text| {
+        if !first && format == Format::Text {
+            println!(
+                "\n── changed at {} ──",
+                chrono::Local::now().format("%H:%M:%S")
+            );
+        }
+        first = false;
+        print!("{}", with_newline(text));
+    });
+    tokio::select! {
+        result = stream => result?,
+        () = shutdown_signal() => {}
+    }
+    Ok(())
+}
+
+pub(crate) async fn invalidate(ids: &[String], server: &Connection) -> anyhow::Result<()> {
+    println!("{}", client::invalidate(&server.server()?, ids).await?);
+    Ok(())
+}
+
+pub(crate) async fn stats(target: &Target) -> anyhow::Result<()> {
+    let text = client::stats(&target.server.server()?, target.format()).await?;
+    print!("{}", with_newline(text));
+    Ok(())
+}
+
+pub(crate) async fn top(
+    server: &Connection,
+    interval: Duration,
+    count: Option<u64>,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        interval >= Duration::from_millis(100),
+        "--interval must be at least 100ms"
+    );
+    let terminal = std::io::stdout().is_terminal();
+    let server = server.server()?;
+    let addr = server.uri().to_owned();
+    let follow = client::top(&server, interval, count, |text| {
+        if terminal {
+            // Clear the screen and go home, as top does.
+            print!("\x1b[2J\x1b[H");
+        }
+        println!(
+            "c360 at {addr} · {}",
+            chrono::Local::now().format("%H:%M:%S")
+        );
+        print!("{}", with_newline(text));
+        if !terminal {
+            println!();
+        }
+    });
+    tokio::select! {
+        result = follow => result?,
+        () = shutdown_signal() => {}
+    }
+    Ok(())
+}
+
+pub(crate) async fn lookup(by: LookupArgs, target: &Target) -> anyhow::Result<()> {
+    let by = match (by.email, by.phone, by.order) {
+        (Some(email), _, _) => LookupBy::Email(email),
+        (_, Some(phone), _) => LookupBy::Phone(phone),
+        (_, _, Some(order)) => LookupBy::Order(order),
+        _ => anyhow::bail!("give one of --email, --phone or --order"),
+    };
+    let text = client::lookup(&target.server.server()?, by, target.format()).await?;
+    print!("{}", with_newline(text));
+    Ok(())
+}

@@ -1,0 +1,238 @@
+//! The command line, as clap reads it: one subcommand per thing `c360` does.
+
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
+
+use c360::tools::client::{DEFAULT_ADDR, Format, Server};
+use chrono::NaiveDate;
+use clap::{Args, Parser, Subcommand};
+
+/// `c360 --version`: the package's version and the git revision it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("GIT_REVISION"),
+    ")"
+);
+
+/// c360: the whole picture of a customer, over gRPC.
+#[derive(Debug, Parser)]
+#[command(version = VERSION, about)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Serve gRPC (with health, reflection and gRPC-Web).
+    Serve {
+        /// A TOML configuration file (see c360.example.toml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+        /// Address to listen on; overrides server.listen.
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+        /// The database of every backend; overrides database.url.
+        #[arg(long)]
+        database_url: Option<String>,
+        /// Serve Prometheus metrics (`/metrics`) here; overrides metrics.listen.
+        #[arg(long)]
+        metrics_listen: Option<SocketAddr>,
+        /// Listen beyond loopback although c360 authenticates no caller: only behind a
+        /// proxy that authenticates every caller (server.unauthenticated_beyond_loopback).
+        #[arg(long)]
+        unauthenticated_beyond_loopback: bool,
+    },
+    /// Create the reference schema in a database and fill it with a realistic data set.
+    Seed(SeedArgs),
+    /// Mint a development token for roles, signed with the configuration's auth.jwt.secret
+    /// (HS*): `C360_TOKEN=$(c360 token --role agent) c360 get 42`.
+    Token(TokenArgs),
+    /// Make a new API key for a service: prints the key (for the service) and the
+    /// [[auth.api_keys]] entry with its hash (for the configuration).
+    ApiKey {
+        /// The service's name, as logs will show it.
+        #[arg(long)]
+        name: String,
+        /// A role to grant; repeat for more.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+    },
+    /// Print a customer's profile.
+    Get {
+        /// Customer id.
+        id: String,
+        #[command(flatten)]
+        target: Target,
+        /// Sections to fetch, comma-separated: identity, billing, orders, shipments,
+        /// interactions, insights (default, or empty: all).
+        #[arg(long, value_delimiter = ',')]
+        sections: Vec<String>,
+    },
+    /// Follow a customer's profile: print it now and again after each change.
+    Watch {
+        /// Customer id.
+        id: String,
+        #[command(flatten)]
+        target: Target,
+        /// Sections to follow, comma-separated (default, or empty: all).
+        #[arg(long, value_delimiter = ',')]
+        sections: Vec<String>,
+    },
+    /// Drop customers from every replica's caches.
+    Invalidate {
+        /// Customer ids.
+        #[arg(required = true)]
+        ids: Vec<String>,
+        #[command(flatten)]
+        server: Connection,
+    },
+    /// Print a replica's figures: calls and latency percentiles per RPC and per backend, the
+    /// caches, the change feeds.
+    Stats {
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Follow a replica's figures, refreshed every second: calls per second and the
+    /// percentiles of the last second's calls, per RPC and per backend (like redis-cli --stat).
+    Top {
+        #[command(flatten)]
+        server: Connection,
+        /// Between two readings, e.g. 1s or 500ms.
+        #[arg(long, default_value = "1s", value_parser = humantime_serde::re::humantime::parse_duration)]
+        interval: std::time::Duration,
+        /// Stop after this many readings (default: at Ctrl-C).
+        #[arg(long)]
+        count: Option<u64>,
+    },
+    /// Find customers by email, phone number or order id.
+    Lookup {
+        #[command(flatten)]
+        by: LookupArgs,
+        #[command(flatten)]
+        target: Target,
+    },
+    /// Print shell completions: c360 completions bash > /etc/bash_completion.d/c360.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the manual page (roff), c360 man > c360.1 && man ./c360.1; or write one page per
+    /// command (c360.1, c360-get.1, …) into a directory.
+    Man {
+        /// Write every page here instead.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+    /// Seed a SQLite database if there is none and serve it: nothing to install.
+    Demo(DemoArgs),
+}
+
+/// Which server a client command talks to, and how long it waits.
+#[derive(Debug, Args)]
+pub(crate) struct Connection {
+    /// The c360 server: host:port or http://host:port (plaintext), https://host:port (TLS).
+    #[arg(long, env = "C360_ADDR", default_value = DEFAULT_ADDR)]
+    pub(crate) addr: String,
+    /// How long to wait for the answer, connecting included, e.g. 10s or 500ms.
+    #[arg(long, default_value = "10s", value_parser = humantime_serde::re::humantime::parse_duration)]
+    pub(crate) timeout: Duration,
+}
+
+impl Connection {
+    pub(crate) fn server(&self) -> anyhow::Result<Server> {
+        anyhow::ensure!(!self.timeout.is_zero(), "--timeout must be more than 0");
+        Ok(Server::parse(&self.addr)?.with_timeout(self.timeout))
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct Target {
+    #[command(flatten)]
+    pub(crate) server: Connection,
+    /// Print JSON (the proto3 mapping) instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl Target {
+    pub(crate) fn format(&self) -> Format {
+        if self.json {
+            Format::Json
+        } else {
+            Format::Text
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+#[group(required = true, multiple = false)]
+pub(crate) struct LookupArgs {
+    /// Email address.
+    #[arg(long)]
+    pub(crate) email: Option<String>,
+    /// Phone number with its country code, any notation.
+    #[arg(long)]
+    pub(crate) phone: Option<String>,
+    /// Order id.
+    #[arg(long)]
+    pub(crate) order: Option<String>,
+}
+
+// The arguments of `c360 seed` (its help is the variant's).
+#[derive(Debug, Args)]
+pub(crate) struct SeedArgs {
+    /// postgres://… or sqlite://… (a SQLite file is created if missing).
+    #[arg(long)]
+    pub(crate) database_url: String,
+    /// How many customers.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) customers: u64,
+    /// Random seed: the same seed and --as-of give the same data.
+    #[arg(long, default_value_t = 42)]
+    pub(crate) seed: u64,
+    /// The data set's "today", YYYY-MM-DD (default: today, UTC).
+    #[arg(long)]
+    pub(crate) as_of: Option<NaiveDate>,
+}
+
+// The arguments of `c360 token`.
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    /// A TOML configuration file with [auth.jwt] (see c360.example.toml).
+    #[arg(long, short)]
+    pub(crate) config: Option<PathBuf>,
+    /// A role to grant; repeat for more.
+    #[arg(long = "role", required = true)]
+    pub(crate) roles: Vec<String>,
+    /// The token's subject: who the caller is.
+    #[arg(long, default_value = "dev")]
+    pub(crate) subject: String,
+    /// How long it is valid, e.g. 1h.
+    #[arg(long, default_value = "1h", value_parser = humantime_serde::re::humantime::parse_duration)]
+    pub(crate) ttl: std::time::Duration,
+}
+
+// The arguments of `c360 demo`.
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Customers to seed when the database is created (default 10000); refused for an
+    /// existing database that holds another number.
+    #[arg(long)]
+    pub(crate) customers: Option<u64>,
+    /// Address to listen on.
+    #[arg(long, default_value = "127.0.0.1:50051")]
+    pub(crate) listen: SocketAddr,
+    /// The SQLite file.
+    #[arg(long, default_value = "c360-demo.db")]
+    pub(crate) db: PathBuf,
+    /// Keep changing a few customers (orders, parcels, tickets, payments) to watch live.
+    #[arg(long)]
+    pub(crate) activity: bool,
+    /// Where to serve Prometheus metrics (`/metrics`).
+    #[arg(long, default_value = "127.0.0.1:9360")]
+    pub(crate) metrics_listen: SocketAddr,
+    /// Serve no metrics.
+    #[arg(long)]
+    pub(crate) no_metrics: bool,
+}

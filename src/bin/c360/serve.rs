@@ -1,0 +1,137 @@
+//! `c360 serve`: the settings loaded, the server bound and run until a signal, then the
+//! drain and the grace; the signals themselves.
+
+use std::time::Duration;
+
+use std::net::SocketAddr;
+
+use anyhow::Context;
+use c360::{
+    app::{App, config::Settings, telemetry},
+    tools::demo::{self, DemoOptions},
+};
+use figment::value::Value;
+
+use super::cli::DemoArgs;
+
+/// The flags of `c360 serve` as the configuration keys they override.
+pub(crate) fn flags(
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    metrics_listen: Option<SocketAddr>,
+    unauthenticated_beyond_loopback: bool,
+) -> Vec<(&'static str, Value)> {
+    let mut flags = Vec::new();
+    if unauthenticated_beyond_loopback {
+        flags.push(("server.unauthenticated_beyond_loopback", Value::from(true)));
+    }
+    if let Some(listen) = listen {
+        flags.push(("server.listen", Value::from(listen.to_string())));
+    }
+    if let Some(url) = database_url {
+        flags.push(("database.url", Value::from(url)));
+    }
+    if let Some(metrics) = metrics_listen {
+        flags.push(("metrics.listen", Value::from(metrics.to_string())));
+    }
+    flags
+}
+
+/// `c360 demo`: one access line per call (the demo's calls are few, and worth seeing).
+pub(crate) async fn demo(args: DemoArgs) -> anyhow::Result<()> {
+    let mut log = Settings::default().log;
+    log.access = true;
+    let _telemetry = telemetry::init(&log, &Default::default())?;
+    let program = std::env::args().next().unwrap_or_else(|| "c360".into());
+    let options = DemoOptions {
+        customers: args.customers,
+        listen: args.listen,
+        db: args.db,
+        activity: args.activity,
+        metrics: (!args.no_metrics).then_some(args.metrics_listen),
+    };
+    demo::run(options, &program, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// Serves as `config` and the flags say.
+pub(crate) async fn serve(
+    config: Option<std::path::PathBuf>,
+    flags: Vec<(&'static str, Value)>,
+) -> anyhow::Result<()> {
+    let settings = Settings::load(config.as_deref(), flags)?;
+    let telemetry = telemetry::init(&settings.log, &settings.trace)?;
+    let served = serve_with(settings).await;
+    telemetry.shutdown().await;
+    served
+}
+
+async fn serve_with(settings: Settings) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.server.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
+    let addr = listener.local_addr()?;
+    let metrics = match settings.metrics.listen {
+        Some(at) => Some(
+            tokio::net::TcpListener::bind(at)
+                .await
+                .with_context(|| format!("cannot serve metrics on {at}"))?,
+        ),
+        None => None,
+    };
+    let app = App::connect(&settings).await?;
+    let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
+    let signalled = shutdown_signal();
+    tracing::info!(%addr, metrics = ?metrics_addr, "c360 serving");
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let grace = settings.server.drain + settings.server.shutdown_grace;
+    let server = app.serve(listener, metrics, async move {
+        signalled.await;
+        let _ = stop_tx.send(());
+    });
+    tokio::select! {
+        result = server => Ok(result?),
+        () = grace_expired(stop_rx, grace) => {
+            tracing::warn!(?grace, "calls still in flight after the drain and the grace; cutting them off");
+            anyhow::bail!("calls were still in flight after the drain and the grace; they were cut off")
+        }
+    }
+}
+
+/// Resolves `grace` after the shutdown signal; never if there is none.
+async fn grace_expired(signalled: tokio::sync::oneshot::Receiver<()>, grace: Duration) {
+    if signalled.await.is_ok() {
+        tokio::time::sleep(grace).await;
+    } else {
+        std::future::pending::<()>().await;
+    }
+}
+
+/// Ctrl-C or SIGTERM. The handlers are installed when this is called, not when the future is
+/// first polled: a signal that comes right after a "serving" line still stops c360 gracefully.
+pub(crate) fn shutdown_signal() -> impl Future<Output = ()> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{Signal, SignalKind, signal};
+        let wait = |signal: Option<Signal>| async move {
+            match signal {
+                Some(mut signal) => {
+                    signal.recv().await;
+                }
+                None => std::future::pending::<()>().await,
+            }
+        };
+        let interrupt = wait(signal(SignalKind::interrupt()).ok());
+        let terminate = wait(signal(SignalKind::terminate()).ok());
+        async move {
+            tokio::select! {
+                () = interrupt => {},
+                () = terminate => {},
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
