@@ -81,13 +81,13 @@ const SERVED: [&[u8]; 4] = [
 ];
 
 impl App {
-    /// Connects to the backends of `settings` (with their faults, if any), loads the catalog
+    /// Connects to the backends of `settings`, loads the catalog
     /// and starts following the change feeds. Settings out of range are refused first.
     pub async fn connect(settings: &Settings) -> Result<Self, AppError> {
         settings.validate()?;
         // TLS to Postgres and Redis takes the process's rustls provider: ring, as callers'.
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let backends = Backends::connect(settings)?.with_faults(settings);
+        let backends = Backends::connect(settings)?;
         Self::new(settings, backends).await
     }
 
@@ -109,17 +109,12 @@ impl App {
                 "Redis unreachable at start: no L2 and no invalidation bus until it answers"
             );
         }
-        let answering = Arc::new(probe::Answering::default());
-        let timeouts = PerSource::from_fn(|kind| settings.sources.of(kind).timeout);
-        let failures = probe::ping_all(
-            &backends.sources,
-            &timeouts,
-            &answering,
-            PerSource::same(false),
-        );
-        unreachable_at_start(failures.await);
         let (sources, lookups) = (backends.sources.clone(), backends.lookups.clone());
         let fanout = Fanout::with(sources, lookups, &settings.sources, &settings.resilience);
+        let answering = Arc::new(probe::Answering::default());
+        let timeouts = PerSource::from_fn(|kind| settings.sources.of(kind).timeout);
+        let failures = probe::ping_all(&fanout, &timeouts, &answering, PerSource::same(false));
+        unreachable_at_start(failures.await);
         let cache = ProfileCache::new(&settings.cache, stats.clone());
         let profiles = Profiles::new(cache, l2.clone(), fanout.clone(), catalog, settings.cache);
         let tasks = tasks::start(tasks::Context {

@@ -8,8 +8,8 @@ use super::config::Settings;
 use crate::core::{
     db::{Db, DbError, PoolOptions},
     sources::{
-        BillingSource, CatalogSource, CrmSource, Faulty, FaultyLookups, FulfilmentSource, Lookups,
-        OrdersSource, Source, Sources, SqlLookups,
+        BillingSource, CatalogSource, CrmSource, FulfilmentSource, Lookups, OrdersSource, Source,
+        Sources, SqlLookups,
     },
     vocab::PerSource,
 };
@@ -64,32 +64,6 @@ impl Backends {
             lookups: Arc::new(SqlLookups::new(crm, orders, fulfilment)),
             catalog: CatalogSource::new(Db::connect_lazy(&sources.catalog.url(database), catalog)?),
         })
-    }
-
-    /// The same backends with the faults `settings` configure, profile reads and lookups
-    /// alike.
-    pub fn with_faults(self, settings: &Settings) -> Self {
-        let faults = PerSource::from_fn(|kind| settings.sources.of(kind).faults.clone());
-        let mut active = faults.iter().filter(|(_, f)| f.is_active()).peekable();
-        if active.peek().is_none() {
-            return self;
-        }
-        for (kind, faults) in active {
-            tracing::warn!(source = %kind, ?faults, "fault injection on");
-        }
-        let sources = self.sources.map(|source| {
-            let faults = &faults[source.kind()];
-            if faults.is_active() {
-                Arc::new(Faulty::new(source, faults)) as Arc<dyn Source>
-            } else {
-                source
-            }
-        });
-        Self {
-            sources,
-            lookups: Arc::new(FaultyLookups::new(self.lookups, &faults)),
-            catalog: self.catalog,
-        }
     }
 }
 

@@ -10,10 +10,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::{
-    core::fanout::Fanout,
-    core::sources::Sources,
-    core::vocab::{PerSource, SourceKind},
+use crate::core::{
+    fanout::Fanout,
+    vocab::{PerSource, SourceKind},
 };
 
 /// How often each backend is pinged.
@@ -54,14 +53,14 @@ pub(super) fn any_answers(answering: &PerSource<bool>) -> bool {
 /// which answered (or `read_well` says served callers since the last round) and returns why
 /// each other did not.
 pub(super) async fn ping_all(
-    sources: &Sources,
+    fanout: &Fanout,
     timeouts: &PerSource<Duration>,
     answering: &Answering,
     read_well: PerSource<bool>,
 ) -> Vec<(SourceKind, String)> {
     let pings = SourceKind::ALL.map(|kind| async move {
         let wait = timeouts[kind].max(PING_AT_LEAST);
-        let outcome = match tokio::time::timeout(wait, sources.get(kind).ping()).await {
+        let outcome = match tokio::time::timeout(wait, fanout.ping(kind)).await {
             Ok(Ok(())) => Ok(()),
             Ok(Err(error)) => Err(error.to_string()),
             Err(_) => Err(format!("no answer within {wait:?}")),
@@ -87,7 +86,6 @@ pub(super) async fn ping_all(
 /// Pings every backend every [`PROBE_EVERY`], for ever; logs when the last one stops
 /// answering and when one answers again.
 pub(super) async fn keep_probing(
-    sources: Sources,
     fanout: Fanout,
     timeouts: PerSource<Duration>,
     answering: std::sync::Arc<Answering>,
@@ -99,7 +97,7 @@ pub(super) async fn keep_probing(
         let now = PerSource::from_fn(|kind| reads_served(&fanout, kind));
         let read_well = PerSource::from_fn(|kind| now[kind] > served[kind]);
         served = now;
-        ping_all(&sources, &timeouts, &answering, read_well).await;
+        ping_all(&fanout, &timeouts, &answering, read_well).await;
         let now = answering.any();
         if now != any {
             if now {
@@ -128,9 +126,9 @@ mod tests {
     use futures::future::BoxFuture;
 
     use super::*;
-    use crate::{
-        core::sources::{Source, SourceData, SourceError},
-        core::vocab::CustomerId,
+    use crate::core::{
+        sources::{Source, SourceData, SourceError, Sources, fake::FakeLookups},
+        vocab::CustomerId,
     };
 
     /// A backend that answers pings or does not.
@@ -157,10 +155,13 @@ mod tests {
         }
     }
 
-    fn sources(up: impl Fn(SourceKind) -> bool) -> Sources {
-        Sources::new(PerSource::from_fn(|kind| {
+    /// A fan-out over backends that answer pings or do not, as `up` says.
+    fn sources(up: impl Fn(SourceKind) -> bool) -> Fanout {
+        let sources = Sources::new(PerSource::from_fn(|kind| {
             Arc::new(Pinged(kind, up(kind))) as Arc<dyn Source>
-        }))
+        }));
+        let timeouts = PerSource::same(Duration::from_millis(100));
+        Fanout::new(sources, Arc::new(FakeLookups::default()), timeouts)
     }
 
     #[tokio::test(start_paused = true)]

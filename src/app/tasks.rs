@@ -92,12 +92,10 @@ fn catalog_refresh(context: &Context<'_>) -> (JoinHandle<()>, TaskState) {
 }
 
 fn backend_probe(context: &Context<'_>) -> (JoinHandle<()>, TaskState) {
-    let sources = context.backends.sources.clone();
     let fanout = context.profiles.fanout().clone();
     let timeouts = PerSource::from_fn(|kind| context.settings.sources.of(kind).timeout);
     let answering = context.answering.clone();
-    let probe =
-        move || probe::keep_probing(sources.clone(), fanout.clone(), timeouts, answering.clone());
+    let probe = move || probe::keep_probing(fanout.clone(), timeouts, answering.clone());
     supervise("backend probe", probe, || {})
 }
 

@@ -1,48 +1,40 @@
 //! The backends as the request path asks them: a profile's sources all at once, and the
-//! lookups; every read under its backend's deadline and the caller's, behind its backend's
-//! circuit breaker (`breaker.rs`), hedged when it runs past its backend's usual latency
-//! (`hedge.rs`), counted, and logged when it fails. Failures are reported beside the answers
-//! instead of failing the request, and carry no text: what went wrong stays in the log. The
-//! fan-out also carries the admission control its callers ask before a load
-//! ([`crate::core::fanout`]).
+//! lookups. Every read of a backend passes through that backend's read stack, built in one
+//! place (`stack.rs`: deadline, breaker, counters, hedge, faults); a whole load is admitted
+//! first (`admission.rs`) and, when no backend answered, retried within a budget
+//! (`retry.rs`). What each backend may take, and how much is guarded, is `settings.rs`'.
+//! Failures are reported beside the answers instead of failing the request, and carry no
+//! text: what went wrong stays in the log.
 
 mod admission;
 mod breaker;
+mod counted;
+mod deadline;
+mod faults;
 mod hedge;
+mod lookups;
 mod retry;
 mod settings;
+mod stack;
 
 pub use admission::{Admission, Permit, Priority, Shed};
 pub use breaker::CircuitState;
+pub use faults::FaultSettings;
 pub use settings::{ResilienceSettings, SourceSettings, SourcesSettings};
 
-use std::{
-    future::Future,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
-    },
-    time::Duration,
-};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use chrono::Utc;
 use futures::future::join_all;
 use tokio::time::Instant;
-use tracing::Instrument;
 
-use self::{breaker::Breaker, hedge::Hedger, retry::RetryBudget};
-use crate::{
-    core::db::PoolStatus,
-    core::histogram::{Histogram, HistogramSnapshot},
-    core::logs::{LogGate, error_chain},
-    core::records::{Identity, Shipment},
-    core::sources::{CustomerKey, Lookups, OrderDetail, SourceData, SourceError, Sources},
-    core::vocab::{CustomerId, OrderId, PerSource, SourceKind, SourceSet, Timestamp},
+use self::{retry::Retries, stack::Stack};
+use crate::core::{
+    db::PoolStatus,
+    histogram::HistogramSnapshot,
+    sources::{Lookups, SourceData, SourceError, Sources},
+    vocab::{CustomerId, PerSource, SourceKind, SourceSet, Timestamp},
 };
-
-/// During an outage a backend's failures are logged once per this, with the number of those
-/// left out since the last line: an outage is not a warning per read.
-const SOURCE_WARNING_EVERY: Duration = Duration::from_secs(1);
 
 /// Why a backend gave nothing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -68,56 +60,25 @@ pub struct Outcome {
     pub latency: Duration,
 }
 
+/// One load's reads, as the fan-out made them.
+#[derive(Debug, Clone)]
+pub struct Gathered {
+    /// Each backend's answer, or why there is none.
+    pub outcomes: Vec<Outcome>,
+    /// When the reads that gave these began (monotonic, for ages).
+    pub started: Instant,
+    /// The same moment on the wall clock.
+    pub wall: Timestamp,
+}
+
 /// Asks the backends; cheap to clone.
 #[derive(Clone)]
 pub struct Fanout {
     sources: Sources,
     lookups: Arc<dyn Lookups>,
-    timeouts: PerSource<Duration>,
-    guards: Arc<PerSource<Guards>>,
+    stacks: Arc<PerSource<Stack>>,
     admission: Admission,
     retries: Arc<Retries>,
-}
-
-#[derive(Debug)]
-struct Retries {
-    budget: RetryBudget,
-    done: AtomicU64,
-}
-
-/// What stands between the request path and one backend.
-#[derive(Debug)]
-struct Guards {
-    breaker: Breaker,
-    hedger: Hedger,
-    /// Reads started, hedges included: what a stampede, a read mask or a lookup really cost.
-    reads: AtomicU64,
-    /// How long the reads that reached the backend took, to their answer, error or timeout.
-    latency: Histogram,
-    /// Reads that ended past their deadline.
-    timeouts: AtomicU64,
-    /// Reads the backend failed.
-    failed: AtomicU64,
-    /// One warning a second about this backend's failures, not one per read.
-    warnings: LogGate,
-    /// Reads under way now (waiting for a connection, or running).
-    in_flight: AtomicU64,
-}
-
-/// Counts a read under way for as long as it lives (a read may be dropped at any await).
-struct Flying<'a>(&'a AtomicU64);
-
-impl<'a> Flying<'a> {
-    fn enter(count: &'a AtomicU64) -> Self {
-        count.fetch_add(1, Ordering::Relaxed);
-        Self(count)
-    }
-}
-
-impl Drop for Flying<'_> {
-    fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::Relaxed);
-    }
 }
 
 /// What a backend's reads came to since start.
@@ -151,7 +112,6 @@ impl std::fmt::Debug for Fanout {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Fanout")
             .field("sources", &self.sources)
-            .field("timeouts", &self.timeouts)
             .finish_non_exhaustive()
     }
 }
@@ -167,46 +127,100 @@ impl Fanout {
         Self::with(sources, lookups, &settings, &ResilienceSettings::default())
     }
 
-    /// Reads profiles from `sources` and lookups from `lookups`, each backend as `settings`
-    /// says, guarded as `resilience` says.
+    /// Reads profiles from `sources` and lookups from `lookups`, each backend through the
+    /// stack its `settings` and `resilience` describe.
     pub fn with(
         sources: Sources,
         lookups: Arc<dyn Lookups>,
         settings: &SourcesSettings,
         resilience: &ResilienceSettings,
     ) -> Self {
+        let stacks = PerSource::from_fn(|kind| Stack::new(kind, settings.of(kind), resilience));
         Self {
             sources,
             lookups,
-            timeouts: PerSource::from_fn(|kind| settings.of(kind).timeout),
-            guards: Arc::new(PerSource::from_fn(|_| Guards {
-                breaker: Breaker::new(resilience.breaker_failures, resilience.breaker_cooldown),
-                hedger: Hedger::new(resilience.hedge_budget, resilience.hedge_min_delay),
-                reads: AtomicU64::new(0),
-                latency: Histogram::default(),
-                timeouts: AtomicU64::new(0),
-                failed: AtomicU64::new(0),
-                warnings: LogGate::new(SOURCE_WARNING_EVERY),
-                in_flight: AtomicU64::new(0),
-            })),
+            stacks: Arc::new(stacks),
             admission: Admission::new(resilience),
-            retries: Arc::new(Retries {
-                budget: RetryBudget::new(),
-                done: AtomicU64::new(0),
-            }),
+            retries: Arc::new(Retries::new()),
         }
+    }
+
+    /// Reads of `kind` started since this fan-out was built, hedges included.
+    pub fn reads(&self, kind: SourceKind) -> u64 {
+        self.stacks[kind].reads()
+    }
+
+    /// What the reads of `kind` came to since this fan-out was built.
+    pub fn counts(&self, kind: SourceKind) -> SourceCounts {
+        self.stacks[kind].counts(self.sources.get(kind).pool())
     }
 
     /// Loads retried since start because no backend answered.
     pub fn retries(&self) -> u64 {
-        self.retries.done.load(Ordering::Relaxed)
+        self.retries.done()
+    }
+
+    /// The admission control of the loads through this fan-out.
+    pub fn admission(&self) -> &Admission {
+        &self.admission
+    }
+
+    /// A place for one load of `priority`, or [`Shed`] at once when the limit is reached;
+    /// each load earns the retry budget its share.
+    pub fn admit(&self, priority: Priority) -> Result<Permit, Shed> {
+        let permit = self.admission.try_admit(priority)?;
+        self.retries.earn();
+        Ok(permit)
+    }
+
+    /// One load of `set` for `customer`: admitted as `priority`, or refused at once
+    /// ([`Shed`]); every backend of `set` read at once, each read ending by `deadline` (the
+    /// caller's) at the latest; the admission limit taught by the backends that answered.
+    /// When none answered and `retry` (no older copy can stand in), read again after a
+    /// pause, while the caller has time and the retry budget allows.
+    pub async fn load(
+        &self,
+        customer: CustomerId,
+        set: SourceSet,
+        deadline: Option<Instant>,
+        priority: Priority,
+        retry: bool,
+    ) -> Result<Gathered, Shed> {
+        let mut attempt = 0;
+        loop {
+            let mut admitted = self.admit(priority)?;
+            let (started, wall) = (Instant::now(), Utc::now());
+            let outcomes = self.gather(customer, set, deadline).await;
+            // The limit learns from the backends that answered: a load none answered (a
+            // database restarting, every circuit open) says the backends are down, not how
+            // long they take.
+            let answered = outcomes.iter().filter(|o| o.result.is_ok());
+            match answered.map(|o| o.latency).max() {
+                Some(latency) => admitted.answered_in(latency),
+                None => admitted.read_nothing(),
+            }
+            drop(admitted);
+            let pause = match retry {
+                true => self.retry_pause(&outcomes, attempt, deadline),
+                false => None,
+            };
+            let Some(pause) = pause else {
+                return Ok(Gathered {
+                    outcomes,
+                    started,
+                    wall,
+                });
+            };
+            tokio::time::sleep(pause).await;
+            attempt += 1;
+        }
     }
 
     /// Whether a load whose `outcomes` are these should be tried again (attempt `attempt`,
     /// from 0) before `deadline`, and after what pause: only when no backend answered, the
     /// caller has time left, and — if the retry would reach a backend whose circuit is closed —
     /// the retry budget allows it.
-    pub fn retry_pause(
+    fn retry_pause(
         &self,
         outcomes: &[Outcome],
         attempt: u32,
@@ -218,47 +232,12 @@ impl Fanout {
         let pause = retry::pause(attempt, deadline?)?;
         let reaches_a_backend = outcomes
             .iter()
-            .any(|o| self.guards[o.kind].breaker.state() == CircuitState::Closed);
-        if reaches_a_backend && !self.retries.budget.try_spend() {
+            .any(|o| self.stacks[o.kind].circuit() == CircuitState::Closed);
+        if reaches_a_backend && !self.retries.try_spend() {
             return None;
         }
-        self.retries.done.fetch_add(1, Ordering::Relaxed);
+        self.retries.count();
         Some(pause)
-    }
-
-    /// Reads of `kind` started since this fan-out was built, hedges included.
-    pub fn reads(&self, kind: SourceKind) -> u64 {
-        self.guards[kind].reads.load(Ordering::Relaxed)
-    }
-
-    /// What the reads of `kind` came to since this fan-out was built.
-    pub fn counts(&self, kind: SourceKind) -> SourceCounts {
-        let guards = &self.guards[kind];
-        SourceCounts {
-            reads: guards.reads.load(Ordering::Relaxed),
-            hedges: guards.hedger.hedged(),
-            refused: guards.breaker.refused(),
-            opened: guards.breaker.opened(),
-            circuit: guards.breaker.state(),
-            p95: guards.hedger.p95(),
-            timeouts: guards.timeouts.load(Ordering::Relaxed),
-            failed: guards.failed.load(Ordering::Relaxed),
-            latency: guards.latency.snapshot(),
-            in_flight: guards.in_flight.load(Ordering::Relaxed),
-            pool: self.sources.get(kind).pool(),
-        }
-    }
-
-    /// The admission control of the loads through this fan-out.
-    pub fn admission(&self) -> &Admission {
-        &self.admission
-    }
-
-    /// A place for one load of `priority`, or [`Shed`] at once when the limit is reached.
-    pub fn admit(&self, priority: Priority) -> Result<Permit, Shed> {
-        let permit = self.admission.try_admit(priority)?;
-        self.retries.budget.earn();
-        Ok(permit)
     }
 
     /// Asks every backend of `set` about `customer` at once. Each read ends at the earlier of
@@ -298,139 +277,28 @@ impl Fanout {
         }
     }
 
-    /// CRM: the customers `key` names. The key itself is never logged: it may be an email
-    /// or a phone number.
-    pub async fn customers(
-        &self,
-        key: CustomerKey,
-        deadline: Option<Instant>,
-    ) -> Result<Vec<(CustomerId, Identity)>, Failure> {
-        let by = match key {
-            CustomerKey::Id(_) => "id",
-            CustomerKey::Email(_) => "email",
-            CustomerKey::Phone(_) => "phone",
-        };
-        let kind = SourceKind::Crm;
-        let span = tracing::debug_span!("lookup", source = %kind, by);
-        self.read(kind, deadline, span, || self.lookups.customers(key.clone()))
+    /// Whether `kind` answers its cheapest read now (with its faults), for health.
+    pub async fn ping(&self, kind: SourceKind) -> Result<(), SourceError> {
+        self.stacks[kind]
+            .ping(|| self.sources.get(kind).ping())
             .await
     }
 
-    /// Orders: one order and who placed it.
-    pub async fn order(
-        &self,
-        order: OrderId,
-        deadline: Option<Instant>,
-    ) -> Result<Option<OrderDetail>, Failure> {
-        let kind = SourceKind::Orders;
-        let span = tracing::debug_span!("lookup", source = %kind, order = %order);
-        self.read(kind, deadline, span, || self.lookups.order(order))
-            .await
-    }
-
-    /// Fulfilment: the parcels of one order.
-    pub async fn shipments_of(
-        &self,
-        order: OrderId,
-        deadline: Option<Instant>,
-    ) -> Result<Vec<Shipment>, Failure> {
-        let kind = SourceKind::Fulfilment;
-        let span = tracing::debug_span!("lookup", source = %kind, order = %order);
-        self.read(kind, deadline, span, || self.lookups.shipments_of(order))
-            .await
-    }
-
-    /// One read of `kind`, ending at the earlier of its timeout and `deadline`; not started
-    /// at all once `deadline` has passed, nor while the backend's circuit is open. Hedged once
-    /// it runs past the backend's 95th percentile, if the budget allows. Counted when started;
-    /// logged in `span` when it fails.
+    /// One read of `kind` through its stack, logged in `span` when it fails.
     async fn read<T, F>(
         &self,
         kind: SourceKind,
         deadline: Option<Instant>,
         span: tracing::Span,
-        read: impl Fn() -> F,
+        read: impl Fn() -> F + Sync,
     ) -> Result<T, Failure>
     where
-        F: Future<Output = Result<T, SourceError>>,
+        F: Future<Output = Result<T, SourceError>> + Send,
+        T: Send,
     {
-        let started = Instant::now();
-        let own_deadline = started + self.timeouts[kind];
-        // A read cut short by the caller's deadline says nothing about the backend.
-        let (deadline, own) = match deadline {
-            Some(deadline) if deadline < own_deadline => (deadline, false),
-            _ => (own_deadline, true),
-        };
-        if deadline <= started {
-            return Err(Failure::Timeout);
-        }
-        let guards = &self.guards[kind];
-        let Some(attempt) = guards.breaker.attempt() else {
-            return Err(Failure::CircuitOpen);
-        };
-        guards.reads.fetch_add(1, Ordering::Relaxed);
-        let _flying = Flying::enter(&guards.in_flight);
-        let read = self.hedged(guards, &read).instrument(span.clone());
-        let (result, answered) = match tokio::time::timeout_at(deadline, read).await {
-            Ok(Ok(answer)) => {
-                guards.hedger.observe(started.elapsed());
-                (Ok(answer), Some(true))
-            }
-            Ok(Err(error)) => {
-                guards.failed.fetch_add(1, Ordering::Relaxed);
-                if let Some(suppressed) = guards.warnings.admit() {
-                    span.in_scope(|| tracing::warn!(error = %error_chain(&error), suppressed, "source failed"));
-                }
-                (Err(Failure::Unavailable), Some(false))
-            }
-            Err(_) => {
-                guards.timeouts.fetch_add(1, Ordering::Relaxed);
-                if let Some(suppressed) = guards.warnings.admit() {
-                    span.in_scope(|| tracing::warn!(suppressed, "source timed out"));
-                }
-                (Err(Failure::Timeout), own.then_some(false))
-            }
-        };
-        guards.latency.observe(started.elapsed());
-        if let Some(answered) = answered
-            && attempt.finish(answered)
-        {
-            span.in_scope(|| tracing::warn!(source = %kind, "circuit opened: reads refused until a probe answers"));
-        }
-        result
-    }
-
-    /// `read`, and a second `read` if the first runs past the backend's 95th percentile and
-    /// the hedge budget allows: the first answer wins, the other is dropped. Never while
-    /// loads fill more than half the admission limit: a busy replica's slow reads are
-    /// queueing, and a second read would only queue too.
-    async fn hedged<T, F>(&self, guards: &Guards, read: &impl Fn() -> F) -> Result<T, SourceError>
-    where
-        F: Future<Output = Result<T, SourceError>>,
-    {
-        let first = read();
-        let Some(delay) = guards.hedger.delay() else {
-            return first.await;
-        };
-        if self.admission.in_flight() * 2 > self.admission.limit() {
-            return first.await;
-        }
-        let mut first = std::pin::pin!(first);
-        tokio::select! {
-            // An answer due at the same moment as the hedge makes the hedge needless.
-            biased;
-            answer = &mut first => return answer,
-            () = tokio::time::sleep(delay) => {}
-        }
-        if !guards.hedger.try_hedge() {
-            return first.await;
-        }
-        guards.reads.fetch_add(1, Ordering::Relaxed);
-        let second = std::pin::pin!(read());
-        tokio::select! {
-            answer = &mut first => answer,
-            answer = second => answer,
-        }
+        // A busy replica's slow reads are queueing: no hedge would help them.
+        let busy = self.admission.in_flight() * 2 > self.admission.limit();
+        self.stacks[kind].read(deadline, busy, span, read).await
     }
 }
 

@@ -1,13 +1,12 @@
 //! The backends, behind two ports: [`Source`], one per backend, reads what a profile needs
 //! about one customer; [`Lookups`] finds customers and orders by key. Every read an RPC makes
-//! goes through one of them, so fault injection ([`Faulty`], [`FaultyLookups`]), the fan-out's
-//! deadlines and its read counters cover them all. Production implements both over sqlx (one
+//! goes through one of them, so the fan-out's read stack (faults, deadlines, breakers, hedges,
+//! counters) covers them all. Production implements both over sqlx (one
 //! file per backend, and the catalog); unit tests use scripted fakes; a deployment whose
 //! systems have other schemas implements the two traits for them.
 
 mod billing;
 mod crm;
-mod faults;
 mod fulfilment;
 mod lookups;
 mod orders;
@@ -24,7 +23,6 @@ use futures::future::BoxFuture;
 
 pub use billing::BillingSource;
 pub use crm::CrmSource;
-pub use faults::{FaultSettings, Faulty, FaultyLookups};
 pub use fulfilment::FulfilmentSource;
 pub use lookups::SqlLookups;
 pub use orders::OrdersSource;
@@ -194,7 +192,7 @@ impl Sources {
         &self.0[kind]
     }
 
-    /// The same backends, each wrapped by `wrap` (for fault injection and counting).
+    /// The same backends, each wrapped by `wrap` (tests count, hold or break them so).
     pub fn map(&self, wrap: impl FnMut(Arc<dyn Source>) -> Arc<dyn Source>) -> Self {
         Self::new(self.0.clone().map(wrap))
     }

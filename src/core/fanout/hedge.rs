@@ -1,9 +1,10 @@
-//! Hedged reads: a read still running after its backend's recent 95th percentile is asked a
-//! second time, and the first answer wins. The tail of one slow connection or one slow query
+//! The hedging layer of a backend's read stack: a read still running after its backend's
+//! recent 95th percentile is asked a second time, and the first answer wins. The tail of one slow connection or one slow query
 //! stops being the caller's tail. A budget keeps hedges to a small share of reads, so that a
 //! backend that is slow for everyone is not asked twice for everything.
 
 use std::{
+    future::Future,
     sync::{
         Mutex,
         atomic::{AtomicU64, Ordering},
@@ -57,9 +58,47 @@ impl Hedger {
         }
     }
 
+    /// `read`, and a second `read` if the first runs past the backend's 95th percentile and
+    /// the budget allows: the first answer wins, the other is dropped. Never when `busy`
+    /// (loads fill more than half the admission limit): a busy replica's slow reads are
+    /// queueing, and a second read would only queue too. `on_hedge` counts the second read.
+    pub(super) async fn read<O, F>(
+        &self,
+        read: &impl Fn() -> F,
+        busy: bool,
+        on_hedge: impl FnOnce(),
+    ) -> O
+    where
+        F: Future<Output = O>,
+    {
+        let first = read();
+        let Some(delay) = self.delay() else {
+            return first.await;
+        };
+        if busy {
+            return first.await;
+        }
+        let mut first = std::pin::pin!(first);
+        tokio::select! {
+            // An answer due at the same moment as the hedge makes the hedge needless.
+            biased;
+            answer = &mut first => return answer,
+            () = tokio::time::sleep(delay) => {}
+        }
+        if !self.try_hedge() {
+            return first.await;
+        }
+        on_hedge();
+        let second = std::pin::pin!(read());
+        tokio::select! {
+            answer = &mut first => answer,
+            answer = second => answer,
+        }
+    }
+
     /// A read is starting: it earns its share of the budget. Returns how long to wait before
     /// hedging it; `None` when it is not to be hedged (off, or too little known yet).
-    pub(super) fn delay(&self) -> Option<Duration> {
+    fn delay(&self) -> Option<Duration> {
         if self.earn == 0 {
             return None;
         }
@@ -75,7 +114,7 @@ impl Hedger {
     }
 
     /// Whether the budget allows a hedge now; spends it if so, and counts the hedge.
-    pub(super) fn try_hedge(&self) -> bool {
+    fn try_hedge(&self) -> bool {
         let spent = self
             .tokens
             .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |t| {

@@ -1,62 +1,68 @@
-//! Retries of a load no backend answered, within the caller's deadline and a budget.
+//! Retries of a load no backend answered, within the caller's deadline and a budget: the
+//! layer around a whole load, inside admission.
 //!
 //! A load that got nothing from any backend (a database restarting, a network blip) is tried
 //! again after a short, growing, jittered pause while the caller still has time, instead of
 //! failing a caller who could have waited. Retries must not become a storm: a retry that would
-//! read a backend whose circuit is closed spends from a budget (a fifth of loads, and a few per
-//! second however quiet it is, as Finagle's retry budget does); one whose backends' circuits
-//! are all open reads nothing (only a circuit's probe reaches the backend), so it costs
-//! nothing.
+//! read a backend whose circuit is closed spends from a budget — tower's `TpsBudget`, Finagle's
+//! retry budget: a fifth of the loads of the last second, and ten a second however quiet it
+//! is; one whose backends' circuits are all open reads nothing (only a circuit's probe reaches
+//! the backend), so it costs nothing.
 
-use std::{sync::Mutex, time::Duration};
+use std::{
+    sync::atomic::{AtomicU64, Ordering},
+    time::Duration,
+};
 
 use rand::RngExt;
 use tokio::time::Instant;
+use tower::retry::budget::{Budget, TpsBudget};
 
-/// In thousandths of a retry: earned per load...
-const PER_LOAD: u64 = 200;
-/// ...earned per second, however few the loads...
-const PER_SECOND: u64 = 10_000;
-/// ...at most saved up, and the cost of one.
-const MAX_SAVED: u64 = 100_000;
-const ONE: u64 = 1000;
+/// How long a load's share of the budget, and a retry's spending, count.
+const BUDGET_WINDOW: Duration = Duration::from_secs(1);
+/// Retries a second however few the loads.
+const RETRIES_A_SECOND: u32 = 10;
+/// Retries per load.
+const RETRIES_PER_LOAD: f32 = 0.2;
 /// The first pause; each next one doubles, up to [`MAX_PAUSE`].
 const FIRST_PAUSE: Duration = Duration::from_millis(50);
 const MAX_PAUSE: Duration = Duration::from_millis(400);
 /// No retry is started with less than this left before the deadline: it could not finish.
 const MIN_LEFT: Duration = Duration::from_millis(20);
 
-/// The budget of retries that reach a backend.
+/// The retries of one fan-out: their budget, and how many were made.
 #[derive(Debug)]
-pub(super) struct RetryBudget {
-    /// Thousandths of a retry saved, and when time last added to them.
-    state: Mutex<(u64, Instant)>,
+pub(super) struct Retries {
+    budget: TpsBudget,
+    done: AtomicU64,
 }
 
-impl RetryBudget {
+impl Retries {
     pub(super) fn new() -> Self {
         Self {
-            state: Mutex::new((PER_SECOND, Instant::now())),
+            budget: TpsBudget::new(BUDGET_WINDOW, RETRIES_A_SECOND, RETRIES_PER_LOAD),
+            done: AtomicU64::new(0),
         }
     }
 
     /// A load started: it earns its share.
     pub(super) fn earn(&self) {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        state.0 = (state.0 + PER_LOAD).min(MAX_SAVED);
+        self.budget.deposit();
     }
 
     /// Spends one retry if the budget has it.
     pub(super) fn try_spend(&self) -> bool {
-        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        let now = Instant::now();
-        let (tokens, since) = *state;
-        let earned = u64::try_from((now - since).as_micros() * u128::from(PER_SECOND) / 1_000_000)
-            .unwrap_or(MAX_SAVED);
-        let tokens = tokens.saturating_add(earned).min(MAX_SAVED);
-        let spent = tokens >= ONE;
-        *state = (if spent { tokens - ONE } else { tokens }, now);
-        spent
+        self.budget.withdraw()
+    }
+
+    /// A retry is made.
+    pub(super) fn count(&self) {
+        self.done.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Retries made since start.
+    pub(super) fn done(&self) -> u64 {
+        self.done.load(Ordering::Relaxed)
     }
 }
 
@@ -78,15 +84,17 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn the_budget_is_a_fifth_of_loads_and_a_few_a_second() {
-        let budget = RetryBudget::new();
-        // Ten saved at start.
+        let budget = Retries::new();
+        // Ten a second, however quiet.
         assert_eq!((0..100).filter(|_| budget.try_spend()).count(), 10);
         for _ in 0..100 {
             budget.earn();
         }
+        // And a fifth of the loads.
         assert_eq!((0..100).filter(|_| budget.try_spend()).count(), 20);
-        tokio::time::advance(Duration::from_millis(500)).await;
-        assert_eq!((0..100).filter(|_| budget.try_spend()).count(), 5);
+        // A second later, what was spent no longer counts: ten again.
+        tokio::time::advance(BUDGET_WINDOW + Duration::from_millis(100)).await;
+        assert_eq!((0..100).filter(|_| budget.try_spend()).count(), 10);
     }
 
     #[tokio::test(start_paused = true)]

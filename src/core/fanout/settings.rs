@@ -6,10 +6,10 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
+use super::FaultSettings;
 use crate::core::{
     db::{DATABASE_SCHEMES, DatabaseSettings, PoolOptions},
     settings::{Check, MINUTE, MS},
-    sources::FaultSettings,
     vocab::SourceKind,
 };
 

@@ -3,10 +3,13 @@
 use std::time::Duration;
 
 use super::*;
-use crate::core::sources::{
-    Source,
-    fake::{FakeLookups, FakeSource, calls, fake_sources},
-    fixtures::{self, customer},
+use crate::core::{
+    sources::{
+        CustomerKey, Source,
+        fake::{FakeLookups, FakeSource, calls, fake_sources},
+        fixtures::{self, customer},
+    },
+    vocab::OrderId,
 };
 
 const TIMEOUT: Duration = Duration::from_millis(100);
@@ -269,4 +272,61 @@ async fn hedges_stay_within_their_budget_when_a_backend_is_slow_for_everyone() {
     // At most what 1,000 reads earn and what the 200 before saved up (capped at 10).
     assert!(hedges <= 60, "{hedges} hedges in 1200 reads");
     assert!(hedges >= 10, "{hedges} hedges in 1200 reads");
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_lookup_gets_the_faults_of_the_backend_it_reads() {
+    // CRM is slow, orders always fails, fulfilment has no faults.
+    let mut settings = SourcesSettings::default();
+    settings.crm.faults.latency = Some(Duration::from_millis(30));
+    settings.orders.faults.error_rate = 1.0;
+    let (sources, _) = fake_sources(|f| f);
+    let lookups = Arc::new(FakeLookups::default());
+    let resilience = ResilienceSettings::default();
+    let fanout = Fanout::with(sources, lookups.clone(), &settings, &resilience);
+
+    let started = Instant::now();
+    let found = fanout.customers(CustomerKey::Id(customer()), None).await;
+    assert_eq!(found.unwrap().len(), 1);
+    assert_eq!(started.elapsed(), Duration::from_millis(30));
+
+    let order = OrderId::new(11).unwrap();
+    assert_eq!(fanout.order(order, None).await, Err(Failure::Unavailable));
+    assert_eq!(
+        lookups.calls().orders,
+        0,
+        "a failed draw never asks the backend"
+    );
+
+    let started = Instant::now();
+    assert_eq!(fanout.shipments_of(order, None).await.unwrap().len(), 1);
+    assert_eq!(started.elapsed(), Duration::ZERO);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_backends_faults_apply_to_its_profile_reads_and_its_pings_alike() {
+    let mut settings = SourcesSettings::default();
+    settings.billing.faults.error_rate = 1.0;
+    let (sources, fakes) = fake_sources(|f| f);
+    let resilience = ResilienceSettings::default();
+    let fanout = Fanout::with(
+        sources,
+        Arc::new(FakeLookups::default()),
+        &settings,
+        &resilience,
+    );
+    let outcomes = fanout.gather(customer(), SourceSet::ALL, None).await;
+    for outcome in &outcomes {
+        match outcome.kind {
+            SourceKind::Billing => assert_eq!(outcome.result, Err(Failure::Unavailable)),
+            _ => assert!(outcome.result.is_ok(), "{:?}", outcome.kind),
+        }
+    }
+    assert_eq!(
+        fakes.billing.calls(),
+        0,
+        "a failed draw never asks the backend"
+    );
+    assert!(fanout.ping(SourceKind::Billing).await.is_err());
+    assert!(fanout.ping(SourceKind::Crm).await.is_ok());
 }

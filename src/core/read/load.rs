@@ -11,7 +11,7 @@ use super::{ProfileError, Profiles};
 use crate::{
     core::cache::CachedProfile,
     core::entry::{EncodedProfile, ServedFrom},
-    core::fanout::Priority,
+    core::fanout::{Gathered, Priority},
     core::profile::{Collected, collect},
     core::reference::CatalogSnapshot,
     core::vocab::{CustomerId, SourceSet},
@@ -115,33 +115,16 @@ impl Profiles {
         catalog: &CatalogSnapshot,
     ) -> Result<Arc<CachedProfile>, ProfileError> {
         crate::core::cache::bump_counter(&self.stats().loads);
-        let fanout = &self.inner.fanout;
-        let mut attempt = 0;
-        let (outcomes, started, wall) = loop {
-            let mut admitted = fanout.admit(priority)?;
-            let (started, wall) = (Instant::now(), Utc::now());
-            let outcomes = fanout.gather(customer, set, deadline).await;
-            // The limit learns from the backends that answered: a load none answered (a
-            // database restarting, every circuit open) says the backends are down, not how
-            // long they take, and is retried or failed below.
-            let answered = outcomes.iter().filter(|o| o.result.is_ok());
-            match answered.map(|o| o.latency).max() {
-                Some(latency) => admitted.answered_in(latency),
-                None => admitted.read_nothing(),
-            }
-            drop(admitted);
-            // With no older copy to serve, a load no backend answered is tried again while
-            // the caller has time (a database restarting, a network blip).
-            let retry = match previous {
-                None => fanout.retry_pause(&outcomes, attempt, deadline),
-                Some(_) => None,
-            };
-            match retry {
-                Some(pause) => tokio::time::sleep(pause).await,
-                None => break (outcomes, started, wall),
-            }
-            attempt += 1;
-        };
+        // With no older copy to serve, a load no backend answered is tried again while the
+        // caller has time (a database restarting, a network blip).
+        let retry = previous.is_none();
+        let Gathered {
+            outcomes,
+            started,
+            wall,
+        } = (self.inner.fanout)
+            .load(customer, set, deadline, priority, retry)
+            .await?;
         let oldest = wall - self.inner.settings.ttl;
         match collect(customer, outcomes) {
             Collected::Answers(answers) => {

@@ -1,21 +1,19 @@
-//! Fault injection: backends wrapped to answer later, or to fail, by configuration — profile
-//! reads ([`Faulty`]) and lookups ([`FaultyLookups`]) alike, each with its backend's faults.
-//! Off by default; used by tests, the demo and load tests to see c360 under slow or failing
-//! backends.
+//! Fault injection, the innermost layer of a backend's read stack: its reads answered later,
+//! or failed, by configuration (`[sources.*.faults]`) — profile reads, lookups and pings
+//! alike. Off by default; used by tests, the demo and load tests to see c360 under slow or
+//! failing backends.
 
-use std::{future::Future, sync::Arc, sync::Mutex, time::Duration};
+use std::{future::Future, sync::Mutex, time::Duration};
 
 use futures::future::BoxFuture;
 use rand::{RngExt, SeedableRng, rngs::Xoshiro256PlusPlus};
 use rand_distr::{Distribution, LogNormal};
 use serde::{Deserialize, Serialize};
 
-use super::{CustomerKey, Lookups, OrderDetail, Source, SourceData, SourceError};
-use crate::{
-    core::db::PoolStatus,
-    core::records::{Identity, Shipment},
-    core::settings::{Check, MINUTE},
-    core::vocab::{CustomerId, OrderId, PerSource, SourceKind},
+use crate::core::{
+    settings::{Check, MINUTE},
+    sources::SourceError,
+    vocab::SourceKind,
 };
 
 /// The faults of one backend.
@@ -57,21 +55,24 @@ impl FaultSettings {
 }
 
 /// Draws and applies one backend's faults.
-struct Injector {
+#[derive(Debug)]
+pub(super) struct Faults {
     kind: SourceKind,
     latency: Latency,
     error_rate: f64,
     rng: Mutex<Xoshiro256PlusPlus>,
 }
 
+#[derive(Debug)]
 enum Latency {
     None,
     Fixed(Duration),
     LogNormal(LogNormal<f64>),
 }
 
-impl Injector {
-    fn new(kind: SourceKind, settings: &FaultSettings) -> Self {
+impl Faults {
+    /// The faults of `settings` for the reads of `kind`.
+    pub(super) fn new(kind: SourceKind, settings: &FaultSettings) -> Self {
         let latency = match (settings.latency, settings.latency_p99) {
             (None, _) => Latency::None,
             (Some(median), Some(p99)) if p99 > median && !median.is_zero() => {
@@ -107,7 +108,7 @@ impl Injector {
 
     /// `read`, started after the drawn delay, unless the draw fails it: then the backend is
     /// not asked at all.
-    fn apply<'a, T, F>(
+    pub(super) fn apply<'a, T, F>(
         &'a self,
         read: impl FnOnce() -> F + Send + 'a,
     ) -> BoxFuture<'a, Result<T, SourceError>>
@@ -115,7 +116,6 @@ impl Injector {
         F: Future<Output = Result<T, SourceError>> + Send + 'a,
     {
         if matches!(self.latency, Latency::None) && self.error_rate == 0.0 {
-            // This backend has no faults (a lookup port wraps all three when one has some).
             return Box::pin(read());
         }
         let (delay, fail) = self.draw();
@@ -134,82 +134,16 @@ impl Injector {
     }
 }
 
-/// A source with faults added.
-pub struct Faulty {
-    inner: Arc<dyn Source>,
-    faults: Injector,
-}
-
-impl Faulty {
-    /// `inner` with the faults of `settings`.
-    pub fn new(inner: Arc<dyn Source>, settings: &FaultSettings) -> Self {
-        let faults = Injector::new(inner.kind(), settings);
-        Self { inner, faults }
-    }
-}
-
-impl Source for Faulty {
-    fn kind(&self) -> SourceKind {
-        self.inner.kind()
-    }
-
-    fn pool(&self) -> Option<PoolStatus> {
-        self.inner.pool()
-    }
-
-    fn fetch(&self, customer: CustomerId) -> BoxFuture<'_, Result<SourceData, SourceError>> {
-        self.faults.apply(move || self.inner.fetch(customer))
-    }
-
-    fn ping(&self) -> BoxFuture<'_, Result<(), SourceError>> {
-        self.faults.apply(move || self.inner.ping())
-    }
-}
-
-/// Lookups with each backend's faults added.
-pub struct FaultyLookups {
-    inner: Arc<dyn Lookups>,
-    faults: PerSource<Injector>,
-}
-
-impl FaultyLookups {
-    /// `inner`, each method with the faults of the backend it reads.
-    pub fn new(inner: Arc<dyn Lookups>, settings: &PerSource<FaultSettings>) -> Self {
-        let faults = PerSource::from_fn(|kind| Injector::new(kind, &settings[kind]));
-        Self { inner, faults }
-    }
-}
-
-impl Lookups for FaultyLookups {
-    fn customers(
-        &self,
-        key: CustomerKey,
-    ) -> BoxFuture<'_, Result<Vec<(CustomerId, Identity)>, SourceError>> {
-        self.faults.crm.apply(move || self.inner.customers(key))
-    }
-
-    fn order(&self, order: OrderId) -> BoxFuture<'_, Result<Option<OrderDetail>, SourceError>> {
-        self.faults.orders.apply(move || self.inner.order(order))
-    }
-
-    fn shipments_of(&self, order: OrderId) -> BoxFuture<'_, Result<Vec<Shipment>, SourceError>> {
-        self.faults
-            .fulfilment
-            .apply(move || self.inner.shipments_of(order))
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::core::sources::{
-        fake::{FakeLookups, FakeSource},
-        fixtures,
-    };
+    use std::sync::Arc;
 
-    fn faulty(settings: FaultSettings) -> (Faulty, Arc<FakeSource>) {
+    use super::*;
+    use crate::core::sources::{Source, fake::FakeSource, fixtures};
+
+    fn faulty(settings: FaultSettings) -> (Faults, Arc<FakeSource>) {
         let fake = Arc::new(FakeSource::new(SourceKind::Orders));
-        (Faulty::new(fake.clone(), &settings), fake)
+        (Faults::new(SourceKind::Orders, &settings), fake)
     }
 
     #[tokio::test(start_paused = true)]
@@ -218,9 +152,12 @@ mod tests {
             latency: Some(Duration::from_millis(20)),
             ..Default::default()
         };
-        let (source, _) = faulty(settings);
+        let (faults, fake) = faulty(settings);
         let started = tokio::time::Instant::now();
-        source.fetch(fixtures::customer()).await.unwrap();
+        faults
+            .apply(|| fake.fetch(fixtures::customer()))
+            .await
+            .unwrap();
         assert_eq!(started.elapsed(), Duration::from_millis(20));
     }
 
@@ -230,10 +167,14 @@ mod tests {
             error_rate: 0.3,
             ..Default::default()
         };
-        let (source, fake) = faulty(settings);
+        let (faults, fake) = faulty(settings);
         let mut failed = 0;
         for _ in 0..2000 {
-            if source.fetch(fixtures::customer()).await.is_err() {
+            if faults
+                .apply(|| fake.fetch(fixtures::customer()))
+                .await
+                .is_err()
+            {
                 failed += 1;
             }
         }
@@ -248,42 +189,12 @@ mod tests {
             latency_p99: Some(Duration::from_millis(40)),
             ..Default::default()
         };
-        let (source, _) = faulty(settings);
-        let mut samples: Vec<Duration> = (0..20_000).map(|_| source.faults.draw().0).collect();
+        let (faults, _) = faulty(settings);
+        let mut samples: Vec<Duration> = (0..20_000).map(|_| faults.draw().0).collect();
         samples.sort();
         let median = samples[10_000].as_secs_f64() * 1e3;
         let p99 = samples[19_800].as_secs_f64() * 1e3;
         assert!((9.0..11.0).contains(&median), "median {median} ms");
         assert!((34.0..47.0).contains(&p99), "p99 {p99} ms");
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn each_lookup_gets_the_faults_of_the_backend_it_reads() {
-        // CRM is slow, orders always fails, fulfilment has no faults.
-        let mut settings = PerSource::<FaultSettings>::default();
-        settings.crm.latency = Some(Duration::from_millis(30));
-        settings.orders.error_rate = 1.0;
-        let fake = Arc::new(FakeLookups::default());
-        let lookups = FaultyLookups::new(fake.clone(), &settings);
-
-        let started = tokio::time::Instant::now();
-        let found = lookups
-            .customers(CustomerKey::Id(fixtures::customer()))
-            .await;
-        assert_eq!(found.unwrap().len(), 1);
-        assert_eq!(started.elapsed(), Duration::from_millis(30));
-
-        let order = OrderId::new(11).unwrap();
-        let failed = lookups.order(order).await.unwrap_err();
-        assert_eq!(failed.backend(), SourceKind::Orders);
-        assert_eq!(
-            fake.calls().orders,
-            0,
-            "a failed draw never asks the backend"
-        );
-
-        let started = tokio::time::Instant::now();
-        assert_eq!(lookups.shipments_of(order).await.unwrap().len(), 1);
-        assert_eq!(started.elapsed(), Duration::ZERO);
     }
 }
