@@ -35,7 +35,7 @@ pub use l2::{
 };
 pub use settings::CacheSettings;
 pub(crate) use stats::bump as bump_counter;
-pub use stats::{CacheStats, FeedSnapshot, FeedStats};
+pub use stats::{CacheCounts, CacheStats, FeedSnapshot, FeedStats};
 
 use crate::{
     core::entry::{EncodedProfile, L2Entry},

@@ -4,11 +4,13 @@
 //! and so can a test or a benchmark.
 
 mod bypass;
+mod figures;
 mod freshness;
 mod invalidate;
 mod load;
 mod refresh;
 
+pub use figures::{AdmissionFigures, Figures};
 pub use freshness::{CatalogSettings, Freshener, refresh_catalog, reload_catalog};
 
 use std::{sync::Arc, time::Duration};
@@ -202,12 +204,12 @@ impl Profiles {
         if let Some(entry) = self.inner.cache.get(customer).await
             && usable(&entry)
         {
-            crate::core::cache::bump_counter(&self.stats().l1_hits);
+            crate::core::cache::bump_counter(&self.stats().count.l1_hits);
             self.refresh_if_old(customer, &entry);
             return Ok(self.served(entry, ServedFrom::L1));
         }
         if self.inner.cache.known_missing(customer).await {
-            crate::core::cache::bump_counter(&self.stats().not_found_hits);
+            crate::core::cache::bump_counter(&self.stats().count.not_found_hits);
             return Err(ProfileError::NotFound(customer));
         }
         let miss = Box::pin(self.get_or_load(customer, needed, deadline, priority, usable));
@@ -246,7 +248,7 @@ impl Profiles {
 
     fn served(&self, entry: Arc<CachedProfile>, from: ServedFrom) -> Served {
         if entry.is_stale() {
-            crate::core::cache::bump_counter(&self.stats().stale_serves);
+            crate::core::cache::bump_counter(&self.stats().count.stale_serves);
         }
         Served { entry, from }
     }

@@ -433,7 +433,10 @@ async fn a_stalled_then_reset_then_vanished_redis_costs_no_call() {
         );
     }
     let stats = app.profiles.stats();
-    let l2_errors = stats.l2_errors.load(std::sync::atomic::Ordering::Relaxed);
+    let l2_errors = stats
+        .count
+        .l2_errors
+        .load(std::sync::atomic::Ordering::Relaxed);
     assert!(l2_errors > 0, "the faults reached L2");
     println!(
         "redis stalled, reset, blackholed: {} calls, p99 {:?}, {l2_errors} L2 errors",

@@ -82,7 +82,7 @@ async fn a_catalog_change_reaches_cached_profiles_without_a_backend_read(backend
     let before = first_line(&app.profile(customer).await);
     assert_eq!(app.served_from(customer).await.0, CacheTier::L1, "cached");
     let reads = app.all_reads();
-    let flushes = app.profiles.stats().flushes.load(Ordering::Relaxed);
+    let flushes = app.profiles.stats().count.flushes.load(Ordering::Relaxed);
 
     app.db
         .execute(
@@ -108,7 +108,7 @@ async fn a_catalog_change_reaches_cached_profiles_without_a_backend_read(backend
     );
     assert_eq!(app.all_reads(), reads, "no backend was read again");
     assert_eq!(
-        app.profiles.stats().flushes.load(Ordering::Relaxed),
+        app.profiles.stats().count.flushes.load(Ordering::Relaxed),
         flushes,
         "nothing was flushed"
     );
@@ -305,7 +305,7 @@ crate::over_both_backends!(
 async fn a_replica_whose_feed_connection_drops_flushes_its_cache_when_it_returns() {
     let app = spawn_app(Backend::Postgres).await;
     app.profile(8).await;
-    let flushes = || app.profiles.stats().flushes.load(Ordering::Relaxed);
+    let flushes = || app.profiles.stats().count.flushes.load(Ordering::Relaxed);
     let before = flushes();
     // Cut the follower's LISTEN connection from the database side.
     let listening = eventually(Duration::from_secs(5), || async {

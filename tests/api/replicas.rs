@@ -113,7 +113,7 @@ async fn with_redis_gone_or_stuck_every_call_succeeds_and_l2_returns_by_itself()
         a.served_from(id).await;
         b.served_from(id).await;
     }
-    assert!(a.profiles.stats().l2_errors.load(Ordering::Relaxed) > 0);
+    assert!(a.profiles.stats().count.l2_errors.load(Ordering::Relaxed) > 0);
 
     // Redis is stuck: calls still answer, without waiting for it.
     redis.restart().await;
@@ -142,8 +142,8 @@ async fn with_redis_gone_or_stuck_every_call_succeeds_and_l2_returns_by_itself()
     assert_eq!(b.served_from(24).await.0, CacheTier::L2);
     // Both replicas' buses reconnected and, unsure of what they missed, flushed L1.
     let flushed = eventually(Duration::from_secs(5), || async {
-        a.profiles.stats().flushes.load(Ordering::Relaxed) > 0
-            && b.profiles.stats().flushes.load(Ordering::Relaxed) > 0
+        a.profiles.stats().count.flushes.load(Ordering::Relaxed) > 0
+            && b.profiles.stats().count.flushes.load(Ordering::Relaxed) > 0
     })
     .await;
     assert!(

@@ -61,7 +61,10 @@ pub async fn listen(l2: RedisCache, sink: Arc<dyn BusSink>) {
         };
         if connected_before {
             tracing::warn!("invalidation bus reconnected: flushing L1");
-            l2.stats().bus_reconnects.fetch_add(1, Ordering::Relaxed);
+            l2.stats()
+                .count
+                .bus_reconnects
+                .fetch_add(1, Ordering::Relaxed);
             sink.resync();
         }
         connected_before = true;

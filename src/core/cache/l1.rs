@@ -104,7 +104,7 @@ impl ProfileCache {
             .expire_after(ByAge { ttl: settings.ttl })
             .eviction_listener(move |_, _, cause| {
                 if matches!(cause, RemovalCause::Size | RemovalCause::Expired) {
-                    bump(&evictions.evictions);
+                    bump(&evictions.count.evictions);
                 }
             })
             .build();
@@ -189,11 +189,11 @@ impl ProfileCache {
                 if let Some(entry) = &current
                     && usable(entry)
                 {
-                    bump(&self.stats.coalesced_waits);
+                    bump(&self.stats.count.coalesced_waits);
                     *out = Some(Ok(Lookup::Hit(entry.clone())));
                     return Op::Nop;
                 }
-                bump(&self.stats.l1_misses);
+                bump(&self.stats.count.l1_misses);
                 let generation = self.generations.current(customer);
                 match load(current).await {
                     Ok((entry, from)) => {
@@ -207,7 +207,7 @@ impl ProfileCache {
                             })
                         } else {
                             // An invalidation overtook this load: what it read may be old.
-                            bump(&self.stats.discarded_loads);
+                            bump(&self.stats.count.discarded_loads);
                             Op::Nop
                         }
                     }
@@ -229,7 +229,7 @@ impl ProfileCache {
         if let Some(missing) = &self.not_found {
             missing.invalidate(&customer).await;
         }
-        bump(&self.stats.invalidations);
+        bump(&self.stats.count.invalidations);
         self.entries.invalidate(&customer).await;
     }
 
@@ -239,7 +239,7 @@ impl ProfileCache {
         if let Some(missing) = &self.not_found {
             missing.invalidate_all();
         }
-        bump(&self.stats.flushes);
+        bump(&self.stats.count.flushes);
         self.entries.invalidate_all();
     }
 

@@ -253,12 +253,12 @@ impl RedisCache {
         match tokio::time::timeout(timeout, attempt).await {
             Ok(Ok(value)) => Some(value),
             Ok(Err(error)) => {
-                bump(&self.stats.l2_errors);
+                bump(&self.stats.count.l2_errors);
                 tracing::debug!(%error, what, "L2 call failed");
                 None
             }
             Err(_) => {
-                bump(&self.stats.l2_errors);
+                bump(&self.stats.count.l2_errors);
                 tracing::debug!(what, "L2 call timed out");
                 None
             }
@@ -272,7 +272,7 @@ impl RedisCache {
         get.arg(self.profile_key(customer));
         let found: Option<Vec<u8>> = self.run("get", get).await?;
         let Some(sealed) = found else {
-            bump(&self.stats.l2_misses);
+            bump(&self.stats.count.l2_misses);
             return None;
         };
         let bytes = match self
@@ -283,8 +283,8 @@ impl RedisCache {
             Err(rejected) => {
                 // Written by something that does not hold our keys, or moved, or changed:
                 // never served.
-                bump(&self.stats.l2_rejected);
-                bump(&self.stats.l2_misses);
+                bump(&self.stats.count.l2_rejected);
+                bump(&self.stats.count.l2_misses);
                 tracing::warn!(%customer, reason = %rejected, "L2 entry refused");
                 return None;
             }
@@ -293,19 +293,19 @@ impl RedisCache {
             Ok(entry) if entry.profile.customer() == customer => {
                 if self.unconfirmed.distrusts(customer, entry.loaded_at) {
                     // An invalidation of it was not confirmed: it may be stale.
-                    bump(&self.stats.l2_misses);
+                    bump(&self.stats.count.l2_misses);
                     return None;
                 }
                 if entry.catalog != catalog && entry.answers.is_none() {
                     // Enriched from another catalog, and nothing to enrich it again from.
-                    bump(&self.stats.l2_misses);
+                    bump(&self.stats.count.l2_misses);
                     return None;
                 }
-                bump(&self.stats.l2_hits);
+                bump(&self.stats.count.l2_hits);
                 Some(entry)
             }
             Ok(_) | Err(_) => {
-                bump(&self.stats.l2_errors);
+                bump(&self.stats.count.l2_errors);
                 tracing::warn!(%customer, "unreadable L2 entry ignored");
                 None
             }
@@ -344,7 +344,7 @@ impl RedisCache {
     pub async fn fill(&self, customer: CustomerId, entry: &CachedProfile, guard: &FillGuard) {
         let loaded_at = entry.loaded_wall;
         if self.unconfirmed.distrusts(customer, loaded_at) {
-            bump(&self.stats.discarded_loads);
+            bump(&self.stats.count.discarded_loads);
             return;
         }
         let mut eval = redis::cmd("EVAL");
@@ -366,7 +366,7 @@ impl RedisCache {
             .arg(&guard.epoch);
         let stored: Option<i64> = self.run("fill", eval).await;
         if stored == Some(0) {
-            bump(&self.stats.discarded_loads);
+            bump(&self.stats.count.discarded_loads);
         }
     }
 
@@ -399,7 +399,7 @@ impl RedisCache {
             true
         } else {
             self.unconfirmed.failed(customers, attempt);
-            bump(&self.stats.l2_unconfirmed);
+            bump(&self.stats.count.l2_unconfirmed);
             tracing::warn!(
                 count = customers.len(),
                 "L2 did not confirm an invalidation: this replica keeps off L2 for these customers until it does"

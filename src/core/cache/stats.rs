@@ -1,4 +1,5 @@
-//! Counters of the caches, the change feed and the bus, for `GetCacheStats` and `/metrics`.
+//! Counters of the caches, the change feeds and the bus; what `GetCacheStats` and `/metrics`
+//! show of them is read once, in `core/read/figures.rs`.
 
 use std::sync::{
     Mutex,
@@ -7,48 +8,89 @@ use std::sync::{
 
 use std::sync::Arc;
 
-/// Event counters, updated on the request path with relaxed atomics.
-#[derive(Debug, Default)]
-pub struct CacheStats {
+/// Defines [`CacheCounts`] from one list of counters: the live counts (relaxed atomics,
+/// bumped on the request path) and their values at one moment are the same struct over
+/// another cell, so that no counter is written twice.
+macro_rules! cache_counts {
+    ($($(#[doc = $doc:literal])+ $name:ident,)+) => {
+        /// The caches' event counts: live (`CacheCounts<AtomicU64>`, in [`CacheStats`]) or
+        /// read at one moment (`CacheCounts`, from [`CacheCounts::snapshot`]).
+        #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+        pub struct CacheCounts<C = u64> {
+            $($(#[doc = $doc])+ pub $name: C,)+
+        }
+
+        impl CacheCounts<AtomicU64> {
+            /// The counts now.
+            pub fn snapshot(&self) -> CacheCounts {
+                CacheCounts {
+                    $($name: self.$name.load(Ordering::Relaxed),)+
+                }
+            }
+        }
+    };
+}
+
+cache_counts! {
     /// L1 answered.
-    pub l1_hits: AtomicU64,
+    l1_hits,
     /// L1 did not.
-    pub l1_misses: AtomicU64,
+    l1_misses,
     /// L2 answered an L1 miss.
-    pub l2_hits: AtomicU64,
+    l2_hits,
     /// L2 did not.
-    pub l2_misses: AtomicU64,
+    l2_misses,
     /// L2 failed, timed out or was unreachable.
-    pub l2_errors: AtomicU64,
+    l2_errors,
     /// L2 entries that did not open under this replica's keys (forged, changed, moved, or
     /// sealed under a key it does not have): misses, never served.
-    pub l2_rejected: AtomicU64,
+    l2_rejected,
     /// Invalidations L2 did not confirm (retried until it does).
-    pub l2_unconfirmed: AtomicU64,
+    l2_unconfirmed,
     /// Loads from the backends.
-    pub loads: AtomicU64,
+    loads,
     /// Callers that waited for another caller's load instead of loading.
-    pub coalesced_waits: AtomicU64,
+    coalesced_waits,
     /// Background reloads of entries past their refresh age.
-    pub refreshes: AtomicU64,
+    refreshes,
     /// Answers with at least one backend's data served stale.
-    pub stale_serves: AtomicU64,
+    stale_serves,
     /// Entries L1 dropped for size or age.
-    pub evictions: AtomicU64,
+    evictions,
     /// Customers invalidated (by the feed, an admin, or another replica).
-    pub invalidations: AtomicU64,
+    invalidations,
     /// Loads not cached because an invalidation overtook them.
-    pub discarded_loads: AtomicU64,
+    discarded_loads,
     /// Whole-L1 flushes (a feed or bus connection came back).
-    pub flushes: AtomicU64,
+    flushes,
     /// Entries enriched again from a new catalog, without a backend read.
-    pub reenrichments: AtomicU64,
+    reenrichments,
     /// Unknown customers answered from memory.
-    pub not_found_hits: AtomicU64,
+    not_found_hits,
+    /// Times the invalidation bus was subscribed again after a drop.
+    bus_reconnects,
+}
+
+impl CacheCounts {
+    /// Reads L1 answered, waits on another caller's load included: what a caller sees as a
+    /// hit.
+    pub fn l1_answered(&self) -> u64 {
+        self.l1_hits + self.coalesced_waits
+    }
+
+    /// L1 misses L2 did not answer, its errors included.
+    pub fn l2_unanswered(&self) -> u64 {
+        self.l2_misses + self.l2_errors
+    }
+}
+
+/// The caches', the change feeds' and the bus's figures, kept as they happen.
+#[derive(Debug, Default)]
+pub struct CacheStats {
+    /// Event counts, bumped on the request path with relaxed atomics.
+    pub count: CacheCounts<AtomicU64>,
     /// Whether the invalidation bus is subscribed now.
     pub bus_connected: AtomicBool,
-    /// Times the invalidation bus was subscribed again after a drop.
-    pub bus_reconnects: AtomicU64,
     feeds: Mutex<Vec<Arc<FeedStats>>>,
 }
 

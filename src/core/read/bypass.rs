@@ -68,7 +68,7 @@ impl Profiles {
                 // Another caller's deadline is not this one's.
                 && !matches!(answer, Err(ProfileError::DeadlineExceeded))
             {
-                crate::core::cache::bump_counter(&self.stats().coalesced_waits);
+                crate::core::cache::bump_counter(&self.stats().count.coalesced_waits);
                 return answer.clone();
             }
             let covers = *turns.issued.lock().unwrap_or_else(|e| e.into_inner());

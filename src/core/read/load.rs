@@ -92,7 +92,7 @@ impl Profiles {
         let answers = packed.unpack(current.encoded.customer(), *current.encoded.sources())?;
         let now = Utc::now();
         let encoded = EncodedProfile::encode(&answers.into_profile(catalog, now), now);
-        crate::core::cache::bump_counter(&self.stats().reenrichments);
+        crate::core::cache::bump_counter(&self.stats().count.reenrichments);
         Some(CachedProfile::new(
             encoded,
             current.loaded_at,
@@ -114,7 +114,7 @@ impl Profiles {
         previous: Option<&CachedProfile>,
         catalog: &CatalogSnapshot,
     ) -> Result<Arc<CachedProfile>, ProfileError> {
-        crate::core::cache::bump_counter(&self.stats().loads);
+        crate::core::cache::bump_counter(&self.stats().count.loads);
         // With no older copy to serve, a load no backend answered is tried again while the
         // caller has time (a database restarting, a network blip).
         let retry = previous.is_none();

@@ -34,7 +34,7 @@ impl Profiles {
             entry.release_refresh();
             return;
         };
-        crate::core::cache::bump_counter(&self.stats().refreshes);
+        crate::core::cache::bump_counter(&self.stats().count.refreshes);
         let (this, set) = (self.clone(), entry.asked());
         tokio::spawn(async move {
             let _permit = permit;

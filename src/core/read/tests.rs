@@ -248,6 +248,7 @@ async fn an_invalidation_during_a_load_wins_over_the_load() {
     assert_eq!(
         profiles
             .stats()
+            .count
             .discarded_loads
             .load(std::sync::atomic::Ordering::Relaxed),
         1
@@ -317,6 +318,7 @@ async fn a_failing_backend_is_served_from_its_last_good_copy_marked_stale() {
     assert_eq!(
         profiles
             .stats()
+            .count
             .stale_serves
             .load(std::sync::atomic::Ordering::Relaxed),
         1
@@ -377,6 +379,7 @@ async fn a_catalog_change_is_applied_to_cached_profiles_without_reading_the_back
     assert_eq!(
         profiles
             .stats()
+            .count
             .reenrichments
             .load(std::sync::atomic::Ordering::Relaxed),
         1
@@ -435,6 +438,7 @@ async fn an_unknown_customer_is_remembered_briefly_until_a_change_to_it() {
     assert_eq!(
         profiles
             .stats()
+            .count
             .not_found_hits
             .load(std::sync::atomic::Ordering::Relaxed),
         1
@@ -536,6 +540,7 @@ async fn bypass_reads_share_a_load_only_if_it_started_after_they_arrived() {
     assert_eq!(
         profiles
             .stats()
+            .count
             .coalesced_waits
             .load(std::sync::atomic::Ordering::Relaxed),
         1

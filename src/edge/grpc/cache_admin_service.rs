@@ -1,6 +1,6 @@
 //! `customer360.v1.CacheAdminService`.
 
-use std::sync::{Arc, atomic::Ordering};
+use std::sync::Arc;
 
 use c360_proto as pb;
 use futures::{StreamExt, stream};
@@ -12,13 +12,13 @@ use super::{
     validate::{self, MAX_ADMIN_BATCH, both},
 };
 use crate::{
-    core::cache::CacheStats,
-    core::convert::{duration, source},
-    core::fanout::Priority,
-    core::fanout::{CircuitState, Fanout},
-    core::histogram::{HistogramSnapshot, bounds_seconds},
-    core::read::{Freshness, ProfileError, Profiles},
-    core::vocab::{CustomerId, SourceKind},
+    core::{
+        convert::{duration, source},
+        fanout::{CircuitState, Priority, SourceCounts},
+        histogram::{HistogramSnapshot, bounds_seconds},
+        read::{Figures, Freshness, ProfileError, Profiles},
+        vocab::{CustomerId, SourceKind},
+    },
     edge::rpc_metrics::{GRPC_CODES, RpcMetrics},
 };
 
@@ -102,77 +102,72 @@ fn circuit(state: CircuitState) -> pb::CircuitState {
     }
 }
 
-fn count(counter: &std::sync::atomic::AtomicU64) -> i64 {
-    i64::try_from(counter.load(Ordering::Relaxed)).unwrap_or(i64::MAX)
+/// A count as the API carries it.
+fn int(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
 }
 
-/// The figures `GetCacheStats` answers.
-fn figures(
-    stats: &CacheStats,
-    entries: u64,
-    bytes: u64,
-    l2_unconfirmed_pending: Option<usize>,
-    fanout: &Fanout,
-) -> pb::CacheStats {
-    let int = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let admission = fanout.admission();
+/// What one backend's reads came to, as `GetCacheStats` carries it.
+fn source_reads(kind: SourceKind, counts: &SourceCounts) -> pb::SourceReads {
+    pb::SourceReads {
+        source: source(kind) as i32,
+        reads: int(counts.reads),
+        hedges: int(counts.hedges),
+        circuit_refusals: int(counts.refused),
+        circuit_opened: int(counts.opened),
+        circuit: circuit(counts.circuit) as i32,
+        p95: counts.p95.map(duration),
+        timeouts: int(counts.timeouts),
+        failures: int(counts.failed),
+        latency: Some(histogram(&counts.latency)),
+    }
+}
+
+/// The read path's figures as `GetCacheStats` answers them (the gRPC methods' are added by
+/// the caller).
+fn cache_stats(figures: &Figures) -> pb::CacheStats {
+    let (cache, admission) = (&figures.cache, &figures.admission);
     pb::CacheStats {
         source_reads: SourceKind::ALL
-            .into_iter()
-            .map(|kind| {
-                let counts = fanout.counts(kind);
-                pb::SourceReads {
-                    source: source(kind) as i32,
-                    reads: int(counts.reads),
-                    hedges: int(counts.hedges),
-                    circuit_refusals: int(counts.refused),
-                    circuit_opened: int(counts.opened),
-                    circuit: circuit(counts.circuit) as i32,
-                    p95: counts.p95.map(duration),
-                    timeouts: int(counts.timeouts),
-                    failures: int(counts.failed),
-                    latency: Some(histogram(&counts.latency)),
-                }
-            })
-            .collect(),
-        shed: int(admission.shed()),
-        concurrency_limit: int(admission.limit() as u64),
-        loads_in_flight: int(admission.in_flight() as u64),
-        retries: int(fanout.retries()),
-        l2_rejected: count(&stats.l2_rejected),
+            .map(|kind| source_reads(kind, &figures.sources[kind]))
+            .to_vec(),
+        shed: int(admission.shed),
+        concurrency_limit: int(admission.limit),
+        loads_in_flight: int(admission.in_flight),
+        retries: int(figures.retries),
+        l2_rejected: int(cache.l2_rejected),
         l1: Some(pb::TierStats {
-            hits: count(&stats.l1_hits) + count(&stats.coalesced_waits),
-            misses: count(&stats.l1_misses),
+            hits: int(cache.l1_answered()),
+            misses: int(cache.l1_misses),
             errors: 0,
         }),
         l2: Some(pb::TierStats {
-            hits: count(&stats.l2_hits),
-            misses: count(&stats.l2_misses) + count(&stats.l2_errors),
-            errors: count(&stats.l2_errors),
+            hits: int(cache.l2_hits),
+            misses: int(cache.l2_unanswered()),
+            errors: int(cache.l2_errors),
         }),
-        l2_enabled: l2_unconfirmed_pending.is_some(),
-        l2_unconfirmed: count(&stats.l2_unconfirmed),
-        l2_unconfirmed_pending: l2_unconfirmed_pending
-            .map_or(0, |n| i64::try_from(n).unwrap_or(i64::MAX)),
-        loads: count(&stats.loads),
-        coalesced_waits: count(&stats.coalesced_waits),
-        refreshes: count(&stats.refreshes),
-        stale_serves: count(&stats.stale_serves),
-        evictions: count(&stats.evictions),
-        entries: i64::try_from(entries).unwrap_or(i64::MAX),
-        bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
-        invalidations: count(&stats.invalidations),
-        discarded_loads: count(&stats.discarded_loads),
-        flushes: count(&stats.flushes),
-        reenrichments: count(&stats.reenrichments),
-        not_found_hits: count(&stats.not_found_hits),
-        feeds: stats
-            .feeds()
-            .into_iter()
+        l2_enabled: figures.l2_unconfirmed_pending.is_some(),
+        l2_unconfirmed: int(cache.l2_unconfirmed),
+        l2_unconfirmed_pending: int(figures.l2_unconfirmed_pending.unwrap_or(0)),
+        loads: int(cache.loads),
+        coalesced_waits: int(cache.coalesced_waits),
+        refreshes: int(cache.refreshes),
+        stale_serves: int(cache.stale_serves),
+        evictions: int(cache.evictions),
+        entries: int(figures.entries),
+        bytes: int(figures.bytes),
+        invalidations: int(cache.invalidations),
+        discarded_loads: int(cache.discarded_loads),
+        flushes: int(cache.flushes),
+        reenrichments: int(cache.reenrichments),
+        not_found_hits: int(cache.not_found_hits),
+        feeds: figures
+            .feeds
+            .iter()
             .map(|feed| pb::FeedPosition {
-                database: feed.database,
+                database: feed.database.clone(),
                 position: feed.position,
-                applied: i64::try_from(feed.applied).unwrap_or(i64::MAX),
+                applied: int(feed.applied),
                 lag: Some(duration(std::time::Duration::from_micros(
                     feed.last_lag_micros,
                 ))),
@@ -181,7 +176,7 @@ fn figures(
             })
             .collect(),
         rpcs: Vec::new(),
-        watch_streams: 0,
+        watch_streams: int(figures.watchers),
     }
 }
 
@@ -189,11 +184,7 @@ fn figures(
 fn histogram(snapshot: &HistogramSnapshot) -> pb::LatencyHistogram {
     pb::LatencyHistogram {
         upper_bounds_seconds: bounds_seconds().to_vec(),
-        counts: snapshot
-            .counts
-            .iter()
-            .map(|&n| i64::try_from(n).unwrap_or(i64::MAX))
-            .collect(),
+        counts: snapshot.counts.iter().map(|&n| int(n)).collect(),
         sum_seconds: snapshot.sum_nanos as f64 / 1e9,
     }
 }
@@ -206,12 +197,12 @@ fn rpc_stats(rpcs: &RpcMetrics) -> Vec<pb::RpcStats> {
             let snapshot = method.snapshot();
             pb::RpcStats {
                 method: method.path.clone(),
-                started: i64::try_from(snapshot.started).unwrap_or(i64::MAX),
+                started: int(snapshot.started),
                 handled: GRPC_CODES
                     .iter()
                     .zip(snapshot.handled)
                     .filter(|(_, n)| *n > 0)
-                    .map(|(code, n)| ((*code).to_owned(), i64::try_from(n).unwrap_or(i64::MAX)))
+                    .map(|(code, n)| ((*code).to_owned(), int(n)))
                     .collect(),
                 latency: Some(histogram(&snapshot.latency)),
             }
@@ -239,19 +230,9 @@ impl CacheAdminApi {
     }
 
     async fn stats(&self) -> Result<pb::CacheStats, ApiError> {
-        let cache = self.profiles.cache();
-        let (entries, bytes) = (cache.entry_count().await, cache.weighted_size().await);
-        let l2_unconfirmed_pending = self.profiles.l2().map(|l2| l2.unconfirmed());
-        let mut figures = figures(
-            self.profiles.stats(),
-            entries,
-            bytes,
-            l2_unconfirmed_pending,
-            self.profiles.fanout(),
-        );
-        figures.rpcs = self.rpcs.as_deref().map(rpc_stats).unwrap_or_default();
-        figures.watch_streams = i64::try_from(self.profiles.watchers()).unwrap_or(i64::MAX);
-        Ok(figures)
+        let mut stats = cache_stats(&self.profiles.figures().await);
+        stats.rpcs = self.rpcs.as_deref().map(rpc_stats).unwrap_or_default();
+        Ok(stats)
     }
 }
 

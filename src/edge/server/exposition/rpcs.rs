@@ -1,0 +1,82 @@
+//! The gRPC methods' figures under go-grpc-prometheus's names: calls started, calls handled
+//! by code, and how long they took.
+
+use prometheus_client::{
+    encoding::{DescriptorEncoder, EncodeMetric},
+    metrics::{MetricType, counter::ConstCounter},
+};
+
+use super::histogram;
+use crate::edge::rpc_metrics::{GRPC_CODES, MethodSnapshot, RpcMetrics};
+
+/// One method's figures and its labels.
+#[derive(Debug)]
+pub(super) struct Method {
+    labels: [(&'static str, String); 3],
+    snapshot: MethodSnapshot,
+}
+
+/// Every served method's figures now.
+pub(super) fn snapshot(rpcs: &RpcMetrics) -> Vec<Method> {
+    rpcs.methods()
+        .iter()
+        .map(|m| Method {
+            labels: [
+                ("grpc_type", m.kind.as_str().to_owned()),
+                ("grpc_service", m.service.clone()),
+                ("grpc_method", m.method.clone()),
+            ],
+            snapshot: m.snapshot(),
+        })
+        .collect()
+}
+
+/// The `grpc_server_*` families; none when the methods are not counted.
+pub(super) fn encode(rpcs: &[Method], encoder: &mut DescriptorEncoder<'_>) -> std::fmt::Result {
+    if rpcs.is_empty() {
+        return Ok(());
+    }
+    let mut started = encoder.encode_descriptor(
+        "grpc_server_started",
+        "RPCs started on the server.",
+        None,
+        MetricType::Counter,
+    )?;
+    for rpc in rpcs {
+        ConstCounter::new(rpc.snapshot.started).encode(started.encode_family(&rpc.labels)?)?;
+    }
+    let mut handled = encoder.encode_descriptor(
+        "grpc_server_handled",
+        "RPCs completed on the server, whatever their status.",
+        None,
+        MetricType::Counter,
+    )?;
+    for rpc in rpcs {
+        for (code, &count) in GRPC_CODES.iter().zip(&rpc.snapshot.handled) {
+            // Codes never seen are left out, as go-grpc-prometheus does.
+            if count > 0 {
+                let [a, b, c] = &rpc.labels;
+                let labels = [
+                    (a.0, a.1.as_str()),
+                    (b.0, b.1.as_str()),
+                    (c.0, c.1.as_str()),
+                    ("grpc_code", code),
+                ];
+                ConstCounter::new(count).encode(handled.encode_family(&labels)?)?;
+            }
+        }
+    }
+    let mut seconds = encoder.encode_descriptor(
+        "grpc_server_handling_seconds",
+        "How long RPCs took until their status was sent.",
+        None,
+        MetricType::Histogram,
+    )?;
+    for rpc in rpcs {
+        histogram(
+            &mut seconds.encode_family(&rpc.labels)?,
+            &rpc.snapshot.latency,
+        )?;
+    }
+    Ok(())
+}
