@@ -1,9 +1,14 @@
-//! The architecture, checked. Modules depend one way: each unit of the `# Layout` map of
-//! `src/lib.rs` (a top-level module such as `app`, or a module of a folder such as
-//! `core::cache`) uses only units listed below it. The graph is read from the code itself —
-//! every `crate::` path and every `super::` path that leaves its unit, in every file of a unit,
-//! its tests included — so a module cycle fails here, naming the units, the cycle and the lines
-//! that close it.
+//! The architecture, checked. Three rules a reviewer would otherwise have to catch:
+//!
+//! 1. Modules depend one way: each unit of the `# Layout` map of `src/lib.rs` (a top-level
+//!    module such as `app`, or a module of a folder such as `core::cache`) uses only units
+//!    listed below it. The graph is read from the code itself — every `crate::` path and every
+//!    `super::` path that leaves its unit, in every file of a unit, its tests included — so a
+//!    module cycle fails here, naming the units, the cycle and the lines that close it.
+//! 2. No file holds more than [`MAX_LINES`] lines of code before its tests (`#[cfg(test)]`),
+//!    in `src/`, `loadtest/src/` and `proto/src/` (`tests.rs` files are tests).
+//! 3. No function of the wiring (`app`, and the binary in `src/bin/`) is longer than
+//!    [`MAX_WIRING_FN_LINES`] lines: the wiring only assembles.
 //!
 //! A test of our own rather than `cargo modules dependencies --acyclic`: that tool's build
 //! takes minutes on a fresh machine (BENCHMARKS.md has the measurement), and it checks only
@@ -16,6 +21,12 @@ use std::{
     fs,
     path::{Path, PathBuf},
 };
+
+/// Lines of code a file may hold before its tests.
+const MAX_LINES: usize = 400;
+
+/// Lines a function of the wiring may take, signature to closing brace.
+const MAX_WIRING_FN_LINES: usize = 80;
 
 /// One use of a unit by another, and where it is.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -483,6 +494,143 @@ fn a_folder_only_declares_its_modules() {
     }
 }
 
+/// Lines of code before the tests: everything above the first `#[cfg(test)]` at the start of
+/// a line.
+fn lines_before_tests(source: &str) -> usize {
+    source
+        .lines()
+        .take_while(|line| !line.starts_with("#[cfg(test)]"))
+        .count()
+}
+
+/// The files the line rule covers: the code of the service, the load generator and the API
+/// crate, tests left out.
+fn checked_files() -> Vec<PathBuf> {
+    ["src", "loadtest/src", "proto/src"]
+        .into_iter()
+        .flat_map(|dir| rust_files(&root().join(dir)))
+        .filter(|file| {
+            let tests = file.components().any(|c| c.as_os_str() == "tests");
+            !tests && file.file_name().is_some_and(|n| n != "tests.rs")
+        })
+        .collect()
+}
+
+/// Each file of `files` over [`MAX_LINES`] lines before its tests, with its count.
+fn oversized(files: &[PathBuf]) -> Vec<String> {
+    files
+        .iter()
+        .filter_map(|file| {
+            let lines = lines_before_tests(&fs::read_to_string(file).unwrap());
+            let name = file.strip_prefix(root()).unwrap_or(file).display();
+            (lines > MAX_LINES).then(|| format!("  {name}: {lines} lines"))
+        })
+        .collect()
+}
+
+#[test]
+fn no_file_holds_more_than_400_lines_of_code_before_its_tests() {
+    let files = checked_files();
+    assert!(files.len() > 100, "only {} files found", files.len());
+    let big = oversized(&files);
+    assert!(
+        big.is_empty(),
+        "a file holds more than {MAX_LINES} lines before its tests (#[cfg(test)]): split it by \
+         concept\n{}",
+        big.join("\n")
+    );
+}
+
+/// Each function in `code` (comments and strings blanked out) with a body: its name, the line
+/// it starts on and how many lines it spans, signature to closing brace.
+fn functions(code: &str) -> Vec<(String, usize, usize)> {
+    let chars: Vec<char> = code.chars().collect();
+    let line_of = |i: usize| chars[..i].iter().filter(|c| **c == '\n').count() + 1;
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let is_fn = chars[i..].starts_with(&['f', 'n'])
+            && !ident_before(&chars, i)
+            && chars.get(i + 2).is_some_and(|c| c.is_whitespace());
+        if !is_fn {
+            i += 1;
+            continue;
+        }
+        let name: String = chars[i + 3..]
+            .iter()
+            .skip_while(|c| c.is_whitespace())
+            .take_while(|c| is_ident(**c))
+            .collect();
+        // The body opens at the first `{` outside parentheses and angle brackets; a `;`
+        // first means a declaration without one.
+        let (mut parens, mut j) = (0i32, i + 2);
+        let open = loop {
+            match chars.get(j) {
+                None | Some(';') if parens == 0 => break None,
+                None => break None,
+                Some('(' | '[' | '<') => parens += 1,
+                Some(')' | ']') => parens -= 1,
+                Some('>') if chars[j - 1] != '-' && chars[j - 1] != '=' => parens -= 1,
+                Some('{') if parens == 0 => break Some(j),
+                _ => {}
+            }
+            j += 1;
+        };
+        let Some(open) = open else {
+            i = j;
+            continue;
+        };
+        let mut depth = 0;
+        let mut close = open;
+        for (k, c) in chars.iter().enumerate().skip(open) {
+            match c {
+                '{' => depth += 1,
+                '}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = k;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let (start, end) = (line_of(i), line_of(close));
+        found.push((name, start, end - start + 1));
+        // Functions nested in this one are counted within it.
+        i = close + 1;
+    }
+    found
+}
+
+#[test]
+fn no_function_of_the_wiring_is_longer_than_80_lines() {
+    let mut files = files_of("app");
+    files.extend(rust_files(&src().join("bin")));
+    assert!(files.len() > 3, "only {} wiring files", files.len());
+    let mut long = Vec::new();
+    for file in &files {
+        let source = fs::read_to_string(file).unwrap();
+        let before_tests: String = source
+            .lines()
+            .take_while(|line| !line.starts_with("#[cfg(test)]"))
+            .map(|line| format!("{line}\n"))
+            .collect();
+        for (name, line, lines) in functions(&code_only(&before_tests)) {
+            if lines > MAX_WIRING_FN_LINES {
+                let name_at = file.strip_prefix(root()).unwrap().display();
+                long.push(format!("  {name_at}:{line} `{name}`: {lines} lines"));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "the wiring only assembles: a function of it longer than {MAX_WIRING_FN_LINES} lines does \
+         more; move what it does into the subsystem it belongs to\n{}",
+        long.join("\n")
+    );
+}
+
 #[test]
 fn the_graph_reader_finds_paths_in_code_and_not_in_comments_or_strings() {
     let code = code_only(
@@ -543,5 +691,20 @@ fn a_cycle_is_named_unit_by_unit() {
     assert_eq!(
         cycles(&uses),
         [["core::cache", "core::read", "core::cache"]]
+    );
+}
+
+#[test]
+fn the_line_and_length_rules_count_what_they_say() {
+    let file = "a\nb\n#[cfg(test)]\nmod tests {\n}\n";
+    assert_eq!(lines_before_tests(file), 2);
+    let code = code_only(
+        "fn short() {\n    let x = 1;\n}\n\nfn long<T: Fn() -> u8>(x: T) -> Vec<u8>\nwhere\n    \
+         T: Send,\n{\n    if true { x(); }\n    vec![]\n}\ntrait A { fn declared(&self); }\n",
+    );
+    let found: Vec<(String, usize, usize)> = functions(&code);
+    assert_eq!(
+        found,
+        [("short".to_owned(), 1, 3), ("long".to_owned(), 5, 7),]
     );
 }

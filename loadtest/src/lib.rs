@@ -6,7 +6,8 @@
 //!
 //! - [`options`]: the command line and its checks.
 //! - [`calls`]: the calls, their mix, the customer ids (uniform, sequential or Zipf).
-//! - [`run`]: the engine: workers, connections, closed and open loop, recording.
+//! - [`run`]: the engine: workers, connections, closed and open loop.
+//! - [`record`]: what a run records: latencies, statuses, errors by kind, details.
 //! - `pace`: open-loop pacing on microsecond timers, releasing each request when it is due.
 //! - [`report`]: ghz-shaped JSON, summary, CSV and HTML reports.
 //! - [`chart`]: the SVG latency-percentile chart.
@@ -24,5 +25,6 @@ pub mod faultproxy;
 pub mod options;
 mod pace;
 pub mod probe;
+pub mod record;
 pub mod report;
 pub mod run;

@@ -9,6 +9,7 @@
 
 mod position;
 mod settings;
+mod statements;
 
 pub use settings::FeedSettings;
 
@@ -18,7 +19,7 @@ use futures::future::BoxFuture;
 use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
-use self::position::Position;
+use self::{position::Position, statements::*};
 use super::stats::FeedStats;
 use crate::{
     core::db::{Bind, Db},
@@ -40,30 +41,6 @@ pub trait FeedSink: Send + Sync + 'static {
 const BATCH: usize = 1000;
 const PRUNE_EVERY: Duration = Duration::from_secs(60);
 const RETRY_AFTER: Duration = Duration::from_secs(1);
-
-/// The horizon and the highest sequence number, in one snapshot.
-const START_PG: &str = "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT), \
-     COALESCE((SELECT MAX(seq) FROM change_feed), 0)";
-const START_SQLITE: &str = "SELECT CAST(COALESCE(MAX(seq), 0) + 1 AS BIGINT), \
-     CAST(COALESCE(MAX(seq), 0) AS BIGINT) FROM change_feed";
-const HORIZON_PG: &str =
-    "SELECT CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS TEXT) AS BIGINT)";
-const OLDEST: &str = "SELECT COALESCE(MIN(seq), 0) FROM change_feed";
-/// Postgres: what is new since the highest number read.
-const READ_NEW_PG: &str = "SELECT seq, CAST(CAST(xid AS TEXT) AS BIGINT) AS xid, source, customer_id, item, \
-     CAST(EXTRACT(EPOCH FROM (clock_timestamp() - changed_at)) * 1000000 AS BIGINT) AS age_micros \
-     FROM change_feed WHERE seq > $1 ORDER BY seq LIMIT 1000";
-/// Postgres: every change the horizon has not passed, a page after sequence number `$2`.
-const READ_UNSETTLED_PG: &str = "SELECT seq, CAST(CAST(xid AS TEXT) AS BIGINT) AS xid, source, customer_id, item, \
-     CAST(EXTRACT(EPOCH FROM (clock_timestamp() - changed_at)) * 1000000 AS BIGINT) AS age_micros \
-     FROM change_feed WHERE xid >= CAST(CAST(CAST($1 AS BIGINT) AS TEXT) AS xid8) AND seq > $2 \
-     ORDER BY seq LIMIT 1000";
-/// SQLite: a row's sequence number stands for its transaction (writers are serialised).
-const READ_NEW_SQLITE: &str = "SELECT seq, seq AS xid, source, customer_id, item, \
-     (unixepoch() - changed_at) * 1000000 AS age_micros \
-     FROM change_feed WHERE seq > $1 ORDER BY seq LIMIT 1000";
-const PRUNE_PG: &str = "DELETE FROM change_feed WHERE changed_at < $1";
-const PRUNE_SQLITE: &str = "DELETE FROM change_feed WHERE changed_at < $1";
 
 #[derive(Debug, sqlx::FromRow)]
 struct FeedRow {

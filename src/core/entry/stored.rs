@@ -12,7 +12,10 @@ use prost::{
     encoding::{self, WireType},
 };
 
-use super::{CUSTOMER_FIELD, EncodedProfile, Parts, SOURCES_FIELD, field_number};
+use super::{
+    EncodedProfile, Parts,
+    chunks::{CUSTOMER_FIELD, SOURCES_FIELD, field_number},
+};
 use crate::{
     core::convert,
     core::profile::PackedAnswers,

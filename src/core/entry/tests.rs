@@ -1,12 +1,14 @@
 //! The entry format: what clients decode from it, L2's bytes, and the stale-copy rules.
 
 use chrono::Duration as Days;
+use prost::Message;
 
-use super::*;
+use super::{chunks::CACHE_FIELD, *};
 use crate::{
     core::fanout::{Failure, Outcome},
     core::profile::{Assembly, PackedAnswers, assemble},
     core::sources::fixtures,
+    core::vocab::{SourceKind, SourceStatus},
 };
 
 /// What a client decodes from the response [`EncodedProfile::wire`] makes: the decoder the

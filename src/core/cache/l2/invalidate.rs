@@ -1,0 +1,169 @@
+//! What an invalidation does to L2 and tells the other replicas: the customers' entries
+//! dropped and their generations moved on (so that no fill begun before lands), the ones Redis
+//! did not confirm retried until it does (`unconfirmed.rs`), the whole of L2 flushed when too
+//! many went unconfirmed, and the message on the bus.
+
+use std::time::Duration;
+
+use deadpool_redis::redis;
+
+use super::RedisCache;
+use crate::core::{cache::stats::bump, vocab::CustomerId};
+
+/// Profile keys deleted per round trip when L2 is flushed.
+const FLUSH_BATCH: usize = 500;
+
+impl RedisCache {
+    /// Drops the entries of `customers` and gives them new generations, so that no fill
+    /// begun before now lands. False when Redis did not confirm it: this replica then keeps
+    /// off L2 for them until [`Self::repair`] gets the invalidation through.
+    pub async fn invalidate(&self, customers: &[CustomerId]) -> bool {
+        if customers.is_empty() {
+            return true;
+        }
+        let attempt = self.unconfirmed.begin();
+        // A generation key outlives any fill that could have read it.
+        let keep = (self.settings.ttl * 2).as_secs().max(60);
+        let mut pipe = redis::pipe();
+        pipe.atomic();
+        for customer in customers {
+            pipe.cmd("SET")
+                .arg(self.generation_key(*customer))
+                .arg(rand::random::<u64>().to_string())
+                .arg("EX")
+                .arg(keep)
+                .ignore();
+            pipe.cmd("DEL").arg(self.profile_key(*customer)).ignore();
+        }
+        if self
+            .run_pipe("invalidate", pipe, self.settings.timeout * 4)
+            .await
+        {
+            self.unconfirmed.confirmed(customers, attempt);
+            true
+        } else {
+            self.unconfirmed.failed(customers, attempt);
+            bump(&self.stats.count.l2_unconfirmed);
+            tracing::warn!(
+                count = customers.len(),
+                "L2 did not confirm an invalidation: this replica keeps off L2 for these customers until it does"
+            );
+            false
+        }
+    }
+
+    /// Customers whose invalidation L2 has not confirmed yet.
+    pub fn unconfirmed(&self) -> usize {
+        self.unconfirmed.len()
+    }
+
+    /// Retries the invalidations L2 did not confirm (flushing L2 if there were too many to
+    /// hold); true when nothing is left to repair.
+    pub async fn repair(&self) -> bool {
+        let pending = self.unconfirmed.pending();
+        let mut repaired = true;
+        if let Some(since) = pending.since {
+            if self.flush().await {
+                self.unconfirmed.flushed(since);
+            } else {
+                repaired = false;
+            }
+        }
+        for customers in pending.customers.chunks(1000) {
+            repaired &= self.invalidate(customers).await;
+        }
+        if repaired && !pending.customers.is_empty() {
+            tracing::info!(
+                count = pending.customers.len(),
+                "L2 confirmed the invalidations it had missed"
+            );
+        }
+        repaired
+    }
+
+    /// Retries unconfirmed invalidations every `every`, until the task is dropped.
+    pub async fn keep_repairing(self, every: Duration) {
+        let mut ticks = tokio::time::interval(every);
+        ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticks.tick().await;
+            self.repair().await;
+        }
+    }
+
+    /// Drops every profile of this prefix and moves the epoch on, so that no fill begun
+    /// before now lands.
+    async fn flush(&self) -> bool {
+        let mut epoch = redis::cmd("SET");
+        epoch
+            .arg(self.epoch_key())
+            .arg(rand::random::<u64>().to_string());
+        if self.run::<()>("flush epoch", epoch).await.is_none() {
+            return false;
+        }
+        let pattern = format!("{}:v2:profile:*", self.settings.prefix);
+        let mut cursor = 0u64;
+        loop {
+            let mut scan = redis::cmd("SCAN");
+            scan.arg(cursor)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(FLUSH_BATCH);
+            let Some((next, keys)) = self.run::<(u64, Vec<String>)>("flush scan", scan).await
+            else {
+                return false;
+            };
+            if !keys.is_empty() {
+                let mut unlink = redis::cmd("UNLINK");
+                unlink.arg(keys);
+                if self.run::<i64>("flush unlink", unlink).await.is_none() {
+                    return false;
+                }
+            }
+            if next == 0 {
+                tracing::warn!("L2 flushed: too many invalidations had gone unconfirmed");
+                return true;
+            }
+            cursor = next;
+        }
+    }
+
+    /// Tells the other replicas, through pub/sub, to drop `customers` from their L1.
+    pub async fn publish(&self, customers: &[CustomerId]) -> bool {
+        let ids: Vec<String> = customers.iter().map(ToString::to_string).collect();
+        let mut publish = redis::cmd("PUBLISH");
+        publish
+            .arg(self.channel())
+            .arg(format!("{}:{}", self.replica, ids.join(",")));
+        self.run::<i64>("publish", publish).await.is_some()
+    }
+}
+
+/// Parses a bus message: the sending replica and the customers.
+pub(crate) fn parse_message(message: &str) -> Option<(u64, Vec<CustomerId>)> {
+    let (replica, ids) = message.split_once(':')?;
+    let ids = ids
+        .split(',')
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().ok())
+        .collect::<Option<_>>()?;
+    Some((replica.parse().ok()?, ids))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bus_messages_name_the_sender_and_the_customers() {
+        let (replica, ids) = parse_message("7:1,22,333").expect("valid");
+        assert_eq!(replica, 7);
+        assert_eq!(
+            ids.iter().map(|c| c.get()).collect::<Vec<_>>(),
+            [1, 22, 333]
+        );
+        assert!(parse_message("7:1,x").is_none());
+        assert!(parse_message("nope").is_none());
+    }
+}
