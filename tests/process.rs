@@ -426,6 +426,54 @@ async fn an_unreachable_database_or_redis_at_start_is_logged_clearly() {
     );
 }
 
+/// Text log lines written to a pipe (or a file) carry no colour codes: they are read by
+/// programs and people's pagers, not a terminal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_logs_on_a_pipe_carry_no_colour_codes() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path()).await;
+    let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_c360"));
+    for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("C360_")) {
+        command.env_remove(name);
+    }
+    let mut process = command
+        .args(["serve", "--listen", "127.0.0.1:0", "--database-url", &url])
+        .env("C360_SERVER__DRAIN", "0s")
+        .env_remove("RUST_LOG")
+        .env_remove("NO_COLOR")
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(process.stderr.take().unwrap()).lines();
+    let mut log = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), async {
+        while let Some(line) = lines.next_line().await.unwrap() {
+            let serving = line.contains("c360 serving");
+            log.push(line);
+            if serving {
+                return;
+            }
+        }
+        panic!("c360 exited before serving: {log:#?}");
+    })
+    .await
+    .expect("c360 served within 30 s");
+    let pid = process.id().unwrap().to_string();
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    while let Ok(Some(line)) = lines.next_line().await {
+        log.push(line);
+    }
+    assert!(process.wait().await.unwrap().success(), "{log:#?}");
+    assert!(log.len() >= 2, "{log:#?}");
+    let coloured: Vec<&String> = log.iter().filter(|line| line.contains('\x1b')).collect();
+    assert!(coloured.is_empty(), "colour codes on a pipe: {coloured:#?}");
+}
+
 #[test]
 fn version_names_the_git_revision_it_was_built_from() {
     let output = std::process::Command::new(env!("CARGO_BIN_EXE_c360"))

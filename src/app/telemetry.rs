@@ -3,6 +3,8 @@
 //! collector over OTLP/gRPC, each call's span a child of the caller's `traceparent`
 //! (`edge/grpc/call.rs`).
 
+use std::io::IsTerminal;
+
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_otlp::WithExportConfig;
 use serde::{Deserialize, Serialize};
@@ -106,6 +108,12 @@ impl Telemetry {
     }
 }
 
+/// Whether text lines are coloured: only on a terminal, and not when `NO_COLOR` is set to
+/// anything (<https://no-color.org>). A file or a pipe gets plain text.
+fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
+    terminal && no_color.is_none_or(|value| value.is_empty())
+}
+
 /// Lines queued for stderr; beyond, lines are dropped rather than waited for: a logging burst
 /// must never stall calls.
 const QUEUED_LINES: usize = 64 * 1024;
@@ -127,7 +135,14 @@ pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, 
         .lossy(true)
         .finish(std::io::stderr());
     let logs = match settings.format {
-        LogFormat::Text => tracing_subscriber::fmt::layer().with_writer(writer).boxed(),
+        LogFormat::Text => {
+            let colour = colour(
+                std::io::stderr().is_terminal(),
+                std::env::var_os("NO_COLOR"),
+            );
+            let text = tracing_subscriber::fmt::layer().with_ansi(colour);
+            text.with_writer(writer).boxed()
+        }
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
             .with_writer(writer)
@@ -168,4 +183,21 @@ pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, 
         spans,
         _lines: installed.then_some(lines),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_are_coloured_only_on_a_terminal_and_never_under_no_color() {
+        assert!(colour(true, None));
+        assert!(!colour(false, None), "a file or a pipe");
+        assert!(!colour(true, Some("1".into())), "NO_COLOR=1");
+        assert!(
+            colour(true, Some("".into())),
+            "an empty NO_COLOR does not count"
+        );
+        assert!(!colour(false, Some("1".into())));
+    }
 }
