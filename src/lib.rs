@@ -1,52 +1,84 @@
 //! c360: the whole picture of a customer, over gRPC, in under a millisecond when cached.
 //!
+//! `docs/architecture.md` tells how it works and why; this map says where each part lives.
+//!
 //! # Layout
 //!
-//! `src/` shows the layers as folders: the tools, the wiring (`app`), the edge and the core.
-//! Each unit below uses only units listed below it here, never one above it
-//! (`tests/layers.rs` holds the code to this list, so CI fails on a cycle). The generated API
-//! is a crate of its own, `c360-proto` (`proto/`); the binary is `src/bin/c360/`.
+//! `src/` shows the layers as folders, top first: the tools, the wiring (`app`), the edge, the
+//! core. Each unit below uses only units listed below it here, never one above it:
+//! `tests/layers.rs` holds the code to this list (a module cycle, or a use of a unit listed
+//! above, fails CI), and to two more rules — no file over 400 lines of code before its tests,
+//! no function of the wiring over 80 lines. The generated API is a crate of its own,
+//! `c360-proto` (`proto/`); the `c360` command is `src/bin/c360/`.
 //!
-//! The tools, around the service ([`tools`]):
+//! The tools, around the service ([`tools`]), using it as a caller or an operator would:
 //!
 //! - [`tools::demo`]: the embedded demo: SQLite, seeded, served, optionally kept busy.
 //! - [`tools::client`]: the `get`, `lookup`, `watch`, `invalidate`, `stats` and `top` commands,
 //!   over gRPC; addresses, deadlines and failed connections explained (`client/connect.rs`).
 //! - [`tools::seed`]: a deterministic, realistic data set of any size.
 //!
-//! The wiring:
+//! The wiring, which only assembles:
 //!
-//! - [`app`]: settings in (`app/config.rs`), a ready-to-serve [`app::App`] out: the
-//!   subsystems assembled, background tasks supervised, readiness followed, logs and traces
-//!   set up (`app/telemetry.rs`).
+//! - [`app`]: settings in (`app/config.rs` composes each subsystem's own), a ready-to-serve
+//!   [`app::App`] out: the backends connected (`backends.rs`), background tasks started and
+//!   supervised (`tasks.rs`, `supervise.rs`), readiness followed as a watch (`readiness.rs`,
+//!   `probe.rs`), logs and traces set up (`telemetry.rs`).
 //!
-//! The edge ([`edge`]):
+//! The edge ([`edge`]), what callers meet:
 //!
 //! - [`edge::server`]: `run(listener, metrics, served, shutdown)`: gRPC with health and
-//!   reflection, HTTP/2 limits, deadlines capped, the drain on shutdown, gRPC-Web and CORS, the
-//!   door that authenticates callers, TLS, every call counted and logged, `/metrics`.
-//! - [`edge::grpc`]: validation, status mapping, the services, one span per RPC.
+//!   reflection, its layers in the order a call meets them (browsers, counting and logging,
+//!   deadlines, the door), TLS, the drain on shutdown, `/metrics`.
+//! - [`edge::grpc`]: the services: validation, what a caller's roles let it read, status
+//!   mapping, one span per RPC.
 //! - [`edge::auth`]: who is calling (bearer JWTs, hashed API keys) and what their roles grant.
 //! - [`edge::audit`]: one JSON line per profile read and lookup.
 //! - [`edge::rpc_metrics`]: every gRPC method's calls, codes and latency.
 //!
-//! The core ([`core`]), the request path top first:
+//! The core ([`core`]), the request path top first, then what it stands on:
 //!
 //! - [`core::queries`]: lookups by email, phone or order, and return checks.
-//! - [`core::read`]: one profile read — L1, L2, then the fan-out and the merge.
-//! - [`core::cache`]: L1, L2, the change-feed follower and the invalidation bus.
+//! - [`core::read`]: one profile read — L1, L2, then a load through the fan-out and the merge —
+//!   refresh ahead, invalidations, what keeps profiles fresh, the read path's figures.
+//! - [`core::cache`]: L1 (moka, generation-guarded), L2 (Redis, sealed), the change-feed
+//!   follower and the invalidation bus.
 //! - [`core::entry`]: the cache entry format: a profile pre-encoded section by section.
 //! - [`core::convert`]: domain types to protobuf, for the entry format and the edge.
-//! - [`core::profile`]: the merged profile: merge, enrichment, insights.
-//! - [`core::fanout`]: asks the backends, each read through its stack; admission control.
-//! - [`core::sources`]: the ports to the backends and their sqlx implementations.
+//! - [`core::profile`]: the merged profile: merge, enrichment from the catalog, insights.
+//! - [`core::fanout`]: asks the backends; every read through its backend's stack (deadline,
+//!   breaker, counted, hedge, faults), every load admitted and retried within a budget.
+//! - [`core::sources`]: the ports to the backends (`Source`, `Lookups`) and their sqlx
+//!   implementations.
 //! - [`core::db`]: pools to Postgres or SQLite, the reference schema's migrations.
 //! - [`core::reference`]: the in-memory catalog and return policies, and their rules.
 //! - [`core::records`]: the backends' records in c360's own types.
 //! - [`core::histogram`]: lock-free latency histograms.
 //! - [`core::logs`]: what every layer logs with.
 //! - [`core::settings`]: what every subsystem's settings share: range checks, secrets.
-//! - [`core::vocab`]: the shared vocabulary.
+//! - [`core::vocab`]: the shared vocabulary: ids, money, times, backends, sections, statuses.
+//!
+//! # Glossary
+//!
+//! A customer's profile takes several forms on its way from the backends to a caller:
+//!
+//! - [`core::fanout::Outcome`]: one backend's answer for one load, or why there is none;
+//!   [`core::fanout::Gathered`] is a load's outcomes, with when they were read.
+//! - [`core::profile::Answers`]: what the backends answered, sorted, before the catalog adds
+//!   anything; [`core::profile::PackedAnswers`], the same packed small, kept in a cached entry
+//!   so that a catalog change can be applied again without asking the backends.
+//! - [`core::profile::Profile`]: the merged profile in the domain's types, enriched and with
+//!   its insights; made on every load, never cached as it is.
+//! - [`core::entry::EncodedProfile`]: a profile's sections encoded as the wire's bytes, with
+//!   the backends' reports: what every cache holds and every answer is cut from.
+//! - [`core::entry::L2Entry`]: what L2 holds: an `EncodedProfile`, when it was read, the
+//!   catalog it was enriched from, and the packed answers.
+//! - [`core::cache::CachedProfile`]: an L1 entry: an `EncodedProfile` with its age, its
+//!   catalog, its packed answers, and the claim of its refresh ahead.
+//! - [`core::read::Served`]: one read's answer: the cached profile and where it came from.
+//! - `c360_proto::WireProfile`: the answer's bytes, as the transport writes them (a cached
+//!   body shared, not copied); `c360_proto::CustomerProfile` is the same message decoded, as
+//!   clients see it.
 
 // The futures of the request path nest deeply (gRPC handler, cache compute, fan-out).
 #![recursion_limit = "256"]

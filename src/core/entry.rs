@@ -1,8 +1,8 @@
 //! The cache entry format: a profile as the caches hold it, each section already encoded as
 //! the `CustomerProfile` field it will be on the wire. Protobuf fields concatenate, so the
 //! response to any read mask is the chunks it asks for, followed by the reports and the cache
-//! information encoded for that request (design.md §7: the hit path re-encodes nothing).
-//! L2 stores the same chunks (`entry/stored.rs`).
+//! information encoded for that request: the hit path re-encodes nothing
+//! (docs/architecture.md, "The cache entry"). L2 stores the same chunks (`entry/stored.rs`).
 //!
 //! What is not a section's own data is kept in the domain's terms beside the bytes: the
 //! backends' reports. The rules that change an entry (an older copy standing in for a failed

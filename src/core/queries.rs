@@ -1,6 +1,6 @@
 //! The reads that are not a profile: customers found by what a caller knows of them (email,
 //! phone, an order), and a return judged against an order's lines, its parcels and the
-//! catalog. Edge-independent like `profiles`; every backend read goes through the fan-out's
+//! catalog. Edge-independent like `read`; every backend read goes through the fan-out's
 //! lookups, under deadlines and counted.
 
 use std::sync::Arc;

@@ -1,6 +1,6 @@
 //! The gRPC edge: requests checked and turned into domain calls, answers and errors turned
-//! into the wire's. Thin on purpose: the reads themselves are `profiles` and `queries`, the
-//! conversions `convert` and `entry`.
+//! into the wire's. Thin on purpose: the reads themselves are `core::read` and
+//! `core::queries`, the conversions `core::convert` and `core::entry`.
 
 mod authorize;
 mod cache_admin_service;

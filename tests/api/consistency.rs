@@ -25,7 +25,7 @@ use tokio::time::Instant;
 
 use crate::helpers::{TestApp, TestRedis, masked, spawn_replicas};
 
-/// The promise (design.md §4): no replica serves data older than this after a commit.
+/// The promise (docs/architecture.md, Freshness): no replica serves data older than this after a commit.
 const BOUND: Duration = Duration::from_secs(1);
 /// Customers written and read: few enough that reads hit cached copies that changes make old.
 const HOT: i64 = 40;

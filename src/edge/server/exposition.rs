@@ -31,7 +31,7 @@ use crate::{
     edge::rpc_metrics::RpcMetrics,
 };
 
-/// The `Content-Type` of what [`Exposition::render`] writes.
+/// The `Content-Type` of what `/metrics` answers.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 
 /// The version and the git revision it was built from (`unknown` outside a checkout).
