@@ -58,6 +58,9 @@
 //! - [`core::settings`]: what every subsystem's settings share: range checks, secrets.
 //! - [`core::vocab`]: the shared vocabulary: ids, money, times, backends, sections, statuses.
 //!
+//! Files named alike follow one convention: a subsystem's `settings.rs` holds its settings
+//! (what they all share is [`core::settings`]); a `tests.rs` holds a module's longer tests.
+//!
 //! # Glossary
 //!
 //! A customer's profile takes several forms on its way from the backends to a caller:

@@ -5,7 +5,7 @@
 //!
 //! Each section is the settings type of the subsystem it configures, with its defaults, its
 //! ranges and its checks beside the code that uses it; this module only composes them, reads
-//! the file and the variables, and checks what spans sections (`validate.rs`).
+//! the file and the variables, and checks what spans sections (`check.rs`).
 
 use std::{net::SocketAddr, path::Path};
 
@@ -16,7 +16,7 @@ use figment::{
 };
 use serde::{Deserialize, Serialize};
 
-mod validate;
+mod check;
 
 use crate::{
     app::telemetry::{LogSettings, TraceSettings},

@@ -9,10 +9,10 @@
 mod admission;
 mod breaker;
 mod counted;
-mod deadline;
 mod faults;
 mod hedge;
 mod lookups;
+mod read_deadline;
 mod retry;
 mod settings;
 mod stack;

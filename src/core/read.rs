@@ -1,7 +1,9 @@
-//! The request path of a profile read — L1, then L2, then the fan-out to the backends the
-//! sections need, then the merge (`load.rs`) — with refresh ahead (`refresh.rs`) and the
-//! invalidations that keep it fresh (`invalidate.rs`). Edge-independent: `grpc/` calls it,
-//! and so can a test or a benchmark.
+//! The request path of a profile read — L1, then L2, then a load through the fan-out to the
+//! backends the sections need, then the merge (`load.rs`) — with refresh ahead
+//! (`refresh.rs`), reads that bypass the caches (`bypass.rs`), the invalidations and the
+//! catalog refresh that keep it fresh (`invalidate.rs`, `freshness.rs`), and its figures at
+//! one moment (`figures.rs`). Edge-independent: `edge::grpc` calls it, and so can a test or a
+//! benchmark.
 
 mod bypass;
 mod figures;

@@ -8,7 +8,7 @@ mod delivery;
 mod eligibility;
 mod returns;
 #[cfg(test)]
-mod samples;
+mod sample_products;
 
 pub use catalog::{Catalog, CatalogSnapshot, Product, ReturnPolicy};
 pub use delivery::Delivery;

@@ -8,9 +8,9 @@
 mod billing;
 mod crm;
 mod fulfilment;
-mod lookups;
 mod orders;
 mod reference_loader;
+mod sql_lookups;
 
 #[cfg(test)]
 pub(crate) mod fake;
@@ -24,9 +24,9 @@ use futures::future::BoxFuture;
 pub use billing::BillingSource;
 pub use crm::CrmSource;
 pub use fulfilment::FulfilmentSource;
-pub use lookups::SqlLookups;
 pub use orders::OrdersSource;
 pub use reference_loader::{CatalogError, CatalogSource};
+pub use sql_lookups::SqlLookups;
 
 use crate::{
     core::db::PoolStatus,

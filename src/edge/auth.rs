@@ -1,12 +1,12 @@
 //! Who is calling, and what they may call: bearer JWTs for agent UIs (`jwt.rs`), API keys for
-//! services (`keys.rs`), and roles that grant RPCs and profile sections. Deny by default: with
+//! services (`api_keys.rs`), and roles that grant RPCs and profile sections. Deny by default: with
 //! authentication on, a call with no credentials is `UNAUTHENTICATED`, and one whose roles
 //! grant no access to its RPC is `PERMISSION_DENIED`. No credential is ever logged: only the
 //! caller's name (a token's subject, a key's configured name). What is configured is
 //! `settings.rs`; tokens already verified are remembered until they expire (`tokens.rs`).
 
+mod api_keys;
 mod jwt;
-mod keys;
 mod settings;
 mod tokens;
 
@@ -14,8 +14,8 @@ use std::{collections::BTreeMap, sync::Arc, time::Duration};
 
 use sha2::{Digest, Sha256};
 
+pub use api_keys::{api_key_hash, new_api_key};
 pub use jwt::mint;
-pub use keys::{api_key_hash, new_api_key};
 pub use settings::{ApiKeySettings, AuthSettings, JwtSettings, RoleSettings};
 
 use self::{jwt::JwtVerifier, tokens::VerifiedTokens};
@@ -177,7 +177,7 @@ impl Authenticator {
         let api_keys = api_keys
             .iter()
             .map(|key| {
-                let hash = keys::parse_hex32(&key.sha256).ok_or_else(|| {
+                let hash = api_keys::parse_hex32(&key.sha256).ok_or_else(|| {
                     AuthSetupError::Invalid(format!(
                         "the API key of {} must be its SHA-256, 64 hex digits",
                         key.name

@@ -3,11 +3,11 @@
 //! has bound, in plaintext or TLS (`tls.rs`), until `shutdown` resolves; `/metrics` on a
 //! listener of its own (`scrape.rs`, `exposition.rs`). Its layers, in the order a call meets
 //! them: browsers (`browser.rs`), counting and logging (`observe.rs`), deadlines
-//! (`deadline.rs`), the door (`auth.rs`). Its settings are `settings.rs`'.
+//! (`deadline.rs`), the door (`door.rs`). Its settings are `settings.rs`'.
 
-mod auth;
 mod browser;
 mod deadline;
+mod door;
 mod exposition;
 mod health;
 mod observe;
@@ -155,7 +155,7 @@ async fn serve(
         .layer(browser::BrowserLayer::new(&limits.cors_origins))
         .layer(observe::ObserveLayer::new(served.rpcs))
         .layer(deadline::DeadlineLayer::new(limits.max_deadline))
-        .layer(auth::AuthLayer::new(served.authenticator))
+        .layer(door::AuthLayer::new(served.authenticator))
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)

@@ -5,7 +5,7 @@
 
 mod connect;
 mod render;
-mod stats;
+mod stats_view;
 
 pub use connect::{DEFAULT_ADDR, DEFAULT_TIMEOUT, Server};
 
@@ -325,7 +325,7 @@ async fn admin(server: &Server) -> Result<CacheAdminServiceClient<Authed>, Clien
 pub async fn stats(server: &Server, format: Format) -> Result<String, ClientError> {
     let stats = read_stats(server, &mut admin(server).await?).await?;
     match format {
-        Format::Text => Ok(stats::render(&stats)),
+        Format::Text => Ok(stats_view::render(&stats)),
         Format::Json => json(&stats, "customer360.v1.CacheStats"),
     }
 }
@@ -349,7 +349,7 @@ pub async fn top(
         ticks.tick().await;
         let later = read_stats(server, &mut client).await?;
         let now = tokio::time::Instant::now();
-        show(stats::top(&earlier, &later, now - at));
+        show(stats_view::top(&earlier, &later, now - at));
         (earlier, at) = (later, now);
         shown += 1;
     }

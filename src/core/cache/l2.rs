@@ -14,12 +14,12 @@
 //! Entries are sealed ([`seal`]): encrypted and authenticated under the configured keys and
 //! bound to their Redis key; one that does not open is a counted miss, never served.
 
-mod invalidate;
+mod invalidation;
 mod seal;
 mod settings;
 mod unconfirmed;
 
-pub(crate) use self::invalidate::parse_message;
+pub(crate) use self::invalidation::parse_message;
 pub use self::{
     seal::{KeyError, Rejected, SealKeys, parse_key},
     settings::RedisSettings,

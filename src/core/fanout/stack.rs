@@ -1,7 +1,7 @@
 //! One backend's read stack, built in one place: every read of that backend — a profile's
 //! section, a lookup, a health ping — passes through the same layers, outermost first:
 //!
-//! 1. deadline (`deadline.rs`): the earlier of the backend's timeout and the caller's
+//! 1. deadline (`read_deadline.rs`): the earlier of the backend's timeout and the caller's
 //!    deadline; no read starts once it has passed.
 //! 2. breaker (`breaker.rs`): refused at once while the backend's circuit is open; told how
 //!    each read it let through went.
@@ -22,7 +22,7 @@ use tracing::Instrument;
 
 use super::{
     Failure, ResilienceSettings, SourceCounts, SourceSettings, breaker::Breaker, counted::Counted,
-    deadline::ReadDeadline, faults::Faults, hedge::Hedger,
+    faults::Faults, hedge::Hedger, read_deadline::ReadDeadline,
 };
 use crate::core::{db::PoolStatus, sources::SourceError, vocab::SourceKind};
 

@@ -173,7 +173,7 @@ impl Catalog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::reference::samples::{electronics, headphones};
+    use crate::core::reference::sample_products::{electronics, headphones};
 
     fn snapshot(window_days: u32) -> CatalogSnapshot {
         CatalogSnapshot::new([headphones(true)], [electronics(window_days, true)])

@@ -93,7 +93,7 @@ mod tests {
 
     use super::*;
     use crate::{
-        core::reference::samples::{electronics as policy, headphones as product},
+        core::reference::sample_products::{electronics as policy, headphones as product},
         core::vocab::{Currency, Money},
     };
 

@@ -57,7 +57,7 @@ mod tests {
         core::records::{LineRecord, OrderStatus, samples::now},
         core::reference::{
             EligibilityReason,
-            samples::{electronics, headphones},
+            sample_products::{electronics, headphones},
         },
         core::vocab::{Currency, Money, OrderId},
     };

@@ -1,14 +1,14 @@
 //! The figures of a running app in the Prometheus text format (version 0.0.4), as `/metrics`
 //! serves them. Everything is read when scraped: the read path's figures from one snapshot
 //! (`core::read::Figures`, the one `GetCacheStats` answers from too), the gRPC methods' from
-//! their histograms (`rpcs.rs`), each backend's under its label (`backends.rs`).
+//! their histograms (`rpcs.rs`), each backend's under its label (`per_source.rs`).
 //!
 //! Names: the gRPC server's are go-grpc-prometheus's (`grpc_server_*`), so that its
 //! dashboards and alerts work as they are; c360's own start with `c360_`. Sources are
 //! labelled `source` (billing, orders, fulfilment, crm), feeds `database` (the backends a
 //! database serves, never its URL). No label holds anything a caller sent.
 
-mod backends;
+mod per_source;
 mod rpcs;
 
 use std::{fmt::Write as _, sync::Arc};
@@ -236,7 +236,7 @@ impl Collector for Scrape {
         )?;
         build.encode_info(&info)?;
         rpcs::encode(&self.rpcs, &mut encoder)?;
-        backends::encode(&self.figures.sources, &mut encoder)?;
+        per_source::encode(&self.figures.sources, &mut encoder)?;
         for (name, help, value) in COUNTERS {
             let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
             ConstCounter::new(value(&self.figures)).encode(metric)?;

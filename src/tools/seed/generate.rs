@@ -1,12 +1,12 @@
 //! The generated customers, each from its own random stream so that the data set depends
 //! only on the seed, the reference time and the customer's id: who they are here; their
-//! orders, parcels and invoices (`orders.rs`), their account and cards (`accounts.rs`), their
+//! orders, parcels and invoices (`purchases.rs`), their account and cards (`accounts.rs`), their
 //! tickets, chats and calls (`contacts.rs`), written in batches (`batch.rs`).
 
 mod accounts;
 mod batch;
 mod contacts;
-mod orders;
+mod purchases;
 
 use chrono::{DateTime, Duration};
 use fake::{

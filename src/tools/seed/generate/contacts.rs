@@ -3,7 +3,7 @@
 
 use rand::RngExt;
 
-use super::{Batch, Generator, Rng, between, days, orders::OrderStory, pick, take};
+use super::{Batch, Generator, Rng, between, days, pick, purchases::OrderStory, take};
 use crate::core::vocab::Timestamp;
 
 const SUBJECTS: &[&str] = &[
