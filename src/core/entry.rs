@@ -273,9 +273,13 @@ impl EncodedProfile {
         age: Duration,
     ) -> WireProfile {
         let mut parts = Vec::with_capacity(9);
-        let mut out = BytesMut::with_capacity(64);
+        let whole = sections == SectionSet::ALL && self.reports;
+        // What is encoded per request: the cache information (about 15 bytes), and unless the
+        // entry's own reports serve, four reports (about 30 bytes each): room for all of it
+        // at once, so that the buffer never grows.
+        let mut out = BytesMut::with_capacity(if whole { 32 } else { 192 });
         let hide = sections.contains(Section::Billing) && self.hides_payment_methods(hidden);
-        if sections == SectionSet::ALL && self.reports {
+        if whole {
             // The common case, a whole profile of healthy backends: all but the cache
             // information was encoded when the entry was made (less the hidden chunk).
             if hide {

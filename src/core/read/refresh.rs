@@ -25,11 +25,19 @@ impl Profiles {
     /// spread over the last quarter of `refresh_after`, and at most a few reloads run at once
     /// (a hit that finds none free is served as it is, and a later one refreshes).
     pub(super) fn refresh_if_old(&self, customer: CustomerId, entry: &Arc<CachedProfile>) {
-        let refresh_after = self.inner.settings.refresh_after;
-        let due = spread(refresh_after, customer);
+        let due = spread(self.inner.settings.refresh_after, customer);
         if entry.age() < due || !entry.claim_refresh() {
             return;
         }
+        self.refresh(customer, entry, due);
+    }
+
+    /// Starts the background reload of `entry`, which this caller claimed. Rare (once per
+    /// entry and refresh age), and kept out of line, so that a hit's frame does not carry the
+    /// spawned reload's state.
+    #[cold]
+    #[inline(never)]
+    fn refresh(&self, customer: CustomerId, entry: &Arc<CachedProfile>, due: Duration) {
         let Ok(permit) = self.inner.refreshing.clone().try_acquire_owned() else {
             entry.release_refresh();
             return;
