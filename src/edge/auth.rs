@@ -16,7 +16,9 @@ use sha2::{Digest, Sha256};
 
 pub use api_keys::{api_key_hash, new_api_key};
 pub use jwt::mint;
-pub use settings::{ApiKeySettings, AuthSettings, JwtSettings, RoleSettings};
+pub use settings::{
+    ApiKeySettings, AuthSettings, DEFAULT_MAX_AGE_FLOOR, JwtSettings, RoleSettings,
+};
 
 use self::{jwt::JwtVerifier, tokens::VerifiedTokens};
 use crate::core::vocab::{Field, FieldSet, SectionSet};
@@ -84,6 +86,7 @@ struct Role {
     sections: SectionSet,
     hidden: FieldSet,
     bypass_cache: bool,
+    max_age_floor: Duration,
 }
 
 impl Role {
@@ -105,6 +108,8 @@ pub struct Grant {
     pub hidden: FieldSet,
     /// Reads past the caches.
     pub bypass_cache: bool,
+    /// The youngest `max_age` served: one asked below it is read as this.
+    pub max_age_floor: Duration,
 }
 
 impl Grant {
@@ -113,6 +118,7 @@ impl Grant {
         sections: SectionSet::ALL,
         hidden: FieldSet::NONE,
         bypass_cache: true,
+        max_age_floor: Duration::ZERO,
     };
 }
 
@@ -169,6 +175,7 @@ impl Authenticator {
                     sections,
                     hidden,
                     bypass_cache: role.bypass_cache,
+                    max_age_floor: role.max_age_floor(),
                 };
                 Ok((name.clone(), role))
             })
@@ -304,8 +311,13 @@ impl Authenticator {
     /// What `caller`'s roles let it read.
     pub fn grant(&self, caller: &Caller) -> Grant {
         // A field is hidden unless some role reads it.
-        let roles = caller.roles.iter().filter_map(|role| self.roles.get(role));
-        let (sections, fields, bypass_cache) = roles.fold(
+        let roles = || caller.roles.iter().filter_map(|role| self.roles.get(role));
+        // The most any of its roles allows, as for the rest.
+        let max_age_floor = roles()
+            .map(|role| role.max_age_floor)
+            .min()
+            .unwrap_or(DEFAULT_MAX_AGE_FLOOR);
+        let (sections, fields, bypass_cache) = roles().fold(
             (SectionSet::NONE, FieldSet::NONE, false),
             |(sections, fields, bypass), role| {
                 (
@@ -319,6 +331,7 @@ impl Authenticator {
             sections,
             hidden: FieldSet::ALL.without(fields),
             bypass_cache,
+            max_age_floor,
         }
     }
 }

@@ -576,3 +576,92 @@ async fn with_authentication_on_a_scrape_needs_credentials_of_any_role() {
         .await;
     assert_eq!(status, 200);
 }
+
+/// A `max_age` of nothing, sent by a role without `bypass_cache` (issue 24, 1): read as the
+/// role's floor (5 s unless it names one), so a hundred calls, or a batch of a hundred
+/// times the same customer, cost one load between them. The admin's role keeps its bypass.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn max_age_cannot_get_round_the_bypass_cache_grant() {
+    use c360::core::vocab::SourceKind;
+    let app = spawn_app_with(Backend::Sqlite, protect).await;
+    let no_older_than = |nanos| Some(prost_types::Duration { seconds: 0, nanos });
+    let agent = token(&["agent"], 300);
+    let loads = || app.reads(SourceKind::Billing);
+    for _ in 0..100 {
+        let request = pb::GetCustomerProfileRequest {
+            max_age: no_older_than(0),
+            ..get(7)
+        };
+        let mut client = app.customers.clone();
+        client
+            .get_customer_profile(with(request, &Credentials::Bearer(&agent)))
+            .await
+            .unwrap();
+    }
+    // One load, or two should the hundred calls take longer than the floor.
+    assert!(loads() <= 2, "{} loads for 100 calls", loads());
+
+    let before = loads();
+    let batch = pb::BatchGetCustomerProfilesRequest {
+        customer_ids: vec!["8".into(); 100],
+        max_age: no_older_than(1),
+        ..Default::default()
+    };
+    let mut client = app.customers.clone();
+    let answer = client
+        .batch_get_customer_profiles(with(batch, &Credentials::ApiKey(SERVICE_KEY)))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(answer.profiles.len(), 100, "every id answered, in order");
+    assert!(answer.profiles.iter().all(|p| p.customer_id == "8"));
+    assert_eq!(
+        loads() - before,
+        1,
+        "a batch of one customer a hundred times"
+    );
+
+    // A role with bypass_cache has no floor: each call with max_age 0 is a load.
+    let admin = token(&["admin"], 300);
+    let before = loads();
+    for _ in 0..3 {
+        let request = pb::GetCustomerProfileRequest {
+            max_age: no_older_than(0),
+            ..get(7)
+        };
+        let mut client = app.customers.clone();
+        client
+            .get_customer_profile(with(request, &Credentials::Bearer(&admin)))
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        loads() - before,
+        3,
+        "the admin's max_age 0 reads the backends"
+    );
+    // Past the caches too, a batch reads each customer once.
+    let before = loads();
+    let batch = pb::BatchGetCustomerProfilesRequest {
+        customer_ids: ["9", "10", "9"]
+            .repeat(30)
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        bypass_cache: true,
+        ..Default::default()
+    };
+    let mut client = app.customers.clone();
+    let answer = client
+        .batch_get_customer_profiles(with(batch, &Credentials::Bearer(&admin)))
+        .await
+        .unwrap()
+        .into_inner();
+    let ids: Vec<_> = answer
+        .profiles
+        .iter()
+        .map(|p| p.customer_id.as_str())
+        .collect();
+    assert_eq!(ids, ["9", "10", "9"].repeat(30));
+    assert_eq!(loads() - before, 2, "two customers, each read once");
+}

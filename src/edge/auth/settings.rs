@@ -36,6 +36,7 @@ impl Default for AuthSettings {
             sections: vec!["*".into()],
             hide: Vec::new(),
             bypass_cache: false,
+            max_age_floor: None,
         };
         Self {
             enabled: false,
@@ -138,6 +139,29 @@ pub struct RoleSettings {
     /// Whether it may read past the caches (`bypass_cache`).
     #[serde(default)]
     pub bypass_cache: bool,
+    /// The youngest copy its callers may ask for: a `max_age` below it is read as this age,
+    /// so that all of the role's callers together cause at most one load per customer in
+    /// each such span. Unset: none for a role with `bypass_cache`, 5 s for one without.
+    #[serde(
+        default,
+        with = "humantime_serde",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub max_age_floor: Option<Duration>,
+}
+
+/// The floor on `max_age` of a role without `bypass_cache` that names none of its own.
+pub const DEFAULT_MAX_AGE_FLOOR: Duration = Duration::from_secs(5);
+
+impl RoleSettings {
+    /// The youngest `max_age` its callers are served (see `max_age_floor`).
+    pub fn max_age_floor(&self) -> Duration {
+        let default = match self.bypass_cache {
+            true => Duration::ZERO,
+            false => DEFAULT_MAX_AGE_FLOOR,
+        };
+        self.max_age_floor.unwrap_or(default)
+    }
 }
 
 fn every_section() -> Vec<String> {

@@ -37,6 +37,7 @@ fn role(rpcs: &[&str], sections: &[&str], bypass_cache: bool) -> RoleSettings {
         sections: sections.iter().map(|s| s.to_string()).collect(),
         hide: Vec::new(),
         bypass_cache,
+        max_age_floor: None,
     }
 }
 
@@ -285,6 +286,33 @@ fn a_callers_grant_is_the_union_of_its_roles() {
     assert_eq!(auth.grant(&caller(&["unknown"])).sections, SectionSet::NONE);
     let bad = BTreeMap::from([("x".to_owned(), role(&["*"], &["wallet"], false))]);
     assert!(Authenticator::new(None, &[], &bad).is_err());
+}
+
+#[test]
+fn the_max_age_floor_is_the_least_of_the_roles_and_five_seconds_unless_set() {
+    let mut roles = roles();
+    roles.insert(
+        "dashboard".into(),
+        RoleSettings {
+            max_age_floor: Some(Duration::from_secs(1)),
+            ..role(&["*"], &["*"], false)
+        },
+    );
+    let auth = Authenticator::new(None, &[], &roles).unwrap();
+    let floor = |roles: &[&str]| {
+        let caller = Caller {
+            name: "c".into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+        };
+        auth.grant(&caller).max_age_floor
+    };
+    assert_eq!(floor(&["agent"]), DEFAULT_MAX_AGE_FLOOR);
+    assert_eq!(floor(&["agent", "dashboard"]), Duration::from_secs(1));
+    assert_eq!(floor(&["dashboard", "admin"]), Duration::ZERO);
+    assert_eq!(floor(&["unknown"]), DEFAULT_MAX_AGE_FLOOR);
+    let parsed: RoleSettings =
+        serde_json::from_value(json!({"rpcs": ["*"], "max_age_floor": "250ms"})).unwrap();
+    assert_eq!(parsed.max_age_floor(), Duration::from_millis(250));
 }
 
 #[test]

@@ -3,6 +3,7 @@
 //! empty mask or `*` — "everything" — is narrowed to the grant) and reads past the caches.
 //! Fields a role is denied inside a section it reads (`billing.payment_methods` for agents)
 //! are left out of every answer, whatever the mask.
+//! A `max_age` below the grant's floor is read as the floor.
 //! With authentication off every request carries [`Grant::ALL`].
 
 use tonic::{Request, Status};
@@ -140,18 +141,23 @@ pub(super) fn sections(
     )))
 }
 
-/// Whether `grant` allows reading as `freshness` asks.
+/// Whether `grant` allows reading as `freshness` asks, and how: a `max_age` below the
+/// grant's floor is read as the floor (a caller without `bypass_cache` cannot force a load
+/// on every call by asking for a copy no older than nothing).
 pub(super) fn freshness(grant: Grant, freshness: Freshness) -> Result<Freshness, ApiError> {
     match freshness {
         Freshness::Bypass if !grant.bypass_cache => Err(ApiError::PermissionDenied(
             "your roles do not grant bypass_cache".into(),
         )),
+        Freshness::MaxAge(age) => Ok(Freshness::MaxAge(age.max(grant.max_age_floor))),
         other => Ok(other),
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::core::vocab::Section;
 
@@ -160,6 +166,7 @@ mod tests {
             sections: SectionSet::of(&[Section::Identity, Section::Shipments]),
             hidden: crate::core::vocab::FieldSet::ALL,
             bypass_cache: false,
+            max_age_floor: Duration::from_secs(5),
         }
     }
 
@@ -204,6 +211,14 @@ mod tests {
             freshness(Grant::ALL, Freshness::Bypass),
             Ok(Freshness::Bypass)
         );
+    }
+
+    #[test]
+    fn a_max_age_below_the_floor_is_read_as_the_floor() {
+        let age = |secs| Freshness::MaxAge(Duration::from_secs(secs));
+        assert_eq!(freshness(chatbot(), age(0)), Ok(age(5)));
+        assert_eq!(freshness(chatbot(), age(60)), Ok(age(60)));
+        assert_eq!(freshness(Grant::ALL, age(0)), Ok(age(0)));
     }
 
     #[test]

@@ -80,9 +80,14 @@ impl CustomerApi {
         let (customers, read) = ReadOptions::checked(request, |r| {
             validate::keys::<CustomerId>("customer_ids", &r.customer_ids, validate::MAX_BATCH)
         })?;
+        // Each customer is read once, however often the batch names it; the answer repeats
+        // it where it was asked.
+        let mut distinct = customers.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
         // Its loads are bulk work, a few at a time: a batch of misses is shed before it
         // crowds out single reads.
-        let reads = customers.into_iter().map(|customer| {
+        let reads = distinct.iter().copied().map(|customer| {
             self.read(
                 customer,
                 read,
@@ -95,12 +100,11 @@ impl CustomerApi {
             .buffered(BATCH_CONCURRENCY)
             .try_collect()
             .await?;
-        Ok(WireBatch::of(
-            served
-                .iter()
-                .map(|s| wire(s, read.sections, read.hidden))
-                .collect(),
-        ))
+        let answer = |customer: &CustomerId| {
+            let at = distinct.binary_search(customer).expect("read above");
+            wire(&served[at], read.sections, read.hidden)
+        };
+        Ok(WireBatch::of(customers.iter().map(answer).collect()))
     }
 
     /// One profile read, audited.
