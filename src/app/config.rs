@@ -254,4 +254,23 @@ mod tests {
         assert!(Settings::from_toml("[server]\nlisten = 5\n").is_err());
         assert!(Settings::from_toml("[nonsense]\n").is_err());
     }
+
+    #[test]
+    fn credentials_with_authentication_off_are_refused_naming_them() {
+        let jwt = "[auth.jwt]\nalgorithms = [\"HS256\"]\nissuer = \"i\"\naudience = \"c360\"\n\
+                   secret = \"a development secret of at least 32 bytes\"\n";
+        let key = "[[auth.api_keys]]\nname = \"k\"\nsha256 = \"0fd3\"\nroles = [\"service\"]\n";
+        let refused = Settings::from_toml(jwt).unwrap_err().to_string();
+        assert!(refused.contains("auth.enabled"), "{refused}");
+        assert!(refused.contains("[auth.jwt] is set"), "{refused}");
+        let refused = Settings::from_toml(&format!("{jwt}{key}"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            refused.contains("[auth.jwt] and [[auth.api_keys]] are set"),
+            "{refused}"
+        );
+        // On, the same credentials load.
+        assert!(Settings::from_toml(&format!("[auth]\nenabled = true\n{jwt}")).is_ok());
+    }
 }

@@ -185,6 +185,23 @@ impl AuthSettings {
             let rule = "needs a way in: [auth.jwt] for tokens or [[auth.api_keys]] for services";
             c.refuse("enabled", "true", rule);
         }
+        // Credentials set while authentication is off would serve every call without one:
+        // refused, naming what is set, rather than guessed at.
+        let set: Vec<&str> = [
+            (self.jwt.is_some(), "[auth.jwt]"),
+            (!self.api_keys.is_empty(), "[[auth.api_keys]]"),
+        ]
+        .into_iter()
+        .filter_map(|(set, name)| set.then_some(name))
+        .collect();
+        if !self.enabled && !set.is_empty() {
+            let (named, verb) = (set.join(" and "), if set.len() == 1 { "is" } else { "are" });
+            let rule = format!(
+                "must be true while {named} {verb} set (off, every call would be served \
+                 without credentials), or {named} removed"
+            );
+            c.refuse("enabled", "false", rule);
+        }
         if let Err(error) = self.authenticator() {
             c.refuse("", "(as configured)", format!("is not usable: {error}"));
         }
