@@ -27,12 +27,25 @@ pub struct InvalidValue {
 }
 
 impl InvalidValue {
-    /// `value` is not a valid `what`. Only the value's first 64 characters are kept: it came
-    /// from a backend, and ends up in logs.
+    /// `value` is not a valid `what`. Only the value's first bytes are kept ([`echo`]): it
+    /// came from a backend, and ends up in logs.
     pub fn new(what: &'static str, value: &str) -> Self {
         Self {
             what,
-            value: value.chars().take(64).collect(),
+            value: echo(value),
         }
     }
+}
+
+/// Most bytes of a caller's or a backend's value repeated in an error.
+pub const MAX_ECHO: usize = 64;
+
+/// At most the first [`MAX_ECHO`] bytes of `value`, cut at a character boundary: what an
+/// error may repeat of something it did not choose, so that its size never depends on it.
+pub fn echo(value: &str) -> String {
+    let mut end = value.len().min(MAX_ECHO);
+    while !value.is_char_boundary(end) {
+        end -= 1;
+    }
+    value[..end].to_owned()
 }

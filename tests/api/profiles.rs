@@ -285,6 +285,59 @@ async fn a_failing_backend_gives_a_partial_profile_that_says_why(backend: Backen
     assert!(!profile.insights.unwrap().complete);
 }
 
+/// What an error's trailers take on the wire: `grpc-message` percent-encoded, the details
+/// base64-encoded, and any other metadata.
+fn trailer_bytes(status: &tonic::Status) -> usize {
+    let message: usize = status
+        .message()
+        .bytes()
+        .map(|b| {
+            if (0x20..0x7f).contains(&b) && b != b'%' {
+                1
+            } else {
+                3
+            }
+        })
+        .sum();
+    let metadata: usize = status
+        .metadata()
+        .iter()
+        .map(|kv| match kv {
+            tonic::metadata::KeyAndValueRef::Ascii(k, v) => k.as_str().len() + v.len(),
+            tonic::metadata::KeyAndValueRef::Binary(k, v) => {
+                k.as_str().len() + v.as_encoded_bytes().len()
+            }
+        })
+        .sum();
+    message + status.details().len().div_ceil(3) * 4 + metadata
+}
+
+#[tokio::test]
+async fn errors_stay_under_what_common_clients_accept_whatever_the_input() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let junk = |i: usize| format!("{i}-{}", "é∂x".repeat(100));
+    let batch = BatchGetCustomerProfilesRequest {
+        customer_ids: (0..100).map(junk).collect(),
+        read_mask: Some(prost_types::FieldMask {
+            paths: vec!["wallet".repeat(1_000)],
+        }),
+        ..Default::default()
+    };
+    let status = app.batch_get(batch).await.unwrap_err();
+    let ids: Vec<String> = (0..1_000).map(junk).collect();
+    let ids: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let invalidation = app.invalidate(&ids).await.unwrap_err();
+    for status in [status, invalidation] {
+        assert_eq!(status.code(), Code::InvalidArgument);
+        let details = status.get_error_details();
+        let listed = &details.bad_request().unwrap().field_violations;
+        assert_eq!(listed.len(), 10, "{listed:?}");
+        assert!(status.message().contains(" more"), "{}", status.message());
+        let size = trailer_bytes(&status);
+        assert!(size < 8 * 1024, "{size} bytes of trailers");
+    }
+}
+
 crate::over_both_backends!(
     a_profile_merges_all_four_backends_and_is_then_served_from_memory,
     a_read_mask_returns_its_sections_and_asks_only_the_backends_they_need,

@@ -120,7 +120,7 @@ impl SectionSet {
             let section = Section::ALL
                 .into_iter()
                 .find(|s| s.path() == path)
-                .ok_or_else(|| MaskError::UnknownPath(path.chars().take(64).collect()))?;
+                .ok_or_else(|| MaskError::UnknownPath(super::echo(path)))?;
             set.0 |= 1 << section as u8;
         }
         Ok(set)
@@ -214,7 +214,7 @@ impl FieldSet {
             let field = Field::ALL
                 .into_iter()
                 .find(|f| f.path() == path)
-                .ok_or_else(|| MaskError::UnknownField(path.chars().take(64).collect()))?;
+                .ok_or_else(|| MaskError::UnknownField(super::echo(path)))?;
             Ok(Self(set.0 | 1 << field as u8))
         })
     }

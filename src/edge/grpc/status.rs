@@ -24,6 +24,18 @@ pub fn code_name(code: Code) -> String {
 /// How long a caller should wait before retrying an `UNAVAILABLE`.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// Most field violations an `INVALID_ARGUMENT` lists; its message counts the rest. With each
+/// field and description bounded ([`MAX_FIELD`], [`MAX_DESCRIPTION`]) an error's trailers stay
+/// well under the 8 KB of metadata common gRPC clients accept, whatever the request.
+pub const MAX_VIOLATIONS: usize = 10;
+/// Most bytes of a violation's field path.
+const MAX_FIELD: usize = 64;
+/// Most bytes of a violation's description (which echoes at most 64 bytes of a value).
+const MAX_DESCRIPTION: usize = 160;
+/// Most bytes of the violations an `INVALID_ARGUMENT`'s message lists (percent-encoded in
+/// `grpc-message`, a byte may take three).
+const MAX_MESSAGE: usize = 1024;
+
 /// One bad field of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Violation {
@@ -37,10 +49,23 @@ impl Violation {
     /// `field` is wrong because of `description`.
     pub fn new(field: impl Into<String>, description: impl ToString) -> Self {
         Self {
-            field: field.into(),
-            description: description.to_string(),
+            field: truncated(field.into(), MAX_FIELD),
+            description: truncated(description.to_string(), MAX_DESCRIPTION),
         }
     }
+}
+
+/// `text` cut to at most `max` bytes, at a character boundary, marked `…` when cut.
+fn truncated(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max - '…'.len_utf8();
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push('…');
+    }
+    text
 }
 
 /// Why a call failed.
@@ -121,22 +146,41 @@ impl From<QueryError> for ApiError {
     }
 }
 
+/// `invalid request: field: what; …`, listing violations while the message stays under
+/// [`MAX_MESSAGE`] bytes and counting the rest.
+fn invalid_argument_message(violations: &[Violation]) -> String {
+    let mut message = String::from("invalid request: ");
+    let mut listed = 0;
+    for v in violations.iter().take(MAX_VIOLATIONS) {
+        let item = format!("{}: {}", v.field, v.description);
+        if listed > 0 && message.len() + item.len() + 2 > MAX_MESSAGE {
+            break;
+        }
+        if listed > 0 {
+            message.push_str("; ");
+        }
+        message.push_str(&item);
+        listed += 1;
+    }
+    if violations.len() > listed {
+        message.push_str(&format!("; and {} more", violations.len() - listed));
+    }
+    message
+}
+
 impl From<ApiError> for Status {
     fn from(error: ApiError) -> Self {
         match error {
-            ApiError::InvalidArgument(violations) => {
-                let message = violations
-                    .iter()
-                    .map(|v| format!("{}: {}", v.field, v.description))
-                    .collect::<Vec<_>>()
-                    .join("; ");
+            ApiError::InvalidArgument(mut violations) => {
+                let message = invalid_argument_message(&violations);
+                violations.truncate(MAX_VIOLATIONS);
                 let details = violations
                     .into_iter()
                     .map(|v| FieldViolation::new(v.field, v.description))
                     .collect::<Vec<_>>();
                 Status::with_error_details(
                     Code::InvalidArgument,
-                    format!("invalid request: {message}"),
+                    message,
                     ErrorDetails::with_bad_request(details),
                 )
             }
@@ -205,6 +249,38 @@ mod tests {
             .map(|v| v.field.as_str())
             .collect();
         assert_eq!(fields, ["customer_id", "read_mask"]);
+    }
+
+    #[test]
+    fn however_many_and_long_the_violations_the_error_stays_small() {
+        let long = "é".repeat(5_000);
+        let violations = (0..1_000)
+            .map(|i| Violation::new(format!("customer_ids[{i}]{long}"), &long))
+            .collect();
+        let status = Status::from(ApiError::InvalidArgument(violations));
+        let details = status.get_error_details();
+        let listed = &details.bad_request().expect("BadRequest").field_violations;
+        assert_eq!(listed.len(), MAX_VIOLATIONS);
+        assert!(listed.iter().all(|v| v.field.len() <= MAX_FIELD));
+        assert!(
+            listed
+                .iter()
+                .all(|v| v.description.len() <= MAX_DESCRIPTION)
+        );
+        assert!(listed[0].field.starts_with("customer_ids[0]"));
+        assert!(
+            status
+                .message()
+                .starts_with("invalid request: customer_ids[0]")
+        );
+        assert!(status.message().len() <= MAX_MESSAGE + 20);
+        let shown = status.message().matches("customer_ids[").count();
+        let rest = format!("; and {} more", 1_000 - shown);
+        assert!(status.message().ends_with(&rest), "{}", status.message());
+        // Sent as grpc-message (percent-encoded: at most 3 bytes per byte) and
+        // grpc-status-details-bin (base64).
+        let trailers = status.message().len() * 3 + status.details().len() * 4 / 3;
+        assert!(trailers < 8 * 1024, "{trailers} bytes of trailers");
     }
 
     #[test]
