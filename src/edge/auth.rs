@@ -308,6 +308,15 @@ impl Authenticator {
 }
 
 impl Authenticator {
+    /// Whether `caller` holds a role this service knows: what reflection and `/metrics` ask,
+    /// beyond a valid credential (a token of no role, or only unknown ones, is refused).
+    pub fn knows_a_role(&self, caller: &Caller) -> bool {
+        caller
+            .roles
+            .iter()
+            .any(|role| self.roles.contains_key(role))
+    }
+
     /// What `caller`'s roles let it read.
     pub fn grant(&self, caller: &Caller) -> Grant {
         // A field is hidden unless some role reads it.

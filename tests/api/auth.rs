@@ -575,6 +575,42 @@ async fn with_authentication_on_a_scrape_needs_credentials_of_any_role() {
         .scrape_with("/metrics", &[("authorization", &bearer)])
         .await;
     assert_eq!(status, 200);
+    // A valid token of no role, or of roles the configuration does not name, is not enough.
+    for roles in [&[][..], &["intern"][..]] {
+        let bearer = format!("Bearer {}", token(roles, 60));
+        let (status, body) = app
+            .scrape_with("/metrics", &[("authorization", &bearer)])
+            .await;
+        assert_eq!(status, 403, "{roles:?}: {body}");
+        assert!(!body.contains("grpc_server"), "nothing leaks: {body}");
+    }
+}
+
+/// Reflection describes the API to any caller holding a role, and to no one else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflection_needs_a_role_the_configuration_names() {
+    use tonic_reflection::pb::v1::{
+        ServerReflectionRequest, server_reflection_client::ServerReflectionClient,
+        server_reflection_request::MessageRequest,
+    };
+    let app = spawn_app_with(Backend::Sqlite, protect).await;
+    let list = |token: &str| {
+        let mut client = ServerReflectionClient::new(app.channel.clone());
+        let request = ServerReflectionRequest {
+            message_request: Some(MessageRequest::ListServices(String::new())),
+            ..Default::default()
+        };
+        let request = with(tokio_stream::iter([request]), &Credentials::Bearer(token));
+        async move {
+            let mut answers = client.server_reflection_info(request).await?.into_inner();
+            answers.message().await.map(|answer| answer.is_some())
+        }
+    };
+    assert!(list(&token(&["agent"], 60)).await.unwrap());
+    for roles in [&[][..], &["intern"][..]] {
+        let refused = list(&token(roles, 60)).await.unwrap_err();
+        assert_eq!(refused.code(), Code::PermissionDenied, "{roles:?}");
+    }
 }
 
 /// A `max_age` of nothing, sent by a role without `bypass_cache` (issue 24, 1): read as the

@@ -114,6 +114,15 @@ async fn a_browsers_preflight_is_answered(backend: Backend) {
         headers.contains("access-control-allow-methods"),
         "{headers}"
     );
+    // Named, not `*`: the Fetch standard's wildcard does not cover `authorization`.
+    let allowed = headers
+        .lines()
+        .find_map(|line| line.strip_prefix("access-control-allow-headers: "))
+        .unwrap_or_else(|| panic!("no allow-headers: {headers}"));
+    let allowed: Vec<&str> = allowed.split(',').map(str::trim).collect();
+    for header in ["authorization", "x-api-key", "content-type", "x-grpc-web"] {
+        assert!(allowed.contains(&header), "{header} not in {allowed:?}");
+    }
 }
 
 async fn a_page_from_another_origin_is_refused(backend: Backend) {

@@ -38,8 +38,8 @@ pub(crate) enum Command {
         /// Serve Prometheus metrics (`/metrics`) here; overrides metrics.listen.
         #[arg(long)]
         metrics_listen: Option<SocketAddr>,
-        /// Listen beyond loopback although c360 authenticates no caller: only behind a
-        /// proxy that authenticates every caller (server.unauthenticated_beyond_loopback).
+        /// Listen beyond loopback with authentication off: only behind a proxy that
+        /// authenticates every caller (server.unauthenticated_beyond_loopback).
         #[arg(long)]
         unauthenticated_beyond_loopback: bool,
     },

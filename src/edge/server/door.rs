@@ -1,7 +1,7 @@
 //! Authentication and RPC authorization at the door, once on: every call but health's must
 //! carry credentials ([`crate::edge::auth`]) whose roles grant its RPC, or it is answered
 //! `UNAUTHENTICATED` / `PERMISSION_DENIED` before any service sees it. Reflection needs an
-//! authenticated caller of any role; health stays open for load balancers. The caller and
+//! authenticated caller holding a role the configuration names; health stays open for load balancers. The caller and
 //! what its roles let it read ([`crate::edge::auth::Admitted`]) go on in the request's extensions,
 //! for the services.
 
@@ -68,6 +68,11 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
             AuthError::Denied { .. } => Status::permission_denied(error.to_string()),
             other => Status::unauthenticated(other.to_string()),
         })?;
+    } else if !auth.knows_a_role(caller) {
+        return Err(Status::permission_denied(format!(
+            "{} holds no role this service knows",
+            caller.name
+        )));
     }
     if let Err(wait) = auth.check_rate(caller) {
         return Err(<Status as tonic_types::StatusExt>::with_error_details(

@@ -79,16 +79,23 @@ async fn answer(
             .insert(header::ALLOW, http::HeaderValue::from_static("GET, HEAD"));
         return response;
     }
-    if let Some(auth) = auth
-        && let Err(error) = auth.authenticate(request.headers())
-    {
-        tracing::debug!(%error, "metrics: scrape refused");
-        let mut response = status(StatusCode::UNAUTHORIZED, "credentials needed\n");
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            http::HeaderValue::from_static("Bearer"),
-        );
-        return response;
+    if let Some(auth) = auth {
+        match auth.authenticate(request.headers()) {
+            Err(error) => {
+                tracing::debug!(%error, "metrics: scrape refused");
+                let mut response = status(StatusCode::UNAUTHORIZED, "credentials needed\n");
+                response.headers_mut().insert(
+                    header::WWW_AUTHENTICATE,
+                    http::HeaderValue::from_static("Bearer"),
+                );
+                return response;
+            }
+            Ok(caller) if !auth.knows_a_role(&caller) => {
+                tracing::debug!(caller = %caller.name, "metrics: scrape refused, no known role");
+                return status(StatusCode::FORBIDDEN, "a role is needed\n");
+            }
+            Ok(_) => {}
+        }
     }
     let mut response = Response::new(exposition.render().await);
     response.headers_mut().insert(

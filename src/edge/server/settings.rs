@@ -64,8 +64,8 @@ pub struct ServerSettings {
     /// ask for (watches excepted).
     #[serde(with = "humantime_serde")]
     pub max_deadline: Duration,
-    /// Listen beyond loopback although c360 authenticates no caller: only behind a proxy
-    /// that does. Without it, a `listen` address beyond loopback is refused.
+    /// Listen beyond loopback with authentication off: only behind a proxy that
+    /// authenticates every caller. Without it, a `listen` address beyond loopback is refused.
     pub unauthenticated_beyond_loopback: bool,
     /// Browser origins allowed to call over gRPC-Web (`https://desk.example.com`); a
     /// browser request from any other origin is refused `403`. Empty: none.
