@@ -58,6 +58,20 @@ pub enum ConfigError {
         /// The address.
         addr: SocketAddr,
     },
+    /// The server would take credentials in clear beyond loopback.
+    #[error(
+        "`{key}` = {addr} is beyond loopback in plaintext, and authentication is on: tokens, \
+         API keys and profiles would cross the network in clear. Set [server.tls] (cert_file, \
+         key_file), or listen on 127.0.0.1 (or [::1]); or, if a proxy in front of c360 \
+         terminates TLS, say so with `server.plaintext_beyond_loopback = true` \
+         (C360_SERVER__PLAINTEXT_BEYOND_LOOPBACK=true)"
+    )]
+    Plaintext {
+        /// `server.listen` or `metrics.listen`.
+        key: &'static str,
+        /// The address.
+        addr: SocketAddr,
+    },
     /// A value is out of its range.
     #[error(transparent)]
     OutOfRange(#[from] OutOfRange),

@@ -1,10 +1,12 @@
 //! The gRPC server: `CustomerService`, `CatalogService`, `CacheAdminService`, health
 //! (`health.rs`), reflection (v1 and v1alpha) and gRPC-Web with CORS, on a listener the caller
 //! has bound, in plaintext or TLS (`tls.rs`), until `shutdown` resolves; `/metrics` on a
-//! listener of its own (`scrape.rs`, `exposition.rs`). Its layers, in the order a call meets
+//! listener of its own (`scrape.rs`, `exposition.rs`), over TLS too when it is on. Both let
+//! connections in through one door (`accept.rs`). Its layers, in the order a call meets
 //! them: browsers (`browser.rs`), counting and logging (`observe.rs`), deadlines
 //! (`deadline.rs`), the door (`door.rs`). Its settings are `settings.rs`'.
 
+mod accept;
 mod browser;
 mod deadline;
 mod door;
@@ -18,7 +20,7 @@ pub mod tls;
 use std::{future::Future, sync::Arc};
 
 use tokio::{net::TcpListener, sync::watch};
-use tonic::transport::{Server, server::TcpIncoming};
+use tonic::transport::Server;
 
 pub use exposition::{CONTENT_TYPE, REVISION, VERSION};
 pub use health::{Readiness, SERVICES};
@@ -56,12 +58,6 @@ pub enum ServeError {
     Tls(#[from] tls::TlsError),
 }
 
-/// Connections from `listener`, with Nagle's algorithm off: a small response must not wait
-/// for the client's delayed ACK (40 ms on Linux).
-fn incoming(listener: TcpListener) -> TcpIncoming {
-    TcpIncoming::from(listener).with_nodelay(Some(true))
-}
-
 /// What the server serves, as the wiring assembles it.
 #[derive(Debug)]
 pub struct Served {
@@ -95,19 +91,26 @@ pub async fn run(
     served: Served,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
+    let limits = &served.settings;
+    // A certificate that does not load stops the start, before anything is served.
+    let tls = limits.tls.as_ref().map(tls::Acceptor::new).transpose()?;
+    let door = accept::Door {
+        tls: tls.as_ref().map(tls::Acceptor::acceptor),
+        handshake_timeout: limits.handshake_timeout,
+        per_peer: limits.max_connections_per_peer,
+    };
     let scraped = metrics.map(|metrics| {
         let exposition = exposition::Exposition {
             profiles: served.profiles.clone(),
             rpcs: served.rpcs.clone(),
             readiness: served.readiness.clone(),
         };
-        tokio::spawn(scrape::serve(
-            metrics,
-            exposition,
-            served.authenticator.clone(),
-        ))
+        let connections = accept::incoming(metrics, door.clone());
+        let auth = served.authenticator.clone();
+        tokio::spawn(scrape::serve(connections, exposition, auth))
     });
-    let result = serve(listener, served, shutdown).await;
+    let result = serve(accept::incoming(listener, door), served, shutdown).await;
+    drop(tls);
     if let Some(scraped) = scraped {
         scraped.abort();
     }
@@ -115,13 +118,11 @@ pub async fn run(
 }
 
 async fn serve(
-    listener: TcpListener,
+    connections: impl tokio_stream::Stream<Item = std::io::Result<accept::Connection>> + Send,
     served: Served,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let limits = served.settings;
-    // A certificate that does not load stops the start, before anything is served.
-    let tls = limits.tls.as_ref().map(tls::Acceptor::new).transpose()?;
     let (health, health_service) = tonic_health::server::health_reporter();
     health::set(&health, (false, false)).await;
     let following = tokio::spawn(health::follow(health.clone(), served.readiness));
@@ -162,17 +163,8 @@ async fn serve(
         .add_service(CustomerServiceServer::new(served.customer))
         .add_service(CatalogServiceServer::new(served.catalog))
         .add_service(CacheAdminServiceServer::new(served.admin));
-    match tls {
-        None => {
-            router
-                .serve_with_incoming_shutdown(incoming(listener), draining)
-                .await?
-        }
-        Some(tls) => {
-            router
-                .serve_with_incoming_shutdown(tls.incoming(listener), draining)
-                .await?
-        }
-    }
+    router
+        .serve_with_incoming_shutdown(connections, draining)
+        .await?;
     Ok(())
 }

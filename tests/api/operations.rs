@@ -342,3 +342,43 @@ async fn overall_health_is_not_serving_while_no_backend_answers() {
         "a backend answers again"
     );
 }
+
+/// Connections that send nothing are closed at the handshake timeout, before any credential
+/// is asked for; a peer over its share of connections is closed at once; callers that speak
+/// are served throughout (issue 24, item 2).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn silent_connections_are_closed_and_a_peer_holds_at_most_its_share() {
+    use tokio::{io::AsyncReadExt, net::TcpStream};
+    let timeout = Duration::from_secs(3);
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| {
+        s.server.handshake_timeout = timeout;
+        s.server.max_connections_per_peer = 4;
+    })
+    .await;
+    app.profile(1).await; // the test's own client: one connection of the four
+    let opened = tokio::time::Instant::now();
+    let mut silent = Vec::new();
+    for _ in 0..3 {
+        silent.push(TcpStream::connect(app.addr).await.unwrap());
+    }
+    // Closed: the read ends (end of file, or a reset) instead of waiting.
+    let closed_within = |mut socket: TcpStream, limit: Duration| async move {
+        let mut byte = [0; 1];
+        let read = tokio::time::timeout(limit, socket.read(&mut byte)).await;
+        matches!(read, Ok(Ok(0) | Err(_)))
+    };
+    let over_share = TcpStream::connect(app.addr).await.unwrap();
+    assert!(
+        closed_within(over_share, timeout / 2).await,
+        "a fifth connection from one peer was kept"
+    );
+    for socket in silent {
+        assert!(
+            closed_within(socket, timeout * 3).await,
+            "a silent connection was held past the handshake timeout"
+        );
+    }
+    assert!(opened.elapsed() >= timeout / 2, "closed before its timeout");
+    // The client that speaks was never held back.
+    assert_eq!(app.profile(2).await.customer_id, "2");
+}

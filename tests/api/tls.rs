@@ -22,6 +22,8 @@ use crate::helpers::{
 /// A c360 serving TLS over a seeded SQLite database.
 struct TlsServer {
     addr: SocketAddr,
+    /// `/metrics`.
+    metrics: SocketAddr,
     stop: Option<oneshot::Sender<()>>,
     server: JoinHandle<Result<(), server::ServeError>>,
     _database: Arc<TestDatabase>,
@@ -35,12 +37,15 @@ impl TlsServer {
         let app = App::connect(&settings).await.expect("build the app");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
         let addr = listener.local_addr().expect("local address");
+        let metrics = TcpListener::bind("127.0.0.1:0").await.expect("bind port 0");
+        let metrics_addr = metrics.local_addr().expect("local address");
         let (stop, stopped) = oneshot::channel();
-        let server = tokio::spawn(app.serve(listener, None, async {
+        let server = tokio::spawn(app.serve(listener, Some(metrics), async {
             let _ = stopped.await;
         }));
         Self {
             addr,
+            metrics: metrics_addr,
             stop: Some(stop),
             server,
             _database: database,
@@ -129,6 +134,60 @@ async fn only_tls_is_served_and_a_renewed_certificate_reaches_new_connections() 
     std::fs::write(dir.path().join("server.crt"), "not a certificate").expect("write");
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert!(c360.serves(&new_ca.pem(), None).await);
+    c360.stop().await;
+}
+
+/// `GET /metrics` over a connection trusting `ca`: the response, or nothing.
+async fn scrape_over_tls(addr: SocketAddr, ca: &str) -> Option<String> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio_rustls::rustls::{self, pki_types::CertificateDer, pki_types::pem::PemObject};
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in CertificateDer::pem_slice_iter(ca.as_bytes()) {
+        roots.add(cert.ok()?).ok()?;
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .ok()?
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let tcp = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let name = rustls::pki_types::ServerName::try_from("localhost").ok()?;
+    let mut tls = connector.connect(name, tcp).await.ok()?;
+    let request = "GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
+    tls.write_all(request.as_bytes()).await.ok()?;
+    let mut response = String::new();
+    tls.read_to_string(&mut response).await.ok()?;
+    Some(response)
+}
+
+/// With `[server.tls]` set, `/metrics` is served over TLS too, and not in plaintext (issue
+/// 24, item 8): a scrape's credentials never cross the network in clear.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_are_served_over_tls_when_the_server_is() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let ca = TestCa::new("c360 test CA");
+    let c360 = TlsServer::start(settings(dir.path(), &ca.issue("c360"), None)).await;
+    let response = scrape_over_tls(c360.metrics, &ca.pem())
+        .await
+        .expect("a scrape over TLS");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("c360_build_info"), "{response}");
+    let mut plain = tokio::net::TcpStream::connect(c360.metrics).await.unwrap();
+    let request = "GET /metrics HTTP/1.1\r\nhost: localhost\r\nconnection: close\r\n\r\n";
+    plain.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(15), plain.read_to_end(&mut answer)).await;
+    assert!(
+        read.is_ok(),
+        "the plaintext connection was neither answered nor closed"
+    );
+    assert!(
+        !String::from_utf8_lossy(&answer).contains("c360_build_info"),
+        "figures served in plaintext"
+    );
     c360.stop().await;
 }
 

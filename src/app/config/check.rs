@@ -35,6 +35,20 @@ impl Settings {
                 addr: server.listen,
             });
         }
+        // Authenticated, beyond loopback: credentials cross the network, so in TLS, or
+        // through a proxy that terminates it and says so.
+        let encrypted = server.tls.is_some() || server.plaintext_beyond_loopback;
+        let exposed = [("server.listen", Some(server.listen))]
+            .into_iter()
+            .chain([("metrics.listen", self.metrics.listen)])
+            .filter_map(|(key, addr)| Some((key, addr?)))
+            .find(|(_, addr)| !addr.ip().is_loopback());
+        if let Some((key, addr)) = exposed
+            && self.auth.enabled
+            && !encrypted
+        {
+            return Err(ConfigError::Plaintext { key, addr });
+        }
         if let Some(metrics) = self.metrics.listen {
             if !metrics.ip().is_loopback() && !protected {
                 return Err(ConfigError::Unprotected {
@@ -52,6 +66,29 @@ impl Settings {
             }
         }
         Ok(())
+    }
+}
+
+impl Settings {
+    /// A line for each escape hatch these settings open, for the log at every start: what a
+    /// reviewer of a running deployment should see without reading its configuration.
+    pub fn escape_hatches(&self) -> Vec<&'static str> {
+        let server = &self.server;
+        let mut open = Vec::new();
+        if server.unauthenticated_beyond_loopback && !self.auth.enabled {
+            open.push(
+                "server.unauthenticated_beyond_loopback: authentication is off and c360 may \
+                 listen beyond loopback; only a proxy in front stands between callers and \
+                 every profile",
+            );
+        }
+        if server.plaintext_beyond_loopback && server.tls.is_none() {
+            open.push(
+                "server.plaintext_beyond_loopback: credentials and profiles reach c360 in \
+                 clear; only a proxy in front terminating TLS protects them",
+            );
+        }
+        open
     }
 }
 
@@ -204,12 +241,60 @@ mod tests {
             sha256: crate::edge::auth::api_key_hash("k"),
             roles: vec!["service".into()],
         }];
+        // (in TLS, or behind a proxy that terminates it: see the next test)
+        settings.server.plaintext_beyond_loopback = true;
         settings.validate().expect("authenticated");
         for loopback in ["127.0.0.1:7000", "[::1]:7000", "127.0.0.2:7000"] {
             let mut settings = Settings::default();
             settings.server.listen = loopback.parse().unwrap();
             settings.validate().expect(loopback);
         }
+    }
+
+    #[test]
+    fn authenticated_plaintext_beyond_loopback_is_refused_unless_tls_or_a_proxy_terminates_it() {
+        let mut settings = Settings::default();
+        settings.auth.enabled = true;
+        settings.auth.api_keys = vec![crate::edge::auth::ApiKeySettings {
+            name: "svc".into(),
+            sha256: crate::edge::auth::api_key_hash("k"),
+            roles: vec!["service".into()],
+        }];
+        settings.validate().expect("loopback in plaintext");
+        assert!(settings.escape_hatches().is_empty());
+        for (key, addr) in [
+            ("server.listen", "0.0.0.0:50051"),
+            ("metrics.listen", "10.0.0.5:9360"),
+        ] {
+            let mut settings = settings.clone();
+            match key {
+                "server.listen" => settings.server.listen = addr.parse().unwrap(),
+                _ => settings.metrics.listen = Some(addr.parse().unwrap()),
+            }
+            let error = settings.validate().unwrap_err().to_string();
+            assert!(error.contains(&format!("`{key}` = {addr}")), "{error}");
+            assert!(error.contains("[server.tls]"), "{error}");
+            assert!(error.contains("plaintext_beyond_loopback"), "{error}");
+            settings.server.tls = Some(crate::edge::server::TlsSettings {
+                cert_file: "/etc/c360/tls.crt".into(),
+                key_file: "/etc/c360/tls.key".into(),
+                client_ca_file: None,
+                reload_interval: Duration::from_secs(10),
+            });
+            settings.validate().expect("TLS");
+            settings.server.tls = None;
+            settings.server.plaintext_beyond_loopback = true;
+            settings.validate().expect("a proxy terminates TLS");
+            let warnings = settings.escape_hatches();
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].starts_with("server.plaintext_beyond_loopback"));
+        }
+        let mut settings = Settings::default();
+        settings.server.listen = "0.0.0.0:50051".parse().unwrap();
+        settings.server.unauthenticated_beyond_loopback = true;
+        let warnings = settings.escape_hatches();
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(warnings[0].starts_with("server.unauthenticated_beyond_loopback"));
     }
 
     #[test]

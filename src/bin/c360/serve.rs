@@ -82,6 +82,9 @@ async fn serve_with(settings: Settings) -> anyhow::Result<()> {
     let app = App::connect(&settings).await?;
     let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
     let signalled = shutdown_signal();
+    for hatch in settings.escape_hatches() {
+        tracing::warn!("escape hatch open: {hatch}");
+    }
     tracing::info!(%addr, metrics = ?metrics_addr, "c360 serving");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = settings.server.drain + settings.server.shutdown_grace;

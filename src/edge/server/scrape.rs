@@ -1,4 +1,5 @@
-//! `/metrics` over HTTP/1.1 on a listener of its own (`metrics.listen`), for Prometheus.
+//! `/metrics` over HTTP/1.1 on a listener of its own (`metrics.listen`), for Prometheus; over
+//! TLS when `[server.tls]` is set.
 //! `GET /metrics` answers the figures; anything else `404` or `405`. With authentication on,
 //! a scrape needs credentials the door accepts (a bearer token or an API key, any role), as
 //! reflection does. Connections are few and bounded; a client that sends nothing is cut off.
@@ -8,9 +9,10 @@ use std::{convert::Infallible, sync::Arc, time::Duration};
 use http::{Method, Request, Response, StatusCode, header};
 use hyper::{body::Incoming, server::conn::http1, service::service_fn};
 use hyper_util::rt::{TokioIo, TokioTimer};
-use tokio::{net::TcpListener, sync::Semaphore};
+use tokio::sync::Semaphore;
+use tokio_stream::{Stream, StreamExt};
 
-use super::exposition;
+use super::{accept::Connection, exposition};
 use crate::{core::logs::error_chain, edge::auth::Authenticator};
 
 /// Connections served at once; more wait in the accept queue. Prometheus keeps one open.
@@ -19,24 +21,20 @@ const MAX_CONNECTIONS: usize = 16;
 /// A connection whose request headers do not arrive within this is closed.
 const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Serves `/metrics` on `listener` until the task is dropped.
+/// Serves `/metrics` on the `connections` the door lets in, until the task is dropped.
 pub(super) async fn serve(
-    listener: TcpListener,
+    connections: impl Stream<Item = std::io::Result<Connection>> + Send,
     exposition: exposition::Exposition,
     auth: Option<Arc<Authenticator>>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let mut connections = std::pin::pin!(connections);
     loop {
         let Ok(slot) = slots.clone().acquire_owned().await else {
             return;
         };
-        let stream = match listener.accept().await {
-            Ok((stream, _)) => stream,
-            Err(error) => {
-                tracing::debug!(error = %error_chain(&error), "metrics: accept failed");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
+        let Some(Ok(stream)) = connections.next().await else {
+            return;
         };
         let (exposition, auth) = (exposition.clone(), auth.clone());
         tokio::spawn(async move {

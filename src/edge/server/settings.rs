@@ -57,6 +57,13 @@ pub struct ServerSettings {
     /// ...and closed this long after, whatever is still open on it.
     #[serde(with = "humantime_serde")]
     pub max_connection_age_grace: Duration,
+    /// A connection must send its first bytes, and finish its TLS handshake, within this, or
+    /// it is closed (on the gRPC port and `/metrics`).
+    #[serde(with = "humantime_serde")]
+    pub handshake_timeout: Duration,
+    /// Connections one peer address may hold open at once; more are closed as they are
+    /// accepted. 0: no limit (behind a proxy, every caller is one peer).
+    pub max_connections_per_peer: usize,
     /// `WatchCustomerProfile` streams this replica keeps open at most; beyond it a watch is
     /// refused `RESOURCE_EXHAUSTED`.
     pub max_watch_streams: usize,
@@ -67,6 +74,10 @@ pub struct ServerSettings {
     /// Listen beyond loopback with authentication off: only behind a proxy that
     /// authenticates every caller. Without it, a `listen` address beyond loopback is refused.
     pub unauthenticated_beyond_loopback: bool,
+    /// Listen beyond loopback in plaintext with authentication on: only behind a proxy that
+    /// terminates TLS. Without it, credentials would cross the network in clear, and such a
+    /// `listen` (or `metrics.listen`) is refused unless `[server.tls]` is set.
+    pub plaintext_beyond_loopback: bool,
     /// Browser origins allowed to call over gRPC-Web (`https://desk.example.com`); a
     /// browser request from any other origin is refused `403`. Empty: none.
     pub cors_origins: Vec<String>,
@@ -105,9 +116,12 @@ impl Default for ServerSettings {
             keepalive_timeout: Duration::from_secs(10),
             max_connection_age: Duration::from_secs(30 * 60),
             max_connection_age_grace: Duration::from_secs(30),
+            handshake_timeout: Duration::from_secs(10),
+            max_connections_per_peer: 256,
             max_watch_streams: 10_000,
             max_deadline: Duration::from_secs(5),
             unauthenticated_beyond_loopback: false,
+            plaintext_beyond_loopback: false,
             cors_origins: Vec::new(),
             tls: None,
         }
@@ -141,6 +155,10 @@ impl ServerSettings {
         );
         let grace = self.max_connection_age_grace;
         c.duration("max_connection_age_grace", grace, Duration::ZERO, DAY);
+        let handshake = self.handshake_timeout;
+        c.duration("handshake_timeout", handshake, 100 * MS, 10 * MINUTE);
+        let per_peer = self.max_connections_per_peer as u64;
+        c.count("max_connections_per_peer", per_peer, 0, 1_000_000);
         c.count(
             "max_watch_streams",
             self.max_watch_streams as u64,

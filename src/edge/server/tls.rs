@@ -1,15 +1,10 @@
 //! TLS for callers: a rustls acceptor whose certificate is read again when its files change
 //! (a renewed certificate reaches new connections without a restart; a file that does not
 //! load leaves the previous certificate in service), and mutual TLS when a client CA is
-//! configured. Each handshake runs in a task of its own under a timeout, so a slow or silent
-//! peer holds up nobody else.
+//! configured. Handshakes are run by the door (`accept.rs`), each in a task of its own under a
+//! timeout, so a slow or silent peer holds up nobody else.
 
-use std::{
-    fs, io,
-    path::Path,
-    sync::Arc,
-    time::{Duration, SystemTime},
-};
+use std::{fs, io, path::Path, sync::Arc, time::SystemTime};
 
 use arc_swap::ArcSwap;
 use rustls::{
@@ -19,13 +14,8 @@ use rustls::{
     server::{ClientHello, ResolvesServerCert, WebPkiClientVerifier},
     sign::CertifiedKey,
 };
-use tokio::{
-    net::{TcpListener, TcpStream},
-    sync::mpsc,
-    task::JoinHandle,
-};
-use tokio_rustls::{TlsAcceptor, server::TlsStream};
-use tokio_stream::wrappers::ReceiverStream;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
 
 use super::TlsSettings;
 
@@ -49,9 +39,6 @@ pub enum TlsError {
         what: String,
     },
 }
-
-/// A handshake not done by then is dropped.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 fn invalid(path: &Path, what: impl ToString) -> TlsError {
     TlsError::Invalid {
@@ -155,43 +142,9 @@ impl Acceptor {
         })
     }
 
-    /// The TLS connections made to `listener`, handshakes done, until the stream is dropped.
-    pub fn incoming(
-        &self,
-        listener: TcpListener,
-    ) -> ReceiverStream<io::Result<TlsStream<TcpStream>>> {
-        let (sender, receiver) = mpsc::channel(64);
-        let acceptor = self.acceptor.clone();
-        tokio::spawn(async move {
-            loop {
-                let accepted = tokio::select! {
-                    () = sender.closed() => return,
-                    accepted = listener.accept() => accepted,
-                };
-                let stream = match accepted {
-                    Ok((stream, _)) => stream,
-                    Err(error) => {
-                        // Out of descriptors, most likely: let some close.
-                        tracing::warn!(%error, "accepting a connection failed");
-                        tokio::time::sleep(Duration::from_millis(50)).await;
-                        continue;
-                    }
-                };
-                // As the plaintext listener: a small answer must not wait for a delayed ACK.
-                let _ = stream.set_nodelay(true);
-                let (acceptor, sender) = (acceptor.clone(), sender.clone());
-                tokio::spawn(async move {
-                    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream)).await {
-                        Ok(Ok(tls)) => {
-                            let _ = sender.send(Ok(tls)).await;
-                        }
-                        Ok(Err(error)) => tracing::debug!(%error, "TLS handshake failed"),
-                        Err(_) => tracing::debug!("TLS handshake timed out"),
-                    }
-                });
-            }
-        });
-        ReceiverStream::new(receiver)
+    /// The acceptor, with the certificate its files hold at each handshake.
+    pub(super) fn acceptor(&self) -> TlsAcceptor {
+        self.acceptor.clone()
     }
 }
 
