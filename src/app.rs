@@ -178,6 +178,7 @@ impl App {
             readiness: self.readiness.clone(),
             authenticator: self.authenticator.clone(),
             rpcs: self.rpcs.clone(),
+            audit: self.audit.clone(),
         };
         server::run(listener, metrics, served, shutdown).await
     }

@@ -1,6 +1,8 @@
 //! The audit trail: one JSON line per profile read and per lookup — who asked (the caller's
 //! name, `anonymous` with authentication off), for which customer, which sections, how it
-//! ended, where the answer came from, and the request's id — cache hits included, to a sink
+//! ended, where the answer came from, and the request's id — cache hits included — and one
+//! per refused call (credentials missing or refused, an RPC, section or freshness not granted,
+//! a caller over its rate or its share: who, when known, which RPC, and why), to a sink
 //! of its own (a file, or standard output), never the log. A lookup's key is masked: an
 //! email keeps its first letter and domain, a phone number its last four digits.
 //!
@@ -31,8 +33,9 @@ pub struct Record {
     pub request_id: String,
     /// Who asked.
     pub caller: String,
-    /// `GetCustomerProfile`, `LookupCustomers`, …
-    pub rpc: &'static str,
+    /// `GetCustomerProfile`, `LookupCustomers`, … (for a refusal at the door, the method's
+    /// path: `/customer360.v1.CacheAdminService/InvalidateCustomers`).
+    pub rpc: std::borrow::Cow<'static, str>,
     /// The customer read, or found.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub customers: Vec<String>,
@@ -44,6 +47,9 @@ pub struct Record {
     pub sections: Vec<&'static str>,
     /// `OK`, or the status code.
     pub outcome: String,
+    /// Why the call was refused, when it was: what the caller was told.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<String>,
     /// `L1`, `L2` or `SOURCES`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub served_from: Option<&'static str>,
@@ -247,11 +253,12 @@ mod tests {
             time: "2026-11-29T10:00:00Z".into(),
             request_id: "r1".into(),
             caller: "agent-7".into(),
-            rpc: "GetCustomerProfile",
+            rpc: "GetCustomerProfile".into(),
             customers: vec!["42".into()],
             key: None,
             sections: vec!["identity", "billing"],
             outcome: "OK".into(),
+            refused: None,
             served_from: Some("L1"),
         };
         audit.record(&record);

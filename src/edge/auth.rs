@@ -23,10 +23,15 @@ pub use settings::{
 use self::{jwt::JwtVerifier, tokens::VerifiedTokens};
 use crate::core::vocab::{Field, FieldSet, SectionSet};
 
+/// What a caller's name starts with when a token's subject names it...
+pub const JWT_NAMESPACE: &str = "jwt:";
+/// ...and when an API key's name does: the two never share a rate limit or an audit name.
+pub const KEY_NAMESPACE: &str = "key:";
+
 /// An authenticated caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
-    /// A token's subject, or an API key's name.
+    /// A token's subject (`jwt:alice`), or an API key's name (`key:billing-bot`).
     pub name: String,
     /// The roles it holds.
     pub roles: Vec<String>,
@@ -40,6 +45,15 @@ pub struct Admitted {
     pub caller: Arc<Caller>,
     /// What it may read.
     pub grant: Grant,
+}
+
+/// A caller its credentials prove, not yet let in: see [`Authenticator::admit`].
+#[derive(Debug)]
+pub struct Checked {
+    /// Who, and what it may read.
+    pub admitted: Admitted,
+    /// A bearer token verified for this call, and its `exp`: remembered once the call is in.
+    verified: Option<(String, u64)>,
 }
 
 /// Why a call was refused. The texts are for the caller: they never hold a credential.
@@ -224,29 +238,41 @@ impl Authenticator {
             .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
     }
 
-    /// The caller the headers of a call prove and what it may read, remembered for a bearer
-    /// token until it expires (no longer than its `exp` plus nothing: the leeway applies to
-    /// the first check only).
-    pub fn admit(&self, headers: &http::HeaderMap) -> Result<Admitted, AuthError> {
+    /// The caller the headers of a call prove and what it may read. A bearer token already
+    /// verified is looked up (by the token itself, whatever spaces or `Bearer`'s case
+    /// surround it); one verified now is remembered only by [`Self::keep`], once the call
+    /// is let in, so that refused calls (over the rate, denied) never fill the memory.
+    pub fn admit(&self, headers: &http::HeaderMap) -> Result<Checked, AuthError> {
         let token = headers
             .get(http::header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
+            .and_then(jwt::bearer_token)
             .filter(|_| !headers.contains_key("x-api-key"));
         if let Some(admitted) = token.and_then(|token| self.verified.get(token, unix_now())) {
-            return Ok(admitted);
+            return Ok(Checked {
+                admitted,
+                verified: None,
+            });
         }
         let caller = self.authenticate(headers)?;
         let admitted = Admitted {
             grant: self.grant(&caller),
             caller: Arc::new(caller),
         };
-        if let Some(token) = token
-            && let Some(jwt) = &self.jwt
-            && let Some(expires) = jwt.expiry(token)
-        {
-            self.verified.remember(token, admitted.clone(), expires);
+        let verified = token
+            .zip(self.jwt.as_ref())
+            .and_then(|(token, jwt)| Some((token.to_owned(), jwt.expiry(token)?)));
+        Ok(Checked { admitted, verified })
+    }
+
+    /// The call `checked` let in: its token, if verified just now, is remembered until it
+    /// expires (no longer than its `exp`: the leeway applies to the first check only).
+    pub fn keep(&self, checked: Checked) -> Admitted {
+        if let Some((token, expires)) = checked.verified {
+            self.verified
+                .remember(&token, checked.admitted.clone(), expires);
         }
-        Ok(admitted)
+        checked.admitted
     }
 
     /// The caller the headers of a call prove: `authorization: Bearer <jwt>` or
@@ -262,7 +288,7 @@ impl Authenticator {
                 .iter()
                 .find(|(_, known, _)| *known == hash)
                 .map(|(name, _, roles)| Caller {
-                    name: name.clone(),
+                    name: format!("{KEY_NAMESPACE}{name}"),
                     roles: roles.clone(),
                 })
                 .ok_or(AuthError::Invalid("unknown API key"));

@@ -50,7 +50,15 @@ async fn rpc<T>(
     };
     match handler.instrument(span).await {
         Ok(answer) => Ok(Response::new(answer)),
-        Err(error) => Err(error.into()),
+        Err(error) => {
+            let status = Status::from(error);
+            if status.code() == tonic::Code::PermissionDenied
+                && let Some(call) = &call
+            {
+                call.note_refused(status.message());
+            }
+            Err(status)
+        }
     }
 }
 

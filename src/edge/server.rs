@@ -38,6 +38,7 @@ use c360_proto::{
 use crate::{
     core::read::Profiles,
     edge::{
+        audit::Audit,
         auth::Authenticator,
         grpc::{CacheAdminApi, CatalogApi, CustomerApi},
         rpc_metrics::RpcMetrics,
@@ -77,6 +78,8 @@ pub struct Served {
     pub authenticator: Option<Arc<Authenticator>>,
     /// The gRPC figures per method, when counted.
     pub rpcs: Option<Arc<RpcMetrics>>,
+    /// Where refused calls are recorded (and, by the services, reads).
+    pub audit: Audit,
 }
 
 /// Serves `served` on `listener`, and `/metrics` on `metrics` if given (see `scrape.rs`),
@@ -154,7 +157,7 @@ async fn serve(
         .max_connection_age(limits.max_connection_age)
         .max_connection_age_grace(limits.max_connection_age_grace)
         .layer(browser::BrowserLayer::new(&limits.cors_origins))
-        .layer(observe::ObserveLayer::new(served.rpcs))
+        .layer(observe::ObserveLayer::new(served.rpcs, served.audit))
         .layer(deadline::DeadlineLayer::new(limits.max_deadline))
         .layer(door::AuthLayer::new(served.authenticator))
         .add_service(health_service)

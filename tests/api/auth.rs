@@ -37,12 +37,16 @@ fn protect(settings: &mut Settings) {
 }
 
 fn token(roles: &[&str], expires_in: i64) -> String {
+    token_for("agent-42", roles, expires_in)
+}
+
+fn token_for(subject: &str, roles: &[&str], expires_in: i64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
         .as_secs() as i64;
     let claims = serde_json::json!({
-        "sub": "agent-42", "iss": "https://idp.test", "aud": "c360",
+        "sub": subject, "iss": "https://idp.test", "aud": "c360",
         "exp": now + expires_in, "roles": roles,
     });
     encode(
@@ -534,7 +538,7 @@ async fn every_profile_read_and_lookup_is_audited_hits_included_with_keys_masked
     assert_eq!(lines.len(), 4, "{lines:#?}");
     let (miss, hit, missing, found) = (&lines[0], &lines[1], &lines[2], &lines[3]);
     assert_eq!(miss["rpc"], "GetCustomerProfile");
-    assert_eq!(miss["caller"], "agent-42");
+    assert_eq!(miss["caller"], "jwt:agent-42");
     assert_eq!(miss["request_id"], "req-7");
     assert_eq!(miss["customers"], serde_json::json!(["3"]));
     assert_eq!(miss["outcome"], "OK");
@@ -553,6 +557,88 @@ async fn every_profile_read_and_lookup_is_audited_hits_included_with_keys_masked
     // The email itself appears nowhere in the trail.
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(!text.contains(&email), "{text}");
+}
+
+/// Every refusal leaves a record (issue 24, item 6): at the door (no credentials, a token of
+/// no subject, an RPC no role grants) and inside (a freshness the role is not granted), with
+/// the caller when known — token subjects and key names kept apart — the RPC, and why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_refusal_is_audited_with_the_caller_the_rpc_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("audit.jsonl");
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        protect(s);
+        s.audit.path = Some(path.display().to_string());
+    })
+    .await;
+    let (agent, nobody) = (token(&["agent"], 300), token_for("", &["agent"], 300));
+    assert_eq!(
+        profile_code(&app, &Credentials::None).await,
+        Code::Unauthenticated
+    );
+    assert_eq!(
+        profile_code(&app, &Credentials::Bearer(&nobody)).await,
+        Code::Unauthenticated,
+        "an empty subject names no one"
+    );
+    assert_eq!(
+        stats_code(&app, &Credentials::ApiKey(SERVICE_KEY)).await,
+        Code::PermissionDenied
+    );
+    let bypass = pb::GetCustomerProfileRequest {
+        bypass_cache: true,
+        ..get(3)
+    };
+    let mut customers = app.customers.clone();
+    let denied = customers
+        .get_customer_profile(with(bypass, &Credentials::Bearer(&agent)))
+        .await
+        .unwrap_err();
+    assert_eq!(denied.code(), Code::PermissionDenied);
+
+    let mut refusals = Vec::new();
+    for _ in 0..200 {
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        refusals = text
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|record| record.get("refused").is_some())
+            .collect();
+        if refusals.len() >= 4 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let seen: Vec<(&str, &str, &str)> = refusals
+        .iter()
+        .map(|r| {
+            let field = |name: &str| r[name].as_str().unwrap_or_default();
+            (field("caller"), field("outcome"), field("rpc"))
+        })
+        .map(|(caller, outcome, rpc)| (caller, outcome, rpc.rsplit('/').next().unwrap()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("unknown", "UNAUTHENTICATED", "GetCustomerProfile"),
+            ("unknown", "UNAUTHENTICATED", "GetCustomerProfile"),
+            ("key:orders-service", "PERMISSION_DENIED", "GetCacheStats"),
+            ("jwt:agent-42", "PERMISSION_DENIED", "GetCustomerProfile"),
+        ]
+    );
+    let why: Vec<&str> = refusals
+        .iter()
+        .map(|r| r["refused"].as_str().unwrap())
+        .collect();
+    assert!(why[0].contains("credentials required"), "{why:?}");
+    assert!(why[1].contains("empty subject"), "{why:?}");
+    assert!(why[2].contains("may not call"), "{why:?}");
+    assert!(why[3].contains("bypass"), "{why:?}");
+    let text = std::fs::read_to_string(&path).unwrap();
+    assert!(
+        !text.contains(&agent) && !text.contains(SERVICE_KEY),
+        "no credential kept"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

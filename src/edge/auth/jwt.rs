@@ -35,6 +35,11 @@ pub fn mint(
     ttl: Duration,
 ) -> Result<String, AuthSetupError> {
     let invalid = |m: &str| AuthSetupError::Invalid(m.to_owned());
+    if subject.trim().is_empty() {
+        return Err(invalid(
+            "a token needs a subject: tokens with an empty one are refused",
+        ));
+    }
     let secret = settings
         .secret
         .as_ref()
@@ -75,8 +80,7 @@ pub(super) fn bearer_token(authorization: &str) -> Option<&str> {
 
 impl JwtVerifier {
     /// The `exp` of a token already verified.
-    pub(super) fn expiry(&self, authorization: &str) -> Option<u64> {
-        let token = bearer_token(authorization)?;
+    pub(super) fn expiry(&self, token: &str) -> Option<u64> {
         let payload = token.split('.').nth(1)?;
         use base64::Engine;
         let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
@@ -178,8 +182,11 @@ impl JwtVerifier {
             Some(serde_json::Value::String(role)) => vec![role.clone()],
             _ => Vec::new(),
         };
+        if data.claims.sub.trim().is_empty() {
+            return Err(AuthError::Invalid("token has an empty subject"));
+        }
         Ok(Caller {
-            name: data.claims.sub,
+            name: format!("{}{}", super::JWT_NAMESPACE, data.claims.sub),
             roles,
         })
     }

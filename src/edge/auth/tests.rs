@@ -99,7 +99,7 @@ fn check(token: &str) -> Result<Caller, AuthError> {
 #[test]
 fn a_valid_token_names_the_caller_and_its_roles() {
     let caller = check(&token(claims(now() + 600), Algorithm::HS256, SECRET)).unwrap();
-    assert_eq!(caller.name, "agent-17");
+    assert_eq!(caller.name, "jwt:agent-17");
     assert_eq!(caller.roles, ["agent"]);
 }
 
@@ -161,7 +161,7 @@ fn api_keys_are_checked_against_their_hashes() {
     let mut headers = http::HeaderMap::new();
     headers.insert("x-api-key", KEY.parse().unwrap());
     let caller = auth.authenticate(&headers).unwrap();
-    assert_eq!(caller.name, "orders-service");
+    assert_eq!(caller.name, "key:orders-service");
     headers.insert("x-api-key", "c360_k_guess".parse().unwrap());
     assert_eq!(
         auth.authenticate(&headers),
@@ -246,8 +246,10 @@ fn a_minted_development_token_passes_for_its_roles() {
     let caller = check(&token).unwrap();
     assert_eq!(
         (caller.name.as_str(), caller.roles.as_slice()),
-        ("dev", &["chatbot".to_owned()][..])
+        ("jwt:dev", &["chatbot".to_owned()][..])
     );
+    let no_one = mint(&settings(), " ", &[], Duration::from_secs(60));
+    assert!(no_one.is_err(), "no token of an empty subject is minted");
     let mut public = settings();
     public.algorithms = vec!["RS256".into()];
     assert!(mint(&public, "dev", &[], Duration::from_secs(60)).is_err());
@@ -265,7 +267,7 @@ fn new_api_keys_are_random_and_pass_by_their_hash() {
     let auth = Authenticator::new(None, &[key], &roles()).unwrap();
     let mut headers = http::HeaderMap::new();
     headers.insert("x-api-key", one.parse().unwrap());
-    assert_eq!(auth.authenticate(&headers).unwrap().name, "svc");
+    assert_eq!(auth.authenticate(&headers).unwrap().name, "key:svc");
 }
 
 #[test]
@@ -342,8 +344,8 @@ fn each_caller_is_held_to_its_own_rate() {
 fn a_verified_token_is_remembered_until_it_expires_and_nothing_else_is() {
     let auth = authenticator();
     let good = bearer(&token(claims(now() + 600), Algorithm::HS256, SECRET));
-    let first = auth.admit(&good).unwrap();
-    let again = auth.admit(&good).unwrap();
+    let first = auth.keep(auth.admit(&good).unwrap());
+    let again = auth.keep(auth.admit(&good).unwrap());
     assert!(
         std::sync::Arc::ptr_eq(&first.caller, &again.caller),
         "served from memory"
@@ -352,13 +354,14 @@ fn a_verified_token_is_remembered_until_it_expires_and_nothing_else_is() {
     assert!(grant.sections == SectionSet::ALL && !grant.bypass_cache);
     // Within the leeway but past its exp: accepted once, never remembered.
     let late = bearer(&token(claims(now() - 5), Algorithm::HS256, SECRET));
-    let (one, two) = (auth.admit(&late).unwrap(), auth.admit(&late).unwrap());
+    let one = auth.keep(auth.admit(&late).unwrap());
+    let two = auth.keep(auth.admit(&late).unwrap());
     assert!(!std::sync::Arc::ptr_eq(&one.caller, &two.caller));
     // The memory is looked up by signature: a remembered signature under another payload is
     // checked, and fails.
     let remembered = token(claims(now() + 600), Algorithm::HS256, SECRET);
     let other = token(claims(now() + 900), Algorithm::HS256, SECRET);
-    let _ = auth.admit(&bearer(&remembered)).unwrap();
+    let _ = auth.keep(auth.admit(&bearer(&remembered)).unwrap());
     let parts: Vec<&str> = remembered.split('.').collect();
     let other_payload = other.split('.').nth(1).unwrap();
     let spliced = format!("{}.{}.{}", parts[0], other_payload, parts[2]);
@@ -370,4 +373,35 @@ fn a_verified_token_is_remembered_until_it_expires_and_nothing_else_is() {
         "x".repeat(40).as_str(),
     ));
     assert!(auth.admit(&forged).is_err());
+}
+
+/// One token, however it is spelt around (spaces, `bearer`), is one entry; a call that is
+/// checked but not let in (over its rate, denied: the door never keeps it) adds none; a token
+/// of no subject is refused; subjects and key names never share a name (issue 24, 4 and 6).
+#[test]
+fn the_token_memory_holds_one_entry_per_token_and_only_for_calls_let_in() {
+    let auth = authenticator();
+    let jwt = token(claims(now() + 600), Algorithm::HS256, SECRET);
+    for spelling in [
+        format!("Bearer {jwt}"),
+        format!("Bearer {jwt}    "),
+        format!("bearer   {jwt}"),
+        format!("Bearer {jwt}{}", " ".repeat(300)),
+    ] {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::AUTHORIZATION, spelling.parse().unwrap());
+        let admitted = auth.keep(auth.admit(&headers).unwrap());
+        assert_eq!(admitted.caller.name, "jwt:agent-17");
+    }
+    assert_eq!(auth.verified.len(), 1, "one token, one entry");
+    for n in 0..50 {
+        let refused = token(claims(now() + 600 + n), Algorithm::HS256, SECRET);
+        let _checked_only = auth.admit(&bearer(&refused)).unwrap();
+    }
+    assert_eq!(auth.verified.len(), 1, "calls not let in keep nothing");
+
+    let mut nameless = claims(now() + 600);
+    nameless["sub"] = json!("  ");
+    let refused = check(&token(nameless, Algorithm::HS256, SECRET)).unwrap_err();
+    assert_eq!(refused, AuthError::Invalid("token has an empty subject"));
 }

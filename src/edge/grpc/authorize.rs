@@ -90,11 +90,12 @@ impl Trail {
                 .caller
                 .as_ref()
                 .map_or_else(|| "anonymous".to_owned(), |c| c.name.clone()),
-            rpc,
+            rpc: rpc.into(),
             customers,
             key: None,
             sections: sections.iter().map(|s| s.path()).collect(),
             outcome,
+            refused: None,
             served_from,
         }
     }

@@ -1,7 +1,7 @@
 //! What the edge knows about one call beyond its message: its request id (the caller's
 //! `x-request-id` when it is a sane one (`audit::sane_request_id`), a new one otherwise), the W3C trace it is part of
-//! (`traceparent`), and what the call noted on its way for the access log line — who called,
-//! where the answer came from. The server's outermost gRPC layer makes one per call and puts
+//! (`traceparent`), and what the call noted on its way for the access log line and the audit
+//! — who called, where the answer came from, why it was refused. The server's outermost gRPC layer makes one per call and puts
 //! it in the request's extensions; the door and the handlers add to it.
 
 use std::sync::{
@@ -28,6 +28,8 @@ struct Inner {
     request_id: HeaderValue,
     trace: Option<TraceParent>,
     caller: OnceLock<Arc<Caller>>,
+    /// Why the call was refused, when it was (by the door or a handler's grant check).
+    refused: OnceLock<String>,
     /// 0: not noted; then `ServedFrom` + 1.
     served: AtomicU8,
 }
@@ -63,6 +65,7 @@ impl CallContext {
             request_id,
             trace,
             caller: OnceLock::new(),
+            refused: OnceLock::new(),
             served: AtomicU8::new(0),
         }))
     }
@@ -91,6 +94,16 @@ impl CallContext {
     /// Who called, when known.
     pub fn caller(&self) -> Option<&str> {
         self.0.caller.get().map(|caller| caller.name.as_str())
+    }
+
+    /// Notes that the call was refused, and why (in the caller's words: no credential).
+    pub fn note_refused(&self, why: impl Into<String>) {
+        let _first = self.0.refused.set(why.into());
+    }
+
+    /// Why the call was refused, if it was.
+    pub fn refused(&self) -> Option<&str> {
+        self.0.refused.get().map(String::as_str)
     }
 
     /// Notes where the answer came from (the handler).

@@ -53,28 +53,33 @@ pub(super) struct Authenticated<S> {
 const HEALTH: &str = "/grpc.health.v1.Health/";
 const API: &str = "/customer360.v1.";
 
-/// Whether the call may go on; the caller, when known, goes into its extensions.
+/// Whether the call may go on; the caller, when known, goes into its extensions and (let in
+/// or not) into its context, for the access log and the audit.
 fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status> {
     let path = request.uri().path();
     if path.starts_with(HEALTH) {
         return Ok(());
     }
-    let admitted = auth
+    let call = request.extensions().get::<CallContext>().cloned();
+    let checked = auth
         .admit(request.headers())
         .map_err(|error| Status::unauthenticated(error.to_string()))?;
-    let caller = &admitted.caller;
+    let caller = checked.admitted.caller.clone();
+    if let Some(call) = &call {
+        call.note_caller(caller.clone());
+    }
     if let Some(rpc) = path.strip_prefix(API) {
-        auth.authorize(caller, rpc).map_err(|error| match error {
+        auth.authorize(&caller, rpc).map_err(|error| match error {
             AuthError::Denied { .. } => Status::permission_denied(error.to_string()),
             other => Status::unauthenticated(other.to_string()),
         })?;
-    } else if !auth.knows_a_role(caller) {
+    } else if !auth.knows_a_role(&caller) {
         return Err(Status::permission_denied(format!(
             "{} holds no role this service knows",
             caller.name
         )));
     }
-    if let Err(wait) = auth.check_rate(caller) {
+    if let Err(wait) = auth.check_rate(&caller) {
         return Err(<Status as tonic_types::StatusExt>::with_error_details(
             tonic::Code::ResourceExhausted,
             format!(
@@ -84,10 +89,7 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
             tonic_types::ErrorDetails::with_retry_info(Some(wait)),
         ));
     }
-    if let Some(call) = request.extensions().get::<CallContext>() {
-        call.note_caller(admitted.caller.clone());
-    }
-    request.extensions_mut().insert(admitted);
+    request.extensions_mut().insert(auth.keep(checked));
     Ok(())
 }
 
@@ -108,6 +110,9 @@ where
             && let Err(status) = admit(auth, &mut request)
         {
             tracing::debug!(code = ?status.code(), "call refused at the door");
+            if let Some(call) = request.extensions().get::<CallContext>() {
+                call.note_refused(status.message());
+            }
             return Either::Right(ready(Ok(status.into_http())));
         }
         Either::Left(self.inner.call(request))

@@ -3,12 +3,15 @@
 //! (`grpc::call`), the request id goes back in the response's `x-request-id`, the method's
 //! figures count the call when it starts and its status when it ends (the `grpc-status` of a
 //! trailers-only answer, else of the trailers at the end of the body; a body dropped before
-//! its trailers is a call the client cancelled), and one access log line tells how it ended.
+//! its trailers is a call the client cancelled), and one access log line tells how it ended
+//! — with the caller's name, refused or not. A refused call (by the door or a grant check,
+//! noted in its context) is also recorded in the audit.
 //!
 //! It sits inside the browser layer (gRPC-Web is plain gRPC here) and outside the deadline
 //! and the door, so that calls refused there are counted and logged too.
 
 use std::{
+    borrow::Cow,
     future::Future,
     pin::Pin,
     sync::Arc,
@@ -22,7 +25,9 @@ use http_body::{Body, Frame};
 use tower::{Layer, Service};
 
 use crate::{
+    edge::audit::{Audit, Record},
     edge::grpc::call::{CallContext, REQUEST_ID},
+    edge::grpc::status::code_name,
     edge::rpc_metrics::{GRPC_CODES, RpcMetrics},
 };
 
@@ -31,11 +36,12 @@ use crate::{
 #[derive(Debug, Clone)]
 pub(super) struct ObserveLayer {
     rpcs: Option<Arc<RpcMetrics>>,
+    audit: Audit,
 }
 
 impl ObserveLayer {
-    pub(super) fn new(rpcs: Option<Arc<RpcMetrics>>) -> Self {
-        Self { rpcs }
+    pub(super) fn new(rpcs: Option<Arc<RpcMetrics>>, audit: Audit) -> Self {
+        Self { rpcs, audit }
     }
 }
 
@@ -46,6 +52,7 @@ impl<S> Layer<S> for ObserveLayer {
         Observe {
             inner,
             rpcs: self.rpcs.clone(),
+            audit: self.audit.clone(),
         }
     }
 }
@@ -55,6 +62,7 @@ impl<S> Layer<S> for ObserveLayer {
 pub(super) struct Observe<S> {
     inner: S,
     rpcs: Option<Arc<RpcMetrics>>,
+    audit: Audit,
 }
 
 /// A call under way: what its end needs.
@@ -66,6 +74,8 @@ struct Call {
     method: Option<usize>,
     context: CallContext,
     started: Instant,
+    /// Where a refusal is recorded, if the call is refused.
+    audit: Audit,
 }
 
 impl Call {
@@ -77,6 +87,10 @@ impl Call {
             .map(|(rpcs, i)| &rpcs.methods()[i]);
         if let Some(stats) = stats {
             stats.handled(code, elapsed);
+        }
+        if let Some(why) = self.context.refused() {
+            let rpc = stats.map_or(Cow::Borrowed("unknown"), |s| Cow::Owned(s.path.clone()));
+            self.audit.record(&refusal(&self.context, rpc, code, why));
         }
         let code = GRPC_CODES.get(code as usize).copied().unwrap_or("Unknown");
         // Display, not Debug: the request id is checked or ours, the rest are our own words;
@@ -95,6 +109,22 @@ impl Call {
     }
 }
 
+/// The audit record of a call refused with `code`, for `why`.
+fn refusal(context: &CallContext, rpc: Cow<'static, str>, code: tonic::Code, why: &str) -> Record {
+    Record {
+        time: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        request_id: context.request_id().to_owned(),
+        caller: context.caller().unwrap_or("unknown").to_owned(),
+        rpc,
+        customers: Vec::new(),
+        key: None,
+        sections: Vec::new(),
+        outcome: code_name(code),
+        refused: Some(why.to_owned()),
+        served_from: None,
+    }
+}
+
 const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// The status a set of headers or trailers carries, if any.
@@ -104,9 +134,12 @@ fn status_in(headers: &HeaderMap) -> Option<tonic::Code> {
         .map(|status| tonic::Code::from_bytes(status.as_bytes()))
 }
 
-/// Whether anything looks at how a call ends: its method's figures, or the access log.
+/// Whether anything looks at how a call ends: its method's figures, the access log, or the
+/// audit (of a refusal).
 fn watched(call: &Call) -> bool {
-    call.method.is_some() || tracing::enabled!(target: "c360::access", tracing::Level::INFO)
+    call.method.is_some()
+        || call.audit.is_on()
+        || tracing::enabled!(target: "c360::access", tracing::Level::INFO)
 }
 
 impl<S, B> Service<Request<B>> for Observe<S>
@@ -135,6 +168,7 @@ where
             method,
             context,
             started,
+            audit: self.audit.clone(),
         };
         ObserveFuture {
             inner: self.inner.call(request),
