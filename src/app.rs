@@ -169,6 +169,7 @@ impl App {
                 self.profiles.clone(),
                 self.queries.clone(),
                 self.server.max_watch_streams,
+                self.server.watches_per_caller(),
             )
             .audited(self.audit.clone()),
             catalog: CatalogApi::new(self.profiles.catalog().clone(), self.queries.clone()),

@@ -45,6 +45,9 @@ pub struct Admitted {
     pub caller: Arc<Caller>,
     /// What it may read.
     pub grant: Grant,
+    /// When its credential expires (a token's `exp`, Unix seconds); `None` for an API key.
+    /// A stream it opened ends then.
+    pub expires: Option<u64>,
 }
 
 /// A caller its credentials prove, not yet let in: see [`Authenticator::admit`].
@@ -150,7 +153,7 @@ pub struct Authenticator {
 }
 
 /// Now, in Unix seconds (what a token's `exp` counts).
-fn unix_now() -> u64 {
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -255,13 +258,14 @@ impl Authenticator {
             });
         }
         let caller = self.authenticate(headers)?;
-        let admitted = Admitted {
-            grant: self.grant(&caller),
-            caller: Arc::new(caller),
-        };
         let verified = token
             .zip(self.jwt.as_ref())
             .and_then(|(token, jwt)| Some((token.to_owned(), jwt.expiry(token)?)));
+        let admitted = Admitted {
+            grant: self.grant(&caller),
+            caller: Arc::new(caller),
+            expires: verified.as_ref().map(|(_, expires)| *expires),
+        };
         Ok(Checked { admitted, verified })
     }
 

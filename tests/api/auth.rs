@@ -641,6 +641,72 @@ async fn every_refusal_is_audited_with_the_caller_the_rpc_and_why() {
     );
 }
 
+async fn watch(
+    app: &TestApp,
+    token: &str,
+) -> Result<tonic::Streaming<pb::CustomerProfile>, tonic::Status> {
+    let request = pb::WatchCustomerProfileRequest {
+        customer_id: "3".into(),
+        read_mask: None,
+    };
+    let mut client = app.customers.clone();
+    let mut stream = client
+        .watch_customer_profile(with(request, &Credentials::Bearer(token)))
+        .await?
+        .into_inner();
+    let first = stream.message().await?;
+    assert!(first.is_some(), "a watch starts with the profile");
+    Ok(stream)
+}
+
+/// A watch lives no longer than the token it was opened with (issue 24, item 3).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_ends_unauthenticated_when_its_token_expires() {
+    let app = spawn_app_with(Backend::Sqlite, protect).await;
+    let mut stream = watch(&app, &token(&["agent"], 2)).await.unwrap();
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(15), stream.message())
+        .await
+        .expect("the watch outlived its token");
+    let status = ended.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("expired"), "{status:?}");
+    // One opened with a token valid for longer is still open.
+    let mut lasting = watch(&app, &token(&["agent"], 300)).await.unwrap();
+    let quiet =
+        tokio::time::timeout(std::time::Duration::from_millis(500), lasting.message()).await;
+    assert!(
+        quiet.is_err(),
+        "nothing changed, so nothing came: {quiet:?}"
+    );
+}
+
+/// One caller holds at most its share of a replica's watches, and others still get theirs
+/// (issue 24, item 4).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_caller_holds_at_most_its_share_of_the_watches() {
+    let app = spawn_app_with(Backend::Sqlite, |s| {
+        protect(s);
+        s.server.max_watch_streams = 4;
+        s.server.watch_share = 0.5;
+    })
+    .await;
+    let greedy = token_for("greedy", &["agent"], 300);
+    let held = [
+        watch(&app, &greedy).await.unwrap(),
+        watch(&app, &greedy).await.unwrap(),
+    ];
+    let refused = watch(&app, &greedy).await.unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert!(refused.message().contains("one caller"), "{refused:?}");
+    let other = watch(&app, &token_for("patient", &["agent"], 300)).await;
+    assert!(
+        other.is_ok(),
+        "another caller was held back: {:?}",
+        other.err()
+    );
+    drop(held);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_authentication_on_a_scrape_needs_credentials_of_any_role() {
     let app = spawn_app_with(Backend::Sqlite, protect).await;

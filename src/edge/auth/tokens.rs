@@ -100,6 +100,7 @@ mod tests {
                 roles: vec!["agent".into()],
             }),
             grant: Grant::ALL,
+            expires: None,
         }
     }
 

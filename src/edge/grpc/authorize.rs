@@ -64,6 +64,13 @@ impl Trail {
         id.clone()
     }
 
+    /// Notes that the call was refused with `status`, for the audit and the access log.
+    pub(super) fn note_refused(&self, status: &Status) {
+        if let Some(call) = &self.call {
+            call.note_refused(status.message());
+        }
+    }
+
     /// Notes where an answer came from, for the call's access log line.
     pub(super) fn note_served(&self, from: ServedFrom) {
         if let Some(call) = &self.call {
@@ -107,6 +114,12 @@ fn served_from(from: ServedFrom) -> &'static str {
         ServedFrom::L2 => "L2",
         ServedFrom::Sources => "SOURCES",
     }
+}
+
+/// Who the door let in, and until when its credential holds; nothing with authentication
+/// off.
+pub(super) fn admitted<T>(request: &Request<T>) -> Option<&Admitted> {
+    request.extensions().get::<Admitted>()
 }
 
 /// The grant the door put on `request`; everything when authentication is off.

@@ -1,6 +1,8 @@
 //! `customer360.v1.CustomerService`: profiles, batches of them, lookups; the watch is in
 //! `watch.rs`.
 
+use std::sync::Arc;
+
 use c360_proto::{self as pb, WireBatch, WireProfile, lookup_customers_request::Key};
 use futures::{StreamExt, TryStreamExt, stream};
 use tokio::time::Instant;
@@ -11,7 +13,7 @@ use super::{
     call, rpc,
     status::{ApiError, Violation},
     validate::{self, Checked, both},
-    watch::ProfileStream,
+    watch::{ProfileStream, WatchSlots},
 };
 use crate::{
     core::fanout::Priority,
@@ -31,18 +33,23 @@ pub struct CustomerApi {
     queries: Queries,
     /// Where each profile read and lookup is recorded.
     pub(super) audit: Audit,
-    /// Watch streams this replica keeps open at most.
-    pub(super) max_watch_streams: usize,
+    /// The watch streams open, in all and per caller, and their limits.
+    pub(super) watches: Arc<WatchSlots>,
 }
 
 impl CustomerApi {
     /// Profiles from `profiles`; lookups through `queries`; at most `max_watch_streams`
-    /// watches open at once.
-    pub fn new(profiles: Profiles, queries: Queries, max_watch_streams: usize) -> Self {
+    /// watches open at once, of which one caller may hold `per_caller`.
+    pub fn new(
+        profiles: Profiles,
+        queries: Queries,
+        max_watch_streams: usize,
+        per_caller: usize,
+    ) -> Self {
         Self {
             profiles,
             queries,
-            max_watch_streams,
+            watches: Arc::new(WatchSlots::new(max_watch_streams, per_caller)),
             audit: Audit::off(),
         }
     }
@@ -332,10 +339,11 @@ impl pb::server::customer_service_server::CustomerService for CustomerApi {
         request: Request<pb::WatchCustomerProfileRequest>,
     ) -> Result<Response<ProfileStream>, Status> {
         let (grant, trail) = (authorize::grant_of(&request), Trail::of(&request));
+        let admitted = authorize::admitted(&request).cloned();
         rpc(
             "WatchCustomerProfile",
             call::context(&request).cloned(),
-            self.watch(request.into_inner(), grant, trail),
+            self.watch(request.into_inner(), grant, admitted, trail),
         )
         .await
     }

@@ -1,5 +1,7 @@
 //! `WatchCustomerProfile`: the profile now, then again after each change to it, as long as
-//! the caller listens; a slow reader gets the latest, never a backlog.
+//! the caller listens and its credential holds (a watch ends `UNAUTHENTICATED` when the token
+//! it was opened with expires); a slow reader gets the latest, never a backlog. Slots are
+//! shared out by `slots.rs`.
 
 use std::pin::Pin;
 
@@ -19,8 +21,15 @@ use super::{
     validate::{self, both},
 };
 use crate::{
-    core::cache::Change, core::read::Freshness, core::vocab::CustomerId, edge::auth::Grant,
+    core::cache::Change,
+    core::read::Freshness,
+    core::vocab::CustomerId,
+    edge::auth::{Admitted, Grant, unix_now},
 };
+
+mod slots;
+
+pub(super) use slots::WatchSlots;
 
 /// A watch: the profile after each change, as long as the caller listens.
 pub(super) type ProfileStream = Pin<Box<dyn Stream<Item = Result<WireProfile, Status>> + Send>>;
@@ -30,6 +39,7 @@ impl CustomerApi {
         &self,
         request: pb::WatchCustomerProfileRequest,
         grant: Grant,
+        admitted: Option<Admitted>,
         trail: Trail,
     ) -> Result<ProfileStream, ApiError> {
         let (customer, sections) = both(
@@ -38,12 +48,11 @@ impl CustomerApi {
         )?;
         let named = authorize::names_sections(request.read_mask.as_ref());
         let sections = authorize::sections(grant, sections, named)?;
-        if self.profiles.watchers() >= self.max_watch_streams {
-            return Err(ApiError::ResourceExhausted {
-                what: "watch streams",
-                limit: self.max_watch_streams,
-            });
-        }
+        let caller = admitted.as_ref().map(|a| a.caller.name.as_str());
+        let slot = self.watches.take(caller).inspect_err(|refused| {
+            trail.note_refused(&Status::from(refused.clone()));
+        })?;
+        let expired = expiry(admitted.and_then(|a| a.expires));
         // Subscribed before the first read: no change can slip between the two.
         let mut changes = self.profiles.subscribe();
         let first = self
@@ -71,9 +80,19 @@ impl CustomerApi {
         let _ = sender.try_send(Ok(wire(&first, sections, hidden)));
         let profiles = self.profiles.clone();
         tokio::spawn(async move {
+            let _slot = slot;
+            tokio::pin!(expired);
             loop {
                 let change = tokio::select! {
                     () = sender.closed() => return,
+                    () = &mut expired => {
+                        let expired = Status::unauthenticated(
+                            "the credential this watch was opened with has expired; watch \
+                             again with a valid one",
+                        );
+                        let _ = sender.send(Err(expired)).await;
+                        return;
+                    }
                     change = changes.recv() => change,
                 };
                 match change {
@@ -112,6 +131,18 @@ impl CustomerApi {
     }
 }
 
+/// Resolves when a credential expiring at `expires` (Unix seconds) has expired; never for
+/// one that does not expire (an API key, or authentication off).
+async fn expiry(expires: Option<u64>) {
+    match expires {
+        Some(at) => {
+            let left = at.saturating_sub(unix_now());
+            tokio::time::sleep(std::time::Duration::from_secs(left)).await;
+        }
+        None => std::future::pending().await,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::time::Duration;
@@ -136,13 +167,13 @@ mod tests {
         let crm = fakes.crm.clone();
         let profiles = profiles(sources);
         let queries = Queries::new(profiles.fanout().clone(), profiles.catalog().clone());
-        let api = CustomerApi::new(profiles.clone(), queries, 10);
+        let api = CustomerApi::new(profiles.clone(), queries, 10, 10);
         let request = pb::WatchCustomerProfileRequest {
             customer_id: fixtures::customer().to_string(),
             read_mask: None,
         };
         let mut stream = api
-            .watch(request, Grant::ALL, test_trail())
+            .watch(request, Grant::ALL, None, test_trail())
             .await
             .expect("a watch");
         assert!(stream.next().await.is_some());
@@ -180,17 +211,17 @@ mod tests {
         let (sources, _) = fake_sources(|f| f);
         let profiles = profiles(sources);
         let queries = Queries::new(profiles.fanout().clone(), profiles.catalog().clone());
-        let api = CustomerApi::new(profiles.clone(), queries, 1);
+        let api = CustomerApi::new(profiles.clone(), queries, 1, 1);
         let request = || pb::WatchCustomerProfileRequest {
             customer_id: fixtures::customer().to_string(),
             read_mask: None,
         };
         let first = api
-            .watch(request(), Grant::ALL, test_trail())
+            .watch(request(), Grant::ALL, None, test_trail())
             .await
             .expect("a watch");
         let refused = api
-            .watch(request(), Grant::ALL, test_trail())
+            .watch(request(), Grant::ALL, None, test_trail())
             .await
             .err()
             .expect("refused");
@@ -204,7 +235,7 @@ mod tests {
         drop(first);
         let reopened = tokio::time::timeout(Duration::from_secs(1), async {
             loop {
-                if let Ok(stream) = api.watch(request(), Grant::ALL, test_trail()).await {
+                if let Ok(stream) = api.watch(request(), Grant::ALL, None, test_trail()).await {
                     return stream;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;

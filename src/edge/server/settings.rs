@@ -67,6 +67,9 @@ pub struct ServerSettings {
     /// `WatchCustomerProfile` streams this replica keeps open at most; beyond it a watch is
     /// refused `RESOURCE_EXHAUSTED`.
     pub max_watch_streams: usize,
+    /// The share of `max_watch_streams` one caller may hold (with authentication on), so
+    /// that no caller can take every slot from the others.
+    pub watch_share: f64,
     /// The deadline of a call that sends no `grpc-timeout`, and the longest one a call may
     /// ask for (watches excepted).
     #[serde(with = "humantime_serde")]
@@ -119,6 +122,7 @@ impl Default for ServerSettings {
             handshake_timeout: Duration::from_secs(10),
             max_connections_per_peer: 256,
             max_watch_streams: 10_000,
+            watch_share: 0.1,
             max_deadline: Duration::from_secs(5),
             unauthenticated_beyond_loopback: false,
             plaintext_beyond_loopback: false,
@@ -129,6 +133,12 @@ impl Default for ServerSettings {
 }
 
 impl ServerSettings {
+    /// The watch streams one caller may hold: its share of the replica's, at least one.
+    pub fn watches_per_caller(&self) -> usize {
+        let share = (self.max_watch_streams as f64 * self.watch_share).ceil();
+        (share as usize).clamp(1, self.max_watch_streams.max(1))
+    }
+
     /// Refuses the first value out of its range.
     pub fn check(&self, c: &mut Check) {
         c.duration(
@@ -165,6 +175,7 @@ impl ServerSettings {
             0,
             1_000_000,
         );
+        c.fraction("watch_share", self.watch_share, 0.0001, 1.0);
         c.duration("max_deadline", self.max_deadline, MS, 60 * MINUTE);
         for (i, origin) in self.cors_origins.iter().enumerate() {
             if !is_origin(origin) {
