@@ -35,6 +35,8 @@ fn main() -> Result<(), Box<dyn Error>> {
     tonic_prost_build::configure()
         .build_client(false)
         .out_dir(servers)
+        // A request that does not decode is the caller's error (`codec.rs`).
+        .codec_path("crate::ServerCodec")
         .extern_path(".customer360.v1.CustomerProfile", "crate::WireProfile")
         .extern_path(
             ".customer360.v1.BatchGetCustomerProfilesResponse",

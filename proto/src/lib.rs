@@ -5,7 +5,10 @@
 //! A crate of its own so that clients (the load generator, other services) build the API
 //! without the server's database, cache and Redis dependencies.
 
+mod codec;
 mod wire;
+
+pub use codec::ServerCodec;
 
 pub use v1::*;
 pub use wire::{WireBatch, WireProfile};

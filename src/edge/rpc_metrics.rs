@@ -71,6 +71,7 @@ pub struct MethodStats {
     pub kind: CallKind,
     started: AtomicU64,
     handled: [AtomicU64; GRPC_CODES.len()],
+    callers: [AtomicU64; GRPC_CODES.len()],
     latency: Histogram,
 }
 
@@ -81,6 +82,9 @@ pub struct MethodSnapshot {
     pub started: u64,
     /// Calls ended, by status code number.
     pub handled: [u64; GRPC_CODES.len()],
+    /// Of those, the calls whose error the caller caused (over its own limits, or out of a
+    /// deadline it set below the floor), by status code number.
+    pub callers: [u64; GRPC_CODES.len()],
     /// How long ended calls took, until their status was sent.
     pub latency: HistogramSnapshot,
 }
@@ -98,11 +102,18 @@ impl MethodStats {
         self.latency.observe(elapsed);
     }
 
+    /// Counts the call just ended with `code` as one whose error its caller caused.
+    pub fn callers_fault(&self, code: tonic::Code) {
+        let code = (code as usize).min(GRPC_CODES.len() - 1);
+        self.callers[code].fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The figures now.
     pub fn snapshot(&self) -> MethodSnapshot {
         MethodSnapshot {
             started: self.started.load(Ordering::Relaxed),
             handled: std::array::from_fn(|i| self.handled[i].load(Ordering::Relaxed)),
+            callers: std::array::from_fn(|i| self.callers[i].load(Ordering::Relaxed)),
             latency: self.latency.snapshot(),
         }
     }
@@ -137,6 +148,7 @@ impl RpcMetrics {
                         kind,
                         started: AtomicU64::new(0),
                         handled: Default::default(),
+                        callers: Default::default(),
                         latency: Histogram::default(),
                     });
                 }

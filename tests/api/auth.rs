@@ -483,6 +483,25 @@ async fn a_caller_over_its_rate_is_told_when_to_retry_and_others_are_not_held_ba
         profile_code(&app, &Credentials::ApiKey(SERVICE_KEY)).await,
         Code::Ok
     );
+    // The refusals are the agent's errors, not the service's: the availability objective
+    // subtracts c360_grpc_caller_errors_total (issue 24, item 5).
+    let (status, body) = app
+        .scrape_with("/metrics", &[("x-api-key", SERVICE_KEY)])
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let labels = [
+        ("grpc_type", "unary"),
+        ("grpc_service", "customer360.v1.CustomerService"),
+        ("grpc_method", "GetCustomerProfile"),
+        ("grpc_code", "ResourceExhausted"),
+    ];
+    let scraped = crate::helpers::Metrics(body);
+    let handled = scraped.get("grpc_server_handled_total", &labels);
+    assert_eq!(handled, refused.len() as f64);
+    assert_eq!(
+        scraped.get("c360_grpc_caller_errors_total", &labels),
+        handled
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

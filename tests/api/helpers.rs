@@ -211,7 +211,6 @@ where
 }
 
 impl TestApp {
-    /// The URL of its backend database.
     /// `GET path` on the metrics listener with `headers`: the status code and the body.
     pub async fn scrape_with(&self, path: &str, headers: &[(&str, &str)]) -> (u16, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -242,6 +241,7 @@ impl TestApp {
         Metrics(body)
     }
 
+    /// The URL of its backend database.
     pub fn database_url(&self) -> &str {
         &self._database.url
     }

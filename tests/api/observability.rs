@@ -309,3 +309,71 @@ async fn the_dashboard_and_the_rules_name_only_metrics_c360_exports() {
         );
     }
 }
+
+/// Sends bytes as they are: what a client with another idea of the message sends.
+#[derive(Default)]
+struct RawCodec;
+
+struct RawEncoder;
+
+impl tonic::codec::Encoder for RawEncoder {
+    type Item = Vec<u8>;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Vec<u8>,
+        buf: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        bytes::BufMut::put_slice(buf, &item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = Vec<u8>;
+    type Decode = ();
+    type Encoder = RawEncoder;
+    type Decoder = tonic_prost::ProstDecoder<()>;
+
+    fn encoder(&mut self) -> RawEncoder {
+        RawEncoder
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        tonic_prost::ProstDecoder::default()
+    }
+}
+
+/// Bytes that are not a valid request (invalid UTF-8 in a string, a truncated varint) are
+/// the caller's error, `INVALID_ARGUMENT`, and counted so (issue 24, item 5): never the
+/// `INTERNAL` that the availability SLO counts against the service.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_request_is_the_callers_invalid_argument() {
+    let app = spawn_app(Backend::Sqlite).await;
+    let send = |message: Vec<u8>| {
+        let channel = app.channel.clone();
+        async move {
+            let mut grpc = tonic::client::Grpc::new(channel);
+            grpc.ready().await.unwrap();
+            let path = http::uri::PathAndQuery::from_static(
+                "/customer360.v1.CustomerService/GetCustomerProfile",
+            );
+            grpc.unary(Request::new(message), path, RawCodec).await
+        }
+    };
+    // Field 1 (`customer_id`, a string) carrying bytes that are not UTF-8; field 4 (a bool,
+    // a varint) cut off in the middle.
+    for bytes in [vec![0x0a, 0x03, 0xff, 0xfe, 0x33], vec![0x20, 0xff]] {
+        let status = send(bytes).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{status:?}");
+        assert!(status.message().contains("not a valid"), "{status:?}");
+    }
+    let scraped = app.scrape().await;
+    let invalid = handled(GET, "InvalidArgument");
+    assert_eq!(scraped.get("grpc_server_handled_total", &invalid), 2.0);
+    assert_eq!(
+        scraped.value("grpc_server_handled_total", &handled(GET, "Internal")),
+        None
+    );
+}

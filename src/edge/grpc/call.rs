@@ -6,7 +6,7 @@
 
 use std::sync::{
     Arc, OnceLock,
-    atomic::{AtomicU8, Ordering},
+    atomic::{AtomicBool, AtomicU8, Ordering},
 };
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -30,6 +30,8 @@ struct Inner {
     caller: OnceLock<Arc<Caller>>,
     /// Why the call was refused, when it was (by the door or a handler's grant check).
     refused: OnceLock<String>,
+    /// Whether the caller's deadline was below the floor its expiry is its own fault under.
+    short_deadline: AtomicBool,
     /// 0: not noted; then `ServedFrom` + 1.
     served: AtomicU8,
 }
@@ -66,6 +68,7 @@ impl CallContext {
             trace,
             caller: OnceLock::new(),
             refused: OnceLock::new(),
+            short_deadline: AtomicBool::new(false),
             served: AtomicU8::new(0),
         }))
     }
@@ -104,6 +107,22 @@ impl CallContext {
     /// Why the call was refused, if it was.
     pub fn refused(&self) -> Option<&str> {
         self.0.refused.get().map(String::as_str)
+    }
+
+    /// Notes that the caller asked for a deadline below the floor (the deadline layer).
+    pub fn note_short_deadline(&self) {
+        self.0.short_deadline.store(true, Ordering::Relaxed);
+    }
+
+    /// Whether ending with `code` is the caller's doing, not the service's: a refusal of
+    /// this caller (over its rate or its share), or a deadline it set below the floor run
+    /// out. The availability objective leaves these out.
+    pub fn callers_fault(&self, code: tonic::Code) -> bool {
+        match code {
+            tonic::Code::ResourceExhausted => self.refused().is_some(),
+            tonic::Code::DeadlineExceeded => self.0.short_deadline.load(Ordering::Relaxed),
+            _ => false,
+        }
     }
 
     /// Notes where the answer came from (the handler).
@@ -238,5 +257,24 @@ mod tests {
         }));
         call.note_served(ServedFrom::L2);
         assert_eq!((call.caller(), call.served()), (Some("desk-7"), Some("l2")));
+    }
+
+    #[test]
+    fn only_a_refusal_of_the_caller_or_its_own_short_deadline_is_its_fault() {
+        use tonic::Code;
+        let call = CallContext::from_headers(&HeaderMap::new());
+        for code in [
+            Code::ResourceExhausted,
+            Code::DeadlineExceeded,
+            Code::Internal,
+        ] {
+            assert!(!call.callers_fault(code), "{code:?} with nothing noted");
+        }
+        call.note_refused("over its rate limit");
+        call.note_short_deadline();
+        assert!(call.callers_fault(Code::ResourceExhausted));
+        assert!(call.callers_fault(Code::DeadlineExceeded));
+        assert!(!call.callers_fault(Code::Internal));
+        assert!(!call.callers_fault(Code::Unavailable));
     }
 }

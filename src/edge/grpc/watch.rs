@@ -50,7 +50,11 @@ impl CustomerApi {
         let sections = authorize::sections(grant, sections, named)?;
         let caller = admitted.as_ref().map(|a| a.caller.name.as_str());
         let slot = self.watches.take(caller).inspect_err(|refused| {
-            trail.note_refused(&Status::from(refused.clone()));
+            // Over its own share: a refusal of this caller (the replica's limit is not).
+            if matches!(refused, ApiError::ResourceExhausted { what, .. } if *what == slots::PER_CALLER)
+            {
+                trail.note_refused(&Status::from(refused.clone()));
+            }
         })?;
         let expired = expiry(admitted.and_then(|a| a.expires));
         // Subscribed before the first read: no change can slip between the two.

@@ -1,7 +1,8 @@
 //! Every call under a deadline: a call without `grpc-timeout` gets `server.max_deadline`, and
-//! one asking for longer is held to it. Handlers read the header as the caller's deadline, so
-//! every backend read of every RPC ends by it. Watches are exempt: they are meant to stay
-//! open.
+//! one asking for longer is held to it. One asking for less than [`DEADLINE_FLOOR`] is noted
+//! on the call: if it then runs out, that is the caller's doing, not the service's. Handlers
+//! read the header as the caller's deadline, so every backend read of every RPC ends by it.
+//! Watches are exempt: they are meant to stay open.
 
 use std::{
     task::{Context, Poll},
@@ -11,9 +12,14 @@ use std::{
 use http::{HeaderName, HeaderValue, Request};
 use tower::{Layer, Service};
 
-use crate::edge::grpc::validate::parse_grpc_timeout;
+use crate::edge::grpc::{call::CallContext, validate::parse_grpc_timeout};
 
 const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
+
+/// A deadline shorter than this is the caller's to keep: a call that runs out of it is not
+/// counted against the availability objective (a miss takes a few milliseconds of backend
+/// reads; asking for less than this is asking for a `DEADLINE_EXCEEDED`).
+pub(super) const DEADLINE_FLOOR: Duration = Duration::from_millis(50);
 
 /// Caps the deadline of every call but watches at `max`.
 #[derive(Debug, Clone)]
@@ -64,6 +70,11 @@ where
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         if !request.uri().path().ends_with("/WatchCustomerProfile") {
             cap(request.headers_mut(), &self.layer);
+            if below_the_floor(request.headers())
+                && let Some(call) = request.extensions().get::<CallContext>()
+            {
+                call.note_short_deadline();
+            }
         }
         self.inner.call(request)
     }
@@ -81,6 +92,14 @@ fn cap(headers: &mut http::HeaderMap, layer: &DeadlineLayer) {
     if !within {
         headers.insert(GRPC_TIMEOUT, layer.header.clone());
     }
+}
+
+/// Whether the caller asked for a deadline under [`DEADLINE_FLOOR`].
+fn below_the_floor(headers: &http::HeaderMap) -> bool {
+    let asked = headers.get(&GRPC_TIMEOUT).and_then(|v| v.to_str().ok());
+    asked
+        .and_then(parse_grpc_timeout)
+        .is_some_and(|asked| asked < DEADLINE_FLOOR)
 }
 
 #[cfg(test)]
@@ -114,5 +133,22 @@ mod tests {
     #[test]
     fn a_malformed_deadline_is_left_for_the_handler_to_refuse() {
         assert_eq!(capped(Some("soon")).as_deref(), Some("soon"));
+    }
+
+    #[test]
+    fn only_a_deadline_the_caller_set_under_the_floor_is_its_own() {
+        let below = |asked: Option<&'static str>| {
+            let mut headers = http::HeaderMap::new();
+            if let Some(asked) = asked {
+                headers.insert(GRPC_TIMEOUT, HeaderValue::from_static(asked));
+            }
+            below_the_floor(&headers)
+        };
+        assert!(below(Some("1u")));
+        assert!(below(Some("49m")));
+        assert!(!below(Some("50m")));
+        assert!(!below(Some("2S")));
+        assert!(!below(None));
+        assert!(!below(Some("soon")));
     }
 }

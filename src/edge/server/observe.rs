@@ -87,6 +87,9 @@ impl Call {
             .map(|(rpcs, i)| &rpcs.methods()[i]);
         if let Some(stats) = stats {
             stats.handled(code, elapsed);
+            if self.context.callers_fault(code) {
+                stats.callers_fault(code);
+            }
         }
         if let Some(why) = self.context.refused() {
             let rpc = stats.map_or(Cow::Borrowed("unknown"), |s| Cow::Owned(s.path.clone()));

@@ -9,6 +9,10 @@ use std::{
 
 use crate::edge::grpc::status::ApiError;
 
+/// What a caller over its share is told it ran out of (the replica's own limit says
+/// `watch streams`).
+pub(in crate::edge::grpc) const PER_CALLER: &str = "watch streams for one caller";
+
 /// See the module's documentation.
 #[derive(Debug)]
 pub(crate) struct WatchSlots {
@@ -62,7 +66,7 @@ impl WatchSlots {
             let held = open.by_caller.entry(caller.clone()).or_default();
             if *held >= self.per_caller {
                 return Err(ApiError::ResourceExhausted {
-                    what: "watch streams for one caller",
+                    what: PER_CALLER,
                     limit: self.per_caller,
                 });
             }

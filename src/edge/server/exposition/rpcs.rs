@@ -66,6 +66,28 @@ pub(super) fn encode(rpcs: &[Method], encoder: &mut DescriptorEncoder<'_>) -> st
             }
         }
     }
+    let mut callers = encoder.encode_descriptor(
+        "c360_grpc_caller_errors",
+        "RPCs that ended in an error their caller caused: over its own rate or share \
+         (ResourceExhausted), or out of a deadline it set below the floor (DeadlineExceeded). \
+         Counted in grpc_server_handled_total too; the availability objective subtracts them.",
+        None,
+        MetricType::Counter,
+    )?;
+    for rpc in rpcs {
+        for (code, &count) in GRPC_CODES.iter().zip(&rpc.snapshot.callers) {
+            if count > 0 {
+                let [a, b, c] = &rpc.labels;
+                let labels = [
+                    (a.0, a.1.as_str()),
+                    (b.0, b.1.as_str()),
+                    (c.0, c.1.as_str()),
+                    ("grpc_code", code),
+                ];
+                ConstCounter::new(count).encode(callers.encode_family(&labels)?)?;
+            }
+        }
+    }
     let mut seconds = encoder.encode_descriptor(
         "grpc_server_handling_seconds",
         "How long RPCs took until their status was sent.",
