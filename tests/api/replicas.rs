@@ -359,3 +359,60 @@ async fn l2_holds_profiles_sealed_and_serves_none_it_cannot_open() {
     assert_eq!(other.profile(4).await.customer_id, "4");
     assert_eq!(other.profile(3).await.identity.unwrap().email, email);
 }
+
+/// An entry is sealed to the customer's generation: an older one put back under its own key
+/// after an invalidation (by anyone who can write to Redis) opens on no replica, which reads
+/// the backends instead (issue 24, item 9).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_older_entry_put_back_after_an_invalidation_is_refused() {
+    let (redis, apps) = replicas_on_own_redis(2, |s| s.feed.enabled = false).await;
+    let key = apps[0]
+        .profiles
+        .l2()
+        .unwrap()
+        .profile_key(CustomerId::new(21).unwrap());
+    assert_eq!(apps[0].served_from(21).await.0, CacheTier::Sources);
+    until_in_l2(&apps[0], 21).await;
+    let old = raw(&redis, &key).await.expect("filled");
+    apps[0]
+        .db
+        .execute(
+            "UPDATE customers SET first_name = 'Renamed' WHERE id = 21",
+            &[],
+        )
+        .await
+        .unwrap();
+    apps[0].invalidate(&["21"]).await.expect("invalidated");
+    put(&redis, &key, &old).await;
+    let rejected = apps[1].stats().await.l2_rejected;
+    assert_eq!(
+        apps[1].served_from(21).await,
+        (CacheTier::Sources, "Renamed".to_owned())
+    );
+    assert_eq!(apps[1].stats().await.l2_rejected, rejected + 1);
+}
+
+/// With no invalidation between, an entry put back after Redis expired it (`redis.ttl`) is
+/// refused too: it is older than any entry Redis can hold.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entry_put_back_after_its_ttl_is_refused() {
+    let (redis, apps) = replicas_on_own_redis(2, |s| {
+        s.feed.enabled = false;
+        s.redis.ttl = Duration::from_secs(1);
+    })
+    .await;
+    let key = apps[0]
+        .profiles
+        .l2()
+        .unwrap()
+        .profile_key(CustomerId::new(22).unwrap());
+    apps[0].served_from(22).await;
+    until_in_l2(&apps[0], 22).await;
+    let old = raw(&redis, &key).await.expect("filled");
+    // The TTL and the clock skew allowed for (5 s) pass.
+    tokio::time::sleep(Duration::from_millis(6_500)).await;
+    assert_eq!(raw(&redis, &key).await, None, "expired by Redis");
+    put(&redis, &key, &old).await;
+    assert_eq!(apps[1].served_from(22).await.0, CacheTier::Sources);
+    assert_eq!(apps[1].stats().await.l2_rejected, 1);
+}

@@ -2,7 +2,7 @@
 //! Every call has a short timeout, and every failure is a miss: Redis being slow or down costs
 //! no RPC, only the backends' time.
 //!
-//! Fills are guarded as in L1, across replicas: an invalidation sets the customer's
+//! Fills are guarded ([`fill`]) as in L1, across replicas: an invalidation sets the customer's
 //! generation key in Redis to a new random token, and a fill only lands if that key (and the
 //! epoch key a flush of L2 changes) still hold what the loader read before it went to the
 //! backends. Random tokens, not counters: a Redis that restarts empty would count the same
@@ -12,8 +12,13 @@
 //! off L2 for that customer, and [`RedisCache::repair`] retries until Redis confirms.
 //!
 //! Entries are sealed ([`seal`]): encrypted and authenticated under the configured keys and
-//! bound to their Redis key; one that does not open is a counted miss, never served.
+//! bound to their Redis key, to the customer's generation and to the epoch they were filled
+//! under, so that an older entry copied back under its own key (by anyone who can write to
+//! Redis) does not open once an invalidation or a flush has come between; and one older than
+//! `redis.ttl` (and a little clock skew) is refused whatever it is bound to. One that does not
+//! open is a counted miss, never served.
 
+mod fill;
 mod invalidation;
 mod seal;
 mod settings;
@@ -21,6 +26,7 @@ mod unconfirmed;
 
 pub(crate) use self::invalidation::parse_message;
 pub use self::{
+    fill::FillGuard,
     seal::{KeyError, Rejected, SealKeys, parse_key},
     settings::RedisSettings,
 };
@@ -31,34 +37,19 @@ use bytes::Bytes;
 use deadpool_redis::{Manager, Pool, Runtime, Timeouts, redis};
 
 use self::unconfirmed::Unconfirmed;
-use super::CachedProfile;
 use super::stats::{CacheStats, bump};
 use crate::{
     core::entry::{EncodedProfile, L2Entry},
     core::settings::OutOfRange,
-    core::vocab::CustomerId,
+    core::vocab::{CustomerId, Timestamp},
 };
 
-/// Writes `ARGV[1]` to `KEYS[1]` for `ARGV[3]` ms if the generation in `KEYS[2]` is still
-/// `ARGV[2]` (a missing generation reads `0`) and the epoch in `KEYS[3]` still `ARGV[4]` (a
-/// missing epoch matches nothing: Redis restarted empty since the guard was read, and with it
-/// went every generation the guard could be checked against).
-const FILL_IF_CURRENT: &str = r"
-local generation = redis.call('GET', KEYS[2]) or '0'
-local epoch = redis.call('GET', KEYS[3])
-if generation == ARGV[2] and epoch == ARGV[4] then
-  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[3])
-  return 1
-end
-return 0
-";
+/// Where entries are kept, after the prefix.
+const PROFILES: &str = "v3:profile:";
 
-/// What a loader read before it went to the backends, to fill against.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FillGuard {
-    generation: String,
-    epoch: String,
-}
+/// How far replicas' clocks may disagree on when an entry was loaded: an entry older than
+/// `redis.ttl` by more than this was put back, not filled (Redis expired the one filled).
+const CLOCK_SKEW: Duration = Duration::from_secs(5);
 
 /// Why L2 could not be set up (an unreachable Redis is not an error).
 #[derive(Debug, thiserror::Error)]
@@ -204,9 +195,17 @@ impl RedisCache {
         format!("{}:v1:invalidations", self.settings.prefix)
     }
 
-    /// The Redis key `customer`'s entry is stored under.
+    /// The Redis key `customer`'s entry is stored under. (v3: sealed to the generation too,
+    /// which replicas of v2 could not open.)
     pub fn profile_key(&self, customer: CustomerId) -> String {
-        format!("{}:v2:profile:{customer}", self.settings.prefix)
+        format!("{}:{PROFILES}{customer}", self.settings.prefix)
+    }
+
+    /// What `customer`'s entry is sealed to: its Redis key, and the generation and epoch it
+    /// is filled under (and must still be current to open).
+    fn binding(&self, customer: CustomerId, generation: &str, epoch: &str) -> Vec<u8> {
+        let key = self.profile_key(customer);
+        [key.as_bytes(), generation.as_bytes(), epoch.as_bytes()].join(&0u8)
     }
 
     fn generation_key(&self, customer: CustomerId) -> String {
@@ -267,28 +266,39 @@ impl RedisCache {
     /// The cached profile of `customer`, if it was enriched from the catalog whose fingerprint
     /// is `catalog` or carries the answers to enrich it again.
     pub async fn get(&self, customer: CustomerId, catalog: u64) -> Option<L2Entry> {
-        let mut get = redis::cmd("GET");
-        get.arg(self.profile_key(customer));
-        let found: Option<Vec<u8>> = self.run("get", get).await?;
+        // The entry with the generation and epoch it must have been filled under, in one
+        // round trip. (A missing epoch binds to nothing: no fill wrote under it.)
+        let mut get = redis::cmd("MGET");
+        get.arg(self.profile_key(customer))
+            .arg(self.generation_key(customer))
+            .arg(self.epoch_key());
+        let (found, generation, epoch): (Option<Vec<u8>>, Option<String>, Option<String>) =
+            self.run("get", get).await?;
         let Some(sealed) = found else {
             bump(&self.stats.count.l2_misses);
             return None;
         };
-        let bytes = match self
-            .keys
-            .open(self.profile_key(customer).as_bytes(), &sealed)
-        {
+        let generation = generation.as_deref().unwrap_or("0");
+        let binding = self.binding(customer, generation, epoch.as_deref().unwrap_or(""));
+        let rejected = |reason: &dyn std::fmt::Display| {
+            // Written by something that does not hold our keys, or moved, or changed, or put
+            // back after an invalidation or its TTL: never served.
+            bump(&self.stats.count.l2_rejected);
+            bump(&self.stats.count.l2_misses);
+            tracing::warn!(%customer, %reason, "L2 entry refused");
+        };
+        let bytes = match self.keys.open(&binding, &sealed) {
             Ok(bytes) => bytes,
-            Err(rejected) => {
-                // Written by something that does not hold our keys, or moved, or changed:
-                // never served.
-                bump(&self.stats.count.l2_rejected);
-                bump(&self.stats.count.l2_misses);
-                tracing::warn!(%customer, reason = %rejected, "L2 entry refused");
+            Err(reason) => {
+                rejected(&reason);
                 return None;
             }
         };
         match EncodedProfile::from_l2(Bytes::from(bytes)) {
+            Ok(entry) if self.outlived_its_ttl(entry.loaded_at) => {
+                rejected(&"older than redis.ttl");
+                None
+            }
             Ok(entry) if entry.profile.customer() == customer => {
                 if self.unconfirmed.distrusts(customer, entry.loaded_at) {
                     // An invalidation of it was not confirmed: it may be stale.
@@ -311,61 +321,11 @@ impl RedisCache {
         }
     }
 
-    /// What a fill of `customer` must find unchanged in L2 to land. The epoch is created if
-    /// Redis has none (it started empty).
-    pub async fn fill_guard(&self, customer: CustomerId) -> Option<FillGuard> {
-        let mut get = redis::cmd("MGET");
-        get.arg(self.generation_key(customer)).arg(self.epoch_key());
-        let (generation, epoch): (Option<String>, Option<String>) =
-            self.run("generation", get).await?;
-        let epoch = match epoch {
-            Some(epoch) => epoch,
-            None => {
-                let mut create = redis::cmd("SET");
-                create
-                    .arg(self.epoch_key())
-                    .arg(rand::random::<u64>().to_string())
-                    .arg("NX");
-                self.run::<Option<String>>("epoch", create).await?;
-                let mut get = redis::cmd("GET");
-                get.arg(self.epoch_key());
-                self.run::<Option<String>>("epoch", get).await??
-            }
-        };
-        Some(FillGuard {
-            generation: generation.unwrap_or_else(|| "0".into()),
-            epoch,
-        })
-    }
-
-    /// Stores `entry` (with its answers, if it has them) if nothing invalidated `customer`
-    /// since `guard` was read.
-    pub async fn fill(&self, customer: CustomerId, entry: &CachedProfile, guard: &FillGuard) {
-        let loaded_at = entry.loaded_wall;
-        if self.unconfirmed.distrusts(customer, loaded_at) {
-            bump(&self.stats.count.discarded_loads);
-            return;
-        }
-        let mut eval = redis::cmd("EVAL");
-        eval.arg(FILL_IF_CURRENT)
-            .arg(3)
-            .arg(self.profile_key(customer))
-            .arg(self.generation_key(customer))
-            .arg(self.epoch_key())
-            .arg(
-                self.keys.seal(
-                    self.profile_key(customer).as_bytes(),
-                    &entry
-                        .encoded
-                        .to_l2(loaded_at, entry.catalog(), entry.answers()),
-                ),
-            )
-            .arg(&guard.generation)
-            .arg(u64::try_from(self.settings.ttl.as_millis()).unwrap_or(u64::MAX))
-            .arg(&guard.epoch);
-        let stored: Option<i64> = self.run("fill", eval).await;
-        if stored == Some(0) {
-            bump(&self.stats.count.discarded_loads);
-        }
+    /// Whether an entry loaded at `loaded_at` is older than any entry Redis still holds
+    /// (by `redis.ttl`, give or take the replicas' clock skew).
+    fn outlived_its_ttl(&self, loaded_at: Timestamp) -> bool {
+        let age = chrono::Utc::now().signed_duration_since(loaded_at);
+        age.to_std()
+            .is_ok_and(|age| age > self.settings.ttl + CLOCK_SKEW)
     }
 }

@@ -101,7 +101,7 @@ impl RedisCache {
         if self.run::<()>("flush epoch", epoch).await.is_none() {
             return false;
         }
-        let pattern = format!("{}:v2:profile:*", self.settings.prefix);
+        let pattern = format!("{}:{}*", self.settings.prefix, super::PROFILES);
         let mut cursor = 0u64;
         loop {
             let mut scan = redis::cmd("SCAN");

@@ -1,8 +1,9 @@
 //! Profiles sealed in Redis: encrypted and authenticated with ChaCha20-Poly1305 under a key
-//! of the configuration, bound to the Redis key they are stored under. Anyone who can read
+//! of the configuration, bound to a place: the Redis key they are stored under, and what
+//! else the caller names (L2 names the customer's generation and epoch). Anyone who can read
 //! Redis learns nothing of a profile; anyone who can write to it cannot forge one, nor move a
-//! customer's entry under another customer's key: such an entry fails to open, is a miss,
-//! and is counted, never served.
+//! customer's entry under another customer's key, nor put an entry back once its place has
+//! moved on: such an entry fails to open, is a miss, and is counted, never served.
 //!
 //! Keys rotate by id: the first key seals, every key opens, so a new key is put first and
 //! the old one kept until the entries it sealed have expired (`redis.ttl`).
@@ -96,7 +97,7 @@ impl SealKeys {
         Ok((!parsed.is_empty()).then_some(Self { keys: parsed }))
     }
 
-    /// `plain` sealed for storage under `place` (the Redis key).
+    /// `plain` sealed for storage under `place` (the Redis key and what it is bound to).
     pub fn seal(&self, place: &[u8], plain: &[u8]) -> Vec<u8> {
         let (id, cipher) = &self.keys[0];
         let nonce: [u8; NONCE] = rand::random();
