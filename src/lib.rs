@@ -41,8 +41,8 @@
 //! - [`core::queries`]: lookups by email, phone or order, and return checks.
 //! - [`core::read`]: one profile read — L1, L2, then a load through the fan-out and the merge —
 //!   refresh ahead, invalidations, what keeps profiles fresh, the read path's figures.
-//! - [`core::cache`]: L1 (moka, generation-guarded), L2 (Redis, sealed to the key and the generation), the change-feed
-//!   follower and the invalidation bus.
+//! - [`core::cache`]: L1 (moka, generation-guarded), L2 (Redis, sealed to the key and the
+//!   generation), the change-feed follower and the invalidation bus.
 //! - [`core::entry`]: the cache entry format: a profile pre-encoded section by section.
 //! - [`core::convert`]: domain types to protobuf, for the entry format and the edge.
 //! - [`core::profile`]: the merged profile: merge, enrichment from the catalog, insights.
