@@ -9,6 +9,12 @@ use prometheus_client::{
 use super::histogram;
 use crate::edge::rpc_metrics::{GRPC_CODES, MethodSnapshot, RpcMetrics};
 
+/// The codes `c360_grpc_caller_errors_total` counts.
+const CALLERS_CODES: [usize; 2] = [
+    tonic::Code::ResourceExhausted as usize,
+    tonic::Code::DeadlineExceeded as usize,
+];
+
 /// One method's figures and its labels.
 #[derive(Debug)]
 pub(super) struct Method {
@@ -75,8 +81,10 @@ pub(super) fn encode(rpcs: &[Method], encoder: &mut DescriptorEncoder<'_>) -> st
         MetricType::Counter,
     )?;
     for rpc in rpcs {
-        for (code, &count) in GRPC_CODES.iter().zip(&rpc.snapshot.callers) {
-            if count > 0 {
+        for (i, (code, &count)) in GRPC_CODES.iter().zip(&rpc.snapshot.callers).enumerate() {
+            // The two codes a caller can cause are there from the start, at zero, so that a
+            // rate over the first one counted is not lost.
+            if count > 0 || CALLERS_CODES.contains(&i) {
                 let [a, b, c] = &rpc.labels;
                 let labels = [
                     (a.0, a.1.as_str()),
