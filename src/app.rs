@@ -9,6 +9,7 @@ mod backends;
 pub mod config;
 mod probe;
 mod readiness;
+pub mod reload;
 mod supervise;
 mod tasks;
 pub mod telemetry;
@@ -32,7 +33,7 @@ use crate::{
     },
     edge::{
         audit::{Audit, AuditError},
-        auth::{AuthSetupError, Authenticator},
+        auth::{AuthSetupError, LiveAuth},
         grpc::{CacheAdminApi, CatalogApi, CustomerApi},
         rpc_metrics::RpcMetrics,
         server::{self, Readiness, ServeError, Served, ServerSettings},
@@ -67,7 +68,7 @@ pub struct App {
     server: ServerSettings,
     readiness: watch::Receiver<Readiness>,
     tasks: Vec<JoinHandle<()>>,
-    authenticator: Option<Arc<Authenticator>>,
+    authenticator: Option<Arc<LiveAuth>>,
     audit: Audit,
     rpcs: Option<Arc<RpcMetrics>>,
 }
@@ -95,7 +96,8 @@ impl App {
     /// one and keeps trying.
     pub async fn new(settings: &Settings, backends: Backends) -> Result<Self, AppError> {
         settings.validate()?;
-        let authenticator = settings.auth.authenticator()?.map(Arc::new);
+        let authenticator = settings.auth.authenticator()?;
+        let authenticator = authenticator.map(|first| Arc::new(LiveAuth::new(first)));
         let audit = Audit::open(&settings.audit).await?;
         let catalog = Arc::new(Catalog::default());
         reload_catalog(&backends.catalog, &catalog).await;
@@ -144,6 +146,16 @@ impl App {
             audit,
             rpcs,
         })
+    }
+
+    /// Reads `[auth]` again from `source` on SIGHUP and when its files change, as long as the
+    /// app serves (see [`reload`]); `settings` are what it was built from. Nothing to reload
+    /// with authentication off.
+    pub fn reload_auth_from(&mut self, source: reload::ConfigSource, settings: &Settings) {
+        if let Some(auth) = &self.authenticator {
+            self.tasks
+                .push(reload::spawn(auth.clone(), source, settings));
+        }
     }
 
     /// The profile read path.

@@ -7,6 +7,7 @@
 
 mod api_keys;
 mod jwt;
+mod live;
 mod settings;
 mod tokens;
 
@@ -16,6 +17,7 @@ use sha2::{Digest, Sha256};
 
 pub use api_keys::{api_key_hash, new_api_key};
 pub use jwt::mint;
+pub use live::{LiveAuth, Presented};
 pub use settings::{
     ApiKeySettings, AuthSettings, DEFAULT_MAX_AGE_FLOOR, JwtSettings, RoleSettings,
 };
@@ -146,8 +148,10 @@ pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     api_keys: Vec<(String, [u8; 32], Vec<String>)>,
     roles: BTreeMap<String, Role>,
-    /// Per caller (by name); `None`: no limit.
-    limiter: Option<Limiter>,
+    /// Per caller (by name); `None`: no limit. Shared with a replacement of the same rate.
+    limiter: Option<Arc<Limiter>>,
+    /// The rate and burst the limiter was built for.
+    rate: (u32, u32),
     /// Tokens already verified, until they expire.
     verified: VerifiedTokens,
 }
@@ -215,6 +219,7 @@ impl Authenticator {
             api_keys,
             roles,
             limiter: None,
+            rate: (0, 0),
             verified: VerifiedTokens::new(),
         })
     }
@@ -226,7 +231,8 @@ impl Authenticator {
             let burst = std::num::NonZeroU32::new(burst).unwrap_or(rate);
             governor::Quota::per_second(rate).allow_burst(burst)
         });
-        self.limiter = quota.map(Limiter::keyed);
+        self.limiter = quota.map(|quota| Arc::new(Limiter::keyed(quota)));
+        self.rate = (per_second, burst);
         self
     }
 

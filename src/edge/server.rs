@@ -39,7 +39,7 @@ use crate::{
     core::read::Profiles,
     edge::{
         audit::Audit,
-        auth::Authenticator,
+        auth::LiveAuth,
         grpc::{CacheAdminApi, CatalogApi, CustomerApi},
         rpc_metrics::RpcMetrics,
     },
@@ -75,7 +75,7 @@ pub struct Served {
     /// What health reports, as it changes.
     pub readiness: watch::Receiver<Readiness>,
     /// Who may call, when authentication is on.
-    pub authenticator: Option<Arc<Authenticator>>,
+    pub authenticator: Option<Arc<LiveAuth>>,
     /// The gRPC figures per method, when counted.
     pub rpcs: Option<Arc<RpcMetrics>>,
     /// Where refused calls are recorded (and, by the services, reads).

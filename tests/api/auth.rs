@@ -15,8 +15,8 @@ use tonic_health::pb::health_check_response::ServingStatus;
 
 use crate::helpers::{Backend, TestApp, get, spawn_app_with};
 
-const SECRET: &str = "the test issuer's secret, 32 bytes or more";
-const SERVICE_KEY: &str = "c360_k_test_orders_service_5b0d";
+pub(crate) const SECRET: &str = "the test issuer's secret, 32 bytes or more";
+pub(crate) const SERVICE_KEY: &str = "c360_k_test_orders_service_5b0d";
 
 fn protect(settings: &mut Settings) {
     settings.auth.enabled = true;
@@ -40,7 +40,7 @@ fn token(roles: &[&str], expires_in: i64) -> String {
     token_for("agent-42", roles, expires_in)
 }
 
-fn token_for(subject: &str, roles: &[&str], expires_in: i64) -> String {
+pub(crate) fn token_for(subject: &str, roles: &[&str], expires_in: i64) -> String {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
@@ -57,13 +57,13 @@ fn token_for(subject: &str, roles: &[&str], expires_in: i64) -> String {
     .unwrap()
 }
 
-enum Credentials<'a> {
+pub(crate) enum Credentials<'a> {
     None,
     Bearer(&'a str),
     ApiKey(&'a str),
 }
 
-fn with<T>(message: T, credentials: &Credentials<'_>) -> Request<T> {
+pub(crate) fn with<T>(message: T, credentials: &Credentials<'_>) -> Request<T> {
     let mut request = Request::new(message);
     let metadata = request.metadata_mut();
     match credentials {
@@ -78,7 +78,7 @@ fn with<T>(message: T, credentials: &Credentials<'_>) -> Request<T> {
     request
 }
 
-async fn profile_code(app: &TestApp, credentials: &Credentials<'_>) -> Code {
+pub(crate) async fn profile_code(app: &TestApp, credentials: &Credentials<'_>) -> Code {
     let mut client = app.customers.clone();
     match client.get_customer_profile(with(get(3), credentials)).await {
         Ok(_) => Code::Ok,

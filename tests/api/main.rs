@@ -16,6 +16,7 @@ mod lookups;
 mod observability;
 mod operations;
 mod profiles;
+mod reload;
 mod replicas;
 mod seeding;
 mod stampede;

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use anyhow::Context;
 use c360::{
-    app::{App, config::Settings, telemetry},
+    app::{App, config::Settings, reload::ConfigSource, telemetry},
     tools::demo::{self, DemoOptions},
 };
 use figment::value::Value;
@@ -59,14 +59,16 @@ pub(crate) async fn serve(
     config: Option<std::path::PathBuf>,
     flags: Vec<(&'static str, Value)>,
 ) -> anyhow::Result<()> {
-    let settings = Settings::load(config.as_deref(), flags)?;
+    let settings = Settings::load(config.as_deref(), flags.clone())?;
     let telemetry = telemetry::init(&settings.log, &settings.trace)?;
-    let served = serve_with(settings).await;
+    // `[auth]` is read again from the same file and flags on SIGHUP and when the file changes.
+    let source = config.map(|file| ConfigSource { file, flags });
+    let served = serve_with(settings, source).await;
     telemetry.shutdown().await;
     served
 }
 
-async fn serve_with(settings: Settings) -> anyhow::Result<()> {
+async fn serve_with(settings: Settings, source: Option<ConfigSource>) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(settings.server.listen)
         .await
         .with_context(|| format!("cannot listen on {}", settings.server.listen))?;
@@ -79,7 +81,10 @@ async fn serve_with(settings: Settings) -> anyhow::Result<()> {
         ),
         None => None,
     };
-    let app = App::connect(&settings).await?;
+    let mut app = App::connect(&settings).await?;
+    if let Some(source) = source {
+        app.reload_auth_from(source, &settings);
+    }
     let metrics_addr = metrics.as_ref().and_then(|m| m.local_addr().ok());
     let signalled = shutdown_signal();
     for hatch in settings.escape_hatches() {

@@ -6,7 +6,9 @@ use std::{collections::BTreeMap, time::Duration};
 use serde::{Deserialize, Serialize};
 
 use super::{AuthSetupError, Authenticator};
-use crate::core::settings::{Check, Secret};
+use crate::core::settings::{Check, MS, Secret};
+
+const HOUR: Duration = Duration::from_secs(3600);
 
 /// Authentication and the roles it grants.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -26,6 +28,10 @@ pub struct AuthSettings {
     pub rate_limit: u32,
     /// Calls a caller may make at once above the rate.
     pub rate_burst: u32,
+    /// How often `c360 serve` looks for a change to its configuration file (and the JWT keys
+    /// file): on one, and on SIGHUP, `[auth]` is read again and put in service if it holds.
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
 }
 
 impl Default for AuthSettings {
@@ -44,6 +50,7 @@ impl Default for AuthSettings {
             api_keys: Vec::new(),
             rate_limit: 500,
             rate_burst: 1000,
+            reload_interval: Duration::from_secs(5),
             roles: BTreeMap::from([
                 (
                     // Agents see that a card is on file and expiring (the insights say
@@ -181,6 +188,7 @@ impl AuthSettings {
     /// Refuses settings that let nobody in, or that cannot be used: keys that do not read,
     /// algorithms that do not go together, roles naming unknown sections.
     pub fn check(&self, c: &mut Check) {
+        c.duration("reload_interval", self.reload_interval, 100 * MS, HOUR);
         if self.enabled && self.jwt.is_none() && self.api_keys.is_empty() {
             let rule = "needs a way in: [auth.jwt] for tokens or [[auth.api_keys]] for services";
             c.refuse("enabled", "true", rule);

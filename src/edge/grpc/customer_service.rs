@@ -13,7 +13,7 @@ use super::{
     call, rpc,
     status::{ApiError, Violation},
     validate::{self, Checked, both},
-    watch::{ProfileStream, WatchSlots},
+    watch::{ProfileStream, Standing, WatchSlots},
 };
 use crate::{
     core::fanout::Priority,
@@ -21,6 +21,7 @@ use crate::{
     core::read::{Freshness, Profiles, Served},
     core::vocab::{CustomerId, FieldSet, Section, SectionSet},
     edge::audit::{self, Audit},
+    edge::auth::Presented,
 };
 
 /// Profiles of a batch read at once: hits go by at once, loads a few at a time.
@@ -340,10 +341,15 @@ impl pb::server::customer_service_server::CustomerService for CustomerApi {
     ) -> Result<Response<ProfileStream>, Status> {
         let (grant, trail) = (authorize::grant_of(&request), Trail::of(&request));
         let admitted = authorize::admitted(&request).cloned();
+        let presented = request.extensions().get::<Presented>().cloned();
+        let standing = Standing {
+            admitted,
+            presented,
+        };
         rpc(
             "WatchCustomerProfile",
             call::context(&request).cloned(),
-            self.watch(request.into_inner(), grant, admitted, trail),
+            self.watch(request.into_inner(), grant, standing, trail),
         )
         .await
     }

@@ -1,6 +1,7 @@
 //! `WatchCustomerProfile`: the profile now, then again after each change to it, as long as
 //! the caller listens and its credential holds (a watch ends `UNAUTHENTICATED` when the token
-//! it was opened with expires); a slow reader gets the latest, never a backlog. Slots are
+//! it was opened with expires or a reload of `[auth]` refuses it, `PERMISSION_DENIED` when a
+//! reload takes its grant away); a slow reader gets the latest, never a backlog. Slots are
 //! shared out by `slots.rs`.
 
 use std::pin::Pin;
@@ -24,12 +25,22 @@ use crate::{
     core::cache::Change,
     core::read::Freshness,
     core::vocab::CustomerId,
-    edge::auth::{Admitted, Grant, unix_now},
+    edge::auth::{Admitted, AuthError, Grant, Presented, unix_now},
 };
 
 mod slots;
 
 pub(super) use slots::WatchSlots;
+
+/// What the caller's credential was when the watch opened: what ends it when it no longer
+/// holds.
+#[derive(Debug, Default)]
+pub(super) struct Standing {
+    /// The caller let in (none with authentication off).
+    pub admitted: Option<Admitted>,
+    /// Its credential, to check again when `[auth]` is reloaded.
+    pub presented: Option<Presented>,
+}
 
 /// A watch: the profile after each change, as long as the caller listens.
 pub(super) type ProfileStream = Pin<Box<dyn Stream<Item = Result<WireProfile, Status>> + Send>>;
@@ -39,7 +50,7 @@ impl CustomerApi {
         &self,
         request: pb::WatchCustomerProfileRequest,
         grant: Grant,
-        admitted: Option<Admitted>,
+        standing: Standing,
         trail: Trail,
     ) -> Result<ProfileStream, ApiError> {
         let (customer, sections) = both(
@@ -48,7 +59,7 @@ impl CustomerApi {
         )?;
         let named = authorize::names_sections(request.read_mask.as_ref());
         let sections = authorize::sections(grant, sections, named)?;
-        let caller = admitted.as_ref().map(|a| a.caller.name.as_str());
+        let caller = standing.admitted.as_ref().map(|a| a.caller.name.as_str());
         let slot = self.watches.take(caller).inspect_err(|refused| {
             // Over its own share: a refusal of this caller (the replica's limit is not).
             if matches!(refused, ApiError::ResourceExhausted { what, .. } if *what == slots::PER_CALLER)
@@ -56,7 +67,7 @@ impl CustomerApi {
                 trail.note_refused(&Status::from(refused.clone()));
             }
         })?;
-        let expired = expiry(admitted.and_then(|a| a.expires));
+        let lapsed = lapsed(standing);
         // Subscribed before the first read: no change can slip between the two.
         let mut changes = self.profiles.subscribe();
         let first = self
@@ -85,16 +96,12 @@ impl CustomerApi {
         let profiles = self.profiles.clone();
         tokio::spawn(async move {
             let _slot = slot;
-            tokio::pin!(expired);
+            tokio::pin!(lapsed);
             loop {
                 let change = tokio::select! {
                     () = sender.closed() => return,
-                    () = &mut expired => {
-                        let expired = Status::unauthenticated(
-                            "the credential this watch was opened with has expired; watch \
-                             again with a valid one",
-                        );
-                        let _ = sender.send(Err(expired)).await;
+                    lapsed = &mut lapsed => {
+                        let _ = sender.send(Err(lapsed)).await;
                         return;
                     }
                     change = changes.recv() => change,
@@ -132,6 +139,31 @@ impl CustomerApi {
             }
         });
         Ok(Box::pin(ReceiverStream::new(receiver)))
+    }
+}
+
+/// Resolves, with the status that ends the watch, when the credential it was opened with
+/// expires or a reload of `[auth]` refuses it; never while it holds.
+async fn lapsed(standing: Standing) -> Status {
+    let expires = standing.admitted.and_then(|a| a.expires);
+    let revoked = async {
+        match standing.presented {
+            Some(presented) => presented.revoked().await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        () = expiry(expires) => Status::unauthenticated(
+            "the credential this watch was opened with has expired; watch again with a valid one",
+        ),
+        why = revoked => match why {
+            AuthError::Denied { .. } => Status::permission_denied(format!(
+                "{why}: [auth] was reloaded and no longer grants this watch"
+            )),
+            other => Status::unauthenticated(format!(
+                "the credential this watch was opened with no longer holds: {other}"
+            )),
+        },
     }
 }
 
@@ -177,7 +209,7 @@ mod tests {
             read_mask: None,
         };
         let mut stream = api
-            .watch(request, Grant::ALL, None, test_trail())
+            .watch(request, Grant::ALL, Standing::default(), test_trail())
             .await
             .expect("a watch");
         assert!(stream.next().await.is_some());
@@ -221,11 +253,11 @@ mod tests {
             read_mask: None,
         };
         let first = api
-            .watch(request(), Grant::ALL, None, test_trail())
+            .watch(request(), Grant::ALL, Standing::default(), test_trail())
             .await
             .expect("a watch");
         let refused = api
-            .watch(request(), Grant::ALL, None, test_trail())
+            .watch(request(), Grant::ALL, Standing::default(), test_trail())
             .await
             .err()
             .expect("refused");
@@ -239,7 +271,10 @@ mod tests {
         drop(first);
         let reopened = tokio::time::timeout(Duration::from_secs(1), async {
             loop {
-                if let Ok(stream) = api.watch(request(), Grant::ALL, None, test_trail()).await {
+                if let Ok(stream) = api
+                    .watch(request(), Grant::ALL, Standing::default(), test_trail())
+                    .await
+                {
                     return stream;
                 }
                 tokio::time::sleep(Duration::from_millis(5)).await;

@@ -16,18 +16,18 @@ use tonic::Status;
 use tower::{Layer, Service};
 
 use crate::{
-    edge::auth::{AuthError, Authenticator},
+    edge::auth::{AuthError, Authenticator, LiveAuth},
     edge::grpc::call::CallContext,
 };
 
 /// Checks every call against `auth`; lets everything through when `None` (authentication off).
 #[derive(Debug, Clone)]
 pub(super) struct AuthLayer {
-    auth: Option<Arc<Authenticator>>,
+    auth: Option<Arc<LiveAuth>>,
 }
 
 impl AuthLayer {
-    pub(super) fn new(auth: Option<Arc<Authenticator>>) -> Self {
+    pub(super) fn new(auth: Option<Arc<LiveAuth>>) -> Self {
         Self { auth }
     }
 }
@@ -47,11 +47,12 @@ impl<S> Layer<S> for AuthLayer {
 #[derive(Debug, Clone)]
 pub(super) struct Authenticated<S> {
     inner: S,
-    auth: Option<Arc<Authenticator>>,
+    auth: Option<Arc<LiveAuth>>,
 }
 
 const HEALTH: &str = "/grpc.health.v1.Health/";
 const API: &str = "/customer360.v1.";
+const WATCH: &str = "/WatchCustomerProfile";
 
 /// Whether the call may go on; the caller, when known, goes into its extensions and (let in
 /// or not) into its context, for the access log and the audit.
@@ -106,14 +107,22 @@ where
     }
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
-        if let Some(auth) = &self.auth
-            && let Err(status) = admit(auth, &mut request)
+        if let Some(live) = &self.auth
+            && let Err(status) = admit(&live.current(), &mut request)
         {
             tracing::debug!(code = ?status.code(), "call refused at the door");
             if let Some(call) = request.extensions().get::<CallContext>() {
                 call.note_refused(status.message());
             }
             return Either::Right(ready(Ok(status.into_http())));
+        }
+        if let Some(live) = &self.auth
+            && let Some(rpc) = request.uri().path().strip_prefix(API)
+            && rpc.ends_with(WATCH)
+        {
+            // A stream is checked again each time `[auth]` is reloaded.
+            let presented = live.presented(request.headers(), rpc);
+            request.extensions_mut().insert(presented);
         }
         Either::Left(self.inner.call(request))
     }

@@ -13,7 +13,10 @@ use tokio::sync::Semaphore;
 use tokio_stream::{Stream, StreamExt};
 
 use super::{accept::Connection, exposition};
-use crate::{core::logs::error_chain, edge::auth::Authenticator};
+use crate::{
+    core::logs::error_chain,
+    edge::auth::{Authenticator, LiveAuth},
+};
 
 /// Connections served at once; more wait in the accept queue. Prometheus keeps one open.
 const MAX_CONNECTIONS: usize = 16;
@@ -25,7 +28,7 @@ const HEADER_TIMEOUT: Duration = Duration::from_secs(5);
 pub(super) async fn serve(
     connections: impl Stream<Item = std::io::Result<Connection>> + Send,
     exposition: exposition::Exposition,
-    auth: Option<Arc<Authenticator>>,
+    auth: Option<Arc<LiveAuth>>,
 ) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     let mut connections = std::pin::pin!(connections);
@@ -40,7 +43,11 @@ pub(super) async fn serve(
         tokio::spawn(async move {
             let service = service_fn(move |request| {
                 let (exposition, auth) = (exposition.clone(), auth.clone());
-                async move { Ok::<_, Infallible>(answer(request, &exposition, auth.as_deref()).await) }
+                async move {
+                    Ok::<_, Infallible>(
+                        answer(request, &exposition, auth.map(|a| a.current()).as_deref()).await,
+                    )
+                }
             });
             let served = http1::Builder::new()
                 .timer(TokioTimer::new())
