@@ -23,17 +23,21 @@
 //! - [`app`]: settings in (`app/config.rs` composes each subsystem's own), a ready-to-serve
 //!   [`app::App`] out: the backends connected (`backends.rs`), background tasks started and
 //!   supervised (`tasks.rs`, `supervise.rs`), readiness followed as a watch (`readiness.rs`,
-//!   `probe.rs`), logs and traces set up (`telemetry.rs`).
+//!   `probe.rs`), logs and traces set up (`telemetry.rs`), `[auth]` reloaded on `SIGHUP` or
+//!   a changed file (`reload.rs`).
 //!
 //! The edge ([`edge`]), what callers meet:
 //!
 //! - [`edge::server`]: `run(listener, metrics, served, shutdown)`: gRPC with health and
 //!   reflection, its layers in the order a call meets them (browsers, counting and logging,
-//!   deadlines, the door), TLS, the drain on shutdown, `/metrics`.
+//!   deadlines, the door), connections held to a share per peer and a handshake deadline
+//!   (`accept.rs`), TLS, the drain on shutdown, `/metrics`.
 //! - [`edge::grpc`]: the services: validation, what a caller's roles let it read, status
 //!   mapping, one span per RPC.
-//! - [`edge::auth`]: who is calling (bearer JWTs, hashed API keys) and what their roles grant.
-//! - [`edge::audit`]: one JSON line per profile read and lookup.
+//! - [`edge::auth`]: who is calling (bearer JWTs, hashed API keys) and what their roles grant;
+//!   the `[auth]` in service, replaced on a reload, and the standing of open watches
+//!   (`auth/live.rs`).
+//! - [`edge::audit`]: one JSON line per profile read, lookup and refused call.
 //! - [`edge::rpc_metrics`]: every gRPC method's calls, codes and latency.
 //!
 //! The core ([`core`]), the request path top first, then what it stands on:
@@ -42,7 +46,8 @@
 //! - [`core::read`]: one profile read — L1, L2, then a load through the fan-out and the merge —
 //!   refresh ahead, invalidations, what keeps profiles fresh, the read path's figures.
 //! - [`core::cache`]: L1 (moka, generation-guarded), L2 (Redis, sealed to the key and the
-//!   generation), the change-feed follower and the invalidation bus.
+//!   generation and the L2 epoch; `l2/fill.rs` its fills), the change-feed follower and the
+//!   invalidation bus.
 //! - [`core::entry`]: the cache entry format: a profile pre-encoded section by section.
 //! - [`core::convert`]: domain types to protobuf, for the entry format and the edge.
 //! - [`core::profile`]: the merged profile: merge, enrichment from the catalog, insights.
