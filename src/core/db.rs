@@ -43,6 +43,9 @@ pub enum DbError {
     Query(#[from] sqlx::Error),
 }
 
+/// A pooled Postgres connection idle this long is pinged before it is handed out.
+const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
+
 /// Pool sizing, per backend.
 #[derive(Debug, Clone, Copy)]
 pub struct PoolOptions {
@@ -213,6 +216,21 @@ impl Db {
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
+                // sqlx pings every connection it hands out, a round trip per statement on top
+                // of the statement's own (and pings it again on its way back, which cannot be
+                // turned off). Only a connection idle long enough for a firewall or a restart
+                // to have cut it is pinged. A busy one that broke (the database restarted)
+                // fails its statement once and is closed: that backend's section of that one
+                // load is reported failed, as a read that started just before the break is.
+                .test_before_acquire(false)
+                .before_acquire(|connection, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for >= PING_IDLE_AFTER {
+                            sqlx::Connection::ping(connection).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .connect_lazy_with(connect);
             Ok(Self::Postgres(pool))
         } else if url.starts_with("sqlite:") {
@@ -304,6 +322,34 @@ impl Db {
                     .await
             }
         }
+    }
+
+    /// Whether this is Postgres, whose sources read a customer in one statement.
+    pub fn is_postgres(&self) -> bool {
+        matches!(self, Self::Postgres(_))
+    }
+
+    /// The one JSON document `sql` returns as text (Postgres: `CAST(json_build_object(…) AS
+    /// TEXT)`), decoded: how a source reads what would take several statements in one round
+    /// trip.
+    pub async fn fetch_json<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        binds: &[Bind],
+    ) -> Result<T, sqlx::Error> {
+        let (body,): (String,) = match self {
+            Self::Postgres(pool) => {
+                bind_all!(sqlx::query_as(sql), binds)
+                    .fetch_one(pool)
+                    .await?
+            }
+            Self::Sqlite(pool) => {
+                bind_all!(sqlx::query_as(sql), binds)
+                    .fetch_one(pool)
+                    .await?
+            }
+        };
+        serde_json::from_str(&body).map_err(|error| sqlx::Error::Decode(Box::new(error)))
     }
 
     /// Runs a statement that returns no rows; the number of rows it touched.

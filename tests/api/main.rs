@@ -19,5 +19,6 @@ mod profiles;
 mod reload;
 mod replicas;
 mod seeding;
+mod sources;
 mod stampede;
 mod tls;

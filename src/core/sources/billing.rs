@@ -2,6 +2,7 @@
 
 use chrono::{Duration, Utc};
 use futures::{TryFutureExt, future::BoxFuture};
+use serde::Deserialize;
 
 use super::{Source, SourceData, SourceError};
 use crate::{
@@ -25,14 +26,40 @@ const FAILED: &str = "SELECT id, order_id, currency, amount_minor, status, failu
      WHERE customer_id = $1 AND status = 'payment_failed' AND failed_at >= $2 \
      ORDER BY failed_at DESC, id DESC LIMIT 10";
 
-#[derive(sqlx::FromRow)]
+/// On Postgres, the four statements above in one: a round trip per load instead of four.
+const ALL: &str = "SELECT CAST(json_build_object(\
+     'account', (SELECT row_to_json(a) FROM (SELECT currency, balance_minor, credit_limit_minor \
+        FROM billing_accounts WHERE customer_id = $1) a), \
+     'methods', (SELECT COALESCE(json_agg(m ORDER BY m.is_default DESC, m.id), '[]') FROM \
+        (SELECT id, brand, last4, expiry_month, expiry_year, is_default FROM payment_methods \
+        WHERE customer_id = $1) m), \
+     'invoices', (SELECT COALESCE(json_agg(i ORDER BY i.issued_at DESC, i.id DESC), '[]') FROM \
+        (SELECT id, order_id, currency, amount_minor, status, failure_reason, issued_at, due_at, \
+        paid_at, failed_at FROM invoices WHERE customer_id = $1 \
+        ORDER BY issued_at DESC, id DESC LIMIT 12) i), \
+     'failed', (SELECT COALESCE(json_agg(f ORDER BY f.failed_at DESC, f.id DESC), '[]') FROM \
+        (SELECT id, order_id, currency, amount_minor, status, failure_reason, issued_at, due_at, \
+        paid_at, failed_at FROM invoices \
+        WHERE customer_id = $1 AND status = 'payment_failed' AND failed_at >= $2 \
+        ORDER BY failed_at DESC, id DESC LIMIT 10) f)) AS TEXT)";
+
+/// What billing holds about one customer, as its statements return it.
+#[derive(Deserialize)]
+struct Rows {
+    account: Option<AccountRow>,
+    methods: Vec<MethodRow>,
+    invoices: Vec<InvoiceRow>,
+    failed: Vec<InvoiceRow>,
+}
+
+#[derive(sqlx::FromRow, Deserialize)]
 struct AccountRow {
     currency: String,
     balance_minor: i64,
     credit_limit_minor: i64,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Deserialize)]
 struct MethodRow {
     id: i64,
     brand: String,
@@ -42,7 +69,7 @@ struct MethodRow {
     is_default: bool,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Deserialize)]
 struct InvoiceRow {
     id: i64,
     order_id: Option<i64>,
@@ -117,27 +144,40 @@ impl BillingSource {
         Self { db }
     }
 
-    async fn billing(&self, id: CustomerId) -> Result<Option<Billing>, SourceError> {
-        let customer = [Bind::Int(id.get())];
+    /// The customer's rows: in one statement on Postgres, in four on SQLite.
+    async fn rows(&self, id: CustomerId) -> Result<Rows, sqlx::Error> {
         let since = [
             Bind::Int(id.get()),
             Bind::Time(Utc::now() - FAILED_PAYMENTS_WINDOW),
         ];
-        let query = SourceError::query(SourceKind::Billing);
+        if self.db.is_postgres() {
+            return self.db.fetch_json(ALL, &since).await;
+        }
+        let customer = [Bind::Int(id.get())];
         let (account, methods, invoices, failed) = futures::try_join!(
-            self.db
-                .fetch_optional::<AccountRow>(ACCOUNT, &customer)
-                .map_err(&query),
-            self.db
-                .fetch_all::<MethodRow>(METHODS, &customer)
-                .map_err(&query),
-            self.db
-                .fetch_all::<InvoiceRow>(INVOICES, &customer)
-                .map_err(&query),
-            self.db
-                .fetch_all::<InvoiceRow>(FAILED, &since)
-                .map_err(&query),
+            self.db.fetch_optional::<AccountRow>(ACCOUNT, &customer),
+            self.db.fetch_all::<MethodRow>(METHODS, &customer),
+            self.db.fetch_all::<InvoiceRow>(INVOICES, &customer),
+            self.db.fetch_all::<InvoiceRow>(FAILED, &since),
         )?;
+        Ok(Rows {
+            account,
+            methods,
+            invoices,
+            failed,
+        })
+    }
+
+    async fn billing(&self, id: CustomerId) -> Result<Option<Billing>, SourceError> {
+        let Rows {
+            account,
+            methods,
+            invoices,
+            failed,
+        } = self
+            .rows(id)
+            .await
+            .map_err(SourceError::query(SourceKind::Billing))?;
         let Some(account) = account else {
             return Ok(None);
         };

@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use futures::{TryFutureExt, future::BoxFuture};
+use serde::Deserialize;
 
 use super::{OrderDetail, Source, SourceData, SourceError};
 use crate::{
@@ -30,7 +31,32 @@ const ONE: &str = "SELECT id, customer_id, status, currency, total_minor, placed
 const ONE_LINES: &str = "SELECT order_id, line_number, sku, quantity, unit_price_minor, \
      returned_quantity FROM order_lines WHERE order_id = $1 ORDER BY line_number";
 
-#[derive(sqlx::FromRow)]
+/// On Postgres, the three statements of a history in one: a round trip per load, not three.
+const HISTORY: &str = "SELECT CAST(json_build_object(\
+     'orders', (SELECT COALESCE(json_agg(o ORDER BY o.placed_at DESC, o.id DESC), '[]') FROM \
+        (SELECT id, customer_id, status, currency, total_minor, placed_at FROM orders \
+        WHERE customer_id = $1 ORDER BY placed_at DESC, id DESC LIMIT 20) o), \
+     'lines', (SELECT COALESCE(json_agg(l ORDER BY l.order_id, l.line_number), '[]') FROM \
+        (SELECT l.order_id, l.line_number, l.sku, l.quantity, l.unit_price_minor, \
+        l.returned_quantity FROM order_lines l JOIN (SELECT id FROM orders WHERE customer_id = $1 \
+        ORDER BY placed_at DESC, id DESC LIMIT 20) r ON r.id = l.order_id) l), \
+     'totals', (SELECT row_to_json(t) FROM (SELECT COUNT(DISTINCT o.id) AS order_count, \
+        CAST(COALESCE(SUM(l.quantity * l.unit_price_minor), 0) AS BIGINT) AS gross_minor, \
+        CAST(COALESCE(SUM(l.returned_quantity * l.unit_price_minor), 0) AS BIGINT) AS refunded_minor, \
+        CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) AS units, \
+        CAST(COALESCE(SUM(l.returned_quantity), 0) AS BIGINT) AS returned_units \
+        FROM orders o JOIN order_lines l ON l.order_id = o.id \
+        WHERE o.customer_id = $1 AND o.status <> 'cancelled') t)) AS TEXT)";
+
+/// A customer's order history, as its statements return it.
+#[derive(Deserialize)]
+struct HistoryRows {
+    orders: Vec<OrderRow>,
+    lines: Vec<LineRow>,
+    totals: Option<TotalsRow>,
+}
+
+#[derive(sqlx::FromRow, Deserialize)]
 struct OrderRow {
     id: i64,
     customer_id: i64,
@@ -40,7 +66,7 @@ struct OrderRow {
     placed_at: Timestamp,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Deserialize)]
 struct LineRow {
     order_id: i64,
     line_number: i32,
@@ -50,7 +76,7 @@ struct LineRow {
     returned_quantity: i32,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, Deserialize)]
 struct TotalsRow {
     order_count: i64,
     gross_minor: i64,
@@ -125,18 +151,33 @@ impl OrdersSource {
             .map_err(SourceError::invalid(SourceKind::Orders))
     }
 
-    async fn history(&self, id: CustomerId) -> Result<OrderHistory, SourceError> {
+    /// The customer's rows: in one statement on Postgres, in three on SQLite.
+    async fn history_rows(&self, id: CustomerId) -> Result<HistoryRows, sqlx::Error> {
         let key = [Bind::Int(id.get())];
-        let query = SourceError::query(SourceKind::Orders);
+        if self.db.is_postgres() {
+            return self.db.fetch_json(HISTORY, &key).await;
+        }
         let (orders, lines, totals) = futures::try_join!(
-            self.db.fetch_all::<OrderRow>(RECENT, &key).map_err(&query),
-            self.db
-                .fetch_all::<LineRow>(RECENT_LINES, &key)
-                .map_err(&query),
-            self.db
-                .fetch_optional::<TotalsRow>(TOTALS, &key)
-                .map_err(&query),
+            self.db.fetch_all::<OrderRow>(RECENT, &key),
+            self.db.fetch_all::<LineRow>(RECENT_LINES, &key),
+            self.db.fetch_optional::<TotalsRow>(TOTALS, &key),
         )?;
+        Ok(HistoryRows {
+            orders,
+            lines,
+            totals,
+        })
+    }
+
+    async fn history(&self, id: CustomerId) -> Result<OrderHistory, SourceError> {
+        let HistoryRows {
+            orders,
+            lines,
+            totals,
+        } = self
+            .history_rows(id)
+            .await
+            .map_err(SourceError::query(SourceKind::Orders))?;
         let mut lines_by_order: HashMap<i64, Vec<LineRow>> = HashMap::new();
         for line in lines {
             lines_by_order.entry(line.order_id).or_default().push(line);

@@ -1,0 +1,61 @@
+//! The sources' statements: Postgres reads each backend's part of a customer in one statement
+//! (issue 25), SQLite in the several it always has; both must answer the same.
+
+use c360::core::{
+    sources::{BillingSource, CrmSource, FulfilmentSource, OrdersSource, Source, SourceData},
+    vocab::CustomerId,
+};
+
+use crate::helpers::{Backend, CUSTOMERS, TestDatabase};
+
+fn sources(db: &c360::core::db::Db) -> Vec<Box<dyn Source>> {
+    vec![
+        Box::new(BillingSource::new(db.clone())),
+        Box::new(OrdersSource::new(db.clone())),
+        Box::new(FulfilmentSource::new(db.clone())),
+        Box::new(CrmSource::new(db.clone())),
+    ]
+}
+
+/// The same seed in both databases: every source's answer for every customer (and for one
+/// that does not exist) is the same, field for field, whichever statements read it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_one_statement_per_source_answers_as_the_separate_statements_do() {
+    let (sqlite, postgres) = (
+        TestDatabase::seeded(Backend::Sqlite).await,
+        TestDatabase::seeded(Backend::Postgres).await,
+    );
+    let (sqlite, postgres) = (
+        sqlite.connect_or_create().await,
+        postgres.connect_or_create().await,
+    );
+    assert!(postgres.is_postgres() && !sqlite.is_postgres());
+    let (several, one) = (sources(&sqlite), sources(&postgres));
+    let mut compared = 0;
+    let mut nonempty = 0;
+    for id in (1..=CUSTOMERS as i64 + 1).filter_map(CustomerId::new) {
+        for (a, b) in several.iter().zip(&one) {
+            let (a, b) = (a.fetch(id).await, b.fetch(id).await);
+            let (a, b) = (a.unwrap(), b.unwrap());
+            assert_eq!(a, b, "customer {id}");
+            compared += 1;
+            nonempty += usize::from(has_rows(&a));
+        }
+    }
+    assert_eq!(compared, 4 * (CUSTOMERS as usize + 1));
+    // Most answers carry rows: the comparison is not of empty lists.
+    assert!(nonempty > compared / 2, "{nonempty} of {compared}");
+}
+
+/// Whether an answer holds more than a customer's bare existence: invoices, orders with
+/// lines, parcels, interactions.
+fn has_rows(data: &SourceData) -> bool {
+    match data {
+        SourceData::Billing(billing) => billing
+            .as_ref()
+            .is_some_and(|b| !b.recent_invoices.is_empty() && !b.payment_methods.is_empty()),
+        SourceData::Orders(history) => history.recent.iter().any(|o| !o.lines.is_empty()),
+        SourceData::Fulfilment(shipments) => !shipments.is_empty(),
+        SourceData::Crm(record) => record.as_ref().is_some_and(|r| !r.interactions.is_empty()),
+    }
+}
