@@ -444,3 +444,40 @@ async fn a_stalled_then_reset_then_vanished_redis_costs_no_call() {
         percentile(&calls, 0.99)
     );
 }
+
+/// A burst of misses beyond the admission limit, against backends that answer in
+/// milliseconds: every call waits its turn for a few milliseconds and none is refused (the
+/// Redis-loss case of issue 25, where every read became a load at once).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_burst_beyond_the_limit_waits_its_turn_while_the_backends_answer_quickly() {
+    let app = crate::helpers::spawn_app_with(Backend::Sqlite, |s| {
+        s.resilience.initial_concurrency = 4;
+        s.resilience.min_concurrency = 2;
+        s.resilience.max_concurrency = 4;
+    })
+    .await;
+    let mut callers = JoinSet::new();
+    for worker in 0..16_u64 {
+        let customers = app.customers.clone();
+        callers.spawn(async move {
+            let mut codes = Vec::new();
+            for round in 0..10_u64 {
+                let id = (worker + 16 * round) % CUSTOMERS + 1;
+                let mut request = Request::new(pb::GetCustomerProfileRequest {
+                    bypass_cache: true,
+                    ..get(id)
+                });
+                request.set_timeout(Duration::from_secs(2));
+                let answer = customers.clone().get_customer_profile(request).await;
+                codes.push(answer.map_or_else(|status| status.code(), |_| Code::Ok));
+            }
+            codes
+        });
+    }
+    let codes: Vec<Code> = callers.join_all().await.into_iter().flatten().collect();
+    assert_eq!(codes.len(), 160);
+    let refused = codes.iter().filter(|c| **c != Code::Ok).count();
+    assert_eq!(refused, 0, "{codes:?}");
+    assert_eq!(app.profiles.fanout().admission().shed(), 0);
+    assert!(app.profiles.fanout().admission().limit() <= 4);
+}

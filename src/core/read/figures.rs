@@ -43,6 +43,8 @@ pub struct AdmissionFigures {
     pub limit: usize,
     /// Backend loads running now.
     pub in_flight: usize,
+    /// Loads waiting for a place now.
+    pub waiting: usize,
     /// Loads refused since start.
     pub shed: u64,
 }
@@ -66,6 +68,7 @@ impl Profiles {
             admission: AdmissionFigures {
                 limit: admission.limit(),
                 in_flight: admission.in_flight(),
+                waiting: admission.waiting(),
                 shed: admission.shed(),
             },
             retries: fanout.retries(),
