@@ -165,20 +165,16 @@ impl Fanout {
         &self.admission
     }
 
-    /// A place for one load of `priority` whose caller waits until `deadline`, or [`Shed`]
-    /// when there is none and none can be waited for (see [`Admission::admit`]); each load
-    /// earns the retry budget its share.
-    pub async fn admit(
-        &self,
-        priority: Priority,
-        deadline: Option<Instant>,
-    ) -> Result<Permit, Shed> {
-        let permit = self.admission.admit(priority, deadline).await?;
+    /// A place for one load of `priority`, or [`Shed`] at once when the limit is reached;
+    /// each load earns the retry budget its share.
+    pub fn admit(&self, priority: Priority) -> Result<Permit, Shed> {
+        let permit = self.admission.try_admit(priority)?;
         self.retries.earn();
         Ok(permit)
     }
 
-    /// One load of `set` for `customer`: admitted as `priority`, or refused ([`Shed`]); every backend of `set` read at once, each read ending by `deadline` (the
+    /// One load of `set` for `customer`: admitted as `priority`, or refused at once
+    /// ([`Shed`]); every backend of `set` read at once, each read ending by `deadline` (the
     /// caller's) at the latest; the admission limit taught by the backends that answered.
     /// When none answered and `retry` (no older copy can stand in), read again after a
     /// pause, while the caller has time and the retry budget allows.
@@ -192,7 +188,7 @@ impl Fanout {
     ) -> Result<Gathered, Shed> {
         let mut attempt = 0;
         loop {
-            let mut admitted = self.admit(priority, deadline).await?;
+            let mut admitted = self.admit(priority)?;
             let (started, wall) = (Instant::now(), Utc::now());
             let outcomes = self.gather(customer, set, deadline).await;
             // The limit learns from the backends that answered: a load none answered (a

@@ -5,17 +5,9 @@
 //! concurrency filter do: the backends' latency with little queueing (the lowest window
 //! average of the last half minute) against their latency now. While loads take no longer
 //! than `tolerance` times that baseline, the limit grows by its square root each window; when
-//! they take longer, queueing has begun and the limit shrinks in proportion.
-//!
-//! An interactive load beyond the limit waits for a place, in order, for at most a quarter of
-//! its caller's remaining time (and 100 ms), if the wait it can expect — the loads waiting
-//! ahead of it, `limit` at a time, each holding its place for the recent average (Little's
-//! law) — is at most half of that. Otherwise it is refused at once (`RESOURCE_EXHAUSTED` at
-//! the edge), and then for a second no load waits: more is offered than the backends serve,
-//! the excess is refused on arrival, in microseconds, and a freed place goes to whoever asks
-//! first. So a burst of misses against backends that answer in milliseconds waits
-//! milliseconds and nobody is refused, while under overload goodput stays near what the
-//! backends serve and no read waits in a queue until its caller has given up.
+//! they take longer, queueing has begun and the limit shrinks in proportion. Work beyond the
+//! limit is refused at once (`RESOURCE_EXHAUSTED` at the edge) instead of queueing until every
+//! read in the queue times out: goodput stays near the maximum under any offered load.
 //!
 //! Cache hits never come here: only loads do. Bulk work (batches, warming, refresh ahead) may
 //! use only a share of the limit, so that it is shed before interactive reads are.
@@ -28,13 +20,9 @@ use std::{
     time::Duration,
 };
 
-use tokio::{sync::Notify, time::Instant};
+use tokio::time::Instant;
 
 use super::ResilienceSettings;
-
-mod gradient;
-
-use gradient::Window;
 
 /// Whose work a load is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,32 +54,28 @@ struct Inner {
     limit: AtomicUsize,
     shed: AtomicU64,
     window: Mutex<Window>,
-    /// Interactive loads waiting for a place now.
-    waiting: AtomicUsize,
-    /// Told when a place frees while loads wait.
-    freed: Notify,
-    /// How long a load holds its place, in microseconds (a moving average): how fast the
-    /// queue moves.
-    hold_us: AtomicU64,
-    /// Until when (microseconds from `epoch`) loads beyond the limit are refused at once:
-    /// set when one could not be placed in time, the sign of more offered than the backends
-    /// can serve.
-    overloaded_until_us: AtomicU64,
-    epoch: Instant,
 }
 
-/// After a load could not be placed in time, how long no load waits for a place: under
-/// overload the excess is refused on arrival, and places go to whoever asks first, so that
-/// none stays empty while a waiting load is woken.
-const OVERLOAD_HOLD: Duration = Duration::from_secs(1);
+/// A window closes after this long and this many loads, whichever comes later.
+const WINDOW_TIME: Duration = Duration::from_millis(100);
+const WINDOW_LOADS: u32 = 10;
+/// The baseline is the lowest window average over this many buckets of this long each.
+const BASELINE_BUCKETS: usize = 6;
+const BUCKET_TIME: Duration = Duration::from_secs(5);
+/// How much of each new limit estimate is taken: smooths the noise of single windows.
+const SMOOTHING: f64 = 0.2;
 
-/// The longest a load waits for a place, whatever its caller's deadline.
-const MAX_WAIT: Duration = Duration::from_millis(100);
-/// A load waits for a place at most this fraction (1/n) of its caller's remaining time.
-const WAIT_SHARE: u32 = 4;
-/// Loads waiting at once, at most: a bound on memory, far above what the wait's judgment
-/// lets in.
-const MAX_WAITING: usize = 10_000;
+#[derive(Debug)]
+struct Window {
+    limit: f64,
+    started: Instant,
+    loads: u32,
+    total: Duration,
+    most_in_flight: usize,
+    /// The lowest window average in each recent bucket; the current bucket last.
+    buckets: [Option<Duration>; BASELINE_BUCKETS],
+    bucket_started: Instant,
+}
 
 /// A load admitted; dropping it frees its place and tells the limit how long it took.
 #[derive(Debug)]
@@ -118,132 +102,40 @@ impl Admission {
                 in_flight: AtomicUsize::new(0),
                 limit: AtomicUsize::new(initial),
                 shed: AtomicU64::new(0),
-                window: Mutex::new(Window::new(initial, now)),
-                waiting: AtomicUsize::new(0),
-                freed: Notify::new(),
-                hold_us: AtomicU64::new(0),
-                overloaded_until_us: AtomicU64::new(0),
-                epoch: now,
+                window: Mutex::new(Window {
+                    limit: initial as f64,
+                    started: now,
+                    loads: 0,
+                    total: Duration::ZERO,
+                    most_in_flight: 0,
+                    buckets: [None; BASELINE_BUCKETS],
+                    bucket_started: now,
+                }),
             }),
         }
     }
 
     /// A place for one load of `priority`, at once, or [`Shed`].
     pub fn try_admit(&self, priority: Priority) -> Result<Permit, Shed> {
-        self.place(priority).ok_or_else(|| self.refuse())
-    }
-
-    /// A place for one load of `priority` whose caller waits until `deadline`: at once if
-    /// there is one, else (interactive loads only) after waiting in order while the expected
-    /// wait fits the caller's time; [`Shed`] otherwise.
-    pub async fn admit(
-        &self,
-        priority: Priority,
-        deadline: Option<Instant>,
-    ) -> Result<Permit, Shed> {
-        // First come, first placed: while loads wait, a newcomer waits behind them (unless
-        // overloaded, when nobody waits long and a place must not stay empty).
-        if (self.waiting() == 0 || self.overloaded())
-            && let Some(permit) = self.place(priority)
-        {
-            return Ok(permit);
-        }
-        let Some(patience) = self.patience(priority, deadline) else {
-            return Err(self.refuse());
-        };
-        let until = Instant::now() + patience;
-        let (_waiting, ahead) = Waiting::new(&self.inner);
-        // Alone in line, it may look for a place at once; behind others, only once told of
-        // one: a freed place goes to the load waiting longest (tokio's `Notify` wakes in
-        // order, and passes a wake-up on when its waiter has gone).
-        let mut may_look = ahead == 0;
-        loop {
-            let freed = self.inner.freed.notified();
-            tokio::pin!(freed);
-            // Told of any place freed from here on, before looking for one.
-            freed.as_mut().enable();
-            if may_look && let Some(permit) = self.place(priority) {
-                return Ok(permit);
-            }
-            if tokio::time::timeout_at(until, freed).await.is_err() {
-                // A last look: a place freed while no wake-up reached this load.
-                return self.place(priority).ok_or_else(|| {
-                    self.overload();
-                    self.refuse()
+        let limit = self.limit();
+        let allowed = self.allowed(priority, limit);
+        let admitted =
+            self.inner
+                .in_flight
+                .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                    (n < allowed).then_some(n + 1)
                 });
+        match admitted {
+            Ok(_) => Ok(Permit {
+                inner: self.inner.clone(),
+                started: Instant::now(),
+                sampled: true,
+                latency: None,
+            }),
+            Err(_) => {
+                self.inner.shed.fetch_add(1, Ordering::Relaxed);
+                Err(Shed { limit })
             }
-            may_look = true;
-        }
-    }
-
-    /// How long a load of `priority` beyond the limit may wait for a place; `None` when it is
-    /// refused at once: bulk work, a queue of [`MAX_WAITING`], or a wait expected
-    /// beyond its share of the caller's time.
-    fn patience(&self, priority: Priority, deadline: Option<Instant>) -> Option<Duration> {
-        if priority == Priority::Bulk || self.overloaded() {
-            return None;
-        }
-        let waiting = self.inner.waiting.load(Ordering::SeqCst);
-        if waiting >= MAX_WAITING {
-            return None;
-        }
-        let allowed = deadline
-            .map_or(MAX_WAIT, |d| {
-                d.saturating_duration_since(Instant::now()) / WAIT_SHARE
-            })
-            .min(MAX_WAIT);
-        // Little's law: the loads ahead leave `limit` at a time, each after holding its place
-        // for the recent average.
-        let hold = Duration::from_micros(self.inner.hold_us.load(Ordering::Relaxed));
-        let ahead = u32::try_from(waiting + 1).unwrap_or(u32::MAX);
-        let limit = u32::try_from(self.limit().max(1)).unwrap_or(u32::MAX);
-        let expected = hold.saturating_mul(ahead) / limit;
-        // Only a wait expected to take half the time allowed is begun, so that a load that
-        // waits is rarely refused at the end of it: under overload the queue stays short and
-        // the excess is refused on arrival, in microseconds.
-        let fits = !allowed.is_zero() && expected.saturating_mul(2) <= allowed;
-        if !fits {
-            self.overload();
-        }
-        fits.then_some(allowed)
-    }
-
-    /// Whether loads beyond the limit are refused at once now.
-    fn overloaded(&self) -> bool {
-        let until = self.inner.overloaded_until_us.load(Ordering::Relaxed);
-        until > 0 && micros(self.inner.epoch.elapsed()) < until
-    }
-
-    /// A load could not be placed in time: for [`OVERLOAD_HOLD`], none waits.
-    fn overload(&self) {
-        let until = micros(self.inner.epoch.elapsed() + OVERLOAD_HOLD);
-        self.inner
-            .overloaded_until_us
-            .store(until, Ordering::Relaxed);
-    }
-
-    /// A place for one load of `priority` if one is free now.
-    fn place(&self, priority: Priority) -> Option<Permit> {
-        let allowed = self.allowed(priority, self.limit());
-        let admitted = self
-            .inner
-            .in_flight
-            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
-                (n < allowed).then_some(n + 1)
-            });
-        admitted.ok().map(|_| Permit {
-            inner: self.inner.clone(),
-            started: Instant::now(),
-            sampled: true,
-            latency: None,
-        })
-    }
-
-    /// Counts a refusal.
-    fn refuse(&self) -> Shed {
-        self.inner.shed.fetch_add(1, Ordering::Relaxed);
-        Shed {
-            limit: self.limit(),
         }
     }
 
@@ -252,15 +144,15 @@ impl Admission {
         self.inner.limit.load(Ordering::Relaxed)
     }
 
-    /// [`Shed`] (counted) if a load of `priority` for a caller waiting until `deadline` would
-    /// be refused now: a cheap look before the work of setting one up. The load itself still
-    /// takes its permit.
-    pub fn check(&self, priority: Priority, deadline: Option<Instant>) -> Result<(), Shed> {
-        let free = self.in_flight() < self.allowed(priority, self.limit());
-        if free || self.patience(priority, deadline).is_some() {
+    /// [`Shed`] (counted) if a load of `priority` would be refused now: a cheap look before
+    /// the work of setting one up. The load itself still takes its permit.
+    pub fn check(&self, priority: Priority) -> Result<(), Shed> {
+        let limit = self.limit();
+        if self.in_flight() < self.allowed(priority, limit) {
             return Ok(());
         }
-        Err(self.refuse())
+        self.inner.shed.fetch_add(1, Ordering::Relaxed);
+        Err(Shed { limit })
     }
 
     fn allowed(&self, priority: Priority, limit: usize) -> usize {
@@ -278,32 +170,6 @@ impl Admission {
     /// Loads refused since start.
     pub fn shed(&self) -> u64 {
         self.inner.shed.load(Ordering::Relaxed)
-    }
-
-    /// Loads waiting for a place now.
-    pub fn waiting(&self) -> usize {
-        self.inner.waiting.load(Ordering::Relaxed)
-    }
-}
-
-fn micros(duration: Duration) -> u64 {
-    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
-}
-
-/// One load counted as waiting while this lives.
-struct Waiting<'a>(&'a Inner);
-
-impl<'a> Waiting<'a> {
-    /// Counted as waiting; with the number of loads waiting ahead of it.
-    fn new(inner: &'a Inner) -> (Self, usize) {
-        let ahead = inner.waiting.fetch_add(1, Ordering::SeqCst);
-        (Self(inner), ahead)
-    }
-}
-
-impl Drop for Waiting<'_> {
-    fn drop(&mut self) {
-        self.0.waiting.fetch_sub(1, Ordering::SeqCst);
     }
 }
 
@@ -325,39 +191,61 @@ impl Permit {
 
 impl Drop for Permit {
     fn drop(&mut self) {
-        let in_flight = self.inner.in_flight.fetch_sub(1, Ordering::SeqCst);
-        // A load that starts waiting after this look finds the place free itself.
-        if self.inner.waiting.load(Ordering::SeqCst) > 0 {
-            self.inner.freed.notify_one();
-        }
-        let now = Instant::now();
-        let held = micros(now - self.started);
-        let _ = self
-            .inner
-            .hold_us
-            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |average| {
-                // An eighth of each new sample: a moving average over the last few dozen.
-                Some(if average == 0 {
-                    held
-                } else {
-                    average - average / 8 + held / 8
-                })
-            });
+        let in_flight = self.inner.in_flight.fetch_sub(1, Ordering::AcqRel);
         if !self.sampled {
             return;
         }
-        let latency = self.latency.unwrap_or(now - self.started);
+        let now = Instant::now();
         let mut window = self.inner.window.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(limit) = window.record(latency, in_flight, now, &self.inner.settings) {
-            self.inner.limit.store(limit, Ordering::Relaxed);
+        window.loads += 1;
+        window.total += self.latency.unwrap_or(now - self.started);
+        window.most_in_flight = window.most_in_flight.max(in_flight);
+        if window.loads < WINDOW_LOADS || now - window.started < WINDOW_TIME {
+            return;
         }
+        let limit = window.close(now, &self.inner.settings);
+        self.inner.limit.store(limit, Ordering::Relaxed);
+    }
+}
+
+impl Window {
+    /// Ends this window at `now`: the baseline and the limit are estimated again from it.
+    /// Returns the new limit.
+    fn close(&mut self, now: Instant, settings: &ResilienceSettings) -> usize {
+        let average = self.total / self.loads;
+        let (most_in_flight, limit) = (self.most_in_flight, self.limit);
+        (self.started, self.loads, self.total, self.most_in_flight) = (now, 0, Duration::ZERO, 0);
+        if now - self.bucket_started >= BUCKET_TIME {
+            self.buckets.rotate_left(1);
+            self.buckets[BASELINE_BUCKETS - 1] = None;
+            self.bucket_started = now;
+        }
+        let current = &mut self.buckets[BASELINE_BUCKETS - 1];
+        *current = Some(current.map_or(average, |lowest| lowest.min(average)));
+        let baseline = self
+            .buckets
+            .iter()
+            .flatten()
+            .min()
+            .copied()
+            .unwrap_or(average);
+        // Loads too few to fill half the limit say nothing about a higher one.
+        let gradient = (settings.latency_tolerance * baseline.as_secs_f64()
+            / average.as_secs_f64().max(1e-9))
+        .clamp(0.5, 1.0);
+        if gradient >= 1.0 && (most_in_flight as f64) < limit / 2.0 {
+            return limit.round() as usize;
+        }
+        let estimate = limit * gradient + limit.sqrt();
+        let min = settings.min_concurrency as f64;
+        let max = settings.max_concurrency.max(settings.min_concurrency) as f64;
+        self.limit = (limit * (1.0 - SMOOTHING) + estimate * SMOOTHING).clamp(min, max);
+        self.limit.round() as usize
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use futures::FutureExt;
-
     use super::*;
 
     fn admission(initial: usize) -> Admission {
@@ -402,127 +290,6 @@ mod tests {
         drop(held);
         assert_eq!(admission.in_flight(), 0);
         assert!(admission.try_admit(Priority::Interactive).is_ok());
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn beyond_the_limit_a_load_waits_for_a_place_while_the_wait_fits_its_callers_time() {
-        let admission = admission(2);
-        let mut held: Vec<_> = (0..2)
-            .map(|_| {
-                admission
-                    .try_admit(Priority::Interactive)
-                    .expect("admitted")
-            })
-            .collect();
-        let deadline = Instant::now() + Duration::from_secs(1);
-        let waiter = tokio::spawn({
-            let admission = admission.clone();
-            async move { admission.admit(Priority::Interactive, Some(deadline)).await }
-        });
-        tokio::time::advance(Duration::from_millis(10)).await;
-        assert_eq!(admission.waiting(), 1);
-        assert!(!waiter.is_finished());
-        held.pop();
-        let placed = waiter.await.unwrap().expect("placed once a load ended");
-        assert_eq!((admission.shed(), admission.waiting()), (0, 0));
-        assert_eq!(admission.in_flight(), 2);
-        drop((held, placed));
-        assert_eq!(admission.in_flight(), 0);
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_newcomer_waits_behind_the_loads_already_waiting() {
-        let admission = admission(2);
-        let mut held: Vec<_> = (0..2)
-            .map(|_| {
-                admission
-                    .try_admit(Priority::Interactive)
-                    .expect("admitted")
-            })
-            .collect();
-        let deadline = Some(Instant::now() + Duration::from_secs(1));
-        let first = tokio::spawn({
-            let admission = admission.clone();
-            async move { admission.admit(Priority::Interactive, deadline).await }
-        });
-        tokio::time::advance(Duration::from_millis(1)).await;
-        assert_eq!(admission.waiting(), 1);
-        // A place frees; before the one waiting takes it, another load arrives: it does not
-        // take the place, it waits.
-        held.pop();
-        let newcomer = admission
-            .admit(Priority::Interactive, deadline)
-            .now_or_never();
-        assert!(
-            newcomer.is_none(),
-            "the newcomer was placed ahead of the load waiting"
-        );
-        let placed = first.await.unwrap().expect("the first in line is placed");
-        assert_eq!(admission.in_flight(), 2);
-        drop((held, placed));
-    }
-
-    /// Two loads at a time, each taking 100 ms: a place comes free every 50 ms or so.
-    async fn busy() -> (Admission, Vec<Permit>) {
-        let admission = admission(2);
-        for _ in 0..5 {
-            loads(&admission, 2, Duration::from_millis(100)).await;
-        }
-        assert_eq!(admission.limit(), 2);
-        let held = (0..2)
-            .map(|_| {
-                admission
-                    .try_admit(Priority::Interactive)
-                    .expect("admitted")
-            })
-            .collect();
-        (admission, held)
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_load_that_cannot_be_placed_in_time_is_refused_and_then_none_waits_for_a_while() {
-        let (admission, mut held) = busy().await;
-        let now = Instant::now();
-        // Bulk work never waits.
-        let bulk = admission.admit(Priority::Bulk, Some(now + Duration::from_secs(10)));
-        assert!(matches!(bulk.now_or_never(), Some(Err(Shed { .. }))));
-        assert!(!admission.overloaded());
-        // An eighth of 200 ms is less than the 50 ms expected: refused at once.
-        let short = admission.admit(
-            Priority::Interactive,
-            Some(now + Duration::from_millis(200)),
-        );
-        assert!(matches!(short.now_or_never(), Some(Err(Shed { .. }))));
-        // More is asked than can be served: for a second, no load waits, however patient.
-        let patient = admission.admit(Priority::Interactive, Some(now + Duration::from_secs(10)));
-        assert!(matches!(patient.now_or_never(), Some(Err(Shed { .. }))));
-        tokio::time::advance(OVERLOAD_HOLD).await;
-        let deadline = Some(Instant::now() + Duration::from_secs(10));
-        let waiter = tokio::spawn({
-            let admission = admission.clone();
-            async move { admission.admit(Priority::Interactive, deadline).await }
-        });
-        tokio::time::advance(Duration::from_millis(10)).await;
-        assert_eq!(admission.waiting(), 1);
-        held.pop();
-        let placed = waiter.await.unwrap().expect("placed once a load ended");
-        assert_eq!((admission.shed(), admission.waiting()), (3, 0));
-        drop((held, placed));
-    }
-
-    #[tokio::test(start_paused = true)]
-    async fn a_load_waits_no_longer_than_its_share_and_then_is_refused() {
-        let (admission, held) = busy().await;
-        let patient = admission.admit(
-            Priority::Interactive,
-            Some(Instant::now() + Duration::from_secs(10)),
-        );
-        let waited = Instant::now();
-        assert!(patient.await.is_err());
-        assert_eq!(waited.elapsed(), MAX_WAIT);
-        assert_eq!((admission.shed(), admission.waiting()), (1, 0));
-        assert!(admission.overloaded());
-        drop(held);
     }
 
     #[tokio::test(start_paused = true)]

@@ -54,7 +54,7 @@ impl Profiles {
         priority: Priority,
     ) -> Result<Served, ProfileError> {
         // Refused before it queues for its turn, if it would be refused then.
-        self.inner.fanout.admission().check(priority, deadline)?;
+        self.inner.fanout.admission().check(priority)?;
         let turns = self.inner.bypasses.join((customer, needed));
         let ticket = {
             let mut issued = turns.issued.lock().unwrap_or_else(|e| e.into_inner());

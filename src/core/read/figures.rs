@@ -43,8 +43,6 @@ pub struct AdmissionFigures {
     pub limit: usize,
     /// Backend loads running now.
     pub in_flight: usize,
-    /// Loads waiting for a place now.
-    pub waiting: usize,
     /// Loads refused since start.
     pub shed: u64,
 }
@@ -68,7 +66,6 @@ impl Profiles {
             admission: AdmissionFigures {
                 limit: admission.limit(),
                 in_flight: admission.in_flight(),
-                waiting: admission.waiting(),
                 shed: admission.shed(),
             },
             retries: fanout.retries(),

@@ -172,7 +172,7 @@ const COUNTERS: [Figure<Figures, u64>; 19] = [
 ];
 
 /// The read path's gauges.
-const GAUGES: [Figure<Figures, f64>; 9] = [
+const GAUGES: [Figure<Figures, f64>; 8] = [
     ("c360_cache_entries", "Entries in L1.", |f| f.entries as f64),
     ("c360_cache_bytes", "Bytes held by L1.", |f| f.bytes as f64),
     (
@@ -199,11 +199,6 @@ const GAUGES: [Figure<Figures, f64>; 9] = [
         "c360_admission_in_flight",
         "Backend loads running now.",
         |f| f.admission.in_flight as f64,
-    ),
-    (
-        "c360_admission_waiting",
-        "Backend loads waiting for a place under the limit now.",
-        |f| f.admission.waiting as f64,
     ),
     ("c360_watch_streams", "Watch streams open.", |f| {
         f.watchers as f64
