@@ -664,13 +664,21 @@ async fn watch(
     app: &TestApp,
     token: &str,
 ) -> Result<tonic::Streaming<pb::CustomerProfile>, tonic::Status> {
+    watch_with(app, &Credentials::Bearer(token)).await
+}
+
+/// A watch of customer 3 opened with `credentials`, its first message (the profile) read.
+pub(crate) async fn watch_with(
+    app: &TestApp,
+    credentials: &Credentials<'_>,
+) -> Result<tonic::Streaming<pb::CustomerProfile>, tonic::Status> {
     let request = pb::WatchCustomerProfileRequest {
         customer_id: "3".into(),
         read_mask: None,
     };
     let mut client = app.customers.clone();
     let mut stream = client
-        .watch_customer_profile(with(request, &Credentials::Bearer(token)))
+        .watch_customer_profile(with(request, credentials))
         .await?
         .into_inner();
     let first = stream.message().await?;

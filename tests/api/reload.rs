@@ -9,7 +9,7 @@ use c360_proto as pb;
 use tonic::Code;
 
 use crate::{
-    auth::{Credentials, SECRET, SERVICE_KEY, profile_code, token_for, with},
+    auth::{Credentials, SECRET, SERVICE_KEY, profile_code, token_for, watch_with},
     helpers::{Backend, TestApp, TestDatabase, eventually, serve, settings_for},
 };
 
@@ -67,21 +67,9 @@ async fn until_answered(app: &TestApp, credentials: &Credentials<'_>, code: Code
 }
 
 async fn watch_with_key(app: &TestApp, key: &str) -> tonic::Streaming<pb::CustomerProfile> {
-    let request = pb::WatchCustomerProfileRequest {
-        customer_id: "3".into(),
-        read_mask: None,
-    };
-    let mut client = app.customers.clone();
-    let mut stream = client
-        .watch_customer_profile(with(request, &Credentials::ApiKey(key)))
+    watch_with(app, &Credentials::ApiKey(key))
         .await
-        .expect("a watch")
-        .into_inner();
-    assert!(
-        stream.message().await.unwrap().is_some(),
-        "the profile first"
-    );
-    stream
+        .expect("a watch, the profile first")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

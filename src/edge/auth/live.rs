@@ -30,9 +30,15 @@ impl LiveAuth {
         }
     }
 
-    /// The authenticator in service now: one call is checked by it alone.
+    /// The authenticator in service now, kept: for what outlives a call or awaits.
     pub fn current(&self) -> Arc<Authenticator> {
         self.current.load_full()
+    }
+
+    /// The authenticator in service now, for one call checked at once: no reference count
+    /// taken (the path every call takes); not to be held across an await.
+    pub fn for_call(&self) -> arc_swap::Guard<Arc<Authenticator>> {
+        self.current.load()
     }
 
     /// Puts `next` in service, for every call from now on; streams open check their
@@ -44,11 +50,6 @@ impl LiveAuth {
         }
         self.current.store(Arc::new(next));
         self.replaced.send_modify(|count| *count += 1);
-    }
-
-    /// How many times the authenticator was replaced.
-    pub fn replacements(&self) -> u64 {
-        *self.replaced.borrow()
     }
 
     /// The credential of `headers`, presented for `rpc` (`Service/Method`), to check again
@@ -141,7 +142,7 @@ mod tests {
             .unwrap();
         assert_eq!(why, AuthError::Invalid("unknown API key"));
         assert!(!b.is_finished());
-        assert_eq!(live.replacements(), 2);
+        assert_eq!(*live.replaced.borrow(), 2, "replacements");
         assert!(live.current().authenticate(&key("key-a")).is_err());
     }
 }

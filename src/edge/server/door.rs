@@ -108,7 +108,7 @@ where
 
     fn call(&mut self, mut request: Request<B>) -> Self::Future {
         if let Some(live) = &self.auth
-            && let Err(status) = admit(&live.current(), &mut request)
+            && let Err(status) = admit(&live.for_call(), &mut request)
         {
             tracing::debug!(code = ?status.code(), "call refused at the door");
             if let Some(call) = request.extensions().get::<CallContext>() {
