@@ -13,6 +13,7 @@ use std::hint::black_box;
 
 use c360::{
     app::App,
+    core::cache::CachedProfile,
     core::entry::{EncodedProfile, ServedFrom},
     core::fanout::Priority,
     core::profile::{Assembly, Collected, assemble, collect, enrich_orders},
@@ -60,15 +61,19 @@ fn benches(c: &mut Criterion) {
     let Collected::Answers(answers) = collect(customer, outcomes.clone()) else {
         panic!("answers");
     };
-    c.bench_function("pack: the backends' answers, kept for re-enrichment", |b| {
-        b.iter(|| black_box(answers.pack()))
-    });
-    let packed = answers.pack().unwrap();
+    let now = Utc::now();
+    let entry = CachedProfile::new(
+        EncodedProfile::encode(&answers.clone().into_profile(&catalog, now), now),
+        tokio::time::Instant::now(),
+        now,
+        catalog.fingerprint(),
+        answers.unshown(),
+    );
     c.bench_function(
-        "re-enrich: unpack, enrich from a new catalog, encode",
+        "re-enrich: the answers read back from the entry, enriched from a new catalog, encoded",
         |b| {
             b.iter(|| {
-                let answers = packed.unpack(customer, answers.sources()).unwrap();
+                let answers = entry.answers().unwrap();
                 let now = Utc::now();
                 black_box(EncodedProfile::encode(
                     &answers.into_profile(&catalog, now),

@@ -49,7 +49,8 @@
 //!   generation and the L2 epoch; `l2/fill.rs` its fills), the change-feed follower and the
 //!   invalidation bus.
 //! - [`core::entry`]: the cache entry format: a profile pre-encoded section by section.
-//! - [`core::convert`]: domain types to protobuf, for the entry format and the edge.
+//! - [`core::convert`]: domain types to protobuf, for the entry format and the edge, and back
+//!   ([`core::convert::back`]) for what a cached profile shows.
 //! - [`core::profile`]: the merged profile: merge, enrichment from the catalog, insights.
 //! - [`core::fanout`]: asks the backends; every read through its backend's stack (deadline,
 //!   breaker, counted, hedge, faults), every load admitted and retried within a budget.
@@ -73,16 +74,18 @@
 //! - [`core::fanout::Outcome`]: one backend's answer for one load, or why there is none;
 //!   [`core::fanout::Gathered`] is a load's outcomes, with when they were read.
 //! - [`core::profile::Answers`]: what the backends answered, sorted, before the catalog adds
-//!   anything; [`core::profile::PackedAnswers`], the same packed small, kept in a cached entry
-//!   so that a catalog change can be applied again without asking the backends.
+//!   anything. A cached entry keeps no copy of them: it reads them back from the sections it
+//!   shows ([`core::convert::back`]) with the few it does not ([`core::profile::Unshown`], the
+//!   orders' totals), so that a catalog change can be applied again without asking the
+//!   backends.
 //! - [`core::profile::Profile`]: the merged profile in the domain's types, enriched and with
 //!   its insights; made on every load, never cached as it is.
 //! - [`core::entry::EncodedProfile`]: a profile's sections encoded as the wire's bytes, with
 //!   the backends' reports: what every cache holds and every answer is cut from.
 //! - [`core::entry::L2Entry`]: what L2 holds: an `EncodedProfile`, when it was read, the
-//!   catalog it was enriched from, and the packed answers.
+//!   catalog it was enriched from, and the answers' unshown totals.
 //! - [`core::cache::CachedProfile`]: an L1 entry: an `EncodedProfile` with its age, its
-//!   catalog, its packed answers, and the claim of its refresh ahead.
+//!   catalog, the answers' unshown totals, and the claim of its refresh ahead.
 //! - [`core::read::Served`]: one read's answer: the cached profile and where it came from.
 //! - `c360_proto::WireProfile`: the answer's bytes, as the transport writes them (a cached
 //!   body shared, not copied); `c360_proto::CustomerProfile` is the same message decoded, as

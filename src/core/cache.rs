@@ -39,7 +39,7 @@ pub use stats::{CacheCounts, CacheStats, FeedSnapshot, FeedStats};
 
 use crate::{
     core::entry::{EncodedProfile, L2Entry},
-    core::profile::PackedAnswers,
+    core::profile::{Answers, Unshown},
     core::vocab::{CustomerId, SourceSet, Timestamp},
 };
 
@@ -65,9 +65,10 @@ pub struct CachedProfile {
     pub loaded_wall: Timestamp,
     /// The fingerprint of the catalog it was enriched from.
     catalog: u64,
-    /// What the backends answered, packed: enough to enrich the entry again from a new
-    /// catalog without asking them.
-    answers: Option<PackedAnswers>,
+    /// What the backends answered that the profile does not show, when its filler knew:
+    /// with the profile, enough to enrich the entry again from a new catalog without asking
+    /// them.
+    unshown: Option<Unshown>,
     /// The backends it holds the answers of.
     asked: SourceSet,
     /// Every backend it asked answered.
@@ -78,26 +79,23 @@ pub struct CachedProfile {
     refreshing: AtomicBool,
 }
 
-/// Bytes an entry costs beyond its encoded sections: the struct, the key and moka's own
-/// bookkeeping, measured rather than guessed in BENCHMARKS.md.
-const ENTRY_OVERHEAD: usize = 640;
-/// Bytes packed answers cost beyond their length: the allocation's own.
-const ANSWERS_OVERHEAD: usize = 16;
+/// Bytes an entry costs beyond its encoded sections: the struct, the key, moka's own
+/// bookkeeping and the allocator's rounding (jemalloc's, the binary's allocator), measured
+/// rather than guessed (`cargo bench --bench cache_model`, BENCHMARKS.md "Memory").
+const ENTRY_OVERHEAD: usize = 800;
 
 impl CachedProfile {
     /// Wraps a profile read from the backends at `loaded_at` (`loaded_wall` on the wall
-    /// clock), enriched from the catalog whose fingerprint is `catalog`, with the `answers` it
-    /// was made of when they are at hand.
+    /// clock), enriched from the catalog whose fingerprint is `catalog`, with what its
+    /// backends answered that it does not show, when known.
     pub fn new(
         encoded: EncodedProfile,
         loaded_at: Instant,
         loaded_wall: Timestamp,
         catalog: u64,
-        answers: Option<PackedAnswers>,
+        unshown: Option<Unshown>,
     ) -> Arc<Self> {
-        let answers_weight = answers.as_ref().map_or(0, |a| a.len() + ANSWERS_OVERHEAD);
-        let weight = u32::try_from(encoded.encoded_len() + answers_weight + ENTRY_OVERHEAD)
-            .unwrap_or(u32::MAX);
+        let weight = u32::try_from(encoded.encoded_len() + ENTRY_OVERHEAD).unwrap_or(u32::MAX);
         let sources = encoded.sources();
         let (asked, complete) = (sources.asked(), sources.is_complete());
         let stale = sources.has_stale();
@@ -109,7 +107,7 @@ impl CachedProfile {
             loaded_at,
             loaded_wall,
             catalog,
-            answers,
+            unshown,
             weight,
             refreshing: AtomicBool::new(false),
         })
@@ -126,7 +124,7 @@ impl CachedProfile {
             now.checked_sub(age).unwrap_or(now),
             entry.loaded_at,
             entry.catalog,
-            entry.answers,
+            entry.unshown,
         )
     }
 
@@ -135,9 +133,14 @@ impl CachedProfile {
         self.catalog
     }
 
-    /// What the backends answered, packed, if this replica read them itself.
-    pub fn answers(&self) -> Option<&PackedAnswers> {
-        self.answers.as_ref()
+    /// What the backends answered that the profile does not show, if known.
+    pub fn unshown(&self) -> Option<Unshown> {
+        self.unshown
+    }
+
+    /// What the backends answered, read back from the profile ([`EncodedProfile::answers`]).
+    pub fn answers(&self) -> Option<Answers> {
+        self.encoded.answers(self.unshown)
     }
 
     /// How old the data is.

@@ -1,6 +1,10 @@
-//! Domain types to their protobuf form, in one place, and back for the little that travels
-//! both ways (source reports, through L2). The cache entry format encodes profile sections
-//! with these; the edge answers lookups, the catalog and the figures with them.
+//! Domain types to their protobuf form, in one place, and back for what travels both ways:
+//! source reports (through L2) and the backends' records a cached profile shows ([`back`]),
+//! read again when the catalog changes. The cache entry format encodes profile sections with
+//! these; the edge answers lookups, the catalog and the figures with them.
+
+pub mod back;
+mod enums;
 
 use std::time::Duration;
 
@@ -46,25 +50,14 @@ impl From<vocab::Money> for pb::Money {
 
 impl From<&records::Identity> for pb::Identity {
     fn from(identity: &records::Identity) -> Self {
-        use records::{ContactChannel as C, Tier as T};
         Self {
             first_name: identity.first_name.clone(),
             last_name: identity.last_name.clone(),
             email: identity.email.clone(),
             phone: identity.phone.clone(),
-            tier: match identity.tier {
-                T::Standard => pb::CustomerTier::Standard,
-                T::Silver => pb::CustomerTier::Silver,
-                T::Gold => pb::CustomerTier::Gold,
-                T::Platinum => pb::CustomerTier::Platinum,
-            } as i32,
+            tier: pb::CustomerTier::from(identity.tier) as i32,
             loyalty_points: identity.loyalty_points,
-            preferred_channel: match identity.preferred_channel {
-                C::Email => pb::ContactChannel::Email,
-                C::Phone => pb::ContactChannel::Phone,
-                C::Sms => pb::ContactChannel::Sms,
-                C::Chat => pb::ContactChannel::Chat,
-            } as i32,
+            preferred_channel: pb::ContactChannel::from(identity.preferred_channel) as i32,
             customer_since: Some(timestamp(identity.customer_since)),
         }
     }
@@ -72,18 +65,11 @@ impl From<&records::Identity> for pb::Identity {
 
 impl From<&records::Billing> for pb::Billing {
     fn from(billing: &records::Billing) -> Self {
-        use records::InvoiceStatus as S;
         let invoice = |i: &records::Invoice| pb::Invoice {
             invoice_id: id(i.id),
             order_id: i.order_id.map(id).unwrap_or_default(),
             amount: Some(i.amount.into()),
-            status: match i.status {
-                S::Open => pb::InvoiceStatus::Open,
-                S::Paid => pb::InvoiceStatus::Paid,
-                S::Overdue => pb::InvoiceStatus::Overdue,
-                S::PaymentFailed => pb::InvoiceStatus::PaymentFailed,
-                S::Refunded => pb::InvoiceStatus::Refunded,
-            } as i32,
+            status: pb::InvoiceStatus::from(i.status) as i32,
             issued_at: Some(timestamp(i.issued_at)),
             due_at: Some(timestamp(i.due_at)),
             paid_at: i.paid_at.map(timestamp),
@@ -141,15 +127,9 @@ impl From<&reference::ReturnEligibility> for pb::ReturnEligibility {
 
 impl From<&profile::Order> for pb::Order {
     fn from(order: &profile::Order) -> Self {
-        use records::OrderStatus as S;
         Self {
             order_id: id(order.id),
-            status: match order.status {
-                S::Placed => pb::OrderStatus::Placed,
-                S::Shipped => pb::OrderStatus::Shipped,
-                S::Delivered => pb::OrderStatus::Delivered,
-                S::Cancelled => pb::OrderStatus::Cancelled,
-            } as i32,
+            status: pb::OrderStatus::from(order.status) as i32,
             placed_at: Some(timestamp(order.placed_at)),
             total: Some(order.total.into()),
             lines: order
@@ -172,19 +152,12 @@ impl From<&profile::Order> for pb::Order {
 
 /// A parcel on the wire, its delay computed at `now`.
 pub fn shipment(s: &records::Shipment, now: Timestamp) -> pb::Shipment {
-    use records::ShipmentStatus as S;
     pb::Shipment {
         shipment_id: id(s.id),
         order_id: id(s.order_id),
         carrier: s.carrier.clone(),
         tracking_number: s.tracking_number.clone(),
-        status: match s.status {
-            S::LabelCreated => pb::ShipmentStatus::LabelCreated,
-            S::InTransit => pb::ShipmentStatus::InTransit,
-            S::OutForDelivery => pb::ShipmentStatus::OutForDelivery,
-            S::Delivered => pb::ShipmentStatus::Delivered,
-            S::Exception => pb::ShipmentStatus::Exception,
-        } as i32,
+        status: pb::ShipmentStatus::from(s.status) as i32,
         promised_at: Some(timestamp(s.promised_at)),
         shipped_at: s.shipped_at.map(timestamp),
         delivered_at: s.delivered_at.map(timestamp),
@@ -194,22 +167,11 @@ pub fn shipment(s: &records::Shipment, now: Timestamp) -> pb::Shipment {
 
 impl From<&records::Interaction> for pb::Interaction {
     fn from(i: &records::Interaction) -> Self {
-        use records::{InteractionChannel as C, InteractionStatus as S};
         Self {
             interaction_id: id(i.id),
-            channel: match i.channel {
-                C::Ticket => pb::InteractionChannel::Ticket,
-                C::Chat => pb::InteractionChannel::Chat,
-                C::Call => pb::InteractionChannel::Call,
-                C::Email => pb::InteractionChannel::Email,
-            } as i32,
+            channel: pb::InteractionChannel::from(i.channel) as i32,
             subject: i.subject.clone(),
-            status: match i.status {
-                S::Open => pb::InteractionStatus::Open,
-                S::Pending => pb::InteractionStatus::Pending,
-                S::Resolved => pb::InteractionStatus::Resolved,
-                S::Closed => pb::InteractionStatus::Closed,
-            } as i32,
+            status: pb::InteractionStatus::from(i.status) as i32,
             csat: i.csat.map(i32::from).unwrap_or_default(),
             created_at: Some(timestamp(i.created_at)),
             updated_at: Some(timestamp(i.updated_at)),

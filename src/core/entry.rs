@@ -8,9 +8,11 @@
 //! backends' reports. The rules that change an entry (an older copy standing in for a failed
 //! backend, everything served stale) are applied to the reports and to whole sections, never
 //! by decoding a section; the insights' `complete` flag follows from the reports whenever an
-//! entry is laid out.
+//! entry is laid out. Sections are decoded only to read them back into the answers they were
+//! made of, when the catalog changes (`entry/shown.rs`).
 
 mod chunks;
+mod shown;
 mod stored;
 
 use std::time::Duration;

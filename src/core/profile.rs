@@ -8,7 +8,7 @@ mod merge;
 
 pub use enrich::enrich_orders;
 pub use insights::derive_insights;
-pub use merge::{Answers, Assembly, Collected, PackedAnswers, assemble, collect};
+pub use merge::{Answers, Assembly, Collected, Unshown, assemble, collect};
 
 use crate::{
     core::records::{Billing, Identity, Interaction, LineRecord, OrderStatus, Shipment},

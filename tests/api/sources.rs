@@ -1,7 +1,14 @@
 //! The sources' statements: Postgres reads each backend's part of a customer in one statement
 //! (issue 25), SQLite in the several it always has; both must answer the same.
 
+use std::time::Duration;
+
 use c360::core::{
+    cache::CachedProfile,
+    entry::EncodedProfile,
+    fanout::Outcome,
+    profile::{Collected, collect},
+    reference::CatalogSnapshot,
     sources::{BillingSource, CrmSource, FulfilmentSource, OrdersSource, Source, SourceData},
     vocab::CustomerId,
 };
@@ -45,6 +52,43 @@ async fn postgres_one_statement_per_source_answers_as_the_separate_statements_do
     assert_eq!(compared, 4 * (CUSTOMERS as usize + 1));
     // Most answers carry rows: the comparison is not of empty lists.
     assert!(nonempty > compared / 2, "{nonempty} of {compared}");
+}
+
+/// A cached entry keeps no copy of its backends' answers: it gives them back from the profile
+/// it shows (with the order totals it keeps), for a catalog change to be applied again. For
+/// every seeded customer, what it gives back is what the backends answered, field for field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_seeded_customer_s_entry_gives_back_the_answers_it_was_made_of() {
+    let db = TestDatabase::seeded(Backend::Sqlite).await;
+    let sources = sources(&db.connect_or_create().await);
+    let catalog = CatalogSnapshot::default();
+    let mut given_back = 0;
+    for id in (1..=CUSTOMERS as i64).filter_map(CustomerId::new) {
+        let mut outcomes = Vec::new();
+        for source in &sources {
+            outcomes.push(Outcome {
+                kind: source.kind(),
+                result: Ok(source.fetch(id).await.unwrap()),
+                fetched_at: chrono::Utc::now(),
+                latency: Duration::from_millis(1),
+            });
+        }
+        let Collected::Answers(answers) = collect(id, outcomes) else {
+            continue;
+        };
+        let now = chrono::Utc::now();
+        let profile = answers.clone().into_profile(&catalog, now);
+        let entry = CachedProfile::new(
+            EncodedProfile::encode(&profile, now),
+            tokio::time::Instant::now(),
+            now,
+            0,
+            answers.unshown(),
+        );
+        assert_eq!(entry.answers().as_ref(), Some(&*answers), "customer {id}");
+        given_back += 1;
+    }
+    assert!(given_back > CUSTOMERS / 2, "{given_back} of {CUSTOMERS}");
 }
 
 /// Whether an answer holds more than a customer's bare existence: invoices, orders with

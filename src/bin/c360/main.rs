@@ -14,6 +14,12 @@ use clap::Parser;
 
 use self::cli::{Cli, Command};
 
+/// jemalloc rather than glibc's allocator: its size classes keep long-lived cache entries
+/// apart from the buffers every load frees, which under glibc left 30-40 % more resident per
+/// cached profile (README "Memory, by design"; BENCHMARKS.md "Memory").
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -264,7 +264,7 @@ impl RedisCache {
     }
 
     /// The cached profile of `customer`, if it was enriched from the catalog whose fingerprint
-    /// is `catalog` or carries the answers to enrich it again.
+    /// is `catalog` or can be enriched again.
     pub async fn get(&self, customer: CustomerId, catalog: u64) -> Option<L2Entry> {
         // The entry with the generation and epoch it must have been filled under, in one
         // round trip. (A missing epoch binds to nothing: no fill wrote under it.)
@@ -305,7 +305,7 @@ impl RedisCache {
                     bump(&self.stats.count.l2_misses);
                     return None;
                 }
-                if entry.catalog != catalog && entry.answers.is_none() {
+                if entry.catalog != catalog && !entry.can_be_enriched_again() {
                     // Enriched from another catalog, and nothing to enrich it again from.
                     bump(&self.stats.count.l2_misses);
                     return None;

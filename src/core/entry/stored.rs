@@ -1,8 +1,10 @@
 //! The bytes L2 stores for an entry: when its backends were read and the fingerprint of the
 //! catalog its orders were enriched from, then the profile's fields — the customer id, each
 //! section (the insights without their `complete` flag, which the reports decide), and every
-//! backend's report — and, under a field number of L2's own, the backends' answers packed, so
-//! that a replica can enrich the entry again from a new catalog without asking them.
+//! backend's report — and, under a field number of L2's own, what the backends answered that
+//! the profile does not show (the orders' totals), so that a replica can enrich the entry again
+//! from a new catalog without asking them. Fields numbered from 1000 that this version does not
+//! know are skipped: the packed answers older versions wrote, and whatever newer ones add.
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use c360_proto as pb;
@@ -18,12 +20,15 @@ use super::{
 };
 use crate::{
     core::convert,
-    core::profile::PackedAnswers,
+    core::profile::Unshown,
     core::vocab::{Section, SourceKind, SourceReports, Timestamp},
 };
 
-/// The packed answers' field: far from `CustomerProfile`'s own.
-const ANSWERS_FIELD: u32 = 1000;
+/// L2's own fields start here: far from `CustomerProfile`'s own.
+const OWN_FIELDS: u32 = 1000;
+/// What the backends answered that the profile does not show. (1000 held the backends' whole
+/// answers, packed, until entries read them back from the profile.)
+const UNSHOWN_FIELD: u32 = 1001;
 
 /// An entry as L2 holds it.
 #[derive(Debug)]
@@ -34,8 +39,16 @@ pub struct L2Entry {
     pub loaded_at: Timestamp,
     /// The fingerprint of the catalog it was enriched from.
     pub catalog: u64,
-    /// What the backends answered, packed, if the filler had it.
-    pub answers: Option<PackedAnswers>,
+    /// What the backends answered that the profile does not show, if the filler knew.
+    pub unshown: Option<Unshown>,
+}
+
+impl L2Entry {
+    /// Whether a catalog change can be applied to it without asking the backends: it has no
+    /// orders, or its filler kept what the backends answered that it does not show.
+    pub fn can_be_enriched_again(&self) -> bool {
+        self.unshown.is_some() || !self.profile.has(Section::Orders)
+    }
 }
 
 /// Why bytes from L2 could not be read back.
@@ -45,13 +58,9 @@ pub struct DecodeError(String);
 
 impl EncodedProfile {
     /// The bytes L2 stores for this entry, read from the backends at `loaded_at` and enriched
-    /// from the catalog whose fingerprint is `catalog` (with the `answers` it was made of).
-    pub fn to_l2(
-        &self,
-        loaded_at: Timestamp,
-        catalog: u64,
-        answers: Option<&PackedAnswers>,
-    ) -> Bytes {
+    /// from the catalog whose fingerprint is `catalog` (with what its backends answered that
+    /// it does not show, if known).
+    pub fn to_l2(&self, loaded_at: Timestamp, catalog: u64, unshown: Option<Unshown>) -> Bytes {
         let mut out = BytesMut::with_capacity(self.encoded_len() + 160);
         out.put_i64(loaded_at.timestamp_micros());
         out.put_u64(catalog);
@@ -68,10 +77,8 @@ impl EncodedProfile {
             let report = convert::source_report(kind, self.sources[kind]);
             encoding::message::encode(SOURCES_FIELD, &report, &mut out);
         }
-        if let Some(answers) = answers {
-            encoding::encode_key(ANSWERS_FIELD, WireType::LengthDelimited, &mut out);
-            encoding::encode_varint(answers.len() as u64, &mut out);
-            out.put_slice(answers.as_bytes());
+        if let Some(unshown) = unshown {
+            encoding::bytes::encode(UNSHOWN_FIELD, &unshown.to_bytes(), &mut out);
         }
         out.freeze()
     }
@@ -88,7 +95,7 @@ impl EncodedProfile {
         let mut customer = None;
         let mut parts: Parts = Default::default();
         let mut sources = SourceReports::skipped();
-        let mut answers = None;
+        let mut unshown = None;
         while bytes.has_remaining() {
             let (field, wire_type) =
                 encoding::decode_key(&mut bytes).map_err(|e| fail(&e.to_string()))?;
@@ -115,7 +122,10 @@ impl EncodedProfile {
                         convert::source_report_from(&report).ok_or_else(|| fail("report"))?;
                     sources[kind] = report;
                 }
-                ANSWERS_FIELD => answers = Some(PackedAnswers::from_bytes(&value)),
+                UNSHOWN_FIELD => {
+                    unshown = Some(Unshown::from_bytes(&value).ok_or_else(|| fail("totals"))?);
+                }
+                OWN_FIELDS.. => {}
                 other => {
                     let section = Section::ALL
                         .into_iter()
@@ -130,7 +140,7 @@ impl EncodedProfile {
             profile: Self::lay_out(customer, &parts, sources),
             loaded_at,
             catalog,
-            answers,
+            unshown,
         })
     }
 }

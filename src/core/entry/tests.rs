@@ -6,9 +6,10 @@ use prost::Message;
 use super::{chunks::CACHE_FIELD, *};
 use crate::{
     core::fanout::{Failure, Outcome},
-    core::profile::{Assembly, PackedAnswers, assemble},
-    core::sources::fixtures,
-    core::vocab::{SourceKind, SourceStatus},
+    core::profile::{Answers, Collected, collect},
+    core::records::{Invoice, InvoiceStatus},
+    core::sources::{SourceData, fixtures},
+    core::vocab::{OrderId, SourceKind, SourceStatus},
 };
 
 /// What a client decodes from the response [`EncodedProfile::wire`] makes: the decoder the
@@ -23,9 +24,11 @@ pub(crate) fn decoded(
     pb::CustomerProfile::decode(bytes).expect("a CustomerProfile")
 }
 
-fn profile_with(failing: &[SourceKind]) -> Profile {
-    let outcomes = SourceKind::ALL
-        .map(|kind| Outcome {
+/// What the backends of `asked` answer for the fixtures' customer, those `failing` failing.
+fn answers_of(asked: &[SourceKind], failing: &[SourceKind]) -> Answers {
+    let outcomes = asked
+        .iter()
+        .map(|&kind| Outcome {
             kind,
             result: if failing.contains(&kind) {
                 Err(Failure::Unavailable)
@@ -35,16 +38,15 @@ fn profile_with(failing: &[SourceKind]) -> Profile {
             fetched_at: fixtures::now(),
             latency: Duration::from_millis(2),
         })
-        .into();
-    match assemble(
-        fixtures::customer(),
-        outcomes,
-        &fixtures::catalog(),
-        fixtures::now(),
-    ) {
-        Assembly::Profile(profile) => *profile,
+        .collect();
+    match collect(fixtures::customer(), outcomes) {
+        Collected::Answers(answers) => *answers,
         other => panic!("{other:?}"),
     }
+}
+
+fn profile_with(failing: &[SourceKind]) -> Profile {
+    answers_of(&SourceKind::ALL, failing).into_profile(&fixtures::catalog(), fixtures::now())
 }
 
 pub(crate) fn encoded(failing: &[SourceKind]) -> EncodedProfile {
@@ -146,19 +148,26 @@ fn insights_are_complete_exactly_when_every_backend_answered() {
 }
 
 #[test]
-fn l2_bytes_read_back_to_the_same_profile_time_and_answers() {
+fn l2_bytes_read_back_to_the_same_profile_time_and_unshown_totals() {
     let loaded_at = fixtures::now() - Days::seconds(7);
-    let answers = PackedAnswers::from_bytes(b"packed answers");
+    let totals = answers_of(&SourceKind::ALL, &[]).unshown();
+    assert!(totals.is_some());
     for failing in [&[][..], &[SourceKind::Billing]] {
-        for answers in [None, Some(&answers)] {
+        for unshown in [None, totals] {
             let original = encoded(failing);
             let read =
-                EncodedProfile::from_l2(original.to_l2(loaded_at, 99, answers)).expect("readable");
+                EncodedProfile::from_l2(original.to_l2(loaded_at, 99, unshown)).expect("readable");
             assert_eq!(read.profile, original, "{failing:?}");
             assert_eq!((read.loaded_at, read.catalog), (loaded_at, 99));
-            assert_eq!(read.answers.as_ref(), answers);
+            assert_eq!(read.unshown, unshown);
+            assert_eq!(read.can_be_enriched_again(), unshown.is_some());
         }
     }
+    // What an older version kept under its own field number (the packed answers) is skipped.
+    let mut older = BytesMut::from(&encoded(&[]).to_l2(loaded_at, 99, None)[..]);
+    encoding::bytes::encode(1000, &b"packed answers".to_vec(), &mut older);
+    let read = EncodedProfile::from_l2(older.freeze()).expect("readable");
+    assert_eq!((read.profile, read.unshown), (encoded(&[]), None));
     assert!(
         EncodedProfile::from_l2(Bytes::from_static(b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\x7f"))
             .is_err()
@@ -294,4 +303,86 @@ fn fields_that_do_not_parse_are_kept_whole() {
         (others.as_slice(), chosen.as_slice()),
         (&[0x08, 0x01, 0x10, 0x02][..], &[0x1a, 0x01, 0x07][..])
     );
+}
+
+/// The answers an entry made of `answers` (enriched from the fixtures' catalog) gives back.
+fn given_back(answers: &Answers) -> Option<Answers> {
+    let now = fixtures::now();
+    let profile = answers.clone().into_profile(&fixtures::catalog(), now);
+    EncodedProfile::encode(&profile, now).answers(answers.unshown())
+}
+
+#[test]
+fn an_entry_gives_back_the_answers_it_was_made_of_for_every_mix_of_backends() {
+    let every = SourceKind::ALL;
+    for asked in 1_u8..16 {
+        let asked: Vec<_> = every
+            .into_iter()
+            .filter(|k| asked & (1 << *k as u8) != 0)
+            .collect();
+        for failing in [&[][..], &[SourceKind::Billing], &[SourceKind::Orders]] {
+            if asked.iter().all(|k| failing.contains(k)) {
+                continue; // nothing answered: no entry
+            }
+            let answers = answers_of(&asked, failing);
+            assert_eq!(given_back(&answers), Some(answers), "{asked:?} {failing:?}");
+        }
+    }
+    // Every kind of field, set and unset: invoices paid and not, without an order, scores.
+    let mut billing = fixtures::billing();
+    billing.recent_invoices = vec![
+        Invoice {
+            id: 5,
+            order_id: Some(OrderId::new(11).expect("positive")),
+            amount: billing.balance,
+            status: InvoiceStatus::Paid,
+            issued_at: fixtures::now() - Days::days(40),
+            due_at: fixtures::now() - Days::days(10),
+            paid_at: Some(fixtures::now() - Days::days(12)),
+        },
+        Invoice {
+            id: 6,
+            order_id: None,
+            amount: billing.balance,
+            status: InvoiceStatus::Open,
+            issued_at: fixtures::now() - Days::days(3),
+            due_at: fixtures::now() + Days::days(27),
+            paid_at: None,
+        },
+    ];
+    let mut crm = fixtures::crm();
+    crm.interactions[1].csat = Some(4);
+    let outcome = |data: SourceData| Outcome {
+        kind: data.kind(),
+        result: Ok(data),
+        fetched_at: fixtures::now(),
+        latency: Duration::from_millis(1),
+    };
+    let outcomes = vec![
+        outcome(SourceData::Billing(Some(billing))),
+        outcome(SourceData::Crm(Some(crm))),
+        outcome(fixtures::source_data(SourceKind::Orders)),
+        outcome(SourceData::Fulfilment(vec![])),
+    ];
+    let Collected::Answers(answers) = collect(fixtures::customer(), outcomes) else {
+        panic!("answers");
+    };
+    assert_eq!(given_back(&answers).as_ref(), Some(&*answers));
+}
+
+#[test]
+fn an_entry_without_its_order_totals_or_with_stale_data_gives_no_answers_back() {
+    let answers = answers_of(&SourceKind::ALL, &[]);
+    let entry = encoded(&[]);
+    assert!(entry.answers(answers.unshown()).is_some());
+    assert_eq!(entry.answers(None), None, "orders, but not their totals");
+    assert_eq!(
+        entry.all_stale().answers(answers.unshown()),
+        None,
+        "a stale copy is not what the backends answered"
+    );
+    // Without orders, nothing needs the totals.
+    let no_orders = answers_of(&[SourceKind::Crm, SourceKind::Billing], &[]);
+    assert_eq!(no_orders.unshown(), None);
+    assert_eq!(given_back(&no_orders), Some(no_orders));
 }

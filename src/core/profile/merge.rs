@@ -6,10 +6,10 @@ use serde::{Deserialize, Serialize};
 use super::{Profile, derive_insights, enrich_orders, insights::InsightInputs};
 use crate::{
     core::fanout::{Failure, Outcome},
-    core::records::{Billing, CrmRecord, OrderHistory, Shipment},
+    core::records::{Billing, CrmRecord, OrderHistory, OrderRecord, OrderTotals, Shipment},
     core::reference::CatalogSnapshot,
     core::sources::SourceData,
-    core::vocab::{CustomerId, SourceReports, SourceStatus, Timestamp},
+    core::vocab::{Currency, CustomerId, SourceReports, SourceStatus, Timestamp},
 };
 
 /// What the answers add up to.
@@ -23,9 +23,10 @@ pub enum Assembly {
     Unavailable,
 }
 
-/// What the backends answered for one customer, before anything is derived from the catalog:
-/// what a cached profile keeps, so that a catalog change can be applied to it again without
-/// asking the backends.
+/// What the backends answered for one customer, before anything is derived from the catalog.
+/// A cached profile shows them all but the orders' totals ([`Unshown`], which it keeps), so
+/// that a catalog change can be applied to it again without asking the backends (the entry
+/// reads them back: `EncodedProfile::answers`).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Answers {
     customer: CustomerId,
@@ -33,9 +34,8 @@ pub struct Answers {
     sources: SourceReports,
 }
 
-/// The backends' records in [`Answers`]: what is packed (the customer and the reports are a
-/// cached entry's own).
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+/// The backends' records in [`Answers`].
+#[derive(Debug, Clone, PartialEq, Default)]
 struct Records {
     billing: Option<Billing>,
     history: Option<OrderHistory>,
@@ -91,7 +91,7 @@ pub fn collect(customer: CustomerId, outcomes: Vec<Outcome>) -> Collected {
 
 impl Answers {
     /// The profile they make at `now`, orders enriched from `catalog`. Consumes them: the
-    /// records move into the profile (pack them first to keep them).
+    /// records move into the profile (take [`Self::unshown`] first to keep the rest).
     pub fn into_profile(self, catalog: &CatalogSnapshot, now: Timestamp) -> Profile {
         let Records {
             billing,
@@ -137,10 +137,35 @@ impl Answers {
         }
     }
 
-    /// Packs the records; `None` if they cannot be (they always can: plain data).
-    pub fn pack(&self) -> Option<PackedAnswers> {
-        let bytes = postcard::to_allocvec(&self.records).ok()?;
-        Some(PackedAnswers(bytes.into_boxed_slice()))
+    /// What of them a profile does not show: with the profile, enough to make them again.
+    /// `None` without the orders' history.
+    pub fn unshown(&self) -> Option<Unshown> {
+        self.records.history.as_ref().map(|history| Unshown {
+            totals: history.totals,
+            currency: history.currency,
+        })
+    }
+
+    /// The answers of `customer` made of these records, whose backends' reports are `sources`:
+    /// how an entry's answers are read back from the sections it shows.
+    pub fn from_records(
+        customer: CustomerId,
+        sources: SourceReports,
+        crm: Option<CrmRecord>,
+        billing: Option<Billing>,
+        history: Option<OrderHistory>,
+        shipments: Option<Vec<Shipment>>,
+    ) -> Answers {
+        Answers {
+            customer,
+            records: Records {
+                billing,
+                history,
+                shipments,
+                crm,
+            },
+            sources,
+        }
     }
 
     /// The reports of the backends they come from.
@@ -149,40 +174,33 @@ impl Answers {
     }
 }
 
-/// [`Answers`] packed small (postcard), as a cached entry keeps them: the records only, since
-/// the customer and the reports are the entry's own. Unpacked only when the catalog changed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct PackedAnswers(Box<[u8]>);
+/// What the backends answered that a profile does not show: the orders' totals and their
+/// currency, from which its insights are derived. A cached entry keeps these few bytes rather
+/// than a second copy of its answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Unshown {
+    totals: OrderTotals,
+    currency: Option<Currency>,
+}
 
-impl PackedAnswers {
-    /// Packed answers as [`Self::as_bytes`] gave them (checked when unpacked).
-    pub fn from_bytes(bytes: &[u8]) -> Self {
-        Self(bytes.into())
+impl Unshown {
+    /// The orders' history they make with the `recent` orders a profile shows.
+    pub fn history(self, recent: Vec<OrderRecord>) -> OrderHistory {
+        OrderHistory {
+            recent,
+            totals: self.totals,
+            currency: self.currency,
+        }
     }
 
-    /// The packed bytes.
-    pub fn as_bytes(&self) -> &[u8] {
-        &self.0
+    /// Their bytes, as L2 keeps them.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        postcard::to_allocvec(self).unwrap_or_default()
     }
 
-    /// Bytes held.
-    pub fn len(&self) -> usize {
-        self.0.len()
-    }
-
-    /// Whether it holds nothing (never, for packed answers).
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-
-    /// The answers of `customer`, whose backends' reports are `sources`.
-    pub fn unpack(&self, customer: CustomerId, sources: SourceReports) -> Option<Answers> {
-        let records = postcard::from_bytes(&self.0).ok()?;
-        Some(Answers {
-            customer,
-            records,
-            sources,
-        })
+    /// Read back from [`Self::to_bytes`]; `None` if they are not such bytes.
+    pub fn from_bytes(bytes: &[u8]) -> Option<Self> {
+        postcard::from_bytes(bytes).ok()
     }
 }
 

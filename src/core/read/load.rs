@@ -80,16 +80,14 @@ impl Profiles {
         Ok((entry, ServedFrom::Sources))
     }
 
-    /// `current` enriched from `catalog` again, from the answers it keeps; `None` when it
-    /// keeps none (a copy from L2) or some of its data is a stale stand-in (the answers do not
-    /// hold it).
+    /// `current` enriched from `catalog` again, from the answers it shows; `None` when they
+    /// cannot be read back from it ([`CachedProfile::answers`]).
     fn reenrich(
         &self,
         current: &CachedProfile,
         catalog: &CatalogSnapshot,
     ) -> Option<Arc<CachedProfile>> {
-        let packed = current.answers().filter(|_| !current.is_stale())?;
-        let answers = packed.unpack(current.encoded.customer(), *current.encoded.sources())?;
+        let answers = current.answers()?;
         let now = Utc::now();
         let encoded = EncodedProfile::encode(&answers.into_profile(catalog, now), now);
         crate::core::cache::bump_counter(&self.stats().count.reenrichments);
@@ -98,7 +96,7 @@ impl Profiles {
             current.loaded_at,
             current.loaded_wall,
             catalog.fingerprint(),
-            Some(packed.clone()),
+            current.unshown(),
         ))
     }
 
@@ -128,7 +126,7 @@ impl Profiles {
         let oldest = wall - self.inner.settings.ttl;
         match collect(customer, outcomes) {
             Collected::Answers(answers) => {
-                let packed = answers.pack();
+                let unshown = answers.unshown();
                 let mut encoded =
                     EncodedProfile::encode(&answers.into_profile(catalog, wall), wall);
                 if let Some(previous) = previous {
@@ -139,7 +137,7 @@ impl Profiles {
                     started,
                     wall,
                     catalog.fingerprint(),
-                    packed,
+                    unshown,
                 ))
             }
             Collected::NotFound => Err(ProfileError::NotFound(customer)),

@@ -78,7 +78,7 @@ impl RedisCache {
                     &self.binding(customer, &guard.generation, &guard.epoch),
                     &entry
                         .encoded
-                        .to_l2(loaded_at, entry.catalog(), entry.answers()),
+                        .to_l2(loaded_at, entry.catalog(), entry.unshown()),
                 ),
             )
             .arg(&guard.generation)

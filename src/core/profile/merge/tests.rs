@@ -135,22 +135,3 @@ fn nothing_answering_means_nothing_to_serve() {
         Assembly::Unavailable
     );
 }
-
-#[test]
-fn packed_answers_unpack_to_the_same_answers_and_the_same_profile() {
-    let outcomes = SourceKind::ALL.map(ok).into();
-    let Collected::Answers(answers) = collect(fixtures::customer(), outcomes) else {
-        panic!("answers");
-    };
-    let packed = answers.pack().expect("packed");
-    assert!(!packed.is_empty());
-    let unpacked = packed
-        .unpack(fixtures::customer(), answers.sources())
-        .expect("unpacked");
-    assert_eq!(unpacked, *answers);
-    let (catalog, now) = (fixtures::catalog(), fixtures::now());
-    assert_eq!(
-        unpacked.into_profile(&catalog, now),
-        answers.into_profile(&catalog, now)
-    );
-}
