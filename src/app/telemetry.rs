@@ -118,6 +118,11 @@ fn colour(terminal: bool, no_color: Option<std::ffi::OsString>) -> bool {
 /// must never stall calls.
 const QUEUED_LINES: usize = 64 * 1024;
 
+/// Bytes of lines the writing thread gathers before one write to stderr. It takes every line
+/// queued at once and flushes whenever the queue is empty, so a line waits for no other: under
+/// load, many lines go out in one system call instead of one call each.
+const LINES_BUFFER: usize = 64 * 1024;
+
 /// Installs the global subscriber: logs, and spans to OTLP when `trace` says so (which needs
 /// a Tokio runtime). Lines are written to stderr by a thread of their own, so that no call
 /// waits for the terminal or the pipe: keep the returned [`Telemetry`] until exit, it writes
@@ -133,7 +138,10 @@ pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, 
     let (writer, lines) = tracing_appender::non_blocking::NonBlockingBuilder::default()
         .buffered_lines_limit(QUEUED_LINES)
         .lossy(true)
-        .finish(std::io::stderr());
+        .finish(std::io::BufWriter::with_capacity(
+            LINES_BUFFER,
+            std::io::stderr(),
+        ));
     let logs = match settings.format {
         LogFormat::Text => {
             let colour = colour(
