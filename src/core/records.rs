@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::core::vocab::{Currency, Money, OrderId, Sku, Timestamp};
 
 /// Who the customer is (CRM).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Identity {
     /// Given name.
     pub first_name: String,
@@ -37,7 +37,7 @@ pub struct Identity {
 }
 
 /// What the customer owes and how they pay (billing).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Billing {
     /// Owed now; negative in credit.
     pub balance: Money,
@@ -52,7 +52,7 @@ pub struct Billing {
 }
 
 /// A card on file.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct PaymentMethod {
     /// Id.
     pub id: i64,
@@ -69,7 +69,7 @@ pub struct PaymentMethod {
 }
 
 /// An invoice.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Invoice {
     /// Id.
     pub id: i64,
@@ -88,7 +88,7 @@ pub struct Invoice {
 }
 
 /// A payment that failed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FailedPayment {
     /// The invoice.
     pub invoice_id: i64,
@@ -101,7 +101,7 @@ pub struct FailedPayment {
 }
 
 /// An order as the orders system returns it, before enrichment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OrderRecord {
     /// Id.
     pub id: OrderId,
@@ -116,7 +116,7 @@ pub struct OrderRecord {
 }
 
 /// An order line as the orders system returns it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LineRecord {
     /// Line number, from 1.
     pub line_number: i32,
@@ -153,7 +153,7 @@ pub struct OrderTotals {
 }
 
 /// What the orders source returns for a customer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct OrderHistory {
     /// The most recent orders, newest first.
     pub recent: Vec<OrderRecord>,
@@ -164,7 +164,7 @@ pub struct OrderHistory {
 }
 
 /// A parcel (fulfilment).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Shipment {
     /// Id.
     pub id: i64,
@@ -200,7 +200,7 @@ impl Shipment {
 }
 
 /// A ticket, chat, call or email (CRM).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Interaction {
     /// Id.
     pub id: i64,
@@ -219,7 +219,7 @@ pub struct Interaction {
 }
 
 /// What CRM returns for a customer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct CrmRecord {
     /// Who they are.
     pub identity: Identity,
