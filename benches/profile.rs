@@ -167,7 +167,12 @@ fn benches(c: &mut Criterion) {
     });
     // Every place taken: a miss is refused, and becomes the status the caller gets.
     let held: Vec<_> = (0..profiles.fanout().admission().limit())
-        .map(|_| profiles.fanout().admit(Priority::Interactive).unwrap())
+        .map(|_| {
+            profiles
+                .fanout()
+                .admit(Priority::Interactive, None)
+                .unwrap()
+        })
         .collect();
     let cold = CustomerId::new(customer.get() + 1).unwrap();
     c.bench_function(

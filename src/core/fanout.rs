@@ -165,10 +165,10 @@ impl Fanout {
         &self.admission
     }
 
-    /// A place for one load of `priority`, or [`Shed`] at once when the limit is reached;
-    /// each load earns the retry budget its share.
-    pub fn admit(&self, priority: Priority) -> Result<Permit, Shed> {
-        let permit = self.admission.try_admit(priority)?;
+    /// A place for one load of `priority` whose caller waits until `deadline`, or [`Shed`]
+    /// at once when the limit is reached; each load earns the retry budget its share.
+    pub fn admit(&self, priority: Priority, deadline: Option<Instant>) -> Result<Permit, Shed> {
+        let permit = self.admission.try_admit(priority, deadline)?;
         self.retries.earn();
         Ok(permit)
     }
@@ -188,7 +188,7 @@ impl Fanout {
     ) -> Result<Gathered, Shed> {
         let mut attempt = 0;
         loop {
-            let mut admitted = self.admit(priority)?;
+            let mut admitted = self.admit(priority, deadline)?;
             let (started, wall) = (Instant::now(), Utc::now());
             let outcomes = self.gather(customer, set, deadline).await;
             // The limit learns from the backends that answered: a load none answered (a
@@ -296,8 +296,7 @@ impl Fanout {
         F: Future<Output = Result<T, SourceError>> + Send,
         T: Send,
     {
-        // A busy replica's slow reads are queueing: no hedge would help them.
-        let busy = self.admission.in_flight() * 2 > self.admission.limit();
+        let busy = self.admission.busy();
         self.stacks[kind].read(deadline, busy, span, read).await
     }
 }

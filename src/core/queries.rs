@@ -91,7 +91,7 @@ impl Queries {
         key: LookupKey,
         deadline: Option<Instant>,
     ) -> Result<Vec<CustomerMatch>, QueryError> {
-        let _admitted = self.fanout.admit(Priority::Interactive)?;
+        let _admitted = self.fanout.admit(Priority::Interactive, deadline)?;
         let by = match key {
             LookupKey::Email(email) => CustomerKey::Email(email),
             LookupKey::Phone(phone) => CustomerKey::Phone(phone),
@@ -139,7 +139,7 @@ impl Queries {
         sku: &Sku,
         deadline: Option<Instant>,
     ) -> Result<ReturnAnswer, QueryError> {
-        let _admitted = self.fanout.admit(Priority::Interactive)?;
+        let _admitted = self.fanout.admit(Priority::Interactive, deadline)?;
         let detail = self.fanout.order(order, deadline).await;
         let detail = detail
             .map_err(|failure| failed(SourceKind::Orders, failure, deadline))?

@@ -11,7 +11,10 @@ use tokio::{task::JoinSet, time::Instant};
 use tonic::{Code, Request};
 use tonic_types::StatusExt;
 
-use crate::helpers::{Backend, CUSTOMERS, TestApp, TestDatabase, TestPostgres, get, spawn_replica};
+use crate::helpers::{
+    Backend, CUSTOMERS, TestApp, TestDatabase, TestPostgres, TestRedis, get, redis_prefix,
+    spawn_replica,
+};
 
 /// One call of the steady load.
 #[derive(Debug, Clone)]
@@ -442,5 +445,80 @@ async fn a_stalled_then_reset_then_vanished_redis_costs_no_call() {
         "redis stalled, reset, blackholed: {} calls, p99 {:?}, {l2_errors} L2 errors",
         calls.len(),
         percentile(&calls, 0.99)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_redis_under_load_refuses_no_call_while_the_backends_keep_up() {
+    const READ: u64 = 2_000;
+    let mut redis = TestRedis::start().await;
+    let database = Arc::new(TestDatabase::seeded_with(Backend::Postgres, READ).await);
+    let app = spawn_replica(database, |s| {
+        s.feed.enabled = false;
+        s.database.max_connections = 4;
+        // Room for a few hundred profiles: most reads are L2's, until Redis goes.
+        s.cache.max_bytes = 1 << 20;
+        s.redis.url = Some(redis.url());
+        s.redis.prefix = redis_prefix();
+    })
+    .await;
+    // A quiet time first, one caller at a time: the backends' latency with no queueing.
+    for id in READ - 200..READ {
+        app.customers
+            .clone()
+            .get_customer_profile(get(id + 1))
+            .await
+            .expect("answered");
+    }
+    // Then 16 callers in a closed loop through the caches, 2 s deadlines, for 9 s; Redis is
+    // stopped at 2 s and started again at 6 s: every read L1 misses meanwhile is a load.
+    let started = Instant::now();
+    let run_for = Duration::from_secs(9);
+    let mut callers = JoinSet::new();
+    for worker in 0..16_u64 {
+        let client = app.customers.clone();
+        callers.spawn(async move {
+            let mut outcomes = Vec::new();
+            let mut id = worker;
+            while started.elapsed() < run_for {
+                id = (id + 16) % READ;
+                let mut request = Request::new(get(id + 1));
+                request.set_timeout(Duration::from_secs(2));
+                let at = started.elapsed();
+                let outcome = client.clone().get_customer_profile(request).await;
+                outcomes.push((at, outcome.map(|_| ()).map_err(|s| s.code())));
+            }
+            outcomes
+        });
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let loads_before = app.all_reads().billing;
+    redis.stop();
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let loads_during = app.all_reads().billing - loads_before;
+    redis.restart().await;
+    let calls: Vec<_> = callers.join_all().await.into_iter().flatten().collect();
+
+    let failed: Vec<_> = calls.iter().filter(|(_, o)| o.is_err()).collect();
+    let admission = app.profiles.figures().await.admission;
+    println!(
+        "redis lost for 4 s under 16 callers: {} calls, {loads_during} loads while it was gone, \
+         {} failed, limit {} loads at once, {} shed",
+        calls.len(),
+        failed.len(),
+        admission.limit,
+        admission.shed,
+    );
+    assert!(
+        loads_during > 200,
+        "Redis's loss did not turn reads into loads: {loads_during}"
+    );
+    // The backends answered every load in time: nothing was shed, nothing failed.
+    assert!(
+        failed.is_empty(),
+        "{} of {} calls failed, the first: {:?}",
+        failed.len(),
+        calls.len(),
+        &failed[..failed.len().min(5)]
     );
 }

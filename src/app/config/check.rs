@@ -190,6 +190,14 @@ mod tests {
                 Box::new(|s| s.resilience.latency_tolerance = 0.5),
             ),
             (
+                "resilience.latency_target",
+                Box::new(|s| s.resilience.latency_target = Duration::ZERO),
+            ),
+            (
+                "resilience.deadline_share",
+                Box::new(|s| s.resilience.deadline_share = 0.0),
+            ),
+            (
                 "resilience.breaker_cooldown",
                 Box::new(|s| s.resilience.breaker_cooldown = Duration::ZERO),
             ),

@@ -60,7 +60,8 @@ impl Hedger {
 
     /// `read`, and a second `read` if the first runs past the backend's 95th percentile and
     /// the budget allows: the first answer wins, the other is dropped. Never when `busy`
-    /// (loads fill more than half the admission limit): a busy replica's slow reads are
+    /// (loads queue: they fill more than half the admission limit, or some were just
+    /// refused): a busy replica's slow reads are
     /// queueing, and a second read would only queue too. `on_hedge` counts the second read.
     pub(super) async fn read<O, F>(
         &self,

@@ -136,7 +136,14 @@ pub struct ResilienceSettings {
     pub min_concurrency: usize,
     /// ...nor above this.
     pub max_concurrency: usize,
-    /// How much slower than with no queueing loads may get before the limit shrinks.
+    /// Loads are shed only once they take longer than this (loads beyond the limit are let
+    /// in within a window while they take no longer)...
+    #[serde(with = "humantime_serde")]
+    pub latency_target: Duration,
+    /// ...and than this share of their callers' remaining time, when that is less...
+    pub deadline_share: f64,
+    /// ...or than this many times the backends' latency with little queueing, when that is
+    /// more.
     pub latency_tolerance: f64,
     /// The share of the limit batches, warming and refresh ahead may use.
     pub bulk_share: f64,
@@ -160,6 +167,8 @@ impl Default for ResilienceSettings {
             initial_concurrency: 64,
             min_concurrency: 4,
             max_concurrency: 1024,
+            latency_target: Duration::from_millis(100),
+            deadline_share: 0.25,
             latency_tolerance: 2.0,
             bulk_share: 0.5,
             breaker_failures: 5,
@@ -182,6 +191,8 @@ impl ResilienceSettings {
             min,
             max,
         );
+        c.duration("latency_target", self.latency_target, MS, MINUTE);
+        c.fraction("deadline_share", self.deadline_share, 0.01, 1.0);
         c.fraction("latency_tolerance", self.latency_tolerance, 1.0, 100.0);
         c.fraction("bulk_share", self.bulk_share, 0.0, 1.0);
         c.fraction("hedge_budget", self.hedge_budget, 0.0, 0.5);

@@ -57,8 +57,8 @@ impl Stack {
         }
     }
 
-    /// One read through every layer, before `deadline` (the caller's); `busy` when loads fill
-    /// more than half the admission limit. Logged in `span` when it fails.
+    /// One read through every layer, before `deadline` (the caller's); `busy` when loads queue
+    /// ([`super::Admission::busy`]). Logged in `span` when it fails.
     pub(super) async fn read<T, F>(
         &self,
         deadline: Option<Instant>,

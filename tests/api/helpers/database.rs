@@ -91,9 +91,18 @@ impl TestDatabase {
         Self::seed(Self::empty(backend).await).await
     }
 
+    /// A database with the reference schema and `customers` customers.
+    pub async fn seeded_with(backend: Backend, customers: u64) -> Self {
+        Self::seed_n(Self::empty(backend).await, customers).await
+    }
+
     async fn seed(database: Self) -> Self {
+        Self::seed_n(database, CUSTOMERS).await
+    }
+
+    async fn seed_n(database: Self, customers: u64) -> Self {
         let db = database.connect_or_create().await;
-        seed::seed(&db, &SeedOptions::new(CUSTOMERS, 7), |_| {})
+        seed::seed(&db, &SeedOptions::new(customers, 7), |_| {})
             .await
             .expect("seed the test database");
         db.close().await;
