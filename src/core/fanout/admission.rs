@@ -59,8 +59,8 @@ struct Inner {
     in_flight: AtomicUsize,
     limit: AtomicUsize,
     shed: AtomicU64,
-    /// Loads refused since start, when the last window started.
-    shed_before: AtomicU64,
+    /// Loads refused since start, when the window before the current one started.
+    shed_before_last_window: AtomicU64,
     window: Mutex<Window>,
 }
 
@@ -116,7 +116,7 @@ impl Admission {
                 in_flight: AtomicUsize::new(0),
                 limit: AtomicUsize::new(initial),
                 shed: AtomicU64::new(0),
-                shed_before: AtomicU64::new(0),
+                shed_before_last_window: AtomicU64::new(0),
                 window: Mutex::new(Window {
                     limit: initial as f64,
                     started: now,
@@ -212,7 +212,7 @@ impl Admission {
     /// would help them.
     pub fn busy(&self) -> bool {
         self.in_flight() * 2 > self.limit()
-            || self.shed() > self.inner.shed_before.load(Ordering::Relaxed)
+            || self.shed() > self.inner.shed_before_last_window.load(Ordering::Relaxed)
     }
 }
 
@@ -251,7 +251,9 @@ impl Drop for Permit {
         let last = window.shed_before;
         let limit = window.close(now, shed, &self.inner.settings);
         self.inner.limit.store(limit, Ordering::Relaxed);
-        self.inner.shed_before.store(last, Ordering::Relaxed);
+        self.inner
+            .shed_before_last_window
+            .store(last, Ordering::Relaxed);
     }
 }
 

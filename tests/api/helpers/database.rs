@@ -48,7 +48,7 @@ impl TestDatabase {
     /// A database with the reference schema and [`CUSTOMERS`] customers, on the Postgres
     /// server at `base` (`postgres://user@host:port`).
     pub async fn seeded_on(base: &str) -> Self {
-        Self::seed(Self::empty_on(Backend::Postgres, base).await).await
+        Self::seed_n(Self::empty_on(Backend::Postgres, base).await, CUSTOMERS).await
     }
 
     async fn empty_on(backend: Backend, base: &str) -> Self {
@@ -88,16 +88,12 @@ impl TestDatabase {
 
     /// A database with the reference schema and [`CUSTOMERS`] customers.
     pub async fn seeded(backend: Backend) -> Self {
-        Self::seed(Self::empty(backend).await).await
+        Self::seed_n(Self::empty(backend).await, CUSTOMERS).await
     }
 
     /// A database with the reference schema and `customers` customers.
     pub async fn seeded_with(backend: Backend, customers: u64) -> Self {
         Self::seed_n(Self::empty(backend).await, customers).await
-    }
-
-    async fn seed(database: Self) -> Self {
-        Self::seed_n(database, CUSTOMERS).await
     }
 
     async fn seed_n(database: Self, customers: u64) -> Self {
