@@ -56,7 +56,8 @@
 //!   breaker, counted, hedge, faults), every load admitted and retried within a budget.
 //! - [`core::sources`]: the ports to the backends (`Source`, `Lookups`) and their sqlx
 //!   implementations.
-//! - [`core::db`]: pools to Postgres or SQLite, the reference schema's migrations.
+//! - [`core::db`]: connections to Postgres (lanes c360 holds itself) or SQLite, the reference
+//!   schema's migrations.
 //! - [`core::reference`]: the in-memory catalog and return policies, and their rules.
 //! - [`core::records`]: the backends' records in c360's own types.
 //! - [`core::histogram`]: lock-free latency histograms.

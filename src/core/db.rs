@@ -1,5 +1,12 @@
-//! Database connections: a pool per backend URL, Postgres or SQLite, the reference schema's
-//! migrations, and the few typed query helpers every source shares.
+//! Database connections: per backend URL, Postgres or SQLite, the reference schema's
+//! migrations, and the few typed query helpers every source shares. On Postgres the
+//! statements run on [`lanes`], connections c360 holds itself; sqlx's pool is kept for what
+//! needs a session of its own (the change feed's `LISTEN`, the seed's transaction, the
+//! migrations).
+
+mod lanes;
+
+use std::sync::Arc;
 
 use std::{str::FromStr, time::Duration};
 
@@ -42,9 +49,6 @@ pub enum DbError {
     #[error(transparent)]
     Query(#[from] sqlx::Error),
 }
-
-/// A pooled Postgres connection idle this long is pinged before it is handed out.
-const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
 
 /// Pool sizing, per backend.
 #[derive(Debug, Clone, Copy)]
@@ -108,11 +112,17 @@ impl DatabaseSettings {
     }
 }
 
-/// A pool to one backend database.
+/// The connections to one backend database.
 #[derive(Debug, Clone)]
 pub enum Db {
     /// PostgreSQL.
-    Postgres(PgPool),
+    Postgres {
+        /// Where the statements run, at most `max_connections` of them at once.
+        lanes: Arc<lanes::Lanes>,
+        /// For sessions: `LISTEN`, transactions, migrations. It opens a connection only when
+        /// one of those asks, so a backend's reads never hold more than the lanes.
+        pool: PgPool,
+    },
     /// SQLite (the embedded default).
     Sqlite(SqlitePool),
 }
@@ -141,11 +151,11 @@ pub enum Bind {
 
 /// A row type that both drivers can decode.
 pub trait Record:
-    for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+    for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin + 'static
 {
 }
 impl<T> Record for T where
-    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin
+    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin + 'static
 {
 }
 
@@ -213,26 +223,19 @@ impl Db {
                 let millis = limit.as_millis().max(1);
                 connect = connect.options([("statement_timeout", format!("{millis}ms"))]);
             }
+            let lanes = lanes::Lanes::new(
+                connect.clone(),
+                options.max_connections,
+                options.acquire_timeout,
+            );
             let pool = PgPoolOptions::new()
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
-                // sqlx pings every connection it hands out, a round trip per statement on top
-                // of the statement's own (and pings it again on its way back, which cannot be
-                // turned off). Only a connection idle long enough for a firewall or a restart
-                // to have cut it is pinged. A busy one that broke (the database restarted)
-                // fails its statement once and is closed: that backend's section of that one
-                // load is reported failed, as a read that started just before the break is.
-                .test_before_acquire(false)
-                .before_acquire(|connection, meta| {
-                    Box::pin(async move {
-                        if meta.idle_for >= PING_IDLE_AFTER {
-                            sqlx::Connection::ping(connection).await?;
-                        }
-                        Ok(true)
-                    })
-                })
                 .connect_lazy_with(connect);
-            Ok(Self::Postgres(pool))
+            Ok(Self::Postgres {
+                lanes: Arc::new(lanes),
+                pool,
+            })
         } else if url.starts_with("sqlite:") {
             let connect = SqliteConnectOptions::from_str(url)
                 .map_err(connect_error)?
@@ -254,7 +257,7 @@ impl Db {
     /// Applies the reference schema (idempotent).
     pub async fn migrate(&self) -> Result<(), DbError> {
         match self {
-            Self::Postgres(pool) => POSTGRES_MIGRATIONS.run(pool).await?,
+            Self::Postgres { pool, .. } => POSTGRES_MIGRATIONS.run(pool).await?,
             Self::Sqlite(pool) => SQLITE_MIGRATIONS.run(pool).await?,
         }
         Ok(())
@@ -271,11 +274,7 @@ impl Db {
     pub fn status(&self) -> PoolStatus {
         let idle = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         match self {
-            Self::Postgres(pool) => PoolStatus {
-                size: pool.size(),
-                idle: idle(pool.num_idle()),
-                max: pool.options().get_max_connections(),
-            },
+            Self::Postgres { lanes, .. } => lanes.status(),
             Self::Sqlite(pool) => PoolStatus {
                 size: pool.size(),
                 idle: idle(pool.num_idle()),
@@ -287,7 +286,10 @@ impl Db {
     /// Closes every connection of the pool.
     pub async fn close(&self) {
         match self {
-            Self::Postgres(pool) => pool.close().await,
+            Self::Postgres { lanes, pool } => {
+                lanes.close().await;
+                pool.close().await;
+            }
             Self::Sqlite(pool) => pool.close().await,
         }
     }
@@ -299,7 +301,10 @@ impl Db {
         binds: &[Bind],
     ) -> Result<Vec<T>, sqlx::Error> {
         match self {
-            Self::Postgres(pool) => bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await,
+            Self::Postgres { lanes, .. } => {
+                let query = bind_all!(sqlx::query_as(sql), binds);
+                lanes.run(move |c| Box::pin(query.fetch_all(c))).await
+            }
             Self::Sqlite(pool) => bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await,
         }
     }
@@ -311,10 +316,9 @@ impl Db {
         binds: &[Bind],
     ) -> Result<Option<T>, sqlx::Error> {
         match self {
-            Self::Postgres(pool) => {
-                bind_all!(sqlx::query_as(sql), binds)
-                    .fetch_optional(pool)
-                    .await
+            Self::Postgres { lanes, .. } => {
+                let query = bind_all!(sqlx::query_as(sql), binds);
+                lanes.run(move |c| Box::pin(query.fetch_optional(c))).await
             }
             Self::Sqlite(pool) => {
                 bind_all!(sqlx::query_as(sql), binds)
@@ -326,7 +330,7 @@ impl Db {
 
     /// Whether this is Postgres, whose sources read a customer in one statement.
     pub fn is_postgres(&self) -> bool {
-        matches!(self, Self::Postgres(_))
+        matches!(self, Self::Postgres { .. })
     }
 
     /// The one JSON document `sql` returns as text (Postgres: `CAST(json_build_object(…) AS
@@ -338,10 +342,9 @@ impl Db {
         binds: &[Bind],
     ) -> Result<T, sqlx::Error> {
         let (body,): (String,) = match self {
-            Self::Postgres(pool) => {
-                bind_all!(sqlx::query_as(sql), binds)
-                    .fetch_one(pool)
-                    .await?
+            Self::Postgres { lanes, .. } => {
+                let query = bind_all!(sqlx::query_as(sql), binds);
+                lanes.run(move |c| Box::pin(query.fetch_one(c))).await?
             }
             Self::Sqlite(pool) => {
                 bind_all!(sqlx::query_as(sql), binds)
@@ -355,10 +358,13 @@ impl Db {
     /// Runs a statement that returns no rows; the number of rows it touched.
     pub async fn execute(&self, sql: &'static str, binds: &[Bind]) -> Result<u64, sqlx::Error> {
         match self {
-            Self::Postgres(pool) => bind_all!(sqlx::query(sql), binds)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
+            Self::Postgres { lanes, .. } => {
+                let query = bind_all!(sqlx::query(sql), binds);
+                lanes
+                    .run(move |c| Box::pin(query.execute(c)))
+                    .await
+                    .map(|r| r.rows_affected())
+            }
             Self::Sqlite(pool) => bind_all!(sqlx::query(sql), binds)
                 .execute(pool)
                 .await

@@ -133,7 +133,7 @@ pub async fn seed(
 /// Batches written at once: Postgres takes several writers; SQLite has only one.
 fn writers(db: &Db) -> usize {
     match db {
-        Db::Postgres(_) => 3,
+        Db::Postgres { .. } => 3,
         Db::Sqlite(_) => 1,
     }
 }

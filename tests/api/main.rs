@@ -9,6 +9,7 @@ mod auth;
 mod browser;
 mod catalog;
 mod client;
+mod connections;
 mod consistency;
 mod faults;
 mod freshness;

@@ -75,7 +75,7 @@ pub async fn follow(
     }
     tracing::info!(database = %follower.stats.database, position = follower.position.high(), "following the change feed");
     match follower.db.clone() {
-        Db::Postgres(pool) => follower.follow_notifications(pool).await,
+        Db::Postgres { pool, .. } => follower.follow_notifications(pool).await,
         Db::Sqlite(_) => follower.follow_by_polling().await,
     }
 }
@@ -112,7 +112,7 @@ impl Follower {
     /// it goes; the replica is ready from here.
     async fn start(&mut self) -> Result<(), sqlx::Error> {
         let sql = match self.db {
-            Db::Postgres(_) => START_PG,
+            Db::Postgres { .. } => START_PG,
             Db::Sqlite(_) => START_SQLITE,
         };
         let began = chrono::Utc::now();
@@ -190,7 +190,7 @@ impl Follower {
     async fn read(&mut self, what: Read) {
         let read = async {
             match (what, &self.db) {
-                (Read::Unsettled, Db::Postgres(_)) => self.read_unsettled().await,
+                (Read::Unsettled, Db::Postgres { .. }) => self.read_unsettled().await,
                 _ => self.read_new().await,
             }
         };
@@ -214,7 +214,7 @@ impl Follower {
         let began = chrono::Utc::now();
         loop {
             let sql = match self.db {
-                Db::Postgres(_) => READ_NEW_PG,
+                Db::Postgres { .. } => READ_NEW_PG,
                 Db::Sqlite(_) => READ_NEW_SQLITE,
             };
             let rows: Vec<FeedRow> = self
@@ -312,7 +312,7 @@ impl Follower {
     async fn prune(&self) {
         let cutoff = chrono::Utc::now() - self.settings.retention;
         let deleted = match self.db {
-            Db::Postgres(_) => self.db.execute(PRUNE_PG, &[Bind::Time(cutoff)]).await,
+            Db::Postgres { .. } => self.db.execute(PRUNE_PG, &[Bind::Time(cutoff)]).await,
             Db::Sqlite(_) => {
                 self.db
                     .execute(PRUNE_SQLITE, &[Bind::Int(cutoff.timestamp())])

@@ -98,7 +98,7 @@ const SQLITE_MAX_BINDS: usize = 30_000;
 /// Writes `tables`, in order (parents before children), in one transaction.
 pub(super) async fn write(db: &Db, tables: Vec<Table>) -> Result<(), sqlx::Error> {
     match db {
-        Db::Postgres(pool) => {
+        Db::Postgres { pool, .. } => {
             let mut tx = pool.begin().await?;
             // A seed can be run again: it need not wait for each commit to reach the disk. Nor
             // is it news: replicas need not follow it.
@@ -192,7 +192,7 @@ fn escape_copy(out: &mut String, text: &str) {
 /// Moves the identity sequences of Postgres past the ids the seed wrote, so that new rows
 /// (from the backends' own writers) get fresh ids.
 pub(super) async fn advance_sequences(db: &Db) -> Result<(), sqlx::Error> {
-    let Db::Postgres(pool) = db else {
+    let Db::Postgres { pool, .. } = db else {
         return Ok(());
     };
     for table in [

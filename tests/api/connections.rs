@@ -1,0 +1,149 @@
+//! The Postgres connections the backends' statements run on (issue 25): held by c360, at
+//! most `max_connections` of them, reused without a round trip of their own, and sound again
+//! after a statement was abandoned or a connection was cut.
+
+use std::time::Duration;
+
+use c360::core::db::{Db, PoolOptions};
+use futures::future::join_all;
+
+use crate::helpers::{Backend, TestDatabase};
+
+fn options(max_connections: u32) -> PoolOptions {
+    PoolOptions {
+        max_connections,
+        acquire_timeout: Duration::from_secs(5),
+        statement_timeout: None,
+    }
+}
+
+async fn value(db: &Db, sql: &'static str) -> Result<i64, sqlx::Error> {
+    let row: Option<(i64,)> = db.fetch_optional(sql, &[]).await?;
+    Ok(row.expect("one row").0)
+}
+
+/// The server's connections to the test's database, this test's admin connection aside.
+async fn server_connections(admin: &Db) -> i64 {
+    value(
+        admin,
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_share_at_most_max_connections_and_a_quiet_replica_keeps_one() {
+    let database = TestDatabase::empty(Backend::Postgres).await;
+    let admin = Db::connect_lazy(&database.url, options(1)).unwrap();
+    let db = Db::connect_lazy(&database.url, options(3)).unwrap();
+
+    // One at a time: every statement on the same connection.
+    let mut backends = Vec::new();
+    for _ in 0..10 {
+        backends.push(
+            value(&db, "SELECT CAST(pg_backend_pid() AS BIGINT)")
+                .await
+                .unwrap(),
+        );
+    }
+    backends.dedup();
+    assert_eq!(backends.len(), 1, "sequential statements moved connections");
+    assert_eq!(db.status().size, 1);
+
+    // Twelve at once: three connections, the rest wait for one.
+    let sleepers = join_all((0..12).map(|_| {
+        value(
+            &db,
+            "SELECT CAST(pg_backend_pid() AS BIGINT) FROM pg_sleep(0.1)",
+        )
+    }));
+    let (answers, seen) = tokio::join!(sleepers, async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        server_connections(&admin).await
+    });
+    let mut pids: Vec<i64> = answers.into_iter().map(Result::unwrap).collect();
+    pids.sort_unstable();
+    pids.dedup();
+    assert_eq!(pids.len(), 3, "connections used: {pids:?}");
+    assert_eq!(seen, 3, "connections the server saw");
+    let status = db.status();
+    assert_eq!((status.size, status.idle, status.max), (3, 3, 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_statement_abandoned_half_way_leaves_its_connection_answering_the_next_one() {
+    let database = TestDatabase::empty(Backend::Postgres).await;
+    let db = Db::connect_lazy(&database.url, options(1)).unwrap();
+    assert_eq!(value(&db, "SELECT CAST(1 AS BIGINT)").await.unwrap(), 1);
+
+    // The caller gives up while the statement runs: its reply arrives after it left.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(20),
+        value(&db, "SELECT CAST(7 AS BIGINT) FROM pg_sleep(0.2)"),
+    )
+    .await;
+    assert!(
+        abandoned.is_err(),
+        "the statement should have been cut short"
+    );
+
+    // The one lane answers the next statement with its own reply, not the abandoned one's.
+    assert_eq!(value(&db, "SELECT CAST(2 AS BIGINT)").await.unwrap(), 2);
+    assert_eq!(value(&db, "SELECT CAST(3 AS BIGINT)").await.unwrap(), 3);
+    assert_eq!(db.status().size, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_cut_by_the_server_fails_one_statement_and_is_replaced() {
+    let database = TestDatabase::empty(Backend::Postgres).await;
+    let admin = Db::connect_lazy(&database.url, options(1)).unwrap();
+    let db = Db::connect_lazy(&database.url, options(1)).unwrap();
+    let first = value(&db, "SELECT CAST(pg_backend_pid() AS BIGINT)")
+        .await
+        .unwrap();
+
+    let terminated: Option<(bool,)> = admin
+        .fetch_optional(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap();
+    assert_eq!(terminated, Some((true,)));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+
+    let mut failures = 0;
+    let mut second = None;
+    for _ in 0..3 {
+        match value(&db, "SELECT CAST(pg_backend_pid() AS BIGINT)").await {
+            Ok(pid) => {
+                second = Some(pid);
+                break;
+            }
+            Err(_) => failures += 1,
+        }
+    }
+    assert!(failures <= 1, "{failures} statements failed after the cut");
+    let second = second.expect("a new connection answers");
+    assert_ne!(second, first, "the cut connection was reused");
+    assert_eq!(db.status().size, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_database_refuses_statements_and_holds_no_connection() {
+    let database = TestDatabase::empty(Backend::Postgres).await;
+    let admin = Db::connect_lazy(&database.url, options(1)).unwrap();
+    let db = Db::connect_lazy(&database.url, options(2)).unwrap();
+    value(&db, "SELECT CAST(1 AS BIGINT)").await.unwrap();
+    db.close().await;
+    assert!(matches!(
+        value(&db, "SELECT CAST(1 AS BIGINT)").await,
+        Err(sqlx::Error::PoolClosed)
+    ));
+    assert_eq!(db.status().size, 0);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(server_connections(&admin).await, 0);
+}
