@@ -415,8 +415,8 @@ async fn an_unreachable_database_or_redis_at_start_is_logged_clearly() {
         })
         .unwrap_or_else(|| panic!("{log:#?}"));
     assert_eq!(
-        backends["fields"]["backends"],
-        "billing, orders, fulfilment, crm"
+        backends["fields"]["backends"], "billing, orders, fulfilment, crm",
+        "{errors:#?}"
     );
     assert!(
         errors.iter().any(|e| e["fields"]["message"]

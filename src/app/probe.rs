@@ -12,6 +12,7 @@ use tokio::sync::watch;
 
 use crate::core::{
     fanout::Fanout,
+    sources::SourceError,
     vocab::{PerSource, SourceKind},
 };
 
@@ -62,7 +63,7 @@ pub(super) async fn ping_all(
         let wait = timeouts[kind].max(PING_AT_LEAST);
         let outcome = match tokio::time::timeout(wait, fanout.ping(kind)).await {
             Ok(Ok(())) => Ok(()),
-            Ok(Err(error)) => Err(error.to_string()),
+            Ok(Err(error)) => Err(cause(&error)),
             Err(_) => Err(format!("no answer within {wait:?}")),
         };
         (kind, outcome)
@@ -81,6 +82,16 @@ pub(super) async fn ping_all(
         changed
     });
     failures
+}
+
+/// Why a ping failed, without the backend's name: backends that failed alike are named
+/// together, on one line.
+fn cause(error: &SourceError) -> String {
+    match error {
+        SourceError::Query { error, .. } => error.to_string(),
+        SourceError::Invalid { error, .. } => error.to_string(),
+        SourceError::Injected { reason, .. } => reason.clone(),
+    }
 }
 
 /// Pings every backend every [`PROBE_EVERY`], for ever; logs when the last one stops
