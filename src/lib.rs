@@ -23,8 +23,8 @@
 //! - [`app`]: settings in (`app/config.rs` composes each subsystem's own), a ready-to-serve
 //!   [`app::App`] out: the backends connected (`backends.rs`), background tasks started and
 //!   supervised (`tasks.rs`, `supervise.rs`), readiness followed as a watch (`readiness.rs`,
-//!   `probe.rs`), logs and traces set up (`telemetry.rs`), `[auth]` reloaded on `SIGHUP` or
-//!   a changed file (`reload.rs`).
+//!   `probe.rs`), logs and traces set up (`telemetry.rs`; the lines' formats
+//!   `telemetry/lines.rs`), `[auth]` reloaded on `SIGHUP` or a changed file (`reload.rs`).
 //!
 //! The edge ([`edge`]), what callers meet:
 //!
@@ -33,7 +33,7 @@
 //!   deadlines, the door), connections held to a share per peer and a handshake deadline
 //!   (`accept.rs`), TLS, the drain on shutdown, `/metrics`.
 //! - [`edge::grpc`]: the services: validation, what a caller's roles let it read, status
-//!   mapping, one span per RPC.
+//!   mapping, each RPC named in its log lines (a span where spans are exported).
 //! - [`edge::auth`]: who is calling (bearer JWTs, hashed API keys) and what their roles grant;
 //!   the `[auth]` in service, replaced on a reload, and the standing of open watches
 //!   (`auth/live.rs`).
@@ -61,7 +61,7 @@
 //! - [`core::reference`]: the in-memory catalog and return policies, and their rules.
 //! - [`core::records`]: the backends' records in c360's own types.
 //! - [`core::histogram`]: lock-free latency histograms.
-//! - [`core::logs`]: what every layer logs with.
+//! - [`core::logs`]: what every layer logs with, and the call a line is logged in.
 //! - [`core::settings`]: what every subsystem's settings share: range checks, secrets.
 //! - [`core::vocab`]: the shared vocabulary: ids, money, times, backends, sections, statuses.
 //!

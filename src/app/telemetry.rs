@@ -1,7 +1,10 @@
 //! Logs through tracing: text for people or JSON for collectors; `RUST_LOG` overrides the
 //! configured filter. Spans, when `trace.otlp_endpoint` is set, also go to an OpenTelemetry
 //! collector over OTLP/gRPC, each call's span a child of the caller's `traceparent`
-//! (`edge/grpc/call.rs`).
+//! (`edge/grpc/call.rs`). Where spans are not exported a call makes none: its lines name it
+//! all the same (`telemetry/lines.rs`).
+
+mod lines;
 
 use std::io::IsTerminal;
 
@@ -149,10 +152,12 @@ pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, 
                 std::env::var_os("NO_COLOR"),
             );
             let text = tracing_subscriber::fmt::layer().with_ansi(colour);
+            let text = text.event_format(lines::TextLines::new());
             text.with_writer(writer).boxed()
         }
         LogFormat::Json => tracing_subscriber::fmt::layer()
             .json()
+            .event_format(lines::JsonLines::new())
             .with_writer(writer)
             .boxed(),
     };
@@ -178,6 +183,7 @@ pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, 
                 .build())
         })
         .transpose()?;
+    let exported = spans.is_some();
     let otel = spans
         .as_ref()
         .map(|provider| tracing_opentelemetry::layer().with_tracer(provider.tracer("c360")));
@@ -187,6 +193,9 @@ pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, 
         .with(otel)
         .try_init()
         .is_ok();
+    if installed && exported {
+        crate::core::logs::export_spans();
+    }
     Ok(Telemetry {
         spans,
         _lines: installed.then_some(lines),

@@ -1,7 +1,14 @@
 //! What every layer logs with: a gate that turns a warning repeated by every request into one
-//! a second, and the one-line error chain. A leaf, like the vocabulary: every layer logs.
+//! a second, the one-line error chain, and the call a line is logged in. A leaf, like the
+//! vocabulary: every layer logs.
 
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::{
+    future::Future,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+};
 
 /// Lets one log line through per interval and counts the ones it holds back: what a warning
 /// repeated by every request of an outage becomes. Lock-free; a race lets at most one extra
@@ -59,6 +66,79 @@ pub fn error_chain(error: &dyn std::error::Error) -> String {
     }
     text
 }
+
+/// What a line logged during a call tells of the call beyond its method (the edge's call
+/// context implements it).
+pub trait CallFields: Send + Sync + 'static {
+    /// The call's request id.
+    fn request_id(&self) -> &str;
+    /// The caller's trace id and span id (lower-case hex), when it sent a `traceparent`.
+    fn trace(&self) -> Option<(&str, &str)>;
+}
+
+/// The call a line is logged in: what the call's `rpc` span would carry, kept instead of a
+/// span when no span is exported. Making a span costs a hit about a twelfth of its
+/// instructions (the registry's slot, the fields formatted into a string, BENCHMARKS.md),
+/// paid by every call though most log nothing: this costs a pointer swap per poll, and the
+/// log formats write it as the span (`app/telemetry/lines.rs`).
+#[derive(Clone)]
+pub struct LoggedCall {
+    /// The RPC's method, e.g. `GetCustomerProfile`.
+    pub method: &'static str,
+    /// The rest, if the call has a context.
+    pub fields: Option<Arc<dyn CallFields>>,
+}
+
+impl std::fmt::Debug for LoggedCall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoggedCall")
+            .field("method", &self.method)
+            .field("request_id", &self.request_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl LoggedCall {
+    /// The call's request id, `-` if it has none.
+    pub fn request_id(&self) -> &str {
+        self.fields.as_deref().map_or("-", CallFields::request_id)
+    }
+
+    /// The caller's trace id and span id, if it sent them.
+    pub fn trace(&self) -> Option<(&str, &str)> {
+        self.fields.as_deref().and_then(CallFields::trace)
+    }
+
+    /// Runs `work` as this call: lines it logs (in its own task) carry the call.
+    pub fn scope<F: Future>(self, work: F) -> impl Future<Output = F::Output> {
+        CALL.scope(self, work)
+    }
+
+    /// The call whose work is running now on this thread, if any, and not one with a span
+    /// of its own.
+    pub fn current() -> Option<Self> {
+        CALL.try_with(Self::clone).ok()
+    }
+}
+
+tokio::task_local! {
+    static CALL: LoggedCall;
+}
+
+/// Whether spans go somewhere beyond the log lines (an OpenTelemetry exporter): then each
+/// call gets a real span, a child of its caller's.
+static SPANS_EXPORTED: AtomicBool = AtomicBool::new(false);
+
+/// Notes that spans are exported from now on (set once, when telemetry is installed).
+pub fn export_spans() {
+    SPANS_EXPORTED.store(true, Ordering::Relaxed);
+}
+
+/// Whether spans are exported.
+pub fn spans_exported() -> bool {
+    SPANS_EXPORTED.load(Ordering::Relaxed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

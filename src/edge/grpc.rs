@@ -22,19 +22,50 @@ pub use cache_admin_service::CacheAdminApi;
 pub use catalog_service::CatalogApi;
 pub use customer_service::CustomerApi;
 
+use crate::core::logs::{self, LoggedCall};
 use call::CallContext;
 use status::ApiError;
 
-/// Runs one RPC's handler in a span of its own, named after the method and carrying the
-/// call's request id and trace (so every log line of the call does), and turns its answer
-/// or error into the wire's.
+/// Runs one RPC's handler as a call its log lines name — by method, request id and trace —
+/// and turns its answer or error into the wire's. Where spans are exported the call is a
+/// span of its own, a child of the caller's; elsewhere no span is made (most calls log
+/// nothing) and the log formats write the call as one (`core::logs::LoggedCall`).
 async fn rpc<T>(
     method: &'static str,
     call: Option<CallContext>,
     handler: impl Future<Output = Result<T, ApiError>>,
 ) -> Result<Response<T>, Status> {
-    let request_id = call.as_ref().map_or("-", CallContext::request_id);
-    let span = match call.as_ref().and_then(CallContext::trace) {
+    let answer = if logs::spans_exported() {
+        handler.instrument(span(method, call.as_ref())).await
+    } else {
+        let logged = call.as_ref().map_or(
+            LoggedCall {
+                method,
+                fields: None,
+            },
+            |call| call.logged(method),
+        );
+        logged.scope(handler).await
+    };
+    match answer {
+        Ok(answer) => Ok(Response::new(answer)),
+        Err(error) => {
+            let status = Status::from(error);
+            if status.code() == tonic::Code::PermissionDenied
+                && let Some(call) = &call
+            {
+                call.note_refused(status.message());
+            }
+            Err(status)
+        }
+    }
+}
+
+/// The span of a call, exported: named after the method and carrying the call's request id
+/// and trace, a child of the caller's span.
+fn span(method: &'static str, call: Option<&CallContext>) -> tracing::Span {
+    let request_id = call.map_or("-", CallContext::request_id);
+    match call.and_then(CallContext::trace) {
         None => tracing::info_span!("rpc", method, %request_id),
         Some(trace) => {
             let span = tracing::info_span!(
@@ -46,18 +77,6 @@ async fn rpc<T>(
             );
             follow_remote_parent(&span, &trace.trace_id, &trace.parent_id, trace.sampled);
             span
-        }
-    };
-    match handler.instrument(span).await {
-        Ok(answer) => Ok(Response::new(answer)),
-        Err(error) => {
-            let status = Status::from(error);
-            if status.code() == tonic::Code::PermissionDenied
-                && let Some(call) = &call
-            {
-                call.note_refused(status.message());
-            }
-            Err(status)
         }
     }
 }

@@ -11,7 +11,14 @@ use std::sync::{
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use crate::{core::entry::ServedFrom, edge::audit, edge::auth::Caller};
+use crate::{
+    core::{
+        entry::ServedFrom,
+        logs::{CallFields, LoggedCall},
+    },
+    edge::audit,
+    edge::auth::Caller,
+};
 
 /// The header a request id travels in, both ways.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -34,6 +41,19 @@ struct Inner {
     short_deadline: AtomicBool,
     /// 0: not noted; then `ServedFrom` + 1.
     served: AtomicU8,
+}
+
+impl CallFields for Inner {
+    fn request_id(&self) -> &str {
+        // Only visible ASCII gets in (checked or generated).
+        self.request_id.to_str().unwrap_or("-")
+    }
+
+    fn trace(&self) -> Option<(&str, &str)> {
+        self.trace
+            .as_ref()
+            .map(|trace| (trace.trace_id.as_str(), trace.parent_id.as_str()))
+    }
 }
 
 /// A W3C trace context's identifiers (`traceparent`, version 00), as lower-case hex.
@@ -87,6 +107,14 @@ impl CallContext {
     /// The caller's trace, if it sent one.
     pub fn trace(&self) -> Option<&TraceParent> {
         self.0.trace.as_ref()
+    }
+
+    /// The call as the lines it logs name it, as `method`.
+    pub fn logged(&self, method: &'static str) -> LoggedCall {
+        LoggedCall {
+            method,
+            fields: Some(self.0.clone()),
+        }
     }
 
     /// Notes who is calling (the door, once it let the caller in).
