@@ -152,7 +152,7 @@ pub fn init(settings: &LogSettings, trace: &TraceSettings) -> Result<Telemetry, 
                 std::env::var_os("NO_COLOR"),
             );
             let text = tracing_subscriber::fmt::layer().with_ansi(colour);
-            let text = text.event_format(lines::TextLines::new());
+            let text = text.event_format(lines::TextLines);
             text.with_writer(writer).boxed()
         }
         LogFormat::Json => tracing_subscriber::fmt::layer()

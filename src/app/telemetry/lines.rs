@@ -3,34 +3,34 @@
 //! written where its `rpc` span would be, as the span would have been written: first in the
 //! line's scope, named `rpc`, with the method, the request id and the caller's trace.
 
-use std::fmt;
+use std::{
+    cell::RefCell,
+    fmt::{self, Write as _},
+};
 
-use tracing::{Event, Level, Subscriber};
+use tracing::{
+    Event, Level, Subscriber,
+    field::{Field, Visit},
+};
 use tracing_subscriber::{
     fmt::{
-        FmtContext, FormatEvent, FormatFields,
-        format::{self, Format, Full, Json, Writer},
-        time::{FormatTime, SystemTime},
+        FmtContext, FormatEvent, FormatFields, FormattedFields,
+        format::{self, Format, Json, Writer},
+        time::SystemTime,
     },
     registry::LookupSpan,
 };
 
 use crate::core::logs::LoggedCall;
 
-/// Text for people: `time LEVEL rpc{method=… request_id=…}:span{…}: target: message fields`.
-#[derive(Debug)]
-pub(super) struct TextLines {
-    /// Writes the rest of the line: the scope's own spans, the target, the fields.
-    rest: Format<Full, ()>,
-}
-
-impl TextLines {
-    pub(super) fn new() -> Self {
-        Self {
-            rest: format::format().without_time().with_level(false),
-        }
-    }
-}
+/// Text for people: `time LEVEL rpc{method=… request_id=…}:span{…}: target: message fields`,
+/// as tracing-subscriber's own lines read, written without its styling machinery (which
+/// costs each field of each line a few hundred instructions even with colour off: the
+/// access log's line took 11,000 instructions a call, BENCHMARKS.md). Every value is written
+/// with its control characters escaped, so that no value can start a line of its own or
+/// drive a terminal.
+#[derive(Debug, Default)]
+pub(super) struct TextLines;
 
 impl<S, N> FormatEvent<S, N> for TextLines
 where
@@ -44,48 +44,94 @@ where
         event: &Event<'_>,
     ) -> fmt::Result {
         let ansi = writer.has_ansi_escapes();
-        paint(&mut writer, ansi.then_some(DIM), |w| {
-            SystemTime.format_time(w)
-        })?;
+        paint(&mut writer, ansi.then_some(DIM), write_time)?;
         writer.write_char(' ')?;
-        let level = event.metadata().level();
+        let meta = event.metadata();
+        let level = meta.level();
         paint(&mut writer, ansi.then(|| colour(level)), |w| {
-            write!(w, "{level:>5}")
+            w.write_str(LEVELS[level_index(level)])
         })?;
         writer.write_char(' ')?;
+        let mut scoped = false;
         if let Some(call) = LoggedCall::current() {
+            scoped = true;
             paint(&mut writer, ansi.then_some(BOLD), |w| w.write_str("rpc{"))?;
             write!(
                 writer,
                 "method={:?} request_id={}",
                 call.method,
-                call.request_id()
+                Escaped(call.request_id())
             )?;
             if let Some((trace_id, parent_id)) = call.trace() {
-                write!(writer, " trace_id={trace_id} parent_id={parent_id}")?;
+                write!(
+                    writer,
+                    " trace_id={} parent_id={}",
+                    Escaped(trace_id),
+                    Escaped(parent_id)
+                )?;
             }
             paint(&mut writer, ansi.then_some(BOLD), |w| w.write_char('}'))?;
             paint(&mut writer, ansi.then_some(DIM), |w| w.write_char(':'))?;
-            if ctx.event_scope().is_none() {
-                writer.write_char(' ')?;
-            }
         }
-        self.rest.format_event(ctx, writer, event)
+        for span in ctx
+            .event_scope()
+            .into_iter()
+            .flat_map(|scope| scope.from_root())
+        {
+            scoped = true;
+            paint(&mut writer, ansi.then_some(BOLD), |w| {
+                w.write_str(span.metadata().name())
+            })?;
+            let extensions = span.extensions();
+            if let Some(fields) = extensions.get::<FormattedFields<N>>()
+                && !fields.is_empty()
+            {
+                paint(&mut writer, ansi.then_some(BOLD), |w| w.write_char('{'))?;
+                writer.write_str(fields)?;
+                paint(&mut writer, ansi.then_some(BOLD), |w| w.write_char('}'))?;
+            }
+            paint(&mut writer, ansi.then_some(DIM), |w| w.write_char(':'))?;
+        }
+        if scoped {
+            writer.write_char(' ')?;
+        }
+        paint(&mut writer, ansi.then_some(DIM), |w| {
+            w.write_str(meta.target())?;
+            w.write_char(':')
+        })?;
+        writer.write_char(' ')?;
+        let mut fields = TextFields {
+            writer: &mut writer,
+            ansi,
+            first: true,
+            result: Ok(()),
+        };
+        event.record(&mut fields);
+        fields.result?;
+        writer.write_char('\n')
     }
 }
 
 const BOLD: &str = "\x1b[1m";
 const DIM: &str = "\x1b[2m";
+const ITALIC: &str = "\x1b[3m";
+
+/// The levels as tracing-subscriber writes them, padded to one width.
+const LEVELS: [&str; 5] = ["TRACE", "DEBUG", " INFO", " WARN", "ERROR"];
+
+fn level_index(level: &Level) -> usize {
+    match *level {
+        Level::TRACE => 0,
+        Level::DEBUG => 1,
+        Level::INFO => 2,
+        Level::WARN => 3,
+        Level::ERROR => 4,
+    }
+}
 
 /// The level's colour, as tracing-subscriber's own lines have it.
 fn colour(level: &Level) -> &'static str {
-    match *level {
-        Level::TRACE => "\x1b[35m",
-        Level::DEBUG => "\x1b[34m",
-        Level::INFO => "\x1b[32m",
-        Level::WARN => "\x1b[33m",
-        Level::ERROR => "\x1b[31m",
-    }
+    ["\x1b[35m", "\x1b[34m", "\x1b[32m", "\x1b[33m", "\x1b[31m"][level_index(level)]
 }
 
 /// Writes with `write` in `style`, if any, and back to plain after.
@@ -100,6 +146,145 @@ fn paint(
     write(writer)?;
     if style.is_some() {
         writer.write_str("\x1b[0m")?;
+    }
+    Ok(())
+}
+
+thread_local! {
+    /// The last second this thread wrote a time in, and its text up to the fraction.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((0, String::new())) };
+}
+
+/// Now in RFC 3339, UTC, to the microsecond (`2026-12-05T06:24:56.341130Z`), as
+/// tracing-subscriber writes it; the date and the time of day are formatted once a second.
+fn write_time(writer: &mut Writer<'_>) -> fmt::Result {
+    let since = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let seconds = since.as_secs();
+    SECOND.with_borrow_mut(|(second, text)| {
+        if *second != seconds || text.is_empty() {
+            let at = i64::try_from(seconds)
+                .ok()
+                .and_then(|s| chrono::DateTime::from_timestamp(s, 0))
+                .unwrap_or_default();
+            text.clear();
+            write!(text, "{}", at.format("%Y-%m-%dT%H:%M:%S."))?;
+            *second = seconds;
+        }
+        writer.write_str(text)
+    })?;
+    let mut digits = *b"000000Z";
+    let mut micros = since.subsec_micros();
+    for digit in digits[..6].iter_mut().rev() {
+        *digit = b'0' + u8::try_from(micros % 10).unwrap_or(0);
+        micros /= 10;
+    }
+    writer.write_str(std::str::from_utf8(&digits).unwrap_or("000000Z"))
+}
+
+/// Writes an event's fields: the message as it is, the others `name=value`, separated by
+/// spaces, every value escaped ([`Escaping`]).
+struct TextFields<'w, 'a> {
+    writer: &'w mut Writer<'a>,
+    ansi: bool,
+    first: bool,
+    result: fmt::Result,
+}
+
+impl TextFields<'_, '_> {
+    fn write(&mut self, field: &Field, value: fmt::Arguments<'_>) {
+        if self.result.is_err() {
+            return;
+        }
+        self.result = self.try_write(field, value);
+    }
+
+    fn try_write(&mut self, field: &Field, value: fmt::Arguments<'_>) -> fmt::Result {
+        if !std::mem::take(&mut self.first) {
+            self.writer.write_char(' ')?;
+        }
+        let name = field.name();
+        if name != "message" {
+            let name = name.strip_prefix("r#").unwrap_or(name);
+            let ansi = self.ansi;
+            paint(self.writer, ansi.then_some(ITALIC), |w| w.write_str(name))?;
+            paint(self.writer, ansi.then_some(DIM), |w| w.write_char('='))?;
+        }
+        Escaping(self.writer).write_fmt(value)
+    }
+}
+
+impl Visit for TextFields<'_, '_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        if field.name() == "message" {
+            self.write(field, format_args!("{value}"));
+        } else {
+            self.write(field, format_args!("{value:?}"));
+        }
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.write(field, format_args!("{value}"));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.write(field, format_args!("{value}"));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.write(field, format_args!("{value}"));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        match value.source() {
+            None => self.write(field, format_args!("{value}")),
+            Some(source) => {
+                let sources = std::iter::successors(Some(source), |e| e.source());
+                let sources: Vec<String> = sources.map(ToString::to_string).collect();
+                let name = field.name();
+                self.write(field, format_args!("{value} {name}.sources={sources:?}"));
+            }
+        }
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        self.write(field, format_args!("{value:?}"));
+    }
+}
+
+/// A writer that escapes control characters (C0, DEL, C1) as it writes: a value logged
+/// cannot end the line, forge another or send a terminal escape.
+struct Escaping<'w, 'a>(&'w mut Writer<'a>);
+
+impl fmt::Write for Escaping<'_, '_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        write_escaped(self.0, text)
+    }
+}
+
+/// A value written with its control characters escaped, as [`Escaping`] writes.
+struct Escaped<'v>(&'v str);
+
+impl fmt::Display for Escaped<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write_escaped(f, self.0)
+    }
+}
+
+/// Writes `text` with control characters escaped: `\n`, `\r`, `\t`, else `\u{…}`.
+fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
+    if !text.chars().any(char::is_control) {
+        return out.write_str(text);
+    }
+    for ch in text.chars() {
+        match ch {
+            '\n' => out.write_str("\\n")?,
+            '\r' => out.write_str("\\r")?,
+            '\t' => out.write_str("\\t")?,
+            ch if ch.is_control() => write!(out, "\\u{{{:x}}}", u32::from(ch))?,
+            ch => out.write_char(ch)?,
+        }
     }
     Ok(())
 }
@@ -312,7 +497,7 @@ mod tests {
 
     #[test]
     fn a_text_line_in_a_call_reads_as_the_calls_span_would() {
-        let lines = lines(false, TextLines::new(), Some(call(None)), warn);
+        let lines = lines(false, TextLines, Some(call(None)), warn);
         let line = &lines[0];
         let after_level = line
             .split_once("  WARN ")
@@ -332,15 +517,37 @@ mod tests {
         );
     }
 
+    fn forged() {
+        tracing::warn!(caller = %"eve\n2026-12-05T00:00:00.000000Z  INFO forged", "a\x1b[31m b");
+    }
+
+    #[test]
+    fn a_text_value_cannot_start_a_line_or_drive_a_terminal() {
+        let lines = lines(false, TextLines, Some(call(None)), forged);
+        assert_eq!(lines.len(), 1, "{lines:?}");
+        assert!(
+            lines[0].ends_with(
+                ": a\\u{1b}[31m b caller=eve\\n2026-12-05T00:00:00.000000Z  INFO forged"
+            ),
+            "{lines:?}"
+        );
+    }
+
     fn lines_in_a_span() -> Vec<String> {
-        lines(false, TextLines::new(), Some(call(None)), warn_in_a_span)
+        lines(false, TextLines, Some(call(None)), warn_in_a_span)
     }
 
     #[test]
     fn a_text_line_outside_calls_is_tracing_subscribers_own() {
-        let ours = lines(false, TextLines::new(), None, warn_in_a_span);
+        let ours = lines(false, TextLines, None, warn_in_a_span);
         let theirs = lines(false, format::format(), None, warn_in_a_span);
         let past_time = |line: &str| line.split_once(' ').map(|(_, rest)| rest.to_owned());
         assert_eq!(past_time(&ours[0]), past_time(&theirs[0]), "{ours:?}");
+        let (time, _) = ours[0].split_once(' ').unwrap();
+        let (their_time, _) = theirs[0].split_once(' ').unwrap();
+        assert_eq!(time.len(), their_time.len(), "{time} against {their_time}");
+        let parsed = chrono::DateTime::parse_from_rfc3339(time).unwrap();
+        let off = chrono::Utc::now().signed_duration_since(parsed);
+        assert!(off.num_seconds().abs() < 60, "{time}");
     }
 }
