@@ -157,6 +157,10 @@ pub struct Authenticator {
 }
 
 /// Now, in Unix seconds (what a token's `exp` counts).
+/// The header an API key travels in.
+const API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
+
+/// Now, in Unix seconds.
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -252,17 +256,23 @@ impl Authenticator {
     /// surround it); one verified now is remembered only by [`Self::keep`], once the call
     /// is let in, so that refused calls (over the rate, denied) never fill the memory.
     pub fn admit(&self, headers: &http::HeaderMap) -> Result<Checked, AuthError> {
-        let token = headers
+        let presented = headers
             .get(http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(jwt::bearer_token)
-            .filter(|_| !headers.contains_key("x-api-key"));
-        if let Some(admitted) = token.and_then(|token| self.verified.get(token, unix_now())) {
+            .filter(|_| !headers.contains_key(&API_KEY));
+        // Looked up by its bytes: a token remembered was checked whole once, so one equal to
+        // it needs no check of its characters again.
+        let remembered = presented
+            .and_then(|value| jwt::bearer_token_bytes(value.as_bytes()))
+            .and_then(|token| self.verified.get(token, unix_now()));
+        if let Some(admitted) = remembered {
             return Ok(Checked {
                 admitted,
                 verified: None,
             });
         }
+        let token = presented
+            .and_then(|value| value.to_str().ok())
+            .and_then(jwt::bearer_token);
         let caller = self.authenticate(headers)?;
         let verified = token
             .zip(self.jwt.as_ref())
@@ -288,7 +298,7 @@ impl Authenticator {
     /// The caller the headers of a call prove: `authorization: Bearer <jwt>` or
     /// `x-api-key: <key>`.
     pub fn authenticate(&self, headers: &http::HeaderMap) -> Result<Caller, AuthError> {
-        if let Some(key) = headers.get("x-api-key") {
+        if let Some(key) = headers.get(&API_KEY) {
             let key = key
                 .to_str()
                 .map_err(|_| AuthError::Invalid("malformed API key"))?;

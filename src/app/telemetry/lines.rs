@@ -274,7 +274,9 @@ impl fmt::Display for Escaped<'_> {
 
 /// Writes `text` with control characters escaped: `\n`, `\r`, `\t`, else `\u{…}`.
 fn write_escaped(out: &mut impl fmt::Write, text: &str) -> fmt::Result {
-    if !text.chars().any(char::is_control) {
+    // Control characters in UTF-8: C0 bytes, DEL, and C1 (two bytes, the first 0xC2; a few
+    // printable characters share it and take the slow way).
+    if !text.bytes().any(|b| b < 0x20 || b == 0x7f || b == 0xc2) {
         return out.write_str(text);
     }
     for ch in text.chars() {

@@ -78,6 +78,15 @@ pub(super) fn bearer_token(authorization: &str) -> Option<&str> {
         .map(str::trim)
 }
 
+/// [`bearer_token`] over a header's bytes, not yet known to be text: the same token where
+/// the header is ASCII (a token is: base64url and dots).
+pub(super) fn bearer_token_bytes(authorization: &[u8]) -> Option<&[u8]> {
+    authorization
+        .strip_prefix(b"Bearer ")
+        .or_else(|| authorization.strip_prefix(b"bearer "))
+        .map(<[u8]>::trim_ascii)
+}
+
 impl JwtVerifier {
     /// The `exp` of a token already verified.
     pub(super) fn expiry(&self, token: &str) -> Option<u64> {

@@ -28,11 +28,14 @@ struct Verified {
     expires: u64,
 }
 
+/// What the memory is keyed by: a token's signature ([`signature`]).
+type Signature = Box<[u8]>;
+
 /// Expires each token at its `exp`.
 struct AtExpiry;
 
-impl Expiry<String, Verified> for AtExpiry {
-    fn expire_after_create(&self, _: &String, token: &Verified, _: Instant) -> Option<Duration> {
+impl Expiry<Signature, Verified> for AtExpiry {
+    fn expire_after_create(&self, _: &Signature, token: &Verified, _: Instant) -> Option<Duration> {
         Some(Duration::from_secs(
             token.expires.saturating_sub(super::unix_now()),
         ))
@@ -41,33 +44,38 @@ impl Expiry<String, Verified> for AtExpiry {
 
 /// The part of a token its memory is looked up by: the signature, the end of a JWT (short,
 /// so cheap to hash).
-fn signature(token: &str) -> &str {
-    token.rsplit('.').next().unwrap_or(token)
+fn signature(token: &[u8]) -> &[u8] {
+    token
+        .iter()
+        .rposition(|&b| b == b'.')
+        .map_or(token, |dot| &token[dot + 1..])
 }
 
 /// Tokens verified and not expired yet.
-pub(super) struct VerifiedTokens(Cache<String, Verified>);
+pub(super) struct VerifiedTokens(Cache<Signature, Verified, foldhash::fast::RandomState>);
 
 impl VerifiedTokens {
     pub(super) fn new() -> Self {
         let least = u32::try_from(MAX_BYTES.div_ceil(MAX_ENTRIES)).unwrap_or(u32::MAX);
         let cache = Cache::builder()
             .max_capacity(MAX_BYTES)
-            .weigher(move |key: &String, token: &Verified| {
+            .weigher(move |key: &Signature, token: &Verified| {
                 let caller = &token.admitted.caller;
                 let roles: usize = caller.roles.iter().map(String::len).sum();
                 let bytes = key.len() + token.token.len() + caller.name.len() + roles + OVERHEAD;
                 u32::try_from(bytes).unwrap_or(u32::MAX).max(least)
             })
             .expire_after(AtExpiry)
-            .build();
+            // Only tokens that passed their signature check get in, so their keys are not an
+            // attacker's to choose: a fast hash (randomly seeded all the same) will do.
+            .build_with_hasher(foldhash::fast::RandomState::default());
         Self(cache)
     }
 
     /// Who `token` admits, if it was verified and has not expired by `now` (Unix seconds).
-    pub(super) fn get(&self, token: &str, now: u64) -> Option<Admitted> {
+    pub(super) fn get(&self, token: &[u8], now: u64) -> Option<Admitted> {
         let known = self.0.get(signature(token))?;
-        (*known.token == *token && known.expires > now).then_some(known.admitted)
+        (known.token.as_bytes() == token && known.expires > now).then_some(known.admitted)
     }
 
     /// Remembers that `token`, which expires at `expires` (Unix seconds), admits `admitted`.
@@ -77,7 +85,7 @@ impl VerifiedTokens {
             admitted,
             expires,
         };
-        self.0.insert(signature(token).to_owned(), verified);
+        self.0.insert(signature(token.as_bytes()).into(), verified);
     }
 
     /// Tokens remembered now (after pending evictions).
@@ -110,15 +118,15 @@ mod tests {
         let now = super::super::unix_now();
         tokens.remember("Bearer a.b.sig1", admitted("agent-1"), now + 60);
         tokens.remember("Bearer a.b.sig2", admitted("agent-2"), now);
-        let hit = tokens.get("Bearer a.b.sig1", now).expect("remembered");
+        let hit = tokens.get(b"Bearer a.b.sig1", now).expect("remembered");
         assert_eq!(hit.caller.name, "agent-1");
-        assert!(tokens.get("Bearer a.b.sig2", now).is_none(), "expired");
+        assert!(tokens.get(b"Bearer a.b.sig2", now).is_none(), "expired");
         assert!(
-            tokens.get("Bearer x.y.sig1", now).is_none(),
+            tokens.get(b"Bearer x.y.sig1", now).is_none(),
             "same signature, other token"
         );
         assert!(
-            tokens.get("Bearer a.b.sig1", now + 60).is_none(),
+            tokens.get(b"Bearer a.b.sig1", now + 60).is_none(),
             "at its exp"
         );
     }
