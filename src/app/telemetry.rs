@@ -24,7 +24,7 @@ pub struct LogSettings {
     /// Default filter when `RUST_LOG` is unset, e.g. `info` or `c360=debug,info`.
     pub filter: String,
     /// One line per call (target `c360::access`, at `info`). Off by default in `serve`: at
-    /// tens of thousands of calls a second the lines cost the hit path about a fifth of its
+    /// tens of thousands of calls a second the lines cost the hit path about a twelfth of its
     /// instructions (BENCHMARKS.md); on in the demo.
     pub access: bool,
 }
