@@ -330,7 +330,7 @@ impl Authenticator {
 
     /// Whether `caller` may call `rpc` (`Service/Method`, the package left out).
     pub fn authorize(&self, caller: &Caller, rpc: &str) -> Result<(), AuthError> {
-        let service = rpc.split('/').next().unwrap_or_default();
+        let service = || rpc.split_once('/').map_or(rpc, |(service, _)| service);
         let granted = caller
             .roles
             .iter()
@@ -341,7 +341,7 @@ impl Authenticator {
                     || pattern == rpc
                     || pattern
                         .strip_suffix("/*")
-                        .is_some_and(|granted| granted == service)
+                        .is_some_and(|granted| granted == service())
             });
         match granted {
             true => Ok(()),

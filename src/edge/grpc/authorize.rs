@@ -45,10 +45,7 @@ impl Trail {
                 None => request.metadata().get("x-request-id").cloned(),
             },
             call,
-            caller: request
-                .extensions()
-                .get::<Admitted>()
-                .map(|admitted| admitted.caller.clone()),
+            caller: admitted(request).map(|admitted| admitted.caller.clone()),
             request_id: std::sync::OnceLock::new(),
         }
     }
@@ -119,15 +116,14 @@ fn served_from(from: ServedFrom) -> &'static str {
 /// Who the door let in, and until when its credential holds; nothing with authentication
 /// off.
 pub(super) fn admitted<T>(request: &Request<T>) -> Option<&Admitted> {
-    request.extensions().get::<Admitted>()
+    call::context(request)
+        .and_then(CallContext::admitted)
+        .or_else(|| request.extensions().get::<Admitted>())
 }
 
 /// The grant the door put on `request`; everything when authentication is off.
 pub(super) fn grant_of<T>(request: &Request<T>) -> Grant {
-    request
-        .extensions()
-        .get::<Admitted>()
-        .map_or(Grant::ALL, |admitted| admitted.grant)
+    admitted(request).map_or(Grant::ALL, |admitted| admitted.grant)
 }
 
 /// Whether a read mask names its sections (rather than asking for everything).

@@ -17,7 +17,7 @@ use crate::{
         logs::{CallFields, LoggedCall},
     },
     edge::audit,
-    edge::auth::Caller,
+    edge::auth::{Admitted, Caller},
 };
 
 /// The header a request id travels in, both ways.
@@ -35,6 +35,8 @@ struct Inner {
     request_id: HeaderValue,
     trace: Option<TraceParent>,
     caller: OnceLock<Arc<Caller>>,
+    /// The caller let in and what it may read (authentication on), for the services.
+    admitted: OnceLock<Admitted>,
     /// Why the call was refused, when it was (by the door or a handler's grant check).
     refused: OnceLock<String>,
     /// Whether the caller's deadline was below the floor its expiry is its own fault under.
@@ -87,6 +89,7 @@ impl CallContext {
             request_id,
             trace,
             caller: OnceLock::new(),
+            admitted: OnceLock::new(),
             refused: OnceLock::new(),
             short_deadline: AtomicBool::new(false),
             served: AtomicU8::new(0),
@@ -120,6 +123,17 @@ impl CallContext {
     /// Notes who is calling (the door, once it let the caller in).
     pub fn note_caller(&self, caller: Arc<Caller>) {
         let _first = self.0.caller.set(caller);
+    }
+
+    /// Notes whom the door let in and what it may read (kept in the context the call already
+    /// carries: a request extension of its own would cost each call a map that grows).
+    pub fn note_admitted(&self, admitted: Admitted) {
+        let _first = self.0.admitted.set(admitted);
+    }
+
+    /// Whom the door let in, with authentication on.
+    pub fn admitted(&self) -> Option<&Admitted> {
+        self.0.admitted.get()
     }
 
     /// Who called, when known.

@@ -2,8 +2,8 @@
 //! carry credentials ([`crate::edge::auth`]) whose roles grant its RPC, or it is answered
 //! `UNAUTHENTICATED` / `PERMISSION_DENIED` before any service sees it. Reflection needs an
 //! authenticated caller holding a role the configuration names; health stays open for load balancers. The caller and
-//! what its roles let it read ([`crate::edge::auth::Admitted`]) go on in the request's extensions,
-//! for the services.
+//! what its roles let it read ([`crate::edge::auth::Admitted`]) go on in the call's context
+//! (the request's extensions where it has none), for the services.
 
 use std::{
     sync::Arc,
@@ -90,7 +90,13 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
             tonic_types::ErrorDetails::with_retry_info(Some(wait)),
         ));
     }
-    request.extensions_mut().insert(auth.keep(checked));
+    let admitted = auth.keep(checked);
+    match call {
+        Some(call) => call.note_admitted(admitted),
+        None => {
+            request.extensions_mut().insert(admitted);
+        }
+    }
     Ok(())
 }
 
