@@ -1,22 +1,26 @@
 //! Bearer tokens already verified, remembered until they expire: a caller's every call then
-//! costs a lookup and a comparison, not a signature check and a JSON parse. moka holds them,
-//! each entry expiring at its token's `exp` and the whole bounded by bytes and by entries.
+//! costs a lookup and a comparison, not a signature check and a JSON parse. A map of its own,
+//! in shards under read-write locks, looked up by the token's signature: a hit is a read lock,
+//! a hash and two comparisons, where a general cache's bookkeeping (recency, frequency,
+//! timers) cost each call more than the rest of the check together (BENCHMARKS.md). Bounded
+//! by bytes and by entries; when a shard is full, its expired tokens go first, then any.
 
 use std::{
-    sync::Arc,
-    time::{Duration, Instant},
+    collections::HashMap,
+    sync::{Arc, PoisonError, RwLock},
 };
-
-use moka::{Expiry, sync::Cache};
 
 use super::Admitted;
 
 /// Bytes the memory holds at most...
-const MAX_BYTES: u64 = 16 << 20;
-/// ...and entries at most: each weighs at least `MAX_BYTES / MAX_ENTRIES`.
-const MAX_ENTRIES: u64 = 10_000;
+const MAX_BYTES: usize = 16 << 20;
+/// ...and entries at most.
+const MAX_ENTRIES: usize = 10_000;
+/// Shards, each holding its share of both bounds: a verification (a write) holds up the
+/// lookups of one shard only.
+const SHARDS: usize = 16;
 /// What an entry costs beyond its token and its caller's name and roles: the key's and the
-/// value's own allocations and moka's bookkeeping, roughly.
+/// value's own allocations and the map's slot, roughly.
 const OVERHEAD: usize = 256;
 
 /// A verified token: the token itself (the memory is looked up by its signature, and a hit is
@@ -28,19 +32,18 @@ struct Verified {
     expires: u64,
 }
 
-/// What the memory is keyed by: a token's signature ([`signature`]).
-type Signature = Box<[u8]>;
-
-/// Expires each token at its `exp`.
-struct AtExpiry;
-
-impl Expiry<Signature, Verified> for AtExpiry {
-    fn expire_after_create(&self, _: &Signature, token: &Verified, _: Instant) -> Option<Duration> {
-        Some(Duration::from_secs(
-            token.expires.saturating_sub(super::unix_now()),
-        ))
+impl Verified {
+    /// What it holds, counted against [`MAX_BYTES`].
+    fn bytes(&self) -> usize {
+        let caller = &self.admitted.caller;
+        let roles: usize = caller.roles.iter().map(String::len).sum();
+        // The key (the signature) is part of the token.
+        2 * self.token.len() + caller.name.len() + roles + OVERHEAD
     }
 }
+
+/// What the memory is keyed by: a token's signature ([`signature`]).
+type Signature = Box<[u8]>;
 
 /// The part of a token its memory is looked up by: the signature, the end of a JWT (short,
 /// so cheap to hash).
@@ -51,31 +54,68 @@ fn signature(token: &[u8]) -> &[u8] {
         .map_or(token, |dot| &token[dot + 1..])
 }
 
+/// One shard's tokens and the bytes they hold.
+#[derive(Default)]
+struct Shard {
+    // Only tokens that passed their signature check get in, so the keys are not an
+    // attacker's to choose: a fast hash (randomly seeded all the same) will do.
+    tokens: HashMap<Signature, Verified, foldhash::fast::RandomState>,
+    bytes: usize,
+}
+
+impl Shard {
+    /// Makes room for one more token of `bytes`: the expired ones go, then as many others as
+    /// it takes.
+    fn make_room(&mut self, bytes: usize, now: u64) {
+        let full = |shard: &Self| {
+            shard.tokens.len() >= MAX_ENTRIES / SHARDS || shard.bytes + bytes > MAX_BYTES / SHARDS
+        };
+        if !full(self) {
+            return;
+        }
+        self.tokens.retain(|_, token| token.expires > now);
+        self.bytes = self.tokens.values().map(Verified::bytes).sum();
+        while full(self) {
+            let Some(any) = self.tokens.keys().next().cloned() else {
+                return;
+            };
+            if let Some(gone) = self.tokens.remove(&any) {
+                self.bytes -= gone.bytes();
+            }
+        }
+    }
+}
+
 /// Tokens verified and not expired yet.
-pub(super) struct VerifiedTokens(Cache<Signature, Verified, foldhash::fast::RandomState>);
+pub(super) struct VerifiedTokens {
+    shards: Box<[RwLock<Shard>]>,
+}
 
 impl VerifiedTokens {
     pub(super) fn new() -> Self {
-        let least = u32::try_from(MAX_BYTES.div_ceil(MAX_ENTRIES)).unwrap_or(u32::MAX);
-        let cache = Cache::builder()
-            .max_capacity(MAX_BYTES)
-            .weigher(move |key: &Signature, token: &Verified| {
-                let caller = &token.admitted.caller;
-                let roles: usize = caller.roles.iter().map(String::len).sum();
-                let bytes = key.len() + token.token.len() + caller.name.len() + roles + OVERHEAD;
-                u32::try_from(bytes).unwrap_or(u32::MAX).max(least)
-            })
-            .expire_after(AtExpiry)
-            // Only tokens that passed their signature check get in, so their keys are not an
-            // attacker's to choose: a fast hash (randomly seeded all the same) will do.
-            .build_with_hasher(foldhash::fast::RandomState::default());
-        Self(cache)
+        Self {
+            shards: (0..SHARDS).map(|_| RwLock::default()).collect(),
+        }
+    }
+
+    /// The shard of `signature`: by its last byte (a signature's bytes are as good as
+    /// random).
+    fn shard(&self, signature: &[u8]) -> &RwLock<Shard> {
+        let last = signature.last().copied().unwrap_or(0);
+        &self.shards[usize::from(last) % SHARDS]
     }
 
     /// Who `token` admits, if it was verified and has not expired by `now` (Unix seconds).
     pub(super) fn get(&self, token: &[u8], now: u64) -> Option<Admitted> {
-        let known = self.0.get(signature(token))?;
-        (known.token.as_bytes() == token && known.expires > now).then_some(known.admitted)
+        let signature = signature(token);
+        // A panic elsewhere cannot leave a shard half-changed: every change is one insert
+        // or remove of the map.
+        let shard = self
+            .shard(signature)
+            .read()
+            .unwrap_or_else(PoisonError::into_inner);
+        let known = shard.tokens.get(signature)?;
+        (known.token.as_bytes() == token && known.expires > now).then(|| known.admitted.clone())
     }
 
     /// Remembers that `token`, which expires at `expires` (Unix seconds), admits `admitted`.
@@ -85,14 +125,32 @@ impl VerifiedTokens {
             admitted,
             expires,
         };
-        self.0.insert(signature(token.as_bytes()).into(), verified);
+        let bytes = verified.bytes();
+        let signature = signature(token.as_bytes());
+        let mut shard = self
+            .shard(signature)
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(before) = shard.tokens.remove(signature) {
+            shard.bytes -= before.bytes();
+        }
+        shard.make_room(bytes, super::unix_now());
+        shard.bytes += bytes;
+        shard.tokens.insert(signature.into(), verified);
     }
 
-    /// Tokens remembered now (after pending evictions).
+    /// Tokens remembered now.
     #[cfg(test)]
-    pub(super) fn len(&self) -> u64 {
-        self.0.run_pending_tasks();
-        self.0.entry_count()
+    pub(super) fn len(&self) -> usize {
+        let shard = |s: &RwLock<Shard>| s.read().map_or(0, |shard| shard.tokens.len());
+        self.shards.iter().map(shard).sum()
+    }
+
+    /// Bytes counted now.
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
+        let shard = |s: &RwLock<Shard>| s.read().map_or(0, |shard| shard.bytes);
+        self.shards.iter().map(shard).sum()
     }
 }
 
@@ -139,5 +197,47 @@ mod tests {
             tokens.remember(&format!("Bearer a.b.{n}"), admitted("agent"), later);
         }
         assert!(tokens.len() <= MAX_ENTRIES, "{} entries", tokens.len());
+        assert!(
+            tokens.len() >= MAX_ENTRIES / 2,
+            "it still remembers: {} entries",
+            tokens.len()
+        );
+        let last = format!("Bearer a.b.{}", MAX_ENTRIES * 2 - 1);
+        let now = super::super::unix_now();
+        assert!(
+            tokens.get(last.as_bytes(), now).is_some(),
+            "the newest is kept"
+        );
+    }
+
+    #[test]
+    fn the_memory_is_bounded_by_bytes_and_counts_what_it_lets_go() {
+        let tokens = VerifiedTokens::new();
+        let later = super::super::unix_now() + 3600;
+        let long = "x".repeat(64 << 10);
+        for n in 0..2_000 {
+            tokens.remember(&format!("Bearer {long}.b.{n}"), admitted("agent"), later);
+        }
+        assert!(tokens.bytes() <= MAX_BYTES, "{} bytes", tokens.bytes());
+        assert!(tokens.len() < 2_000, "{} entries", tokens.len());
+        // Remembering a token again replaces it, and its bytes are counted once.
+        let before = tokens.bytes();
+        let again = format!("Bearer {long}.b.1999");
+        tokens.remember(&again, admitted("agent"), later);
+        assert_eq!(tokens.bytes(), before);
+    }
+
+    #[test]
+    fn expired_tokens_make_room_first() {
+        let tokens = VerifiedTokens::new();
+        let now = super::super::unix_now();
+        // One shard's worth of tokens (their signatures end alike), all expired.
+        for n in 0..(MAX_ENTRIES / SHARDS) {
+            tokens.remember(&format!("Bearer a.b.{n}z"), admitted("agent"), now - 1);
+        }
+        tokens.remember("Bearer a.b.livez", admitted("agent"), now + 60);
+        tokens.remember("Bearer a.b.otherz", admitted("agent"), now + 60);
+        assert_eq!(tokens.len(), 2, "the expired ones went");
+        assert!(tokens.get(b"Bearer a.b.livez", now).is_some());
     }
 }
