@@ -330,7 +330,14 @@ impl Authenticator {
 
     /// Whether `caller` may call `rpc` (`Service/Method`, the package left out).
     pub fn authorize(&self, caller: &Caller, rpc: &str) -> Result<(), AuthError> {
-        let service = || rpc.split_once('/').map_or(rpc, |(service, _)| service);
+        // The service's name, found once, and only for a grant of a whole service.
+        let mut service = None;
+        let mut service = || {
+            *service.get_or_insert_with(|| {
+                let slash = rpc.bytes().position(|b| b == b'/');
+                slash.map_or(rpc, |slash| &rpc[..slash])
+            })
+        };
         let granted = caller
             .roles
             .iter()
