@@ -34,6 +34,7 @@ pub struct CallContext(Arc<Inner>);
 struct Inner {
     request_id: HeaderValue,
     trace: Option<TraceParent>,
+    /// A caller the door knew and refused.
     caller: OnceLock<Arc<Caller>>,
     /// The caller let in and what it may read (authentication on), for the services.
     admitted: OnceLock<Admitted>,
@@ -120,7 +121,8 @@ impl CallContext {
         }
     }
 
-    /// Notes who is calling (the door, once it let the caller in).
+    /// Notes who is calling (the door, when it refuses a caller it knows; one it lets in is
+    /// noted with what it may read, [`Self::note_admitted`]).
     pub fn note_caller(&self, caller: Arc<Caller>) {
         let _first = self.0.caller.set(caller);
     }
@@ -136,9 +138,12 @@ impl CallContext {
         self.0.admitted.get()
     }
 
-    /// Who called, when known.
+    /// Who called, when known: let in or refused.
     pub fn caller(&self) -> Option<&str> {
-        self.0.caller.get().map(|caller| caller.name.as_str())
+        let admitted = self.0.admitted.get().map(|admitted| &admitted.caller);
+        admitted
+            .or_else(|| self.0.caller.get())
+            .map(|caller| caller.name.as_str())
     }
 
     /// Notes that the call was refused, and why (in the caller's words: no credential).

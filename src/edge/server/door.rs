@@ -16,7 +16,7 @@ use tonic::Status;
 use tower::{Layer, Service};
 
 use crate::{
-    edge::auth::{AuthError, Authenticator, LiveAuth},
+    edge::auth::{AuthError, Authenticator, Caller, LiveAuth},
     edge::grpc::call::CallContext,
 };
 
@@ -65,22 +65,37 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
     let checked = auth
         .admit(request.headers())
         .map_err(|error| Status::unauthenticated(error.to_string()))?;
-    let caller = checked.admitted.caller.clone();
-    if let Some(call) = &call {
-        call.note_caller(caller.clone());
+    if let Err(refused) = let_in(auth, &checked.admitted.caller, path) {
+        // Refused, but known: the access log and the audit name the caller.
+        if let Some(call) = &call {
+            call.note_caller(checked.admitted.caller.clone());
+        }
+        return Err(refused);
     }
+    let admitted = auth.keep(checked);
+    match call {
+        Some(call) => call.note_admitted(admitted),
+        None => {
+            request.extensions_mut().insert(admitted);
+        }
+    }
+    Ok(())
+}
+
+/// Whether `caller`'s roles grant the RPC at `path` and its rate allows one more call.
+fn let_in(auth: &Authenticator, caller: &Caller, path: &str) -> Result<(), Status> {
     if let Some(rpc) = path.strip_prefix(API) {
-        auth.authorize(&caller, rpc).map_err(|error| match error {
+        auth.authorize(caller, rpc).map_err(|error| match error {
             AuthError::Denied { .. } => Status::permission_denied(error.to_string()),
             other => Status::unauthenticated(other.to_string()),
         })?;
-    } else if !auth.knows_a_role(&caller) {
+    } else if !auth.knows_a_role(caller) {
         return Err(Status::permission_denied(format!(
             "{} holds no role this service knows",
             caller.name
         )));
     }
-    if let Err(wait) = auth.check_rate(&caller) {
+    if let Err(wait) = auth.check_rate(caller) {
         return Err(<Status as tonic_types::StatusExt>::with_error_details(
             tonic::Code::ResourceExhausted,
             format!(
@@ -89,13 +104,6 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
             ),
             tonic_types::ErrorDetails::with_retry_info(Some(wait)),
         ));
-    }
-    let admitted = auth.keep(checked);
-    match call {
-        Some(call) => call.note_admitted(admitted),
-        None => {
-            request.extensions_mut().insert(admitted);
-        }
     }
     Ok(())
 }
