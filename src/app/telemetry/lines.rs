@@ -12,6 +12,7 @@ use tracing::{
     Event, Level, Subscriber,
     field::{Field, Visit},
 };
+use tracing_log::NormalizeEvent;
 use tracing_subscriber::{
     fmt::{
         FmtContext, FormatEvent, FormatFields, FormattedFields,
@@ -46,7 +47,10 @@ where
         let ansi = writer.has_ansi_escapes();
         paint(&mut writer, ansi.then_some(DIM), write_time)?;
         writer.write_char(' ')?;
-        let meta = event.metadata();
+        // A `log` record (from a crate that logs through `log`) comes as an event of
+        // tracing-log's: its own target and level are in its metadata once normalized.
+        let normalized = event.normalized_metadata();
+        let meta = normalized.as_ref().unwrap_or_else(|| event.metadata());
         let level = meta.level();
         paint(&mut writer, ansi.then(|| colour(level)), |w| {
             w.write_str(LEVELS[level_index(level)])
@@ -201,10 +205,14 @@ impl TextFields<'_, '_> {
     }
 
     fn try_write(&mut self, field: &Field, value: fmt::Arguments<'_>) -> fmt::Result {
+        let name = field.name();
+        if name.starts_with("log.") {
+            // A `log` record's metadata, written where tracing's own goes.
+            return Ok(());
+        }
         if !std::mem::take(&mut self.first) {
             self.writer.write_char(' ')?;
         }
-        let name = field.name();
         if name != "message" {
             let name = name.strip_prefix("r#").unwrap_or(name);
             let ansi = self.ansi;
@@ -533,6 +541,28 @@ mod tests {
             ),
             "{lines:?}"
         );
+    }
+
+    fn through_log() {
+        tracing_log::format_trace(
+            &log::Record::builder()
+                .level(log::Level::Warn)
+                .target("some_crate::pool")
+                .args(format_args!("connection lost"))
+                .build(),
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn a_log_record_reads_as_its_crates_own_line() {
+        let lines = lines(false, TextLines, None, through_log);
+        let line = &lines[0];
+        assert!(
+            line.contains("  WARN some_crate::pool: connection lost"),
+            "{lines:?}"
+        );
+        assert!(!line.contains("log."), "{lines:?}");
     }
 
     fn lines_in_a_span() -> Vec<String> {
