@@ -156,11 +156,10 @@ pub struct Authenticator {
     verified: VerifiedTokens,
 }
 
-/// Now, in Unix seconds (what a token's `exp` counts).
 /// The header an API key travels in.
 const API_KEY: http::HeaderName = http::HeaderName::from_static("x-api-key");
 
-/// Now, in Unix seconds.
+/// Now, in Unix seconds (what a token's `exp` counts).
 pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -330,14 +329,10 @@ impl Authenticator {
 
     /// Whether `caller` may call `rpc` (`Service/Method`, the package left out).
     pub fn authorize(&self, caller: &Caller, rpc: &str) -> Result<(), AuthError> {
-        // The service's name, found once, and only for a grant of a whole service.
-        let mut service = None;
-        let mut service = || {
-            *service.get_or_insert_with(|| {
-                let slash = rpc.bytes().position(|b| b == b'/');
-                slash.map_or(rpc, |slash| &rpc[..slash])
-            })
-        };
+        let service = rpc
+            .bytes()
+            .position(|b| b == b'/')
+            .map_or(rpc, |slash| &rpc[..slash]);
         let granted = caller
             .roles
             .iter()
@@ -348,7 +343,7 @@ impl Authenticator {
                     || pattern == rpc
                     || pattern
                         .strip_suffix("/*")
-                        .is_some_and(|granted| granted == service())
+                        .is_some_and(|granted| granted == service)
             });
         match granted {
             true => Ok(()),

@@ -38,14 +38,8 @@ async fn rpc<T>(
     let answer = if logs::spans_exported() {
         handler.instrument(span(method, call.as_ref())).await
     } else {
-        let logged = call.as_ref().map_or(
-            LoggedCall {
-                method,
-                fields: None,
-            },
-            |call| call.logged(method),
-        );
-        logged.scope(handler).await
+        let fields = call.as_ref().map(CallContext::fields);
+        LoggedCall { method, fields }.scope(handler).await
     };
     match answer {
         Ok(answer) => Ok(Response::new(answer)),

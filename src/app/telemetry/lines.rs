@@ -337,7 +337,7 @@ where
                 .strip_suffix('}')
                 .map(|object| format!("{object},\"span\":{rpc},\"spans\":[{rpc}]}}"))
         } else {
-            first_span(&line, &rpc)
+            first_span(&line, rpc)
         };
         match spliced {
             Some(spliced) => writeln!(writer, "{spliced}"),
@@ -347,7 +347,7 @@ where
 }
 
 /// The call as a span object of the `spans` list.
-fn rpc_object(call: &LoggedCall) -> String {
+fn rpc_object(call: &LoggedCall) -> serde_json::Value {
     let mut object = serde_json::Map::new();
     object.insert("method".into(), call.method.into());
     object.insert("request_id".into(), call.request_id().into());
@@ -356,14 +356,13 @@ fn rpc_object(call: &LoggedCall) -> String {
         object.insert("parent_id".into(), parent_id.into());
     }
     object.insert("name".into(), "rpc".into());
-    serde_json::Value::Object(object).to_string()
+    serde_json::Value::Object(object)
 }
 
 /// `line` (a JSON object with a `spans` list) with `rpc` first in its list; `None` if it is
 /// not such a line.
-fn first_span(line: &str, rpc: &str) -> Option<String> {
+fn first_span(line: &str, rpc: serde_json::Value) -> Option<String> {
     let mut object: serde_json::Value = serde_json::from_str(line).ok()?;
-    let rpc: serde_json::Value = serde_json::from_str(rpc).ok()?;
     object.get_mut("spans")?.as_array_mut()?.insert(0, rpc);
     Some(object.to_string())
 }

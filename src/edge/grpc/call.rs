@@ -12,10 +12,7 @@ use std::sync::{
 use http::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::{
-    core::{
-        entry::ServedFrom,
-        logs::{CallFields, LoggedCall},
-    },
+    core::{entry::ServedFrom, logs::CallFields},
     edge::audit,
     edge::auth::{Admitted, Caller},
 };
@@ -104,8 +101,7 @@ impl CallContext {
 
     /// The request id.
     pub fn request_id(&self) -> &str {
-        // Only visible ASCII gets in (checked or generated).
-        self.0.request_id.to_str().unwrap_or("-")
+        CallFields::request_id(&*self.0)
     }
 
     /// The caller's trace, if it sent one.
@@ -113,12 +109,9 @@ impl CallContext {
         self.0.trace.as_ref()
     }
 
-    /// The call as the lines it logs name it, as `method`.
-    pub fn logged(&self, method: &'static str) -> LoggedCall {
-        LoggedCall {
-            method,
-            fields: Some(self.0.clone()),
-        }
+    /// What the lines the call logs say of it (`core::logs::LoggedCall`).
+    pub fn fields(&self) -> Arc<dyn CallFields> {
+        self.0.clone()
     }
 
     /// Notes who is calling (the door, when it refuses a caller it knows; one it lets in is
