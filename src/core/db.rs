@@ -4,6 +4,7 @@
 //! needs a session of its own (the change feed's `LISTEN`, the seed's transaction, the
 //! migrations).
 
+pub mod json;
 mod lanes;
 
 use std::sync::Arc;

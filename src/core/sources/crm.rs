@@ -6,7 +6,7 @@ use serde::Deserialize;
 use super::CustomerKey;
 use super::{Source, SourceData, SourceError};
 use crate::{
-    core::db::{Bind, Db, PoolStatus},
+    core::db::{Bind, Db, PoolStatus, json},
     core::records::{CrmRecord, Identity, Interaction},
     core::vocab::{CustomerId, InvalidValue, SourceKind, Timestamp},
 };
@@ -21,13 +21,14 @@ const INTERACTIONS: &str = "SELECT id, channel, subject, status, csat, created_a
      FROM interactions WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20";
 
 /// On Postgres, a customer's record in one statement: a round trip per load, not two.
-const RECORD: &str = "SELECT CAST(json_build_object(\
-     'customer', (SELECT row_to_json(c) FROM (SELECT id, first_name, last_name, email, \
-        phone_e164, tier, loyalty_points, preferred_channel, created_at FROM customers \
-        WHERE id = $1) c), \
-     'interactions', (SELECT COALESCE(json_agg(i ORDER BY i.created_at DESC, i.id DESC), '[]') \
-        FROM (SELECT id, channel, subject, status, csat, created_at, updated_at \
-        FROM interactions WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20) i) \
+/// Rows are JSON arrays, read in the fields' order.
+const RECORD: &str = "SELECT CAST(json_build_array(\
+     (SELECT json_build_array(id, first_name, last_name, email, phone_e164, tier, \
+        loyalty_points, preferred_channel, created_at) FROM customers WHERE id = $1), \
+     (SELECT COALESCE(json_agg(json_build_array(i.id, i.channel, i.subject, i.status, i.csat, \
+        i.created_at, i.updated_at) ORDER BY i.created_at DESC, i.id DESC), '[]') \
+        FROM (SELECT * FROM interactions WHERE customer_id = $1 \
+        ORDER BY created_at DESC, id DESC LIMIT 20) i) \
      ) AS TEXT)";
 
 /// A customer's record, as its statements return it.
@@ -47,6 +48,7 @@ struct CustomerRow {
     tier: String,
     loyalty_points: i64,
     preferred_channel: String,
+    #[serde(deserialize_with = "json::timestamp")]
     created_at: Timestamp,
 }
 
@@ -75,7 +77,9 @@ struct InteractionRow {
     subject: String,
     status: String,
     csat: Option<i32>,
+    #[serde(deserialize_with = "json::timestamp")]
     created_at: Timestamp,
+    #[serde(deserialize_with = "json::timestamp")]
     updated_at: Timestamp,
 }
 

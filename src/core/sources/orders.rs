@@ -8,7 +8,7 @@ use serde::Deserialize;
 
 use super::{OrderDetail, Source, SourceData, SourceError};
 use crate::{
-    core::db::{Bind, Db, PoolStatus},
+    core::db::{Bind, Db, PoolStatus, json},
     core::records::{LineRecord, OrderHistory, OrderRecord, OrderTotals},
     core::vocab::{CustomerId, InvalidValue, Money, OrderId, SourceKind, Timestamp},
 };
@@ -32,21 +32,22 @@ const ONE_LINES: &str = "SELECT order_id, line_number, sku, quantity, unit_price
      returned_quantity FROM order_lines WHERE order_id = $1 ORDER BY line_number";
 
 /// On Postgres, the three statements of a history in one: a round trip per load, not three.
-const HISTORY: &str = "SELECT CAST(json_build_object(\
-     'orders', (SELECT COALESCE(json_agg(o ORDER BY o.placed_at DESC, o.id DESC), '[]') FROM \
-        (SELECT id, customer_id, status, currency, total_minor, placed_at FROM orders \
-        WHERE customer_id = $1 ORDER BY placed_at DESC, id DESC LIMIT 20) o), \
-     'lines', (SELECT COALESCE(json_agg(l ORDER BY l.order_id, l.line_number), '[]') FROM \
-        (SELECT l.order_id, l.line_number, l.sku, l.quantity, l.unit_price_minor, \
-        l.returned_quantity FROM order_lines l JOIN (SELECT id FROM orders WHERE customer_id = $1 \
-        ORDER BY placed_at DESC, id DESC LIMIT 20) r ON r.id = l.order_id) l), \
-     'totals', (SELECT row_to_json(t) FROM (SELECT COUNT(DISTINCT o.id) AS order_count, \
-        CAST(COALESCE(SUM(l.quantity * l.unit_price_minor), 0) AS BIGINT) AS gross_minor, \
-        CAST(COALESCE(SUM(l.returned_quantity * l.unit_price_minor), 0) AS BIGINT) AS refunded_minor, \
-        CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT) AS units, \
-        CAST(COALESCE(SUM(l.returned_quantity), 0) AS BIGINT) AS returned_units \
+/// Rows are JSON arrays, read in the fields' order.
+const HISTORY: &str = "SELECT CAST(json_build_array(\
+     (SELECT COALESCE(json_agg(json_build_array(o.id, o.customer_id, o.status, o.currency, \
+        o.total_minor, o.placed_at) ORDER BY o.placed_at DESC, o.id DESC), '[]') FROM \
+        (SELECT * FROM orders WHERE customer_id = $1 ORDER BY placed_at DESC, id DESC LIMIT 20) o), \
+     (SELECT COALESCE(json_agg(json_build_array(l.order_id, l.line_number, l.sku, l.quantity, \
+        l.unit_price_minor, l.returned_quantity) ORDER BY l.order_id, l.line_number), '[]') \
+        FROM order_lines l JOIN (SELECT id FROM orders WHERE customer_id = $1 \
+        ORDER BY placed_at DESC, id DESC LIMIT 20) r ON r.id = l.order_id), \
+     (SELECT json_build_array(COUNT(DISTINCT o.id), \
+        CAST(COALESCE(SUM(l.quantity * l.unit_price_minor), 0) AS BIGINT), \
+        CAST(COALESCE(SUM(l.returned_quantity * l.unit_price_minor), 0) AS BIGINT), \
+        CAST(COALESCE(SUM(l.quantity), 0) AS BIGINT), \
+        CAST(COALESCE(SUM(l.returned_quantity), 0) AS BIGINT)) \
         FROM orders o JOIN order_lines l ON l.order_id = o.id \
-        WHERE o.customer_id = $1 AND o.status <> 'cancelled') t)) AS TEXT)";
+        WHERE o.customer_id = $1 AND o.status <> 'cancelled')) AS TEXT)";
 
 /// A customer's order history, as its statements return it.
 #[derive(Deserialize)]
@@ -63,6 +64,7 @@ struct OrderRow {
     status: String,
     currency: String,
     total_minor: i64,
+    #[serde(deserialize_with = "json::timestamp")]
     placed_at: Timestamp,
 }
 
