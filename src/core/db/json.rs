@@ -69,10 +69,8 @@ fn postgres_form(s: &[u8]) -> Option<Timestamp> {
             c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
         })
     };
-    if s.len() < 20 || s[4] != b'-' || s[7] != b'-' || s[10] != b'T' || s[13] != b':' {
-        return None;
-    }
-    if s[16] != b':' {
+    let at_places = |places: &[(usize, u8)]| places.iter().all(|&(at, c)| s.get(at) == Some(&c));
+    if s.len() < 20 || !at_places(&[(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')]) {
         return None;
     }
     let year = i32::try_from(digits(0, 4)?).ok()?;
@@ -95,7 +93,11 @@ fn postgres_form(s: &[u8]) -> Option<Timestamp> {
             let [_, _, b':', _, _] = rest else {
                 return None;
             };
-            let minutes = i64::from(digits(at + 1, at + 3)? * 60 + digits(at + 4, at + 6)?);
+            let (hours, minutes) = (digits(at + 1, at + 3)?, digits(at + 4, at + 6)?);
+            if hours > 23 || minutes > 59 {
+                return None;
+            }
+            let minutes = i64::from(hours * 60 + minutes);
             if *sign == b'-' { -minutes } else { minutes }
         }
         _ => return None,
@@ -123,6 +125,8 @@ mod tests {
             "2024-02-29T23:59:59.5Z".to_owned(),
             "1999-12-31T23:59:59.123456789-09:30".to_owned(),
             "2026-11-08T16:21:05.000001+14:00".to_owned(),
+            "2023-12-31T23:59:59.999999999-23:59".to_owned(),
+            "0001-01-01T00:00:00+00:00".to_owned(),
         ];
         // A spread of dates, times, fractions and offsets, written as Postgres writes them.
         let mut state = 0x2545_f491_4f6c_dd1du64;
@@ -181,6 +185,8 @@ mod tests {
             "2024-01-04T08:15:28+00",
             "2024-01-04T08:15:28+0",
             "2024-01-04T08:15:28+00:0",
+            "2024-01-04T08:15:28+00:60",
+            "2024-01-04T08:15:28+24:00",
             "２０24-01-04T08:15:28Z",
         ] {
             assert_eq!(parse(nonsense), None, "{nonsense:?}");
