@@ -334,9 +334,9 @@ impl Db {
         matches!(self, Self::Postgres { .. })
     }
 
-    /// The one JSON document `sql` returns as text (Postgres: `CAST(json_build_object(…) AS
-    /// TEXT)`), decoded: how a source reads what would take several statements in one round
-    /// trip.
+    /// The one JSON document `sql` returns as text (Postgres: `CAST(json_build_array(…) AS
+    /// TEXT)`, rows as arrays in their fields' order, timestamps read by [`json`]), decoded: how
+    /// a source reads what would take several statements in one round trip.
     pub async fn fetch_json<T: serde::de::DeserializeOwned>(
         &self,
         sql: &'static str,

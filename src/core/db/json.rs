@@ -58,7 +58,7 @@ impl<'de> de::Visitor<'de> for OptionalTimestamp {
 }
 
 /// `text` as a timestamp: Postgres's form read directly, anything else by chrono.
-pub fn parse(text: &str) -> Option<Timestamp> {
+fn parse(text: &str) -> Option<Timestamp> {
     postgres_form(text.as_bytes()).or_else(|| text.parse().ok())
 }
 
