@@ -333,9 +333,10 @@ where
         let rpc = rpc_object(&call);
         let spliced = if ctx.event_scope().is_none() {
             // The object ends the line: the call goes in as its only span.
-            line.trim_end()
-                .strip_suffix('}')
-                .map(|object| format!("{object},\"span\":{rpc},\"spans\":[{rpc}]}}"))
+            line.trim_end().strip_suffix('}').map(|object| {
+                let rpc = rpc.to_string();
+                format!("{object},\"span\":{rpc},\"spans\":[{rpc}]}}")
+            })
         } else {
             first_span(&line, rpc)
         };
