@@ -56,9 +56,10 @@
 //!   breaker, counted, hedge, faults), every load admitted and retried within a budget.
 //! - [`core::sources`]: the ports to the backends (`Source`, `Lookups`) and their sqlx
 //!   implementations.
-//! - [`core::db`]: connections to Postgres (lanes c360 holds itself) or SQLite, the reference
-//!   schema's migrations, and the reading of the JSON documents a source's one statement
-//!   returns ([`core::db::json`]).
+//! - [`core::db`]: connections to Postgres (pipelined ones c360 holds itself for what serves
+//!   a call, over tokio-postgres and rustls; sqlx's pool for the rest) or SQLite, the
+//!   reference schema's migrations, and the reading of the JSON documents a source's one
+//!   statement returns ([`core::db::json`]).
 //! - [`core::reference`]: the in-memory catalog and return policies, and their rules.
 //! - [`core::records`]: the backends' records in c360's own types.
 //! - [`core::histogram`]: lock-free latency histograms.

@@ -1,11 +1,12 @@
 //! Database connections: per backend URL, Postgres or SQLite, the reference schema's
-//! migrations, and the few typed query helpers every source shares. On Postgres the
-//! statements run on [`lanes`], connections c360 holds itself; sqlx's pool is kept for what
-//! needs a session of its own (the change feed's `LISTEN`, the seed's transaction, the
-//! migrations).
+//! migrations, and the few typed query helpers every source shares. On Postgres what serves a
+//! call (a source's one statement per customer, a lookup, a health check) runs on [`pipes`],
+//! pipelined connections c360 holds itself, reached as [`tls`] says; sqlx's pool is kept for
+//! the rest (the change feed, the catalog's loads, the seed's transactions, the migrations).
 
 pub mod json;
-mod lanes;
+mod pipes;
+mod tls;
 
 use std::sync::Arc;
 
@@ -118,10 +119,11 @@ impl DatabaseSettings {
 pub enum Db {
     /// PostgreSQL.
     Postgres {
-        /// Where the statements run, at most `max_connections` of them at once.
-        lanes: Arc<lanes::Lanes>,
-        /// For sessions: `LISTEN`, transactions, migrations. It opens a connection only when
-        /// one of those asks, so a backend's reads never hold more than the lanes.
+        /// Where the reads that serve calls run: at most `max_connections`, pipelined.
+        pipes: Arc<pipes::Pipes>,
+        /// For the rest: the feed's statements and `LISTEN`, the catalog's loads,
+        /// transactions, migrations. It opens a connection only when one of those asks, so a
+        /// backend's reads never hold more than the pipes.
         pool: PgPool,
     },
     /// SQLite (the embedded default).
@@ -224,8 +226,10 @@ impl Db {
                 let millis = limit.as_millis().max(1);
                 connect = connect.options([("statement_timeout", format!("{millis}ms"))]);
             }
-            let lanes = lanes::Lanes::new(
-                connect.clone(),
+            let (config, tls) = tls::connection(&connect).map_err(connect_error)?;
+            let pipes = pipes::Pipes::new(
+                config,
+                tls,
                 options.max_connections,
                 options.acquire_timeout,
             );
@@ -234,7 +238,7 @@ impl Db {
                 .acquire_timeout(options.acquire_timeout)
                 .connect_lazy_with(connect);
             Ok(Self::Postgres {
-                lanes: Arc::new(lanes),
+                pipes: Arc::new(pipes),
                 pool,
             })
         } else if url.starts_with("sqlite:") {
@@ -266,6 +270,9 @@ impl Db {
 
     /// Checks that the database answers.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
+        if let Self::Postgres { pipes, .. } = self {
+            return pipes.ping().await;
+        }
         self.fetch_optional::<(i64,)>("SELECT CAST(1 AS BIGINT)", &[])
             .await
             .map(drop)
@@ -275,7 +282,7 @@ impl Db {
     pub fn status(&self) -> PoolStatus {
         let idle = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
         match self {
-            Self::Postgres { lanes, .. } => lanes.status(),
+            Self::Postgres { pipes, .. } => pipes.status(),
             Self::Sqlite(pool) => PoolStatus {
                 size: pool.size(),
                 idle: idle(pool.num_idle()),
@@ -287,8 +294,8 @@ impl Db {
     /// Closes every connection of the pool.
     pub async fn close(&self) {
         match self {
-            Self::Postgres { lanes, pool } => {
-                lanes.close().await;
+            Self::Postgres { pipes, pool } => {
+                pipes.close();
                 pool.close().await;
             }
             Self::Sqlite(pool) => pool.close().await,
@@ -302,9 +309,8 @@ impl Db {
         binds: &[Bind],
     ) -> Result<Vec<T>, sqlx::Error> {
         match self {
-            Self::Postgres { lanes, .. } => {
-                let query = bind_all!(sqlx::query_as(sql), binds);
-                lanes.run(move |c| Box::pin(query.fetch_all(c))).await
+            Self::Postgres { pool, .. } => {
+                bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await
             }
             Self::Sqlite(pool) => bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await,
         }
@@ -317,9 +323,10 @@ impl Db {
         binds: &[Bind],
     ) -> Result<Option<T>, sqlx::Error> {
         match self {
-            Self::Postgres { lanes, .. } => {
-                let query = bind_all!(sqlx::query_as(sql), binds);
-                lanes.run(move |c| Box::pin(query.fetch_optional(c))).await
+            Self::Postgres { pool, .. } => {
+                bind_all!(sqlx::query_as(sql), binds)
+                    .fetch_optional(pool)
+                    .await
             }
             Self::Sqlite(pool) => {
                 bind_all!(sqlx::query_as(sql), binds)
@@ -342,30 +349,26 @@ impl Db {
         sql: &'static str,
         binds: &[Bind],
     ) -> Result<T, sqlx::Error> {
-        let (body,): (String,) = match self {
-            Self::Postgres { lanes, .. } => {
-                let query = bind_all!(sqlx::query_as(sql), binds);
-                lanes.run(move |c| Box::pin(query.fetch_one(c))).await?
-            }
+        let decode =
+            |body: &str| serde_json::from_str(body).map_err(|e| sqlx::Error::Decode(Box::new(e)));
+        match self {
+            Self::Postgres { pipes, .. } => pipes.fetch_text(sql, binds, decode).await,
             Self::Sqlite(pool) => {
-                bind_all!(sqlx::query_as(sql), binds)
+                let (body,): (String,) = bind_all!(sqlx::query_as(sql), binds)
                     .fetch_one(pool)
-                    .await?
+                    .await?;
+                decode(&body)
             }
-        };
-        serde_json::from_str(&body).map_err(|error| sqlx::Error::Decode(Box::new(error)))
+        }
     }
 
     /// Runs a statement that returns no rows; the number of rows it touched.
     pub async fn execute(&self, sql: &'static str, binds: &[Bind]) -> Result<u64, sqlx::Error> {
         match self {
-            Self::Postgres { lanes, .. } => {
-                let query = bind_all!(sqlx::query(sql), binds);
-                lanes
-                    .run(move |c| Box::pin(query.execute(c)))
-                    .await
-                    .map(|r| r.rows_affected())
-            }
+            Self::Postgres { pool, .. } => bind_all!(sqlx::query(sql), binds)
+                .execute(pool)
+                .await
+                .map(|r| r.rows_affected()),
             Self::Sqlite(pool) => bind_all!(sqlx::query(sql), binds)
                 .execute(pool)
                 .await

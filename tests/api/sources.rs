@@ -9,8 +9,11 @@ use c360::core::{
     fanout::Outcome,
     profile::{Collected, collect},
     reference::CatalogSnapshot,
-    sources::{BillingSource, CrmSource, FulfilmentSource, OrdersSource, Source, SourceData},
-    vocab::CustomerId,
+    sources::{
+        BillingSource, CrmSource, CustomerKey, FulfilmentSource, Lookups, OrdersSource, Source,
+        SourceData, SqlLookups,
+    },
+    vocab::{CustomerId, Email, OrderId, Phone},
 };
 
 use crate::helpers::{Backend, CUSTOMERS, TestDatabase};
@@ -52,6 +55,74 @@ async fn postgres_one_statement_per_source_answers_as_the_separate_statements_do
     assert_eq!(compared, 4 * (CUSTOMERS as usize + 1));
     // Most answers carry rows: the comparison is not of empty lists.
     assert!(nonempty > compared / 2, "{nonempty} of {compared}");
+}
+
+fn lookups(db: &c360::core::db::Db) -> SqlLookups {
+    SqlLookups::new(
+        CrmSource::new(db.clone()),
+        OrdersSource::new(db.clone()),
+        FulfilmentSource::new(db.clone()),
+    )
+}
+
+/// The lookups' one JSON statement each on Postgres answer as their row statements do on
+/// SQLite, over every seeded customer: by id, email and phone, and every order of theirs (and
+/// its parcels) by the order's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_lookups_answer_as_the_row_statements_do() {
+    let (sqlite, postgres) = (
+        TestDatabase::seeded(Backend::Sqlite).await,
+        TestDatabase::seeded(Backend::Postgres).await,
+    );
+    let (sqlite, postgres) = (
+        sqlite.connect_or_create().await,
+        postgres.connect_or_create().await,
+    );
+    let (rows, json) = (lookups(&sqlite), lookups(&postgres));
+    let (mut customers, mut orders, mut parcels) = (0, 0, 0);
+    for id in (1..=CUSTOMERS as i64 + 1).filter_map(CustomerId::new) {
+        let found = rows.customers(CustomerKey::Id(id)).await.unwrap();
+        assert_eq!(found, json.customers(CustomerKey::Id(id)).await.unwrap());
+        let Some((_, identity)) = found.first() else {
+            continue;
+        };
+        customers += 1;
+        let email: Email = identity.email.parse().expect("a seeded email");
+        let phone: Phone = identity.phone.parse().expect("a seeded phone");
+        for key in [CustomerKey::Email(email), CustomerKey::Phone(phone)] {
+            let (a, b) = (rows.customers(key.clone()).await, json.customers(key).await);
+            assert_eq!(a.unwrap(), b.unwrap(), "customer {id}");
+        }
+        let Ok(SourceData::Orders(history)) = OrdersSource::new(sqlite.clone()).fetch(id).await
+        else {
+            panic!("customer {id}'s orders");
+        };
+        for order in history.recent.iter().map(|o| o.id) {
+            let (a, b) = (
+                rows.order(order).await.unwrap(),
+                json.order(order).await.unwrap(),
+            );
+            assert!(a.is_some(), "order {order}");
+            assert_eq!(a, b, "order {order}");
+            let (a, b) = (
+                rows.shipments_of(order).await,
+                json.shipments_of(order).await,
+            );
+            let a = a.unwrap();
+            parcels += a.len();
+            assert_eq!(a, b.unwrap(), "order {order}");
+            orders += 1;
+        }
+    }
+    let missing = OrderId::new(i64::MAX).expect("an order id");
+    assert_eq!(json.order(missing).await.unwrap(), None);
+    assert!(json.shipments_of(missing).await.unwrap().is_empty());
+    // The comparison is not of empty answers.
+    assert_eq!(customers, CUSTOMERS as usize);
+    assert!(
+        orders > customers && parcels > 0,
+        "{orders} orders, {parcels} parcels"
+    );
 }
 
 /// A cached entry keeps no copy of its backends' answers: it gives them back from the profile

@@ -57,6 +57,11 @@ impl TryFrom<ShipmentRow> for Shipment {
     }
 }
 
+/// On Postgres, [`OF_ORDER`] as one JSON document of arrays, as [`RECENT_JSON`].
+const OF_ORDER_JSON: &str = "SELECT CAST(COALESCE(json_agg(json_build_array(id, order_id, \
+     carrier, tracking_number, status, promised_at, shipped_at, delivered_at) ORDER BY id), \
+     '[]') AS TEXT) FROM shipments WHERE order_id = $1";
+
 /// The fulfilment backend over sqlx.
 #[derive(Debug, Clone)]
 pub struct FulfilmentSource {
@@ -71,7 +76,11 @@ impl FulfilmentSource {
 
     /// The shipments of one order, for the lookup port.
     pub(super) async fn shipments_of(&self, order: OrderId) -> Result<Vec<Shipment>, SourceError> {
-        let rows = self.db.fetch_all(OF_ORDER, &[Bind::Int(order.get())]).await;
+        let key = [Bind::Int(order.get())];
+        let rows = match self.db.is_postgres() {
+            true => self.db.fetch_json(OF_ORDER_JSON, &key).await,
+            false => self.db.fetch_all(OF_ORDER, &key).await,
+        };
         shipments(rows)
     }
 

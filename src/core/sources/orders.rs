@@ -49,6 +49,21 @@ const HISTORY: &str = "SELECT CAST(json_build_array(\
         FROM orders o JOIN order_lines l ON l.order_id = o.id \
         WHERE o.customer_id = $1 AND o.status <> 'cancelled')) AS TEXT)";
 
+/// On Postgres, [`ONE`] and [`ONE_LINES`] in one statement, rows as arrays.
+const ONE_JSON: &str = "SELECT CAST(json_build_array(\
+     (SELECT json_build_array(id, customer_id, status, currency, total_minor, placed_at) \
+        FROM orders WHERE id = $1), \
+     (SELECT COALESCE(json_agg(json_build_array(order_id, line_number, sku, quantity, \
+        unit_price_minor, returned_quantity) ORDER BY line_number), '[]') \
+        FROM order_lines WHERE order_id = $1)) AS TEXT)";
+
+/// One order, as its statements return it.
+#[derive(Deserialize)]
+struct OneRows {
+    order: Option<OrderRow>,
+    lines: Vec<LineRow>,
+}
+
 /// A customer's order history, as its statements return it.
 #[derive(Deserialize)]
 struct HistoryRows {
@@ -130,16 +145,10 @@ impl OrdersSource {
 
     /// One order, if it exists, for the lookup port.
     pub(super) async fn order(&self, id: OrderId) -> Result<Option<OrderDetail>, SourceError> {
-        let key = [Bind::Int(id.get())];
-        let query = SourceError::query(SourceKind::Orders);
-        let (order, lines) = futures::try_join!(
-            self.db
-                .fetch_optional::<OrderRow>(ONE, &key)
-                .map_err(&query),
-            self.db
-                .fetch_all::<LineRow>(ONE_LINES, &key)
-                .map_err(&query),
-        )?;
+        let OneRows { order, lines } = self
+            .one_rows(id)
+            .await
+            .map_err(SourceError::query(SourceKind::Orders))?;
         let Some(order) = order else {
             return Ok(None);
         };
@@ -151,6 +160,19 @@ impl OrdersSource {
         detail
             .map(Some)
             .map_err(SourceError::invalid(SourceKind::Orders))
+    }
+
+    /// The order's rows: in one statement on Postgres, in two on SQLite.
+    async fn one_rows(&self, id: OrderId) -> Result<OneRows, sqlx::Error> {
+        let key = [Bind::Int(id.get())];
+        if self.db.is_postgres() {
+            return self.db.fetch_json(ONE_JSON, &key).await;
+        }
+        let (order, lines) = futures::try_join!(
+            self.db.fetch_optional::<OrderRow>(ONE, &key),
+            self.db.fetch_all::<LineRow>(ONE_LINES, &key),
+        )?;
+        Ok(OneRows { order, lines })
     }
 
     /// The customer's rows: in one statement on Postgres, in three on SQLite.

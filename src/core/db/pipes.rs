@@ -1,0 +1,353 @@
+//! The Postgres connections a backend's reads run on, held by c360 and pipelined: a
+//! statement goes to the connection with the fewest statements under way, and rides behind
+//! them on the same socket when every connection already carries [`DEPTH`], or the backend's
+//! `max_connections` are open. Under load one write carries several statements and one read
+//! brings back several answers, where sqlx's one statement per connection cost a write, a read
+//! and a wake-up on both sides for each (BENCHMARKS.md, "A miss against the backends' own
+//! limit, fourth step"); a quiet replica keeps one connection.
+//!
+//! Each connection prepares a statement once and keeps it. A statement abandoned half-way (its
+//! caller's deadline passed, or a hedge won) leaves the connection sound: its answer is read
+//! and dropped. A connection is pinged before use only when it sat idle long enough for a
+//! firewall or a restart to have cut it; one the server closed is forgotten and the next
+//! statement opens another; one older than [`MAX_LIFETIME`] is retired once its statements are
+//! done, so that connections follow a failover.
+
+use std::{
+    sync::{
+        Arc, Mutex, MutexGuard,
+        atomic::{AtomicBool, AtomicUsize, Ordering},
+    },
+    time::{Duration, Instant},
+};
+
+use tokio::sync::Notify;
+use tokio_postgres::{
+    Client, Statement,
+    types::{ToSql, Type},
+};
+
+use super::{Bind, PoolStatus, tls::Tls};
+
+/// Statements one connection carries before the next one is opened (while fewer than the
+/// most are open). Deeper pipelines cost c360 less CPU per statement (8: 149 µs per miss
+/// against 161 µs at 4, BENCHMARKS.md) but run more statements one after another on one
+/// server process; a source's statement takes the database about 0.1–0.3 ms.
+pub(super) const DEPTH: usize = 8;
+
+/// A connection idle this long is pinged before its next statement.
+pub(super) const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
+
+/// A connection this old takes no new statements and closes once its last one is done.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
+/// Connections to one Postgres database.
+#[derive(Debug)]
+pub struct Pipes {
+    config: tokio_postgres::Config,
+    tls: Tls,
+    max: usize,
+    connect_timeout: Duration,
+    state: Mutex<State>,
+    /// Told whenever a connection finished opening, or failed to.
+    opened: Notify,
+    closed: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    pipes: Vec<Arc<Pipe>>,
+    /// Connections being opened now, counted against the most.
+    opening: usize,
+}
+
+#[derive(Debug)]
+struct Pipe {
+    client: Client,
+    opened: Instant,
+    in_flight: AtomicUsize,
+    last_used: Mutex<Instant>,
+    /// The statements prepared on this connection, by the address of their text.
+    prepared: Mutex<Vec<(usize, Statement)>>,
+}
+
+/// A statement's place on a connection, given back when it is done or dropped.
+struct Seat(Arc<Pipe>);
+
+impl Drop for Seat {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+enum Choice {
+    Ride(Seat),
+    Open,
+    Wait,
+}
+
+fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+impl Pipes {
+    /// At most `max` connections to the database of `config`; none opened before it is needed.
+    pub(super) fn new(
+        config: tokio_postgres::Config,
+        tls: Tls,
+        max: u32,
+        connect_timeout: Duration,
+    ) -> Self {
+        Self {
+            config,
+            tls,
+            max: max.max(1) as usize,
+            connect_timeout,
+            state: Mutex::new(State::default()),
+            opened: Notify::new(),
+            closed: AtomicBool::new(false),
+        }
+    }
+
+    /// Runs `sql`, which returns one row of one text column, and hands that text to `decode`.
+    pub(super) async fn fetch_text<T>(
+        &self,
+        sql: &'static str,
+        binds: &[Bind],
+        decode: impl FnOnce(&str) -> Result<T, sqlx::Error>,
+    ) -> Result<T, sqlx::Error> {
+        let seat = self.seat().await?;
+        let pipe = &seat.0;
+        let statement = pipe.prepare(sql, binds).await.map_err(from_postgres)?;
+        let params: Vec<&(dyn ToSql + Sync)> = binds
+            .iter()
+            .map(|bind| match bind {
+                Bind::Int(v) => v as &(dyn ToSql + Sync),
+                Bind::Text(v) => v,
+                Bind::Time(v) => v,
+            })
+            .collect();
+        let row = pipe
+            .client
+            .query_one(&statement, &params)
+            .await
+            .map_err(from_postgres)?;
+        let text: &str = row
+            .try_get(0)
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+        decode(text)
+    }
+
+    /// Checks that the database answers, on a connection as a statement would use.
+    pub(super) async fn ping(&self) -> Result<(), sqlx::Error> {
+        let seat = self.seat().await?;
+        seat.0
+            .client
+            .simple_query("")
+            .await
+            .map_err(from_postgres)?;
+        Ok(())
+    }
+
+    /// A place on a sound connection, opening one if the rule above asks.
+    async fn seat(&self) -> Result<Seat, sqlx::Error> {
+        let deadline = tokio::time::Instant::now() + self.connect_timeout;
+        loop {
+            if self.closed.load(Ordering::Acquire) {
+                return Err(sqlx::Error::PoolClosed);
+            }
+            let opened = self.opened.notified();
+            match self.choose() {
+                Choice::Ride(seat) => match seat.0.checked().await {
+                    true => return Ok(seat),
+                    false => self.forget(&seat.0),
+                },
+                Choice::Open => return self.open().await,
+                Choice::Wait => {
+                    if tokio::time::timeout_at(deadline, opened).await.is_err() {
+                        return Err(sqlx::Error::PoolTimedOut);
+                    }
+                }
+            }
+        }
+    }
+
+    fn choose(&self) -> Choice {
+        let mut state = locked(&self.state);
+        state
+            .pipes
+            .retain(|p| !p.client.is_closed() && p.opened.elapsed() < MAX_LIFETIME);
+        let room = state.pipes.len() + state.opening < self.max;
+        let least = state
+            .pipes
+            .iter()
+            .min_by_key(|p| p.in_flight.load(Ordering::Acquire));
+        let ride = |pipe: &Arc<Pipe>| {
+            pipe.in_flight.fetch_add(1, Ordering::AcqRel);
+            Choice::Ride(Seat(pipe.clone()))
+        };
+        match least {
+            Some(pipe) if pipe.in_flight.load(Ordering::Acquire) < DEPTH => ride(pipe),
+            _ if room => {
+                state.opening += 1;
+                Choice::Open
+            }
+            // Every connection open and full: deeper on the least busy one.
+            Some(pipe) if state.opening == 0 => ride(pipe),
+            // Full, with more on their way: wait for them rather than pile on.
+            _ => Choice::Wait,
+        }
+    }
+
+    /// Opens a connection and takes the first place on it.
+    async fn open(&self) -> Result<Seat, sqlx::Error> {
+        let connected =
+            tokio::time::timeout(self.connect_timeout, self.config.connect(self.tls.clone())).await;
+        let mut state = locked(&self.state);
+        state.opening -= 1;
+        self.opened.notify_waiters();
+        let (client, connection) = connected
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(from_postgres)?;
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%error, "a Postgres connection ended");
+            }
+        });
+        let now = Instant::now();
+        let pipe = Arc::new(Pipe {
+            client,
+            opened: now,
+            in_flight: AtomicUsize::new(1),
+            last_used: Mutex::new(now),
+            prepared: Mutex::new(Vec::new()),
+        });
+        if self.closed.load(Ordering::Acquire) {
+            return Err(sqlx::Error::PoolClosed);
+        }
+        state.pipes.push(pipe.clone());
+        Ok(Seat(pipe))
+    }
+
+    fn forget(&self, pipe: &Arc<Pipe>) {
+        locked(&self.state).pipes.retain(|p| !Arc::ptr_eq(p, pipe));
+    }
+
+    /// Its connections now.
+    pub(super) fn status(&self) -> PoolStatus {
+        let state = locked(&self.state);
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        let busy = state
+            .pipes
+            .iter()
+            .filter(|p| p.in_flight.load(Ordering::Acquire) > 0)
+            .count();
+        PoolStatus {
+            size: count(state.pipes.len()),
+            idle: count(state.pipes.len() - busy),
+            max: count(self.max),
+        }
+    }
+
+    /// Closes every connection once its statements are done; statements after this fail with
+    /// `PoolClosed`.
+    pub(super) fn close(&self) {
+        self.closed.store(true, Ordering::Release);
+        // A connection closes (saying goodbye to the server) when its last handle is gone.
+        locked(&self.state).pipes.clear();
+        self.opened.notify_waiters();
+    }
+}
+
+impl Pipe {
+    /// Whether the connection may take a statement: open, and answering if it sat idle long.
+    async fn checked(&self) -> bool {
+        if self.client.is_closed() {
+            return false;
+        }
+        let idle = {
+            let mut last_used = locked(&self.last_used);
+            let idle = last_used.elapsed();
+            *last_used = Instant::now();
+            idle
+        };
+        idle < PING_IDLE_AFTER || self.client.simple_query("").await.is_ok()
+    }
+
+    /// `sql` prepared on this connection, with its parameters' types taken from `binds`.
+    async fn prepare(
+        &self,
+        sql: &'static str,
+        binds: &[Bind],
+    ) -> Result<Statement, tokio_postgres::Error> {
+        let key = sql.as_ptr() as usize;
+        if let Some((_, statement)) = locked(&self.prepared).iter().find(|(k, _)| *k == key) {
+            return Ok(statement.clone());
+        }
+        let types: Vec<Type> = binds
+            .iter()
+            .map(|bind| match bind {
+                Bind::Int(_) => Type::INT8,
+                Bind::Text(_) => Type::TEXT,
+                Bind::Time(_) => Type::TIMESTAMPTZ,
+            })
+            .collect();
+        let statement = self.client.prepare_typed(sql, &types).await?;
+        locked(&self.prepared).push((key, statement.clone()));
+        Ok(statement)
+    }
+}
+
+/// tokio-postgres's error as the other statements' (sqlx's): the database's refusals keep
+/// their SQLSTATE; a closed or broken connection is an I/O error.
+fn from_postgres(error: tokio_postgres::Error) -> sqlx::Error {
+    match error.as_db_error() {
+        Some(refusal) => sqlx::Error::Database(Box::new(Refusal(refusal.clone()))),
+        None => sqlx::Error::Io(std::io::Error::other(error)),
+    }
+}
+
+/// What the database refused, by its message and code only: the detail may quote the data.
+#[derive(Debug)]
+struct Refusal(tokio_postgres::error::DbError);
+
+impl std::fmt::Display for Refusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} (SQLSTATE {})",
+            self.0.message(),
+            self.0.code().code()
+        )
+    }
+}
+
+impl std::error::Error for Refusal {}
+
+impl sqlx::error::DatabaseError for Refusal {
+    fn message(&self) -> &str {
+        self.0.message()
+    }
+
+    fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+        Some(self.0.code().code().into())
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> sqlx::error::ErrorKind {
+        sqlx::error::ErrorKind::Other
+    }
+}
