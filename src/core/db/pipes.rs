@@ -49,7 +49,7 @@ pub struct Pipes {
     max: usize,
     connect_timeout: Duration,
     state: Mutex<State>,
-    /// Told whenever a connection finished opening, or failed to.
+    /// Told whenever a connection opened, or an opening ended without one.
     opened: Notify,
     closed: AtomicBool,
 }
@@ -77,6 +77,33 @@ struct Seat(Arc<Pipe>);
 impl Drop for Seat {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+/// A connection being opened, counted against the most until it is open, failed, or its
+/// caller gave up.
+struct Opening<'p>(Option<&'p Pipes>);
+
+impl Opening<'_> {
+    /// The opening over: the connection it opened (unless closed meanwhile) joins the others
+    /// in the same step, so that the count never dips below what is open.
+    fn done(&mut self, pipe: Option<Arc<Pipe>>) {
+        let Some(pipes) = self.0.take() else { return };
+        let mut state = locked(&pipes.state);
+        state.opening -= 1;
+        if let Some(pipe) = pipe
+            && !pipes.closed.load(Ordering::Acquire)
+        {
+            state.pipes.push(pipe);
+        }
+        drop(state);
+        pipes.opened.notify_waiters();
+    }
+}
+
+impl Drop for Opening<'_> {
+    fn drop(&mut self) {
+        self.done(None);
     }
 }
 
@@ -203,11 +230,9 @@ impl Pipes {
 
     /// Opens a connection and takes the first place on it.
     async fn open(&self) -> Result<Seat, sqlx::Error> {
+        let mut opening = Opening(Some(self));
         let connected =
             tokio::time::timeout(self.connect_timeout, self.config.connect(self.tls.clone())).await;
-        let mut state = locked(&self.state);
-        state.opening -= 1;
-        self.opened.notify_waiters();
         let (client, connection) = connected
             .map_err(|_| sqlx::Error::PoolTimedOut)?
             .map_err(from_postgres)?;
@@ -224,11 +249,11 @@ impl Pipes {
             last_used: Mutex::new(now),
             prepared: Mutex::new(Vec::new()),
         });
-        if self.closed.load(Ordering::Acquire) {
-            return Err(sqlx::Error::PoolClosed);
+        opening.done(Some(pipe.clone()));
+        match self.closed.load(Ordering::Acquire) {
+            true => Err(sqlx::Error::PoolClosed),
+            false => Ok(Seat(pipe)),
         }
-        state.pipes.push(pipe.clone());
-        Ok(Seat(pipe))
     }
 
     fn forget(&self, pipe: &Arc<Pipe>) {
@@ -349,5 +374,48 @@ impl sqlx::error::DatabaseError for Refusal {
 
     fn kind(&self) -> sqlx::error::ErrorKind {
         sqlx::error::ErrorKind::Other
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use sqlx::postgres::PgConnectOptions;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// A caller that gives up while its connection is being opened gives its place back:
+    /// with room for one connection, each new caller opens again instead of waiting for an
+    /// opening nobody finishes.
+    #[tokio::test]
+    async fn an_opening_abandoned_by_its_caller_leaves_room_for_the_next() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!(
+            "postgres://c360@{}/c360?sslmode=disable",
+            listener.local_addr().unwrap()
+        );
+        let (config, tls) =
+            super::super::tls::connection(&PgConnectOptions::from_str(&url).unwrap()).unwrap();
+        let pipes = Pipes::new(config, tls, 1, Duration::from_secs(30));
+        // The server accepts and never answers.
+        let (accepted, mut seen) = tokio::sync::mpsc::unbounded_channel();
+        let server = tokio::spawn(async move {
+            let mut held = Vec::new();
+            loop {
+                held.push(listener.accept().await.unwrap().0);
+                accepted.send(()).unwrap();
+            }
+        });
+        for attempt in 0..3 {
+            let read = pipes.fetch_text("SELECT '1'", &[], |text| Ok(text.to_owned()));
+            let gave_up = tokio::time::timeout(Duration::from_millis(100), read).await;
+            assert!(gave_up.is_err(), "nobody answers: {gave_up:?}");
+            let tried = tokio::time::timeout(Duration::from_secs(5), seen.recv()).await;
+            assert!(tried.is_ok(), "attempt {attempt} opened no connection");
+        }
+        server.abort();
+        assert_eq!(pipes.status().size, 0);
     }
 }
