@@ -1,7 +1,8 @@
 //! The Postgres connections a backend's reads run on, held by c360 and pipelined: a
-//! statement goes to the connection with the fewest statements under way, and rides behind
-//! them on the same socket when every connection already carries [`DEPTH`], or the backend's
-//! `max_connections` are open. Under load one write carries several statements and one read
+//! statement goes to the connection with the fewest statements under way, behind them on the
+//! same socket; another connection opens when every open one carries [`DEPTH`], up to the
+//! backend's `max_connections`; past that a statement waits in c360 for a place (at most the
+//! acquire timeout), where its caller's deadline can still take it back. Under load one write carries several statements and one read
 //! brings back several answers, where sqlx's one statement per connection cost a write, a read
 //! and a wake-up on both sides for each (BENCHMARKS.md, "A miss against the backends' own
 //! limit, fourth step"); a quiet replica keeps one connection.
@@ -30,10 +31,11 @@ use tokio_postgres::{
 use super::{Bind, PoolStatus, tls::Tls};
 
 /// Statements one connection carries before the next one is opened (while fewer than the
-/// most are open). Deeper pipelines cost c360 less CPU per statement (8: 149 µs per miss
-/// against 161 µs at 4, BENCHMARKS.md) but run more statements one after another on one
-/// server process; a source's statement takes the database about 0.1–0.3 ms.
-pub(super) const DEPTH: usize = 8;
+/// most are open), and the most it carries. Deeper pipelines cost c360 less CPU per statement
+/// (161 µs per miss at 4 against 181 µs on sqlx, 149 µs at 8; BENCHMARKS.md) but queue more
+/// on the server, where a statement its caller gave up on still runs: at 8, three times the
+/// maximum load left callers timing out instead of being shed (tests/api/faults.rs).
+pub(super) const DEPTH: usize = 4;
 
 /// A connection idle this long is pinged before its next statement.
 pub(super) const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
@@ -49,8 +51,11 @@ pub struct Pipes {
     max: usize,
     connect_timeout: Duration,
     state: Mutex<State>,
-    /// Told whenever a connection opened, or an opening ended without one.
+    /// Told whenever a connection opened, or an opening ended without one, or (while
+    /// statements wait) one finished.
     opened: Notify,
+    /// Statements waiting for a place.
+    waiting: AtomicUsize,
     closed: AtomicBool,
 }
 
@@ -72,11 +77,14 @@ struct Pipe {
 }
 
 /// A statement's place on a connection, given back when it is done or dropped.
-struct Seat(Arc<Pipe>);
+struct Seat<'p>(Arc<Pipe>, &'p Pipes);
 
-impl Drop for Seat {
+impl Drop for Seat<'_> {
     fn drop(&mut self) {
-        self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.1.waiting.load(Ordering::SeqCst) > 0 {
+            self.1.opened.notify_waiters();
+        }
     }
 }
 
@@ -107,8 +115,8 @@ impl Drop for Opening<'_> {
     }
 }
 
-enum Choice {
-    Ride(Seat),
+enum Choice<'p> {
+    Ride(Seat<'p>),
     Open,
     Wait,
 }
@@ -134,6 +142,7 @@ impl Pipes {
             connect_timeout,
             state: Mutex::new(State::default()),
             opened: Notify::new(),
+            waiting: AtomicUsize::new(0),
             closed: AtomicBool::new(false),
         }
     }
@@ -179,21 +188,30 @@ impl Pipes {
     }
 
     /// A place on a sound connection, opening one if the rule above asks.
-    async fn seat(&self) -> Result<Seat, sqlx::Error> {
+    async fn seat(&self) -> Result<Seat<'_>, sqlx::Error> {
         let deadline = tokio::time::Instant::now() + self.connect_timeout;
         loop {
             if self.closed.load(Ordering::Acquire) {
                 return Err(sqlx::Error::PoolClosed);
             }
             let opened = self.opened.notified();
-            match self.choose() {
+            // Counted as waiting before choosing, so that a place given back meanwhile
+            // is told.
+            self.waiting.fetch_add(1, Ordering::SeqCst);
+            let choice = self.choose();
+            if !matches!(choice, Choice::Wait) {
+                self.waiting.fetch_sub(1, Ordering::SeqCst);
+            }
+            match choice {
                 Choice::Ride(seat) => match seat.0.checked().await {
                     true => return Ok(seat),
                     false => self.forget(&seat.0),
                 },
                 Choice::Open => return self.open().await,
                 Choice::Wait => {
-                    if tokio::time::timeout_at(deadline, opened).await.is_err() {
+                    let waited = tokio::time::timeout_at(deadline, opened).await;
+                    self.waiting.fetch_sub(1, Ordering::SeqCst);
+                    if waited.is_err() {
                         return Err(sqlx::Error::PoolTimedOut);
                     }
                 }
@@ -201,7 +219,7 @@ impl Pipes {
         }
     }
 
-    fn choose(&self) -> Choice {
+    fn choose(&self) -> Choice<'_> {
         let mut state = locked(&self.state);
         state
             .pipes
@@ -213,7 +231,7 @@ impl Pipes {
             .min_by_key(|p| p.in_flight.load(Ordering::Acquire));
         let ride = |pipe: &Arc<Pipe>| {
             pipe.in_flight.fetch_add(1, Ordering::AcqRel);
-            Choice::Ride(Seat(pipe.clone()))
+            Choice::Ride(Seat(pipe.clone(), self))
         };
         match least {
             Some(pipe) if pipe.in_flight.load(Ordering::Acquire) < DEPTH => ride(pipe),
@@ -221,15 +239,16 @@ impl Pipes {
                 state.opening += 1;
                 Choice::Open
             }
-            // Every connection open and full: deeper on the least busy one.
-            Some(pipe) if state.opening == 0 => ride(pipe),
-            // Full, with more on their way: wait for them rather than pile on.
+            // Every connection open or opening, and full: wait for a place, as long as the
+            // caller's deadline allows and at most the acquire timeout. A deeper pipeline
+            // would queue statements on the server that nobody can take back once their
+            // callers gave up (the overload test in tests/api/faults.rs).
             _ => Choice::Wait,
         }
     }
 
     /// Opens a connection and takes the first place on it.
-    async fn open(&self) -> Result<Seat, sqlx::Error> {
+    async fn open(&self) -> Result<Seat<'_>, sqlx::Error> {
         let mut opening = Opening(Some(self));
         let connected =
             tokio::time::timeout(self.connect_timeout, self.config.connect(self.tls.clone())).await;
@@ -252,7 +271,7 @@ impl Pipes {
         opening.done(Some(pipe.clone()));
         match self.closed.load(Ordering::Acquire) {
             true => Err(sqlx::Error::PoolClosed),
-            false => Ok(Seat(pipe)),
+            false => Ok(Seat(pipe, self)),
         }
     }
 
