@@ -362,6 +362,20 @@ impl Db {
         }
     }
 
+    /// Every row of `sql`; on Postgres `json` instead, the same rows as one document (see
+    /// [`Self::fetch_json`]), so that it runs on the pipelined connections.
+    pub async fn fetch_rows<T: Record + serde::de::DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        json: &'static str,
+        binds: &[Bind],
+    ) -> Result<Vec<T>, sqlx::Error> {
+        match self {
+            Self::Postgres { .. } => self.fetch_json(json, binds).await,
+            Self::Sqlite(_) => self.fetch_all(sql, binds).await,
+        }
+    }
+
     /// Runs a statement that returns no rows; the number of rows it touched.
     pub async fn execute(&self, sql: &'static str, binds: &[Bind]) -> Result<u64, sqlx::Error> {
         match self {

@@ -35,10 +35,10 @@ use super::{Bind, PoolStatus, tls::Tls};
 /// (161 µs per miss at 4 against 181 µs on sqlx, 149 µs at 8; BENCHMARKS.md) but queue more
 /// on the server, where a statement its caller gave up on still runs: at 8, three times the
 /// maximum load left callers timing out instead of being shed (tests/api/faults.rs).
-pub(super) const DEPTH: usize = 4;
+const DEPTH: usize = 4;
 
 /// A connection idle this long is pinged before its next statement.
-pub(super) const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
+const PING_IDLE_AFTER: Duration = Duration::from_secs(10);
 
 /// A connection this old takes no new statements and closes once its last one is done.
 const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
@@ -157,14 +157,7 @@ impl Pipes {
         let seat = self.seat().await?;
         let pipe = &seat.0;
         let statement = pipe.prepare(sql, binds).await.map_err(from_postgres)?;
-        let params: Vec<&(dyn ToSql + Sync)> = binds
-            .iter()
-            .map(|bind| match bind {
-                Bind::Int(v) => v as &(dyn ToSql + Sync),
-                Bind::Text(v) => v,
-                Bind::Time(v) => v,
-            })
-            .collect();
+        let params: Vec<_> = binds.iter().map(|bind| parameter(bind).0).collect();
         let row = pipe
             .client
             .query_one(&statement, &params)
@@ -330,17 +323,19 @@ impl Pipe {
         if let Some((_, statement)) = locked(&self.prepared).iter().find(|(k, _)| *k == key) {
             return Ok(statement.clone());
         }
-        let types: Vec<Type> = binds
-            .iter()
-            .map(|bind| match bind {
-                Bind::Int(_) => Type::INT8,
-                Bind::Text(_) => Type::TEXT,
-                Bind::Time(_) => Type::TIMESTAMPTZ,
-            })
-            .collect();
+        let types: Vec<Type> = binds.iter().map(|bind| parameter(bind).1).collect();
         let statement = self.client.prepare_typed(sql, &types).await?;
         locked(&self.prepared).push((key, statement.clone()));
         Ok(statement)
+    }
+}
+
+/// A bound value as tokio-postgres takes it, with the type it is prepared with.
+fn parameter(bind: &Bind) -> (&(dyn ToSql + Sync), Type) {
+    match bind {
+        Bind::Int(v) => (v, Type::INT8),
+        Bind::Text(v) => (v, Type::TEXT),
+        Bind::Time(v) => (v, Type::TIMESTAMPTZ),
     }
 }
 

@@ -166,12 +166,10 @@ impl CrmSource {
         json: &'static str,
         key: Bind,
     ) -> Result<Vec<CustomerRow>, SourceError> {
-        let key = [key];
-        let rows = match self.db.is_postgres() {
-            true => self.db.fetch_json(json, &key).await,
-            false => self.db.fetch_all(sql, &key).await,
-        };
-        rows.map_err(SourceError::query(SourceKind::Crm))
+        self.db
+            .fetch_rows(sql, json, &[key])
+            .await
+            .map_err(SourceError::query(SourceKind::Crm))
     }
 
     async fn find(

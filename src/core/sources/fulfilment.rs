@@ -77,21 +77,13 @@ impl FulfilmentSource {
     /// The shipments of one order, for the lookup port.
     pub(super) async fn shipments_of(&self, order: OrderId) -> Result<Vec<Shipment>, SourceError> {
         let key = [Bind::Int(order.get())];
-        let rows = match self.db.is_postgres() {
-            true => self.db.fetch_json(OF_ORDER_JSON, &key).await,
-            false => self.db.fetch_all(OF_ORDER, &key).await,
-        };
-        shipments(rows)
+        shipments(self.db.fetch_rows(OF_ORDER, OF_ORDER_JSON, &key).await)
     }
 
     /// The customer's recent shipments: one JSON document on Postgres.
     async fn recent(&self, customer: CustomerId) -> Result<Vec<Shipment>, SourceError> {
         let key = [Bind::Int(customer.get())];
-        let rows = match self.db.is_postgres() {
-            true => self.db.fetch_json(RECENT_JSON, &key).await,
-            false => self.db.fetch_all(RECENT, &key).await,
-        };
-        shipments(rows)
+        shipments(self.db.fetch_rows(RECENT, RECENT_JSON, &key).await)
     }
 }
 
