@@ -58,8 +58,9 @@
 //!   implementations.
 //! - [`core::db`]: connections to Postgres (pipelined ones c360 holds itself for what serves
 //!   a call, over tokio-postgres and rustls; sqlx's pool for the rest) or SQLite, the
-//!   reference schema's migrations, and the reading of the JSON documents a source's one
-//!   statement returns ([`core::db::json`]).
+//!   reference schema's migrations, the statements a source runs in either dialect, the
+//!   batching of the customers' reads that arrive together into one statement, and the
+//!   reading of the JSON documents a source's statement returns ([`core::db::json`]).
 //! - [`core::reference`]: the in-memory catalog and return policies, and their rules.
 //! - [`core::records`]: the backends' records in c360's own types.
 //! - [`core::histogram`]: lock-free latency histograms.

@@ -1,12 +1,18 @@
-//! Database connections: per backend URL, Postgres or SQLite, the reference schema's
-//! migrations, and the few typed query helpers every source shares. On Postgres what serves a
-//! call (a source's one statement per customer, a lookup, a health check) runs on [`pipes`],
-//! pipelined connections c360 holds itself, reached as [`tls`] says; sqlx's pool is kept for
-//! the rest (the change feed, the catalog's loads, the seed's transactions, the migrations).
+//! Database connections: per backend URL, Postgres or SQLite, and the reference schema's
+//! migrations; the statements every source runs are in [`queries`]. On Postgres what serves
+//! a call (a source's one statement per customer, read in [`batches`] with the other
+//! customers' asked meanwhile; a lookup; a health check) runs on [`pipes`], pipelined
+//! connections c360 holds itself, reached as [`tls`] says; sqlx's pool is kept for the rest
+//! (the change feed, the catalog's loads, the seed's transactions, the migrations).
 
+mod batches;
 pub mod json;
 mod pipes;
+mod queries;
 mod tls;
+
+pub(crate) use queries::per_key;
+pub use queries::{Bind, Record};
 
 use std::sync::Arc;
 
@@ -15,16 +21,13 @@ use std::{str::FromStr, time::Duration};
 use serde::{Deserialize, Serialize};
 
 use sqlx::{
-    ConnectOptions, FromRow,
+    ConnectOptions,
     migrate::Migrator,
-    postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow},
-    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow},
+    postgres::{PgConnectOptions, PgPool, PgPoolOptions},
+    sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions},
 };
 
-use crate::core::{
-    settings::{Check, MINUTE, MS},
-    vocab::Timestamp,
-};
+use crate::core::settings::{Check, MINUTE, MS};
 
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/postgres");
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -121,6 +124,8 @@ pub enum Db {
     Postgres {
         /// Where the reads that serve calls run: at most `max_connections`, pipelined.
         pipes: Arc<pipes::Pipes>,
+        /// The reads of a customer, batched, on the pipes.
+        batches: Arc<batches::Batches>,
         /// For the rest: the feed's statements and `LISTEN`, the catalog's loads,
         /// transactions, migrations. It opens a connection only when one of those asks, so a
         /// backend's reads never hold more than the pipes.
@@ -141,27 +146,6 @@ pub struct PoolStatus {
     pub max: u32,
 }
 
-/// A value bound to a query parameter.
-#[derive(Debug, Clone)]
-pub enum Bind {
-    /// An integer.
-    Int(i64),
-    /// Text.
-    Text(String),
-    /// A timestamp.
-    Time(Timestamp),
-}
-
-/// A row type that both drivers can decode.
-pub trait Record:
-    for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin + 'static
-{
-}
-impl<T> Record for T where
-    T: for<'r> FromRow<'r, PgRow> + for<'r> FromRow<'r, SqliteRow> + Send + Unpin + 'static
-{
-}
-
 /// The URL without its secrets, for messages: the password is masked, and the query
 /// (`?sslpassword=…`, `?password=…`) is left out whole.
 pub fn redact(url: &str) -> String {
@@ -178,21 +162,6 @@ pub fn redact(url: &str) -> String {
         _ => url.to_owned(),
     };
     masked + query
-}
-
-/// Binds every value of `$binds` to the query `$query`, whatever its database.
-macro_rules! bind_all {
-    ($query:expr, $binds:expr) => {{
-        let mut query = $query;
-        for bind in $binds {
-            query = match bind {
-                Bind::Int(v) => query.bind(*v),
-                Bind::Text(v) => query.bind(v.clone()),
-                Bind::Time(v) => query.bind(*v),
-            };
-        }
-        query
-    }};
 }
 
 impl Db {
@@ -237,8 +206,15 @@ impl Db {
                 .max_connections(options.max_connections)
                 .acquire_timeout(options.acquire_timeout)
                 .connect_lazy_with(connect);
+            let pipes = Arc::new(pipes);
+            let on = pipes.clone();
+            let run: batches::Run = Arc::new(move |sql, keys, rest| {
+                let pipes = on.clone();
+                Box::pin(async move { pipes.fetch_keyed(sql, &keys, &rest).await })
+            });
             Ok(Self::Postgres {
-                pipes: Arc::new(pipes),
+                pipes,
+                batches: Arc::new(batches::Batches::new(run)),
                 pool,
             })
         } else if url.starts_with("sqlite:") {
@@ -294,99 +270,11 @@ impl Db {
     /// Closes every connection of the pool.
     pub async fn close(&self) {
         match self {
-            Self::Postgres { pipes, pool } => {
+            Self::Postgres { pipes, pool, .. } => {
                 pipes.close();
                 pool.close().await;
             }
             Self::Sqlite(pool) => pool.close().await,
-        }
-    }
-
-    /// Every row `sql` returns. Parameters are `$1`, `$2`, … in both dialects.
-    pub async fn fetch_all<T: Record>(
-        &self,
-        sql: &'static str,
-        binds: &[Bind],
-    ) -> Result<Vec<T>, sqlx::Error> {
-        match self {
-            Self::Postgres { pool, .. } => {
-                bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await
-            }
-            Self::Sqlite(pool) => bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await,
-        }
-    }
-
-    /// The first row `sql` returns, if any.
-    pub async fn fetch_optional<T: Record>(
-        &self,
-        sql: &'static str,
-        binds: &[Bind],
-    ) -> Result<Option<T>, sqlx::Error> {
-        match self {
-            Self::Postgres { pool, .. } => {
-                bind_all!(sqlx::query_as(sql), binds)
-                    .fetch_optional(pool)
-                    .await
-            }
-            Self::Sqlite(pool) => {
-                bind_all!(sqlx::query_as(sql), binds)
-                    .fetch_optional(pool)
-                    .await
-            }
-        }
-    }
-
-    /// Whether this is Postgres, whose sources read a customer in one statement.
-    pub fn is_postgres(&self) -> bool {
-        matches!(self, Self::Postgres { .. })
-    }
-
-    /// The one JSON document `sql` returns as text (Postgres: `CAST(json_build_array(…) AS
-    /// TEXT)`, rows as arrays in their fields' order, timestamps read by [`json`]), decoded: how
-    /// a source reads what would take several statements in one round trip.
-    pub async fn fetch_json<T: serde::de::DeserializeOwned>(
-        &self,
-        sql: &'static str,
-        binds: &[Bind],
-    ) -> Result<T, sqlx::Error> {
-        let decode =
-            |body: &str| serde_json::from_str(body).map_err(|e| sqlx::Error::Decode(Box::new(e)));
-        match self {
-            Self::Postgres { pipes, .. } => pipes.fetch_text(sql, binds, decode).await,
-            Self::Sqlite(pool) => {
-                let (body,): (String,) = bind_all!(sqlx::query_as(sql), binds)
-                    .fetch_one(pool)
-                    .await?;
-                decode(&body)
-            }
-        }
-    }
-
-    /// Every row of `sql`; on Postgres `json` instead, the same rows as one document (see
-    /// [`Self::fetch_json`]), so that it runs on the pipelined connections.
-    pub async fn fetch_rows<T: Record + serde::de::DeserializeOwned>(
-        &self,
-        sql: &'static str,
-        json: &'static str,
-        binds: &[Bind],
-    ) -> Result<Vec<T>, sqlx::Error> {
-        match self {
-            Self::Postgres { .. } => self.fetch_json(json, binds).await,
-            Self::Sqlite(_) => self.fetch_all(sql, binds).await,
-        }
-    }
-
-    /// Runs a statement that returns no rows; the number of rows it touched.
-    pub async fn execute(&self, sql: &'static str, binds: &[Bind]) -> Result<u64, sqlx::Error> {
-        match self {
-            Self::Postgres { pool, .. } => bind_all!(sqlx::query(sql), binds)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
-            Self::Sqlite(pool) => bind_all!(sqlx::query(sql), binds)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
         }
     }
 }

@@ -6,15 +6,19 @@
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use c360_loadtest::faultproxy::{FaultProxy, Mode};
+use c360_proto::customer_service_client::CustomerServiceClient;
 use c360_proto::{self as pb, Source, SourceStatus};
 use tokio::{task::JoinSet, time::Instant};
-use tonic::{Code, Request};
+use tonic::{Code, Request, transport::Endpoint};
 use tonic_types::StatusExt;
 
 use crate::helpers::{
     Backend, CUSTOMERS, TestApp, TestDatabase, TestPostgres, TestRedis, get, redis_prefix,
     spawn_replica,
 };
+
+/// The connections a steady load's calls are spread over.
+const CONNECTIONS: usize = 4;
 
 /// One call of the steady load.
 #[derive(Debug, Clone)]
@@ -51,13 +55,26 @@ async fn load(
     deadline: Duration,
     bypass_cache: bool,
 ) -> Vec<Call> {
+    // Several connections, as callers at this rate would have: one allows the server's
+    // `max_concurrent_streams` calls at once, and the rest would wait in the client, beyond
+    // the reach of c360's shedding.
+    let mut clients = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let channel = Endpoint::from_shared(format!("http://{}", app.addr))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect to the server");
+        clients.push(CustomerServiceClient::new(channel));
+    }
     let started = Instant::now();
     let mut ticks = tokio::time::interval(Duration::from_secs(1) / rate);
     let mut calls = JoinSet::new();
     let mut n = 0_u64;
     while started.elapsed() < run_for {
         ticks.tick().await;
-        let (app_customers, id) = (app.customers.clone(), n % CUSTOMERS + 1);
+        let app_customers = clients[n as usize % CONNECTIONS].clone();
+        let id = n % CUSTOMERS + 1;
         n += 1;
         calls.spawn(async move {
             let at = started.elapsed();

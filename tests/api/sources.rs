@@ -28,7 +28,8 @@ fn sources(db: &c360::core::db::Db) -> Vec<Box<dyn Source>> {
 }
 
 /// The same seed in both databases: every source's answer for every customer (and for one
-/// that does not exist) is the same, field for field, whichever statements read it.
+/// that does not exist) is the same, field for field, whichever statements read it, one at a
+/// time or batched with the others.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_one_statement_per_source_answers_as_the_separate_statements_do() {
     let (sqlite, postgres) = (
@@ -55,6 +56,22 @@ async fn postgres_one_statement_per_source_answers_as_the_separate_statements_do
     assert_eq!(compared, 4 * (CUSTOMERS as usize + 1));
     // Most answers carry rows: the comparison is not of empty lists.
     assert!(nonempty > compared / 2, "{nonempty} of {compared}");
+
+    // Asked all at once, Postgres reads the customers in batches: each answer is still the
+    // one its customer's statements give.
+    let ids: Vec<_> = (1..=CUSTOMERS as i64 + 1)
+        .filter_map(CustomerId::new)
+        .collect();
+    for (a, b) in several.iter().zip(&one) {
+        let at_once = futures::future::join_all(ids.iter().map(|id| b.fetch(*id))).await;
+        for (id, b) in ids.iter().zip(at_once) {
+            assert_eq!(
+                a.fetch(*id).await.unwrap(),
+                b.unwrap(),
+                "customer {id}, at once"
+            );
+        }
+    }
 }
 
 fn lookups(db: &c360::core::db::Db) -> SqlLookups {

@@ -121,7 +121,7 @@ enum Choice<'p> {
     Wait,
 }
 
-fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+pub(super) fn locked<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -156,7 +156,8 @@ impl Pipes {
     ) -> Result<T, sqlx::Error> {
         let seat = self.seat().await?;
         let pipe = &seat.0;
-        let statement = pipe.prepare(sql, binds).await.map_err(from_postgres)?;
+        let types = || binds.iter().map(|bind| parameter(bind).1).collect();
+        let statement = pipe.prepare(sql, types).await.map_err(from_postgres)?;
         let params: Vec<_> = binds.iter().map(|bind| parameter(bind).0).collect();
         let row = pipe
             .client
@@ -167,6 +168,36 @@ impl Pipes {
             .try_get(0)
             .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
         decode(text)
+    }
+
+    /// Runs `sql` for many keys in one statement: `$1` is the keys (`BIGINT[]`), `rest` the
+    /// parameters after it, and each row a key and its text.
+    pub(super) async fn fetch_keyed(
+        &self,
+        sql: &'static str,
+        keys: &[i64],
+        rest: &[Bind],
+    ) -> Result<Vec<(i64, String)>, sqlx::Error> {
+        let seat = self.seat().await?;
+        let pipe = &seat.0;
+        let types = || {
+            std::iter::once(Type::INT8_ARRAY)
+                .chain(rest.iter().map(|bind| parameter(bind).1))
+                .collect()
+        };
+        let statement = pipe.prepare(sql, types).await.map_err(from_postgres)?;
+        let mut params: Vec<&(dyn ToSql + Sync)> = Vec::with_capacity(1 + rest.len());
+        params.push(&keys);
+        params.extend(rest.iter().map(|bind| parameter(bind).0));
+        let rows = pipe
+            .client
+            .query(&statement, &params)
+            .await
+            .map_err(from_postgres)?;
+        rows.iter()
+            .map(|row| Ok((row.try_get(0)?, row.try_get(1)?)))
+            .collect::<Result<_, tokio_postgres::Error>>()
+            .map_err(|e| sqlx::Error::Decode(Box::new(e)))
     }
 
     /// Checks that the database answers, on a connection as a statement would use.
@@ -313,18 +344,17 @@ impl Pipe {
         idle < PING_IDLE_AFTER || self.client.simple_query("").await.is_ok()
     }
 
-    /// `sql` prepared on this connection, with its parameters' types taken from `binds`.
+    /// `sql` prepared on this connection, the first time with its parameters' `types`.
     async fn prepare(
         &self,
         sql: &'static str,
-        binds: &[Bind],
+        types: impl FnOnce() -> Vec<Type>,
     ) -> Result<Statement, tokio_postgres::Error> {
         let key = sql.as_ptr() as usize;
         if let Some((_, statement)) = locked(&self.prepared).iter().find(|(k, _)| *k == key) {
             return Ok(statement.clone());
         }
-        let types: Vec<Type> = binds.iter().map(|bind| parameter(bind).1).collect();
-        let statement = self.client.prepare_typed(sql, &types).await?;
+        let statement = self.client.prepare_typed(sql, &types()).await?;
         locked(&self.prepared).push((key, statement.clone()));
         Ok(statement)
     }
@@ -336,6 +366,23 @@ fn parameter(bind: &Bind) -> (&(dyn ToSql + Sync), Type) {
         Bind::Int(v) => (v, Type::INT8),
         Bind::Text(v) => (v, Type::TEXT),
         Bind::Time(v) => (v, Type::TIMESTAMPTZ),
+    }
+}
+
+/// `error` once more, for another of the reads that shared the statement that failed: the
+/// database's refusal and the pool's own errors as they were, the rest by their message.
+pub(super) fn again(error: &sqlx::Error) -> sqlx::Error {
+    match error {
+        sqlx::Error::PoolTimedOut => sqlx::Error::PoolTimedOut,
+        sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
+        sqlx::Error::RowNotFound => sqlx::Error::RowNotFound,
+        sqlx::Error::Database(refusal) => match refusal.try_downcast_ref::<Refusal>() {
+            Some(refusal) => sqlx::Error::Database(Box::new(Refusal(refusal.0.clone()))),
+            None => sqlx::Error::Protocol(refusal.to_string()),
+        },
+        sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
+        sqlx::Error::Decode(decode) => sqlx::Error::Decode(decode.to_string().into()),
+        other => sqlx::Error::Protocol(other.to_string()),
     }
 }
 

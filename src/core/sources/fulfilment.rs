@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use super::{Source, SourceData, SourceError};
 use crate::{
-    core::db::{Bind, Db, PoolStatus, json},
+    core::db::{Bind, Db, PoolStatus, json, per_key},
     core::records::Shipment,
     core::vocab::{CustomerId, InvalidValue, OrderId, SourceKind, Timestamp},
 };
@@ -16,13 +16,15 @@ const RECENT: &str = "SELECT id, order_id, carrier, tracking_number, status, pro
 const OF_ORDER: &str = "SELECT id, order_id, carrier, tracking_number, status, promised_at, \
      shipped_at, delivered_at FROM shipments WHERE order_id = $1 ORDER BY id";
 
-/// On Postgres, [`RECENT`] as one JSON document of arrays, read in the fields' order: sqlx
-/// decodes each column of each row by its name, which cost more than the document's reading
-/// (BENCHMARKS.md, "A miss against the backends' own limit, third step").
-const RECENT_JSON: &str = "SELECT CAST(COALESCE(json_agg(json_build_array(s.id, s.order_id, \
-     s.carrier, s.tracking_number, s.status, s.promised_at, s.shipped_at, s.delivered_at) \
-     ORDER BY s.created_at DESC, s.id DESC), '[]') AS TEXT) FROM (SELECT * FROM shipments \
-     WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT 30) s";
+/// On Postgres, [`RECENT`] as one JSON document of arrays per customer of a batch, read in the
+/// fields' order: decoding each column of each row by its name cost more than the document's
+/// reading (BENCHMARKS.md, "A miss against the backends' own limit, third step").
+const RECENT_JSON: &str = per_key!(
+    "(SELECT COALESCE(json_agg(json_build_array(s.id, \
+     s.order_id, s.carrier, s.tracking_number, s.status, s.promised_at, s.shipped_at, \
+     s.delivered_at) ORDER BY s.created_at DESC, s.id DESC), '[]') FROM (SELECT * FROM shipments \
+     WHERE customer_id = k.id ORDER BY created_at DESC, id DESC LIMIT 30) s)"
+);
 
 #[derive(sqlx::FromRow, Deserialize)]
 struct ShipmentRow {
@@ -80,10 +82,21 @@ impl FulfilmentSource {
         shipments(self.db.fetch_rows(OF_ORDER, OF_ORDER_JSON, &key).await)
     }
 
-    /// The customer's recent shipments: one JSON document on Postgres.
+    /// The customer's recent shipments: one JSON document on Postgres, read in a batch.
     async fn recent(&self, customer: CustomerId) -> Result<Vec<Shipment>, SourceError> {
-        let key = [Bind::Int(customer.get())];
-        shipments(self.db.fetch_rows(RECENT, RECENT_JSON, &key).await)
+        let rows = match self.db.is_postgres() {
+            true => {
+                self.db
+                    .fetch_json_of(RECENT_JSON, customer.get(), &[])
+                    .await
+            }
+            false => {
+                self.db
+                    .fetch_all(RECENT, &[Bind::Int(customer.get())])
+                    .await
+            }
+        };
+        shipments(rows)
     }
 }
 
