@@ -6,6 +6,7 @@
 //! (the change feed, the catalog's loads, the seed's transactions, the migrations).
 
 mod batches;
+mod errors;
 pub mod json;
 mod pipes;
 mod queries;

@@ -22,10 +22,7 @@ use std::{
 use futures::future::BoxFuture;
 use tokio::{sync::oneshot, time::Instant};
 
-use super::{
-    Bind,
-    pipes::{again, locked},
-};
+use super::{Bind, errors::again, pipes::locked};
 
 /// Batches of one statement under way at once, whatever their age. One would leave the
 /// database idle while a batch's answer travels and the next is formed; one made the largest
