@@ -104,15 +104,13 @@ impl Db {
         sql: &'static str,
         binds: &[Bind],
     ) -> Result<T, sqlx::Error> {
-        let decode =
-            |body: &str| serde_json::from_str(body).map_err(|e| sqlx::Error::Decode(Box::new(e)));
         match self {
-            Self::Postgres { pipes, .. } => pipes.fetch_text(sql, binds, decode).await,
+            Self::Postgres { pipes, .. } => pipes.fetch_text(sql, binds, document).await,
             Self::Sqlite(pool) => {
                 let (body,): (String,) = bind_all!(sqlx::query_as(sql), binds)
                     .fetch_one(pool)
                     .await?;
-                decode(&body)
+                document(&body)
             }
         }
     }
@@ -132,8 +130,7 @@ impl Db {
                 "reads by key are batched on Postgres".into(),
             ));
         };
-        let body = batches.fetch(sql, key, rest).await?;
-        serde_json::from_str(&body).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+        document(&batches.fetch(sql, key, rest).await?)
     }
 
     /// Every row of `sql`; on Postgres `json` instead, the same rows as one document (see
@@ -163,4 +160,9 @@ impl Db {
                 .map(|r| r.rows_affected()),
         }
     }
+}
+
+/// A JSON document a statement returned, decoded.
+fn document<T: serde::de::DeserializeOwned>(body: &str) -> Result<T, sqlx::Error> {
+    serde_json::from_str(body).map_err(|e| sqlx::Error::Decode(Box::new(e)))
 }
