@@ -84,17 +84,14 @@ impl FulfilmentSource {
 
     /// The customer's recent shipments: one JSON document on Postgres, read in a batch.
     async fn recent(&self, customer: CustomerId) -> Result<Vec<Shipment>, SourceError> {
-        let rows = match self.db.is_postgres() {
-            true => {
-                self.db
-                    .fetch_json_of(RECENT_JSON, customer.get(), &[])
-                    .await
-            }
-            false => {
-                self.db
-                    .fetch_all(RECENT, &[Bind::Int(customer.get())])
-                    .await
-            }
+        let rows = if self.db.is_postgres() {
+            self.db
+                .fetch_json_of(RECENT_JSON, customer.get(), &[])
+                .await
+        } else {
+            self.db
+                .fetch_all(RECENT, &[Bind::Int(customer.get())])
+                .await
         };
         shipments(rows)
     }
