@@ -8,6 +8,7 @@
 mod api_keys;
 mod jwt;
 mod live;
+mod roles;
 mod settings;
 mod tokens;
 
@@ -22,8 +23,12 @@ pub use settings::{
     ApiKeySettings, AuthSettings, DEFAULT_MAX_AGE_FLOOR, JwtSettings, RoleSettings,
 };
 
-use self::{jwt::JwtVerifier, tokens::VerifiedTokens};
-use crate::core::vocab::{Field, FieldSet, SectionSet};
+use self::{
+    jwt::JwtVerifier,
+    roles::{Patterns, Roles},
+    tokens::VerifiedTokens,
+};
+use crate::core::vocab::{FieldSet, SectionSet};
 
 /// What a caller's name starts with when a token's subject names it...
 pub const JWT_NAMESPACE: &str = "jwt:";
@@ -50,6 +55,9 @@ pub struct Admitted {
     /// When its credential expires (a token's `exp`, Unix seconds); `None` for an API key.
     /// A stream it opened ends then.
     pub expires: Option<u64>,
+    /// The RPCs its roles grant, as the authenticator that let it in numbers its patterns:
+    /// a remembered caller's call is then checked without looking its roles up again.
+    rpcs: Patterns,
 }
 
 /// A caller its credentials prove, not yet let in: see [`Authenticator::admit`].
@@ -99,25 +107,6 @@ pub enum AuthSetupError {
     Invalid(String),
 }
 
-#[derive(Debug, Clone)]
-struct Role {
-    rpcs: Vec<String>,
-    sections: SectionSet,
-    hidden: FieldSet,
-    bypass_cache: bool,
-    max_age_floor: Duration,
-}
-
-impl Role {
-    /// The fields it reads: those of its sections it is not denied.
-    fn fields(&self) -> FieldSet {
-        Field::ALL
-            .into_iter()
-            .filter(|f| self.sections.contains(f.section()) && !self.hidden.contains(*f))
-            .fold(FieldSet::NONE, |read, f| read.union(FieldSet::of(&[f])))
-    }
-}
-
 /// What an authenticated caller may read: the union of its roles' grants.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Grant {
@@ -147,7 +136,7 @@ type Limiter = governor::DefaultKeyedRateLimiter<String>;
 pub struct Authenticator {
     jwt: Option<JwtVerifier>,
     api_keys: Vec<(String, [u8; 32], Vec<String>)>,
-    roles: BTreeMap<String, Role>,
+    roles: Roles,
     /// Per caller (by name); `None`: no limit. Shared with a replacement of the same rate.
     limiter: Option<Arc<Limiter>>,
     /// The rate and burst the limiter was built for.
@@ -185,25 +174,7 @@ impl Authenticator {
         api_keys: &[ApiKeySettings],
         roles: &BTreeMap<String, RoleSettings>,
     ) -> Result<Self, AuthSetupError> {
-        let roles = roles
-            .iter()
-            .map(|(name, role)| {
-                let sections = SectionSet::from_mask(&role.sections).map_err(|error| {
-                    AuthSetupError::Invalid(format!("auth.roles.{name}.sections: {error}"))
-                })?;
-                let hidden = FieldSet::from_paths(&role.hide).map_err(|error| {
-                    AuthSetupError::Invalid(format!("auth.roles.{name}.hide: {error}"))
-                })?;
-                let role = Role {
-                    rpcs: role.rpcs.clone(),
-                    sections,
-                    hidden,
-                    bypass_cache: role.bypass_cache,
-                    max_age_floor: role.max_age_floor(),
-                };
-                Ok((name.clone(), role))
-            })
-            .collect::<Result<_, AuthSetupError>>()?;
+        let roles = Roles::new(roles)?;
         let jwt = jwt.map(JwtVerifier::new).transpose()?;
         let api_keys = api_keys
             .iter()
@@ -262,7 +233,7 @@ impl Authenticator {
         // it needs no check of its characters again.
         let remembered = presented
             .and_then(|value| jwt::bearer_token_bytes(value.as_bytes()))
-            .and_then(|token| self.verified.get(token, unix_now()));
+            .and_then(|token| self.verified.get(token, std::time::SystemTime::now()));
         if let Some(admitted) = remembered {
             return Ok(Checked {
                 admitted,
@@ -278,6 +249,7 @@ impl Authenticator {
             .and_then(|(token, jwt)| Some((token.to_owned(), jwt.expiry(token)?)));
         let admitted = Admitted {
             grant: self.grant(&caller),
+            rpcs: self.roles.rpcs(&caller),
             caller: Arc::new(caller),
             expires: verified.as_ref().map(|(_, expires)| *expires),
         };
@@ -329,23 +301,17 @@ impl Authenticator {
 
     /// Whether `caller` may call `rpc` (`Service/Method`, the package left out).
     pub fn authorize(&self, caller: &Caller, rpc: &str) -> Result<(), AuthError> {
-        let service = rpc
-            .bytes()
-            .position(|b| b == b'/')
-            .map_or(rpc, |slash| &rpc[..slash]);
-        let granted = caller
-            .roles
-            .iter()
-            .filter_map(|role| self.roles.get(role))
-            .flat_map(|role| &role.rpcs)
-            .any(|pattern| {
-                pattern == "*"
-                    || pattern == rpc
-                    || pattern
-                        .strip_suffix("/*")
-                        .is_some_and(|granted| granted == service)
-            });
-        match granted {
+        self.allow(caller, self.roles.rpcs(caller), rpc)
+    }
+
+    /// Whether the caller this authenticator let in as `admitted` may call `rpc`: the RPCs
+    /// its roles grant were found when it was let in.
+    pub fn authorize_admitted(&self, admitted: &Admitted, rpc: &str) -> Result<(), AuthError> {
+        self.allow(&admitted.caller, admitted.rpcs, rpc)
+    }
+
+    fn allow(&self, caller: &Caller, granted: Patterns, rpc: &str) -> Result<(), AuthError> {
+        match self.roles.allows(granted, rpc) {
             true => Ok(()),
             false => Err(AuthError::Denied {
                 caller: caller.name.clone(),
@@ -353,43 +319,16 @@ impl Authenticator {
             }),
         }
     }
-}
 
-impl Authenticator {
     /// Whether `caller` holds a role this service knows: what reflection and `/metrics` ask,
     /// beyond a valid credential (a token of no role, or only unknown ones, is refused).
     pub fn knows_a_role(&self, caller: &Caller) -> bool {
-        caller
-            .roles
-            .iter()
-            .any(|role| self.roles.contains_key(role))
+        self.roles.knows_one_of(caller)
     }
 
     /// What `caller`'s roles let it read.
     pub fn grant(&self, caller: &Caller) -> Grant {
-        // A field is hidden unless some role reads it.
-        let roles = || caller.roles.iter().filter_map(|role| self.roles.get(role));
-        // The most any of its roles allows, as for the rest.
-        let max_age_floor = roles()
-            .map(|role| role.max_age_floor)
-            .min()
-            .unwrap_or(DEFAULT_MAX_AGE_FLOOR);
-        let (sections, fields, bypass_cache) = roles().fold(
-            (SectionSet::NONE, FieldSet::NONE, false),
-            |(sections, fields, bypass), role| {
-                (
-                    sections.union(role.sections),
-                    fields.union(role.fields()),
-                    bypass || role.bypass_cache,
-                )
-            },
-        );
-        Grant {
-            sections,
-            hidden: FieldSet::ALL.without(fields),
-            bypass_cache,
-            max_age_floor,
-        }
+        self.roles.grant(caller)
     }
 }
 

@@ -1,13 +1,14 @@
 //! Bearer tokens already verified, remembered until they expire: a caller's every call then
 //! costs a lookup and a comparison, not a signature check and a JSON parse. A map of its own,
-//! in shards under read-write locks, looked up by the token's signature: a hit is a read lock,
-//! a hash and two comparisons, where a general cache's bookkeeping (recency, frequency,
+//! in shards under read-write locks, looked up by the token's last bytes (its signature's): a
+//! hit is a read lock, a hash and two comparisons, where a general cache's bookkeeping (recency, frequency,
 //! timers) cost each call more than the rest of the check together (BENCHMARKS.md). Bounded
 //! by bytes and by entries; when a shard is full, its expired tokens go first, then any.
 
 use std::{
     collections::HashMap,
     sync::{Arc, PoisonError, RwLock},
+    time::{Duration, SystemTime},
 };
 
 use super::Admitted;
@@ -23,13 +24,13 @@ const SHARDS: usize = 16;
 /// value's own allocations and the map's slot, roughly.
 const OVERHEAD: usize = 256;
 
-/// A verified token: the token itself (the memory is looked up by its signature, and a hit is
-/// compared whole), who it names and what they may read, and when it expires (Unix seconds).
+/// A verified token: the token itself (the memory is looked up by its tail, and a hit is
+/// compared whole), who it names and what they may read, and when it expires.
 #[derive(Debug, Clone)]
 struct Verified {
     token: Arc<str>,
     admitted: Admitted,
-    expires: u64,
+    expires: SystemTime,
 }
 
 impl Verified {
@@ -37,18 +38,28 @@ impl Verified {
     fn bytes(&self) -> usize {
         let caller = &self.admitted.caller;
         let roles: usize = caller.roles.iter().map(String::len).sum();
-        // The key (the signature) is part of the token.
-        2 * self.token.len() + caller.name.len() + roles + OVERHEAD
+        // The key (the tail) is part of the token.
+        self.token.len() + tail(self.token.as_bytes()).len() + caller.name.len() + roles + OVERHEAD
     }
 }
 
-/// What the memory is keyed by: a token's signature ([`signature`]).
-type Signature = Box<[u8]>;
+/// What the memory is keyed by: a token's tail ([`tail`]).
+type Tail = Box<[u8]>;
 
-/// The part of a token its memory is looked up by: the signature, the end of a JWT (short,
-/// so cheap to hash).
-fn signature(token: &[u8]) -> &[u8] {
-    memchr::memrchr(b'.', token).map_or(token, |dot| &token[dot + 1..])
+/// The bytes of a token's tail...
+const TAIL: usize = 32;
+
+/// ...the part its memory is looked up by: the end of a JWT's signature (every algorithm's
+/// is longer), as good as random and short, so cheap to hash and found without a search.
+fn tail(token: &[u8]) -> &[u8] {
+    &token[token.len().saturating_sub(TAIL)..]
+}
+
+/// `exp` (Unix seconds) as a time.
+fn at(exp: u64) -> SystemTime {
+    SystemTime::UNIX_EPOCH
+        .checked_add(Duration::from_secs(exp))
+        .unwrap_or(SystemTime::UNIX_EPOCH)
 }
 
 /// One shard's tokens and the bytes they hold.
@@ -56,14 +67,14 @@ fn signature(token: &[u8]) -> &[u8] {
 struct Shard {
     // Only tokens that passed their signature check get in, so the keys are not an
     // attacker's to choose: a fast hash (randomly seeded all the same) will do.
-    tokens: HashMap<Signature, Verified, foldhash::fast::RandomState>,
+    tokens: HashMap<Tail, Verified, foldhash::fast::RandomState>,
     bytes: usize,
 }
 
 impl Shard {
     /// Makes room for one more token of `bytes`: the expired ones go, then as many others as
     /// it takes.
-    fn make_room(&mut self, bytes: usize, now: u64) {
+    fn make_room(&mut self, bytes: usize, now: SystemTime) {
         let full = |shard: &Self| {
             shard.tokens.len() >= MAX_ENTRIES / SHARDS || shard.bytes + bytes > MAX_BYTES / SHARDS
         };
@@ -95,23 +106,22 @@ impl VerifiedTokens {
         }
     }
 
-    /// The shard of `signature`: by its last byte (a signature's bytes are as good as
-    /// random).
-    fn shard(&self, signature: &[u8]) -> &RwLock<Shard> {
-        let last = signature.last().copied().unwrap_or(0);
+    /// The shard of `tail`: by its last byte (a signature's bytes are as good as random).
+    fn shard(&self, tail: &[u8]) -> &RwLock<Shard> {
+        let last = tail.last().copied().unwrap_or(0);
         &self.shards[usize::from(last) % SHARDS]
     }
 
-    /// Who `token` admits, if it was verified and has not expired by `now` (Unix seconds).
-    pub(super) fn get(&self, token: &[u8], now: u64) -> Option<Admitted> {
-        let signature = signature(token);
+    /// Who `token` admits, if it was verified and has not expired by `now`.
+    pub(super) fn get(&self, token: &[u8], now: SystemTime) -> Option<Admitted> {
+        let tail = tail(token);
         // A panic elsewhere cannot leave a shard half-changed: every change is one insert
         // or remove of the map.
         let shard = self
-            .shard(signature)
+            .shard(tail)
             .read()
             .unwrap_or_else(PoisonError::into_inner);
-        let known = shard.tokens.get(signature)?;
+        let known = shard.tokens.get(tail)?;
         (known.token.as_bytes() == token && known.expires > now).then(|| known.admitted.clone())
     }
 
@@ -120,20 +130,22 @@ impl VerifiedTokens {
         let verified = Verified {
             token: token.into(),
             admitted,
-            expires,
+            expires: at(expires),
         };
         let bytes = verified.bytes();
-        let signature = signature(token.as_bytes());
+        let tail = tail(token.as_bytes());
         let mut shard = self
-            .shard(signature)
+            .shard(tail)
             .write()
             .unwrap_or_else(PoisonError::into_inner);
-        if let Some(before) = shard.tokens.remove(signature) {
+        // Another token of the same tail (none that is not this one, short of a forged
+        // signature) is let go: it is verified again when it comes back.
+        if let Some(before) = shard.tokens.remove(tail) {
             shard.bytes -= before.bytes();
         }
-        shard.make_room(bytes, super::unix_now());
+        shard.make_room(bytes, SystemTime::now());
         shard.bytes += bytes;
-        shard.tokens.insert(signature.into(), verified);
+        shard.tokens.insert(tail.into(), verified);
     }
 
     /// Tokens remembered now.
@@ -164,24 +176,35 @@ mod tests {
             }),
             grant: Grant::ALL,
             expires: None,
+            rpcs: 0,
         }
+    }
+
+    fn unix_now() -> u64 {
+        super::super::unix_now()
     }
 
     #[test]
     fn a_token_is_remembered_until_it_expires_and_only_whole() {
         let tokens = VerifiedTokens::new();
-        let now = super::super::unix_now();
-        tokens.remember("Bearer a.b.sig1", admitted("agent-1"), now + 60);
-        tokens.remember("Bearer a.b.sig2", admitted("agent-2"), now);
-        let hit = tokens.get(b"Bearer a.b.sig1", now).expect("remembered");
+        let now = unix_now();
+        // Signatures longer than the tail the memory is looked up by.
+        let signature = "s".repeat(2 * TAIL);
+        let one = format!("a.b.{signature}1");
+        tokens.remember(&one, admitted("agent-1"), now + 60);
+        tokens.remember(&format!("a.b.{signature}2"), admitted("agent-2"), now);
+        let hit = tokens.get(one.as_bytes(), at(now)).expect("remembered");
         assert_eq!(hit.caller.name, "agent-1");
-        assert!(tokens.get(b"Bearer a.b.sig2", now).is_none(), "expired");
+        let two = format!("a.b.{signature}2");
+        assert!(tokens.get(two.as_bytes(), at(now)).is_none(), "expired");
+        let other = format!("x.y.{signature}1");
+        assert_eq!(tail(other.as_bytes()), tail(one.as_bytes()));
         assert!(
-            tokens.get(b"Bearer x.y.sig1", now).is_none(),
-            "same signature, other token"
+            tokens.get(other.as_bytes(), at(now)).is_none(),
+            "same tail, other token"
         );
         assert!(
-            tokens.get(b"Bearer a.b.sig1", now + 60).is_none(),
+            tokens.get(one.as_bytes(), at(now + 60)).is_none(),
             "at its exp"
         );
     }
@@ -189,7 +212,7 @@ mod tests {
     #[test]
     fn the_memory_is_bounded_by_entries() {
         let tokens = VerifiedTokens::new();
-        let later = super::super::unix_now() + 3600;
+        let later = unix_now() + 3600;
         for n in 0..(MAX_ENTRIES * 2) {
             tokens.remember(&format!("Bearer a.b.{n}"), admitted("agent"), later);
         }
@@ -200,9 +223,8 @@ mod tests {
             tokens.len()
         );
         let last = format!("Bearer a.b.{}", MAX_ENTRIES * 2 - 1);
-        let now = super::super::unix_now();
         assert!(
-            tokens.get(last.as_bytes(), now).is_some(),
+            tokens.get(last.as_bytes(), SystemTime::now()).is_some(),
             "the newest is kept"
         );
     }
@@ -210,7 +232,7 @@ mod tests {
     #[test]
     fn the_memory_is_bounded_by_bytes_and_counts_what_it_lets_go() {
         let tokens = VerifiedTokens::new();
-        let later = super::super::unix_now() + 3600;
+        let later = unix_now() + 3600;
         let long = "x".repeat(64 << 10);
         for n in 0..2_000 {
             tokens.remember(&format!("Bearer {long}.b.{n}"), admitted("agent"), later);
@@ -227,7 +249,7 @@ mod tests {
     #[test]
     fn expired_tokens_make_room_first() {
         let tokens = VerifiedTokens::new();
-        let now = super::super::unix_now();
+        let now = unix_now();
         // One shard's worth of tokens (their signatures end alike), all expired.
         for n in 0..(MAX_ENTRIES / SHARDS) {
             tokens.remember(&format!("Bearer a.b.{n}z"), admitted("agent"), now - 1);
@@ -235,6 +257,6 @@ mod tests {
         tokens.remember("Bearer a.b.livez", admitted("agent"), now + 60);
         tokens.remember("Bearer a.b.otherz", admitted("agent"), now + 60);
         assert_eq!(tokens.len(), 2, "the expired ones went");
-        assert!(tokens.get(b"Bearer a.b.livez", now).is_some());
+        assert!(tokens.get(b"Bearer a.b.livez", at(now)).is_some());
     }
 }

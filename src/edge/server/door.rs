@@ -16,7 +16,7 @@ use tonic::Status;
 use tower::{Layer, Service};
 
 use crate::{
-    edge::auth::{AuthError, Authenticator, Caller, LiveAuth},
+    edge::auth::{Admitted, AuthError, Authenticator, LiveAuth},
     edge::grpc::call::CallContext,
 };
 
@@ -61,13 +61,13 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
     if path.starts_with(HEALTH) {
         return Ok(());
     }
-    let call = request.extensions().get::<CallContext>().cloned();
     let checked = auth
         .admit(request.headers())
         .map_err(|error| Status::unauthenticated(error.to_string()))?;
-    if let Err(refused) = let_in(auth, &checked.admitted.caller, path) {
+    let call = request.extensions().get::<CallContext>();
+    if let Err(refused) = let_in(auth, &checked.admitted, path) {
         // Refused, but known: the access log and the audit name the caller.
-        if let Some(call) = &call {
+        if let Some(call) = call {
             call.note_caller(checked.admitted.caller.clone());
         }
         return Err(refused);
@@ -82,13 +82,16 @@ fn admit<B>(auth: &Authenticator, request: &mut Request<B>) -> Result<(), Status
     Ok(())
 }
 
-/// Whether `caller`'s roles grant the RPC at `path` and its rate allows one more call.
-fn let_in(auth: &Authenticator, caller: &Caller, path: &str) -> Result<(), Status> {
+/// Whether the roles of the caller `admitted` names grant the RPC at `path` and its rate
+/// allows one more call.
+fn let_in(auth: &Authenticator, admitted: &Admitted, path: &str) -> Result<(), Status> {
+    let caller = &admitted.caller;
     if let Some(rpc) = path.strip_prefix(API) {
-        auth.authorize(caller, rpc).map_err(|error| match error {
-            AuthError::Denied { .. } => Status::permission_denied(error.to_string()),
-            other => Status::unauthenticated(other.to_string()),
-        })?;
+        auth.authorize_admitted(admitted, rpc)
+            .map_err(|error| match error {
+                AuthError::Denied { .. } => Status::permission_denied(error.to_string()),
+                other => Status::unauthenticated(other.to_string()),
+            })?;
     } else if !auth.knows_a_role(caller) {
         return Err(Status::permission_denied(format!(
             "{} holds no role this service knows",
