@@ -40,6 +40,15 @@ pub enum ConfigError {
     /// The named file does not exist.
     #[error("configuration file {0} does not exist")]
     MissingFile(String),
+    /// The named file exists but cannot be read (its permissions, or a directory's on its
+    /// path; or it is not a file).
+    #[error("cannot read the configuration file {path}: {reason}")]
+    Unreadable {
+        /// The file.
+        path: String,
+        /// Why, as the system said it.
+        reason: String,
+    },
     /// A value is missing, malformed or unknown.
     #[error(transparent)]
     Invalid(#[from] Box<figment::Error>),
@@ -109,16 +118,13 @@ pub struct Settings {
     pub trace: TraceSettings,
 }
 
-/// `C360_` variables the client commands read (credentials, TLS files, the address): not
-/// configuration, so a shell that has them set can still start the server.
-const CLIENT_VARIABLES: [&str; 6] = [
-    "TOKEN",
-    "API_KEY",
-    "CA_CERT",
-    "CLIENT_CERT",
-    "CLIENT_KEY",
-    "ADDR",
-];
+/// Whether the variable `C360_<name>` is configuration: `C360_<TABLE>__<KEY>` only (every
+/// setting lives in a table). Others are left alone: the client commands' own (`C360_TOKEN`,
+/// `C360_ADDR`, …), and what platforms set beside them, such as the service links Kubernetes
+/// injects for a Service named `c360` (`C360_PORT=tcp://…`, `C360_SERVICE_HOST`).
+fn is_configuration(name: &str) -> bool {
+    name.contains("__")
+}
 
 impl Settings {
     /// Reads the defaults, then `file` (which must exist when named), then `C360_*`
@@ -129,18 +135,12 @@ impl Settings {
     ) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Self::default()));
         if let Some(file) = file {
-            if !file.exists() {
-                return Err(ConfigError::MissingFile(file.display().to_string()));
-            }
+            readable(file)?;
             figment = figment.merge(Toml::file_exact(file));
         }
         figment = figment.merge(
             Env::prefixed("C360_")
-                .filter(|key| {
-                    !CLIENT_VARIABLES
-                        .iter()
-                        .any(|client| key.as_str().eq_ignore_ascii_case(client))
-                })
+                .filter(|key| is_configuration(key.as_str()))
                 .split("__"),
         );
         for (key, value) in flags {
@@ -163,6 +163,27 @@ impl Settings {
             .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
         settings.validate()?;
         Ok(settings)
+    }
+}
+
+/// Whether `file` can be read: missing is told apart from unreadable, which says why (a
+/// service's user not allowed into its directory is the usual cause).
+fn readable(file: &Path) -> Result<(), ConfigError> {
+    let path = || file.display().to_string();
+    let unreadable = |reason: String| ConfigError::Unreadable {
+        path: path(),
+        reason,
+    };
+    match std::fs::metadata(file) {
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound => {
+            Err(ConfigError::MissingFile(path()))
+        }
+        Err(error) => Err(unreadable(error.to_string())),
+        Ok(meta) if meta.is_dir() => Err(unreadable("it is a directory, not a file".into())),
+        Ok(_) => match std::fs::File::open(file) {
+            Ok(_) => Ok(()),
+            Err(error) => Err(unreadable(error.to_string())),
+        },
     }
 }
 
@@ -213,14 +234,48 @@ mod tests {
     }
 
     #[test]
-    fn the_client_commands_variables_are_not_configuration() {
+    fn only_table_and_key_variables_are_configuration() {
         Jail::expect_with(|jail| {
-            for name in CLIENT_VARIABLES {
-                jail.set_env(format!("C360_{name}"), "client's");
+            let others = [
+                // The client commands'.
+                ("C360_TOKEN", "client's"),
+                ("C360_API_KEY", "client's"),
+                ("C360_ADDR", "127.0.0.1:50051"),
+                // Kubernetes' service links for a Service named c360.
+                ("C360_PORT", "tcp://10.96.0.12:50051"),
+                ("C360_PORT_50051_TCP", "tcp://10.96.0.12:50051"),
+                ("C360_PORT_50051_TCP_ADDR", "10.96.0.12"),
+                ("C360_SERVICE_HOST", "10.96.0.12"),
+                ("C360_SERVICE_PORT", "50051"),
+                // The test suite's.
+                ("C360_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432"),
+            ];
+            for (name, value) in others {
+                jail.set_env(name, value);
             }
             assert_eq!(Settings::load(None, []).unwrap(), Settings::default());
-            jail.set_env("C360_TOKENS", "a typo");
-            assert!(Settings::load(None, []).is_err());
+            jail.set_env("C360_CACHE__TTLL", "1m");
+            let typo = Settings::load(None, []).unwrap_err().to_string();
+            assert!(typo.contains("ttll"), "{typo}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_file_that_cannot_be_read_is_told_apart_from_one_that_does_not_exist() {
+        Jail::expect_with(|jail| {
+            let dir = jail.directory().join("conf.d");
+            std::fs::create_dir(&dir).map_err(|e| e.to_string())?;
+            let refused = Settings::load(Some(&dir), []).unwrap_err().to_string();
+            assert_eq!(
+                refused,
+                format!(
+                    "cannot read the configuration file {}: it is a directory, not a file",
+                    dir.display()
+                )
+            );
+            let missing = Settings::load(Some(&dir.join("c360.toml")), []).unwrap_err();
+            assert!(matches!(missing, ConfigError::MissingFile(_)), "{missing}");
             Ok(())
         });
     }
