@@ -90,7 +90,7 @@ struct Served {
 
 async fn serve(url: &str, env: &[(&str, String)]) -> Served {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_c360"));
-    // c360 reads every C360_ variable as configuration: none of the test run's gets in.
+    // None of the test run's C360_ variables gets in (C360_<TABLE>__<KEY> is configuration).
     for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("C360_")) {
         command.env_remove(name);
     }
@@ -150,14 +150,25 @@ impl Served {
         pb::customer_service_client::CustomerServiceClient::new(channel)
     }
 
-    /// Stops it with SIGTERM (by its pid: only this test's process); its log as JSON.
-    async fn stop(mut self) -> Vec<serde_json::Value> {
+    /// Sends it SIGTERM (by its pid: only this test's process).
+    fn terminate(&self) {
         let pid = self.process.id().unwrap().to_string();
         let killed = std::process::Command::new("kill")
             .args(["-TERM", &pid])
             .status()
             .unwrap();
         assert!(killed.success());
+    }
+
+    /// Stops it with SIGTERM; its log as JSON.
+    async fn stop(self) -> Vec<serde_json::Value> {
+        self.terminate();
+        self.stopped().await
+    }
+
+    /// Waits for it to stop after [`Self::terminate`], which it must do cleanly (exit 0);
+    /// its log as JSON.
+    async fn stopped(mut self) -> Vec<serde_json::Value> {
         let status = tokio::time::timeout(Duration::from_secs(30), self.process.wait())
             .await
             .expect("c360 stopped within 30 s")
@@ -493,5 +504,110 @@ fn version_names_the_git_revision_it_was_built_from() {
     assert_eq!(
         text.trim(),
         format!("c360 {} (git {revision})", env!("CARGO_PKG_VERSION"))
+    );
+}
+
+/// What `/metrics` at `addr` says now (plain HTTP/1.1, as Prometheus scrapes).
+async fn scrape(addr: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream
+        .write_all(b"GET /metrics HTTP/1.1\r\nHost: c360\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut text = String::new();
+    stream.read_to_string(&mut text).await.unwrap();
+    text
+}
+
+/// The value of `c360_ready` in a scrape.
+fn ready_gauge(scrape: &str) -> Option<f64> {
+    scrape
+        .lines()
+        .find_map(|line| line.strip_prefix("c360_ready "))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+/// Kubernetes' service links for a Service named `c360` (and the cluster's own) are not
+/// configuration; and a rolling restart with a load balancer's health watch open ends that
+/// watch (`NOT_SERVING`, then `UNAVAILABLE`), says not ready during the drain, and exits 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shutdown_ends_health_watches_and_exits_cleanly_beside_kubernetes_variables() {
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let url = seeded(dir.path()).await;
+    let platform = [
+        ("C360_PORT", "tcp://10.96.0.12:50051"),
+        ("C360_PORT_50051_TCP", "tcp://10.96.0.12:50051"),
+        ("C360_PORT_50051_TCP_ADDR", "10.96.0.12"),
+        ("C360_PORT_50051_TCP_PORT", "50051"),
+        ("C360_PORT_50051_TCP_PROTO", "tcp"),
+        ("C360_SERVICE_HOST", "10.96.0.12"),
+        ("C360_SERVICE_PORT", "50051"),
+        ("KUBERNETES_SERVICE_HOST", "10.96.0.1"),
+        ("KUBERNETES_PORT", "tcp://10.96.0.1:443"),
+        ("C360_TEST_POSTGRES", "postgres://postgres@127.0.0.1:5432"),
+    ];
+    let mut env: Vec<(&str, String)> = platform.iter().map(|(k, v)| (*k, (*v).into())).collect();
+    env.extend([
+        ("C360_SERVER__DRAIN", "1500ms".into()),
+        ("C360_SERVER__SHUTDOWN_GRACE", "4s".into()),
+        ("C360_METRICS__LISTEN", "127.0.0.1:0".into()),
+    ]);
+    let served = serve(&url, &env).await;
+    let serving = served
+        .before
+        .iter()
+        .filter_map(|line| serde_json::from_str::<serde_json::Value>(line).ok())
+        .find(|entry| entry["fields"]["message"] == "c360 serving")
+        .unwrap();
+    let metrics = serving["fields"]["metrics"].as_str().unwrap().to_owned();
+    assert!(metrics.parse::<SocketAddr>().is_ok(), "{serving}");
+    let channel = tonic::transport::Endpoint::from_shared(format!("http://{}", served.addr))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut statuses = HealthClient::new(channel)
+        .watch(HealthCheckRequest {
+            service: "customer360.v1.CustomerService".into(),
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    // Ready first (the feed followed), as the metrics say.
+    let ready = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let status = statuses.message().await.unwrap().unwrap().status;
+            if status == ServingStatus::Serving as i32 {
+                return;
+            }
+        }
+    })
+    .await;
+    assert!(ready.is_ok(), "health SERVING within 20 s");
+    let open = scrape(&metrics).await;
+    assert_eq!(ready_gauge(&open), Some(1.0), "{open}");
+
+    served.terminate();
+    let not_serving = statuses.message().await.unwrap().unwrap().status;
+    assert_eq!(not_serving, ServingStatus::NotServing as i32);
+    // Draining: new calls still served, but not ready.
+    let draining = scrape(&metrics).await;
+    assert_eq!(ready_gauge(&draining), Some(0.0), "{draining}");
+    let ended = tokio::time::timeout(Duration::from_secs(10), statuses.message())
+        .await
+        .expect("the watch ended after the drain");
+    let code = ended.expect_err("the watch ends UNAVAILABLE").code();
+    assert_eq!(code, tonic::Code::Unavailable);
+    let log = served.stopped().await;
+    assert!(
+        !log.iter().any(|entry| entry["level"] == "WARN"
+            && entry["fields"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("still in flight"))),
+        "{log:#?}"
     );
 }

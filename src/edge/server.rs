@@ -21,8 +21,10 @@ use std::{future::Future, sync::Arc};
 
 use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::Server;
+use tonic_health::{pb::health_server::HealthServer, server::HealthReporter};
 
 pub use exposition::{CONTENT_TYPE, REVISION, VERSION};
+use health::Stage;
 pub use health::{Readiness, SERVICES};
 pub use settings::{MetricsSettings, ServerSettings, TlsSettings};
 
@@ -102,17 +104,19 @@ pub async fn run(
         handshake_timeout: limits.handshake_timeout,
         per_peer: limits.max_connections_per_peer,
     };
+    let stage = tokio::sync::watch::Sender::new(Stage::Open);
     let scraped = metrics.map(|metrics| {
         let exposition = exposition::Exposition {
             profiles: served.profiles.clone(),
             rpcs: served.rpcs.clone(),
             readiness: served.readiness.clone(),
+            stage: stage.subscribe(),
         };
         let connections = accept::incoming(metrics, door.clone());
         let auth = served.authenticator.clone();
         tokio::spawn(scrape::serve(connections, exposition, auth))
     });
-    let result = serve(accept::incoming(listener, door), served, shutdown).await;
+    let result = serve(accept::incoming(listener, door), served, stage, shutdown).await;
     drop(tls);
     if let Some(scraped) = scraped {
         scraped.abort();
@@ -123,10 +127,12 @@ pub async fn run(
 async fn serve(
     connections: impl tokio_stream::Stream<Item = std::io::Result<accept::Connection>> + Send,
     served: Served,
+    stage: tokio::sync::watch::Sender<Stage>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let limits = served.settings;
-    let (health, health_service) = tonic_health::server::health_reporter();
+    let health = HealthReporter::new();
+    let health_service = HealthServer::new(health::Health::new(health.clone(), stage.subscribe()));
     health::set(&health, (false, false)).await;
     let following = tokio::spawn(health::follow(health.clone(), served.readiness));
     let reflection = || {
@@ -144,10 +150,12 @@ async fn serve(
             "shutting down: health NOT_SERVING, still serving new calls while load balancers notice"
         );
         following.abort();
+        stage.send_replace(Stage::Draining);
         health::set(&health, (false, false)).await;
         tokio::time::sleep(drain).await;
         tracing::info!("listener closed: ending watches, finishing calls in flight");
         profiles.close_watches();
+        stage.send_replace(Stage::Closed);
     };
     let router = Server::builder()
         .accept_http1(true)

@@ -90,7 +90,8 @@ async fn serve_with(settings: Settings, source: Option<ConfigSource>) -> anyhow:
     for hatch in settings.escape_hatches() {
         tracing::warn!("escape hatch open: {hatch}");
     }
-    tracing::info!(%addr, metrics = ?metrics_addr, "c360 serving");
+    let metrics_at = metrics_addr.map_or_else(|| "off".to_owned(), |at| at.to_string());
+    tracing::info!(%addr, metrics = %metrics_at, "c360 serving");
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let grace = settings.server.drain + settings.server.shutdown_grace;
     let server = app.serve(listener, metrics, async move {
@@ -100,7 +101,11 @@ async fn serve_with(settings: Settings, source: Option<ConfigSource>) -> anyhow:
     tokio::select! {
         result = server => Ok(result?),
         () = grace_expired(stop_rx, grace) => {
-            tracing::warn!(?grace, "calls still in flight after the drain and the grace; cutting them off");
+            tracing::warn!(
+                drain = %humantime_serde::re::humantime::format_duration(settings.server.drain),
+                shutdown_grace = %humantime_serde::re::humantime::format_duration(settings.server.shutdown_grace),
+                "calls still in flight after the drain and the grace; cutting them off"
+            );
             anyhow::bail!("calls were still in flight after the drain and the grace; they were cut off")
         }
     }

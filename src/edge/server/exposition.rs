@@ -21,7 +21,7 @@ use prometheus_client::{
 };
 use tokio::sync::watch;
 
-use super::Readiness;
+use super::{Readiness, health::Stage};
 use crate::{
     core::{
         cache::FeedSnapshot,
@@ -46,6 +46,8 @@ pub(super) struct Exposition {
     pub(super) profiles: Profiles,
     pub(super) rpcs: Option<Arc<RpcMetrics>>,
     pub(super) readiness: watch::Receiver<Readiness>,
+    /// Ready only while open: 0 from the drain on, as health says `NOT_SERVING`.
+    pub(super) stage: watch::Receiver<Stage>,
 }
 
 impl Exposition {
@@ -54,7 +56,7 @@ impl Exposition {
         let scrape = Scrape {
             figures: self.profiles.figures().await,
             rpcs: self.rpcs.as_deref().map(rpcs::snapshot).unwrap_or_default(),
-            ready: self.readiness.borrow().ready,
+            ready: self.readiness.borrow().ready && *self.stage.borrow() == Stage::Open,
         };
         let mut registry = Registry::default();
         registry.register_collector(Box::new(scrape));
