@@ -17,6 +17,7 @@ use figment::{
 use serde::{Deserialize, Serialize};
 
 mod check;
+mod describe;
 
 use crate::{
     app::telemetry::{LogSettings, TraceSettings},
@@ -49,9 +50,9 @@ pub enum ConfigError {
         /// Why, as the system said it.
         reason: String,
     },
-    /// A value is missing, malformed or unknown.
-    #[error(transparent)]
-    Invalid(#[from] Box<figment::Error>),
+    /// Values missing, malformed or unknown: every one found, in the order found.
+    #[error("{}", describe::describe(.0))]
+    Invalid(Vec<figment::Error>),
     /// The server would listen beyond loopback with nothing authenticating its callers.
     #[error(
         "`{key}` = {addr} is beyond loopback, and authentication is off: anyone who \
@@ -160,7 +161,7 @@ impl Settings {
     fn extract(figment: Figment) -> Result<Self, ConfigError> {
         let settings: Self = figment
             .extract()
-            .map_err(|e| ConfigError::Invalid(Box::new(e)))?;
+            .map_err(|first| ConfigError::Invalid(describe::every_problem(&figment, first)))?;
         settings.validate()?;
         Ok(settings)
     }
@@ -259,6 +260,96 @@ mod tests {
             assert!(typo.contains("ttll"), "{typo}");
             Ok(())
         });
+    }
+
+    /// Every key that holds a secret (or may: a URL's password), given in a wrong shape by a
+    /// variable and by the file: the error names the key and never the value.
+    #[test]
+    fn errors_about_secrets_never_repeat_them() {
+        let marker = "uX7sEcReT0000000000000000000000000000000000=";
+        let keys = [
+            "auth.jwt.secret",
+            "redis.encryption_keys",
+            "redis.url",
+            "database.url",
+            "sources.billing.url",
+            "sources.crm.url",
+        ];
+        let mut refusals = 0;
+        for key in keys {
+            let variable = format!("C360_{}", key.to_uppercase().replace('.', "__"));
+            let (table, name) = key.rsplit_once('.').unwrap();
+            for (shape, text) in [
+                (
+                    "a string where a list goes, or the reverse",
+                    format!("k1:{marker}"),
+                ),
+                ("a list", format!("[\"k1:{marker}\"]")),
+                ("a table", format!("{{ key = \"{marker}\" }}")),
+            ] {
+                Jail::expect_with(|jail| {
+                    jail.set_env(&variable, &text);
+                    let read = Settings::load(None, []);
+                    refusals += usize::from(read.is_err());
+                    if let Err(refused) = read {
+                        let refused = refused.to_string();
+                        assert!(
+                            !refused.contains("sEcReT"),
+                            "{variable} as {shape}: {refused}"
+                        );
+                    }
+                    jail.clear_env();
+                    let toml = format!("[{table}]\n{name} = {}\n", toml_value(&text));
+                    jail.create_file("c360.toml", &toml)?;
+                    let read = Settings::load(Some(Path::new("c360.toml")), []);
+                    refusals += usize::from(read.is_err());
+                    if let Err(refused) = read {
+                        let refused = refused.to_string();
+                        assert!(!refused.contains("sEcReT"), "{key} as {shape}: {refused}");
+                    }
+                    Ok(())
+                });
+            }
+        }
+        // Most shapes are wrong for each key: the test saw errors, not only settings.
+        assert!(refusals >= 2 * keys.len() * 2, "{refusals} refusals");
+    }
+
+    /// `text` as a TOML value: itself when it is a list or a table, else a string.
+    fn toml_value(text: &str) -> String {
+        if text.starts_with('[') || text.starts_with('{') {
+            text.to_owned()
+        } else {
+            format!("{text:?}")
+        }
+    }
+
+    #[test]
+    fn problems_are_reported_all_at_once_with_what_was_meant() {
+        let text =
+            "[cache]\nttll = \"1m\"\nmax_bytes = \"lots\"\n[server]\nlisten = 5\n[nonsense]\n";
+        let refused = Settings::from_toml(text).unwrap_err().to_string();
+        let lines: Vec<&str> = refused.lines().collect();
+        assert_eq!(lines.len(), 4, "{refused}");
+        assert!(
+            refused.contains("unknown key `cache.ttll`; did you mean `cache.ttl`?"),
+            "{refused}"
+        );
+        assert!(
+            refused.contains("`cache.max_bytes`: must be a byte size"),
+            "{refused}"
+        );
+        assert!(refused.contains("`server.listen`: must be"), "{refused}");
+        assert!(
+            refused.contains("unknown key `nonsense` (known here: server,"),
+            "{refused}"
+        );
+        assert!(
+            !refused.contains("default."),
+            "the library's profile: {refused}"
+        );
+        let sized = Settings::from_toml("[cache]\nmax_bytes = \"64MiB\"\n").unwrap();
+        assert_eq!(sized.cache.max_bytes, 64 << 20);
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! starts: a zero interval would panic a timer, a huge duration would overflow a deadline, an
 //! empty URL would fail on first use.
 
+pub mod byte_size;
+
 use std::{fmt::Display, time::Duration};
 
 use humantime_serde::re::humantime;

@@ -32,9 +32,11 @@ fn main() -> ExitCode {
     }
 }
 
-/// One line on stderr, and a failing exit code.
+/// The error on stderr, each of its lines marked, and a failing exit code.
 fn fail(error: &anyhow::Error) -> ExitCode {
-    eprintln!("error: {error:#}");
+    for line in format!("{error:#}").lines() {
+        eprintln!("error: {line}");
+    }
     ExitCode::FAILURE
 }
 

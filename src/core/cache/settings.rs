@@ -12,7 +12,8 @@ use crate::core::settings::{Check, DAY, MS, SECOND};
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CacheSettings {
-    /// Bound on the memory held by cached profiles, in bytes.
+    /// Bound on the memory held by cached profiles, in bytes (`"256MiB"` reads too).
+    #[serde(with = "crate::core::settings::byte_size")]
     pub max_bytes: u64,
     /// Age after which a cached profile is dropped.
     #[serde(with = "humantime_serde")]

@@ -34,7 +34,8 @@ impl std::fmt::Debug for SealKeys {
     }
 }
 
-/// Why a key could not be read from the configuration (the key itself is never repeated).
+/// Why a key could not be read from the configuration (the key itself is never repeated). Each
+/// reads after "it", as an out-of-range value's rule does.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Not `id:base64`.
@@ -43,10 +44,10 @@ pub enum KeyError {
     )]
     Shape,
     /// The base64 does not decode to 32 bytes.
-    #[error("its key must be 32 bytes, base64-encoded (head -c 32 /dev/urandom | base64)")]
+    #[error("must hold a key of 32 bytes, base64-encoded (head -c 32 /dev/urandom | base64)")]
     Length,
     /// Two keys with one id.
-    #[error("its id is used twice")]
+    #[error("uses an id twice")]
     DuplicateId,
 }
 
