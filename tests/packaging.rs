@@ -75,7 +75,10 @@ fn the_systemd_unit_is_valid_and_hardened() {
         .unwrap();
     let mut words = exec.split_whitespace();
     assert_eq!(words.next(), Some("/usr/local/bin/c360"));
-    let args: Vec<&str> = words.collect();
+    let args: Vec<String> = words
+        .map(|word| word.replace("${CREDENTIALS_DIRECTORY}", "/run/credentials/c360.service"))
+        .collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let help: Vec<&str> = args.iter().copied().chain(["--help"]).collect();
     assert!(c360(&help).status.success(), "{exec}");
 
@@ -98,6 +101,104 @@ fn the_systemd_unit_is_valid_and_hardened() {
         rated.status.success(),
         "{}",
         String::from_utf8_lossy(&rated.stdout)
+    );
+}
+
+/// The unit's user may read its configuration as installed: the steps in the unit's header
+/// (`/etc/c360` 0750 and `c360.toml` 0640, both root's) leave the file unreadable to an
+/// unprivileged user, which c360 says plainly ("cannot read", the reason) rather than "does
+/// not exist"; the unit's `LoadCredential=` hands it over as systemd does (a copy readable by
+/// the service's user alone, under `$CREDENTIALS_DIRECTORY`), and the unit's `--config`
+/// reads it. The user is `nobody` (65534), as `setpriv` sets it; needs root, as CI runs.
+#[test]
+fn the_units_user_reads_its_configuration_as_installed() {
+    use std::os::unix::fs::{PermissionsExt, chown};
+    let root = Command::new("id").arg("-u").output().unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&root.stdout).trim(),
+        "0",
+        "this test installs files as root and runs c360 as nobody: run it as root"
+    );
+    let unit = std::fs::read_to_string(format!("{ROOT}/deploy/systemd/c360.service")).unwrap();
+    let setting = |name: &str| {
+        unit.lines()
+            .find_map(|line| line.strip_prefix(name))
+            .unwrap_or_else(|| panic!("{name} in the unit"))
+            .to_owned()
+    };
+    let (credential, installed) = setting("LoadCredential=")
+        .split_once(':')
+        .map(|(n, p)| (n.to_owned(), p.to_owned()))
+        .unwrap();
+    assert_eq!(installed, "/etc/c360/c360.toml");
+    let exec = setting("ExecStart=");
+    let config = exec
+        .split_whitespace()
+        .skip_while(|word| *word != "--config")
+        .nth(1)
+        .unwrap()
+        .to_owned();
+    assert_eq!(config, format!("${{CREDENTIALS_DIRECTORY}}/{credential}"));
+
+    // The installed layout, under a directory anyone may pass through.
+    let base = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(base.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let etc = base.path().join("etc/c360");
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::set_permissions(
+        base.path().join("etc"),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    std::fs::set_permissions(&etc, std::fs::Permissions::from_mode(0o750)).unwrap();
+    let file = etc.join("c360.toml");
+    std::fs::write(&file, "[cache]\nttl = \"2m\"\n").unwrap();
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o640)).unwrap();
+    let as_nobody = |config: &std::path::Path, env: &[(&str, &std::path::Path)]| {
+        let mut command = Command::new("setpriv");
+        command.args(["--reuid=65534", "--regid=65534", "--clear-groups", C360]);
+        for (name, _) in std::env::vars().filter(|(name, _)| name.starts_with("C360_")) {
+            command.env_remove(name);
+        }
+        command.envs(env.iter().copied());
+        command
+            .args(["config", "check", "--config"])
+            .arg(config)
+            .output()
+            .unwrap()
+    };
+
+    let refused = as_nobody(&file, &[]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(
+        said.contains("cannot read the configuration file"),
+        "{said}"
+    );
+    assert!(said.contains("ermission denied"), "{said}");
+    assert!(!said.contains("does not exist"), "{said}");
+
+    // systemd's credential: a directory and a copy of the file, the service's user's alone.
+    let credentials = base.path().join("credentials");
+    std::fs::create_dir(&credentials).unwrap();
+    let copy = credentials.join(&credential);
+    std::fs::copy(&file, &copy).unwrap();
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o400)).unwrap();
+    std::fs::set_permissions(&credentials, std::fs::Permissions::from_mode(0o500)).unwrap();
+    chown(&copy, Some(65534), Some(65534)).unwrap();
+    chown(&credentials, Some(65534), Some(65534)).unwrap();
+    let expanded = config.replace(
+        "${CREDENTIALS_DIRECTORY}",
+        &credentials.display().to_string(),
+    );
+    let read = as_nobody(
+        std::path::Path::new(&expanded),
+        &[("CREDENTIALS_DIRECTORY", &credentials)],
+    );
+    assert!(read.status.success(), "{read:?}");
+    assert!(
+        String::from_utf8_lossy(&read.stdout).contains("ttl = \"2m\""),
+        "{read:?}"
     );
 }
 

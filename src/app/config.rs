@@ -18,6 +18,7 @@ use serde::{Deserialize, Serialize};
 
 mod check;
 mod describe;
+mod show;
 
 use crate::{
     app::telemetry::{LogSettings, TraceSettings},

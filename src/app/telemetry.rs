@@ -29,6 +29,20 @@ pub struct LogSettings {
     pub access: bool,
 }
 
+impl LogSettings {
+    /// Refuses a filter `tracing` cannot read (it would otherwise drop the directive and log
+    /// at a level nobody asked for).
+    pub fn check(&self, c: &mut Check) {
+        if let Err(error) = EnvFilter::try_new(&self.filter) {
+            c.refuse(
+                "filter",
+                format!("{:?}", self.filter),
+                format!("must be a tracing filter, e.g. info or c360=debug,info ({error})"),
+            );
+        }
+    }
+}
+
 impl Default for LogSettings {
     fn default() -> Self {
         Self {

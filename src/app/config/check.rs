@@ -20,6 +20,7 @@ impl Settings {
         c.section("resilience", |c| self.resilience.check(c));
         c.section("auth", |c| self.auth.check(c));
         c.section("trace", |c| self.trace.check(c));
+        c.section("log", |c| self.log.check(c));
         c.finish()?;
         self.check_exposure()
     }

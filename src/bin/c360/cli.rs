@@ -126,6 +126,22 @@ pub(crate) enum Command {
     },
     /// Seed a SQLite database if there is none and serve it: nothing to install.
     Demo(DemoArgs),
+    /// Check a configuration, as `serve` would read it (the file, then C360_<TABLE>__<KEY>
+    /// variables): print it, secrets hidden, and exit 0; or every problem, and exit 1.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// What `c360 config` does.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ConfigCommand {
+    /// Read the configuration as `serve` would and print the effective one, secrets hidden
+    /// (like nginx -t); every problem found, and exit 1, if it does not hold.
+    Check {
+        /// A TOML configuration file (see c360.example.toml).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
+    },
 }
 
 /// Which server a client command talks to, and how long it waits.

@@ -58,6 +58,7 @@ async fn run(command: Command) -> anyhow::Result<()> {
             serve::serve(config, flags).await
         }
         Command::Demo(options) => serve::demo(options).await,
+        Command::Config(cli::ConfigCommand::Check { config }) => setup::check_config(config),
         Command::Seed(options) => setup::seed(options).await,
         Command::Token(options) => setup::token(options),
         Command::ApiKey { name, roles } => setup::api_key(&name, &roles),

@@ -78,3 +78,16 @@ pub(crate) fn man(dir: Option<PathBuf>) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `c360 config check`: the configuration `serve` would read, printed with its secrets
+/// hidden; every problem (the error) when it does not hold.
+pub(crate) fn check_config(config: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let settings = c360::app::config::Settings::load(config.as_deref(), [])?;
+    print!("{}", settings.to_redacted_toml());
+    let from = config.map_or_else(
+        || "the defaults".to_owned(),
+        |file| file.display().to_string(),
+    );
+    eprintln!("configuration OK ({from}, then C360_<TABLE>__<KEY> variables)");
+    Ok(())
+}
