@@ -5,8 +5,12 @@
 #   docker run --rm -p 50051:50051 -v "$PWD/c360.toml:/etc/c360/c360.toml:ro" c360
 #
 # The image runs `c360 serve --config /etc/c360/c360.toml` as an unprivileged user; give it
-# the configuration (and secrets by C360_* variables or mounted files). Listening beyond
-# loopback needs authentication or a declared proxy (see the README's Configuration).
+# the configuration (and secrets by C360_<TABLE>__<KEY> variables or mounted files). It
+# listens on 0.0.0.0:50051, so that the published port reaches it; and c360 refuses to start
+# beyond loopback unless the configuration turns authentication on (with [server.tls], or
+# plaintext_beyond_loopback behind a proxy that terminates TLS) or says a proxy in front
+# authenticates every caller (server.unauthenticated_beyond_loopback). See the README's
+# Configuration. C360_SERVER__LISTEN overrides the file's server.listen: change it with -e.
 
 # The toolchain: at least the workspace's rust-version.
 FROM rust:1.94-bookworm AS build
@@ -31,8 +35,12 @@ RUN apt-get update \
 COPY --from=build /out/c360 /usr/local/bin/c360
 COPY c360.example.toml /etc/c360/c360.example.toml
 USER 10360:10360
+ENV C360_SERVER__LISTEN=0.0.0.0:50051
 # gRPC (and gRPC-Web), and /metrics when metrics.listen is set.
 EXPOSE 50051 9360
-HEALTHCHECK NONE
+# Healthy while the API is SERVING (grpc.health.v1, grpc_health_probe's exit codes); in
+# plaintext: with [server.tls], probe https://127.0.0.1:50051 with C360_CA_CERT set.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s --retries=3 \
+    CMD ["/usr/local/bin/c360", "health", "--addr", "127.0.0.1:50051", "--timeout", "3s", "--service", "customer360.v1.CustomerService"]
 ENTRYPOINT ["/usr/local/bin/c360"]
 CMD ["serve", "--config", "/etc/c360/c360.toml"]

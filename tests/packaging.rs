@@ -253,6 +253,31 @@ fn the_dockerfile_builds_and_runs_what_the_package_has() {
     let help: Vec<&str> = cmd.iter().map(String::as_str).chain(["--help"]).collect();
     assert!(c360(&help).status.success(), "{cmd:?}");
     assert!(recipe.contains("EXPOSE 50051"), "the default port");
+    // It listens where the published port reaches, and its health check asks that port
+    // with a command and arguments this binary takes.
+    let listen = recipe
+        .lines()
+        .find_map(|l| l.strip_prefix("ENV C360_SERVER__LISTEN="))
+        .expect("the image's listen address");
+    assert_eq!(listen, "0.0.0.0:50051");
+    let check = recipe
+        .split("HEALTHCHECK ")
+        .nth(1)
+        .and_then(|rest| rest.split_once("CMD "))
+        .map(|(_, cmd)| cmd.lines().next().unwrap())
+        .expect("a HEALTHCHECK with a CMD");
+    let check: Vec<String> = serde_json::from_str(check).unwrap();
+    assert_eq!(check[..2], ["/usr/local/bin/c360", "health"], "{check:?}");
+    assert!(
+        check.iter().any(|arg| arg == "127.0.0.1:50051"),
+        "{check:?}"
+    );
+    let help: Vec<&str> = check[1..]
+        .iter()
+        .map(String::as_str)
+        .chain(["--help"])
+        .collect();
+    assert!(c360(&help).status.success(), "{check:?}");
     assert!(recipe.contains("USER 10360"), "not root");
     let ignored = std::fs::read_to_string(format!("{ROOT}/.dockerignore")).unwrap();
     assert!(

@@ -520,6 +520,18 @@ async fn scrape(addr: &str) -> String {
     text
 }
 
+/// `c360 health --addr addr args…`: its exit code (grpc_health_probe's).
+async fn health(addr: SocketAddr, args: &[&str]) -> i32 {
+    let probed = tokio::process::Command::new(env!("CARGO_BIN_EXE_c360"))
+        .args(["health", "--timeout", "5s", "--addr", &addr.to_string()])
+        .args(args)
+        .env_remove("C360_ADDR")
+        .output()
+        .await
+        .unwrap();
+    probed.status.code().expect("exited")
+}
+
 /// The value of `c360_ready` in a scrape.
 fn ready_gauge(scrape: &str) -> Option<f64> {
     scrape
@@ -533,6 +545,7 @@ fn ready_gauge(scrape: &str) -> Option<f64> {
 /// watch (`NOT_SERVING`, then `UNAVAILABLE`), says not ready during the drain, and exits 0.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_shutdown_ends_health_watches_and_exits_cleanly_beside_kubernetes_variables() {
+    // `c360 health` answers as grpc_health_probe does at each stage.
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
     };
@@ -590,6 +603,17 @@ async fn a_shutdown_ends_health_watches_and_exits_cleanly_beside_kubernetes_vari
     assert!(ready.is_ok(), "health SERVING within 20 s");
     let open = scrape(&metrics).await;
     assert_eq!(ready_gauge(&open), Some(1.0), "{open}");
+    let service = ["--service", "customer360.v1.CustomerService"];
+    assert_eq!(health(served.addr, &service).await, 0, "SERVING");
+    assert_eq!(
+        health(served.addr, &["--service", "nosuch"]).await,
+        3,
+        "not registered"
+    );
+    let nothing = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let closed = nothing.local_addr().unwrap();
+    drop(nothing);
+    assert_eq!(health(closed, &[]).await, 2, "nothing listening");
 
     served.terminate();
     let not_serving = statuses.message().await.unwrap().unwrap().status;
@@ -597,6 +621,7 @@ async fn a_shutdown_ends_health_watches_and_exits_cleanly_beside_kubernetes_vari
     // Draining: new calls still served, but not ready.
     let draining = scrape(&metrics).await;
     assert_eq!(ready_gauge(&draining), Some(0.0), "{draining}");
+    assert_eq!(health(served.addr, &service).await, 4, "NOT_SERVING");
     let ended = tokio::time::timeout(Duration::from_secs(10), statuses.message())
         .await
         .expect("the watch ended after the drain");

@@ -4,10 +4,12 @@
 //! and what a failed connection is reported as are in `client/connect.rs`.
 
 mod connect;
+mod health;
 mod render;
 mod stats_view;
 
 pub use connect::{DEFAULT_ADDR, DEFAULT_TIMEOUT, Server};
+pub use health::{Probed, probe};
 
 use std::time::Duration;
 

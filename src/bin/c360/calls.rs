@@ -1,5 +1,5 @@
 //! The commands that call a running c360 over gRPC: `get`, `watch`, `invalidate`, `stats`,
-//! `top`, `lookup`. Each prints what `c360::tools::client` renders.
+//! `top`, `lookup`, `health`. Each prints what `c360::tools::client` renders.
 
 use std::{io::IsTerminal, time::Duration};
 
@@ -99,4 +99,21 @@ pub(crate) async fn lookup(by: LookupArgs, target: &Target) -> anyhow::Result<()
     let text = client::lookup(&target.server.server()?, by, target.format()).await?;
     print!("{}", with_newline(text));
     Ok(())
+}
+
+/// `c360 health`: what it found on one line (stdout when serving, stderr otherwise) and
+/// grpc_health_probe's exit code.
+pub(crate) async fn health(server: &Connection, service: &str) -> std::process::ExitCode {
+    let probed = match server.server() {
+        Ok(server) => client::probe(&server, service).await,
+        Err(error) => {
+            eprintln!("error: {error:#}");
+            return std::process::ExitCode::from(1);
+        }
+    };
+    match probed {
+        client::Probed::Serving => println!("{}", probed.line(service)),
+        _ => eprintln!("{}", probed.line(service)),
+    }
+    std::process::ExitCode::from(probed.exit_code())
 }

@@ -126,6 +126,17 @@ pub(crate) enum Command {
     },
     /// Seed a SQLite database if there is none and serve it: nothing to install.
     Demo(DemoArgs),
+    /// Ask a replica whether it is serving (grpc.health.v1 Check), for exec probes, with
+    /// grpc_health_probe's exit codes: 0 SERVING, 1 bad arguments, 2 no connection, 3 the
+    /// call failed, 4 answered but not SERVING.
+    Health {
+        #[command(flatten)]
+        server: Connection,
+        /// The service to ask about, e.g. customer360.v1.CustomerService (default: the
+        /// server as a whole, which is SERVING only while a backend answers).
+        #[arg(long, default_value = "")]
+        service: String,
+    },
     /// Check a configuration, as `serve` would read it (the file, then C360_<TABLE>__<KEY>
     /// variables): print it, secrets hidden, and exit 0; or every problem, and exit 1.
     #[command(subcommand)]

@@ -26,6 +26,9 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => return fail(&anyhow::Error::new(error)),
     };
+    if let Command::Health { server, service } = &cli.command {
+        return runtime.block_on(calls::health(server, service));
+    }
     match runtime.block_on(run(cli.command)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => fail(&error),
@@ -82,5 +85,6 @@ async fn run(command: Command) -> anyhow::Result<()> {
             count,
         } => calls::top(&server, interval, count).await,
         Command::Lookup { by, target } => calls::lookup(by, &target).await,
+        Command::Health { .. } => unreachable!("answered with its own exit codes in main"),
     }
 }
