@@ -622,3 +622,30 @@ fn load_reports_are_ghz_reports_and_failing_runs_fail() {
     assert_eq!(binary["statusCodeDistribution"]["OK"], 5);
     assert_eq!(binary["options"]["binary"], true);
 }
+
+/// The demo has no authentication: beyond loopback it is refused with what to do instead
+/// (`c360 serve` with `[auth]`), not with advice about flags it does not take; nothing is
+/// created.
+#[test]
+fn the_demo_beyond_loopback_is_refused_with_advice_it_can_follow() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("demo.db");
+    for flags in [["--listen", "0.0.0.0:0"], ["--metrics-listen", "0.0.0.0:0"]] {
+        let refused = std::process::Command::new(env!("CARGO_BIN_EXE_c360"))
+            .arg("demo")
+            .args(flags)
+            .arg("--db")
+            .arg(&db)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&refused.stderr);
+        assert!(!refused.status.success(), "{said}");
+        assert!(
+            said.contains(&format!("{} 0.0.0.0:0 is beyond loopback", flags[0])),
+            "{said}"
+        );
+        assert!(said.contains("c360 serve"), "{said}");
+        assert!(!said.contains("unauthenticated"), "{said}");
+        assert!(!db.exists(), "nothing created");
+    }
+}

@@ -63,6 +63,18 @@ pub enum DemoError {
     /// The server failed.
     #[error(transparent)]
     Serve(#[from] ServeError),
+    /// `--listen` or `--metrics-listen` beyond loopback: the demo has no authentication.
+    #[error(
+        "--{flag} {addr} is beyond loopback: the demo serves without authentication, on \
+         loopback only (127.0.0.1 or [::1]). To serve beyond it, run `c360 serve` with a \
+         configuration that turns [auth] on (see the README's Authentication)"
+    )]
+    BeyondLoopback {
+        /// `listen` or `metrics-listen`.
+        flag: &'static str,
+        /// The address.
+        addr: SocketAddr,
+    },
     /// `--customers` asks for another number than the existing database holds.
     #[error(
         "{} already holds {holds} customers: --customers {asked} applies to a new database only \
@@ -93,6 +105,15 @@ pub async fn run(
     // One replica on loopback, behind no load balancer: Ctrl-C stops it at once.
     settings.server.drain = std::time::Duration::ZERO;
     // Refused (beyond loopback) before anything is created.
+    let beyond = [
+        ("listen", Some(options.listen)),
+        ("metrics-listen", options.metrics),
+    ]
+    .into_iter()
+    .find_map(|(flag, addr)| addr.filter(|a| !a.ip().is_loopback()).map(|a| (flag, a)));
+    if let Some((flag, addr)) = beyond {
+        return Err(DemoError::BeyondLoopback { flag, addr });
+    }
     settings.validate().map_err(crate::app::AppError::from)?;
     let db = Db::connect_or_create(&url, PoolOptions::default()).await?;
     let holds = customer_count(&db).await?;
