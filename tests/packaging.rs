@@ -285,3 +285,36 @@ fn the_dockerfile_builds_and_runs_what_the_package_has() {
         "the build context leaves target/ out"
     );
 }
+
+/// Credentials for a role the configuration does not name are refused when made, not at
+/// every call they would later be refused.
+#[test]
+fn credentials_for_unknown_roles_are_not_made() {
+    let refused = c360(&["api-key", "--name", "billing-bot", "--role", "nosuch"]);
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert!(!refused.status.success(), "{said}");
+    assert!(said.contains("no role \"nosuch\""), "{said}");
+    assert!(refused.stdout.is_empty(), "no key printed");
+    assert!(
+        c360(&["api-key", "--name", "billing-bot", "--role", "service"])
+            .status
+            .success()
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("c360.toml");
+    std::fs::write(
+        &config,
+        "[auth]\nenabled = true\n[auth.jwt]\nalgorithms = [\"HS256\"]\nissuer = \"i\"\n\
+         audience = \"c360\"\nsecret = \"a development secret of at least 32 bytes\"\n",
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let refused = c360(&["token", "--config", config, "--role", "nosuch"]);
+    assert!(!refused.status.success(), "{refused:?}");
+    assert!(
+        c360(&["token", "--config", config, "--role", "agent"])
+            .status
+            .success()
+    );
+}

@@ -614,6 +614,23 @@ async fn a_shutdown_ends_health_watches_and_exits_cleanly_beside_kubernetes_vari
     let closed = nothing.local_addr().unwrap();
     drop(nothing);
     assert_eq!(health(closed, &[]).await, 2, "nothing listening");
+    // A lookup that finds nobody exits 1, as grep does.
+    let lookup = |email: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_c360"))
+            .args([
+                "lookup",
+                "--email",
+                email,
+                "--addr",
+                &served.addr.to_string(),
+            ])
+            .env_remove("C360_ADDR")
+            .output()
+            .unwrap()
+    };
+    let nobody = lookup("nobody@example.invalid");
+    assert_eq!(nobody.status.code(), Some(1), "{nobody:?}");
+    assert!(String::from_utf8_lossy(&nobody.stderr).contains("no customer matches"));
 
     served.terminate();
     let not_serving = statuses.message().await.unwrap().unwrap().status;

@@ -218,7 +218,7 @@ pub async fn get(
 }
 
 /// The customers matching `by`, rendered in `format`.
-pub async fn lookup(server: &Server, by: LookupBy, format: Format) -> Result<String, ClientError> {
+pub async fn lookup(server: &Server, by: LookupBy, format: Format) -> Result<Found, ClientError> {
     let key = match by {
         LookupBy::Email(email) => Key::Email(email),
         LookupBy::Phone(phone) => Key::Phone(phone),
@@ -234,10 +234,24 @@ pub async fn lookup(server: &Server, by: LookupBy, format: Format) -> Result<Str
                 .into_inner())
         })
         .await?;
-    match format {
-        Format::Text => Ok(render::matches(&found)),
-        Format::Json => json(&found, "customer360.v1.LookupCustomersResponse"),
-    }
+    let text = match format {
+        Format::Text => render::matches(&found),
+        Format::Json => json(&found, "customer360.v1.LookupCustomersResponse")?,
+    };
+    Ok(Found {
+        text,
+        matches: found.customers.len(),
+    })
+}
+
+/// What a lookup found: its rendering, and how many customers matched (none makes
+/// `c360 lookup` exit 1, as `grep` does).
+#[derive(Debug)]
+pub struct Found {
+    /// As the format asked.
+    pub text: String,
+    /// Customers matched.
+    pub matches: usize,
 }
 
 /// Follows customer `id`: calls `show` with the rendered profile now and after each change,

@@ -51,9 +51,11 @@ async fn lookup_and_errors_read_as_one_line(backend: Backend) {
     let email = app
         .text("SELECT email FROM customers WHERE id = 9", &[])
         .await;
-    let text = client::lookup(&addr, LookupBy::Email(email.clone()), Format::Text)
+    let found = client::lookup(&addr, LookupBy::Email(email.clone()), Format::Text)
         .await
         .unwrap();
+    assert_eq!(found.matches, 1);
+    let text = found.text;
     let row = text.lines().nth(1).unwrap_or_default();
     assert!(
         text.starts_with("ID ") && row.starts_with("9 ") && row.contains(&email),

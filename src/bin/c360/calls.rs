@@ -96,10 +96,19 @@ pub(crate) async fn lookup(by: LookupArgs, target: &Target) -> anyhow::Result<()
         (_, _, Some(order)) => LookupBy::Order(order),
         _ => anyhow::bail!("give one of --email, --phone or --order"),
     };
-    let text = client::lookup(&target.server.server()?, by, target.format()).await?;
-    print!("{}", with_newline(text));
+    let found = client::lookup(&target.server.server()?, by, target.format()).await?;
+    print!("{}", with_newline(found.text));
+    // As grep: no match is not an error, but a script can tell it apart.
+    if found.matches == 0 {
+        return Err(NoMatch.into());
+    }
     Ok(())
 }
+
+/// `c360 lookup` found no customer: exit 1, after printing that it found none.
+#[derive(Debug, thiserror::Error)]
+#[error("no customer matches")]
+pub(crate) struct NoMatch;
 
 /// `c360 health`: what it found on one line (stdout when serving, stderr otherwise) and
 /// grpc_health_probe's exit code.

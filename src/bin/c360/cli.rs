@@ -54,9 +54,12 @@ pub(crate) enum Command {
         /// The service's name, as logs will show it.
         #[arg(long)]
         name: String,
-        /// A role to grant; repeat for more.
+        /// A role to grant; repeat for more. It must be one the configuration names.
         #[arg(long = "role", required = true)]
         roles: Vec<String>,
+        /// The TOML configuration file whose roles these are (default: the built-in roles).
+        #[arg(long, short)]
+        config: Option<PathBuf>,
     },
     /// Print a customer's profile.
     Get {

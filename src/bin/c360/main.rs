@@ -64,7 +64,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Config(cli::ConfigCommand::Check { config }) => setup::check_config(config),
         Command::Seed(options) => setup::seed(options).await,
         Command::Token(options) => setup::token(options),
-        Command::ApiKey { name, roles } => setup::api_key(&name, &roles),
+        Command::ApiKey {
+            name,
+            roles,
+            config,
+        } => setup::api_key(&name, &roles, config.as_deref()),
         Command::Completions { shell } => setup::completions(shell),
         Command::Man { dir } => setup::man(dir),
         Command::Get {

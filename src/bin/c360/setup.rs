@@ -44,12 +44,33 @@ pub(crate) fn token(args: TokenArgs) -> anyhow::Result<()> {
         .jwt
         .as_ref()
         .context("no [auth.jwt] in the configuration: nothing to sign tokens with")?;
+    known_roles(&settings, &args.roles)?;
     let ttl: Duration = args.ttl;
     println!("{}", auth::mint(jwt, &args.subject, &args.roles, ttl)?);
     Ok(())
 }
 
-pub(crate) fn api_key(name: &str, roles: &[String]) -> anyhow::Result<()> {
+/// Refuses a role `settings` does not configure: a credential holding only unknown roles
+/// would be refused at every call.
+fn known_roles(settings: &Settings, roles: &[String]) -> anyhow::Result<()> {
+    let configured = &settings.auth.roles;
+    if let Some(unknown) = roles.iter().find(|role| !configured.contains_key(*role)) {
+        let names: Vec<&str> = configured.keys().map(String::as_str).collect();
+        anyhow::bail!(
+            "no role {unknown:?} in the configuration (its roles: {}); add [auth.roles.{unknown}] \
+             to it first",
+            names.join(", ")
+        );
+    }
+    Ok(())
+}
+
+pub(crate) fn api_key(
+    name: &str,
+    roles: &[String],
+    config: Option<&std::path::Path>,
+) -> anyhow::Result<()> {
+    known_roles(&Settings::load(config, [])?, roles)?;
     let key = auth::new_api_key();
     println!("key (give it to {name}, keep it nowhere else): {key}");
     println!();
