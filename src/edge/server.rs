@@ -97,6 +97,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let limits = &served.settings;
+    exposition::started();
     // A certificate that does not load stops the start, before anything is served.
     let tls = limits.tls.as_ref().map(tls::Acceptor::new).transpose()?;
     let door = accept::Door {

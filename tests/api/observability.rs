@@ -170,6 +170,19 @@ async fn a_scrape_after_known_calls_counts_them_exactly(backend: Backend) {
         .find(|line| line.starts_with("c360_build_info{"))
         .expect("build info");
     assert!(build.contains(&format!("version=\"{}\"", env!("CARGO_PKG_VERSION"))));
+    // The process's own figures, by the names every client library gives them.
+    let value = |name: &str| {
+        after
+            .0
+            .lines()
+            .find_map(|line| line.strip_prefix(name)?.strip_prefix(' '))
+            .and_then(|value| value.parse::<f64>().ok())
+            .unwrap_or_else(|| panic!("{name} in the scrape"))
+    };
+    assert!(value("process_resident_memory_bytes") > 1e6);
+    assert!(value("process_cpu_seconds_total") > 0.0);
+    assert!(value("process_open_fds") >= 3.0);
+    assert!(value("process_start_time_seconds") > 1.7e9);
 }
 
 crate::over_both_backends!(a_scrape_after_known_calls_counts_them_exactly);

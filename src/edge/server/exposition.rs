@@ -9,7 +9,10 @@
 //! database serves, never its URL). No label holds anything a caller sent.
 
 mod per_source;
+mod process;
 mod rpcs;
+
+pub(crate) use process::started;
 
 use std::{fmt::Write as _, sync::Arc};
 
@@ -57,6 +60,7 @@ impl Exposition {
             figures: self.profiles.figures().await,
             rpcs: self.rpcs.as_deref().map(rpcs::snapshot).unwrap_or_default(),
             ready: self.readiness.borrow().ready && *self.stage.borrow() == Stage::Open,
+            process: process::Process::read(),
         };
         let mut registry = Registry::default();
         registry.register_collector(Box::new(scrape));
@@ -75,6 +79,7 @@ struct Scrape {
     figures: Figures,
     rpcs: Vec<rpcs::Method>,
     ready: bool,
+    process: process::Process,
 }
 
 /// A figure read off `T`: its name, its help, and how to read it.
@@ -254,6 +259,7 @@ impl Collector for Scrape {
             MetricType::Gauge,
         )?;
         ConstGauge::new(f64::from(u8::from(self.ready))).encode(ready)?;
+        self.process.encode(&mut encoder)?;
         encode_feeds(&self.figures.feeds, &mut encoder)
     }
 }
