@@ -313,6 +313,7 @@ async fn each_call_gets_one_access_line_and_its_request_id_on_every_line() {
         .iter()
         .find(|entry| entry["fields"]["message"] == "source failed")
         .unwrap_or_else(|| panic!("no warning: {log:#?}"));
+    assert_eq!(warning["fields"]["source"], "billing", "{warning}");
     assert_eq!(warning["spans"][0]["name"], "rpc", "{warning}");
     assert_eq!(warning["spans"][0]["request_id"], "access-1", "{warning}");
     assert_eq!(
@@ -645,6 +646,16 @@ async fn a_shutdown_ends_health_watches_and_exits_cleanly_beside_kubernetes_vari
     let code = ended.expect_err("the watch ends UNAVAILABLE").code();
     assert_eq!(code, tonic::Code::Unavailable);
     let log = served.stopped().await;
+    let said = |message: &str| {
+        log.iter()
+            .find(|entry| entry["fields"]["message"] == message)
+            .unwrap_or_else(|| panic!("{message:?} in {log:#?}"))
+    };
+    let starting = said("c360 starting");
+    assert_eq!(starting["fields"]["version"], env!("CARGO_PKG_VERSION"));
+    assert_eq!(starting["fields"]["auth"], "off");
+    assert_eq!(starting["fields"]["cache"], "256 MiB");
+    said("c360 stopped: every call finished");
     assert!(
         !log.iter().any(|entry| entry["level"] == "WARN"
             && entry["fields"]["message"]

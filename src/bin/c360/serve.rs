@@ -61,6 +61,7 @@ pub(crate) async fn serve(
 ) -> anyhow::Result<()> {
     let settings = Settings::load(config.as_deref(), flags.clone())?;
     let telemetry = telemetry::init(&settings.log, &settings.trace)?;
+    starting(&settings, config.as_deref());
     // `[auth]` is read again from the same file and flags on SIGHUP and when the file changes.
     let source = config.map(|file| ConfigSource { file, flags });
     let served = serve_with(settings, source).await;
@@ -99,7 +100,11 @@ async fn serve_with(settings: Settings, source: Option<ConfigSource>) -> anyhow:
         let _ = stop_tx.send(());
     });
     tokio::select! {
-        result = server => Ok(result?),
+        result = server => {
+            result?;
+            tracing::info!("c360 stopped: every call finished");
+            Ok(())
+        }
         () = grace_expired(stop_rx, grace) => {
             tracing::warn!(
                 drain = %humantime_serde::re::humantime::format_duration(settings.server.drain),
@@ -109,6 +114,40 @@ async fn serve_with(settings: Settings, source: Option<ConfigSource>) -> anyhow:
             anyhow::bail!("calls were still in flight after the drain and the grace; they were cut off")
         }
     }
+}
+
+/// The start-up line: what this is and how it was told to run, for whoever reads the log
+/// after an incident (the database URLs without their passwords).
+fn starting(settings: &Settings, config: Option<&std::path::Path>) {
+    use c360::core::db::redact;
+    let auth = &settings.auth;
+    let auth_mode = match (auth.enabled, auth.jwt.is_some(), auth.api_keys.is_empty()) {
+        (false, ..) => "off".to_owned(),
+        (true, true, true) => "bearer tokens".to_owned(),
+        (true, false, false) => format!("{} API keys", auth.api_keys.len()),
+        (true, true, false) => format!("bearer tokens and {} API keys", auth.api_keys.len()),
+        (true, false, true) => "on, with no credential configured".to_owned(),
+    };
+    let sources = &settings.sources;
+    let backends = [
+        ("billing", &sources.billing),
+        ("orders", &sources.orders),
+        ("fulfilment", &sources.fulfilment),
+        ("crm", &sources.crm),
+    ]
+    .map(|(name, source)| format!("{name}={}", redact(&source.url(&settings.database))))
+    .join(" ");
+    tracing::info!(
+        version = c360::edge::server::VERSION,
+        revision = c360::edge::server::REVISION,
+        config = %config.map_or_else(|| "none (defaults and C360_ variables)".to_owned(), |c| c.display().to_string()),
+        auth = %auth_mode,
+        cache = %format!("{} MiB", settings.cache.max_bytes >> 20),
+        redis = %settings.redis.url.as_deref().map_or_else(|| "off".to_owned(), redact),
+        feed = if settings.feed.enabled { "on" } else { "off" },
+        %backends,
+        "c360 starting"
+    );
 }
 
 /// Resolves `grace` after the shutdown signal; never if there is none.

@@ -110,6 +110,7 @@ impl Counting<'_> {
         self,
         ended: Result<Result<T, SourceError>, Elapsed>,
         span: &tracing::Span,
+        source: &'static str,
     ) -> Result<T, Failure> {
         let counted = self.counted;
         let result = match ended {
@@ -117,14 +118,14 @@ impl Counting<'_> {
             Ok(Err(error)) => {
                 counted.failed.fetch_add(1, Ordering::Relaxed);
                 if let Some(suppressed) = counted.warnings.admit() {
-                    span.in_scope(|| tracing::warn!(error = %error_chain(&error), suppressed, "source failed"));
+                    span.in_scope(|| tracing::warn!(source, error = %error_chain(&error), suppressed, "source failed"));
                 }
                 Err(Failure::Unavailable)
             }
             Err(_) => {
                 counted.timeouts.fetch_add(1, Ordering::Relaxed);
                 if let Some(suppressed) = counted.warnings.admit() {
-                    span.in_scope(|| tracing::warn!(suppressed, "source timed out"));
+                    span.in_scope(|| tracing::warn!(source, suppressed, "source timed out"));
                 }
                 Err(Failure::Timeout)
             }

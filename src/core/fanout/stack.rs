@@ -45,7 +45,20 @@ impl Stack {
         resilience: &ResilienceSettings,
     ) -> Self {
         if settings.faults.is_active() {
-            tracing::warn!(source = %kind, faults = ?settings.faults, "fault injection on");
+            let faults = &settings.faults;
+            let shown = |d: Option<Duration>| {
+                d.map_or_else(
+                    || "none".to_owned(),
+                    |d| humantime_serde::re::humantime::format_duration(d).to_string(),
+                )
+            };
+            tracing::warn!(
+                source = %kind,
+                latency = %shown(faults.latency),
+                latency_p99 = %shown(faults.latency_p99),
+                error_rate = faults.error_rate,
+                "fault injection on"
+            );
         }
         Self {
             kind,
@@ -81,7 +94,7 @@ impl Stack {
         let hedged = self.hedger.read(&faulty, busy, || self.counted.hedge());
         let ended = deadline.bound(hedged.instrument(span.clone())).await;
         let latency = counting.elapsed();
-        let result = counting.end(ended, &span);
+        let result = counting.end(ended, &span, self.kind.as_str());
         // What the hedge and the breaker learn. A read cut short by the caller's deadline says
         // nothing about the backend.
         let answered = match &result {

@@ -129,14 +129,22 @@ mod tests {
     fn linux_reports_its_figures() {
         let process = Process::read();
         if cfg!(target_os = "linux") {
-            assert!(process.resident_bytes.is_some_and(|b| b > 1e6), "{process:?}");
+            assert!(
+                process.resident_bytes.is_some_and(|b| b > 1e6),
+                "{process:?}"
+            );
             assert!(process.cpu_seconds.is_some_and(|s| s > 0.0), "{process:?}");
             assert!(process.open_fds.is_some_and(|n| n >= 3.0), "{process:?}");
             assert!(
-                process.max_fds.is_some_and(|n| n >= process.open_fds.unwrap_or(0.0)),
+                process
+                    .max_fds
+                    .is_some_and(|n| n >= process.open_fds.unwrap_or(0.0)),
                 "{process:?}"
             );
         }
-        assert_eq!(kilobytes("VmRSS:\t  2048 kB\n", "VmRSS:"), Some(2048.0 * 1024.0));
+        assert_eq!(
+            kilobytes("VmRSS:\t  2048 kB\n", "VmRSS:"),
+            Some(2048.0 * 1024.0)
+        );
     }
 }
