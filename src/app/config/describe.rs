@@ -107,8 +107,7 @@ fn line(error: &figment::Error) -> String {
         Kind::UnknownVariant(_, known) => {
             format!("must be one of {}", known.join(", "))
         }
-        Kind::Message(message) if secret => {
-            let _hidden = message;
+        Kind::Message(_) if secret => {
             "is not valid (what was given is not repeated: it may be a secret)".to_owned()
         }
         other => other.to_string(),
