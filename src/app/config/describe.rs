@@ -12,7 +12,10 @@ use figment::{
     value::Value,
 };
 
-use super::Settings;
+use super::{
+    Settings,
+    show::{SECRETS, may_hold_a_password},
+};
 
 /// How many problems are looked for at most.
 const MOST: usize = 32;
@@ -60,10 +63,6 @@ fn remove(value: &mut Value, path: &[String]) -> bool {
     }
 }
 
-/// Keys whose values are secrets, or may hold one (a URL's password): what is said about them
-/// never includes what was given.
-const SECRET_KEYS: [&str; 4] = ["secret", "encryption_keys", "password", "url"];
-
 /// Every problem, one line each.
 pub(super) fn describe(problems: &[figment::Error]) -> String {
     problems.iter().map(line).collect::<Vec<_>>().join("\n")
@@ -72,10 +71,11 @@ pub(super) fn describe(problems: &[figment::Error]) -> String {
 fn line(error: &figment::Error) -> String {
     let expected = |what: &str| what.replace("a sequence", "a list");
     let key = error.path.join(".");
+    // What is said about a secret, or a value that may hold one, never includes what was given.
     let secret = error
         .path
         .iter()
-        .any(|part| SECRET_KEYS.iter().any(|s| part.ends_with(s)));
+        .any(|part| SECRETS.contains(&part.as_str()) || may_hold_a_password(part));
     let problem = match &error.kind {
         Kind::UnknownField(field, known) => {
             let key = if error.path.last() == Some(field) {

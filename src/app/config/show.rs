@@ -10,8 +10,13 @@ use crate::core::db;
 /// What a secret is shown as.
 pub(super) const HIDDEN: &str = "(hidden)";
 
-/// Keys whose values are secrets: shown as [`HIDDEN`].
-const SECRETS: [&str; 2] = ["secret", "encryption_keys"];
+/// Keys whose values are secrets: never shown, nor repeated in an error.
+pub(super) const SECRETS: [&str; 2] = ["secret", "encryption_keys"];
+
+/// Whether the value of `key` may hold a secret though it is not one: a URL's password.
+pub(super) fn may_hold_a_password(key: &str) -> bool {
+    key.ends_with("url") || key == "otlp_endpoint"
+}
 
 impl Settings {
     /// Every setting as TOML, secrets hidden.
@@ -37,7 +42,7 @@ fn redact(value: &mut Value, key: &str) {
             }
         }
         Value::String(text) if SECRETS.contains(&key) => *text = HIDDEN.into(),
-        Value::String(text) if key.ends_with("url") || key == "otlp_endpoint" => {
+        Value::String(text) if may_hold_a_password(key) => {
             *text = db::redact(text);
         }
         Value::Array(items) => {

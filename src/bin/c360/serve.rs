@@ -11,6 +11,7 @@ use c360::{
     tools::demo::{self, DemoOptions},
 };
 use figment::value::Value;
+use humantime_serde::re::humantime;
 
 use super::cli::DemoArgs;
 
@@ -107,8 +108,8 @@ async fn serve_with(settings: Settings, source: Option<ConfigSource>) -> anyhow:
         }
         () = grace_expired(stop_rx, grace) => {
             tracing::warn!(
-                drain = %humantime_serde::re::humantime::format_duration(settings.server.drain),
-                shutdown_grace = %humantime_serde::re::humantime::format_duration(settings.server.shutdown_grace),
+                drain = %humantime::format_duration(settings.server.drain),
+                shutdown_grace = %humantime::format_duration(settings.server.shutdown_grace),
                 "calls still in flight after the drain and the grace; cutting them off"
             );
             anyhow::bail!("calls were still in flight after the drain and the grace; they were cut off")
@@ -128,15 +129,12 @@ fn starting(settings: &Settings, config: Option<&std::path::Path>) {
         (true, true, false) => format!("bearer tokens and {} API keys", auth.api_keys.len()),
         (true, false, true) => "on, with no credential configured".to_owned(),
     };
-    let sources = &settings.sources;
-    let backends = [
-        ("billing", &sources.billing),
-        ("orders", &sources.orders),
-        ("fulfilment", &sources.fulfilment),
-        ("crm", &sources.crm),
-    ]
-    .map(|(name, source)| format!("{name}={}", redact(&source.url(&settings.database))))
-    .join(" ");
+    let backends = c360::core::vocab::SourceKind::ALL
+        .map(|kind| {
+            let url = settings.sources.of(kind).url(&settings.database);
+            format!("{}={}", kind.as_str(), redact(&url))
+        })
+        .join(" ");
     tracing::info!(
         version = c360::edge::server::VERSION,
         revision = c360::edge::server::REVISION,
