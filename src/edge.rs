@@ -4,5 +4,6 @@
 pub mod audit;
 pub mod auth;
 pub mod grpc;
+pub mod replica;
 pub mod rpc_metrics;
 pub mod server;

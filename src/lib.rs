@@ -39,6 +39,8 @@
 //!   (`auth/live.rs`).
 //! - [`edge::audit`]: one JSON line per profile read, lookup and refused call.
 //! - [`edge::rpc_metrics`]: every gRPC method's calls, codes and latency.
+//! - [`edge::replica`]: this replica's version, revision and start, as metrics and stats
+//!   tell them.
 //!
 //! The core ([`core`]), the request path top first, then what it stands on:
 //!

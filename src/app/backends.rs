@@ -67,16 +67,13 @@ impl Backends {
     }
 }
 
-/// Each backend database once: its URL, and the backends it serves (`billing, orders`), the
-/// name it goes by where a URL must not appear (the figures).
-pub(super) fn databases(settings: &Settings) -> Vec<(String, String)> {
+/// Each backend database once: its URL, and the backends it serves (billing, orders), what it
+/// goes by where a URL must not appear (the figures).
+pub(super) fn databases(settings: &Settings) -> Vec<(String, Vec<&'static str>)> {
     let mut databases: BTreeMap<String, Vec<&str>> = BTreeMap::new();
     for (name, source) in settings.sources.named() {
         let url = source.url(&settings.database);
         databases.entry(url).or_default().push(name);
     }
-    databases
-        .into_iter()
-        .map(|(url, names)| (url, names.join(", ")))
-        .collect()
+    databases.into_iter().collect()
 }

@@ -14,6 +14,7 @@ mod refresh;
 
 pub use figures::{AdmissionFigures, Figures};
 pub use freshness::{CatalogSettings, Freshener, refresh_catalog, reload_catalog};
+pub use invalidate::Reach;
 
 use std::{sync::Arc, time::Duration};
 

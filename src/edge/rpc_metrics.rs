@@ -33,6 +33,18 @@ pub const GRPC_CODES: [&str; 17] = [
     "Unauthenticated",
 ];
 
+/// The codes that are the server's fault, not the caller's: what the availability SLO in
+/// `deploy/prometheus/c360.rules.yml` spends its error budget on. `NotFound`,
+/// `InvalidArgument`, `Unauthenticated`, `Canceled` and the rest are the caller's.
+pub const FAULT_CODES: [&str; 6] = [
+    "Unknown",
+    "DeadlineExceeded",
+    "ResourceExhausted",
+    "Internal",
+    "Unavailable",
+    "DataLoss",
+];
+
 /// A method's shape, as `grpc_type` names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CallKind {

@@ -23,7 +23,7 @@ use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::Server;
 use tonic_health::{pb::health_server::HealthServer, server::HealthReporter};
 
-pub use exposition::{CONTENT_TYPE, REVISION, VERSION};
+pub use exposition::CONTENT_TYPE;
 use health::Stage;
 pub use health::{Readiness, SERVICES};
 pub use settings::{MetricsSettings, ServerSettings, TlsSettings};
@@ -97,7 +97,7 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
     let limits = &served.settings;
-    exposition::started();
+    crate::edge::replica::started();
     // A certificate that does not load stops the start, before anything is served.
     let tls = limits.tls.as_ref().map(tls::Acceptor::new).transpose()?;
     let door = accept::Door {

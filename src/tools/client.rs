@@ -14,7 +14,7 @@ pub use health::{Probed, probe};
 use std::time::Duration;
 
 use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage};
+use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use tonic::{
     metadata::{AsciiMetadataValue, MetadataKey},
     service::{Interceptor, interceptor::InterceptedService},
@@ -303,17 +303,30 @@ pub async fn invalidate(server: &Server, ids: &[String]) -> Result<String, Clien
                 .into_inner())
         })
         .await?;
-    Ok(if answer.reached_other_replicas {
+    Ok(invalidated(&answer))
+}
+
+/// What an invalidation reached, in words.
+fn invalidated(answer: &pb::InvalidateCustomersResponse) -> String {
+    let customers = match answer.invalidated {
+        1 => "1 customer".to_owned(),
+        n => format!("{n} customers"),
+    };
+    if answer.reached_other_replicas {
+        format!("Invalidated {customers} on every replica and in L2.")
+    } else if !answer.redis_configured {
         format!(
-            "Invalidated {} customers on every replica.",
-            answer.invalidated
+            "Invalidated {customers} on this replica. It has no Redis, so no L2 and no bus: \
+             the other replicas drop them when their own change feeds bring a change, or \
+             when their entries expire (cache.ttl)."
         )
     } else {
         format!(
-            "Invalidated {} customers here and in L2; the other replicas could not be told and drop them when their entries expire.",
-            answer.invalidated
+            "Invalidated {customers} on this replica; Redis did not confirm. This replica \
+             keeps off L2 for them until it does; the other replicas may serve them until \
+             their change feeds or their entries' TTL catch up."
         )
-    })
+    }
 }
 
 /// One reading of a replica's figures, on `client`.
@@ -342,7 +355,7 @@ pub async fn stats(server: &Server, format: Format) -> Result<String, ClientErro
     let stats = read_stats(server, &mut admin(server).await?).await?;
     match format {
         Format::Text => Ok(stats_view::render(&stats)),
-        Format::Json => json(&stats, "customer360.v1.CacheStats"),
+        Format::Json => json_with_zeros(&stats, "customer360.v1.CacheStats"),
     }
 }
 
@@ -372,8 +385,27 @@ pub async fn top(
     Ok(())
 }
 
-/// `message` in the proto3 JSON mapping, as grpcurl prints it.
+/// `message` in the proto3 JSON mapping, as grpcurl prints it: fields at their default (0,
+/// empty) left out.
 fn json(message: &impl Message, name: &str) -> Result<String, ClientError> {
+    to_json(message, name, &SerializeOptions::new())
+}
+
+/// The same with every field, those at 0 included (grpcurl's `--emit-defaults`): a counter that
+/// never moved is a figure too, and a script reading `.l1.errors` should find it.
+fn json_with_zeros(message: &impl Message, name: &str) -> Result<String, ClientError> {
+    to_json(
+        message,
+        name,
+        &SerializeOptions::new().skip_default_fields(false),
+    )
+}
+
+fn to_json(
+    message: &impl Message,
+    name: &str,
+    options: &SerializeOptions,
+) -> Result<String, ClientError> {
     let pool = DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)
         .map_err(|e| ClientError::Json(e.to_string()))?;
     let descriptor = pool
@@ -381,12 +413,62 @@ fn json(message: &impl Message, name: &str) -> Result<String, ClientError> {
         .ok_or_else(|| ClientError::Json(format!("{name} is not in the descriptor set")))?;
     let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
         .map_err(|e| ClientError::Json(e.to_string()))?;
-    serde_json::to_string_pretty(&dynamic).map_err(|e| ClientError::Json(e.to_string()))
+    let mut out = serde_json::Serializer::pretty(Vec::new());
+    dynamic
+        .serialize_with_options(&mut out, options)
+        .map_err(|e| ClientError::Json(e.to_string()))?;
+    String::from_utf8(out.into_inner()).map_err(|e| ClientError::Json(e.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stats_as_json_keep_the_counters_that_never_moved() {
+        let stats = pb::CacheStats {
+            l1: Some(pb::TierStats {
+                hits: 3,
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let text = json_with_zeros(&stats, "customer360.v1.CacheStats").expect("json");
+        let value: serde_json::Value = serde_json::from_str(&text).expect(&text);
+        assert_eq!(value["l1"]["hits"], "3", "int64 as a string: {text}");
+        assert_eq!(value["l1"]["misses"], "0", "{text}");
+        assert_eq!(value["l1"]["errors"], "0", "{text}");
+        assert_eq!(value["shed"], "0", "{text}");
+        assert_eq!(value["l2Enabled"], false, "{text}");
+        let profile = json(&stats, "customer360.v1.CacheStats").expect("json");
+        assert!(!profile.contains("misses"), "grpcurl's default: {profile}");
+    }
+
+    #[test]
+    fn an_invalidation_says_how_far_it_reached() {
+        let answer = |count, reached_other_replicas, redis_configured| {
+            invalidated(&pb::InvalidateCustomersResponse {
+                invalidated: count,
+                reached_other_replicas,
+                redis_configured,
+            })
+        };
+        assert_eq!(
+            answer(2, true, true),
+            "Invalidated 2 customers on every replica and in L2."
+        );
+        let alone = answer(1, false, false);
+        assert!(
+            alone.starts_with("Invalidated 1 customer on this replica. It has no Redis"),
+            "{alone}"
+        );
+        assert!(
+            !alone.contains("in L2;") && !alone.contains("could not"),
+            "{alone}"
+        );
+        let failed = answer(3, false, true);
+        assert!(failed.contains("Redis did not confirm"), "{failed}");
+    }
 
     #[test]
     fn errors_print_on_one_line_with_the_grpc_code_name() {

@@ -182,8 +182,19 @@ async fn stats_show_latency_per_rpc_and_per_backend_and_top_follows_them() {
         .find(|line| line.starts_with("CustomerService/GetCustomerProfile"))
         .unwrap_or_else(|| panic!("{text}"));
     let columns: Vec<&str> = row.split_whitespace().collect();
-    assert_eq!(&columns[1..3], ["4", "1"], "4 calls, 1 NOT_FOUND: {text}");
-    assert!(columns[3].parse::<f64>().unwrap() > 0.0, "a p50: {text}");
+    assert_eq!(
+        &columns[1..4],
+        ["4", "0", "1"],
+        "4 calls, no fault, 1 NOT_FOUND (the caller's): {text}"
+    );
+    assert!(columns[4].parse::<f64>().unwrap() > 0.0, "a p50: {text}");
+    let first = text.lines().next().unwrap_or_default();
+    assert!(
+        first.starts_with(&format!("c360 {} (", env!("CARGO_PKG_VERSION")))
+            && first.contains(" · up ")
+            && first.contains(" UTC"),
+        "the build, its uptime and start: {text}"
+    );
     for backend in ["billing", "orders", "fulfilment", "crm"] {
         let line = text
             .lines()
@@ -202,6 +213,17 @@ async fn stats_show_latency_per_rpc_and_per_backend_and_top_follows_them() {
     assert_eq!(get["started"], "4");
     assert_eq!(get["handled"]["NotFound"], "1");
     assert_eq!(get["latency"]["counts"].as_array().unwrap().len(), 17);
+    assert!(
+        get["latency"]["maxSeconds"].as_f64().unwrap() > 0.0,
+        "{json}"
+    );
+    assert_eq!(value["l2"]["errors"], "0", "zero counters are kept: {json}");
+    assert_eq!(value["version"], env!("CARGO_PKG_VERSION"));
+    assert!(
+        value["startedAt"].as_str().unwrap().ends_with('Z'),
+        "{json}"
+    );
+    assert!(value["uptime"].as_str().unwrap().ends_with('s'), "{json}");
 
     // `top`: two readings a second apart, calls made right after the first; the second
     // reading shows only them.

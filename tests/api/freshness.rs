@@ -267,6 +267,7 @@ async fn admins_warm_invalidate_and_read_the_figures(backend: Backend) {
         !invalidated.reached_other_replicas,
         "without Redis there is no bus: no other replica was told"
     );
+    assert!(!invalidated.redis_configured, "and that is the design");
     assert_eq!(app.served_from(3).await.0, CacheTier::Sources);
 
     app.rename(5, "Counted").await;

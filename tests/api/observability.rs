@@ -164,6 +164,20 @@ async fn a_scrape_after_known_calls_counts_them_exactly(backend: Backend) {
         .and_then(|(_, value)| value.parse::<f64>().ok())
         .expect("a feed's staleness");
     assert!(staleness < 60.0, "{staleness}");
+    // Feeds are named by one word; which backends each stands for is a series apiece.
+    let feed_lines: Vec<&str> = after
+        .0
+        .lines()
+        .filter(|line| line.starts_with("c360_feed_"))
+        .collect();
+    assert!(
+        feed_lines.iter().all(|line| !line.contains(", ")),
+        "no label holds a list: {feed_lines:?}"
+    );
+    for source in ["billing", "orders", "fulfilment", "crm", "catalog"] {
+        let labels = [("feed", "billing"), ("source", source)];
+        assert_eq!(after.get("c360_feed_info", &labels), 1.0, "{feed_lines:?}");
+    }
     let build = after
         .0
         .lines()
@@ -249,13 +263,14 @@ async fn with_metrics_disabled_no_grpc_series_are_kept_and_calls_still_work() {
 }
 
 /// The metric names an expression uses: c360's own (`c360_…`), the gRPC server's
-/// (`grpc_server_…`) and recorded series (`c360:…`).
+/// (`grpc_server_…`), the process's (`process_…`) and recorded series (`c360:…`).
 fn metric_names(expr: &str) -> Vec<&str> {
     expr.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == ':'))
         .filter(|token| {
             token.starts_with("c360_")
                 || token.starts_with("c360:")
                 || token.starts_with("grpc_server_")
+                || token.starts_with("process_")
         })
         .collect()
 }
@@ -330,6 +345,76 @@ async fn the_dashboard_and_the_rules_name_only_metrics_c360_exports() {
             !metric_names(query).is_empty(),
             "a query naming no c360 metric: {query}"
         );
+    }
+}
+
+/// What a dashboard query plots: a percentile, a ratio, a rate per second, or a level (a
+/// gauge, or a count over a window).
+fn kind_of(expr: &str) -> &'static str {
+    if expr.contains("histogram_quantile(") {
+        "percentile"
+    } else if expr.contains(" / ") {
+        "ratio"
+    } else if expr.contains("rate(") {
+        "per second"
+    } else {
+        "level"
+    }
+}
+
+#[test]
+fn each_dashboard_panel_plots_one_kind_of_figure_in_its_unit() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("deploy/prometheus/c360.dashboard.json");
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    let mut plotted = 0;
+    for panel in panels.iter().filter(|p| p["type"] == "timeseries") {
+        let title = panel["title"].as_str().unwrap();
+        let unit = panel["fieldConfig"]["defaults"]["unit"].as_str().unwrap();
+        let mut exprs = Vec::new();
+        strings_under(&panel["targets"], "expr", &mut exprs);
+        let kinds: std::collections::BTreeSet<&str> = exprs.iter().map(|e| kind_of(e)).collect();
+        assert_eq!(kinds.len(), 1, "{title} mixes {kinds:?}");
+        let expected: &[&str] = match kinds.first().copied().unwrap() {
+            "percentile" => &["s"],
+            "ratio" => &["none", "percentunit"],
+            // CPU seconds per second read as a share of one core.
+            "per second" => &["reqps", "ops", "percentunit"],
+            _ => &["short", "s", "bytes"],
+        };
+        assert!(expected.contains(&unit), "{title}: {unit} for {kinds:?}");
+        let bytes = exprs.iter().filter(|e| e.contains("_bytes")).count();
+        assert!(
+            bytes == 0 || (bytes == exprs.len() && unit == "bytes"),
+            "{title}: bytes share an axis with counts"
+        );
+        assert_eq!(unit == "bytes", bytes > 0, "{title}");
+        for expr in exprs
+            .iter()
+            .filter(|e| e.contains("grpc_server_handling_seconds"))
+        {
+            assert!(
+                expr.contains("grpc_type=\"unary\""),
+                "{title}: a Watch's duration is its caller's, not a latency: {expr}"
+            );
+        }
+        plotted += 1;
+    }
+    assert!(plotted >= 29, "{plotted} panels");
+    // Laid out without overlaps: no two panels share a cell of the grid.
+    let mut cells = std::collections::HashSet::new();
+    for panel in panels {
+        let at = &panel["gridPos"];
+        let [x, y, w, h] = ["x", "y", "w", "h"].map(|k| at[k].as_u64().unwrap());
+        for cell in (x..x + w).flat_map(|x| (y..y + h).map(move |y| (x, y))) {
+            assert!(
+                cells.insert(cell),
+                "{} overlaps at {cell:?}",
+                panel["title"]
+            );
+        }
     }
 }
 

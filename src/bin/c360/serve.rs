@@ -136,8 +136,8 @@ fn starting(settings: &Settings, config: Option<&std::path::Path>) {
         })
         .join(" ");
     tracing::info!(
-        version = c360::edge::server::VERSION,
-        revision = c360::edge::server::REVISION,
+        version = c360::edge::replica::VERSION,
+        revision = c360::edge::replica::REVISION,
         config = %config.map_or_else(|| "none (defaults and C360_ variables)".to_owned(), |c| c.display().to_string()),
         auth = %auth_mode,
         cache = %format!("{} MiB", settings.cache.max_bytes >> 20),

@@ -104,6 +104,8 @@ pub(crate) fn bump(counter: &AtomicU64) {
 pub struct FeedStats {
     /// The backends whose database it follows (`billing, orders`): never its URL.
     pub database: String,
+    /// The same, one by one; the first names the feed where one word must (a metric's label).
+    pub backends: Vec<&'static str>,
     /// The highest sequence number applied.
     pub position: AtomicI64,
     /// Changes applied whose transactions the horizon has not passed yet (see the feed).
@@ -133,8 +135,10 @@ impl FeedStats {
 /// A feed's figures at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedSnapshot {
-    /// The database it follows.
+    /// The backends whose database it follows (`billing, orders`).
     pub database: String,
+    /// The same, one by one; the first names the feed.
+    pub backends: Vec<&'static str>,
     /// Position.
     pub position: i64,
     /// Changes applied.
@@ -152,10 +156,11 @@ pub struct FeedSnapshot {
 }
 
 impl CacheStats {
-    /// Registers a feed following `database`.
-    pub fn add_feed(&self, database: String) -> Arc<FeedStats> {
+    /// Registers a feed following the database of `backends`.
+    pub fn add_feed(&self, backends: Vec<&'static str>) -> Arc<FeedStats> {
         let feed = Arc::new(FeedStats {
-            database,
+            database: backends.join(", "),
+            backends,
             position: AtomicI64::new(0),
             unsettled: AtomicU64::new(0),
             started: tokio::sync::watch::Sender::new(false),
@@ -188,6 +193,7 @@ impl CacheStats {
                 reconnects: f.reconnects.load(Ordering::Relaxed),
                 started: *f.started.borrow(),
                 database: f.database.clone(),
+                backends: f.backends.clone(),
                 position: f.position.load(Ordering::Relaxed),
                 applied: f.applied.load(Ordering::Relaxed),
                 last_lag_micros: f.last_lag_micros.load(Ordering::Relaxed),

@@ -5,6 +5,19 @@
 use futures::future::BoxFuture;
 
 use super::Profiles;
+
+/// How far an admin's invalidation reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reach {
+    /// Here, in L2 (Redis confirmed), and to the other replicas (the bus took the message).
+    Everywhere,
+    /// Here only: without Redis there is no L2 and no bus; other replicas drop the customers
+    /// when their own change feeds bring a change, or when their entries expire.
+    NoRedis,
+    /// Here; Redis did not confirm, so this replica keeps off L2 for these customers until
+    /// it does, and other replicas may serve them until their feeds or TTLs catch up.
+    Unconfirmed,
+}
 use crate::{
     core::cache::{Change, bus::BusSink},
     core::vocab::CustomerId,
@@ -41,14 +54,14 @@ impl Profiles {
         confirmed
     }
 
-    /// Drops `customers` here, in L2 and, over the bus, on every other replica. True only
-    /// when L2 confirmed and the bus took the message; false without Redis, where there is no
-    /// bus: other replicas then learn of it from their own feeds, or their TTL.
-    pub async fn invalidate_everywhere(&self, customers: &[CustomerId]) -> bool {
+    /// Drops `customers` here, in L2 and, over the bus, on every other replica; how far that
+    /// reached.
+    pub async fn invalidate_everywhere(&self, customers: &[CustomerId]) -> Reach {
         let confirmed = self.invalidate(customers).await;
         match &self.inner.l2 {
-            Some(l2) => l2.publish(customers).await && confirmed,
-            None => false,
+            Some(l2) if l2.publish(customers).await && confirmed => Reach::Everywhere,
+            Some(_) => Reach::Unconfirmed,
+            None => Reach::NoRedis,
         }
     }
 

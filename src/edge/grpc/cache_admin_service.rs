@@ -16,10 +16,13 @@ use crate::{
         convert::{duration, source},
         fanout::{CircuitState, Priority, SourceCounts},
         histogram::{HistogramSnapshot, bounds_seconds},
-        read::{Figures, Freshness, ProfileError, Profiles},
+        read::{Figures, Freshness, ProfileError, Profiles, Reach},
         vocab::{CustomerId, SourceKind},
     },
-    edge::rpc_metrics::{GRPC_CODES, RpcMetrics},
+    edge::{
+        replica,
+        rpc_metrics::{GRPC_CODES, RpcMetrics},
+    },
 };
 
 /// Loads run at once while warming: enough to overlap the backends' latency, few enough to
@@ -177,6 +180,7 @@ fn cache_stats(figures: &Figures) -> pb::CacheStats {
             .collect(),
         rpcs: Vec::new(),
         watch_streams: int(figures.watchers),
+        ..pb::CacheStats::default()
     }
 }
 
@@ -186,6 +190,7 @@ fn histogram(snapshot: &HistogramSnapshot) -> pb::LatencyHistogram {
         upper_bounds_seconds: bounds_seconds().to_vec(),
         counts: snapshot.counts.iter().map(|&n| int(n)).collect(),
         sum_seconds: snapshot.sum_nanos as f64 / 1e9,
+        max_seconds: snapshot.max_nanos as f64 / 1e9,
     }
 }
 
@@ -217,7 +222,8 @@ impl CacheAdminApi {
     ) -> Result<pb::InvalidateCustomersResponse, ApiError> {
         let customers =
             validate::keys::<CustomerId>("customer_ids", &request.customer_ids, MAX_ADMIN_BATCH)?;
-        let reached = self.profiles.invalidate_everywhere(&customers).await;
+        let reach = self.profiles.invalidate_everywhere(&customers).await;
+        let reached = reach == Reach::Everywhere;
         tracing::info!(
             count = customers.len(),
             reached,
@@ -226,12 +232,17 @@ impl CacheAdminApi {
         Ok(pb::InvalidateCustomersResponse {
             invalidated: i32::try_from(customers.len()).unwrap_or(i32::MAX),
             reached_other_replicas: reached,
+            redis_configured: reach != Reach::NoRedis,
         })
     }
 
     async fn stats(&self) -> Result<pb::CacheStats, ApiError> {
         let mut stats = cache_stats(&self.profiles.figures().await);
         stats.rpcs = self.rpcs.as_deref().map(rpc_stats).unwrap_or_default();
+        stats.version = replica::VERSION.to_owned();
+        stats.revision = replica::REVISION.to_owned();
+        stats.started_at = Some(replica::started().into());
+        stats.uptime = Some(duration(replica::uptime()));
         Ok(stats)
     }
 }

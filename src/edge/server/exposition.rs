@@ -5,14 +5,13 @@
 //!
 //! Names: the gRPC server's are go-grpc-prometheus's (`grpc_server_*`), so that its
 //! dashboards and alerts work as they are; c360's own start with `c360_`. Sources are
-//! labelled `source` (billing, orders, fulfilment, crm), feeds `database` (the backends a
-//! database serves, never its URL). No label holds anything a caller sent.
+//! labelled `source` (billing, orders, fulfilment, crm), feeds `feed` (the first backend its
+//! database serves, never its URL; `c360_feed_info` maps feeds to backends). No label holds
+//! anything a caller sent.
 
 mod per_source;
 mod process;
 mod rpcs;
-
-pub(crate) use process::started;
 
 use std::{fmt::Write as _, sync::Arc};
 
@@ -31,17 +30,14 @@ use crate::{
         histogram::{BOUNDS_NANOS, HistogramSnapshot},
         read::{Figures, Profiles},
     },
-    edge::rpc_metrics::RpcMetrics,
+    edge::{
+        replica::{REVISION, VERSION},
+        rpc_metrics::RpcMetrics,
+    },
 };
 
 /// The `Content-Type` of what `/metrics` answers.
 pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
-
-/// The version and the git revision it was built from (`unknown` outside a checkout).
-pub const VERSION: &str = env!("CARGO_PKG_VERSION");
-
-/// The git revision of the build, from `build.rs`.
-pub const REVISION: &str = env!("GIT_REVISION");
 
 /// Renders an app's figures; cheap to clone.
 #[derive(Debug, Clone)]
@@ -264,8 +260,24 @@ impl Collector for Scrape {
     }
 }
 
-/// Where each change feed stands, labelled by the backends its database serves.
+/// Where each change feed stands, labelled `feed` with one word: the first backend its
+/// database serves. `c360_feed_info` says which backends each feed stands for, one series
+/// each, so that a label never holds a list.
 fn encode_feeds(feeds: &[FeedSnapshot], encoder: &mut DescriptorEncoder<'_>) -> std::fmt::Result {
+    let feed_name = |feed: &FeedSnapshot| feed.backends.first().copied().unwrap_or("unknown");
+    let mut info = encoder.encode_descriptor(
+        "c360_feed_info",
+        "1 for each backend whose database the feed follows: `feed` is the feed's name \
+         elsewhere, `source` the backend.",
+        None,
+        MetricType::Gauge,
+    )?;
+    for feed in feeds {
+        for source in &feed.backends {
+            ConstGauge::new(1.0)
+                .encode(info.encode_family(&[("feed", feed_name(feed)), ("source", source)])?)?;
+        }
+    }
     let feed_gauges: [Figure<FeedSnapshot, f64>; 3] = [
         (
             "c360_feed_staleness_seconds",
@@ -288,7 +300,7 @@ fn encode_feeds(feeds: &[FeedSnapshot], encoder: &mut DescriptorEncoder<'_>) -> 
         let mut family = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
         for feed in feeds {
             ConstGauge::new(value(feed))
-                .encode(family.encode_family(&[("database", feed.database.as_str())])?)?;
+                .encode(family.encode_family(&[("feed", feed_name(feed))])?)?;
         }
     }
     let feed_counters: [Figure<FeedSnapshot, u64>; 2] = [
@@ -307,7 +319,7 @@ fn encode_feeds(feeds: &[FeedSnapshot], encoder: &mut DescriptorEncoder<'_>) -> 
         let mut family = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
         for feed in feeds {
             ConstCounter::new(value(feed))
-                .encode(family.encode_family(&[("database", feed.database.as_str())])?)?;
+                .encode(family.encode_family(&[("feed", feed_name(feed))])?)?;
         }
     }
     Ok(())

@@ -7,7 +7,7 @@ use std::{fmt::Write, time::Duration};
 use c360_proto as pb;
 
 use super::render::short;
-use crate::core::histogram::quantile_of;
+use crate::{core::histogram::quantile_of, edge::rpc_metrics::FAULT_CODES};
 
 /// A duration for a person: `12.5 ms`, or `-` when unset.
 fn millis(duration: Option<&prost_types::Duration>) -> String {
@@ -34,7 +34,8 @@ fn quantile(histogram: &pb::LatencyHistogram, q: f64) -> Option<Duration> {
         .iter()
         .map(|&n| u64::try_from(n).unwrap_or(0))
         .collect();
-    quantile_of(&histogram.upper_bounds_seconds, &counts, q)
+    let max = Some(histogram.max_seconds).filter(|&max| max > 0.0);
+    quantile_of(&histogram.upper_bounds_seconds, &counts, q, max)
 }
 
 /// `later` less `earlier`, bucket by bucket: the calls in between.
@@ -54,6 +55,8 @@ fn difference(
             .map(|(l, e)| (l - e).max(0))
             .collect(),
         sum_seconds: (later.sum_seconds - earlier.sum_seconds).max(0.0),
+        // Since start, not since `earlier`: still a bound on the calls in between.
+        max_seconds: later.max_seconds,
     }
 }
 
@@ -61,28 +64,36 @@ fn difference(
 struct RpcRow {
     method: String,
     calls: f64,
-    errors: f64,
+    /// Ended in a code that is the server's fault ([`FAULT_CODES`]).
+    faults: f64,
+    /// Ended in another code that is not `OK`: the caller's (`NotFound`, `InvalidArgument`…).
+    rejected: f64,
     latency: pb::LatencyHistogram,
 }
 
 impl RpcRow {
     /// Since start.
     fn since_start(rpc: &pb::RpcStats) -> Self {
+        let (faults, rejected) = errors(rpc);
         Self {
             method: rpc.method.clone(),
             calls: rpc.started as f64,
-            errors: errors(rpc) as f64,
+            faults: faults as f64,
+            rejected: rejected as f64,
             latency: rpc.latency.clone().unwrap_or_default(),
         }
     }
 
     /// Per second, between two readings `seconds` apart.
     fn between(later: &pb::RpcStats, earlier: Option<&pb::RpcStats>, seconds: f64) -> Self {
-        let (started, errors_before) = earlier.map_or((0, 0), |e| (e.started, errors(e)));
+        let (started, (faults, rejected)) = earlier.map_or((0, (0, 0)), |e| (e.started, errors(e)));
+        let (faults_now, rejected_now) = errors(later);
+        let rate = |now: i64, before: i64| (now - before).max(0) as f64 / seconds;
         Self {
             method: later.method.clone(),
-            calls: (later.started - started).max(0) as f64 / seconds,
-            errors: (errors(later) - errors_before).max(0) as f64 / seconds,
+            calls: rate(later.started, started),
+            faults: rate(faults_now, faults),
+            rejected: rate(rejected_now, rejected),
             latency: difference(
                 &later.latency.clone().unwrap_or_default(),
                 earlier.and_then(|e| e.latency.as_ref()),
@@ -91,13 +102,18 @@ impl RpcRow {
     }
 }
 
-/// Calls that ended in anything but `OK`.
-fn errors(rpc: &pb::RpcStats) -> i64 {
+/// Calls that ended in a fault of the server's, and in another code but `OK` (the caller's).
+fn errors(rpc: &pb::RpcStats) -> (i64, i64) {
     rpc.handled
         .iter()
         .filter(|(code, _)| code.as_str() != "OK")
-        .map(|(_, n)| n)
-        .sum()
+        .fold((0, 0), |(faults, rejected), (code, &n)| {
+            if FAULT_CODES.contains(&code.as_str()) {
+                (faults + n, rejected)
+            } else {
+                (faults, rejected + n)
+            }
+        })
 }
 
 /// `/customer360.v1.CustomerService/GetCustomerProfile` → `CustomerService/GetCustomerProfile`.
@@ -112,8 +128,15 @@ fn method_name(path: &str) -> &str {
     }
 }
 
-/// The methods that had calls, busiest first, as aligned columns; empty if none had.
-fn rpc_table(rows: impl Iterator<Item = RpcRow>, calls: &str, errors: &str) -> String {
+/// The methods that had calls, busiest first, as aligned columns; empty if none had. The
+/// headings say whether the figures are counts or rates.
+fn rpc_table(rows: impl Iterator<Item = RpcRow>, per_second: bool) -> String {
+    let unit = if per_second { "/s" } else { "" };
+    let (calls, faults, rejected) = (
+        format!("calls{unit}"),
+        format!("faults{unit}"),
+        format!("rejected{unit}"),
+    );
     let mut rows: Vec<RpcRow> = rows.filter(|row| row.calls > 0.0).collect();
     if rows.is_empty() {
         return String::new();
@@ -132,17 +155,18 @@ fn rpc_table(rows: impl Iterator<Item = RpcRow>, calls: &str, errors: &str) -> S
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "{:<width$}  {calls:>10}  {errors:>8}  {:>9}  {:>9}  {:>9}",
+        "{:<width$}  {calls:>10}  {faults:>8}  {rejected:>10}  {:>9}  {:>9}  {:>9}",
         "RPC", "p50", "p90", "p99"
     );
     for row in rows {
         let latency = Some(&row.latency);
         let _ = writeln!(
             out,
-            "{:<width$}  {:>10}  {:>8}  {:>9}  {:>9}  {:>9}",
+            "{:<width$}  {:>10}  {:>8}  {:>10}  {:>9}  {:>9}  {:>9}",
             method_name(&row.method),
             figure(row.calls),
-            figure(row.errors),
+            figure(row.faults),
+            figure(row.rejected),
             percentile(latency, 0.5),
             percentile(latency, 0.9),
             percentile(latency, 0.99),
@@ -168,7 +192,7 @@ pub(super) fn top(earlier: &pb::CacheStats, later: &pb::CacheStats, elapsed: Dur
         let before = earlier.rpcs.iter().find(|e| e.method == rpc.method);
         RpcRow::between(rpc, before, seconds)
     });
-    let mut out = rpc_table(rows, "calls/s", "errors/s");
+    let mut out = rpc_table(rows, true);
     if out.is_empty() {
         out.push_str("no calls\n");
     }
@@ -241,8 +265,34 @@ pub(super) fn top(earlier: &pb::CacheStats, later: &pb::CacheStats, elapsed: Dur
     out
 }
 
-/// Every figure since start: calls and latency per RPC and per backend, the caches, the
-/// feeds.
+/// Which build, up how long, since when: `c360 0.1.0 (4ab8ddc) · up 2h 03m 04s · since
+/// 2026-12-06 01:13:39 UTC`; empty from a server too old to say.
+fn replica_line(s: &pb::CacheStats) -> String {
+    if s.version.is_empty() {
+        return String::new();
+    }
+    let mut line = format!("c360 {} ({})", s.version, s.revision);
+    if let Some(uptime) = &s.uptime {
+        let seconds = uptime.seconds.max(0);
+        let (days, hours) = (seconds / 86_400, seconds / 3600 % 24);
+        let (minutes, seconds) = (seconds / 60 % 60, seconds % 60);
+        let _ = match days {
+            0 => write!(line, " · up {hours}h {minutes:02}m {seconds:02}s"),
+            days => write!(line, " · up {days}d {hours:02}h {minutes:02}m"),
+        };
+    }
+    let since = s.started_at.as_ref().and_then(|at| {
+        chrono::DateTime::from_timestamp(at.seconds, 0).map(|at| at.format("%Y-%m-%d %H:%M:%S UTC"))
+    });
+    if let Some(since) = since {
+        let _ = write!(line, " · since {since}");
+    }
+    line.push_str("\n\n");
+    line
+}
+
+/// Every figure since start: which build and since when, calls and latency per RPC and per
+/// backend, the caches, the feeds.
 pub(super) fn render(s: &pb::CacheStats) -> String {
     let tier = |t: Option<&pb::TierStats>| t.cloned().unwrap_or_default();
     let (l1, l2) = (tier(s.l1.as_ref()), tier(s.l2.as_ref()));
@@ -250,8 +300,10 @@ pub(super) fn render(s: &pb::CacheStats) -> String {
         0 => "-".to_owned(),
         all => format!("{:.1}%", hits as f64 * 100.0 / all as f64),
     };
-    let mut out = rpc_table(s.rpcs.iter().map(RpcRow::since_start), "calls", "errors");
-    if !out.is_empty() {
+    let mut out = replica_line(s);
+    let rpcs = rpc_table(s.rpcs.iter().map(RpcRow::since_start), false);
+    if !rpcs.is_empty() {
+        out.push_str(&rpcs);
         out.push('\n');
     }
     let o = &mut out;
@@ -358,15 +410,15 @@ mod tests {
             upper_bounds_seconds: crate::core::histogram::bounds_seconds().to_vec(),
             counts: counts.to_vec(),
             sum_seconds: 0.0,
+            max_seconds: 0.0,
         }
     }
 
-    fn rpc(method: &str, started: i64, ok: i64, not_found: i64, counts: &[i64]) -> pb::RpcStats {
-        let mut handled = std::collections::HashMap::new();
-        handled.insert("OK".to_owned(), ok);
-        if not_found > 0 {
-            handled.insert("NotFound".to_owned(), not_found);
-        }
+    fn rpc(method: &str, started: i64, ended: &[(&str, i64)], counts: &[i64]) -> pb::RpcStats {
+        let handled = ended
+            .iter()
+            .map(|&(code, n)| (code.to_owned(), n))
+            .collect();
         pb::RpcStats {
             method: method.into(),
             started,
@@ -378,18 +430,23 @@ mod tests {
     const GET: &str = "/customer360.v1.CustomerService/GetCustomerProfile";
 
     #[test]
-    fn stats_show_each_busy_rpc_with_its_errors_and_percentiles_in_columns() {
+    fn stats_show_each_busy_rpc_with_its_faults_apart_from_callers_errors() {
         let mut counts = [0i64; 17];
         counts[2] = 90; // 100 to 250 µs
         counts[6] = 10; // 2.5 to 5 ms
+        let ended = [
+            ("OK", 94),
+            ("NotFound", 3),
+            ("InvalidArgument", 1),
+            ("Unavailable", 2),
+        ];
         let stats = pb::CacheStats {
             rpcs: vec![
-                rpc(GET, 100, 97, 3, &counts),
+                rpc(GET, 100, &ended, &counts),
                 rpc(
                     "/customer360.v1.CatalogService/GetProduct",
                     0,
-                    0,
-                    0,
+                    &[],
                     &[0; 17],
                 ),
             ],
@@ -403,10 +460,11 @@ mod tests {
             "{text}"
         );
         let columns: Vec<&str> = lines[1].split_whitespace().collect();
-        assert_eq!(&columns[1..3], ["100", "3"], "{text}");
+        assert!(lines[0].contains("faults") && lines[0].contains("rejected"));
+        assert_eq!(&columns[1..4], ["100", "2", "4"], "{text}");
         // p50 inside the first busy bucket, p99 inside the slow one.
-        assert_eq!(columns[3..5], ["0.18", "ms"], "{text}");
-        assert_eq!(columns[7..9], ["4.75", "ms"], "{text}");
+        assert_eq!(columns[4..6], ["0.18", "ms"], "{text}");
+        assert_eq!(columns[8..10], ["4.75", "ms"], "{text}");
         assert!(
             !text.contains("GetProduct"),
             "idle methods are left out: {text}"
@@ -425,11 +483,16 @@ mod tests {
         let mut after = before;
         after[8] = 20; // then 20 calls of 10 to 25 ms
         let earlier = pb::CacheStats {
-            rpcs: vec![rpc(GET, 1000, 1000, 0, &before)],
+            rpcs: vec![rpc(GET, 1000, &[("OK", 1000)], &before)],
             ..Default::default()
         };
         let later = pb::CacheStats {
-            rpcs: vec![rpc(GET, 1020, 1018, 2, &after)],
+            rpcs: vec![rpc(
+                GET,
+                1020,
+                &[("OK", 1018), ("DeadlineExceeded", 2)],
+                &after,
+            )],
             ..Default::default()
         };
         let text = top(&earlier, &later, Duration::from_secs(2));
@@ -438,9 +501,9 @@ mod tests {
             .find(|l| l.starts_with("CustomerService/GetCustomerProfile"))
             .expect(&text);
         let columns: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(&columns[1..3], ["10", "1"], "per second: {text}");
+        assert_eq!(&columns[1..4], ["10", "1", "0"], "per second: {text}");
         assert_eq!(
-            columns[3..5],
+            columns[4..6],
             ["17.50", "ms"],
             "only the calls in between: {text}"
         );
@@ -448,6 +511,64 @@ mod tests {
             top(&later, &later, Duration::from_secs(1)).lines().next(),
             Some("no calls")
         );
+    }
+
+    #[test]
+    fn stats_begin_with_the_build_its_uptime_and_its_start() {
+        let stats = pb::CacheStats {
+            version: "0.1.0".into(),
+            revision: "4ab8ddc".into(),
+            started_at: Some(prost_types::Timestamp {
+                seconds: 1_796_519_619,
+                nanos: 5,
+            }),
+            uptime: Some(prost_types::Duration {
+                seconds: 7384,
+                nanos: 0,
+            }),
+            ..Default::default()
+        };
+        let text = render(&stats);
+        assert_eq!(
+            text.lines().next(),
+            Some("c360 0.1.0 (4ab8ddc) · up 2h 03m 04s · since 2026-12-06 01:13:39 UTC"),
+            "{text}"
+        );
+        let days = pb::CacheStats {
+            uptime: Some(prost_types::Duration {
+                seconds: 3 * 86_400 + 3600 + 120,
+                nanos: 0,
+            }),
+            ..stats
+        };
+        assert!(render(&days).starts_with("c360 0.1.0 (4ab8ddc) · up 3d 01h 02m · since"));
+        assert!(
+            render(&pb::CacheStats::default()).starts_with("L1"),
+            "a server too old to say"
+        );
+    }
+
+    #[test]
+    fn a_backend_that_always_times_out_shows_its_timeout_not_its_buckets_middle() {
+        let mut counts = [0i64; 17];
+        counts[13] = 40; // 0.5 to 1 s
+        let latency = pb::LatencyHistogram {
+            max_seconds: 0.5012,
+            ..histogram(&counts)
+        };
+        let stats = pb::CacheStats {
+            source_reads: vec![pb::SourceReads {
+                source: pb::Source::Crm.into(),
+                reads: 40,
+                timeouts: 40,
+                latency: Some(latency),
+                ..Default::default()
+            }],
+            ..Default::default()
+        };
+        let text = render(&stats);
+        let line = text.lines().find(|l| l.starts_with("Reads")).expect(&text);
+        assert!(line.ends_with("p50 501.20 ms · p99 501.20 ms"), "{line}");
     }
 
     #[test]

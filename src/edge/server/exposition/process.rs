@@ -3,25 +3,10 @@
 //! that the usual dashboards and alerts apply. Read from `/proc/self` at each scrape; where
 //! there is no `/proc` (not Linux) a figure is left out rather than reported as zero.
 
-use std::sync::OnceLock;
-
 use prometheus_client::{
     encoding::{DescriptorEncoder, EncodeMetric},
     metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
 };
-
-/// When this process started (Unix seconds), as first asked: [`started`] is called as the
-/// server starts.
-static STARTED: OnceLock<f64> = OnceLock::new();
-
-/// Notes the process's start, once; its Unix time.
-pub(crate) fn started() -> f64 {
-    *STARTED.get_or_init(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0.0, |since| since.as_secs_f64())
-    })
-}
 
 /// The figures readable now.
 #[derive(Debug, Default, PartialEq)]
@@ -93,7 +78,7 @@ impl Process {
             (
                 "process_start_time_seconds",
                 "When the process started, in Unix seconds.",
-                Some(started()),
+                Some(crate::edge::replica::started_unix_seconds()),
             ),
         ];
         for (name, help, value) in gauges {
