@@ -14,8 +14,10 @@
 //! The tools, around the service ([`tools`]), using it as a caller or an operator would:
 //!
 //! - [`tools::demo`]: the embedded demo: SQLite, seeded, served, optionally kept busy.
-//! - [`tools::client`]: the `get`, `lookup`, `watch`, `invalidate`, `stats` and `top` commands,
-//!   over gRPC; addresses, deadlines and failed connections explained (`client/connect.rs`).
+//! - [`tools::client`]: the `get`, `lookup`, `watch`, `invalidate`, `stats`, `top` and `health`
+//!   commands, over gRPC; addresses, deadlines and failed connections explained
+//!   (`client/connect.rs`), failures in one line (`error.rs`), text for people (`render.rs`,
+//!   `stats_view.rs`, `top_view.rs`), JSON for programs (`json.rs`).
 //! - [`tools::seed`]: a deterministic, realistic data set of any size.
 //!
 //! The wiring, which only assembles:

@@ -4,17 +4,19 @@
 //! and what a failed connection is reported as are in `client/connect.rs`.
 
 mod connect;
+mod error;
 mod health;
+mod json;
 mod render;
 mod stats_view;
+mod top_view;
 
 pub use connect::{DEFAULT_ADDR, DEFAULT_TIMEOUT, Server};
+pub use error::ClientError;
 pub use health::{Probed, probe};
 
 use std::time::Duration;
 
-use prost::Message;
-use prost_reflect::{DescriptorPool, DynamicMessage, SerializeOptions};
 use tonic::{
     metadata::{AsciiMetadataValue, MetadataKey},
     service::{Interceptor, interceptor::InterceptedService},
@@ -28,81 +30,7 @@ use c360_proto::{
     customer_service_client::CustomerServiceClient, lookup_customers_request::Key,
 };
 
-use crate::edge::grpc::status::code_name;
-
-/// Why a command failed; its `Display` is one line.
-#[derive(Debug, thiserror::Error)]
-pub enum ClientError {
-    /// The address is not one of the forms c360 takes.
-    #[error(
-        "invalid address {0:?}: expected host:port, http://host:port or https://host:port (TLS)"
-    )]
-    Address(String),
-    /// Nothing listens there.
-    #[error("c360 at {addr} refused the connection: is it running, and on that port?")]
-    Refused {
-        /// Where we tried.
-        addr: String,
-    },
-    /// The TCP connection (or the TLS handshake) was not accepted in time.
-    #[error("no answer from {addr} within {after:?}: is the address right, and reachable?")]
-    NoAnswer {
-        /// Where we tried.
-        addr: String,
-        /// How long we waited.
-        after: Duration,
-    },
-    /// The command's deadline passed before the answer.
-    #[error("no answer from c360 at {addr} within {after:?} (--timeout)")]
-    TimedOut {
-        /// Where we tried.
-        addr: String,
-        /// The deadline.
-        after: Duration,
-    },
-    /// The peer answered, but not in gRPC.
-    #[error("{addr} is not a gRPC server: {what}")]
-    NotGrpc {
-        /// Where we tried.
-        addr: String,
-        /// What it did instead.
-        what: String,
-    },
-    /// TLS on one side only.
-    #[error("cannot talk to {addr}: {hint}")]
-    TlsMismatch {
-        /// Where we tried.
-        addr: String,
-        /// Which scheme to use.
-        hint: &'static str,
-    },
-    /// No server answered, for another reason.
-    #[error("cannot reach c360 at {addr}: {why}")]
-    Connect {
-        /// Where we tried.
-        addr: String,
-        /// What the transport said.
-        why: String,
-    },
-    /// The TLS files in the environment cannot be used, or the server's certificate.
-    #[error("{0}")]
-    Tls(String),
-    /// The server answered with an error.
-    #[error("{}: {}", code_name(.0.code()), .0.message())]
-    Status(Box<tonic::Status>),
-    /// The credentials in the environment cannot be sent.
-    #[error("{0}")]
-    Credentials(String),
-    /// The JSON form could not be produced.
-    #[error("cannot render JSON: {0}")]
-    Json(String),
-}
-
-impl From<tonic::Status> for ClientError {
-    fn from(status: tonic::Status) -> Self {
-        Self::Status(Box::new(status))
-    }
-}
+use json::{json, json_with_zeros};
 
 /// Output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -378,71 +306,16 @@ pub async fn top(
         ticks.tick().await;
         let later = read_stats(server, &mut client).await?;
         let now = tokio::time::Instant::now();
-        show(stats_view::top(&earlier, &later, now - at));
+        show(top_view::top(&earlier, &later, now - at));
         (earlier, at) = (later, now);
         shown += 1;
     }
     Ok(())
 }
 
-/// `message` in the proto3 JSON mapping, as grpcurl prints it: fields at their default (0,
-/// empty) left out.
-fn json(message: &impl Message, name: &str) -> Result<String, ClientError> {
-    to_json(message, name, &SerializeOptions::new())
-}
-
-/// The same with every field, those at 0 included (grpcurl's `--emit-defaults`): a counter that
-/// never moved is a figure too, and a script reading `.l1.errors` should find it.
-fn json_with_zeros(message: &impl Message, name: &str) -> Result<String, ClientError> {
-    to_json(
-        message,
-        name,
-        &SerializeOptions::new().skip_default_fields(false),
-    )
-}
-
-fn to_json(
-    message: &impl Message,
-    name: &str,
-    options: &SerializeOptions,
-) -> Result<String, ClientError> {
-    let pool = DescriptorPool::decode(pb::FILE_DESCRIPTOR_SET)
-        .map_err(|e| ClientError::Json(e.to_string()))?;
-    let descriptor = pool
-        .get_message_by_name(name)
-        .ok_or_else(|| ClientError::Json(format!("{name} is not in the descriptor set")))?;
-    let dynamic = DynamicMessage::decode(descriptor, message.encode_to_vec().as_slice())
-        .map_err(|e| ClientError::Json(e.to_string()))?;
-    let mut out = serde_json::Serializer::pretty(Vec::new());
-    dynamic
-        .serialize_with_options(&mut out, options)
-        .map_err(|e| ClientError::Json(e.to_string()))?;
-    String::from_utf8(out.into_inner()).map_err(|e| ClientError::Json(e.to_string()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn stats_as_json_keep_the_counters_that_never_moved() {
-        let stats = pb::CacheStats {
-            l1: Some(pb::TierStats {
-                hits: 3,
-                ..Default::default()
-            }),
-            ..Default::default()
-        };
-        let text = json_with_zeros(&stats, "customer360.v1.CacheStats").expect("json");
-        let value: serde_json::Value = serde_json::from_str(&text).expect(&text);
-        assert_eq!(value["l1"]["hits"], "3", "int64 as a string: {text}");
-        assert_eq!(value["l1"]["misses"], "0", "{text}");
-        assert_eq!(value["l1"]["errors"], "0", "{text}");
-        assert_eq!(value["shed"], "0", "{text}");
-        assert_eq!(value["l2Enabled"], false, "{text}");
-        let profile = json(&stats, "customer360.v1.CacheStats").expect("json");
-        assert!(!profile.contains("misses"), "grpcurl's default: {profile}");
-    }
 
     #[test]
     fn an_invalidation_says_how_far_it_reached() {
@@ -468,15 +341,5 @@ mod tests {
         );
         let failed = answer(3, false, true);
         assert!(failed.contains("Redis did not confirm"), "{failed}");
-    }
-
-    #[test]
-    fn errors_print_on_one_line_with_the_grpc_code_name() {
-        let error = ClientError::from(tonic::Status::not_found("customer 9 does not exist"));
-        assert_eq!(error.to_string(), "NOT_FOUND: customer 9 does not exist");
-        assert_eq!(
-            code_name(tonic::Code::DeadlineExceeded),
-            "DEADLINE_EXCEEDED"
-        );
     }
 }

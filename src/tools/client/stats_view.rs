@@ -1,6 +1,5 @@
-//! `c360 stats` and `c360 top` as text: calls and latency percentiles per RPC and per
-//! backend beside the caches' and feeds' counters; `top` shows what changed between two
-//! readings (rates, and percentiles of the calls in between), as `redis-cli --stat` does.
+//! `c360 stats` as text: which build, calls and latency percentiles per RPC and per backend
+//! beside the caches' and feeds' counters; the pieces `top` (`top_view.rs`) shares.
 
 use std::{fmt::Write, time::Duration};
 
@@ -10,7 +9,7 @@ use super::render::short;
 use crate::{core::histogram::quantile_of, edge::rpc_metrics::FAULT_CODES};
 
 /// A duration for a person: `12.5 ms`, or `-` when unset.
-fn millis(duration: Option<&prost_types::Duration>) -> String {
+pub(super) fn millis(duration: Option<&prost_types::Duration>) -> String {
     duration.map_or("-".to_owned(), |d| {
         format!(
             "{:.1} ms",
@@ -20,7 +19,7 @@ fn millis(duration: Option<&prost_types::Duration>) -> String {
 }
 
 /// A percentile of `histogram` for a person: `0.21 ms`, or `-` without calls.
-fn percentile(histogram: Option<&pb::LatencyHistogram>, q: f64) -> String {
+pub(super) fn percentile(histogram: Option<&pb::LatencyHistogram>, q: f64) -> String {
     histogram
         .and_then(|h| quantile(h, q))
         .map_or("-".to_owned(), |d| {
@@ -39,7 +38,7 @@ fn quantile(histogram: &pb::LatencyHistogram, q: f64) -> Option<Duration> {
 }
 
 /// `later` less `earlier`, bucket by bucket: the calls in between.
-fn difference(
+pub(super) fn difference(
     later: &pb::LatencyHistogram,
     earlier: Option<&pb::LatencyHistogram>,
 ) -> pb::LatencyHistogram {
@@ -61,7 +60,7 @@ fn difference(
 }
 
 /// One line of the RPC table.
-struct RpcRow {
+pub(super) struct RpcRow {
     method: String,
     calls: f64,
     /// Ended in a code that is the server's fault ([`FAULT_CODES`]).
@@ -73,7 +72,7 @@ struct RpcRow {
 
 impl RpcRow {
     /// Since start.
-    fn since_start(rpc: &pb::RpcStats) -> Self {
+    pub(super) fn since_start(rpc: &pb::RpcStats) -> Self {
         let (faults, rejected) = errors(rpc);
         Self {
             method: rpc.method.clone(),
@@ -85,7 +84,11 @@ impl RpcRow {
     }
 
     /// Per second, between two readings `seconds` apart.
-    fn between(later: &pb::RpcStats, earlier: Option<&pb::RpcStats>, seconds: f64) -> Self {
+    pub(super) fn between(
+        later: &pb::RpcStats,
+        earlier: Option<&pb::RpcStats>,
+        seconds: f64,
+    ) -> Self {
         let (started, (faults, rejected)) = earlier.map_or((0, (0, 0)), |e| (e.started, errors(e)));
         let (faults_now, rejected_now) = errors(later);
         let rate = |now: i64, before: i64| (now - before).max(0) as f64 / seconds;
@@ -130,7 +133,7 @@ fn method_name(path: &str) -> &str {
 
 /// The methods that had calls, busiest first, as aligned columns; empty if none had. The
 /// headings say whether the figures are counts or rates.
-fn rpc_table(rows: impl Iterator<Item = RpcRow>, per_second: bool) -> String {
+pub(super) fn rpc_table(rows: impl Iterator<Item = RpcRow>, per_second: bool) -> String {
     let unit = if per_second { "/s" } else { "" };
     let (calls, faults, rejected) = (
         format!("calls{unit}"),
@@ -176,93 +179,12 @@ fn rpc_table(rows: impl Iterator<Item = RpcRow>, per_second: bool) -> String {
 }
 
 /// A count or a rate: whole when it is whole.
-fn figure(value: f64) -> String {
+pub(super) fn figure(value: f64) -> String {
     if value.fract() == 0.0 {
         format!("{value:.0}")
     } else {
         format!("{value:.1}")
     }
-}
-
-/// What changed between two readings `elapsed` apart: calls per second and the percentiles
-/// of the calls in between, per RPC and per backend; the caches' rates; the feeds now.
-pub(super) fn top(earlier: &pb::CacheStats, later: &pb::CacheStats, elapsed: Duration) -> String {
-    let seconds = elapsed.as_secs_f64().max(1e-3);
-    let rows = later.rpcs.iter().map(|rpc| {
-        let before = earlier.rpcs.iter().find(|e| e.method == rpc.method);
-        RpcRow::between(rpc, before, seconds)
-    });
-    let mut out = rpc_table(rows, true);
-    if out.is_empty() {
-        out.push_str("no calls\n");
-    }
-    out.push('\n');
-    let o = &mut out;
-    let rate =
-        |later: i64, earlier: i64| figure(((later - earlier).max(0) as f64 / seconds).round());
-    let tier = |s: &pb::CacheStats| (s.l1.unwrap_or_default(), s.l2.unwrap_or_default());
-    let ((l1, l2), (l1_before, l2_before)) = (tier(later), tier(earlier));
-    let hits = l1.hits - l1_before.hits;
-    let misses = l1.misses - l1_before.misses;
-    let ratio = match hits + misses {
-        0 => "-".to_owned(),
-        all => format!("{:.1}%", hits as f64 * 100.0 / all as f64),
-    };
-    let _ = writeln!(
-        o,
-        "L1       {} hits/s · {} misses/s · hit ratio {ratio} · {} entries",
-        rate(l1.hits, l1_before.hits),
-        rate(l1.misses, l1_before.misses),
-        later.entries
-    );
-    if later.l2_enabled {
-        let _ = writeln!(
-            o,
-            "L2       {} hits/s · {} misses/s · {} errors/s",
-            rate(l2.hits, l2_before.hits),
-            rate(l2.misses, l2_before.misses),
-            rate(l2.errors, l2_before.errors)
-        );
-    }
-    let _ = writeln!(
-        o,
-        "Loads    {}/s · coalesced {}/s · stale serves {}/s · shed {}/s · {} running",
-        rate(later.loads, earlier.loads),
-        rate(later.coalesced_waits, earlier.coalesced_waits),
-        rate(later.stale_serves, earlier.stale_serves),
-        rate(later.shed, earlier.shed),
-        later.loads_in_flight
-    );
-    for r in &later.source_reads {
-        let before = earlier.source_reads.iter().find(|e| e.source == r.source);
-        let latency = difference(
-            &r.latency.clone().unwrap_or_default(),
-            before.and_then(|e| e.latency.as_ref()),
-        );
-        let (reads, failed) = before.map_or((0, 0), |e| (e.reads, e.timeouts + e.failures));
-        let _ = writeln!(
-            o,
-            "Reads    {:<11} {}/s · failed {}/s · p50 {} · p99 {} · circuit {}",
-            short(r.source().as_str_name(), "SOURCE_"),
-            rate(r.reads, reads),
-            rate(r.timeouts + r.failures, failed),
-            percentile(Some(&latency), 0.5),
-            percentile(Some(&latency), 0.99),
-            short(r.circuit().as_str_name(), "CIRCUIT_STATE_"),
-        );
-    }
-    for feed in &later.feeds {
-        let before = earlier.feeds.iter().find(|e| e.database == feed.database);
-        let staleness = millis(feed.staleness.as_ref());
-        let _ = writeln!(
-            o,
-            "Feed     {}: {} changes/s · staleness {staleness}",
-            feed.database,
-            rate(feed.applied, before.map_or(0, |e| e.applied)),
-        );
-    }
-    let _ = writeln!(o, "Watches  {} streams open", later.watch_streams);
-    out
 }
 
 /// Which build, up how long, since when: `c360 0.1.0 (4ab8ddc) · up 2h 03m 04s · since
@@ -402,10 +324,10 @@ pub(super) fn render(s: &pb::CacheStats) -> String {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
-    fn histogram(counts: &[i64]) -> pb::LatencyHistogram {
+    pub(in crate::tools::client) fn histogram(counts: &[i64]) -> pb::LatencyHistogram {
         pb::LatencyHistogram {
             upper_bounds_seconds: crate::core::histogram::bounds_seconds().to_vec(),
             counts: counts.to_vec(),
@@ -414,7 +336,12 @@ mod tests {
         }
     }
 
-    fn rpc(method: &str, started: i64, ended: &[(&str, i64)], counts: &[i64]) -> pb::RpcStats {
+    pub(in crate::tools::client) fn rpc(
+        method: &str,
+        started: i64,
+        ended: &[(&str, i64)],
+        counts: &[i64],
+    ) -> pb::RpcStats {
         let handled = ended
             .iter()
             .map(|&(code, n)| (code.to_owned(), n))
@@ -427,7 +354,8 @@ mod tests {
         }
     }
 
-    const GET: &str = "/customer360.v1.CustomerService/GetCustomerProfile";
+    pub(in crate::tools::client) const GET: &str =
+        "/customer360.v1.CustomerService/GetCustomerProfile";
 
     #[test]
     fn stats_show_each_busy_rpc_with_its_faults_apart_from_callers_errors() {
@@ -473,43 +401,6 @@ mod tests {
             lines[0].find("calls").map(|i| i + 5),
             lines[1].find(" 100").map(|i| i + 4),
             "right-aligned: {text}"
-        );
-    }
-
-    #[test]
-    fn top_shows_the_rates_and_percentiles_of_the_calls_between_two_readings() {
-        let mut before = [0i64; 17];
-        before[0] = 1000; // fast calls before
-        let mut after = before;
-        after[8] = 20; // then 20 calls of 10 to 25 ms
-        let earlier = pb::CacheStats {
-            rpcs: vec![rpc(GET, 1000, &[("OK", 1000)], &before)],
-            ..Default::default()
-        };
-        let later = pb::CacheStats {
-            rpcs: vec![rpc(
-                GET,
-                1020,
-                &[("OK", 1018), ("DeadlineExceeded", 2)],
-                &after,
-            )],
-            ..Default::default()
-        };
-        let text = top(&earlier, &later, Duration::from_secs(2));
-        let line = text
-            .lines()
-            .find(|l| l.starts_with("CustomerService/GetCustomerProfile"))
-            .expect(&text);
-        let columns: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(&columns[1..4], ["10", "1", "0"], "per second: {text}");
-        assert_eq!(
-            columns[4..6],
-            ["17.50", "ms"],
-            "only the calls in between: {text}"
-        );
-        assert_eq!(
-            top(&later, &later, Duration::from_secs(1)).lines().next(),
-            Some("no calls")
         );
     }
 
