@@ -56,12 +56,43 @@ fn the_manual_has_a_page_for_c360_and_one_for_each_command() {
         get.contains("\\-\\-timeout") && get.contains("C360_ADDR"),
         "{get}"
     );
-    for command in ["serve", "demo", "lookup"] {
-        assert!(
-            dir.path().join(format!("c360-{command}.1")).exists(),
-            "{command}"
-        );
+    for command in ["serve", "demo", "lookup", "config-check", "health"] {
+        let page = std::fs::read_to_string(dir.path().join(format!("c360-{command}.1")))
+            .unwrap_or_else(|e| panic!("{command}: {e}"));
+        for section in [".SH \"EXIT STATUS\"", ".SH \"EXAMPLES\""] {
+            assert!(page.contains(section), "{section} in c360-{command}.1");
+        }
     }
+    // What the client reads from its environment, in its page and in its --help.
+    let help = stdout(&["get", "--help"]);
+    for variable in [
+        "C360_ADDR",
+        "C360_TOKEN",
+        "C360_API_KEY",
+        "C360_CA_CERT",
+        "C360_CLIENT_CERT",
+        "C360_CLIENT_KEY",
+    ] {
+        assert!(get.contains(variable), "{variable} in c360-get.1");
+        assert!(help.contains(variable), "{variable} in get --help: {help}");
+    }
+    assert!(get.contains(".SH \"ENVIRONMENT\""), "{get}");
+    assert!(
+        help.contains("Exit status:") && help.contains("Examples:"),
+        "{help}"
+    );
+    assert!(help.contains("--verbose"), "{help}");
+    let health = std::fs::read_to_string(dir.path().join("c360-health.1")).unwrap();
+    assert!(
+        health.contains("\\fB4\\fR\nIt answered, but not SERVING."),
+        "{health}"
+    );
+    let serve = stdout(&["serve", "--help"]);
+    assert!(serve.contains("C360_<TABLE>__<KEY>"), "{serve}");
+    assert!(
+        page.contains(".SH \"EXAMPLES\"") && page.contains("c360 demo"),
+        "{page}"
+    );
 }
 
 /// The unit is valid (`systemd-analyze verify`), hardened (`systemd-analyze security` rates

@@ -632,6 +632,35 @@ async fn a_shutdown_ends_health_watches_and_exits_cleanly_beside_kubernetes_vari
     let nobody = lookup("nobody@example.invalid");
     assert_eq!(nobody.status.code(), Some(1), "{nobody:?}");
     assert!(String::from_utf8_lossy(&nobody.stderr).contains("no customer matches"));
+    // -v shows the metadata both ways, the credential's value never; the error line ends with
+    // the request id the server sent back.
+    let shown = std::process::Command::new(env!("CARGO_BIN_EXE_c360"))
+        .args(["get", "424242", "-v", "--addr", &served.addr.to_string()])
+        .env_remove("C360_ADDR")
+        .env("C360_TOKEN", "not-a-secret-but-never-shown")
+        .output()
+        .unwrap();
+    assert_eq!(shown.status.code(), Some(1), "{shown:?}");
+    let stderr = String::from_utf8_lossy(&shown.stderr);
+    assert!(
+        stderr.contains("Request metadata to send:\nauthorization: Bearer (hidden")
+            && !stderr.contains("never-shown"),
+        "{stderr}"
+    );
+    let sent_back = stderr
+        .lines()
+        .find_map(|line| line.strip_prefix("x-request-id: "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        stderr.contains("Response status: NOT_FOUND (5)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "error: NOT_FOUND: customer 424242 does not exist (request id {sent_back})"
+        )),
+        "{stderr}"
+    );
 
     served.terminate();
     let not_serving = statuses.message().await.unwrap().unwrap().status;

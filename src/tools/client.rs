@@ -10,6 +10,7 @@ mod json;
 mod render;
 mod stats_view;
 mod top_view;
+mod verbose;
 
 pub use connect::{DEFAULT_ADDR, DEFAULT_TIMEOUT, Server};
 pub use error::ClientError;
@@ -101,8 +102,10 @@ async fn channel(server: &Server) -> Result<Authed, ClientError> {
     ))
 }
 
-/// A request that tells the server the command's deadline.
+/// A request that tells the server the command's deadline, on a channel with credentials
+/// (shown with `-v`).
 fn request<T>(server: &Server, message: T) -> tonic::Request<T> {
+    verbose::sending(server, true, true);
     let mut request = tonic::Request::new(message);
     request.set_timeout(server.timeout());
     request
@@ -133,10 +136,10 @@ pub async fn get(
     let profile = server
         .within(async {
             let mut client = CustomerServiceClient::new(channel(server).await?);
-            Ok(client
-                .get_customer_profile(request(server, message))
-                .await?
-                .into_inner())
+            verbose::answered(
+                server,
+                client.get_customer_profile(request(server, message)).await,
+            )
         })
         .await?;
     match format {
@@ -156,10 +159,10 @@ pub async fn lookup(server: &Server, by: LookupBy, format: Format) -> Result<Fou
     let found = server
         .within(async {
             let mut client = CustomerServiceClient::new(channel(server).await?);
-            Ok(client
-                .lookup_customers(request(server, message))
-                .await?
-                .into_inner())
+            verbose::answered(
+                server,
+                client.lookup_customers(request(server, message)).await,
+            )
         })
         .await?;
     let text = match format {
@@ -200,7 +203,9 @@ pub async fn watch(
     let (_client, mut profiles, first) = server
         .within(async {
             let mut client = CustomerServiceClient::new(channel(server).await?);
-            let mut profiles = client.watch_customer_profile(message).await?.into_inner();
+            verbose::sending(server, false, true);
+            let answer = client.watch_customer_profile(message).await;
+            let mut profiles = verbose::answered(server, answer)?;
             let first = profiles.next().await.transpose()?;
             Ok((client, profiles, first))
         })
@@ -214,6 +219,8 @@ pub async fn watch(
     while let Some(profile) = profiles.next().await {
         show(render(&profile?)?);
     }
+    let trailers = profiles.trailers().await.ok().flatten();
+    verbose::trailers(server, trailers.as_ref());
     Ok(())
 }
 
@@ -225,10 +232,10 @@ pub async fn invalidate(server: &Server, ids: &[String]) -> Result<String, Clien
     let answer = server
         .within(async {
             let mut client = CacheAdminServiceClient::new(channel(server).await?);
-            Ok(client
-                .invalidate_customers(request(server, message))
-                .await?
-                .into_inner())
+            verbose::answered(
+                server,
+                client.invalidate_customers(request(server, message)).await,
+            )
         })
         .await?;
     Ok(invalidated(&answer))
@@ -264,10 +271,12 @@ async fn read_stats(
 ) -> Result<pb::CacheStats, ClientError> {
     server
         .within(async {
-            Ok(client
-                .get_cache_stats(request(server, pb::GetCacheStatsRequest {}))
-                .await?
-                .into_inner())
+            verbose::answered(
+                server,
+                client
+                    .get_cache_stats(request(server, pb::GetCacheStatsRequest {}))
+                    .await,
+            )
         })
         .await
 }

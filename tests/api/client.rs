@@ -65,9 +65,15 @@ async fn lookup_and_errors_read_as_one_line(backend: Backend) {
     let missing = client::get(&addr, "424242", &[], Format::Text)
         .await
         .unwrap_err();
-    assert_eq!(
-        missing.to_string(),
-        "NOT_FOUND: customer 424242 does not exist"
+    // The request id the server sent back ends the line: what support searches its logs for.
+    let line = missing.to_string();
+    let id = line
+        .strip_prefix("NOT_FOUND: customer 424242 does not exist (request id ")
+        .and_then(|rest| rest.strip_suffix(')'))
+        .unwrap_or_else(|| panic!("{line}"));
+    assert!(
+        id.len() >= 16 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'),
+        "{line}"
     );
     let bad = client::lookup(&addr, LookupBy::Phone("12".into()), Format::Json)
         .await

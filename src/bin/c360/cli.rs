@@ -167,12 +167,18 @@ pub(crate) struct Connection {
     /// How long to wait for the answer, connecting included, e.g. 10s or 500ms.
     #[arg(long, default_value = "10s", value_parser = humantime_serde::re::humantime::parse_duration)]
     pub(crate) timeout: Duration,
+    /// Print the request's metadata and the response's headers, trailers and status on
+    /// stderr, as grpcurl -v does (credentials hidden).
+    #[arg(long, short)]
+    pub(crate) verbose: bool,
 }
 
 impl Connection {
     pub(crate) fn server(&self) -> anyhow::Result<Server> {
         anyhow::ensure!(!self.timeout.is_zero(), "--timeout must be more than 0");
-        Ok(Server::parse(&self.addr)?.with_timeout(self.timeout))
+        Ok(Server::parse(&self.addr)?
+            .with_timeout(self.timeout)
+            .with_verbose(self.verbose))
     }
 }
 

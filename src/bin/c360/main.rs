@@ -1,16 +1,17 @@
 //! The `c360` command: the server, the seeder, the demo and a client in one binary. The
 //! command line is `cli.rs`; serving (and the demo) `serve.rs`; the commands that call a
 //! running c360 `calls.rs`; the ones that set it up (seed, credentials, completions, manual
-//! pages) `setup.rs`.
+//! pages) `setup.rs`; what help and the manual say beyond the flags `manual.rs`.
 
 mod calls;
 mod cli;
+mod manual;
 mod serve;
 mod setup;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::FromArgMatches;
 
 use self::cli::{Cli, Command};
 
@@ -21,7 +22,11 @@ use self::cli::{Cli, Command};
 static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // The command line with each command's environment, exit status and examples in its help.
+    let cli = match Cli::from_arg_matches(&manual::command().get_matches()) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(error) => return fail(&anyhow::Error::new(error)),

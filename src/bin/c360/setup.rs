@@ -87,15 +87,14 @@ pub(crate) fn completions(shell: clap_complete::Shell) -> anyhow::Result<()> {
 }
 
 pub(crate) fn man(dir: Option<PathBuf>) -> anyhow::Result<()> {
-    let command = Cli::command().name("c360");
     match dir {
         Some(dir) => {
             std::fs::create_dir_all(&dir)
                 .with_context(|| format!("cannot create {}", dir.display()))?;
-            clap_mangen::generate_to(command, &dir)
+            super::manual::write_pages(&dir)
                 .with_context(|| format!("cannot write the pages into {}", dir.display()))?;
         }
-        None => clap_mangen::Man::new(command).render(&mut std::io::stdout())?,
+        None => super::manual::write_page(&mut std::io::stdout().lock())?,
     }
     Ok(())
 }

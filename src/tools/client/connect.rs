@@ -28,6 +28,8 @@ pub struct Server {
     authority: String,
     tls: bool,
     timeout: Duration,
+    /// Whether to show the metadata of each call on stderr (`-v`).
+    verbose: bool,
 }
 
 impl Server {
@@ -56,6 +58,7 @@ impl Server {
             authority: authority.to_owned(),
             tls,
             timeout: DEFAULT_TIMEOUT,
+            verbose: false,
         })
     }
 
@@ -66,9 +69,21 @@ impl Server {
         self
     }
 
+    /// The same server, its calls' metadata shown on stderr when `verbose` (`-v`).
+    #[must_use]
+    pub fn with_verbose(mut self, verbose: bool) -> Self {
+        self.verbose = verbose;
+        self
+    }
+
     /// How long a command waits.
     pub fn timeout(&self) -> Duration {
         self.timeout
+    }
+
+    /// Whether the calls' metadata is shown.
+    pub(super) fn verbose(&self) -> bool {
+        self.verbose
     }
 
     /// `http://host:port` or `https://host:port`.

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::verbose::printable;
 use crate::edge::grpc::status::code_name;
 
 /// Why a command failed; its `Display` is one line.
@@ -61,8 +62,9 @@ pub enum ClientError {
     /// The TLS files in the environment cannot be used, or the server's certificate.
     #[error("{0}")]
     Tls(String),
-    /// The server answered with an error.
-    #[error("{}: {}", code_name(.0.code()), .0.message())]
+    /// The server answered with an error: its code, its message, and the request id it sent
+    /// back (what support looks for in the server's logs).
+    #[error("{}", status_line(.0))]
     Status(Box<tonic::Status>),
     /// The credentials in the environment cannot be sent.
     #[error("{0}")]
@@ -70,6 +72,23 @@ pub enum ClientError {
     /// The JSON form could not be produced.
     #[error("cannot render JSON: {0}")]
     Json(String),
+}
+
+/// `NOT_FOUND: customer 9 does not exist (request id 4bf92f35…)`, safe for a terminal.
+fn status_line(status: &tonic::Status) -> String {
+    let mut line = format!(
+        "{}: {}",
+        code_name(status.code()),
+        printable(status.message())
+    );
+    if let Some(id) = status
+        .metadata()
+        .get("x-request-id")
+        .and_then(|id| id.to_str().ok())
+    {
+        line.push_str(&format!(" (request id {})", printable(id)));
+    }
+    line
 }
 
 impl From<tonic::Status> for ClientError {
@@ -86,6 +105,14 @@ mod tests {
     fn errors_print_on_one_line_with_the_grpc_code_name() {
         let error = ClientError::from(tonic::Status::not_found("customer 9 does not exist"));
         assert_eq!(error.to_string(), "NOT_FOUND: customer 9 does not exist");
+        let mut status = tonic::Status::not_found("customer 9 does not exist");
+        status
+            .metadata_mut()
+            .insert("x-request-id", "4bf92f35".parse().unwrap());
+        assert_eq!(
+            ClientError::from(status).to_string(),
+            "NOT_FOUND: customer 9 does not exist (request id 4bf92f35)"
+        );
         assert_eq!(
             code_name(tonic::Code::DeadlineExceeded),
             "DEADLINE_EXCEEDED"

@@ -7,7 +7,7 @@ use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
 
-use super::{ClientError, Server, request};
+use super::{ClientError, Server, verbose};
 
 /// What a health probe found, and the exit code it means.
 #[derive(Debug)]
@@ -60,7 +60,11 @@ pub async fn probe(server: &Server, service: &str) -> Probed {
         let message = HealthCheckRequest {
             service: service.to_owned(),
         };
-        Ok(client.check(request(server, message)).await?.into_inner())
+        // The probe sends no credentials: health answers anyone.
+        verbose::sending(server, true, false);
+        let mut request = tonic::Request::new(message);
+        request.set_timeout(server.timeout());
+        verbose::answered(server, client.check(request).await)
     });
     match asked.await {
         Ok(answer) => match ServingStatus::try_from(answer.status) {
