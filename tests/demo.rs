@@ -30,6 +30,8 @@ fn c360() -> Command {
 struct Demo {
     process: Child,
     addr: String,
+    /// Its access log lines so far (the first thousand).
+    access: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl Demo {
@@ -40,12 +42,14 @@ impl Demo {
             .arg(db)
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("start c360 demo");
         let stdout = process.stdout.take().expect("its stdout");
+        let stderr = process.stderr.take().expect("its stderr");
         // The tour's first line names the address: "c360 is serving on 127.0.0.1:P (…".
         let (found, lines) = std::sync::mpsc::channel();
+        let access = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         std::thread::spawn(move || {
             use std::io::BufRead;
             for line in std::io::BufReader::new(stdout)
@@ -58,10 +62,31 @@ impl Demo {
                 }
             }
         });
+        // The log, on stderr: read to its end (so that the demo never blocks on a full
+        // pipe), its access lines kept.
+        let kept = access.clone();
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains(" c360::access: ")
+                    && let Ok(mut kept) = kept.lock()
+                    && kept.len() < 1000
+                {
+                    kept.push(line);
+                }
+            }
+        });
         let addr = lines
             .recv_timeout(Duration::from_secs(120))
             .expect("the demo serves within 2 minutes");
-        Self { process, addr }
+        Self {
+            process,
+            addr,
+            access,
+        }
     }
 }
 
@@ -363,12 +388,48 @@ fn the_readmes_examples_work_against_the_demo_as_printed() {
     for script in &scripts {
         run_script(script, dir.path());
     }
+    // The README's access log line reads as the demo's do: the same words, the same fields in
+    // the same order, written the same way (no quotes).
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let example = readme
+        .lines()
+        .find(|line| line.contains(" c360::access: "))
+        .expect("the README's access log example");
+    let logged = demo.access.lock().unwrap().clone();
+    let real = logged
+        .iter()
+        .find(|line| line.contains("code=OK"))
+        .unwrap_or_else(|| panic!("an access line of a call that succeeded: {logged:?}"));
+    assert_eq!(shape(example), shape(real), "{example}\n{real}");
     // The chart the README draws labels each run by its name, or its file's.
     let chart = std::fs::read_to_string(dir.path().join("both.svg")).expect("both.svg");
     assert!(
         chart.contains("zipf") && chart.contains("mix"),
         "labels in both.svg"
     );
+}
+
+/// A log line's form without its values: its words, and each field's name, and whether it
+/// is quoted; the time as a mark.
+fn shape(line: &str) -> Vec<String> {
+    line.split_whitespace()
+        .enumerate()
+        .map(|(i, word)| match word.split_once('=') {
+            Some((name, value)) => format!(
+                "{name}={}",
+                if value.starts_with('"') {
+                    "\"…\""
+                } else {
+                    "…"
+                }
+            ),
+            None if i == 0 && chrono::DateTime::parse_from_rfc3339(word).is_ok() => {
+                "TIME".to_owned()
+            }
+            None => word.to_owned(),
+        })
+        .collect()
 }
 
 /// A JSON value's type, as ghz's Go types read it.
