@@ -414,11 +414,42 @@ async fn an_unreachable_database_or_redis_at_start_is_logged_clearly() {
         ],
     )
     .await;
+    // Long enough for the catalog's and the feed's pools to give up (their acquire timeout).
+    tokio::time::sleep(Duration::from_secs(4)).await;
     let log = served.stop().await;
     let errors: Vec<&serde_json::Value> = log
         .iter()
         .filter(|entry| entry["level"] == "ERROR")
         .collect();
+    // Each says why: the refused port, never "pool timed out", and no cause said twice.
+    let database_lines: Vec<&str> = log
+        .iter()
+        .filter(|entry| {
+            entry["fields"]["message"].as_str().is_some_and(|m| {
+                m.starts_with("backend unreachable")
+                    || m.starts_with("catalog unavailable")
+                    || m.starts_with("change feed")
+            })
+        })
+        .filter_map(|entry| entry["fields"]["error"].as_str())
+        .collect();
+    assert!(database_lines.len() >= 3, "{log:#?}");
+    for error in &database_lines {
+        assert!(
+            error.contains("Connection refused") && !error.contains("pool timed out"),
+            "{error}"
+        );
+        let parts: Vec<&str> = error.split(": ").collect();
+        assert!(
+            parts.windows(2).all(|pair| pair[0] != pair[1]),
+            "a cause said twice: {error}"
+        );
+    }
+    assert!(
+        log.iter()
+            .any(|entry| entry["fields"]["message"] == "change feed unreadable; retrying"),
+        "not blamed on a migration: {log:#?}"
+    );
     let backends = errors
         .iter()
         .find(|e| {
@@ -435,6 +466,36 @@ async fn an_unreachable_database_or_redis_at_start_is_logged_clearly() {
             .as_str()
             .is_some_and(|m| m.starts_with("Redis unreachable at start"))),
         "{log:#?}"
+    );
+}
+
+/// A SQLite file that does not exist is a mistake in the URL, not an outage: `serve` refuses
+/// to start and says how to make one, rather than serving and logging that the feed is
+/// unreadable.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sqlite_file_that_does_not_exist_stops_the_start_with_the_way_to_make_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nosuch.db");
+    let output = tokio::time::timeout(
+        Duration::from_secs(30),
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_c360"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--database-url"])
+            .arg(format!("sqlite://{}", missing.display()))
+            .env_remove("C360_DATABASE__URL")
+            .output(),
+    )
+    .await
+    .expect("it stopped at once")
+    .unwrap();
+    assert_eq!(output.status.code(), Some(1), "{output:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("nosuch.db does not exist: `c360 seed --database-url sqlite://"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("c360 serving") && !missing.exists(),
+        "{stderr}"
     );
 }
 

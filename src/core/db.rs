@@ -48,6 +48,11 @@ pub enum DbError {
         #[source]
         error: sqlx::Error,
     },
+    /// A SQLite file that should exist does not.
+    #[error(
+        "the SQLite database {0} does not exist: `c360 seed --database-url sqlite://{0}` creates one (`c360 demo` seeds and serves one)"
+    )]
+    NoSqliteFile(String),
     /// The reference schema could not be applied.
     #[error("cannot apply the reference schema")]
     Migrate(#[from] sqlx::migrate::MigrateError),
@@ -167,7 +172,8 @@ pub fn redact(url: &str) -> String {
 
 impl Db {
     /// A pool that connects on first use, so that c360 starts (and degrades) while a backend
-    /// is down. SQLite files must exist.
+    /// is down. A SQLite file must exist: one that does not is a mistake in the URL, not an
+    /// outage, and is refused here.
     pub fn connect_lazy(url: &str, options: PoolOptions) -> Result<Self, DbError> {
         Self::open(url, options, false)
     }
@@ -219,8 +225,13 @@ impl Db {
                 pool,
             })
         } else if url.starts_with("sqlite:") {
-            let connect = SqliteConnectOptions::from_str(url)
-                .map_err(connect_error)?
+            let connect = SqliteConnectOptions::from_str(url).map_err(connect_error)?;
+            let file = connect.get_filename();
+            let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+            if !create && !in_memory && !file.exists() {
+                return Err(DbError::NoSqliteFile(file.display().to_string()));
+            }
+            let connect = connect
                 .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 .busy_timeout(Duration::from_secs(5))
@@ -299,6 +310,23 @@ mod tests {
             redact("redis://:s3cret@cache:6379/0"),
             "redis://:***@cache:6379/0"
         );
+    }
+
+    #[tokio::test]
+    async fn a_sqlite_file_that_does_not_exist_is_refused_with_the_way_to_make_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nosuch.db");
+        let url = format!("sqlite://{}", missing.display());
+        let error = Db::connect_lazy(&url, PoolOptions::default()).unwrap_err();
+        let said = error.to_string();
+        assert!(matches!(error, DbError::NoSqliteFile(_)), "{said}");
+        assert!(
+            said.contains("nosuch.db does not exist") && said.contains("c360 seed"),
+            "{said}"
+        );
+        std::fs::write(&missing, b"").unwrap();
+        assert!(Db::connect_lazy(&url, PoolOptions::default()).is_ok());
+        assert!(Db::connect_lazy("sqlite::memory:", PoolOptions::default()).is_ok());
     }
 
     #[test]

@@ -56,15 +56,38 @@ impl LogGate {
 }
 
 /// An error and its causes on one line, for logs.
-pub fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
+/// A cause whose words the line already holds is left out (sqlx writes its source into its
+/// own message: `error returned from database: X` caused by `X`).
+/// A database's refusal reads as its message and SQLSTATE, as Postgres's own tools print it
+/// (sqlx adds the line of Postgres's C source that raised it), and ends the chain.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let (mut text, mut last) = said(error);
     let mut cause = error.source();
-    while let Some(inner) = cause {
-        text.push_str(": ");
-        text.push_str(&inner.to_string());
-        cause = inner.source();
+    while let (false, Some(inner)) = (last, cause) {
+        let (words, refusal) = said(inner);
+        if !words.is_empty() && !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        (last, cause) = (refusal, inner.source());
     }
     text
+}
+
+/// What `error` itself says, and whether it is a database's refusal (whose source is the
+/// refusal again, in the driver's words).
+fn said(error: &(dyn std::error::Error + 'static)) -> (String, bool) {
+    let Some(sqlx::Error::Database(refusal)) = error.downcast_ref::<sqlx::Error>() else {
+        return (error.to_string(), false);
+    };
+    let words = match refusal.code() {
+        Some(code) if !refusal.message().contains("SQLSTATE") => format!(
+            "error returned from database: {} (SQLSTATE {code})",
+            refusal.message()
+        ),
+        _ => format!("error returned from database: {}", refusal.message()),
+    };
+    (words, true)
 }
 
 /// What a line logged during a call tells of the call beyond its method (the edge's call
@@ -162,5 +185,49 @@ mod tests {
     fn an_error_chain_reads_outermost_first_on_one_line() {
         let error = Outer(std::io::Error::other("inner"));
         assert_eq!(error_chain(&error), "outer: inner");
+    }
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("refused, at line 948")]
+    struct Driver;
+
+    impl sqlx::error::DatabaseError for Driver {
+        fn message(&self) -> &str {
+            "database \"nosuch\" does not exist"
+        }
+        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
+            Some("3D000".into())
+        }
+        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+            self
+        }
+        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+            self
+        }
+        fn kind(&self) -> sqlx::error::ErrorKind {
+            sqlx::error::ErrorKind::Other
+        }
+    }
+
+    #[test]
+    fn a_refusal_reads_as_its_message_and_sqlstate_once() {
+        let error = sqlx::Error::Database(Box::new(Driver));
+        assert_eq!(
+            error_chain(&error),
+            "error returned from database: database \"nosuch\" does not exist (SQLSTATE 3D000)"
+        );
+    }
+
+    #[test]
+    fn a_cause_already_in_the_message_is_not_said_twice() {
+        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let error = sqlx::Error::Io(io);
+        assert_eq!(
+            error_chain(&error),
+            "error communicating with database: refused"
+        );
     }
 }

@@ -52,6 +52,19 @@ struct FeedRow {
     age_micros: i64,
 }
 
+/// Whether `error` says a table is missing (the feed's migration not applied), rather than
+/// the database being unreachable or refusing.
+fn is_missing_table(error: &sqlx::Error) -> bool {
+    match error {
+        // Postgres's undefined_table; SQLite's own words.
+        sqlx::Error::Database(refusal) => {
+            refusal.code().as_deref() == Some("42P01")
+                || refusal.message().starts_with("no such table")
+        }
+        _ => false,
+    }
+}
+
 /// Follows the feed of `db` until the task is dropped.
 pub async fn follow(
     db: Db,
@@ -69,7 +82,12 @@ pub async fn follow(
     };
     let mut backoff = RETRY_AFTER;
     while let Err(error) = follower.start().await {
-        tracing::warn!(database = %follower.stats.database, error = %error_chain(&error), ?backoff, "change feed unreadable (is migration 0002 applied?); retrying");
+        let retry = humantime_serde::re::humantime::format_duration(backoff).to_string();
+        if is_missing_table(&error) {
+            tracing::warn!(database = %follower.stats.database, error = %error_chain(&error), retry, "change feed table missing (is migration 0002 applied?); retrying");
+        } else {
+            tracing::warn!(database = %follower.stats.database, error = %error_chain(&error), retry, "change feed unreadable; retrying");
+        }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(30));
     }

@@ -2,6 +2,8 @@
 //! refusals keep their message and SQLSTATE only (a DETAIL may quote the data), and an error a
 //! batch's reads share is given to each of them.
 
+use crate::core::logs::error_chain;
+
 /// `error` once more, for another of the reads that shared the statement that failed: the
 /// database's refusal and the pool's own errors as they were, the rest by their message.
 pub(super) fn again(error: &sqlx::Error) -> sqlx::Error {
@@ -21,12 +23,34 @@ pub(super) fn again(error: &sqlx::Error) -> sqlx::Error {
 }
 
 /// tokio-postgres's error as the other statements' (sqlx's): the database's refusals keep
-/// their SQLSTATE; a closed or broken connection is an I/O error.
+/// their SQLSTATE; a closed or broken connection is an I/O error of its cause's kind, its
+/// message saying the cause (`error connecting to server: Connection refused (os error
+/// 111)`), so that the cause survives an error given [`again`].
 pub(super) fn from_postgres(error: tokio_postgres::Error) -> sqlx::Error {
-    match error.as_db_error() {
-        Some(refusal) => sqlx::Error::Database(Box::new(Refusal(refusal.clone()))),
-        None => sqlx::Error::Io(std::io::Error::other(error)),
+    if let Some(refusal) = error.as_db_error() {
+        return sqlx::Error::Database(Box::new(Refusal(refusal.clone())));
     }
+    let kind = std::error::Error::source(&error)
+        .and_then(|cause| cause.downcast_ref::<std::io::Error>())
+        .map_or(std::io::ErrorKind::Other, std::io::Error::kind);
+    sqlx::Error::Io(std::io::Error::new(kind, error_chain(&error)))
+}
+
+/// Why a pool that holds no connection timed out, from what connecting once more said
+/// (`cause`): "no connection within the acquire timeout: Connection refused (os error
+/// 111)", as an I/O error of the cause's kind.
+pub(super) fn why_no_connection(cause: &sqlx::Error) -> sqlx::Error {
+    let kind = match cause {
+        sqlx::Error::Io(io) => io.kind(),
+        _ => std::io::ErrorKind::Other,
+    };
+    sqlx::Error::Io(std::io::Error::new(
+        kind,
+        format!(
+            "no connection within the acquire timeout: {}",
+            error_chain(cause).trim_start_matches("error communicating with database: ")
+        ),
+    ))
 }
 
 /// What the database refused, by its message and code only: the detail may quote the data.

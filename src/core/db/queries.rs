@@ -2,9 +2,13 @@
 //! document (Postgres: on [`super::pipes`]), one JSON document per key read in batches
 //! ([`super::batches`]), and statements that return no rows.
 
-use sqlx::{FromRow, postgres::PgRow, sqlite::SqliteRow};
+use sqlx::{
+    ConnectOptions, Connection, FromRow,
+    postgres::{PgPool, PgRow},
+    sqlite::SqliteRow,
+};
 
-use super::Db;
+use super::{Db, errors::why_no_connection};
 use crate::core::vocab::Timestamp;
 
 /// A value bound to a query parameter.
@@ -65,7 +69,8 @@ impl Db {
     ) -> Result<Vec<T>, sqlx::Error> {
         match self {
             Self::Postgres { pool, .. } => {
-                bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await
+                let rows = bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await;
+                explained(pool, rows).await
             }
             Self::Sqlite(pool) => bind_all!(sqlx::query_as(sql), binds).fetch_all(pool).await,
         }
@@ -79,9 +84,10 @@ impl Db {
     ) -> Result<Option<T>, sqlx::Error> {
         match self {
             Self::Postgres { pool, .. } => {
-                bind_all!(sqlx::query_as(sql), binds)
+                let row = bind_all!(sqlx::query_as(sql), binds)
                     .fetch_optional(pool)
-                    .await
+                    .await;
+                explained(pool, row).await
             }
             Self::Sqlite(pool) => {
                 bind_all!(sqlx::query_as(sql), binds)
@@ -150,15 +156,45 @@ impl Db {
     /// Runs a statement that returns no rows; the number of rows it touched.
     pub async fn execute(&self, sql: &'static str, binds: &[Bind]) -> Result<u64, sqlx::Error> {
         match self {
-            Self::Postgres { pool, .. } => bind_all!(sqlx::query(sql), binds)
-                .execute(pool)
-                .await
-                .map(|r| r.rows_affected()),
+            Self::Postgres { pool, .. } => {
+                let done = bind_all!(sqlx::query(sql), binds).execute(pool).await;
+                explained(pool, done).await.map(|r| r.rows_affected())
+            }
             Self::Sqlite(pool) => bind_all!(sqlx::query(sql), binds)
                 .execute(pool)
                 .await
                 .map(|r| r.rows_affected()),
         }
+    }
+}
+
+/// How long connecting once more may take, to say why a pool has no connection.
+const WHY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// `result`, or, when the pool timed out with no connection idle, why: sqlx retries a
+/// refused connection until its acquire timeout and then says only "pool timed out", so
+/// connecting once more tells a refused port or an unknown host from a busy pool. (This pool
+/// serves the feed, the catalog and migrations, never the calls' reads: one more connection
+/// after a whole acquire timeout costs the database nothing it would notice.)
+async fn explained<T>(pool: &PgPool, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+    match result {
+        Err(sqlx::Error::PoolTimedOut) if pool.num_idle() == 0 => {
+            let options = pool.connect_options();
+            Err(
+                match tokio::time::timeout(WHY_TIMEOUT, options.connect()).await {
+                    Ok(Err(cause)) => why_no_connection(&cause),
+                    Ok(Ok(connection)) => {
+                        let _closed = connection.close().await;
+                        sqlx::Error::PoolTimedOut
+                    }
+                    Err(_) => why_no_connection(&sqlx::Error::Io(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        format!("connecting takes longer than {WHY_TIMEOUT:?}"),
+                    ))),
+                },
+            )
+        }
+        other => other,
     }
 }
 
