@@ -27,7 +27,7 @@ use crate::{
         db::DatabaseSettings,
         fanout::{ResilienceSettings, SourcesSettings},
         read::CatalogSettings,
-        settings::OutOfRange,
+        settings::OutOfRanges,
     },
     edge::{
         audit::AuditSettings,
@@ -83,9 +83,9 @@ pub enum ConfigError {
         /// The address.
         addr: SocketAddr,
     },
-    /// A value is out of its range.
+    /// Values out of their ranges: every one, a line each.
     #[error(transparent)]
-    OutOfRange(#[from] OutOfRange),
+    OutOfRange(#[from] OutOfRanges),
 }
 
 /// Everything c360 can be told.
@@ -351,6 +351,22 @@ mod tests {
         );
         let sized = Settings::from_toml("[cache]\nmax_bytes = \"64MiB\"\n").unwrap();
         assert_eq!(sized.cache.max_bytes, 64 << 20);
+        // Values out of range: every one too, a line each.
+        let ranges = "[cache]\nttl = \"0s\"\n[feed]\npoll_interval = \"0s\"\n[database]\nmax_connections = 0\n";
+        let refused = Settings::from_toml(ranges).unwrap_err().to_string();
+        let keys: Vec<&str> = refused
+            .lines()
+            .filter_map(|line| line.split('`').nth(1))
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "database.max_connections",
+                "cache.ttl",
+                "feed.poll_interval"
+            ],
+            "{refused}"
+        );
     }
 
     #[test]

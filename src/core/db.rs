@@ -115,7 +115,7 @@ impl Default for DatabaseSettings {
 pub const DATABASE_SCHEMES: &[&str] = &["postgres://", "postgresql://", "sqlite:"];
 
 impl DatabaseSettings {
-    /// Refuses the first value out of its range.
+    /// Refuses every value out of its range.
     pub fn check(&self, c: &mut Check) {
         c.url("url", &self.url, DATABASE_SCHEMES);
         c.count("max_connections", u64::from(self.max_connections), 1, 1000);

@@ -34,11 +34,39 @@ pub struct OutOfRange {
     pub rule: String,
 }
 
-/// Checks values, keeping the first refusal; keys are named under the section being checked.
+/// Every value out of its range, in the order checked (at most [`MOST_REFUSALS`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutOfRanges(pub Vec<OutOfRange>);
+
+impl Display for OutOfRanges {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for (i, refused) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("\n")?;
+            }
+            write!(f, "{refused}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for OutOfRanges {}
+
+impl From<OutOfRange> for OutOfRanges {
+    fn from(refused: OutOfRange) -> Self {
+        Self(vec![refused])
+    }
+}
+
+/// The most refusals one check reports: a file wrong everywhere still reads on a screen.
+pub const MOST_REFUSALS: usize = 32;
+
+/// Checks values, keeping every refusal (an operator fixes them all in one go); keys are
+/// named under the section being checked.
 #[derive(Debug, Default)]
 pub struct Check {
     section: String,
-    refused: Option<OutOfRange>,
+    refused: Vec<OutOfRange>,
 }
 
 impl Check {
@@ -55,9 +83,12 @@ impl Check {
         self.section = outer;
     }
 
-    /// The first refusal, if any.
-    pub fn finish(self) -> Result<(), OutOfRange> {
-        self.refused.map_or(Ok(()), Err)
+    /// Every refusal, if any.
+    pub fn finish(self) -> Result<(), OutOfRanges> {
+        match self.refused.is_empty() {
+            true => Ok(()),
+            false => Err(OutOfRanges(self.refused)),
+        }
     }
 
     /// `key` under the section; an empty key names the section itself.
@@ -71,8 +102,8 @@ impl Check {
 
     /// Refuses `key` = `value`, which must be as `rule` says ("must be …").
     pub fn refuse(&mut self, key: &str, value: impl Display, rule: impl Into<String>) {
-        if self.refused.is_none() {
-            self.refused = Some(OutOfRange {
+        if self.refused.len() < MOST_REFUSALS {
+            self.refused.push(OutOfRange {
                 key: self.key(key),
                 value: value.to_string(),
                 rule: rule.into(),
@@ -80,9 +111,11 @@ impl Check {
         }
     }
 
-    /// A duration from `min` to `max`.
-    pub fn duration(&mut self, key: &str, value: Duration, min: Duration, max: Duration) {
-        if value < min || value > max {
+    /// A duration from `min` to `max`; whether it is (a value others are checked against
+    /// is only used when it holds itself).
+    pub fn duration(&mut self, key: &str, value: Duration, min: Duration, max: Duration) -> bool {
+        let holds = value >= min && value <= max;
+        if !holds {
             let rule = format!(
                 "must be from {} to {}",
                 humantime::format_duration(min),
@@ -90,6 +123,7 @@ impl Check {
             );
             self.refuse(key, humantime::format_duration(value), rule);
         }
+        holds
     }
 
     /// A count from `min` to `max`.
@@ -167,18 +201,26 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_first_refusal_is_kept_and_named_under_its_section() {
+    fn every_refusal_is_kept_in_order_and_named_under_its_section() {
         let mut check = Check::new();
         check.section("feed", |c| {
             c.duration("poll_interval", Duration::ZERO, 10 * MS, MINUTE);
             c.count("batch", 0, 1, 10);
         });
         check.count("later", 0, 1, 10);
+        check.count("fine", 5, 1, 10);
         let refused = check.finish().unwrap_err();
         assert_eq!(
             refused.to_string(),
-            "`feed.poll_interval` = 0s is out of range: it must be from 10ms to 1m"
+            "`feed.poll_interval` = 0s is out of range: it must be from 10ms to 1m\n\
+             `feed.batch` = 0 is out of range: it must be from 1 to 10\n\
+             `later` = 0 is out of range: it must be from 1 to 10"
         );
+        let mut flood = Check::new();
+        for _ in 0..100 {
+            flood.count("x", 0, 1, 2);
+        }
+        assert_eq!(flood.finish().unwrap_err().0.len(), MOST_REFUSALS);
     }
 
     #[test]
@@ -189,7 +231,7 @@ mod tests {
                 c.url("url", "http://u:secret@h", &["postgres://"])
             })
         });
-        let refused = check.finish().unwrap_err();
+        let refused = &check.finish().unwrap_err().0[0];
         assert_eq!(refused.key, "sources.billing.url");
         assert_eq!(refused.value, "http://…");
         assert!(Check::new().finish().is_ok());

@@ -4,10 +4,10 @@
 //! knows what to change.
 
 use super::{ConfigError, Settings};
-use crate::core::settings::{Check, OutOfRange};
+use crate::core::settings::{Check, OutOfRange, OutOfRanges};
 
 impl Settings {
-    /// Refuses the first out-of-range value, naming its key.
+    /// Refuses every out-of-range value, naming each key; then what spans sections.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut c = Check::new();
         c.section("server", |c| self.server.check(c));
@@ -58,11 +58,11 @@ impl Settings {
                 });
             }
             if metrics == server.listen && metrics.port() != 0 {
-                return Err(OutOfRange {
+                return Err(OutOfRanges::from(OutOfRange {
                     key: "metrics.listen".into(),
                     value: metrics.to_string(),
                     rule: "must differ from server.listen".into(),
-                }
+                })
                 .into());
             }
         }

@@ -44,17 +44,15 @@ impl Default for CacheSettings {
 }
 
 impl CacheSettings {
-    /// Refuses the first value out of its range.
+    /// Refuses every value out of its range; those bounded by `ttl` only when it holds.
     pub fn check(&self, c: &mut Check) {
         c.count("max_bytes", self.max_bytes, 1 << 20, 1 << 40);
-        c.duration("ttl", self.ttl, SECOND, 7 * DAY);
-        c.duration("partial_ttl", self.partial_ttl, Duration::ZERO, self.ttl);
+        let ttl = c.duration("ttl", self.ttl, SECOND, 7 * DAY);
         c.duration("refresh_after", self.refresh_after, MS, 7 * DAY);
-        c.duration(
-            "not_found_ttl",
-            self.not_found_ttl,
-            Duration::ZERO,
-            self.ttl,
-        );
+        if ttl {
+            c.duration("partial_ttl", self.partial_ttl, Duration::ZERO, self.ttl);
+            let not_found = self.not_found_ttl;
+            c.duration("not_found_ttl", not_found, Duration::ZERO, self.ttl);
+        }
     }
 }

@@ -37,7 +37,7 @@ impl FaultSettings {
         self.latency.is_some() || self.error_rate > 0.0
     }
 
-    /// Refuses the first value out of its range.
+    /// Refuses every value out of its range.
     pub fn check(&self, c: &mut Check) {
         c.fraction("error_rate", self.error_rate, 0.0, 1.0);
         for (key, latency) in [("latency", self.latency), ("latency_p99", self.latency_p99)] {

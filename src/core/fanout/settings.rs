@@ -106,7 +106,7 @@ impl SourceSettings {
 }
 
 impl SourcesSettings {
-    /// Refuses the first value out of its range.
+    /// Refuses every value out of its range.
     pub fn check(&self, c: &mut Check) {
         for (name, source) in self.named() {
             c.section(name, |c| source.check(c));
@@ -180,7 +180,7 @@ impl Default for ResilienceSettings {
 }
 
 impl ResilienceSettings {
-    /// Refuses the first value out of its range.
+    /// Refuses every value out of its range.
     pub fn check(&self, c: &mut Check) {
         let (min, max) = (self.min_concurrency as u64, self.max_concurrency as u64);
         c.count("min_concurrency", min, 1, 100_000);

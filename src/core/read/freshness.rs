@@ -35,7 +35,7 @@ impl Default for CatalogSettings {
 }
 
 impl CatalogSettings {
-    /// Refuses the first value out of its range.
+    /// Refuses every value out of its range.
     pub fn check(&self, c: &mut Check) {
         c.duration("refresh_interval", self.refresh_interval, SECOND, DAY);
     }

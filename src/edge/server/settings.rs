@@ -139,7 +139,7 @@ impl ServerSettings {
         (share as usize).clamp(1, self.max_watch_streams.max(1))
     }
 
-    /// Refuses the first value out of its range.
+    /// Refuses every value out of its range.
     pub fn check(&self, c: &mut Check) {
         c.duration(
             "shutdown_grace",

@@ -32,7 +32,7 @@ impl Default for FeedSettings {
 }
 
 impl FeedSettings {
-    /// Refuses the first value out of its range.
+    /// Refuses every value out of its range.
     pub fn check(&self, c: &mut Check) {
         c.duration("poll_interval", self.poll_interval, 10 * MS, MINUTE);
         c.duration("retention", self.retention, MINUTE, 30 * DAY);

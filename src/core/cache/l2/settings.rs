@@ -48,7 +48,7 @@ impl Default for RedisSettings {
 }
 
 impl RedisSettings {
-    /// Refuses the first value out of its range; keys are checked without being repeated.
+    /// Refuses every value out of its range; keys are checked without being repeated.
     pub fn check(&self, c: &mut Check) {
         if let Some(url) = &self.url {
             c.url("url", url, REDIS_SCHEMES);
