@@ -92,6 +92,7 @@ pub enum ConfigError {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
+    // In the order c360.example.toml holds them, which `c360 config check` prints.
     /// The gRPC server.
     pub server: ServerSettings,
     /// The database every backend uses unless its own URL is set.
@@ -100,18 +101,18 @@ pub struct Settings {
     pub sources: SourcesSettings,
     /// The L1 cache.
     pub cache: CacheSettings,
-    /// The in-memory catalog.
-    pub catalog: CatalogSettings,
     /// L2 and the invalidation bus.
     pub redis: RedisSettings,
     /// Following the backends' change feeds.
     pub feed: FeedSettings,
-    /// Admission control, circuit breakers and hedging.
-    pub resilience: ResilienceSettings,
     /// Who may call, and what.
     pub auth: AuthSettings,
     /// The audit trail of profile reads and lookups.
     pub audit: AuditSettings,
+    /// Admission control, circuit breakers and hedging.
+    pub resilience: ResilienceSettings,
+    /// The in-memory catalog.
+    pub catalog: CatalogSettings,
     /// Logs.
     pub log: LogSettings,
     /// The figures c360 keeps about itself, and the Prometheus endpoint that serves them.

@@ -89,4 +89,22 @@ mod tests {
         .unwrap();
         assert_eq!(Settings::from_toml(&cache).unwrap().cache, settings.cache);
     }
+
+    #[test]
+    fn tables_come_in_the_order_the_example_file_holds_them() {
+        let shown = Settings::default().to_redacted_toml();
+        let tables: Vec<&str> = shown
+            .lines()
+            .filter(|line| line.starts_with('[') && !line.contains('.'))
+            .collect();
+        assert_eq!(tables.first(), Some(&"[server]"), "{shown}");
+        assert_eq!(tables.get(1), Some(&"[database]"), "{shown}");
+        let example =
+            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/c360.example.toml"))
+                .unwrap();
+        let first = |table: &str| example.find(&format!("\n{table}\n"));
+        let placed: Vec<usize> = tables.iter().filter_map(|table| first(table)).collect();
+        assert!(placed.len() >= 8, "{tables:?}");
+        assert!(placed.is_sorted(), "{tables:?} against c360.example.toml");
+    }
 }
