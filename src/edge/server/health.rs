@@ -63,7 +63,7 @@ pub(super) async fn follow(health: HealthReporter, mut readiness: watch::Receive
                     "ready: the services' health SERVING, the overall entry NOT_SERVING until a backend answers"
                 );
             } else {
-                tracing::warn!(down = ?now.down, "not ready: health NOT_SERVING");
+                tracing::warn!(down = %now.down.join(", "), "not ready: health NOT_SERVING");
             }
         }
         if entries != serving {
