@@ -256,9 +256,11 @@ async fn freshness_options_choose_between_memory_and_the_backends(backend: Backe
 }
 
 async fn a_failing_backend_gives_a_partial_profile_that_says_why(backend: Backend) {
-    // Billing points at a database that does not exist.
+    // Billing points at a database without its tables (SQLite: an empty file; a file that
+    // does not exist stops the start instead), or one that does not exist (Postgres).
+    let empty = tempfile::NamedTempFile::new().unwrap();
     let broken = match backend {
-        Backend::Sqlite => "sqlite:///nonexistent/c360/billing.db".to_owned(),
+        Backend::Sqlite => format!("sqlite://{}", empty.path().display()),
         Backend::Postgres => "postgres://postgres@127.0.0.1:5432/c360_no_such_database".to_owned(),
     };
     // (Its change feed could never start, and the replica would never say it is ready.)
