@@ -15,14 +15,7 @@ use sections::{Extra, extra};
 /// The help text after the options: the same sections, plain.
 fn help_text(extra: &Extra) -> String {
     let mut text = String::new();
-    for (heading, items) in [
-        ("Environment", extra.environment),
-        ("Exit status", extra.exit_status),
-        ("Examples", extra.examples),
-    ] {
-        if items.is_empty() {
-            continue;
-        }
+    for (heading, items) in extra.sections() {
         text.push_str(&format!("{heading}:\n"));
         for (name, meaning) in items {
             text.push_str(&format!("  {name}\n      {meaning}\n"));
@@ -67,15 +60,8 @@ fn page(command: clap::Command, out: &mut dyn Write) -> std::io::Result<()> {
         man.render_subcommands_section(out)?;
     }
     let extra = extra(&name);
-    for (heading, items) in [
-        ("ENVIRONMENT", extra.environment),
-        ("EXIT STATUS", extra.exit_status),
-        ("EXAMPLES", extra.examples),
-    ] {
-        if items.is_empty() {
-            continue;
-        }
-        writeln!(out, ".SH \"{heading}\"")?;
+    for (heading, items) in extra.sections() {
+        writeln!(out, ".SH \"{}\"", heading.to_uppercase())?;
         for (item, meaning) in items {
             writeln!(out, ".TP\n\\fB{}\\fR\n{}", roff(item), roff(meaning))?;
         }

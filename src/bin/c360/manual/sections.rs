@@ -12,6 +12,20 @@ pub(super) struct Extra {
     pub(super) examples: &'static [Item],
 }
 
+impl Extra {
+    /// The sections that say something, headed as `--help` writes them (the pages upper-case
+    /// the headings, as man-pages(7) does).
+    pub(super) fn sections(&self) -> impl Iterator<Item = (&'static str, &'static [Item])> {
+        [
+            ("Environment", self.environment),
+            ("Exit status", self.exit_status),
+            ("Examples", self.examples),
+        ]
+        .into_iter()
+        .filter(|(_, items)| !items.is_empty())
+    }
+}
+
 /// The variables every command that calls a running c360 reads.
 const CLIENT_ENVIRONMENT: &[Item] = &[
     (
