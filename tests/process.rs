@@ -723,6 +723,24 @@ async fn a_shutdown_ends_health_watches_and_exits_cleanly_beside_kubernetes_vari
         "{stderr}"
     );
 
+    // A profile watch open across the shutdown: `c360 watch` ends with the error line, and
+    // the request id its stream began with (the headers), though the error came in trailers.
+    let mut watching = tokio::process::Command::new(env!("CARGO_BIN_EXE_c360"))
+        .args(["watch", "3", "--addr", &served.addr.to_string()])
+        .env_remove("C360_ADDR")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut shown = BufReader::new(watching.stdout.take().unwrap()).lines();
+    let first = tokio::time::timeout(Duration::from_secs(20), shown.next_line()).await;
+    assert!(
+        matches!(first, Ok(Ok(Some(_)))),
+        "the watch showed the profile"
+    );
+    let drained = tokio::spawn(async move { while let Ok(Some(_)) = shown.next_line().await {} });
+
     served.terminate();
     let not_serving = statuses.message().await.unwrap().unwrap().status;
     assert_eq!(not_serving, ServingStatus::NotServing as i32);
@@ -735,6 +753,18 @@ async fn a_shutdown_ends_health_watches_and_exits_cleanly_beside_kubernetes_vari
         .expect("the watch ended after the drain");
     let code = ended.expect_err("the watch ends UNAVAILABLE").code();
     assert_eq!(code, tonic::Code::Unavailable);
+    let watched = tokio::time::timeout(Duration::from_secs(20), watching.wait_with_output())
+        .await
+        .expect("c360 watch ended with the server")
+        .unwrap();
+    drained.await.unwrap();
+    let stderr = String::from_utf8_lossy(&watched.stderr);
+    assert_eq!(watched.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.starts_with("error: UNAVAILABLE: ") && stderr.trim_end().ends_with(')'),
+        "{stderr}"
+    );
+    assert!(stderr.contains(" (request id "), "{stderr}");
     let log = served.stopped().await;
     let said = |message: &str| {
         log.iter()

@@ -91,6 +91,9 @@ impl Interceptor for Credentials {
     }
 }
 
+/// The header a server's request id comes back in.
+const REQUEST_ID: &str = "x-request-id";
+
 /// A channel that sends the environment's credentials with every call.
 type Authed = InterceptedService<Channel, Credentials>;
 
@@ -205,7 +208,23 @@ pub async fn watch(
             let mut client = CustomerServiceClient::new(channel(server).await?);
             verbose::sending(server, false, true);
             let answer = client.watch_customer_profile(message).await;
-            let mut profiles = verbose::answered(server, answer)?;
+            // The stream's request id came with its headers: an error in its trailers is
+            // told with it all the same.
+            let request_id = answer
+                .as_ref()
+                .ok()
+                .and_then(|response| response.metadata().get(REQUEST_ID).cloned());
+            let profiles = verbose::answered(server, answer)?;
+            let mut profiles = profiles.map(move |item| {
+                item.map_err(|mut status| {
+                    if let Some(id) = &request_id
+                        && !status.metadata().contains_key(REQUEST_ID)
+                    {
+                        status.metadata_mut().insert(REQUEST_ID, id.clone());
+                    }
+                    status
+                })
+            });
             let first = profiles.next().await.transpose()?;
             Ok((client, profiles, first))
         })
@@ -219,7 +238,7 @@ pub async fn watch(
     while let Some(profile) = profiles.next().await {
         show(render(&profile?)?);
     }
-    let trailers = profiles.trailers().await.ok().flatten();
+    let trailers = profiles.into_inner().trailers().await.ok().flatten();
     verbose::trailers(server, trailers.as_ref());
     Ok(())
 }

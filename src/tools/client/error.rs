@@ -83,7 +83,7 @@ fn status_line(status: &tonic::Status) -> String {
     );
     if let Some(id) = status
         .metadata()
-        .get("x-request-id")
+        .get(super::REQUEST_ID)
         .and_then(|id| id.to_str().ok())
     {
         line.push_str(&format!(" (request id {})", printable(id)));
