@@ -539,3 +539,63 @@ async fn losing_redis_under_load_refuses_no_call_while_the_backends_keep_up() {
         &failed[..failed.len().min(5)]
     );
 }
+
+/// Two thousand watches opened at once on a cold replica (an empty L1, a UI reconnecting
+/// every desk after a deploy) all open, each with its first profile: their loads are let in
+/// while the backends keep up, not refused for being many (issue 27).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_thousand_watches_opened_at_once_on_a_cold_replica_all_open() {
+    const WATCHES: u64 = 2_000;
+    const CONNECTIONS: u64 = 10;
+    let database = Arc::new(TestDatabase::seeded_with(Backend::Sqlite, WATCHES).await);
+    // A debug build on two cores shared with the rest of the test run: the backends are given
+    // time enough that they "keep up" (the loads' allowance, the reads' timeout), so that what
+    // is tested is admission under a crowd, not the machine's speed.
+    let app = spawn_replica(database, |s| {
+        s.feed.enabled = false;
+        s.resilience.latency_target = Duration::from_secs(1);
+        for kind in c360::core::vocab::SourceKind::ALL {
+            s.sources.of_mut(kind).timeout = Duration::from_secs(5);
+        }
+    })
+    .await;
+    let mut channels = Vec::new();
+    for _ in 0..CONNECTIONS {
+        let endpoint = Endpoint::from_shared(format!("http://{}", app.addr)).unwrap();
+        channels.push(CustomerServiceClient::new(
+            endpoint.connect().await.unwrap(),
+        ));
+    }
+    let started = Instant::now();
+    let mut watches = JoinSet::new();
+    for id in 1..=WATCHES {
+        let mut client = channels[(id % CONNECTIONS) as usize].clone();
+        watches.spawn(async move {
+            let request = pb::WatchCustomerProfileRequest {
+                customer_id: id.to_string(),
+                read_mask: None,
+            };
+            let mut stream = client.watch_customer_profile(request).await?.into_inner();
+            let first = stream.message().await?;
+            // Held open until every watch has its first profile.
+            Ok::<_, tonic::Status>((first.is_some(), stream))
+        });
+    }
+    let mut opened = Vec::new();
+    let mut refused = std::collections::BTreeMap::<String, usize>::new();
+    while let Some(outcome) = watches.join_next().await {
+        match outcome.unwrap() {
+            Ok((true, stream)) => opened.push(stream),
+            Ok((false, _)) => *refused.entry("ended at once".into()).or_default() += 1,
+            Err(status) => {
+                *refused
+                    .entry(format!("{:?}: {}", status.code(), status.message()))
+                    .or_default() += 1
+            }
+        }
+    }
+    let took = started.elapsed();
+    eprintln!("{} watches opened in {took:?}; {refused:?}", opened.len());
+    assert!(refused.is_empty(), "{refused:?} of {WATCHES}");
+    assert_eq!(opened.len() as u64, WATCHES);
+}

@@ -4,7 +4,10 @@
 //! reload takes its grant away); a slow reader gets the latest, never a backlog. Slots are
 //! shared out by `slots.rs`.
 
-use std::pin::Pin;
+use std::{
+    pin::Pin,
+    time::{Duration, Instant},
+};
 
 use c360_proto::{self as pb, WireProfile};
 use futures::Stream;
@@ -23,14 +26,46 @@ use super::{
 };
 use crate::{
     core::cache::Change,
-    core::read::Freshness,
-    core::vocab::CustomerId,
+    core::read::{Freshness, ProfileError, Profiles, Served},
+    core::vocab::{CustomerId, SectionSet},
     edge::auth::{Admitted, AuthError, Grant, Presented, unix_now},
 };
 
 mod slots;
 
 pub(super) use slots::WatchSlots;
+
+/// How long a watch's read waits to be admitted before the shed answers it. A watch has no
+/// deadline of its own, and a crowd of them opened at once (every desk after a deploy) would
+/// otherwise be refused for being many, while admission lets more loads in each window the
+/// backends keep up.
+const PATIENCE: Duration = Duration::from_secs(10);
+
+/// Between two tries of a shed read: about one admission window, jittered so that a crowd
+/// of watches does not come back in step.
+const RETRY_AFTER: Duration = Duration::from_millis(75);
+
+/// A watch's read of `customer`: tried again while admission sheds it, for up to
+/// [`PATIENCE`]; any other answer at once.
+async fn read_patiently(
+    profiles: &Profiles,
+    customer: CustomerId,
+    sections: SectionSet,
+) -> Result<Served, ProfileError> {
+    let until = Instant::now() + PATIENCE;
+    loop {
+        match profiles
+            .get(customer, sections, Freshness::AnyAge, None)
+            .await
+        {
+            Err(ProfileError::Overloaded(_)) if Instant::now() < until => {
+                let jitter = Duration::from_millis(rand::random_range(0..50));
+                tokio::time::sleep(RETRY_AFTER + jitter).await;
+            }
+            answer => return answer,
+        }
+    }
+}
 
 /// What the caller's credential was when the watch opened: what ends it when it no longer
 /// holds.
@@ -70,9 +105,7 @@ impl CustomerApi {
         let lapsed = lapsed(standing);
         // Subscribed before the first read: no change can slip between the two.
         let mut changes = self.profiles.subscribe();
-        let first = self
-            .profiles
-            .get(customer, sections, Freshness::AnyAge, None)
+        let first = read_patiently(&self.profiles, customer, sections)
             .await
             .map_err(ApiError::from);
         if self.audit.is_on() {
@@ -127,8 +160,7 @@ impl CustomerApi {
                         Err(TryRecvError::Closed) => return,
                     }
                 }
-                let next = profiles
-                    .get(customer, sections, Freshness::AnyAge, None)
+                let next = read_patiently(&profiles, customer, sections)
                     .await
                     .map(|served| wire(&served, sections, hidden))
                     .map_err(|error| Status::from(ApiError::from(error)));
