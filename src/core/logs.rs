@@ -187,40 +187,6 @@ mod tests {
         assert_eq!(error_chain(&error), "outer: inner");
     }
 
-    #[derive(Debug, thiserror::Error)]
-    #[error("refused, at line 948")]
-    struct Driver;
-
-    impl sqlx::error::DatabaseError for Driver {
-        fn message(&self) -> &str {
-            "database \"nosuch\" does not exist"
-        }
-        fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
-            Some("3D000".into())
-        }
-        fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-            self
-        }
-        fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-            self
-        }
-        fn kind(&self) -> sqlx::error::ErrorKind {
-            sqlx::error::ErrorKind::Other
-        }
-    }
-
-    #[test]
-    fn a_refusal_reads_as_its_message_and_sqlstate_once() {
-        let error = sqlx::Error::Database(Box::new(Driver));
-        assert_eq!(
-            error_chain(&error),
-            "error returned from database: database \"nosuch\" does not exist (SQLSTATE 3D000)"
-        );
-    }
-
     #[test]
     fn a_cause_already_in_the_message_is_not_said_twice() {
         let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");

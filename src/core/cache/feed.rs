@@ -84,14 +84,14 @@ pub async fn follow(
     while let Err(error) = follower.start().await {
         let retry = humantime_serde::re::humantime::format_duration(backoff).to_string();
         if is_missing_table(&error) {
-            tracing::warn!(database = %follower.stats.database, error = %error_chain(&error), retry, "change feed table missing (is migration 0002 applied?); retrying");
+            tracing::warn!(database = %follower.stats.database(), error = %error_chain(&error), retry, "change feed table missing (is migration 0002 applied?); retrying");
         } else {
-            tracing::warn!(database = %follower.stats.database, error = %error_chain(&error), retry, "change feed unreadable; retrying");
+            tracing::warn!(database = %follower.stats.database(), error = %error_chain(&error), retry, "change feed unreadable; retrying");
         }
         tokio::time::sleep(backoff).await;
         backoff = (backoff * 2).min(Duration::from_secs(30));
     }
-    tracing::info!(database = %follower.stats.database, position = follower.position.high(), "following the change feed");
+    tracing::info!(database = %follower.stats.database(), position = follower.position.high(), "following the change feed");
     match follower.db.clone() {
         Db::Postgres { pool, .. } => follower.follow_notifications(pool).await,
         Db::Sqlite(_) => follower.follow_by_polling().await,
@@ -190,7 +190,7 @@ impl Follower {
     /// After a drop: whatever was missed is still in the table, unless it was pruned; flush
     /// L1 either way, as the bus and the feed may both have lost messages.
     async fn resync(&mut self) {
-        tracing::warn!(database = %self.stats.database, "change feed reconnected: flushing L1");
+        tracing::warn!(database = %self.stats.database(), "change feed reconnected: flushing L1");
         self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
         self.sink.resync();
         if let Ok(Some((oldest,))) = self.db.fetch_optional::<(i64,)>(OLDEST, &[]).await
@@ -220,7 +220,7 @@ impl Follower {
             Ok(()) => {}
             Err(error) => {
                 if !self.failing {
-                    tracing::warn!(database = %self.stats.database, error = %error_chain(&error), "cannot read the change feed");
+                    tracing::warn!(database = %self.stats.database(), error = %error_chain(&error), "cannot read the change feed");
                 }
                 self.failing = true;
             }

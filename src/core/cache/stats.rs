@@ -102,9 +102,8 @@ pub(crate) fn bump(counter: &AtomicU64) {
 /// Where one change feed stands.
 #[derive(Debug)]
 pub struct FeedStats {
-    /// The backends whose database it follows (`billing, orders`): never its URL.
-    pub database: String,
-    /// The same, one by one; the first names the feed where one word must (a metric's label).
+    /// The backends whose database it follows: never its URL. The first names the feed
+    /// where one word must (a metric's label).
     pub backends: Vec<&'static str>,
     /// The highest sequence number applied.
     pub position: AtomicI64,
@@ -125,6 +124,11 @@ pub struct FeedStats {
 }
 
 impl FeedStats {
+    /// The backends whose database it follows, for people: `billing, orders`.
+    pub fn database(&self) -> String {
+        self.backends.join(", ")
+    }
+
     /// Notes that every change committed before `began` is applied.
     pub fn caught_up(&self, began: chrono::DateTime<chrono::Utc>) {
         self.caught_up_micros
@@ -135,9 +139,7 @@ impl FeedStats {
 /// A feed's figures at one moment.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FeedSnapshot {
-    /// The backends whose database it follows (`billing, orders`).
-    pub database: String,
-    /// The same, one by one; the first names the feed.
+    /// The backends whose database it follows; the first names the feed.
     pub backends: Vec<&'static str>,
     /// Position.
     pub position: i64,
@@ -155,11 +157,17 @@ pub struct FeedSnapshot {
     pub started: bool,
 }
 
+impl FeedSnapshot {
+    /// The backends whose database it follows, for people: `billing, orders`.
+    pub fn database(&self) -> String {
+        self.backends.join(", ")
+    }
+}
+
 impl CacheStats {
     /// Registers a feed following the database of `backends`.
     pub fn add_feed(&self, backends: Vec<&'static str>) -> Arc<FeedStats> {
         let feed = Arc::new(FeedStats {
-            database: backends.join(", "),
             backends,
             position: AtomicI64::new(0),
             unsettled: AtomicU64::new(0),
@@ -192,7 +200,6 @@ impl CacheStats {
                 },
                 reconnects: f.reconnects.load(Ordering::Relaxed),
                 started: *f.started.borrow(),
-                database: f.database.clone(),
                 backends: f.backends.clone(),
                 position: f.position.load(Ordering::Relaxed),
                 applied: f.applied.load(Ordering::Relaxed),

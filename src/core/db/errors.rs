@@ -12,7 +12,7 @@ pub(super) fn again(error: &sqlx::Error) -> sqlx::Error {
         sqlx::Error::PoolClosed => sqlx::Error::PoolClosed,
         sqlx::Error::RowNotFound => sqlx::Error::RowNotFound,
         sqlx::Error::Database(refusal) => match refusal.try_downcast_ref::<Refusal>() {
-            Some(refusal) => sqlx::Error::Database(Box::new(Refusal(refusal.0.clone()))),
+            Some(refusal) => sqlx::Error::Database(Box::new(refusal.clone())),
             None => sqlx::Error::Protocol(refusal.to_string()),
         },
         sqlx::Error::Io(io) => sqlx::Error::Io(std::io::Error::new(io.kind(), io.to_string())),
@@ -28,7 +28,8 @@ pub(super) fn again(error: &sqlx::Error) -> sqlx::Error {
 /// 111)`), so that the cause survives an error given [`again`].
 pub(super) fn from_postgres(error: tokio_postgres::Error) -> sqlx::Error {
     if let Some(refusal) = error.as_db_error() {
-        return sqlx::Error::Database(Box::new(Refusal(refusal.clone())));
+        let code = refusal.code().code();
+        return sqlx::Error::Database(Box::new(Refusal::new(refusal.message(), code)));
     }
     let kind = std::error::Error::source(&error)
         .and_then(|cause| cause.downcast_ref::<std::io::Error>())
@@ -53,18 +54,27 @@ pub(super) fn why_no_connection(cause: &sqlx::Error) -> sqlx::Error {
     ))
 }
 
-/// What the database refused, by its message and code only: the detail may quote the data.
-#[derive(Debug)]
-struct Refusal(tokio_postgres::error::DbError);
+/// What the database refused, by its message and SQLSTATE only: the detail may quote the
+/// data.
+#[derive(Debug, Clone)]
+struct Refusal {
+    message: String,
+    code: String,
+}
+
+impl Refusal {
+    /// A refusal saying `message`, with SQLSTATE `code`.
+    fn new(message: &str, code: &str) -> Self {
+        Self {
+            message: message.to_owned(),
+            code: code.to_owned(),
+        }
+    }
+}
 
 impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} (SQLSTATE {})",
-            self.0.message(),
-            self.0.code().code()
-        )
+        write!(f, "{} (SQLSTATE {})", self.message, self.code)
     }
 }
 
@@ -72,11 +82,11 @@ impl std::error::Error for Refusal {}
 
 impl sqlx::error::DatabaseError for Refusal {
     fn message(&self) -> &str {
-        self.0.message()
+        &self.message
     }
 
     fn code(&self) -> Option<std::borrow::Cow<'_, str>> {
-        Some(self.0.code().code().into())
+        Some(self.code.as_str().into())
     }
 
     fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
@@ -99,6 +109,16 @@ impl sqlx::error::DatabaseError for Refusal {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_refusal_reads_as_its_message_and_sqlstate_once() {
+        let refusal = Refusal::new("database \"nosuch\" does not exist", "3D000");
+        let error = sqlx::Error::Database(Box::new(refusal));
+        assert_eq!(
+            error_chain(&error),
+            "error returned from database: database \"nosuch\" does not exist (SQLSTATE 3D000)"
+        );
+    }
 
     #[test]
     fn an_error_given_again_keeps_its_kind_and_message() {

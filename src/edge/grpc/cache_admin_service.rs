@@ -168,7 +168,7 @@ fn cache_stats(figures: &Figures) -> pb::CacheStats {
             .feeds
             .iter()
             .map(|feed| pb::FeedPosition {
-                database: feed.database.clone(),
+                database: feed.database(),
                 position: feed.position,
                 applied: int(feed.applied),
                 lag: Some(duration(std::time::Duration::from_micros(
@@ -194,6 +194,16 @@ fn histogram(snapshot: &HistogramSnapshot) -> pb::LatencyHistogram {
     }
 }
 
+/// Counts by code name, the codes never seen left out.
+fn by_code(counts: [u64; GRPC_CODES.len()]) -> std::collections::HashMap<String, i64> {
+    GRPC_CODES
+        .iter()
+        .zip(counts)
+        .filter(|(_, n)| *n > 0)
+        .map(|(code, n)| ((*code).to_owned(), int(n)))
+        .collect()
+}
+
 /// Every served method's calls.
 fn rpc_stats(rpcs: &RpcMetrics) -> Vec<pb::RpcStats> {
     rpcs.methods()
@@ -203,12 +213,8 @@ fn rpc_stats(rpcs: &RpcMetrics) -> Vec<pb::RpcStats> {
             pb::RpcStats {
                 method: method.path.clone(),
                 started: int(snapshot.started),
-                handled: GRPC_CODES
-                    .iter()
-                    .zip(snapshot.handled)
-                    .filter(|(_, n)| *n > 0)
-                    .map(|(code, n)| ((*code).to_owned(), int(n)))
-                    .collect(),
+                handled: by_code(snapshot.handled),
+                callers_fault: by_code(snapshot.callers),
                 latency: Some(histogram(&snapshot.latency)),
             }
         })

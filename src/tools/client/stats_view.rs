@@ -105,18 +105,25 @@ impl RpcRow {
     }
 }
 
-/// Calls that ended in a fault of the server's, and in another code but `OK` (the caller's).
+/// Calls that ended in a fault of the server's, and in another code but `OK` (the caller's),
+/// as the availability objective splits them: a fault code the caller caused (its rate
+/// limit, a deadline too short to meet) is the caller's.
 fn errors(rpc: &pb::RpcStats) -> (i64, i64) {
-    rpc.handled
+    let failed: i64 = rpc
+        .handled
         .iter()
         .filter(|(code, _)| code.as_str() != "OK")
-        .fold((0, 0), |(faults, rejected), (code, &n)| {
-            if FAULT_CODES.contains(&code.as_str()) {
-                (faults + n, rejected)
-            } else {
-                (faults, rejected + n)
-            }
+        .map(|(_, n)| n)
+        .sum();
+    let faults: i64 = FAULT_CODES
+        .iter()
+        .map(|code| {
+            let ended = rpc.handled.get(*code).copied().unwrap_or(0);
+            let callers = rpc.callers_fault.get(*code).copied().unwrap_or(0);
+            (ended - callers).max(0)
         })
+        .sum();
+    (faults, failed - faults)
 }
 
 /// `/customer360.v1.CustomerService/GetCustomerProfile` → `CustomerService/GetCustomerProfile`.
@@ -350,6 +357,7 @@ pub(super) mod tests {
             method: method.into(),
             started,
             handled,
+            callers_fault: Default::default(),
             latency: Some(histogram(counts)),
         }
     }
@@ -401,6 +409,24 @@ pub(super) mod tests {
             lines[0].find("calls").map(|i| i + 5),
             lines[1].find(" 100").map(|i| i + 4),
             "right-aligned: {text}"
+        );
+    }
+
+    #[test]
+    fn a_fault_code_the_caller_caused_counts_as_the_callers() {
+        let mut limited = rpc(
+            GET,
+            10,
+            &[("OK", 6), ("ResourceExhausted", 3), ("Unavailable", 1)],
+            &[0; 17],
+        );
+        limited
+            .callers_fault
+            .insert("ResourceExhausted".to_owned(), 2);
+        assert_eq!(
+            errors(&limited),
+            (2, 2),
+            "one shed and one unavailable; two rate-limited"
         );
     }
 
