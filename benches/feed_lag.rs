@@ -1,12 +1,15 @@
 //! Feed lag: from a backend commit to the invalidation on a replica, under a steady stream of
 //! changes.
 //!
-//! `cargo bench --bench feed_lag [-- --rate 200 --seconds 20]` needs the local PostgreSQL
-//! (`C360_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432`). It seeds a fresh
-//! database, starts a replica that follows its change feed, and updates one customer every
-//! 1/rate seconds, open loop (each update has a planned time and does not wait for the
-//! previous one to be seen). The lag of a change is the time from just before its UPDATE is
-//! sent (so it includes the UPDATE's own execution and commit) to the moment the replica
+//! `cargo bench --bench feed_lag [-- --rate 200 --seconds 20 --capture auto]` needs the
+//! local PostgreSQL (`C360_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432`). It
+//! seeds a fresh database, starts a replica that follows its changes (`--capture`: `auto`,
+//! `logical` — which needs `wal_level = logical`, as `scripts/feed-capture`'s server has —
+//! or `triggers`), and updates one customer every 1/rate seconds, open loop (each update has
+//! a planned time and does not wait for the previous one to be seen); with `--writers N`,
+//! N writers update customers as fast as they go instead, each its own (the backend's
+//! maximum write rate). The lag of a change is the time from just before its UPDATE is sent
+//! (so it includes the UPDATE's own execution and commit) to the moment the replica
 //! invalidates that customer. Under `cargo test` it runs briefly, as a smoke test.
 
 #![allow(missing_docs, clippy::unwrap_used, clippy::print_stdout)]
@@ -20,7 +23,7 @@ use std::{
 use c360::{
     app::App,
     app::config::Settings,
-    core::cache::Change,
+    core::cache::{Change, feed::Capture},
     core::db::{Bind, Db, PoolOptions},
     tools::seed::{self, SeedOptions},
 };
@@ -34,6 +37,9 @@ struct Options {
     rate: u32,
     seconds: u64,
     full: bool,
+    capture: Capture,
+    /// Writers as fast as they go, instead of the open loop at `rate`.
+    writers: Option<u32>,
 }
 
 fn options() -> Options {
@@ -44,10 +50,21 @@ fn options() -> Options {
             .find(|w| w[0] == name)
             .and_then(|w| w[1].parse().ok())
     };
+    let capture = match args.windows(2).find(|w| w[0] == "--capture") {
+        None => Capture::Auto,
+        Some(w) => match w[1].as_str() {
+            "auto" => Capture::Auto,
+            "logical" => Capture::Logical,
+            "triggers" => Capture::Triggers,
+            other => panic!("--capture {other}: auto, logical or triggers"),
+        },
+    };
     Options {
         rate: value("--rate").unwrap_or(200) as u32,
         seconds: value("--seconds").unwrap_or(if full { 20 } else { 1 }),
         full,
+        capture,
+        writers: value("--writers").map(|n| n as u32),
     }
 }
 
@@ -83,6 +100,7 @@ async fn measure(options: Options) {
 
     let mut settings = Settings::default();
     settings.database.url = url.clone();
+    settings.feed.capture = options.capture;
     let app = App::connect(&settings).await.unwrap();
     // Let the follower take its position.
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -106,28 +124,12 @@ async fn measure(options: Options) {
         }
     });
 
-    let total = u64::from(options.rate) * options.seconds;
-    let period = Duration::from_secs(1) / options.rate;
-    let start = Instant::now() + Duration::from_millis(50);
-    let mut writes = Vec::with_capacity(total as usize);
-    for n in 0..total {
-        let planned = start + period * n as u32;
-        tokio::time::sleep_until(planned).await;
-        let customer = (n as i64 % CUSTOMERS) + 1;
-        let (db, sent) = (db.clone(), sent.clone());
-        writes.push(tokio::spawn(async move {
-            sent.lock().unwrap().insert(customer, Instant::now());
-            db.execute(
-                "UPDATE customers SET loyalty_points = loyalty_points + 1 WHERE id = $1",
-                &[Bind::Int(customer)],
-            )
-            .await
-            .unwrap();
-        }));
-    }
-    for write in writes {
-        write.await.unwrap();
-    }
+    let began = Instant::now();
+    let written = match options.writers {
+        None => open_loop(&db, &sent, &options).await,
+        Some(writers) => flat_out(&db, &sent, writers, options.seconds).await,
+    };
+    let write_rate = written as f64 / began.elapsed().as_secs_f64();
     // Give the last changes a moment to arrive, then stop listening.
     tokio::time::sleep(Duration::from_secs(2)).await;
     let missed = sent.lock().unwrap().len();
@@ -145,12 +147,16 @@ async fn measure(options: Options) {
     };
 
     let ms = |q: f64| lags.value_at_quantile(q) as f64 / 1000.0;
+    let how = match options.writers {
+        None => format!("at {}/s", options.rate),
+        Some(n) => format!("from {n} writers flat out ({write_rate:.0}/s)"),
+    };
     println!(
-        "feed lag over {} changes at {}/s for {}s (Postgres, LISTEN/NOTIFY): \
+        "feed lag over {} changes {how} for {}s (Postgres, capture {:?}): \
          median {:.2} ms, p90 {:.2} ms, p99 {:.2} ms, max {:.2} ms; not seen: {missed}",
         lags.len(),
-        options.rate,
         options.seconds,
+        options.capture,
         ms(0.5),
         ms(0.9),
         ms(0.99),
@@ -163,4 +169,63 @@ async fn measure(options: Options) {
             "p99 feed lag over the one-second contract"
         );
     }
+}
+
+type Sent = Arc<Mutex<HashMap<i64, Instant>>>;
+
+const UPDATE: &str = "UPDATE customers SET loyalty_points = loyalty_points + 1 WHERE id = $1";
+
+/// One update every 1/rate seconds, each at its planned time; how many.
+async fn open_loop(db: &Db, sent: &Sent, options: &Options) -> u64 {
+    let total = u64::from(options.rate) * options.seconds;
+    let period = Duration::from_secs(1) / options.rate;
+    let start = Instant::now() + Duration::from_millis(50);
+    let mut writes = Vec::with_capacity(total as usize);
+    for n in 0..total {
+        let planned = start + period * n as u32;
+        tokio::time::sleep_until(planned).await;
+        let customer = (n as i64 % CUSTOMERS) + 1;
+        let (db, sent) = (db.clone(), sent.clone());
+        writes.push(tokio::spawn(async move {
+            sent.lock().unwrap().insert(customer, Instant::now());
+            db.execute(UPDATE, &[Bind::Int(customer)]).await.unwrap();
+        }));
+    }
+    for write in writes {
+        write.await.unwrap();
+    }
+    total
+}
+
+/// `writers` writers, each updating its own customers in turn as fast as it can, for
+/// `seconds`; how many updates. A customer comes round again only after every other of its
+/// writer's, long after its change was seen.
+async fn flat_out(db: &Db, sent: &Sent, writers: u32, seconds: u64) -> u64 {
+    let until = Instant::now() + Duration::from_secs(seconds);
+    let mut tasks = Vec::new();
+    for writer in 0..i64::from(writers) {
+        let (db, sent) = (db.clone(), sent.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut written = 0u64;
+            let mut customer = writer + 1;
+            while Instant::now() < until {
+                sent.lock()
+                    .unwrap()
+                    .entry(customer)
+                    .or_insert_with(Instant::now);
+                db.execute(UPDATE, &[Bind::Int(customer)]).await.unwrap();
+                written += 1;
+                customer += i64::from(writers);
+                if customer > CUSTOMERS {
+                    customer = writer + 1;
+                }
+            }
+            written
+        }));
+    }
+    let mut written = 0;
+    for task in tasks {
+        written += task.await.unwrap();
+    }
+    written
 }

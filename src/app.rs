@@ -58,6 +58,9 @@ pub enum AppError {
     /// The Redis settings are unusable.
     #[error(transparent)]
     Redis(#[from] L2Error),
+    /// A database cannot be followed as `feed.capture` asks.
+    #[error(transparent)]
+    Feed(#[from] crate::core::cache::feed::LogicalRefused),
 }
 
 /// Everything a server needs.
@@ -126,7 +129,8 @@ impl App {
             l2,
             stats: &stats,
             answering: answering.clone(),
-        })?;
+        })
+        .await?;
         let (readiness, follower) = readiness::follow(readiness::Inputs {
             feeds: tasks.feeds,
             tasks: tasks.states,

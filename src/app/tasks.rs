@@ -8,6 +8,7 @@ use std::{sync::Arc, time::Duration};
 use tokio::{sync::watch, task::JoinHandle};
 
 use super::{
+    AppError,
     backends::{self, Backends},
     config::Settings,
     probe::{self, Answering},
@@ -15,7 +16,7 @@ use super::{
 };
 use crate::core::{
     cache::{self, CacheStats, RedisCache, bus::BusSink, feed::FeedSink},
-    db::{Db, DbError, PoolOptions},
+    db::{Db, PoolOptions},
     read::{Freshener, Profiles, refresh_catalog},
     vocab::PerSource,
 };
@@ -54,7 +55,7 @@ impl Tasks {
 }
 
 /// Starts every task the settings call for.
-pub(super) fn start(context: Context<'_>) -> Result<Tasks, DbError> {
+pub(super) async fn start(context: Context<'_>) -> Result<Tasks, AppError> {
     let mut tasks = Tasks::default();
     tasks.add(catalog_refresh(&context));
     tasks.add(backend_probe(&context));
@@ -69,13 +70,13 @@ pub(super) fn start(context: Context<'_>) -> Result<Tasks, DbError> {
         ));
         let (l2, sink) = (
             l2.clone(),
-            Arc::new(context.profiles.clone()) as Arc<dyn BusSink>,
+            Arc::new(freshener(&context)) as Arc<dyn BusSink>,
         );
         let listen = move || cache::bus::listen(l2.clone(), sink.clone());
         tasks.add(supervise("invalidation bus", listen, || {}));
     }
     if context.settings.feed.enabled {
-        change_feeds(&context, &mut tasks)?;
+        change_feeds(&context, &mut tasks).await?;
     }
     Ok(tasks)
 }
@@ -99,14 +100,18 @@ fn backend_probe(context: &Context<'_>) -> (JoinHandle<()>, TaskState) {
     supervise("backend probe", probe, || {})
 }
 
-/// One follower per backend database, each with its own small pool: a LISTEN holds a
-/// connection for good.
-fn change_feeds(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), DbError> {
-    let sink: Arc<dyn FeedSink> = Arc::new(Freshener {
+fn freshener(context: &Context<'_>) -> Freshener {
+    Freshener {
         profiles: context.profiles.clone(),
         catalog: context.profiles.catalog().clone(),
         catalog_source: context.backends.catalog.clone(),
-    });
+    }
+}
+
+/// One follower per backend database, each with its own small pool: a LISTEN, or a
+/// leader's lock, holds a connection for good.
+async fn change_feeds(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), AppError> {
+    let sink: Arc<dyn FeedSink> = Arc::new(freshener(context));
     let settings = context.settings.feed;
     for (url, backends) in backends::databases(context.settings) {
         let pool = PoolOptions {
@@ -115,6 +120,7 @@ fn change_feeds(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), DbError>
             ..PoolOptions::default()
         };
         let db = Db::connect_lazy(&url, pool)?;
+        cache::feed::check_capture(&db, &settings, &backends).await?;
         let stats = context.stats.add_feed(backends);
         tasks.feeds.push(stats.started.subscribe());
         let sink = sink.clone();

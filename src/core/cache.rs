@@ -31,7 +31,8 @@ use tokio::time::Instant;
 
 pub use l1::{Lookup, ProfileCache};
 pub use l2::{
-    FillGuard, KeyError, L2Error, RedisCache, RedisSettings, Rejected, SealKeys, parse_key,
+    BusMessage, FillGuard, KeyError, L2Error, RedisCache, RedisSettings, Rejected, SealKeys,
+    parse_key,
 };
 pub use settings::CacheSettings;
 pub(crate) use stats::bump as bump_counter;

@@ -12,8 +12,8 @@ mod pipes;
 mod queries;
 mod tls;
 
-pub(crate) use queries::per_key;
 pub use queries::{Bind, Record};
+pub(crate) use queries::{explained, per_key};
 
 use std::sync::Arc;
 

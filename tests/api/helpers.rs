@@ -281,6 +281,15 @@ impl TestApp {
         }
     }
 
+    /// Stops the server and waits until it, and its background tasks, have ended.
+    pub async fn stop_and_wait(mut self) {
+        self.stop();
+        self.disconnect();
+        if let Some(server) = self.server.take() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(10), server).await;
+        }
+    }
+
     /// Lets go of the connection to the server (the clients then point at a closed port), so
     /// that a stopping server sees its last caller leave.
     pub fn disconnect(&mut self) {

@@ -13,6 +13,7 @@ mod connections;
 mod consistency;
 mod faults;
 mod freshness;
+mod logical_feed;
 mod lookups;
 mod observability;
 mod operations;

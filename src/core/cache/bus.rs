@@ -1,4 +1,5 @@
-//! The invalidation bus: admin invalidations reach the other replicas over Redis pub/sub.
+//! The invalidation bus: admin invalidations, and a logical feed's leader's changes, reach
+//! the other replicas over Redis pub/sub.
 //! Pub/sub delivers at most once, so a replica whose subscription comes back after a drop
 //! resyncs (flushes L1): it cannot know what it missed.
 
@@ -10,7 +11,10 @@ use std::{
 use deadpool_redis::redis;
 use futures::{StreamExt, future::BoxFuture};
 
-use super::{CacheStats, RedisCache, l2::parse_message};
+use super::{
+    CacheStats, RedisCache,
+    l2::{BusMessage, parse_message},
+};
 use crate::core::vocab::CustomerId;
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
@@ -19,6 +23,8 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 pub trait BusSink: Send + Sync + 'static {
     /// Another replica invalidated these customers: drop them here (L2 is done already).
     fn customers_changed(&self, customers: Vec<CustomerId>) -> BoxFuture<'_, ()>;
+    /// The catalog or the return policies changed.
+    fn catalog_changed(&self) -> BoxFuture<'_, ()>;
     /// Messages may have been missed: drop everything cached here.
     fn resync(&self);
 }
@@ -76,7 +82,16 @@ pub async fn listen(l2: RedisCache, sink: Arc<dyn BusSink>) {
             };
             match parse_message(&text) {
                 Some((sender, _)) if sender == l2.replica() => {}
-                Some((_, customers)) => sink.customers_changed(customers).await,
+                Some((_, BusMessage::Customers(customers))) => {
+                    sink.customers_changed(customers).await
+                }
+                Some((_, BusMessage::Catalog)) => sink.catalog_changed().await,
+                Some((_, BusMessage::Flush)) => sink.resync(),
+                Some((_, BusMessage::CaughtUp { feed, micros })) => {
+                    if let Some(feed) = l2.stats().feed_named(&feed) {
+                        feed.caught_up_micros.fetch_max(micros, Ordering::Relaxed);
+                    }
+                }
                 None => tracing::warn!(bytes = text.len(), "malformed invalidation ignored"),
             }
         }

@@ -1,31 +1,32 @@
-//! Following one backend database's change feed.
+//! Following one backend database's changes.
 //!
-//! The `change_feed` table is the truth; on Postgres, `NOTIFY c360_feed` only wakes the
-//! follower, on SQLite a timer polls. Changes can become visible out of sequence order (see
-//! `position.rs`): on Postgres the follower reads what is new on each wake-up, and on a
-//! short timer re-reads every change not yet below the transaction horizon, so that a
-//! transaction that commits late — after a second or after an hour — is applied when it
-//! commits. Applying a change twice is harmless: it is an invalidation.
+//! On Postgres, by logical decoding where the database allows it (`feed.capture`):
+//! `logical.rs`, with `slot.rs` for the slot and its leader and `pgoutput.rs` for what the
+//! stream says. Otherwise, and on SQLite, by triggers into the `change_feed` table:
+//! `triggers.rs`. A deployment moves between the two without losing a change: a new slot holds
+//! every commit from its creation on, and the triggers are switched off only after it is made;
+//! switched back on, they are before the slot is dropped; either way every cache is flushed
+//! once, since what committed in between reached no replica.
 
+mod logical;
+mod pgoutput;
 mod position;
+mod replication;
 mod settings;
+mod slot;
 mod statements;
+mod triggers;
 
-pub use settings::FeedSettings;
+pub use settings::{Capture, FeedSettings};
 
-use std::{collections::BTreeSet, sync::Arc, sync::atomic::Ordering, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
-use sqlx::postgres::PgListener;
-use tokio::sync::mpsc;
 
-use self::{position::Position, statements::*};
-use super::stats::FeedStats;
-use crate::{
-    core::db::{Bind, Db},
-    core::logs::error_chain,
-    core::vocab::CustomerId,
-};
+use super::{BusMessage, stats::FeedStats};
+use crate::{core::db::Db, core::logs::error_chain, core::vocab::CustomerId};
+
+const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// What a follower does with what it reads.
 pub trait FeedSink: Send + Sync + 'static {
@@ -35,358 +36,90 @@ pub trait FeedSink: Send + Sync + 'static {
     fn catalog_changed(&self) -> BoxFuture<'_, ()>;
     /// Changes may have been missed: drop everything cached.
     fn resync(&self);
+    /// A logical feed's leader: applies `change` here (and to L2) and tells every other
+    /// replica; true when all of that was confirmed.
+    fn publish(&self, change: BusMessage) -> BoxFuture<'_, bool>;
 }
 
-/// Rows read per query.
-const BATCH: usize = 1000;
-const PRUNE_EVERY: Duration = Duration::from_secs(60);
-const RETRY_AFTER: Duration = Duration::from_secs(1);
-
-#[derive(Debug, sqlx::FromRow)]
-struct FeedRow {
-    seq: i64,
-    xid: i64,
-    source: String,
-    customer_id: Option<i64>,
-    item: Option<String>,
-    age_micros: i64,
+/// `feed.capture = "logical"` where the database does not allow it.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "feed.capture = \"logical\", but the database of {backends} cannot be followed so: {missing}"
+)]
+pub struct LogicalRefused {
+    /// The backends whose database it is.
+    pub backends: String,
+    /// What a DBA must set.
+    pub missing: String,
 }
 
-/// Whether `error` says a table is missing (the feed's migration not applied), rather than
-/// the database being unreachable or refusing.
-fn is_missing_table(error: &sqlx::Error) -> bool {
-    match error {
-        // Postgres's undefined_table; SQLite's own words.
-        sqlx::Error::Database(refusal) => {
-            refusal.code().as_deref() == Some("42P01")
-                || refusal.message().starts_with("no such table")
-        }
-        _ => false,
+/// Refuses `feed.capture = "logical"` for a database that answers and does not allow it
+/// (one that does not answer is tried again by its follower).
+pub async fn check_capture(
+    db: &Db,
+    settings: &FeedSettings,
+    backends: &[&str],
+) -> Result<(), LogicalRefused> {
+    if !matches!(db, Db::Postgres { .. }) || settings.capture != Capture::Logical {
+        return Ok(());
+    }
+    let asked = tokio::time::timeout(Duration::from_secs(5), slot::Capability::of(db)).await;
+    match asked {
+        Ok(Ok(capability)) => match capability.missing() {
+            None => Ok(()),
+            Some(missing) => Err(LogicalRefused {
+                backends: backends.join(", "),
+                missing,
+            }),
+        },
+        _ => Ok(()),
     }
 }
 
-/// Follows the feed of `db` until the task is dropped.
+/// How a Postgres database is followed: by logical decoding if `capture` asks for it and
+/// the database allows it. Asks until the database answers.
+async fn logical_capture(db: &Db, capture: Capture, stats: &FeedStats) -> bool {
+    let mut backoff = RETRY_AFTER;
+    let mut said = false;
+    loop {
+        let missing = match slot::Capability::of(db).await {
+            Ok(capability) => capability.missing(),
+            Err(error) => {
+                if !said {
+                    tracing::warn!(database = %stats.database(), error = %error_chain(&error), "change feed unreadable; retrying");
+                    said = true;
+                }
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(30));
+                continue;
+            }
+        };
+        match (missing, capture) {
+            (None, _) => return true,
+            (Some(missing), Capture::Auto) => {
+                tracing::warn!(database = %stats.database(), "following changes by triggers, which cost the database's writers about half their write throughput; for logical decoding (feed.capture): {missing}");
+                return false;
+            }
+            (Some(missing), _) => {
+                tracing::error!(database = %stats.database(), "feed.capture = \"logical\", but the database cannot be followed so: {missing}; retrying");
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+        }
+    }
+}
+
+/// Follows the changes of `db` until the task is dropped.
 pub async fn follow(
     db: Db,
     sink: Arc<dyn FeedSink>,
     stats: Arc<FeedStats>,
     settings: FeedSettings,
 ) {
-    let mut follower = Follower {
-        position: Position::new(0, 0),
-        db,
-        sink,
-        stats,
-        settings,
-        failing: false,
-    };
-    let mut backoff = RETRY_AFTER;
-    while let Err(error) = follower.start().await {
-        let retry = humantime_serde::re::humantime::format_duration(backoff).to_string();
-        if is_missing_table(&error) {
-            tracing::warn!(database = %follower.stats.database(), error = %error_chain(&error), retry, "change feed table missing (is migration 0002 applied?); retrying");
-        } else {
-            tracing::warn!(database = %follower.stats.database(), error = %error_chain(&error), retry, "change feed unreadable; retrying");
-        }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(30));
+    if let Db::Postgres { pool, .. } = &db
+        && settings.capture != Capture::Triggers
+        && logical_capture(&db, settings.capture, &stats).await
+    {
+        return logical::follow(pool.clone(), sink, stats, settings).await;
     }
-    tracing::info!(database = %follower.stats.database(), position = follower.position.high(), "following the change feed");
-    match follower.db.clone() {
-        Db::Postgres { pool, .. } => follower.follow_notifications(pool).await,
-        Db::Sqlite(_) => follower.follow_by_polling().await,
-    }
-}
-
-struct Follower {
-    db: Db,
-    sink: Arc<dyn FeedSink>,
-    stats: Arc<FeedStats>,
-    settings: FeedSettings,
-    position: Position,
-    failing: bool,
-}
-
-/// Which rows to read.
-#[derive(Debug, Clone, Copy)]
-enum Read {
-    /// Those above the highest sequence number read.
-    New,
-    /// Postgres: every one the horizon has not passed (SQLite: as `New`).
-    Unsettled,
-}
-
-/// What the notification listener reports.
-enum Wake {
-    /// Something was committed.
-    Changed,
-    /// The connection dropped and came back: notifications may have been lost.
-    Reconnected,
-}
-
-impl Follower {
-    /// Starts from the horizon: every change of a transaction still open (or not begun) will
-    /// be applied when it commits. What L1 holds from before now may have missed changes, so
-    /// it goes; the replica is ready from here.
-    async fn start(&mut self) -> Result<(), sqlx::Error> {
-        let sql = match self.db {
-            Db::Postgres { .. } => START_PG,
-            Db::Sqlite(_) => START_SQLITE,
-        };
-        let began = chrono::Utc::now();
-        let (horizon, high): (i64, i64) = self.db.fetch_optional(sql, &[]).await?.unwrap_or((0, 0));
-        self.position = Position::new(horizon, high);
-        self.sink.resync();
-        self.publish_position();
-        // Everything committed before the start is in no cached entry (L1 was just flushed).
-        self.stats.caught_up(began);
-        self.stats.started.send_replace(true);
-        Ok(())
-    }
-
-    fn publish_position(&self) {
-        self.stats
-            .position
-            .store(self.position.high(), Ordering::Relaxed);
-        self.stats
-            .unsettled
-            .store(self.position.unsettled() as u64, Ordering::Relaxed);
-    }
-
-    async fn follow_by_polling(mut self) {
-        let mut poll = tokio::time::interval(self.settings.poll_interval);
-        let mut prune = tokio::time::interval(PRUNE_EVERY);
-        loop {
-            tokio::select! {
-                _ = poll.tick() => self.read(Read::New).await,
-                _ = prune.tick() => self.prune().await,
-            }
-        }
-    }
-
-    async fn follow_notifications(mut self, pool: sqlx::PgPool) {
-        let (wake, mut woken) = mpsc::channel(1);
-        let listener = tokio::spawn(listen(pool, wake));
-        let mut settle = tokio::time::interval(self.settings.poll_interval);
-        settle.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let mut prune = tokio::time::interval(PRUNE_EVERY);
-        loop {
-            tokio::select! {
-                event = woken.recv() => match event {
-                    Some(Wake::Changed) => self.read(Read::New).await,
-                    Some(Wake::Reconnected) => {
-                        self.resync().await;
-                        self.read(Read::Unsettled).await;
-                    }
-                    None => break,
-                },
-                _ = settle.tick() => self.read(Read::Unsettled).await,
-                _ = prune.tick() => self.prune().await,
-            }
-        }
-        listener.abort();
-    }
-
-    /// After a drop: whatever was missed is still in the table, unless it was pruned; flush
-    /// L1 either way, as the bus and the feed may both have lost messages.
-    async fn resync(&mut self) {
-        tracing::warn!(database = %self.stats.database(), "change feed reconnected: flushing L1");
-        self.stats.reconnects.fetch_add(1, Ordering::Relaxed);
-        self.sink.resync();
-        if let Ok(Some((oldest,))) = self.db.fetch_optional::<(i64,)>(OLDEST, &[]).await
-            && oldest > self.position.high() + 1
-        {
-            tracing::warn!(
-                oldest,
-                position = self.position.high(),
-                "change feed pruned past our position"
-            );
-        }
-    }
-
-    /// Applies the rows `what` asks for that are not applied yet.
-    async fn read(&mut self, what: Read) {
-        let read = async {
-            match (what, &self.db) {
-                (Read::Unsettled, Db::Postgres { .. }) => self.read_unsettled().await,
-                _ => self.read_new().await,
-            }
-        };
-        match read.await {
-            Ok(()) if self.failing => {
-                self.failing = false;
-                self.resync().await;
-            }
-            Ok(()) => {}
-            Err(error) => {
-                if !self.failing {
-                    tracing::warn!(database = %self.stats.database(), error = %error_chain(&error), "cannot read the change feed");
-                }
-                self.failing = true;
-            }
-        }
-    }
-
-    /// Applies what is new since the highest number read.
-    async fn read_new(&mut self) -> Result<(), sqlx::Error> {
-        let began = chrono::Utc::now();
-        loop {
-            let sql = match self.db {
-                Db::Postgres { .. } => READ_NEW_PG,
-                Db::Sqlite(_) => READ_NEW_SQLITE,
-            };
-            let rows: Vec<FeedRow> = self
-                .db
-                .fetch_all(sql, &[Bind::Int(self.position.high())])
-                .await?;
-            let full = rows.len() == BATCH;
-            self.apply(&rows).await;
-            if let Db::Sqlite(_) = self.db {
-                // Serialised writers: what is visible now is all that ever will be, below.
-                self.position.settle(self.position.high() + 1);
-            }
-            self.publish_position();
-            if !full {
-                if let Db::Sqlite(_) = self.db {
-                    // Serialised writers: nothing committed before `began` is left unread.
-                    self.stats.caught_up(began);
-                }
-                return Ok(());
-            }
-        }
-    }
-
-    /// Postgres: re-reads every change of a transaction at or above the horizon (what
-    /// committed late is among them), then moves the horizon to where it stood before the
-    /// reads began: every transaction below that had ended, so the reads saw all its rows.
-    async fn read_unsettled(&mut self) -> Result<(), sqlx::Error> {
-        let began = chrono::Utc::now();
-        let (horizon,): (i64,) = self
-            .db
-            .fetch_optional(HORIZON_PG, &[])
-            .await?
-            .unwrap_or((0,));
-        let mut after = 0;
-        loop {
-            let rows: Vec<FeedRow> = self
-                .db
-                .fetch_all(
-                    READ_UNSETTLED_PG,
-                    &[Bind::Int(self.position.horizon()), Bind::Int(after)],
-                )
-                .await?;
-            let full = rows.len() == BATCH;
-            after = rows.last().map_or(after, |row| row.seq);
-            self.apply(&rows).await;
-            if !full {
-                break;
-            }
-        }
-        self.position.settle(horizon);
-        self.publish_position();
-        // Every transaction that committed before `began` is below the horizon read after
-        // it, or was among the rows just read.
-        self.stats.caught_up(began);
-        Ok(())
-    }
-
-    /// Applies the rows not applied before.
-    async fn apply(&mut self, rows: &[FeedRow]) {
-        let mut customers = BTreeSet::new();
-        let mut catalog = false;
-        let mut newest_age = None;
-        for row in rows {
-            if !self.position.accept(row.xid, row.seq) {
-                continue;
-            }
-            newest_age = Some(row.age_micros);
-            match (row.source.as_str(), row.customer_id) {
-                ("catalog", _) => catalog = true,
-                (_, Some(id)) => customers.extend(CustomerId::new(id)),
-                (source, None) => {
-                    tracing::debug!(source, item = ?row.item, "change without a customer")
-                }
-            }
-        }
-        let applied = customers.len() + usize::from(catalog);
-        if !customers.is_empty() {
-            self.sink
-                .customers_changed(customers.into_iter().collect())
-                .await;
-        }
-        if catalog {
-            self.sink.catalog_changed().await;
-        }
-        self.stats
-            .applied
-            .fetch_add(applied as u64, Ordering::Relaxed);
-        if let Some(age) = newest_age {
-            self.stats
-                .last_lag_micros
-                .store(u64::try_from(age).unwrap_or(0), Ordering::Relaxed);
-        }
-    }
-
-    async fn prune(&self) {
-        let cutoff = chrono::Utc::now() - self.settings.retention;
-        let deleted = match self.db {
-            Db::Postgres { .. } => self.db.execute(PRUNE_PG, &[Bind::Time(cutoff)]).await,
-            Db::Sqlite(_) => {
-                self.db
-                    .execute(PRUNE_SQLITE, &[Bind::Int(cutoff.timestamp())])
-                    .await
-            }
-        };
-        match deleted {
-            Ok(0) => {}
-            Ok(rows) => tracing::debug!(rows, "change feed pruned"),
-            Err(error) => tracing::debug!(error = %error_chain(&error), "change feed prune failed"),
-        }
-    }
-}
-
-/// Listens for `c360_feed` notifications, reconnecting for ever; reports wake-ups and
-/// reconnections. Runs in its own task, so that the follower never cancels a receive.
-async fn listen(pool: sqlx::PgPool, wake: mpsc::Sender<Wake>) {
-    let mut first = true;
-    loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::warn!(error = %error_chain(&error), "cannot listen for changes; retrying");
-                tokio::time::sleep(RETRY_AFTER).await;
-                continue;
-            }
-        };
-        if let Err(error) = listener.listen("c360_feed").await {
-            tracing::warn!(error = %error_chain(&error), "cannot listen for changes; retrying");
-            tokio::time::sleep(RETRY_AFTER).await;
-            continue;
-        }
-        if !first && wake.send(Wake::Reconnected).await.is_err() {
-            return;
-        }
-        first = false;
-        loop {
-            let event = match listener.try_recv().await {
-                Ok(Some(_)) => Wake::Changed,
-                Ok(None) => Wake::Reconnected,
-                Err(error) => {
-                    tracing::warn!(error = %error_chain(&error), "change notifications lost; reconnecting");
-                    break;
-                }
-            };
-            // A full channel already holds a wake-up: one read covers both.
-            match wake.try_send(event) {
-                Ok(()) | Err(mpsc::error::TrySendError::Full(Wake::Changed)) => {}
-                Err(mpsc::error::TrySendError::Full(Wake::Reconnected)) => {
-                    if wake.send(Wake::Reconnected).await.is_err() {
-                        return;
-                    }
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
-            }
-        }
-        tokio::time::sleep(RETRY_AFTER).await;
-    }
+    triggers::follow(db, sink, stats, settings).await;
 }

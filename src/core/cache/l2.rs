@@ -27,6 +27,7 @@ mod unconfirmed;
 pub(crate) use self::invalidation::parse_message;
 pub use self::{
     fill::FillGuard,
+    invalidation::BusMessage,
     seal::{KeyError, Rejected, SealKeys, parse_key},
     settings::RedisSettings,
 };

@@ -183,6 +183,15 @@ impl CacheStats {
         feed
     }
 
+    /// The feed named `name` (its first backend's name).
+    pub fn feed_named(&self, name: &str) -> Option<Arc<FeedStats>> {
+        let feeds = self.feeds.lock().ok()?;
+        feeds
+            .iter()
+            .find(|feed| feed.backends.first().is_some_and(|first| *first == name))
+            .cloned()
+    }
+
     /// Every feed's figures.
     pub fn feeds(&self) -> Vec<FeedSnapshot> {
         let Ok(feeds) = self.feeds.lock() else {

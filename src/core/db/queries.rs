@@ -176,7 +176,10 @@ const WHY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
 /// connecting once more tells a refused port or an unknown host from a busy pool. (This pool
 /// serves the feed, the catalog and migrations, never the calls' reads: one more connection
 /// after a whole acquire timeout costs the database nothing it would notice.)
-async fn explained<T>(pool: &PgPool, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+pub(crate) async fn explained<T>(
+    pool: &PgPool,
+    result: Result<T, sqlx::Error>,
+) -> Result<T, sqlx::Error> {
     match result {
         Err(sqlx::Error::PoolTimedOut) if pool.num_idle() == 0 => {
             let options = pool.connect_options();

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Profiles;
 use crate::core::{
-    cache::feed::FeedSink,
+    cache::{BusMessage, bus::BusSink, feed::FeedSink},
     logs::error_chain,
     reference::Catalog,
     settings::{Check, DAY, SECOND},
@@ -66,6 +66,38 @@ impl FeedSink for Freshener {
                 self.profiles.catalog_changed();
             }
         })
+    }
+
+    fn resync(&self) {
+        self.profiles.flush_here();
+    }
+
+    fn publish(&self, change: BusMessage) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            let done_here = match &change {
+                BusMessage::Customers(customers) => self.profiles.invalidate(customers).await,
+                BusMessage::Catalog => {
+                    FeedSink::catalog_changed(self).await;
+                    true
+                }
+                BusMessage::Flush => self.profiles.flush().await,
+                BusMessage::CaughtUp { .. } => true,
+            };
+            // Told even when L2 did not confirm: the others drop their copies meanwhile.
+            self.profiles.tell(&change).await && done_here
+        })
+    }
+}
+
+/// What other replicas publish: their admin invalidations, and a logical feed leader's
+/// changes, already applied to L2.
+impl BusSink for Freshener {
+    fn customers_changed(&self, customers: Vec<CustomerId>) -> BoxFuture<'_, ()> {
+        Box::pin(async move { self.profiles.invalidate_here(&customers).await })
+    }
+
+    fn catalog_changed(&self) -> BoxFuture<'_, ()> {
+        FeedSink::catalog_changed(self)
     }
 
     fn resync(&self) {

@@ -2,8 +2,6 @@
 //! customers here and in L2; the bus brings other replicas' admin invalidations; a flush drops
 //! everything when changes may have been missed. Watchers hear of each.
 
-use futures::future::BoxFuture;
-
 use super::Profiles;
 
 /// How far an admin's invalidation reached.
@@ -19,7 +17,7 @@ pub enum Reach {
     Unconfirmed,
 }
 use crate::{
-    core::cache::{Change, bus::BusSink},
+    core::cache::{BusMessage, Change},
     core::vocab::CustomerId,
 };
 
@@ -77,20 +75,29 @@ impl Profiles {
         let _no_watchers = self.inner.changes.send(Change::Closing);
     }
 
+    /// Drops every entry here and in L2 (a feed lost changes); false when L2 did not
+    /// confirm it.
+    pub async fn flush(&self) -> bool {
+        let confirmed = match &self.inner.l2 {
+            Some(l2) => l2.flush().await,
+            None => true,
+        };
+        self.flush_here();
+        confirmed
+    }
+
+    /// Tells the other replicas `message`, done here already; false when the bus did not
+    /// take it (without Redis there is no bus, and nothing to tell).
+    pub async fn tell(&self, message: &BusMessage) -> bool {
+        match &self.inner.l2 {
+            Some(l2) => l2.tell(message).await,
+            None => true,
+        }
+    }
+
     /// Drops every entry of L1: a feed or the bus may have lost changes.
     pub fn flush_here(&self) {
         self.inner.cache.invalidate_all();
         let _no_watchers = self.inner.changes.send(Change::Everything);
-    }
-}
-
-/// What other replicas publish: their admin invalidations, already applied to L2.
-impl BusSink for Profiles {
-    fn customers_changed(&self, customers: Vec<CustomerId>) -> BoxFuture<'_, ()> {
-        Box::pin(async move { self.invalidate_here(&customers).await })
-    }
-
-    fn resync(&self) {
-        self.flush_here();
     }
 }

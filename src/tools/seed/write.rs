@@ -95,6 +95,17 @@ impl Table {
 /// SQLite's limit on bound parameters per statement, with room to spare.
 const SQLITE_MAX_BINDS: usize = 30_000;
 
+/// Postgres: what makes a transaction's writes no news to the feed — a setting the triggers
+/// read, and a message logical decoding brings its leader ahead of the writes.
+const PAUSE_THE_FEED: &str = "SET LOCAL synchronous_commit = off; \
+     SET LOCAL c360.feed_paused = 'on'; \
+     DO $$ BEGIN \
+       IF current_setting('wal_level') = 'logical' THEN \
+         PERFORM pg_logical_emit_message(true, 'c360.feed_paused', ''); \
+       END IF; \
+     EXCEPTION WHEN insufficient_privilege THEN NULL; \
+     END $$";
+
 /// Writes `tables`, in order (parents before children), in one transaction.
 pub(super) async fn write(db: &Db, tables: Vec<Table>) -> Result<(), sqlx::Error> {
     match db {
@@ -102,9 +113,7 @@ pub(super) async fn write(db: &Db, tables: Vec<Table>) -> Result<(), sqlx::Error
             let mut tx = pool.begin().await?;
             // A seed can be run again: it need not wait for each commit to reach the disk. Nor
             // is it news: replicas need not follow it.
-            sqlx::raw_sql("SET LOCAL synchronous_commit = off; SET LOCAL c360.feed_paused = 'on'")
-                .execute(&mut *tx)
-                .await?;
+            sqlx::raw_sql(PAUSE_THE_FEED).execute(&mut *tx).await?;
             for table in tables.iter().filter(|t| !t.rows.is_empty()) {
                 let statement = format!(
                     "COPY {} ({}) FROM STDIN",

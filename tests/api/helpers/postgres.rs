@@ -12,6 +12,8 @@ pub struct TestPostgres {
     bin: PathBuf,
     data: PathBuf,
     port: u16,
+    /// Server settings beyond the defaults (`-c name=value …`).
+    settings: String,
     _dir: tempfile::TempDir,
 }
 
@@ -64,6 +66,16 @@ fn run(program: &Path, args: &[&str]) {
 impl TestPostgres {
     /// A new server, started.
     pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// A new server whose changes can be followed by logical decoding.
+    pub fn start_logical() -> Self {
+        Self::start_with("-c wal_level=logical -c max_wal_senders=10 -c max_replication_slots=10")
+    }
+
+    /// A new server with `settings` (`-c name=value …`), started.
+    pub fn start_with(settings: &str) -> Self {
         let bin = bin_dir();
         let dir = tempfile::tempdir().expect("temporary directory");
         if is_root() {
@@ -88,6 +100,7 @@ impl TestPostgres {
             bin,
             data,
             port,
+            settings: settings.to_owned(),
             _dir: dir,
         };
         server.start_again();
@@ -135,9 +148,10 @@ impl TestPostgres {
     /// Starts it (again), waiting until it accepts connections.
     pub fn start_again(&self) {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=40",
+            "-p {} -c listen_addresses=127.0.0.1 -k {} -c fsync=off -c max_connections=40 {}",
             self.port,
-            self.data.display()
+            self.data.display(),
+            self.settings
         );
         let log = self.data.join("server.log");
         let log = log.to_str().expect("utf-8 path");

@@ -64,6 +64,7 @@ impl RedisCache {
         let mut repaired = true;
         if let Some(since) = pending.since {
             if self.flush().await {
+                tracing::warn!("L2 flushed: too many invalidations had gone unconfirmed");
                 self.unconfirmed.flushed(since);
             } else {
                 repaired = false;
@@ -92,8 +93,8 @@ impl RedisCache {
     }
 
     /// Drops every profile of this prefix and moves the epoch on, so that no fill begun
-    /// before now lands.
-    async fn flush(&self) -> bool {
+    /// before now lands; false when Redis did not confirm it.
+    pub async fn flush(&self) -> bool {
         let mut epoch = redis::cmd("SET");
         epoch
             .arg(self.epoch_key())
@@ -122,7 +123,6 @@ impl RedisCache {
                 }
             }
             if next == 0 {
-                tracing::warn!("L2 flushed: too many invalidations had gone unconfirmed");
                 return true;
             }
             cursor = next;
@@ -131,24 +131,72 @@ impl RedisCache {
 
     /// Tells the other replicas, through pub/sub, to drop `customers` from their L1.
     pub async fn publish(&self, customers: &[CustomerId]) -> bool {
-        let ids: Vec<String> = customers.iter().map(ToString::to_string).collect();
+        self.tell(&BusMessage::Customers(customers.to_vec())).await
+    }
+
+    /// Tells the other replicas `message`; false when Redis did not take it.
+    pub async fn tell(&self, message: &BusMessage) -> bool {
+        let text = match message {
+            BusMessage::Customers(customers) => {
+                let ids: Vec<String> = customers.iter().map(ToString::to_string).collect();
+                ids.join(",")
+            }
+            BusMessage::Catalog => CATALOG.into(),
+            BusMessage::Flush => FLUSH.into(),
+            BusMessage::CaughtUp { feed, micros } => format!("{CAUGHT_UP}{feed}:{micros}"),
+        };
         let mut publish = redis::cmd("PUBLISH");
         publish
             .arg(self.channel())
-            .arg(format!("{}:{}", self.replica, ids.join(",")));
+            .arg(format!("{}:{text}", self.replica));
         self.run::<i64>("publish", publish).await.is_some()
     }
 }
 
-/// Parses a bus message: the sending replica and the customers.
-pub(crate) fn parse_message(message: &str) -> Option<(u64, Vec<CustomerId>)> {
-    let (replica, ids) = message.split_once(':')?;
-    let ids = ids
-        .split(',')
-        .filter(|s| !s.is_empty())
-        .map(|s| s.parse().ok())
-        .collect::<Option<_>>()?;
-    Some((replica.parse().ok()?, ids))
+/// What one replica tells the others on the bus.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BusMessage {
+    /// Drop these customers (L2 is done already).
+    Customers(Vec<CustomerId>),
+    /// The catalog or the return policies changed: read them again.
+    Catalog,
+    /// Changes may have been missed: drop everything (L2 is flushed already).
+    Flush,
+    /// The leader of the feed named `feed` has applied and published every change
+    /// committed before `micros` (Unix microseconds).
+    CaughtUp {
+        /// The feed's name: its first backend's.
+        feed: String,
+        /// When.
+        micros: i64,
+    },
+}
+
+const CATALOG: &str = "!catalog";
+const FLUSH: &str = "!flush";
+const CAUGHT_UP: &str = "!caught_up:";
+
+/// Parses a bus message: the sending replica and what it says.
+pub(crate) fn parse_message(message: &str) -> Option<(u64, BusMessage)> {
+    let (replica, body) = message.split_once(':')?;
+    let said = match body {
+        CATALOG => BusMessage::Catalog,
+        FLUSH => BusMessage::Flush,
+        caught_up if caught_up.starts_with(CAUGHT_UP) => {
+            let (feed, micros) = caught_up[CAUGHT_UP.len()..].split_once(':')?;
+            BusMessage::CaughtUp {
+                feed: feed.to_owned(),
+                micros: micros.parse().ok()?,
+            }
+        }
+        ids => BusMessage::Customers(
+            ids.split(',')
+                .filter(|s| !s.is_empty())
+                .map(|s| s.parse().ok())
+                .collect::<Option<_>>()?,
+        ),
+    };
+    Some((replica.parse().ok()?, said))
 }
 
 #[cfg(test)]
@@ -157,12 +205,27 @@ mod tests {
 
     #[test]
     fn bus_messages_name_the_sender_and_the_customers() {
-        let (replica, ids) = parse_message("7:1,22,333").expect("valid");
+        let (replica, said) = parse_message("7:1,22,333").expect("valid");
         assert_eq!(replica, 7);
+        let BusMessage::Customers(ids) = said else {
+            panic!("customers expected, got {said:?}")
+        };
         assert_eq!(
             ids.iter().map(|c| c.get()).collect::<Vec<_>>(),
             [1, 22, 333]
         );
+        assert_eq!(parse_message("7:!catalog"), Some((7, BusMessage::Catalog)));
+        assert_eq!(parse_message("7:!flush"), Some((7, BusMessage::Flush)));
+        assert!(parse_message("7:!other").is_none());
+        let caught_up = BusMessage::CaughtUp {
+            feed: "billing".into(),
+            micros: 1_700_000_000_000_000,
+        };
+        assert_eq!(
+            parse_message("7:!caught_up:billing:1700000000000000"),
+            Some((7, caught_up))
+        );
+        assert!(parse_message("7:!caught_up:billing:soon").is_none());
         assert!(parse_message("7:1,x").is_none());
         assert!(parse_message("nope").is_none());
     }

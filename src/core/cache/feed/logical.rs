@@ -1,0 +1,374 @@
+//! Following a Postgres database by logical decoding: the changes read from the write-ahead
+//! log the database writes anyway, through a replication slot (`slot.rs`), by one replica —
+//! the leader — which applies them here and in L2 and tells every other replica on the bus.
+//!
+//! Transactions arrive whole, in commit order. The commits read while more are waiting are
+//! applied together (one L2 round trip and one message for many), and the slot's position is
+//! acknowledged only once what they changed has been applied and published: a leader that
+//! dies before leaves them to the next, which reads them again. Applying a change twice is
+//! harmless: it is an invalidation. Every `poll_interval` the leader writes a heartbeat into
+//! the log; when the stream brings it back, every commit before it has been applied, which
+//! is what the feed's staleness measures (and the other replicas hear it on the bus).
+
+use std::{collections::BTreeSet, sync::Arc, sync::atomic::Ordering, time::Duration};
+
+use tokio::time::Instant;
+
+use futures::FutureExt;
+use pgwire_replication::{Lsn, ReplicationClient, ReplicationEvent};
+use sqlx::PgPool;
+
+use super::{
+    FeedSettings, FeedSink,
+    pgoutput::{Changed, DecodeError, Decoder},
+    replication::replication_config,
+    slot::Leadership,
+};
+use crate::core::{cache::BusMessage, cache::FeedStats, logs::error_chain, vocab::CustomerId};
+
+/// The prefix of the leader's heartbeats in the log.
+pub(super) const HEARTBEAT: &str = "c360.heartbeat";
+/// The prefix of a message a writer puts in its transaction so that it is not followed
+/// (`c360 seed`).
+const PAUSED: &str = "c360.feed_paused";
+/// How often a standby tries to take the lead.
+const TAKE_OVER_EVERY: Duration = Duration::from_secs(1);
+/// Commits applied together at most.
+const BATCH_COMMITS: usize = 1000;
+const RETRY_AFTER: Duration = Duration::from_secs(1);
+/// How soon changes Redis did not confirm are published again.
+const RETRY_PUBLISH: Duration = Duration::from_millis(500);
+
+/// Why a leader stopped leading.
+#[derive(Debug, thiserror::Error)]
+enum Lost {
+    #[error("the database refused or went away")]
+    Database(#[from] sqlx::Error),
+    #[error("the replication stream failed")]
+    Stream(#[from] pgwire_replication::PgWireError),
+    #[error("the replication stream ended")]
+    Ended,
+    #[error("the replication stream held a message c360 cannot read")]
+    Decode(#[from] DecodeError),
+}
+
+/// Follows the database of `pool` by logical decoding, leading or standing by, until the task
+/// is dropped.
+pub(super) async fn follow(
+    pool: PgPool,
+    sink: Arc<dyn FeedSink>,
+    stats: Arc<FeedStats>,
+    settings: FeedSettings,
+) {
+    let mut standing_by = false;
+    let mut failing = false;
+    loop {
+        match Leadership::claim(&pool).await {
+            Ok(Some(leadership)) => {
+                standing_by = false;
+                failing = false;
+                let slot = leadership.slot.clone();
+                tracing::info!(database = %stats.database(), %slot, "leading the change feed (logical decoding)");
+                let mut leader = Leader {
+                    pool: &pool,
+                    sink: &*sink,
+                    stats: &stats,
+                    settings,
+                    decoder: Decoder::default(),
+                    batch: Batch::default(),
+                    read_end: None,
+                    unpublished: Unpublished::default(),
+                };
+                let lost = leader.lead(leadership).await;
+                stats.reconnects.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(database = %stats.database(), %slot, error = %error_chain(&lost), "no longer leading the change feed; retrying");
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+            Ok(None) => {
+                if !standing_by {
+                    tracing::info!(database = %stats.database(), "standing by: another replica leads the change feed and publishes it on the bus");
+                    standing_by = true;
+                }
+                stats.started.send_replace(true);
+                tokio::time::sleep(TAKE_OVER_EVERY).await;
+            }
+            Err(error) => {
+                if !failing {
+                    tracing::warn!(database = %stats.database(), error = %error_chain(&error), "cannot reach the database to follow its changes; retrying");
+                    failing = true;
+                }
+                tokio::time::sleep(RETRY_AFTER).await;
+            }
+        }
+    }
+}
+
+/// The commits read and not yet applied.
+#[derive(Debug, Default)]
+struct Batch {
+    changed: BTreeSet<Changed>,
+    /// Whether the transaction being read is one not to follow.
+    paused: bool,
+    /// Changes of the transaction being read, until its commit.
+    open: Vec<Changed>,
+    /// Where the last commit read ends.
+    end: Option<Lsn>,
+    /// When the newest commit read was made (Unix microseconds).
+    committed_micros: i64,
+    commits: usize,
+    /// The newest heartbeat read (Unix microseconds): every commit before it is read.
+    caught_up: Option<i64>,
+}
+
+struct Leader<'a> {
+    pool: &'a PgPool,
+    sink: &'a dyn FeedSink,
+    stats: &'a FeedStats,
+    settings: FeedSettings,
+    decoder: Decoder,
+    batch: Batch,
+    /// Where the last commit applied here ends: acknowledged once it is published.
+    read_end: Option<Lsn>,
+    unpublished: Unpublished,
+}
+
+impl Leader<'_> {
+    async fn lead(&mut self, mut leadership: Leadership) -> Lost {
+        match self.stream(&mut leadership).await {
+            Ok(()) => Lost::Ended,
+            Err(lost) => lost,
+        }
+    }
+
+    async fn stream(&mut self, leadership: &mut Leadership) -> Result<(), Lost> {
+        let created = leadership.prepare_slot().await?;
+        match leadership.switch_triggers_off().await {
+            Ok(0) => {}
+            Ok(count) => {
+                tracing::info!(
+                    count,
+                    "change-feed triggers switched off: the slot captures every change"
+                )
+            }
+            Err(error) => {
+                tracing::warn!(error = %error_chain(&error), "cannot switch the change-feed triggers off (they still cost every write; is migration 0004 applied, and does c360's role own the tables?)")
+            }
+        }
+        if created && !self.sink.publish(BusMessage::Flush).await {
+            // Flushed here; the others flush when their bus comes back.
+            tracing::warn!("the flush of a new slot was not confirmed everywhere");
+        }
+        let config = replication_config(&self.pool.connect_options(), &leadership.slot);
+        let mut client = ReplicationClient::connect(config).await?;
+        client.wait_started().await?;
+        self.stats.started.send_replace(true);
+        let mut next_beat = Instant::now();
+        loop {
+            if Instant::now() >= next_beat {
+                leadership.heartbeat().await?;
+                next_beat = Instant::now() + self.settings.poll_interval;
+            }
+            // Whatever is waiting is read before anything is applied.
+            let event = match client.recv().now_or_never() {
+                Some(event) => event,
+                None => {
+                    self.apply(&client).await?;
+                    match tokio::time::timeout_at(next_beat, client.recv()).await {
+                        Ok(event) => event,
+                        Err(_beat_due) => continue,
+                    }
+                }
+            };
+            let Some(event) = event? else {
+                return Ok(());
+            };
+            self.read(event)?;
+            if self.batch.commits >= BATCH_COMMITS {
+                self.apply(&client).await?;
+            }
+        }
+    }
+
+    /// Takes in one event of the stream.
+    fn read(&mut self, event: ReplicationEvent) -> Result<(), Lost> {
+        let batch = &mut self.batch;
+        match event {
+            ReplicationEvent::Begin { .. } => {
+                batch.open.clear();
+                batch.paused = false;
+            }
+            ReplicationEvent::XLogData { data, .. } => {
+                let changed = self.decoder.decode(&data)?;
+                batch.open.extend(changed);
+            }
+            ReplicationEvent::Message {
+                transactional: true,
+                prefix,
+                ..
+            } if prefix == PAUSED => batch.paused = true,
+            ReplicationEvent::Message {
+                transactional: false,
+                prefix,
+                content,
+                ..
+            } if prefix == HEARTBEAT => {
+                // Every commit before it is read: once the batch is applied, it is applied.
+                let micros = std::str::from_utf8(&content)
+                    .ok()
+                    .and_then(|text| text.parse::<i64>().ok());
+                batch.caught_up = batch.caught_up.max(micros);
+            }
+            ReplicationEvent::Commit {
+                end_lsn,
+                commit_time_micros,
+                ..
+            } => {
+                if !batch.paused {
+                    batch.changed.extend(batch.open.drain(..));
+                }
+                batch.open.clear();
+                batch.end = Some(end_lsn);
+                batch.committed_micros = commit_time_micros + POSTGRES_EPOCH_MICROS;
+                batch.commits += 1;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Applies and publishes the commits read, then acknowledges them; then tells every
+    /// replica how far that reaches.
+    async fn apply(&mut self, client: &ReplicationClient) -> Result<(), Lost> {
+        match self.batch.end {
+            Some(end) => self.apply_commits(client, end).await?,
+            None => self.publish(client, Unpublished::default()).await,
+        }
+        if let Some(micros) = self.batch.caught_up.take() {
+            self.stats
+                .caught_up_micros
+                .fetch_max(micros, Ordering::Relaxed);
+            let feed = self.stats.backends.first().copied().unwrap_or_default();
+            let told = BusMessage::CaughtUp {
+                feed: feed.to_owned(),
+                micros,
+            };
+            // The others are caught up as far only once they have heard everything before.
+            // (Lost, it costs only a moment of their staleness figure.)
+            if self.unpublished.is_empty() {
+                self.sink.publish(told).await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn apply_commits(&mut self, client: &ReplicationClient, end: Lsn) -> Result<(), Lost> {
+        let changed = std::mem::take(&mut self.batch.changed);
+        let mut these = Unpublished::default();
+        let mut orders = Vec::new();
+        for change in changed {
+            match change {
+                Changed::Customer(id) => these.customers.extend(CustomerId::new(id)),
+                Changed::Order(id) => orders.push(id),
+                Changed::Catalog => these.catalog = true,
+                Changed::Everything => these.everything = true,
+            }
+        }
+        if !orders.is_empty() {
+            let owners: Vec<(i64,)> = sqlx::query_as(
+                "SELECT DISTINCT customer_id FROM orders WHERE id = ANY($1) AND customer_id IS NOT NULL",
+            )
+            .bind(&orders)
+            .fetch_all(self.pool)
+            .await?;
+            these
+                .customers
+                .extend(owners.into_iter().filter_map(|(id,)| CustomerId::new(id)));
+        }
+        let applied = these.customers.len() + usize::from(these.catalog);
+        self.read_end = Some(end);
+        self.publish(client, these).await;
+        let lag = chrono::Utc::now().timestamp_micros() - self.batch.committed_micros;
+        let stats = self.stats;
+        stats.applied.fetch_add(applied as u64, Ordering::Relaxed);
+        stats
+            .last_lag_micros
+            .store(u64::try_from(lag).unwrap_or(0), Ordering::Relaxed);
+        self.batch.end = None;
+        self.batch.commits = 0;
+        Ok(())
+    }
+
+    /// Applies `these` here and in L2 and tells every replica, with whatever earlier
+    /// changes are still unconfirmed when their retry is due; acknowledges the slot up to the
+    /// last commit read once nothing is left unconfirmed.
+    async fn publish(&mut self, client: &ReplicationClient, mut these: Unpublished) {
+        let now = Instant::now();
+        if self.unpublished.due(now) {
+            these.merge(std::mem::take(&mut self.unpublished));
+        }
+        if these.is_empty() && !self.unpublished.is_empty() {
+            return;
+        }
+        let mut published = true;
+        if these.everything {
+            published &= self.sink.publish(BusMessage::Flush).await;
+        } else if !these.customers.is_empty() {
+            let customers = these.customers.iter().copied().collect();
+            published &= self.sink.publish(BusMessage::Customers(customers)).await;
+        }
+        if these.catalog {
+            published &= self.sink.publish(BusMessage::Catalog).await;
+        }
+        if !published {
+            if self.unpublished.is_empty() {
+                tracing::warn!(database = %self.stats.database(), "changes applied here but not confirmed by Redis (L2 or the bus): retrying; the slot keeps them until they are");
+            }
+            self.unpublished.merge(these);
+            self.unpublished.retry_at = Some(now + RETRY_PUBLISH);
+            return;
+        }
+        if !self.unpublished.is_empty() {
+            return;
+        }
+        if let Some(end) = self.read_end.take() {
+            client.update_applied_lsn(end);
+            self.stats.position.store(
+                i64::try_from(end.as_u64()).unwrap_or(i64::MAX),
+                Ordering::Relaxed,
+            );
+        }
+    }
+}
+
+/// Changes applied here that Redis has not confirmed (in L2, or on the bus) yet.
+#[derive(Debug, Default)]
+struct Unpublished {
+    customers: BTreeSet<CustomerId>,
+    catalog: bool,
+    everything: bool,
+    /// When they are tried again.
+    retry_at: Option<Instant>,
+}
+
+impl Unpublished {
+    fn is_empty(&self) -> bool {
+        self.customers.is_empty() && !self.catalog && !self.everything
+    }
+
+    fn due(&self, now: Instant) -> bool {
+        !self.is_empty() && self.retry_at.is_none_or(|at| now >= at)
+    }
+
+    fn merge(&mut self, other: Unpublished) {
+        self.everything |= other.everything;
+        self.catalog |= other.catalog;
+        if self.everything {
+            self.customers.clear();
+        } else {
+            self.customers.extend(other.customers);
+        }
+    }
+}
+
+/// Postgres counts time from 2000-01-01; Unix from 1970-01-01.
+const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
