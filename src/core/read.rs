@@ -194,6 +194,12 @@ impl Profiles {
             Freshness::MaxAge(max_age) => Some(max_age),
             Freshness::AnyAge => None,
         };
+        // A standby that has not heard its feed's leader lately may have missed changes: it
+        // serves only what was read within half the promised lag.
+        let max_age = match self.stats().deaf(UNHEARD) {
+            true => Some(max_age.map_or(UNHEARD, |max| max.min(UNHEARD))),
+            false => max_age,
+        };
         let catalog = self.inner.catalog.fingerprint();
         let usable = move |entry: &CachedProfile| {
             let age = entry.age();
@@ -256,6 +262,10 @@ impl Profiles {
         Served { entry, from }
     }
 }
+
+/// How long a standby may go without hearing its logical feed's leader (who speaks every
+/// 200 ms at most) before it trusts only what it read this recently: half the promised lag.
+const UNHEARD: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// `answer`, or [`ProfileError::DeadlineExceeded`] once `deadline` passes.
 async fn within(

@@ -2,15 +2,18 @@
 //! measurement (Polaris): writers commit versioned changes to Postgres, readers ask three
 //! replicas that share one Redis, faults hit Redis, the feed and the bus on a schedule, and a
 //! checker flags every read that began more than the promised lag after a commit and still
-//! returned an older version.
+//! returned an older version. It runs twice: with the changes followed by triggers (every
+//! replica reads the feed table), and by logical decoding on a Postgres of its own (one
+//! replica leads, the others hear it on the bus; among the faults, the leader's connections
+//! are killed and a standby, or the leader again, takes over).
 //!
 //! The version is a customer's loyalty points, incremented by one per commit, so the commit
 //! after the version a read saw is the one it missed. A short run is part of `scripts/test`;
 //! the long run is
 //!
 //! ```text
-//! C360_CONSISTENCY_SECS=900 C360_CONSISTENCY_FAULT_EVERY_MS=5000 \
-//!   cargo test --release --test api consistency -- --nocapture
+//! C360_CONSISTENCY_SECS=600 C360_CONSISTENCY_FAULT_EVERY_MS=5000 \
+//!   cargo test --release --test api consistency -- --nocapture --test-threads 1
 //! ```
 
 use std::{
@@ -23,7 +26,11 @@ use c360::core::db::Bind;
 use rand::RngExt;
 use tokio::time::Instant;
 
-use crate::helpers::{TestApp, TestRedis, masked, spawn_replicas};
+use c360::{app::config::Settings, core::cache::feed::Capture};
+
+use crate::helpers::{
+    TestApp, TestDatabase, TestPostgres, TestRedis, masked, redis_prefix, spawn_replica,
+};
 
 /// The promise (docs/architecture.md, Freshness): no replica serves data older than this after a commit.
 const BOUND: Duration = Duration::from_secs(1);
@@ -45,8 +52,9 @@ fn setting(name: &str, default: u64) -> u64 {
 enum Fault {
     /// Redis killed and started again, empty.
     RedisRestart,
-    /// Every replica's LISTEN connection terminated by Postgres.
-    ListenKilled,
+    /// Triggers: every replica's LISTEN connection terminated by Postgres. Logical decoding:
+    /// the leader's connections (its lock and its replication stream) terminated.
+    FeedKilled,
     /// Every pub/sub subscription dropped by Redis (messages in between are lost).
     PubSubDropped,
     /// Redis answers nothing for 400 ms.
@@ -55,7 +63,7 @@ enum Fault {
 
 const FAULTS: [Fault; 4] = [
     Fault::RedisRestart,
-    Fault::ListenKilled,
+    Fault::FeedKilled,
     Fault::PubSubDropped,
     Fault::SlowL2,
 ];
@@ -129,14 +137,16 @@ async fn read(replicas: Arc<Vec<TestApp>>, until: Instant) -> (Vec<Read>, u64) {
 async fn inject(fault: Fault, redis: &mut TestRedis, db: &c360::core::db::Db) {
     match fault {
         Fault::RedisRestart => redis.restart().await,
-        Fault::ListenKilled => {
+        Fault::FeedKilled => {
             db.fetch_optional::<(i64,)>(
                 "SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND query ILIKE 'LISTEN%'",
+                 WHERE datname = current_database() AND (query ILIKE 'LISTEN%' \
+                 OR application_name = 'c360 feed' \
+                 OR pid IN (SELECT pid FROM pg_locks WHERE locktype = 'advisory'))",
                 &[],
             )
             .await
-            .expect("terminate the LISTEN connections");
+            .expect("terminate the feed's connections");
         }
         Fault::PubSubDropped => redis.cli(&["CLIENT", "KILL", "TYPE", "pubsub"]),
         Fault::SlowL2 => redis.cli(&["CLIENT", "PAUSE", "400", "ALL"]),
@@ -145,23 +155,53 @@ async fn inject(fault: Fault, redis: &mut TestRedis, db: &c360::core::db::Db) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn no_replica_serves_a_version_older_than_the_promised_lag_under_faults() {
+    check(Capture::Triggers).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn no_replica_serves_a_version_older_than_the_promised_lag_under_faults_by_logical_decoding()
+{
+    check(Capture::Logical).await;
+}
+
+/// Slow machines and a paused Redis must not fail reads: errors are not what this checks.
+fn patient(settings: &mut Settings) {
+    let sources = &mut settings.sources;
+    for source in [
+        &mut sources.billing,
+        &mut sources.orders,
+        &mut sources.fulfilment,
+        &mut sources.crm,
+    ] {
+        source.timeout = Duration::from_secs(5);
+    }
+}
+
+async fn check(capture: Capture) {
     let seconds = setting("C360_CONSISTENCY_SECS", 6);
     let fault_every = Duration::from_millis(setting("C360_CONSISTENCY_FAULT_EVERY_MS", 1200));
 
     let mut redis = TestRedis::start().await;
-    // Slow machines and a paused Redis must not fail reads: errors are not what this checks.
-    let replicas = spawn_replicas(&redis.url(), REPLICAS, |settings| {
-        let sources = &mut settings.sources;
-        for source in [
-            &mut sources.billing,
-            &mut sources.orders,
-            &mut sources.fulfilment,
-            &mut sources.crm,
-        ] {
-            source.timeout = Duration::from_secs(5);
-        }
-    })
-    .await;
+    // Logical decoding needs wal_level = logical: a server of the test's own.
+    let server = (capture == Capture::Logical).then(TestPostgres::start_logical);
+    let database = Arc::new(match &server {
+        Some(server) => TestDatabase::seeded_on(&server.base_url()).await,
+        None => TestDatabase::seeded(crate::helpers::Backend::Postgres).await,
+    });
+    let prefix = redis_prefix();
+    let mut replicas = Vec::new();
+    for _ in 0..REPLICAS {
+        let (url, prefix) = (redis.url(), prefix.clone());
+        replicas.push(
+            spawn_replica(database.clone(), move |settings| {
+                settings.redis.url = Some(url);
+                settings.redis.prefix = prefix;
+                settings.feed.capture = capture;
+                patient(settings);
+            })
+            .await,
+        );
+    }
     let db = replicas[0].db.clone();
     let replicas = Arc::new(replicas);
     let commits: Commits = Arc::new((0..=HOT).map(|_| Mutex::default()).collect());
@@ -238,7 +278,7 @@ async fn no_replica_serves_a_version_older_than_the_promised_lag_under_faults() 
     }
     let faults: u64 = injected.values().sum();
     println!(
-        "consistency: {checked} reads checked across {REPLICAS} replicas ({failed} failed), \
+        "consistency ({capture:?}): {checked} reads checked across {REPLICAS} replicas ({failed} failed), \
          {changes} changes, {faults} faults injected {injected:?}, bound {BOUND:?}, \
          worst lag {worst:?}, {violations} violations, {seconds} s"
     );

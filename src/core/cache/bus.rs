@@ -87,11 +87,7 @@ pub async fn listen(l2: RedisCache, sink: Arc<dyn BusSink>) {
                 }
                 Some((_, BusMessage::Catalog)) => sink.catalog_changed().await,
                 Some((_, BusMessage::Flush)) => sink.resync(),
-                Some((_, BusMessage::CaughtUp { feed, micros })) => {
-                    if let Some(feed) = l2.stats().feed_named(&feed) {
-                        feed.caught_up_micros.fetch_max(micros, Ordering::Relaxed);
-                    }
-                }
+                Some((_, BusMessage::CaughtUp { feed, micros })) => l2.stats().heard(&feed, micros),
                 None => tracing::warn!(bytes = text.len(), "malformed invalidation ignored"),
             }
         }

@@ -39,6 +39,9 @@ pub trait FeedSink: Send + Sync + 'static {
     /// A logical feed's leader: applies `change` here (and to L2) and tells every other
     /// replica; true when all of that was confirmed.
     fn publish(&self, change: BusMessage) -> BoxFuture<'_, bool>;
+    /// This replica stands by for the logical feed `feed` (hears it from its leader), or no
+    /// longer does.
+    fn stand_by(&self, feed: &Arc<FeedStats>, standing: bool);
 }
 
 /// `feed.capture = "logical"` where the database does not allow it.

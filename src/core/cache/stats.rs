@@ -92,6 +92,9 @@ pub struct CacheStats {
     /// Whether the invalidation bus is subscribed now.
     pub bus_connected: AtomicBool,
     feeds: Mutex<Vec<Arc<FeedStats>>>,
+    /// The logical feeds this replica stands by for: it hears their changes from their
+    /// leaders, on the bus.
+    standing_by: arc_swap::ArcSwap<Vec<Arc<FeedStats>>>,
 }
 
 /// Counts one event.
@@ -121,6 +124,9 @@ pub struct FeedStats {
     pub caught_up_micros: AtomicI64,
     /// Times the follower resynchronised after losing the feed or its notifications.
     pub reconnects: AtomicU64,
+    /// A logical feed's standby: when (Unix microseconds, this replica's clock) it last heard
+    /// its leader say how far it had published.
+    pub heard_micros: AtomicI64,
 }
 
 impl FeedStats {
@@ -176,11 +182,57 @@ impl CacheStats {
             last_lag_micros: AtomicU64::new(0),
             caught_up_micros: AtomicI64::new(0),
             reconnects: AtomicU64::new(0),
+            heard_micros: AtomicI64::new(0),
         });
         if let Ok(mut feeds) = self.feeds.lock() {
             feeds.push(feed.clone());
         }
         feed
+    }
+
+    /// Notes that this replica stands by for `feed` (hears it from its leader) or no longer
+    /// does.
+    pub fn stand_by(&self, feed: &Arc<FeedStats>, standing: bool) {
+        if standing {
+            // Heard nothing yet: as if just before.
+            feed.heard_micros
+                .store(chrono::Utc::now().timestamp_micros(), Ordering::Relaxed);
+        }
+        self.standing_by.rcu(|feeds| {
+            let mut feeds: Vec<_> = feeds
+                .iter()
+                .filter(|f| !Arc::ptr_eq(f, feed))
+                .cloned()
+                .collect();
+            if standing {
+                feeds.push(feed.clone());
+            }
+            feeds
+        });
+    }
+
+    /// Notes that the leader of the feed named `name` says it has published every change
+    /// committed before `micros`.
+    pub fn heard(&self, name: &str, micros: i64) {
+        if let Some(feed) = self.feed_named(name) {
+            feed.caught_up_micros.fetch_max(micros, Ordering::Relaxed);
+            feed.heard_micros
+                .store(chrono::Utc::now().timestamp_micros(), Ordering::Relaxed);
+        }
+    }
+
+    /// Whether this replica stands by for a feed whose leader it has not heard from within
+    /// `within`: changes may have been committed that it has not heard of.
+    pub fn deaf(&self, within: std::time::Duration) -> bool {
+        let feeds = self.standing_by.load();
+        if feeds.is_empty() {
+            return false;
+        }
+        let since = chrono::Utc::now().timestamp_micros()
+            - i64::try_from(within.as_micros()).unwrap_or(i64::MAX);
+        feeds
+            .iter()
+            .any(|feed| feed.heard_micros.load(Ordering::Relaxed) < since)
     }
 
     /// The feed named `name` (its first backend's name).
@@ -215,5 +267,34 @@ impl CacheStats {
                 last_lag_micros: f.last_lag_micros.load(Ordering::Relaxed),
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::*;
+
+    #[test]
+    fn a_standby_is_deaf_once_its_leader_is_silent_too_long_and_never_otherwise() {
+        let stats = CacheStats::default();
+        let billing = stats.add_feed(vec!["billing"]);
+        let crm = stats.add_feed(vec!["crm"]);
+        let within = Duration::from_millis(500);
+        assert!(!stats.deaf(within), "standing by for nothing");
+        stats.stand_by(&billing, true);
+        stats.stand_by(&crm, true);
+        assert!(!stats.deaf(within), "just began standing by");
+        let long_ago = chrono::Utc::now().timestamp_micros() - 2_000_000;
+        billing.heard_micros.store(long_ago, Ordering::Relaxed);
+        assert!(stats.deaf(within), "billing's leader silent for 2 s");
+        stats.heard("billing", 42);
+        assert!(!stats.deaf(within), "heard again");
+        assert_eq!(billing.caught_up_micros.load(Ordering::Relaxed), 42);
+        crm.heard_micros.store(long_ago, Ordering::Relaxed);
+        assert!(stats.deaf(within), "crm's leader silent");
+        stats.stand_by(&crm, false);
+        assert!(!stats.deaf(within), "crm leads here now");
     }
 }

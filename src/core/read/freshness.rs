@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::Profiles;
 use crate::core::{
-    cache::{BusMessage, bus::BusSink, feed::FeedSink},
+    cache::{BusMessage, FeedStats, bus::BusSink, feed::FeedSink},
     logs::error_chain,
     reference::Catalog,
     settings::{Check, DAY, SECOND},
@@ -86,6 +86,10 @@ impl FeedSink for Freshener {
             // Told even when L2 did not confirm: the others drop their copies meanwhile.
             self.profiles.tell(&change).await && done_here
         })
+    }
+
+    fn stand_by(&self, feed: &Arc<FeedStats>, standing: bool) {
+        self.profiles.stats().stand_by(feed, standing);
     }
 }
 

@@ -31,6 +31,9 @@ pub(super) const HEARTBEAT: &str = "c360.heartbeat";
 /// The prefix of a message a writer puts in its transaction so that it is not followed
 /// (`c360 seed`).
 const PAUSED: &str = "c360.feed_paused";
+/// How often the leader writes a heartbeat at most: standbys that do not hear one for 500 ms
+/// trust only what they read that recently (`core::read`).
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(200);
 /// How often a standby tries to take the lead.
 const TAKE_OVER_EVERY: Duration = Duration::from_secs(1);
 /// Commits applied together at most.
@@ -60,13 +63,18 @@ pub(super) async fn follow(
     stats: Arc<FeedStats>,
     settings: FeedSettings,
 ) {
+    // Whether it hears the feed from another replica (or from nobody) rather than leading.
     let mut standing_by = false;
+    let mut said_standing_by = false;
     let mut failing = false;
     loop {
         match Leadership::claim(&pool).await {
             Ok(Some(leadership)) => {
-                standing_by = false;
+                if standing_by {
+                    sink.stand_by(&stats, false);
+                }
                 failing = false;
+                said_standing_by = false;
                 let slot = leadership.slot.clone();
                 tracing::info!(database = %stats.database(), %slot, "leading the change feed (logical decoding)");
                 let mut leader = Leader {
@@ -80,19 +88,30 @@ pub(super) async fn follow(
                     unpublished: Unpublished::default(),
                 };
                 let lost = leader.lead(leadership).await;
+                // Until it leads again, it hears the feed as a standby does, if at all.
+                sink.stand_by(&stats, true);
+                standing_by = true;
                 stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(database = %stats.database(), %slot, error = %error_chain(&lost), "no longer leading the change feed; retrying");
                 tokio::time::sleep(RETRY_AFTER).await;
             }
             Ok(None) => {
                 if !standing_by {
-                    tracing::info!(database = %stats.database(), "standing by: another replica leads the change feed and publishes it on the bus");
+                    sink.stand_by(&stats, true);
                     standing_by = true;
+                }
+                if !said_standing_by {
+                    tracing::info!(database = %stats.database(), "standing by: another replica leads the change feed and publishes it on the bus");
+                    said_standing_by = true;
                 }
                 stats.started.send_replace(true);
                 tokio::time::sleep(TAKE_OVER_EVERY).await;
             }
             Err(error) => {
+                if !standing_by {
+                    sink.stand_by(&stats, true);
+                    standing_by = true;
+                }
                 if !failing {
                     tracing::warn!(database = %stats.database(), error = %error_chain(&error), "cannot reach the database to follow its changes; retrying");
                     failing = true;
@@ -166,7 +185,7 @@ impl Leader<'_> {
         loop {
             if Instant::now() >= next_beat {
                 leadership.heartbeat().await?;
-                next_beat = Instant::now() + self.settings.poll_interval;
+                next_beat = Instant::now() + self.settings.poll_interval.min(HEARTBEAT_EVERY);
             }
             // Whatever is waiting is read before anything is applied.
             let event = match client.recv().now_or_never() {
