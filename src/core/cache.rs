@@ -36,7 +36,7 @@ pub use l2::{
 };
 pub use settings::CacheSettings;
 pub(crate) use stats::bump as bump_counter;
-pub use stats::{CacheCounts, CacheStats, FeedSnapshot, FeedStats};
+pub use stats::{CacheCounts, CacheStats, FeedSnapshot, FeedStats, Following};
 
 use crate::{
     core::entry::{EncodedProfile, L2Entry},

@@ -57,6 +57,14 @@ async fn a_commit_reaches_every_replica_through_the_leader_and_no_trigger_writes
     let leader = spawn_replica(database.clone(), configure.clone()).await;
     let standby = spawn_replica(database.clone(), configure).await;
     assert_eq!(leader.scalar(TRIGGERS_OFF, &[]).await, 10, "triggers off");
+    let leading =
+        |metrics: crate::helpers::Metrics| metrics.get("c360_feed_leading", &[("feed", "billing")]);
+    assert_eq!(
+        leading(leader.scrape().await),
+        1.0,
+        "the first replica leads"
+    );
+    assert_eq!(leading(standby.scrape().await), 0.0, "the second stands by");
     let rows_before = leader.scalar("SELECT COUNT(*) FROM change_feed", &[]).await;
 
     let apps = [&leader, &standby];

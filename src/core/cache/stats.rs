@@ -3,7 +3,7 @@
 
 use std::sync::{
     Mutex,
-    atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering},
+    atomic::{AtomicBool, AtomicI64, AtomicU8, AtomicU64, Ordering},
 };
 
 use std::sync::Arc;
@@ -102,6 +102,30 @@ pub(crate) fn bump(counter: &AtomicU64) {
     counter.fetch_add(1, Ordering::Relaxed);
 }
 
+/// How this replica follows a change feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Following {
+    /// Not yet known (the follower has not started).
+    Unknown,
+    /// It reads the table the triggers write.
+    Triggers,
+    /// It leads the feed's logical decoding.
+    Leading,
+    /// It hears the leader of the feed's logical decoding on the bus.
+    StandingBy,
+}
+
+impl Following {
+    fn from_u8(value: u8) -> Self {
+        match value {
+            1 => Self::Triggers,
+            2 => Self::Leading,
+            3 => Self::StandingBy,
+            _ => Self::Unknown,
+        }
+    }
+}
+
 /// Where one change feed stands.
 #[derive(Debug)]
 pub struct FeedStats {
@@ -127,9 +151,21 @@ pub struct FeedStats {
     /// A logical feed's standby: when (Unix microseconds, this replica's clock) it last heard
     /// its leader say how far it had published.
     pub heard_micros: AtomicI64,
+    /// How this replica follows it ([`Following`]).
+    following: AtomicU8,
 }
 
 impl FeedStats {
+    /// How this replica follows it.
+    pub fn following(&self) -> Following {
+        Following::from_u8(self.following.load(Ordering::Relaxed))
+    }
+
+    /// Notes how this replica follows it.
+    pub fn follow_as(&self, following: Following) {
+        self.following.store(following as u8, Ordering::Relaxed);
+    }
+
     /// The backends whose database it follows, for people: `billing, orders`.
     pub fn database(&self) -> String {
         self.backends.join(", ")
@@ -161,6 +197,8 @@ pub struct FeedSnapshot {
     pub reconnects: u64,
     /// Whether the follower holds a position.
     pub started: bool,
+    /// How this replica follows it.
+    pub following: Following,
 }
 
 impl FeedSnapshot {
@@ -183,6 +221,7 @@ impl CacheStats {
             caught_up_micros: AtomicI64::new(0),
             reconnects: AtomicU64::new(0),
             heard_micros: AtomicI64::new(0),
+            following: AtomicU8::new(Following::Unknown as u8),
         });
         if let Ok(mut feeds) = self.feeds.lock() {
             feeds.push(feed.clone());
@@ -193,6 +232,10 @@ impl CacheStats {
     /// Notes that this replica stands by for `feed` (hears it from its leader) or no longer
     /// does.
     pub fn stand_by(&self, feed: &Arc<FeedStats>, standing: bool) {
+        feed.follow_as(match standing {
+            true => Following::StandingBy,
+            false => Following::Leading,
+        });
         if standing {
             // Heard nothing yet: as if just before.
             feed.heard_micros
@@ -261,6 +304,7 @@ impl CacheStats {
                 },
                 reconnects: f.reconnects.load(Ordering::Relaxed),
                 started: *f.started.borrow(),
+                following: f.following(),
                 backends: f.backends.clone(),
                 position: f.position.load(Ordering::Relaxed),
                 applied: f.applied.load(Ordering::Relaxed),

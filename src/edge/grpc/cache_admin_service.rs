@@ -13,6 +13,7 @@ use super::{
 };
 use crate::{
     core::{
+        cache::Following,
         convert::{duration, source},
         fanout::{CircuitState, Priority, SourceCounts},
         histogram::{HistogramSnapshot, bounds_seconds},
@@ -176,6 +177,13 @@ fn cache_stats(figures: &Figures) -> pb::CacheStats {
                 ))),
                 staleness: feed.staleness.map(duration),
                 reconnects: int(feed.reconnects),
+                capture: match feed.following {
+                    Following::Unknown => pb::FeedCapture::Unspecified,
+                    Following::Triggers => pb::FeedCapture::Triggers,
+                    Following::Leading => pb::FeedCapture::LogicalLeader,
+                    Following::StandingBy => pb::FeedCapture::LogicalStandby,
+                }
+                .into(),
             })
             .collect(),
         rpcs: Vec::new(),

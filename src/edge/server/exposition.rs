@@ -26,7 +26,7 @@ use tokio::sync::watch;
 use super::{Readiness, health::Stage};
 use crate::{
     core::{
-        cache::FeedSnapshot,
+        cache::{FeedSnapshot, Following},
         histogram::{BOUNDS_NANOS, HistogramSnapshot},
         read::{Figures, Profiles},
     },
@@ -278,7 +278,7 @@ fn encode_feeds(feeds: &[FeedSnapshot], encoder: &mut DescriptorEncoder<'_>) -> 
                 .encode(info.encode_family(&[("feed", feed_name(feed)), ("source", source)])?)?;
         }
     }
-    let feed_gauges: [Figure<FeedSnapshot, f64>; 3] = [
+    let feed_gauges: [Figure<FeedSnapshot, f64>; 4] = [
         (
             "c360_feed_staleness_seconds",
             "How old the oldest change not applied yet may be: the time since the \
@@ -294,6 +294,12 @@ fn encode_feeds(feeds: &[FeedSnapshot], encoder: &mut DescriptorEncoder<'_>) -> 
             "c360_feed_following",
             "1 while the follower holds a position.",
             |f| f64::from(u8::from(f.started)),
+        ),
+        (
+            "c360_feed_leading",
+            "1 while this replica leads the feed's logical decoding (reads its slot and \
+             publishes to the others).",
+            |f| f64::from(u8::from(f.following == Following::Leading)),
         ),
     ];
     for (name, help, value) in feed_gauges {

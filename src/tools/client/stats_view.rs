@@ -321,9 +321,15 @@ pub(super) fn render(s: &pb::CacheStats) -> String {
     for feed in &s.feeds {
         let lag = millis(feed.lag.as_ref());
         let staleness = millis(feed.staleness.as_ref());
+        let capture = match feed.capture() {
+            pb::FeedCapture::Triggers => "by triggers, ",
+            pb::FeedCapture::LogicalLeader => "logical decoding, leading, ",
+            pb::FeedCapture::LogicalStandby => "logical decoding, standing by, ",
+            pb::FeedCapture::Unspecified => "",
+        };
         let _ = writeln!(
             o,
-            "Feed     {}: position {}, {} changes applied, last lag {lag}, staleness {staleness}, {} reconnects",
+            "Feed     {}: {capture}position {}, {} changes applied, last lag {lag}, staleness {staleness}, {} reconnects",
             feed.database, feed.position, feed.applied, feed.reconnects
         );
     }
@@ -364,6 +370,31 @@ pub(super) mod tests {
 
     pub(in crate::tools::client) const GET: &str =
         "/customer360.v1.CustomerService/GetCustomerProfile";
+
+    #[test]
+    fn each_feed_says_how_this_replica_follows_it() {
+        let feed = |database: &str, capture: pb::FeedCapture| pb::FeedPosition {
+            database: database.into(),
+            capture: capture.into(),
+            ..Default::default()
+        };
+        let stats = pb::CacheStats {
+            feeds: vec![
+                feed("billing, orders", pb::FeedCapture::LogicalLeader),
+                feed("crm", pb::FeedCapture::LogicalStandby),
+                feed("fulfilment", pb::FeedCapture::Triggers),
+            ],
+            ..Default::default()
+        };
+        let text = render(&stats);
+        for said in [
+            "Feed     billing, orders: logical decoding, leading, position 0",
+            "Feed     crm: logical decoding, standing by, position 0",
+            "Feed     fulfilment: by triggers, position 0",
+        ] {
+            assert!(text.contains(said), "{said:?} not in\n{text}");
+        }
+    }
 
     #[test]
     fn stats_show_each_busy_rpc_with_its_faults_apart_from_callers_errors() {

@@ -24,7 +24,11 @@ use super::{
     replication::replication_config,
     slot::Leadership,
 };
-use crate::core::{cache::BusMessage, cache::FeedStats, logs::error_chain, vocab::CustomerId};
+use crate::core::{
+    cache::{BusMessage, FeedStats, Following},
+    logs::error_chain,
+    vocab::CustomerId,
+};
 
 /// The prefix of the leader's heartbeats in the log.
 pub(super) const HEARTBEAT: &str = "c360.heartbeat";
@@ -73,6 +77,7 @@ pub(super) async fn follow(
                 if standing_by {
                     sink.stand_by(&stats, false);
                 }
+                stats.follow_as(Following::Leading);
                 failing = false;
                 said_standing_by = false;
                 let slot = leadership.slot.clone();

@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 
 use super::{FeedSettings, FeedSink, position::Position, slot, statements::*};
 use crate::{
-    core::cache::{BusMessage, FeedStats},
+    core::cache::{BusMessage, FeedStats, Following},
     core::db::{Bind, Db},
     core::logs::error_chain,
     core::vocab::CustomerId,
@@ -54,6 +54,7 @@ pub(super) async fn follow(
     stats: Arc<FeedStats>,
     settings: FeedSettings,
 ) {
+    stats.follow_as(Following::Triggers);
     let mut follower = Follower {
         position: Position::new(0, 0),
         db,
