@@ -321,6 +321,7 @@ fn the_readmes_examples_work_against_the_demo_as_printed() {
                 ("-z 60s", "-z 1s"),
                 ("--warmup 5s", "--warmup 1s"),
                 ("--rps 2000", "--rps 200"),
+                ("--seconds 10", "--seconds 1"),
             ] {
                 rest = rest.replace(from, to);
             }

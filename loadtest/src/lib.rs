@@ -12,6 +12,7 @@
 //! - [`report`]: ghz-shaped JSON, summary, CSV and HTML reports.
 //! - [`chart`]: the SVG latency-percentile chart.
 //! - [`probe`]: the miss path taken apart: total latency against the slowest backend's.
+//! - [`watch`]: many `WatchCustomerProfile` streams at once, and how soon changes reach them.
 //! - [`baseline`]: the bare server answering a fixed profile.
 //! - [`faultproxy`]: a TCP proxy that adds latency, stalls, blackholes and resets, for the
 //!   fault tests and the stalled-backend benchmark.
@@ -28,3 +29,4 @@ pub mod probe;
 pub mod record;
 pub mod report;
 pub mod run;
+pub mod watch;

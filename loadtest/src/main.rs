@@ -14,7 +14,7 @@ use c360_loadtest::{
     options::{Cli, Command, Format},
     probe,
     report::Report,
-    run,
+    run, watch,
 };
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -71,17 +71,27 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             ids,
             target,
         }) => {
-            let target = if target.contains("://") {
-                target
-            } else {
-                format!("http://{target}")
-            };
+            let target = with_scheme(target);
             println!(
                 "{}",
                 probe::probe(&target, samples, ids)
                     .await
                     .map_err(anyhow::Error::msg)?
             );
+            Ok(())
+        }
+        Some(Command::Watch {
+            watchers,
+            connections,
+            ids,
+            seconds,
+            target,
+        }) => {
+            let target = with_scheme(target);
+            let said = watch::watch(&target, watchers, connections, ids, seconds)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!("{said}");
             Ok(())
         }
         Some(Command::Chart { reports, output }) => {
@@ -106,6 +116,15 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         None => load(cli.run).await,
+    }
+}
+
+/// `target` as a URL: `http://` added to a bare `host:port`.
+fn with_scheme(target: String) -> String {
+    if target.contains("://") {
+        target
+    } else {
+        format!("http://{target}")
     }
 }
 

@@ -71,6 +71,26 @@ pub enum Command {
         #[arg(long, value_parser = humantime::parse_duration)]
         run_for: Duration,
     },
+    /// Opens many `WatchCustomerProfile` streams at once, one per customer, and reports how
+    /// many opened, how fast, and how long changes took to reach them: a change is timed by
+    /// its writer, who sets a customer's loyalty points to 1,000,000,000 plus its clock in
+    /// milliseconds modulo 10^9 (`scripts/bench` runs pgbench so).
+    Watch {
+        /// Watches to open.
+        #[arg(long, default_value_t = 10_000)]
+        watchers: u64,
+        /// HTTP/2 connections they share.
+        #[arg(long, default_value_t = 50)]
+        connections: usize,
+        /// Customer ids, one per watcher, round.
+        #[arg(long, default_value = "1-10000")]
+        ids: IdRange,
+        /// How long to keep them once they have opened, in seconds.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// The server.
+        target: String,
+    },
     /// Draws the latency percentiles of JSON reports in one SVG chart.
     Chart {
         /// Reports written with `-O json`.
