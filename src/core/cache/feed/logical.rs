@@ -67,14 +67,19 @@ pub(super) async fn follow(
     stats: Arc<FeedStats>,
     settings: FeedSettings,
 ) {
-    // Whether it hears the feed from another replica (or from nobody) rather than leading.
-    let mut standing_by = false;
+    // Whether it hears the feed from another replica (or from nobody) rather than leading is
+    // the feed's own figure; this makes it so, once.
+    let listen = || {
+        if stats.following() != Following::StandingBy {
+            sink.stand_by(&stats, true);
+        }
+    };
     let mut said_standing_by = false;
     let mut failing = false;
     loop {
         match Leadership::claim(&pool).await {
             Ok(Some(leadership)) => {
-                if standing_by {
+                if stats.following() == Following::StandingBy {
                     sink.stand_by(&stats, false);
                 }
                 stats.follow_as(Following::Leading);
@@ -94,17 +99,13 @@ pub(super) async fn follow(
                 };
                 let lost = leader.lead(leadership).await;
                 // Until it leads again, it hears the feed as a standby does, if at all.
-                sink.stand_by(&stats, true);
-                standing_by = true;
+                listen();
                 stats.reconnects.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(database = %stats.database(), %slot, error = %error_chain(&lost), "no longer leading the change feed; retrying");
                 tokio::time::sleep(RETRY_AFTER).await;
             }
             Ok(None) => {
-                if !standing_by {
-                    sink.stand_by(&stats, true);
-                    standing_by = true;
-                }
+                listen();
                 if !said_standing_by {
                     tracing::info!(database = %stats.database(), "standing by: another replica leads the change feed and publishes it on the bus");
                     said_standing_by = true;
@@ -113,10 +114,7 @@ pub(super) async fn follow(
                 tokio::time::sleep(TAKE_OVER_EVERY).await;
             }
             Err(error) => {
-                if !standing_by {
-                    sink.stand_by(&stats, true);
-                    standing_by = true;
-                }
+                listen();
                 if !failing {
                     tracing::warn!(database = %stats.database(), error = %error_chain(&error), "cannot reach the database to follow its changes; retrying");
                     failing = true;
