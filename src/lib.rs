@@ -50,7 +50,8 @@
 //! - [`core::read`]: one profile read — L1, L2, then a load through the fan-out and the merge —
 //!   refresh ahead, invalidations, what keeps profiles fresh, the read path's figures.
 //! - [`core::cache`]: L1 (moka, generation-guarded), L2 (Redis, sealed to the key and the
-//!   generation and the L2 epoch; `l2/fill.rs` its fills), the change feeds (by triggers,
+//!   generation and the L2 epoch; `l2/fill.rs` its fills; one Redis or a Redis Cluster,
+//!   `l2/connection.rs`, with keys hash-tagged by bucket, `l2/keys.rs`), the change feeds (by triggers,
 //!   `feed/triggers.rs`, or by logical decoding: `feed/logical.rs`, its slot and leader
 //!   `slot.rs`, `pgoutput.rs`) and the invalidation bus.
 //! - [`core::entry`]: the cache entry format: a profile pre-encoded section by section.

@@ -273,6 +273,7 @@ mod tests {
             "auth.jwt.secret",
             "redis.encryption_keys",
             "redis.url",
+            "redis.cluster_urls",
             "database.url",
             "sources.billing.url",
             "sources.crm.url",

@@ -3,6 +3,7 @@
 //! (`helpers/calls.rs`).
 
 mod calls;
+mod cluster;
 mod database;
 mod pki;
 mod postgres;
@@ -29,6 +30,7 @@ use tonic_health::pb::{
 };
 
 pub use calls::{first_line, get, mask, masked, reads_each};
+pub use cluster::TestRedisCluster;
 pub use database::{Backend, CUSTOMERS, TestDatabase};
 pub use pki::{Leaf, TestCa};
 pub use postgres::TestPostgres;

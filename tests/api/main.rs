@@ -18,6 +18,7 @@ mod lookups;
 mod observability;
 mod operations;
 mod profiles;
+mod redis_cluster;
 mod reload;
 mod replicas;
 mod seeding;

@@ -15,7 +15,7 @@ pub(super) const SECRETS: [&str; 2] = ["secret", "encryption_keys"];
 
 /// Whether the value of `key` may hold a secret though it is not one: a URL's password.
 pub(super) fn may_hold_a_password(key: &str) -> bool {
-    key.ends_with("url") || key == "otlp_endpoint"
+    key.ends_with("url") || key.ends_with("urls") || key == "otlp_endpoint"
 }
 
 impl Settings {

@@ -141,11 +141,24 @@ fn starting(settings: &Settings, config: Option<&std::path::Path>) {
         config = %config.map_or_else(|| "none (defaults and C360_ variables)".to_owned(), |c| c.display().to_string()),
         auth = %auth_mode,
         cache = %format!("{} MiB", settings.cache.max_bytes >> 20),
-        redis = %settings.redis.url.as_deref().map_or_else(|| "off".to_owned(), redact),
+        redis = %redis_shown(&settings.redis),
         feed = if settings.feed.enabled { "on" } else { "off" },
         %backends,
         "c360 starting"
     );
+}
+
+/// Where L2 is, for the start-up line: a URL, a cluster's nodes, or off; no passwords.
+fn redis_shown(redis: &c360::core::cache::RedisSettings) -> String {
+    use c360::core::db::redact;
+    match (&redis.url, redis.cluster_urls.as_slice()) {
+        (Some(url), _) => redact(url),
+        (None, []) => "off".to_owned(),
+        (None, nodes) => {
+            let nodes: Vec<_> = nodes.iter().map(|n| redact(n)).collect();
+            format!("cluster of {}", nodes.join(" "))
+        }
+    }
 }
 
 /// Resolves `grace` after the shutdown signal; never if there is none.

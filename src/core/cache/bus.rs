@@ -1,7 +1,9 @@
 //! The invalidation bus: admin invalidations, and a logical feed's leader's changes, reach
 //! the other replicas over Redis pub/sub.
 //! Pub/sub delivers at most once, so a replica whose subscription comes back after a drop
-//! resyncs (flushes L1): it cannot know what it missed.
+//! resyncs (flushes L1): it cannot know what it missed. On a Redis Cluster the subscription
+//! is to one node (a `PUBLISH` reaches every node's subscribers), and after a drop it is made
+//! again on the next configured node, so that a node down costs the bus one resync.
 
 use std::{
     sync::{Arc, atomic::Ordering},
@@ -48,12 +50,11 @@ impl Drop for Connected<'_> {
 /// Listens on the bus of `l2` and hands `sink` what other replicas publish, until the task
 /// is dropped.
 pub async fn listen(l2: RedisCache, sink: Arc<dyn BusSink>) {
-    let client = l2.client().clone();
     let channel = l2.channel();
     let mut connected_before = false;
     loop {
         let subscribed = async {
-            let mut pubsub = client.get_async_pubsub().await?;
+            let mut pubsub = l2.pubsub().await?;
             pubsub.subscribe(&channel).await?;
             Ok::<_, redis::RedisError>(pubsub)
         };

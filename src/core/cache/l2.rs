@@ -18,8 +18,10 @@
 //! `redis.ttl` (and a little clock skew) is refused whatever it is bound to. One that does not
 //! open is a counted miss, never served.
 
+mod connection;
 mod fill;
 mod invalidation;
+mod keys;
 mod seal;
 mod settings;
 mod unconfirmed;
@@ -35,18 +37,15 @@ pub use self::{
 use std::{sync::Arc, time::Duration};
 
 use bytes::Bytes;
-use deadpool_redis::{Manager, Pool, Runtime, Timeouts, redis};
+use deadpool_redis::redis;
 
-use self::unconfirmed::Unconfirmed;
+use self::{connection::Connections, keys::Keys, unconfirmed::Unconfirmed};
 use super::stats::{CacheStats, bump};
 use crate::{
     core::entry::{EncodedProfile, L2Entry},
     core::settings::OutOfRange,
     core::vocab::{CustomerId, Timestamp},
 };
-
-/// Where entries are kept, after the prefix.
-const PROFILES: &str = "v3:profile:";
 
 /// How far replicas' clocks may disagree on when an entry was loaded: an entry older than
 /// `redis.ttl` by more than this was put back, not filled (Redis expired the one filled).
@@ -63,21 +62,6 @@ pub enum L2Error {
     Settings(#[from] OutOfRange),
 }
 
-/// A client of the Redis at `url`: over TLS for a `rediss://` URL, trusting `ca` if given.
-fn client(url: &str, ca: Option<Vec<u8>>) -> Result<redis::Client, L2Error> {
-    let client = match ca {
-        None => redis::Client::open(url),
-        Some(ca) => redis::Client::build_with_tls(
-            url,
-            redis::TlsCertificates {
-                client_tls: None,
-                root_cert: Some(ca),
-            },
-        ),
-    };
-    client.map_err(|e| L2Error::Invalid(e.to_string()))
-}
-
 /// The keys of `settings`, the first to seal with.
 fn seal_keys(settings: &RedisSettings) -> Result<SealKeys, OutOfRange> {
     let refused = |value: &str, rule: String| OutOfRange {
@@ -88,15 +72,15 @@ fn seal_keys(settings: &RedisSettings) -> Result<SealKeys, OutOfRange> {
     let keys = settings.encryption_keys.iter().map(|k| k.expose());
     SealKeys::from_config(keys)
         .map_err(|e| refused("(hidden)", e.to_string()))?
-        .ok_or_else(|| refused("[]", "must hold a key when redis.url is set".into()))
+        .ok_or_else(|| refused("[]", "must hold a key when Redis is configured".into()))
 }
 
 /// The Redis cache, and this replica's end of the invalidation bus.
 #[derive(Clone)]
 pub struct RedisCache {
-    pool: Pool,
-    /// A client of the same Redis, for the bus's own subscriptions.
-    client: redis::Client,
+    connections: Arc<Connections>,
+    /// Where what is kept.
+    layout: Keys,
     settings: Arc<RedisSettings>,
     /// What entries are sealed with.
     keys: Arc<SealKeys>,
@@ -120,15 +104,15 @@ impl RedisCache {
         &self.stats
     }
 
-    /// A pool to the Redis of `settings`, if one is set; it connects on first use and
-    /// reconnects by itself.
+    /// Connections to the Redis (or the cluster) of `settings`, if one is set; they connect
+    /// on first use and reconnect by themselves.
     pub fn connect(
         settings: &RedisSettings,
         stats: Arc<CacheStats>,
     ) -> Result<Option<Self>, L2Error> {
-        let Some(url) = &settings.url else {
+        if !settings.configured() {
             return Ok(None);
-        };
+        }
         let ca = settings.ca_file.as_deref().map(|path| {
             std::fs::read(path).map_err(|e| OutOfRange {
                 key: "redis.ca_file".into(),
@@ -136,26 +120,11 @@ impl RedisCache {
                 rule: format!("must be readable: {e}"),
             })
         });
-        let client = client(url, ca.transpose()?)?;
+        let connections = Connections::new(settings, ca.transpose()?.as_deref())?;
         let keys = seal_keys(settings)?;
-        // From the client's connection information, which carries its TLS roots
-        // (deadpool's own configuration would drop them).
-        let invalid = |e: &dyn std::fmt::Display| L2Error::Invalid(e.to_string());
-        let manager =
-            Manager::new(client.get_connection_info().clone()).map_err(|e| invalid(&e))?;
-        let pool = Pool::builder(manager)
-            .max_size(32)
-            .timeouts(Timeouts {
-                wait: Some(settings.timeout),
-                create: Some(settings.timeout),
-                recycle: Some(settings.timeout),
-            })
-            .runtime(Runtime::Tokio1)
-            .build()
-            .map_err(|e| invalid(&e))?;
         Ok(Some(Self {
-            pool,
-            client,
+            layout: Keys::new(&settings.prefix, connections.cluster_mode()),
+            connections: Arc::new(connections),
             settings: Arc::new(settings.clone()),
             keys: Arc::new(keys),
             stats,
@@ -168,17 +137,12 @@ impl RedisCache {
     /// connection takes longer than a command): `Err` says why not.
     pub async fn ping(&self) -> Result<(), String> {
         let wait = self.settings.timeout.max(Duration::from_secs(1));
-        let ping = async {
-            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
-            redis::cmd("PING")
-                .query_async::<String>(&mut *connection)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
-        };
+        let command = redis::cmd("PING");
+        let ping = self.connections.query::<redis::Value>(&command);
         tokio::time::timeout(wait, ping)
             .await
             .unwrap_or_else(|_| Err(format!("no answer within {wait:?}")))
+            .map(drop)
     }
 
     /// This replica's id on the invalidation bus.
@@ -186,20 +150,19 @@ impl RedisCache {
         self.replica
     }
 
-    /// A client of the same Redis (with its CA, over TLS), for subscriptions.
-    pub fn client(&self) -> &redis::Client {
-        &self.client
+    /// A connection to subscribe on: to the Redis, or to the next node of the cluster.
+    pub async fn pubsub(&self) -> redis::RedisResult<redis::aio::PubSub> {
+        self.connections.pubsub().await
     }
 
     /// The pub/sub channel replicas tell each other about invalidations on.
     pub fn channel(&self) -> String {
-        format!("{}:v1:invalidations", self.settings.prefix)
+        self.layout.channel()
     }
 
-    /// The Redis key `customer`'s entry is stored under. (v3: sealed to the generation too,
-    /// which replicas of v2 could not open.)
+    /// The Redis key `customer`'s entry is stored under.
     pub fn profile_key(&self, customer: CustomerId) -> String {
-        format!("{}:{PROFILES}{customer}", self.settings.prefix)
+        self.layout.profile(customer)
     }
 
     /// What `customer`'s entry is sealed to: its Redis key, and the generation and epoch it
@@ -210,35 +173,25 @@ impl RedisCache {
     }
 
     fn generation_key(&self, customer: CustomerId) -> String {
-        format!("{}:v2:gen:{customer}", self.settings.prefix)
+        self.layout.generation(customer)
     }
 
-    fn epoch_key(&self) -> String {
-        format!("{}:v2:epoch", self.settings.prefix)
+    fn epoch_key(&self, customer: CustomerId) -> String {
+        self.layout.epoch(customer)
     }
 
-    /// Runs `call` on a pooled connection within the timeout; `None` (counted) on any failure.
+    /// Runs `call` within the timeout; `None` (counted) on any failure.
     async fn run<T>(&self, what: &'static str, call: redis::Cmd) -> Option<T>
     where
         T: redis::FromRedisValue,
     {
-        let attempt = async {
-            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
-            call.query_async::<T>(&mut connection)
-                .await
-                .map_err(|e| e.to_string())
-        };
+        let attempt = self.connections.query(&call);
         self.within(what, self.settings.timeout, attempt).await
     }
 
     /// Runs `pipe` (atomically, as built) within `timeout`; false (counted) on any failure.
     async fn run_pipe(&self, what: &'static str, pipe: redis::Pipeline, timeout: Duration) -> bool {
-        let attempt = async {
-            let mut connection = self.pool.get().await.map_err(|e| e.to_string())?;
-            pipe.query_async::<()>(&mut connection)
-                .await
-                .map_err(|e| e.to_string())
-        };
+        let attempt = self.connections.run(&pipe);
         self.within(what, timeout, attempt).await.is_some()
     }
 
@@ -272,7 +225,7 @@ impl RedisCache {
         let mut get = redis::cmd("MGET");
         get.arg(self.profile_key(customer))
             .arg(self.generation_key(customer))
-            .arg(self.epoch_key());
+            .arg(self.epoch_key(customer));
         let (found, generation, epoch): (Option<Vec<u8>>, Option<String>, Option<String>) =
             self.run("get", get).await?;
         let Some(sealed) = found else {

@@ -264,7 +264,7 @@ pub(super) fn render(s: &pb::CacheStats) -> String {
             s.l2_unconfirmed, s.l2_unconfirmed_pending, s.l2_rejected
         );
     } else {
-        let _ = writeln!(o, "L2       off (no redis.url)");
+        let _ = writeln!(o, "L2       off (no redis.url nor redis.cluster_urls)");
     }
     let _ = writeln!(
         o,

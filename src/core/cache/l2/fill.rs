@@ -36,7 +36,8 @@ impl RedisCache {
     /// Redis has none (it started empty).
     pub async fn fill_guard(&self, customer: CustomerId) -> Option<FillGuard> {
         let mut get = redis::cmd("MGET");
-        get.arg(self.generation_key(customer)).arg(self.epoch_key());
+        get.arg(self.generation_key(customer))
+            .arg(self.epoch_key(customer));
         let (generation, epoch): (Option<String>, Option<String>) =
             self.run("generation", get).await?;
         let epoch = match epoch {
@@ -44,12 +45,12 @@ impl RedisCache {
             None => {
                 let mut create = redis::cmd("SET");
                 create
-                    .arg(self.epoch_key())
+                    .arg(self.epoch_key(customer))
                     .arg(rand::random::<u64>().to_string())
                     .arg("NX");
                 self.run::<Option<String>>("epoch", create).await?;
                 let mut get = redis::cmd("GET");
-                get.arg(self.epoch_key());
+                get.arg(self.epoch_key(customer));
                 self.run::<Option<String>>("epoch", get).await??
             }
         };
@@ -72,7 +73,7 @@ impl RedisCache {
             .arg(3)
             .arg(self.profile_key(customer))
             .arg(self.generation_key(customer))
-            .arg(self.epoch_key())
+            .arg(self.epoch_key(customer))
             .arg(
                 self.keys.seal(
                     &self.binding(customer, &guard.generation, &guard.epoch),

@@ -24,20 +24,25 @@ impl RedisCache {
         let attempt = self.unconfirmed.begin();
         // A generation key outlives any fill that could have read it.
         let keep = (self.settings.ttl * 2).as_secs().max(60);
-        let mut pipe = redis::pipe();
-        pipe.atomic();
-        for customer in customers {
-            pipe.cmd("SET")
-                .arg(self.generation_key(*customer))
-                .arg(rand::random::<u64>().to_string())
-                .arg("EX")
-                .arg(keep)
-                .ignore();
-            pipe.cmd("DEL").arg(self.profile_key(*customer)).ignore();
-        }
-        if self
-            .run_pipe("invalidate", pipe, self.settings.timeout * 4)
+        // One transaction per slot (one in all on one Redis), all at once.
+        let groups = self.layout.by_slot(customers).into_iter().map(|group| {
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for customer in group {
+                pipe.cmd("SET")
+                    .arg(self.generation_key(customer))
+                    .arg(rand::random::<u64>().to_string())
+                    .arg("EX")
+                    .arg(keep)
+                    .ignore();
+                pipe.cmd("DEL").arg(self.profile_key(customer)).ignore();
+            }
+            self.run_pipe("invalidate", pipe, self.settings.timeout * 4)
+        });
+        if futures::future::join_all(groups)
             .await
+            .into_iter()
+            .all(|done| done)
         {
             self.unconfirmed.confirmed(customers, attempt);
             true
@@ -92,17 +97,43 @@ impl RedisCache {
         }
     }
 
-    /// Drops every profile of this prefix and moves the epoch on, so that no fill begun
-    /// before now lands; false when Redis did not confirm it.
+    /// Drops every profile of this prefix and moves the epoch (every bucket's, on a cluster)
+    /// on, so that no fill begun before now lands; false when Redis did not confirm it.
     pub async fn flush(&self) -> bool {
-        let mut epoch = redis::cmd("SET");
-        epoch
-            .arg(self.epoch_key())
-            .arg(rand::random::<u64>().to_string());
-        if self.run::<()>("flush epoch", epoch).await.is_none() {
+        let epoch = rand::random::<u64>().to_string();
+        let mut epochs = redis::cmd("MSET");
+        for key in self.layout.epochs() {
+            epochs.arg(key).arg(&epoch);
+        }
+        if self.run::<()>("flush epoch", epochs).await.is_none() {
             return false;
         }
-        let pattern = format!("{}:{}*", self.settings.prefix, super::PROFILES);
+        // One Redis, or each master of the cluster in turn.
+        let Some(masters) = self
+            .within(
+                "flush nodes",
+                self.settings.timeout,
+                self.connections.masters(),
+            )
+            .await
+        else {
+            return false;
+        };
+        let nodes: Vec<_> = match masters.is_empty() {
+            true => vec![None],
+            false => masters.iter().map(Some).collect(),
+        };
+        for node in nodes {
+            if !self.unlink_profiles(node).await {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Unlinks every profile of this prefix on `node` (or the one Redis).
+    async fn unlink_profiles(&self, node: Option<&(String, u16)>) -> bool {
+        let pattern = self.layout.profiles();
         let mut cursor = 0u64;
         loop {
             let mut scan = redis::cmd("SCAN");
@@ -111,8 +142,9 @@ impl RedisCache {
                 .arg(&pattern)
                 .arg("COUNT")
                 .arg(FLUSH_BATCH);
-            let Some((next, keys)) = self.run::<(u64, Vec<String>)>("flush scan", scan).await
-            else {
+            let scanned = self.connections.query_on::<(u64, Vec<String>)>(node, scan);
+            let timeout = self.settings.timeout;
+            let Some((next, keys)) = self.within("flush scan", timeout, scanned).await else {
                 return false;
             };
             if !keys.is_empty() {
