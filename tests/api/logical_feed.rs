@@ -1,7 +1,8 @@
 //! Changes followed by logical decoding, on a Postgres of the test's own with
 //! `wal_level = logical`: one replica leads and publishes on the bus, a standby takes over
-//! when it stops, and a deployment moves from triggers to logical decoding and back without
-//! losing a change.
+//! when it stops, a deployment moves from triggers to logical decoding and back without
+//! losing a change, and a slot the server gave up on or a DBA dropped is made again with
+//! every cache flushed.
 
 use std::{sync::Arc, time::Duration};
 
@@ -319,4 +320,56 @@ async fn a_lost_slot_is_made_again_and_every_cache_flushed() {
     );
     rename(&next, 25, "Found").await;
     assert!(serves(&next, 25, "Found", Duration::from_secs(1)).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slot_dropped_under_the_leader_is_made_again_and_every_cache_flushed() {
+    use sqlx::{Connection, Executor};
+    let server = TestPostgres::start_logical();
+    let database = Arc::new(TestDatabase::seeded_on(&server.base_url()).await);
+    let configure = sharing(&redis_prefix(), Capture::Logical);
+    let leader = spawn_replica(database.clone(), configure.clone()).await;
+    let standby = spawn_replica(database.clone(), configure).await;
+    for app in [&leader, &standby] {
+        app.served_from(27).await;
+        assert_eq!(app.served_from(27).await.0, CacheTier::L1);
+    }
+
+    // A change still open when the slot goes: whatever slot comes next starts after it (a
+    // slot is made once the transactions running have ended), so no stream brings it.
+    let mut writer = sqlx::PgConnection::connect(&database.url).await.unwrap();
+    writer.execute("BEGIN").await.unwrap();
+    writer
+        .execute("UPDATE customers SET first_name = 'Dropped' WHERE id = 27")
+        .await
+        .unwrap();
+    // A DBA ends the leader's stream and drops its slot before it is read again.
+    let dropped = eventually(Duration::from_secs(5), || async {
+        let terminate = "SELECT COUNT(pg_terminate_backend(active_pid)) \
+             FROM pg_replication_slots WHERE active_pid IS NOT NULL";
+        leader.scalar(terminate, &[]).await;
+        let drop = "SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots";
+        leader.db.execute(drop, &[]).await.is_ok() && leader.scalar(SLOTS, &[]).await == 0
+    })
+    .await;
+    assert!(dropped.is_some(), "the slot could not be dropped");
+    writer.execute("COMMIT").await.unwrap();
+
+    // The next leader makes a new slot and, unsure of what it missed, flushes every cache.
+    // (Nothing is read until it leads and is heard again: a replica that hears no leader
+    // reads the backends again anyway.)
+    let made = eventually(Duration::from_secs(5), || async {
+        leader.scalar(SLOTS, &[]).await == 1
+    })
+    .await;
+    assert!(made.is_some(), "no new slot");
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    for (name, app) in [("leader", &leader), ("standby", &standby)] {
+        assert!(
+            serves(app, 27, "Dropped", Duration::from_secs(1)).await,
+            "the {name} kept what it cached before the slot was dropped"
+        );
+    }
+    rename(&standby, 27, "Followed").await;
+    assert!(serves(&standby, 27, "Followed", Duration::from_secs(2)).await);
 }
