@@ -1,8 +1,8 @@
 //! `WatchCustomerProfile`: the profile now, then again after each change to it, as long as
 //! the caller listens and its credential holds (a watch ends `UNAUTHENTICATED` when the token
 //! it was opened with expires or a reload of `[auth]` refuses it, `PERMISSION_DENIED` when a
-//! reload takes its grant away); a slow reader gets the latest, never a backlog. Slots are
-//! shared out by `slots.rs`.
+//! reload takes its grant away); a slow reader gets the latest, never a backlog, and one that
+//! stops reading is let go after 30 s (`ABORTED`). Slots are shared out by `slots.rs`.
 
 use std::{
     pin::Pin,
@@ -10,10 +10,13 @@ use std::{
 };
 
 use c360_proto::{self as pb, WireProfile};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use tokio::sync::{
-    broadcast::error::{RecvError, TryRecvError},
-    mpsc,
+    broadcast::{
+        self,
+        error::{RecvError, TryRecvError},
+    },
+    mpsc, oneshot,
 };
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Status;
@@ -27,7 +30,7 @@ use super::{
 use crate::{
     core::cache::Change,
     core::read::{Freshness, ProfileError, Profiles, Served},
-    core::vocab::{CustomerId, SectionSet},
+    core::vocab::{CustomerId, FieldSet, SectionSet},
     edge::auth::{Admitted, AuthError, Grant, Presented, unix_now},
 };
 
@@ -44,6 +47,15 @@ const PATIENCE: Duration = Duration::from_secs(10);
 /// Between two tries of a shed read: about one admission window, jittered so that a crowd
 /// of watches does not come back in step.
 const RETRY_AFTER: Duration = Duration::from_millis(75);
+
+/// How long a profile may wait for a reader that takes nothing before the watch ends: a
+/// reader that is slow gets the latest profile, one that has stopped reading is let go rather
+/// than held (with its slot, its subscription and a profile) for as long as its connection
+/// lasts.
+const STALLED_AFTER: Duration = Duration::from_secs(30);
+
+const STALLED: &str = "this watch's reader took no profile for 30 s, so the watch was ended \
+     rather than kept waiting; watch again to go on";
 
 /// A watch's read of `customer`: tried again while admission sheds it, for up to
 /// [`PATIENCE`]; any other answer at once.
@@ -104,7 +116,7 @@ impl CustomerApi {
         })?;
         let lapsed = lapsed(standing);
         // Subscribed before the first read: no change can slip between the two.
-        let mut changes = self.profiles.subscribe();
+        let changes = self.profiles.subscribe();
         let first = read_patiently(&self.profiles, customer, sections)
             .await
             .map_err(ApiError::from);
@@ -122,55 +134,84 @@ impl CustomerApi {
         }
         let first = first?;
         // Room for one profile: a slow reader holds up only its own next read, and that read
-        // then takes in every change made meanwhile.
+        // then takes in every change made meanwhile. What ends the watch goes apart, after
+        // it, so that it needs no room.
         let (sender, receiver) = mpsc::channel(1);
+        let (ending, ended) = oneshot::channel::<Status>();
         let hidden = grant.hidden;
         let _ = sender.try_send(Ok(wire(&first, sections, hidden)));
-        let profiles = self.profiles.clone();
+        let watch = Watch {
+            profiles: self.profiles.clone(),
+            customer,
+            sections,
+            hidden,
+            sender,
+        };
         tokio::spawn(async move {
             let _slot = slot;
-            tokio::pin!(lapsed);
-            loop {
-                let change = tokio::select! {
-                    () = sender.closed() => return,
-                    lapsed = &mut lapsed => {
-                        let _ = sender.send(Err(lapsed)).await;
-                        return;
-                    }
-                    change = changes.recv() => change,
-                };
-                match change {
-                    Ok(Change::Customer(id)) if id != customer => continue,
-                    Ok(Change::Closing) => {
-                        let closing = Status::unavailable(
-                            "this replica is shutting down; watch again to reach another",
-                        );
-                        let _ = sender.send(Err(closing)).await;
-                        return;
-                    }
-                    Ok(_) | Err(RecvError::Lagged(_)) => {}
-                    Err(RecvError::Closed) => return,
-                }
-                // Changes that queued up while the last profile waited for the reader are all
-                // covered by the one read below.
-                loop {
-                    match changes.try_recv() {
-                        Ok(_) | Err(TryRecvError::Lagged(_)) => {}
-                        Err(TryRecvError::Empty) => break,
-                        Err(TryRecvError::Closed) => return,
-                    }
-                }
-                let next = read_patiently(&profiles, customer, sections)
-                    .await
-                    .map(|served| wire(&served, sections, hidden))
-                    .map_err(|error| Status::from(ApiError::from(error)));
-                let ended = next.is_err();
-                if sender.send(next).await.is_err() || ended {
-                    return;
-                }
+            if let Some(status) = watch.follow(changes, lapsed).await {
+                let _ = ending.send(status);
             }
         });
-        Ok(Box::pin(ReceiverStream::new(receiver)))
+        let ended = futures::stream::once(ended).filter_map(|end| async move { end.ok().map(Err) });
+        Ok(Box::pin(ReceiverStream::new(receiver).chain(ended)))
+    }
+}
+
+/// An open watch's side of its stream.
+struct Watch {
+    profiles: Profiles,
+    customer: CustomerId,
+    sections: SectionSet,
+    /// Fields the caller's role may not see.
+    hidden: FieldSet,
+    sender: mpsc::Sender<Result<WireProfile, Status>>,
+}
+
+impl Watch {
+    /// Sends the profile after each change to it until the caller leaves (`None`) or
+    /// something ends the watch: the status it ends with.
+    async fn follow(
+        self,
+        mut changes: broadcast::Receiver<Change>,
+        lapsed: impl Future<Output = Status>,
+    ) -> Option<Status> {
+        tokio::pin!(lapsed);
+        loop {
+            let change = tokio::select! {
+                () = self.sender.closed() => return None,
+                lapsed = &mut lapsed => return Some(lapsed),
+                change = changes.recv() => change,
+            };
+            match change {
+                Ok(Change::Customer(id)) if id != self.customer => continue,
+                Ok(Change::Closing) => {
+                    return Some(Status::unavailable(
+                        "this replica is shutting down; watch again to reach another",
+                    ));
+                }
+                Ok(_) | Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => return None,
+            }
+            // Changes that queued up while the last profile waited for the reader are all
+            // covered by the one read below.
+            loop {
+                match changes.try_recv() {
+                    Ok(_) | Err(TryRecvError::Lagged(_)) => {}
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Closed) => return None,
+                }
+            }
+            let next = match read_patiently(&self.profiles, self.customer, self.sections).await {
+                Ok(served) => wire(&served, self.sections, self.hidden),
+                Err(error) => return Some(Status::from(ApiError::from(error))),
+            };
+            match tokio::time::timeout(STALLED_AFTER, self.sender.send(Ok(next))).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_left)) => return None,
+                Err(_stalled) => return Some(Status::aborted(STALLED)),
+            }
+        }
     }
 }
 
@@ -271,6 +312,52 @@ mod tests {
         assert!(
             backlog.is_err(),
             "a backlog of profiles followed the latest"
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_watcher_that_stops_reading_is_let_go_and_its_slot_freed() {
+        let (sources, fakes) = fake_sources(|f| f);
+        let crm = fakes.crm.clone();
+        let profiles = profiles(sources);
+        let queries = Queries::new(profiles.fanout().clone(), profiles.catalog().clone());
+        let api = CustomerApi::new(profiles.clone(), queries, 1, 1);
+        let request = || pb::WatchCustomerProfileRequest {
+            customer_id: fixtures::customer().to_string(),
+            read_mask: None,
+        };
+        let mut stream = api
+            .watch(request(), Grant::ALL, Standing::default(), test_trail())
+            .await
+            .expect("a watch");
+        assert!(stream.next().await.is_some());
+        // One profile waits for the reader; the next cannot be handed over.
+        for n in 1..=2 {
+            let mut record = fixtures::crm();
+            record.identity.email = format!("v{n}@example.com");
+            crm.set_data(SourceData::Crm(Some(record)));
+            profiles.invalidate(&[fixtures::customer()]).await;
+            tokio::time::sleep(Duration::from_secs(1)).await;
+        }
+        tokio::time::sleep(Duration::from_secs(28)).await;
+        // Short of the limit: still open, so its slot is still taken.
+        let second = api
+            .watch(request(), Grant::ALL, Standing::default(), test_trail())
+            .await;
+        assert!(second.is_err(), "the stalled watch let its slot go early");
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        // What waited, then the end.
+        let waited = stream.next().await.expect("the waiting profile");
+        assert!(waited.is_ok());
+        let ended = stream.next().await.expect("an end").expect_err("a status");
+        assert_eq!(ended.code(), tonic::Code::Aborted, "{ended:?}");
+        assert!(ended.message().contains("took no profile"), "{ended:?}");
+        assert!(stream.next().await.is_none());
+        // Its slot is free again.
+        assert!(
+            api.watch(request(), Grant::ALL, Standing::default(), test_trail())
+                .await
+                .is_ok()
         );
     }
 
