@@ -1,6 +1,7 @@
 //! The core: the request path of a profile read and everything beneath it, edge-independent.
 //! The `# Layout` map of `lib.rs` says what each module does and in which order they depend.
 
+pub mod attention;
 pub mod cache;
 pub mod convert;
 pub mod db;

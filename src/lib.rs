@@ -68,6 +68,9 @@
 //!   batching of the customers' reads that arrive together into one statement, and the
 //!   reading of the JSON documents a source's statement returns ([`core::db::json`]).
 //! - [`core::reference`]: the in-memory catalog and return policies, and their rules.
+//! - [`core::attention`]: who needs contact now; so far the business-hours calendar its
+//!   service-level clocks run on (`attention/calendar.rs`: due instants and time left, to the
+//!   second, across daylight-saving changes and holidays).
 //! - [`core::records`]: the backends' records in c360's own types.
 //! - [`core::histogram`]: lock-free latency histograms.
 //! - [`core::logs`]: what every layer logs with, and the call a line is logged in.
