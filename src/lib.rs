@@ -57,6 +57,11 @@
 //! - [`core::entry`]: the cache entry format: a profile pre-encoded section by section.
 //! - [`core::convert`]: domain types to protobuf, for the entry format and the edge, and back
 //!   ([`core::convert::back`]) for what a cached profile shows.
+//! - [`core::attention`]: who needs contact now: a customer's items at an instant, keyed by
+//!   customer, reason and cause, with the next instant time alone changes them (`items.rs`),
+//!   under rules checked at start (`settings.rs`), their service-level clocks in business
+//!   hours (`calendar.rs`: due instants and time left, to the second, across daylight-saving
+//!   changes and holidays).
 //! - [`core::profile`]: the merged profile: merge, enrichment from the catalog, insights.
 //! - [`core::fanout`]: asks the backends; every read through its backend's stack (deadline,
 //!   breaker, counted, hedge, faults), every load admitted and retried within a budget.
@@ -68,9 +73,6 @@
 //!   batching of the customers' reads that arrive together into one statement, and the
 //!   reading of the JSON documents a source's statement returns ([`core::db::json`]).
 //! - [`core::reference`]: the in-memory catalog and return policies, and their rules.
-//! - [`core::attention`]: who needs contact now; so far the business-hours calendar its
-//!   service-level clocks run on (`attention/calendar.rs`: due instants and time left, to the
-//!   second, across daylight-saving changes and holidays).
 //! - [`core::records`]: the backends' records in c360's own types.
 //! - [`core::histogram`]: lock-free latency histograms.
 //! - [`core::logs`]: what every layer logs with, and the call a line is logged in.

@@ -7,7 +7,7 @@ mod insights;
 mod merge;
 
 pub use enrich::enrich_orders;
-pub use insights::derive_insights;
+pub use insights::{derive_insights, wording};
 pub use merge::{Answers, Assembly, Collected, Unshown, assemble, collect};
 
 use crate::{

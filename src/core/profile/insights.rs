@@ -3,6 +3,9 @@
 
 use chrono::{Datelike, Duration};
 
+pub mod wording;
+
+use self::wording::days;
 use super::{ActionKind, Insights, NextBestAction, OpenIssue, OpenIssueKind, Order};
 use crate::{
     core::records::{Billing, Identity, Interaction, OrderTotals, Shipment, Tier},
@@ -92,23 +95,12 @@ fn late_shipments(
         issues.push(OpenIssue {
             kind: OpenIssueKind::DelayedShipment,
             reference: reference.clone(),
-            summary: format!(
-                "Shipment {} ({} {}) for order {} is {} late",
-                shipment.id,
-                shipment.carrier,
-                shipment.tracking_number,
-                shipment.order_id,
-                days(delay)
-            ),
+            summary: wording::late_shipment(shipment, delay),
             since: shipment.promised_at,
         });
         actions.push(NextBestAction {
             kind: ActionKind::OfferFreeShipping,
-            message: format!(
-                "Shipment {} is {} late: apologise and offer free shipping on the next order",
-                shipment.id,
-                days(delay)
-            ),
+            message: wording::late_shipment_action(shipment, delay),
             reference,
         });
     }
@@ -122,22 +114,15 @@ fn payment_problems(
 ) {
     let Some(billing) = billing else { return };
     for failed in &billing.failed_payments {
-        let reason = failed.reason.replace('_', " ");
         issues.push(OpenIssue {
             kind: OpenIssueKind::FailedPayment,
             reference: failed.invoice_id.to_string(),
-            summary: format!(
-                "Payment of {} for invoice {} failed: {reason}",
-                failed.amount, failed.invoice_id
-            ),
+            summary: wording::failed_payment(failed),
             since: failed.failed_at,
         });
         actions.push(NextBestAction {
             kind: ActionKind::UpdatePaymentMethod,
-            message: format!(
-                "Payment of {} failed ({reason}): help the customer update their payment method",
-                failed.amount
-            ),
+            message: wording::failed_payment_action(failed),
             reference: failed.invoice_id.to_string(),
         });
     }
@@ -203,26 +188,13 @@ fn open_tickets(
         issues.push(OpenIssue {
             kind: OpenIssueKind::OpenTicket,
             reference: open.id.to_string(),
-            summary: format!(
-                "{} {} \"{}\" is {} ({} old)",
-                capitalise(open.channel.as_str()),
-                open.id,
-                open.subject,
-                open.status,
-                days(age)
-            ),
+            summary: wording::open_interaction(open, age),
             since: open.created_at,
         });
         if age >= TICKET_FOLLOW_UP {
             actions.push(NextBestAction {
                 kind: ActionKind::FollowUpTicket,
-                message: format!(
-                    "\"{}\" has waited {}: follow up on {} {}",
-                    open.subject,
-                    days(age),
-                    open.channel,
-                    open.id
-                ),
+                message: wording::follow_up(open, age),
                 reference: open.id.to_string(),
             });
         }
@@ -243,11 +215,7 @@ fn poor_experience(
     if let Some(rated) = poor_rating {
         actions.push(NextBestAction {
             kind: ActionKind::OfferGoodwill,
-            message: format!(
-                "Rated {}/5 on \"{}\" recently: consider a goodwill gesture",
-                rated.csat.unwrap_or_default(),
-                rated.subject
-            ),
+            message: wording::low_rating_action(rated),
             reference: rated.id.to_string(),
         });
         return;
@@ -266,22 +234,6 @@ fn poor_experience(
             reference: String::new(),
         });
     }
-}
-
-/// "1 day", "3 days"; "less than a day" below one.
-fn days(duration: Duration) -> String {
-    match duration.num_days() {
-        0 => "less than a day".into(),
-        1 => "1 day".into(),
-        n => format!("{n} days"),
-    }
-}
-
-fn capitalise(word: &str) -> String {
-    let mut chars = word.chars();
-    chars.next().map_or_else(String::new, |first| {
-        first.to_uppercase().chain(chars).collect()
-    })
 }
 
 #[cfg(test)]
