@@ -23,6 +23,7 @@ mod show;
 use crate::{
     app::telemetry::{LogSettings, TraceSettings},
     core::{
+        attention::AttentionSettings,
         cache::{CacheSettings, RedisSettings, feed::FeedSettings},
         db::DatabaseSettings,
         fanout::{ResilienceSettings, SourcesSettings},
@@ -119,6 +120,8 @@ pub struct Settings {
     pub metrics: MetricsSettings,
     /// Spans to an OpenTelemetry collector.
     pub trace: TraceSettings,
+    /// The rules that say who needs contact now, and the teams' business hours.
+    pub attention: AttentionSettings,
 }
 
 /// Whether the variable `C360_<name>` is configuration: `C360_<TABLE>__<KEY>` only (every

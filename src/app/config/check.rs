@@ -21,6 +21,7 @@ impl Settings {
         c.section("auth", |c| self.auth.check(c));
         c.section("trace", |c| self.trace.check(c));
         c.section("log", |c| self.log.check(c));
+        c.section("attention", |c| self.attention.check(c));
         c.finish()?;
         self.check_exposure()
     }
@@ -137,6 +138,17 @@ mod tests {
                 Box::new(|s| s.redis.timeout = Duration::ZERO),
             ),
             ("redis.prefix", Box::new(|s| s.redis.prefix = String::new())),
+            (
+                "attention.targets[0].channel",
+                Box::new(|s| s.attention.targets[0].channel = "fax".into()),
+            ),
+            (
+                "attention.calendars.support",
+                Box::new(|s| {
+                    let support = s.attention.calendars.get_mut("support").unwrap();
+                    support.time_zone = "Mars/Base".into();
+                }),
+            ),
             (
                 "redis.url",
                 Box::new(|s| s.redis.url = Some("http://host".into())),
