@@ -61,7 +61,9 @@
 //!   customer, reason and cause, with the next instant time alone changes them (`items.rs`),
 //!   under rules checked at start (`settings.rs`), their service-level clocks in business
 //!   hours (`calendar.rs`: due instants and time left, to the second, across daylight-saving
-//!   changes and holidays).
+//!   changes and holidays); kept in c360's own tables with the agents' claims, fenced leases
+//!   and every transition (`store.rs`, `store/claims.rs`; migrations `0005_attention` on
+//!   Postgres, `0003_attention` on SQLite).
 //! - [`core::profile`]: the merged profile: merge, enrichment from the catalog, insights.
 //! - [`core::fanout`]: asks the backends; every read through its backend's stack (deadline,
 //!   breaker, counted, hedge, faults), every load admitted and retried within a budget.

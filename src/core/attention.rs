@@ -1,12 +1,15 @@
 //! Attention: the customers who need contact now. [`items`] derives a customer's items at an
 //! instant from what the backends answered, under the rules of [`settings`]; their
 //! service-level clocks run in business hours ([`calendar`]: a team's calendar and the
-//! arithmetic of due instants and time left over it).
+//! arithmetic of due instants and time left over it); [`store`] keeps them, with the agents'
+//! claims, fenced leases and every transition, in c360's own tables.
 
 pub mod calendar;
 pub mod items;
 pub mod settings;
+pub mod store;
 
 pub use calendar::{Calendar, CalendarError, CalendarSettings};
 pub use items::{Derived, Inputs, Item, ItemKey, Reason, Rules, derive};
 pub use settings::{AttentionSettings, TargetSettings};
+pub use store::{Claim, Kept, Refused, Store, Synced, Transition, claims::Act};

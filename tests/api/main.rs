@@ -5,6 +5,7 @@
 
 mod helpers;
 
+mod attention;
 mod auth;
 mod browser;
 mod catalog;

@@ -37,6 +37,28 @@ pub enum Reason {
     LowSatisfaction,
 }
 
+impl Reason {
+    /// Every reason.
+    pub const ALL: [Self; 5] = [
+        Self::LateShipment,
+        Self::FailedPayment,
+        Self::OverdueInteraction,
+        Self::RepeatContact,
+        Self::LowSatisfaction,
+    ];
+
+    /// Its name, as kept and shown.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::LateShipment => "late_shipment",
+            Self::FailedPayment => "failed_payment",
+            Self::OverdueInteraction => "overdue_interaction",
+            Self::RepeatContact => "repeat_contact",
+            Self::LowSatisfaction => "low_satisfaction",
+        }
+    }
+}
+
 /// What makes an item the same item whenever it is derived.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ItemKey {

@@ -1,0 +1,276 @@
+//! The attention queue, kept in c360's own tables (`attention_items`, `attention_history`; in
+//! Postgres, or SQLite in the demo), so that a restart or another replica loses no claim and
+//! two replicas see one queue.
+//!
+//! Items come from [`super::derive`]: [`Store::sync`] creates what is new, reopens what came
+//! back and clears what went away, for the reasons whose backends answered; deriving again
+//! (a replayed feed, a restart) changes nothing. Agents claim an item for a lease; every new
+//! claim raises the item's version, and a renewal, a release or a resolution must carry the
+//! version of the claim it acts on (a fencing token), so an agent whose lease lapsed and was
+//! taken over cannot act on the item. A lapsed lease gives the item back with its original
+//! due instant. Every transition (created, claimed, released, expired, resolved, cleared,
+//! reopened) is copied into the history by the tables' own trigger, in the same transaction.
+
+use chrono::Duration;
+
+use super::items::{Derived, ItemKey, Reason};
+use crate::core::{
+    db::{Bind, Db},
+    vocab::{CustomerId, Timestamp},
+};
+
+/// Who c360 itself is in the history, for what it derives.
+pub const DERIVED_BY: &str = "c360";
+
+/// An item as kept.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Kept {
+    /// Customer id.
+    pub customer_id: i64,
+    /// [`Reason::as_str`].
+    pub reason: String,
+    /// The record behind it.
+    pub cause: String,
+    /// `open`, `cleared` (its cause went away) or `resolved` (by an agent).
+    pub state: String,
+    /// When it became due (Unix µs).
+    pub due_us: i64,
+    /// What shows it.
+    pub evidence: String,
+    /// What to do.
+    pub action: String,
+    /// The agent holding it, if any.
+    pub claimed_by: Option<String>,
+    /// Until when (Unix µs).
+    pub lease_until_us: Option<i64>,
+    /// Raised by every claim.
+    pub version: i64,
+    /// What the resolving agent recorded.
+    pub outcome: Option<String>,
+}
+
+/// One transition in an item's history.
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+pub struct Transition {
+    /// `created`, `claimed`, `renewed`, `released`, `expired`, `resolved`, `cleared`,
+    /// `reopened`.
+    pub transition: String,
+    /// Who: an agent, or `c360`.
+    pub actor: String,
+    /// When (Unix µs).
+    pub at_us: i64,
+    /// The item's version after it.
+    pub version: i64,
+    /// The outcome, for a resolution.
+    pub outcome: Option<String>,
+}
+
+/// A claim held: the version to act with, and until when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claim {
+    /// The fencing version.
+    pub version: i64,
+    /// When the lease lapses (Unix µs) unless renewed.
+    pub lease_until_us: i64,
+}
+
+/// Why a claim or an act on one was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    /// No such item.
+    #[error("no such attention item")]
+    NotFound,
+    /// Its cause cleared, or it was resolved.
+    #[error("the item is {0}, not open")]
+    NotOpen(String),
+    /// Another agent holds it.
+    #[error("the item is claimed by {by} until {until_us}")]
+    ClaimedByOther {
+        /// The agent.
+        by: String,
+        /// Until (Unix µs).
+        until_us: i64,
+    },
+    /// The claim acted on is not the item's current one (it lapsed, or another was made).
+    #[error("this claim is no longer the item's (version {current} is)")]
+    Stale {
+        /// The current version.
+        current: i64,
+    },
+}
+
+/// What a sync changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Synced {
+    /// New items.
+    pub created: u64,
+    /// Items whose cause came back.
+    pub reopened: u64,
+    /// Items whose cause went away.
+    pub cleared: u64,
+}
+
+fn micros(at: Timestamp) -> i64 {
+    at.timestamp_micros()
+}
+
+fn key_binds(key: &ItemKey) -> [Bind; 3] {
+    [
+        Bind::Int(key.customer.get()),
+        Bind::Text(key.reason.as_str().into()),
+        Bind::Text(key.cause.clone()),
+    ]
+}
+
+/// The queue's tables in c360's database.
+#[derive(Debug, Clone)]
+pub struct Store {
+    db: Db,
+}
+
+impl Store {
+    /// The tables of `db` (migrated already: `Db::migrate`).
+    pub fn new(db: Db) -> Self {
+        Self { db }
+    }
+
+    /// Makes the kept items of `customer` what `derived` says, for the reasons it knows.
+    pub async fn sync(
+        &self,
+        customer: CustomerId,
+        derived: &Derived,
+        now: Timestamp,
+    ) -> Result<Synced, sqlx::Error> {
+        let mut synced = Synced::default();
+        let now = micros(now);
+        for item in &derived.items {
+            let key = key_binds(&item.key);
+            // New: created open. Came back after clearing: reopened, with its original due.
+            let created = "INSERT INTO attention_items (customer_id, reason, cause, state, \
+                 due_us, evidence, action, transition, actor, changed_us) \
+                 VALUES ($1, $2, $3, 'open', $4, $5, $6, 'created', $7, $8) \
+                 ON CONFLICT (customer_id, reason, cause) DO NOTHING";
+            let mut binds = key.to_vec();
+            binds.extend([
+                Bind::Int(micros(item.due)),
+                Bind::Text(item.evidence.clone()),
+                Bind::Text(item.action.clone()),
+                Bind::Text(DERIVED_BY.into()),
+                Bind::Int(now),
+            ]);
+            if self.db.execute(created, &binds).await? > 0 {
+                synced.created += 1;
+                continue;
+            }
+            let reopened = "UPDATE attention_items SET state = 'open', claimed_by = NULL, \
+                 lease_until_us = NULL, outcome = NULL, transition = 'reopened', actor = $7, \
+                 changed_us = $8, due_us = $4, evidence = $5, action = $6 \
+                 WHERE customer_id = $1 AND reason = $2 AND cause = $3 AND state = 'cleared'";
+            if self.db.execute(reopened, &binds).await? > 0 {
+                synced.reopened += 1;
+                continue;
+            }
+            // Still open: its words move on (a parcel one more day late), with no transition.
+            let refreshed = "UPDATE attention_items SET evidence = $4, action = $5 \
+                 WHERE customer_id = $1 AND reason = $2 AND cause = $3 AND state = 'open' \
+                 AND (evidence <> $4 OR action <> $5)";
+            let mut binds = key.to_vec();
+            binds.extend([
+                Bind::Text(item.evidence.clone()),
+                Bind::Text(item.action.clone()),
+            ]);
+            self.db.execute(refreshed, &binds).await?;
+        }
+        for reason in &derived.known {
+            synced.cleared += self.clear_gone(customer, *reason, derived, now).await?;
+        }
+        Ok(synced)
+    }
+
+    /// Clears the items of `customer` for `reason` that `derived` no longer holds: open ones,
+    /// and resolved ones too, so that a cause that comes back after an agent dealt with it
+    /// opens its item again.
+    async fn clear_gone(
+        &self,
+        customer: CustomerId,
+        reason: Reason,
+        derived: &Derived,
+        now: i64,
+    ) -> Result<u64, sqlx::Error> {
+        let open: Vec<(String,)> = self
+            .db
+            .fetch_all(
+                "SELECT cause FROM attention_items \
+                 WHERE customer_id = $1 AND reason = $2 AND state <> 'cleared'",
+                &[
+                    Bind::Int(customer.get()),
+                    Bind::Text(reason.as_str().into()),
+                ],
+            )
+            .await?;
+        let mut cleared = 0;
+        for (cause,) in open {
+            let held = derived
+                .items
+                .iter()
+                .any(|i| i.key.reason == reason && i.key.cause == cause);
+            if held {
+                continue;
+            }
+            cleared += self
+                .db
+                .execute(
+                    "UPDATE attention_items SET state = 'cleared', claimed_by = NULL, \
+                     lease_until_us = NULL, transition = 'cleared', actor = $4, changed_us = $5 \
+                     WHERE customer_id = $1 AND reason = $2 AND cause = $3 \
+                     AND state <> 'cleared'",
+                    &[
+                        Bind::Int(customer.get()),
+                        Bind::Text(reason.as_str().into()),
+                        Bind::Text(cause),
+                        Bind::Text(DERIVED_BY.into()),
+                        Bind::Int(now),
+                    ],
+                )
+                .await?;
+        }
+        Ok(cleared)
+    }
+
+    /// The item of `key`, as kept.
+    pub async fn get(&self, key: &ItemKey) -> Result<Option<Kept>, sqlx::Error> {
+        self.db
+            .fetch_optional(
+                "SELECT customer_id, reason, cause, state, due_us, evidence, action, claimed_by, \
+                 lease_until_us, version, outcome FROM attention_items \
+                 WHERE customer_id = $1 AND reason = $2 AND cause = $3",
+                &key_binds(key),
+            )
+            .await
+    }
+
+    /// The open items, earliest due first, at most `limit`.
+    pub async fn open(&self, limit: i64) -> Result<Vec<Kept>, sqlx::Error> {
+        self.db
+            .fetch_all(
+                "SELECT customer_id, reason, cause, state, due_us, evidence, action, claimed_by, \
+                 lease_until_us, version, outcome FROM attention_items \
+                 WHERE state = 'open' ORDER BY due_us, customer_id, reason, cause LIMIT $1",
+                &[Bind::Int(limit)],
+            )
+            .await
+    }
+
+    /// `key`'s transitions, oldest first.
+    pub async fn history(&self, key: &ItemKey) -> Result<Vec<Transition>, sqlx::Error> {
+        self.db
+            .fetch_all(
+                "SELECT transition, actor, at_us, version, outcome FROM attention_history \
+                 WHERE customer_id = $1 AND reason = $2 AND cause = $3 ORDER BY id",
+                &key_binds(key),
+            )
+            .await
+    }
+}
+
+pub mod claims;
