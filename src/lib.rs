@@ -46,6 +46,15 @@
 //!
 //! The core ([`core`]), the request path top first, then what it stands on:
 //!
+//! - [`core::attention`]: who needs contact now: kept live (`live.rs`: derived again as the
+//!   read path announces changes, and by a sweep at the earliest instant time alone changes
+//!   a customer's items); a customer's items at an instant, keyed by
+//!   customer, reason and cause, with the next instant time alone changes them (`items.rs`),
+//!   under rules checked at start (`settings.rs`), their service-level clocks in business
+//!   hours (`calendar.rs`: due instants and time left, to the second, across daylight-saving
+//!   changes and holidays); kept in c360's own tables with the agents' claims, fenced leases
+//!   and every transition (`store.rs`, `store/claims.rs`; migrations `0005_attention` on
+//!   Postgres, `0003_attention` on SQLite).
 //! - [`core::queries`]: lookups by email, phone or order, and return checks.
 //! - [`core::read`]: one profile read — L1, L2, then a load through the fan-out and the merge —
 //!   refresh ahead, invalidations, what keeps profiles fresh, the read path's figures.
@@ -57,13 +66,6 @@
 //! - [`core::entry`]: the cache entry format: a profile pre-encoded section by section.
 //! - [`core::convert`]: domain types to protobuf, for the entry format and the edge, and back
 //!   ([`core::convert::back`]) for what a cached profile shows.
-//! - [`core::attention`]: who needs contact now: a customer's items at an instant, keyed by
-//!   customer, reason and cause, with the next instant time alone changes them (`items.rs`),
-//!   under rules checked at start (`settings.rs`), their service-level clocks in business
-//!   hours (`calendar.rs`: due instants and time left, to the second, across daylight-saving
-//!   changes and holidays); kept in c360's own tables with the agents' claims, fenced leases
-//!   and every transition (`store.rs`, `store/claims.rs`; migrations `0005_attention` on
-//!   Postgres, `0003_attention` on SQLite).
 //! - [`core::profile`]: the merged profile: merge, enrichment from the catalog, insights.
 //! - [`core::fanout`]: asks the backends; every read through its backend's stack (deadline,
 //!   breaker, counted, hedge, faults), every load admitted and retried within a budget.

@@ -2,14 +2,17 @@
 //! instant from what the backends answered, under the rules of [`settings`]; their
 //! service-level clocks run in business hours ([`calendar`]: a team's calendar and the
 //! arithmetic of due instants and time left over it); [`store`] keeps them, with the agents'
-//! claims, fenced leases and every transition, in c360's own tables.
+//! claims, fenced leases and every transition, in c360's own tables; [`live`] derives again as
+//! changes are applied and as time makes items true.
 
 pub mod calendar;
 pub mod items;
+pub mod live;
 pub mod settings;
 pub mod store;
 
 pub use calendar::{Calendar, CalendarError, CalendarSettings};
 pub use items::{Derived, Inputs, Item, ItemKey, Reason, Rules, derive};
+pub use live::{Live, LiveError};
 pub use settings::{AttentionSettings, TargetSettings};
 pub use store::{Claim, Kept, Refused, Store, Synced, Transition, claims::Act};

@@ -304,3 +304,77 @@ crate::over_both_backends!(
     a_lapsed_lease_goes_back_with_its_age_and_its_stale_claim_is_refused,
     leases_lapse_in_a_sweep_and_an_agents_own_older_claim_is_fenced,
 );
+
+/// The queue kept live by a replica over `backend`: a parcel whose promise passes with no row
+/// changing becomes an item then, not before, and its delivery clears it.
+async fn a_parcel_becomes_late_with_no_row_changing_and_clears_on_delivery(backend: Backend) {
+    use c360::core::{attention::Live, attention::Rules, db::Bind};
+    let app = crate::helpers::spawn_app(backend).await;
+    let store = Store::new(app.db.clone());
+    let rules = Rules::new(&Default::default()).unwrap();
+    let live = Live::new(app.profiles.clone(), store.clone(), rules);
+    let _running = AbortOnDrop(tokio::spawn(live.run()));
+    let parcel = key(5, Reason::LateShipment, "990001");
+    let promised = chrono::Utc::now() + Duration::seconds(2);
+    app.db
+        .execute(
+            "INSERT INTO shipments (id, order_id, customer_id, carrier, tracking_number, status, \
+             promised_at, created_at) VALUES (990001, 1, 5, 'DHL', 'LATE1', 'in_transit', $1, $2)",
+            &[Bind::Time(promised), Bind::Time(chrono::Utc::now())],
+        )
+        .await
+        .unwrap();
+    // Kept open from the promise on, and not before.
+    let seen_at = loop {
+        let kept = store.get(&parcel).await.unwrap();
+        if kept.is_some_and(|k| k.state == "open") {
+            break chrono::Utc::now();
+        }
+        assert!(
+            chrono::Utc::now() < promised + Duration::seconds(8),
+            "the parcel never became an item"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert!(seen_at >= promised, "an item before its parcel was late");
+    let kept = store.get(&parcel).await.unwrap().unwrap();
+    assert_eq!(kept.due_us, promised.timestamp_micros());
+    assert!(
+        kept.evidence.starts_with("Shipment 990001 (DHL LATE1)"),
+        "{}",
+        kept.evidence
+    );
+
+    // Delivered: the commit clears it.
+    app.db
+        .execute(
+            "UPDATE shipments SET status = 'delivered', delivered_at = $1 WHERE id = 990001",
+            &[Bind::Time(chrono::Utc::now())],
+        )
+        .await
+        .unwrap();
+    let cleared = crate::helpers::eventually(std::time::Duration::from_secs(8), || async {
+        store
+            .get(&parcel)
+            .await
+            .unwrap()
+            .is_some_and(|k| k.state == "cleared")
+    })
+    .await;
+    assert!(cleared.is_some(), "delivery did not clear the item");
+}
+
+/// Aborts the task when the test ends.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+mod live {
+    use super::*;
+
+    crate::over_both_backends!(a_parcel_becomes_late_with_no_row_changing_and_clears_on_delivery);
+}
