@@ -13,6 +13,12 @@ use crate::core::{cache::stats::bump, vocab::CustomerId};
 /// Profile keys deleted per round trip when L2 is flushed.
 const FLUSH_BATCH: usize = 500;
 
+/// The least each step of a flush may take. A flush is rare, reaches every bucket and every
+/// master, and answers no caller's read, so it is not held to a read's timeout: on a cluster
+/// its epochs alone are a command per slot, and just after a reshard the client is still
+/// learning where the slots went (`MOVED`, a refresh, a retry).
+const FLUSH_STEP: Duration = Duration::from_secs(2);
+
 impl RedisCache {
     /// Drops the entries of `customers` and gives them new generations, so that no fill
     /// begun before now lands. False when Redis did not confirm it: this replica then keeps
@@ -105,18 +111,14 @@ impl RedisCache {
         for key in self.layout.epochs() {
             epochs.arg(key).arg(&epoch);
         }
-        if self.run::<()>("flush epoch", epochs).await.is_none() {
+        let step = self.flush_step();
+        let moved = self.connections.query::<()>(&epochs);
+        if self.within("flush epoch", step, moved).await.is_none() {
             return false;
         }
         // One Redis, or each master of the cluster in turn.
-        let Some(masters) = self
-            .within(
-                "flush nodes",
-                self.settings.timeout,
-                self.connections.masters(),
-            )
-            .await
-        else {
+        let masters = self.connections.masters();
+        let Some(masters) = self.within("flush nodes", step, masters).await else {
             return false;
         };
         let nodes: Vec<_> = match masters.is_empty() {
@@ -131,6 +133,10 @@ impl RedisCache {
         true
     }
 
+    fn flush_step(&self) -> Duration {
+        self.settings.timeout.max(FLUSH_STEP)
+    }
+
     /// Unlinks every profile of this prefix on `node` (or the one Redis).
     async fn unlink_profiles(&self, node: Option<&(String, u16)>) -> bool {
         let pattern = self.layout.profiles();
@@ -143,14 +149,15 @@ impl RedisCache {
                 .arg("COUNT")
                 .arg(FLUSH_BATCH);
             let scanned = self.connections.query_on::<(u64, Vec<String>)>(node, scan);
-            let timeout = self.settings.timeout;
-            let Some((next, keys)) = self.within("flush scan", timeout, scanned).await else {
+            let step = self.flush_step();
+            let Some((next, keys)) = self.within("flush scan", step, scanned).await else {
                 return false;
             };
             if !keys.is_empty() {
                 let mut unlink = redis::cmd("UNLINK");
                 unlink.arg(keys);
-                if self.run::<i64>("flush unlink", unlink).await.is_none() {
+                let unlinked = self.connections.query::<i64>(&unlink);
+                if self.within("flush unlink", step, unlinked).await.is_none() {
                     return false;
                 }
             }
