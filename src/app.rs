@@ -23,6 +23,7 @@ pub use backends::Backends;
 use self::config::{ConfigError, Settings};
 use crate::{
     core::{
+        attention::Tail,
         cache::{CacheStats, L2Error, ProfileCache, RedisCache},
         db::DbError,
         fanout::Fanout,
@@ -34,7 +35,7 @@ use crate::{
     edge::{
         audit::{Audit, AuditError},
         auth::{AuthSetupError, LiveAuth},
-        grpc::{CacheAdminApi, CatalogApi, CustomerApi},
+        grpc::{AttentionApi, CacheAdminApi, CatalogApi, CustomerApi},
         rpc_metrics::RpcMetrics,
         server::{self, Readiness, ServeError, Served, ServerSettings},
     },
@@ -58,6 +59,13 @@ pub enum AppError {
     /// The Redis settings are unusable.
     #[error(transparent)]
     Redis(#[from] L2Error),
+    /// The attention queue's tables are not in its database.
+    #[error(
+        "the attention queue's tables are not in its database ({0}): apply c360's migrations \
+         there (`c360 seed` does), name another with attention.database_url, or turn the queue \
+         off with attention.enabled = false"
+    )]
+    Attention(String),
     /// A database cannot be followed as `feed.capture` asks.
     #[error(transparent)]
     Feed(#[from] crate::core::cache::feed::LogicalRefused),
@@ -74,6 +82,8 @@ pub struct App {
     authenticator: Option<Arc<LiveAuth>>,
     audit: Audit,
     rpcs: Option<Arc<RpcMetrics>>,
+    attention: Option<Arc<Tail>>,
+    lease: std::time::Duration,
 }
 
 /// The descriptor sets of every service the server serves: what the gRPC figures count.
@@ -131,6 +141,7 @@ impl App {
             answering: answering.clone(),
         })
         .await?;
+        let attention = tasks.attention;
         let (readiness, follower) = readiness::follow(readiness::Inputs {
             feeds: tasks.feeds,
             tasks: tasks.states,
@@ -149,6 +160,8 @@ impl App {
             authenticator,
             audit,
             rpcs,
+            attention,
+            lease: settings.attention.lease,
         })
     }
 
@@ -190,6 +203,10 @@ impl App {
             .audited(self.audit.clone()),
             catalog: CatalogApi::new(self.profiles.catalog().clone(), self.queries.clone()),
             admin: CacheAdminApi::new(self.profiles.clone()).with_rpcs(self.rpcs.clone()),
+            attention: self
+                .attention
+                .clone()
+                .map(|tail| AttentionApi::new(tail, self.lease).audited(self.audit.clone())),
             profiles: self.profiles.clone(),
             settings: self.server.clone(),
             readiness: self.readiness.clone(),

@@ -35,7 +35,9 @@
 //!   deadlines, the door), connections held to a share per peer and a handshake deadline
 //!   (`accept.rs`), TLS, the drain on shutdown, `/metrics`.
 //! - [`edge::grpc`]: the services: validation, what a caller's roles let it read, status
-//!   mapping, each RPC named in its log lines (a span where spans are exported).
+//!   mapping, each RPC named in its log lines (a span where spans are exported); the
+//!   attention queue's (`grpc/attention_service.rs`: its items and page tokens `items.rs`, its
+//!   resumable watch `watch.rs`).
 //! - [`edge::auth`]: who is calling (bearer JWTs, hashed API keys) and what their roles grant;
 //!   the `[auth]` in service, replaced on a reload, and the standing of open watches
 //!   (`auth/live.rs`).
@@ -53,8 +55,10 @@
 //!   under rules checked at start (`settings.rs`), their service-level clocks in business
 //!   hours (`calendar.rs`: due instants and time left, to the second, across daylight-saving
 //!   changes and holidays); kept in c360's own tables with the agents' claims, fenced leases
-//!   and every transition (`store.rs`, `store/claims.rs`; migrations `0005_attention` on
-//!   Postgres, `0003_attention` on SQLite).
+//!   and every transition (`store.rs`, `store/claims.rs`, listed and paged by
+//!   `store/queue.rs`; migrations `0005`–`0006` on Postgres, `0003`–`0004` on SQLite); the
+//!   history tailed once per replica for watches, settled past ids that commit out of order
+//!   (`tail.rs`).
 //! - [`core::queries`]: lookups by email, phone or order, and return checks.
 //! - [`core::read`]: one profile read — L1, L2, then a load through the fan-out and the merge —
 //!   refresh ahead, invalidations, what keeps profiles fresh, the read path's figures.

@@ -1,7 +1,8 @@
 //! The background tasks that keep a replica's caches honest, each supervised
 //! (`supervise.rs`): the catalog read again on a timer, the backends probed for health, with
-//! Redis the repair of L2's unconfirmed invalidations and the invalidation bus, and one
-//! change-feed follower per backend database.
+//! Redis the repair of L2's unconfirmed invalidations and the invalidation bus, one
+//! change-feed follower per backend database, and the attention queue kept live with its
+//! history tailed for watches.
 
 use std::{sync::Arc, time::Duration};
 
@@ -15,14 +16,18 @@ use super::{
     supervise::{TaskState, supervise},
 };
 use crate::core::{
+    attention::{Live, Rules, Store, Tail},
     cache::{self, CacheStats, RedisCache, bus::BusSink, feed::FeedSink},
     db::{Db, PoolOptions},
     read::{Freshener, Profiles, refresh_catalog},
-    vocab::PerSource,
+    vocab::{PerSource, SourceKind},
 };
 
 /// Longest a change-feed query may run (they read a few rows; a stuck one is retried).
 const FEED_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest an attention statement may run (they touch one customer's items, or a page).
+const ATTENTION_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often invalidations L2 did not confirm are retried.
 const L2_REPAIR_EVERY: Duration = Duration::from_millis(500);
@@ -45,6 +50,8 @@ pub(super) struct Tasks {
     pub(super) states: Vec<TaskState>,
     /// Whether each change feed is followed from a known position.
     pub(super) feeds: Vec<watch::Receiver<bool>>,
+    /// The attention queue's history, tailed, when the queue is on.
+    pub(super) attention: Option<Arc<Tail>>,
 }
 
 impl Tasks {
@@ -77,6 +84,9 @@ pub(super) async fn start(context: Context<'_>) -> Result<Tasks, AppError> {
     }
     if context.settings.feed.enabled {
         change_feeds(&context, &mut tasks).await?;
+    }
+    if context.settings.attention.enabled {
+        attention(&context, &mut tasks).await?;
     }
     Ok(tasks)
 }
@@ -135,5 +145,43 @@ async fn change_feeds(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), Ap
             },
         ));
     }
+    Ok(())
+}
+
+/// The attention queue, in its own small pool: kept live as the read path announces changes
+/// and as time makes items true, and its history tailed for watches. Tables that are missing
+/// stop the start (a database that does not answer yet does not: the queue waits for it).
+async fn attention(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), AppError> {
+    let settings = &context.settings.attention;
+    let url = settings.database_url.clone().unwrap_or_else(|| {
+        let crm = context.settings.sources.of(SourceKind::Crm);
+        crm.url(&context.settings.database)
+    });
+    let pool = PoolOptions {
+        max_connections: 4,
+        statement_timeout: Some(ATTENTION_STATEMENT_TIMEOUT),
+        ..PoolOptions::default()
+    };
+    let store = Store::new(Db::connect_lazy(&url, pool)?);
+    match store.last_recorded().await {
+        Err(sqlx::Error::Database(error)) => {
+            return Err(AppError::Attention(error.message().to_owned()));
+        }
+        Err(error) => {
+            tracing::error!(%error, "attention: the queue's database does not answer yet")
+        }
+        Ok(_) => {}
+    }
+    let rules = Rules::new(settings).map_err(super::config::ConfigError::from)?;
+    let live = Live::new(context.profiles.clone(), store.clone(), rules);
+    tasks.add(supervise("attention", move || live.clone().run(), || {}));
+    let tail = Tail::new(store);
+    let tailed = tail.clone();
+    tasks.add(supervise(
+        "attention history",
+        move || tailed.clone().run(),
+        || {},
+    ));
+    tasks.attention = Some(tail);
     Ok(())
 }

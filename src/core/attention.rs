@@ -3,16 +3,19 @@
 //! service-level clocks run in business hours ([`calendar`]: a team's calendar and the
 //! arithmetic of due instants and time left over it); [`store`] keeps them, with the agents'
 //! claims, fenced leases and every transition, in c360's own tables; [`live`] derives again as
-//! changes are applied and as time makes items true.
+//! changes are applied and as time makes items true; [`tail`] follows the history for watches.
 
 pub mod calendar;
 pub mod items;
 pub mod live;
 pub mod settings;
 pub mod store;
+pub mod tail;
 
 pub use calendar::{Calendar, CalendarError, CalendarSettings};
 pub use items::{Derived, Inputs, Item, ItemKey, Reason, Rules, derive};
 pub use live::{Live, LiveError};
 pub use settings::{AttentionSettings, TargetSettings};
+pub use store::queue::{Filter, Position, Recorded};
 pub use store::{Claim, Kept, Refused, Store, Synced, Transition, claims::Act};
+pub use tail::{Tail, Tailed};

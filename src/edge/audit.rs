@@ -50,6 +50,9 @@ pub struct Record {
     /// Why the call was refused, when it was: what the caller was told.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refused: Option<String>,
+    /// An attention item acted on (`reason/cause`), with the version of the claim after.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attention: Option<String>,
     /// `L1`, `L2` or `SOURCES`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub served_from: Option<&'static str>,
@@ -258,6 +261,7 @@ mod tests {
             key: None,
             sections: vec!["identity", "billing"],
             outcome: "OK".into(),
+            attention: None,
             refused: None,
             served_from: Some("L1"),
         };

@@ -2,6 +2,7 @@
 //! into the wire's. Thin on purpose: the reads themselves are `core::read` and
 //! `core::queries`, the conversions `core::convert` and `core::entry`.
 
+mod attention_service;
 mod authorize;
 mod cache_admin_service;
 pub mod call;
@@ -18,6 +19,7 @@ use tonic::{Response, Status};
 use tracing::Instrument;
 use tracing_opentelemetry::OpenTelemetrySpanExt;
 
+pub use attention_service::AttentionApi;
 pub use cache_admin_service::CacheAdminApi;
 pub use catalog_service::CatalogApi;
 pub use customer_service::CustomerApi;

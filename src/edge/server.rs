@@ -31,6 +31,7 @@ pub use settings::{MetricsSettings, ServerSettings, TlsSettings};
 use c360_proto::{
     self as pb,
     server::{
+        attention_service_server::AttentionServiceServer,
         cache_admin_service_server::CacheAdminServiceServer,
         catalog_service_server::CatalogServiceServer,
         customer_service_server::CustomerServiceServer,
@@ -42,7 +43,7 @@ use crate::{
     edge::{
         audit::Audit,
         auth::LiveAuth,
-        grpc::{CacheAdminApi, CatalogApi, CustomerApi},
+        grpc::{AttentionApi, CacheAdminApi, CatalogApi, CustomerApi},
         rpc_metrics::RpcMetrics,
     },
 };
@@ -70,6 +71,8 @@ pub struct Served {
     pub catalog: CatalogApi,
     /// `CacheAdminService`.
     pub admin: CacheAdminApi,
+    /// `AttentionService`, when the queue is on.
+    pub attention: Option<AttentionApi>,
     /// The read path: its watches end at shutdown, its figures are `/metrics`'.
     pub profiles: Profiles,
     /// Limits, keepalive, connection age, the drain, TLS.
@@ -144,6 +147,7 @@ async fn serve(
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let (profiles, drain) = (served.profiles, limits.drain);
+    let attention = served.attention.clone();
     let draining = async move {
         shutdown.await;
         tracing::info!(
@@ -156,6 +160,9 @@ async fn serve(
         tokio::time::sleep(drain).await;
         tracing::info!("listener closed: ending watches, finishing calls in flight");
         profiles.close_watches();
+        if let Some(attention) = &attention {
+            attention.close_watches();
+        }
         stage.send_replace(Stage::Closed);
     };
     let router = Server::builder()
@@ -174,7 +181,8 @@ async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(CustomerServiceServer::new(served.customer))
         .add_service(CatalogServiceServer::new(served.catalog))
-        .add_service(CacheAdminServiceServer::new(served.admin));
+        .add_service(CacheAdminServiceServer::new(served.admin))
+        .add_optional_service(served.attention.map(AttentionServiceServer::new));
     router
         .serve_with_incoming_shutdown(connections, draining)
         .await?;

@@ -42,6 +42,7 @@ fn derived(items: Vec<Item>) -> Derived {
         items,
         known: Reason::ALL.to_vec(),
         next_change: None,
+        tier: None,
     }
 }
 

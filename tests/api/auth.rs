@@ -18,7 +18,7 @@ use crate::helpers::{Backend, TestApp, get, spawn_app_with};
 pub(crate) const SECRET: &str = "the test issuer's secret, 32 bytes or more";
 pub(crate) const SERVICE_KEY: &str = "c360_k_test_orders_service_5b0d";
 
-fn protect(settings: &mut Settings) {
+pub(crate) fn protect(settings: &mut Settings) {
     settings.auth.enabled = true;
     settings.auth.jwt = Some(JwtSettings {
         algorithms: vec!["HS256".into()],

@@ -20,6 +20,7 @@ use c360::{
     edge::server,
 };
 use c360_proto::{
+    attention_service_client::AttentionServiceClient,
     cache_admin_service_client::CacheAdminServiceClient,
     catalog_service_client::CatalogServiceClient, customer_service_client::CustomerServiceClient,
 };
@@ -44,6 +45,7 @@ pub struct TestApp {
     pub customers: CustomerServiceClient<Channel>,
     pub catalog: CatalogServiceClient<Channel>,
     pub admin: CacheAdminServiceClient<Channel>,
+    pub attention: AttentionServiceClient<Channel>,
     pub channel: Channel,
     /// The seeded backend database, to check answers against.
     pub db: Db,
@@ -70,6 +72,9 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
     settings.database.url = database.url.clone();
     // Tests stop their servers at once (the drain has a test of its own).
     settings.server.drain = std::time::Duration::ZERO;
+    // The attention queue loads every changed customer's profile again: the tests that count
+    // the backends' reads would count its loads too. Its own tests turn it on.
+    settings.attention.enabled = false;
     // Every replica of a test shares this L2 key (32 bytes of 0x2a).
     settings.redis.encryption_keys = vec![c360::core::settings::Secret::new(
         "test:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",
@@ -144,6 +149,7 @@ pub async fn serve_unready(app: App, database: Arc<TestDatabase>) -> TestApp {
         customers: CustomerServiceClient::new(channel.clone()),
         catalog: CatalogServiceClient::new(channel.clone()),
         admin: CacheAdminServiceClient::new(channel.clone()),
+        attention: AttentionServiceClient::new(channel.clone()),
         channel,
         db: database.connect_or_create().await,
         profiles,

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod attention;
+mod attention_api;
 mod auth;
 mod browser;
 mod catalog;

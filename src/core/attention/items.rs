@@ -17,7 +17,7 @@ use super::{
 };
 use crate::core::{
     profile::wording,
-    records::{Billing, Interaction, InteractionChannel, InvoiceStatus, Shipment},
+    records::{Billing, Interaction, InteractionChannel, InvoiceStatus, Shipment, Tier},
     settings::{Check, OutOfRanges},
     vocab::{CustomerId, Timestamp},
 };
@@ -57,6 +57,11 @@ impl Reason {
             Self::LowSatisfaction => "low_satisfaction",
         }
     }
+
+    /// The reason named `name` ([`Self::as_str`]).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|reason| reason.as_str() == name)
+    }
 }
 
 /// What makes an item the same item whenever it is derived.
@@ -93,6 +98,8 @@ pub struct Inputs<'a> {
     pub billing: Option<&'a Billing>,
     /// CRM's recent interactions.
     pub interactions: Option<&'a [Interaction]>,
+    /// The customer's tier, as CRM knows it.
+    pub tier: Option<Tier>,
 }
 
 /// A customer's items at an instant.
@@ -106,6 +113,8 @@ pub struct Derived {
     /// The next instant at which time alone changes the items (a parcel's promise passing,
     /// a target falling due, a contact or a rating ageing out); none if nothing pending.
     pub next_change: Option<Timestamp>,
+    /// The customer's tier, kept with its items so that the queue can be filtered by it.
+    pub tier: Option<Tier>,
 }
 
 /// The rules, ready to apply.
@@ -151,7 +160,10 @@ fn duration(std: std::time::Duration) -> Duration {
 
 /// `customer`'s items at `now`.
 pub fn derive(customer: CustomerId, inputs: Inputs<'_>, rules: &Rules, now: Timestamp) -> Derived {
-    let mut derived = Derived::default();
+    let mut derived = Derived {
+        tier: inputs.tier,
+        ..Derived::default()
+    };
     let mut found = Found {
         customer,
         now,

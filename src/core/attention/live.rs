@@ -95,10 +95,17 @@ impl Live {
             .as_ref()
             .filter(|_| answered(SourceKind::Crm))
             .and_then(|i: &pb::Interactions| back::interactions(i));
+        let tier = shown
+            .identity
+            .as_ref()
+            .filter(|_| answered(SourceKind::Crm))
+            .and_then(back::identity)
+            .map(|identity| identity.tier);
         let inputs = Inputs {
             shipments: shipments.as_deref(),
             billing: billing.as_ref(),
             interactions: interactions.as_deref(),
+            tier,
         };
         let derived = derive(customer, inputs, &self.rules, now);
         let synced = self.store.sync(customer, &derived, now).await?;
@@ -120,10 +127,7 @@ impl Live {
 
     /// The customers due by `now`, taken off the schedule.
     fn take_due(&self, now: Timestamp) -> BTreeSet<CustomerId> {
-        let mut due = self.due.lock().expect("not poisoned");
-        let later = due.split_off(&(now + chrono::Duration::microseconds(1)));
-        let ready = std::mem::replace(&mut *due, later);
-        ready.into_values().flatten().collect()
+        take_from(&mut self.due.lock().expect("not poisoned"), now)
     }
 
     /// The earliest instant scheduled.
@@ -136,9 +140,11 @@ impl Live {
             .copied()
     }
 
-    /// Follows changes and time until the task is dropped.
+    /// Follows changes and time until the task is dropped; at start, derives again every
+    /// customer with an open item.
     pub async fn run(self: Arc<Self>) {
         let mut changes = self.profiles.subscribe();
+        self.resync().await;
         let mut expiry = tokio::time::interval(EXPIRE_EVERY);
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
@@ -197,5 +203,46 @@ impl Live {
         if let Err(error) = self.refresh(customer, chrono::Utc::now()).await {
             tracing::warn!(%customer, %error, "attention: a customer's items could not be derived again");
         }
+    }
+}
+
+/// The customers of `due` due by `now` (every one at the end of time), taken off it.
+fn take_from(
+    due: &mut BTreeMap<Timestamp, BTreeSet<CustomerId>>,
+    now: Timestamp,
+) -> BTreeSet<CustomerId> {
+    let later = match now.checked_add_signed(chrono::Duration::microseconds(1)) {
+        Some(after) => due.split_off(&after),
+        None => BTreeMap::new(),
+    };
+    let ready = std::mem::replace(due, later);
+    ready.into_values().flatten().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_schedule_gives_what_is_due_and_everything_at_the_end_of_time() {
+        let due: Mutex<BTreeMap<Timestamp, BTreeSet<CustomerId>>> = Mutex::default();
+        let at = |s: &str| s.parse::<Timestamp>().unwrap();
+        let id = |n| CustomerId::new(n).unwrap();
+        {
+            let mut due = due.lock().unwrap();
+            due.entry(at("2026-12-07T10:00:00Z"))
+                .or_default()
+                .insert(id(1));
+            due.entry(at("2026-12-08T10:00:00Z"))
+                .or_default()
+                .insert(id(2));
+        }
+        let take = |now| {
+            let mut due = due.lock().unwrap();
+            take_from(&mut due, now)
+        };
+        assert_eq!(take(at("2026-12-07T10:00:00Z")), BTreeSet::from([id(1)]));
+        assert!(take(at("2026-12-07T11:00:00Z")).is_empty());
+        assert_eq!(take(Timestamp::MAX_UTC), BTreeSet::from([id(2)]));
     }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::calendar::{Calendar, CalendarSettings};
 use crate::core::{
     records::InteractionChannel,
-    settings::{Check, DAY, MINUTE},
+    settings::{Check, DAY, MINUTE, SECOND},
 };
 
 /// The calendar a target names when it names none.
@@ -19,6 +19,14 @@ pub const DEFAULT_CALENDAR: &str = "support";
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AttentionSettings {
+    /// Whether the queue is kept and served (`AttentionService`).
+    pub enabled: bool,
+    /// The database that holds the queue's tables (`attention_items`, `attention_history`:
+    /// migrations `0005`–`0006` on Postgres, `0003`–`0004` on SQLite); CRM's when unset.
+    pub database_url: Option<String>,
+    /// How long a claim holds unless renewed, when the claim does not say.
+    #[serde(with = "humantime_serde")]
+    pub lease: Duration,
     /// Calendars by team name; `support` (Monday to Friday, 08:00–18:00 UTC) unless set.
     pub calendars: BTreeMap<String, CalendarSettings>,
     /// How long an open interaction may wait for an answer, by channel.
@@ -62,6 +70,9 @@ impl Default for AttentionSettings {
             holidays: Vec::new(),
         };
         Self {
+            enabled: true,
+            database_url: None,
+            lease: Duration::from_secs(300),
             calendars: BTreeMap::from([(DEFAULT_CALENDAR.to_owned(), support)]),
             targets: vec![
                 target("chat", 1),
@@ -80,6 +91,7 @@ impl Default for AttentionSettings {
 impl AttentionSettings {
     /// Refuses every rule that cannot be used, by its key.
     pub fn check(&self, c: &mut Check) {
+        c.duration("lease", self.lease, 10 * SECOND, 3600 * SECOND);
         for (name, calendar) in &self.calendars {
             if let Err(error) = Calendar::new(calendar) {
                 c.refuse(&format!("calendars.{name}"), &error.entry, error.rule);

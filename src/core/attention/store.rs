@@ -16,6 +16,7 @@ use chrono::Duration;
 use super::items::{Derived, ItemKey, Reason};
 use crate::core::{
     db::{Bind, Db},
+    records::Tier,
     vocab::{CustomerId, Timestamp},
 };
 
@@ -47,6 +48,40 @@ pub struct Kept {
     pub version: i64,
     /// What the resolving agent recorded.
     pub outcome: Option<String>,
+    /// The customer's tier when last derived (`gold`…); empty if unknown.
+    pub tier: String,
+}
+
+/// The columns of a [`Kept`], in its order, for every statement that reads one.
+macro_rules! kept_columns {
+    ($table:literal) => {
+        concat!(
+            $table,
+            "customer_id, ",
+            $table,
+            "reason, ",
+            $table,
+            "cause, ",
+            $table,
+            "state, ",
+            $table,
+            "due_us, ",
+            $table,
+            "evidence, ",
+            $table,
+            "action, ",
+            $table,
+            "claimed_by, ",
+            $table,
+            "lease_until_us, ",
+            $table,
+            "version, ",
+            $table,
+            "outcome, ",
+            $table,
+            "tier"
+        )
+    };
 }
 
 /// One transition in an item's history.
@@ -143,12 +178,13 @@ impl Store {
     ) -> Result<Synced, sqlx::Error> {
         let mut synced = Synced::default();
         let now = micros(now);
+        let tier = derived.tier.map_or("", Tier::as_str);
         for item in &derived.items {
             let key = key_binds(&item.key);
             // New: created open. Came back after clearing: reopened, with its original due.
             let created = "INSERT INTO attention_items (customer_id, reason, cause, state, \
-                 due_us, evidence, action, transition, actor, changed_us) \
-                 VALUES ($1, $2, $3, 'open', $4, $5, $6, 'created', $7, $8) \
+                 due_us, evidence, action, transition, actor, changed_us, tier) \
+                 VALUES ($1, $2, $3, 'open', $4, $5, $6, 'created', $7, $8, $9) \
                  ON CONFLICT (customer_id, reason, cause) DO NOTHING";
             let mut binds = key.to_vec();
             binds.extend([
@@ -157,6 +193,7 @@ impl Store {
                 Bind::Text(item.action.clone()),
                 Bind::Text(DERIVED_BY.into()),
                 Bind::Int(now),
+                Bind::Text(tier.into()),
             ]);
             if self.db.execute(created, &binds).await? > 0 {
                 synced.created += 1;
@@ -164,20 +201,21 @@ impl Store {
             }
             let reopened = "UPDATE attention_items SET state = 'open', claimed_by = NULL, \
                  lease_until_us = NULL, outcome = NULL, transition = 'reopened', actor = $7, \
-                 changed_us = $8, due_us = $4, evidence = $5, action = $6 \
+                 changed_us = $8, due_us = $4, evidence = $5, action = $6, tier = $9 \
                  WHERE customer_id = $1 AND reason = $2 AND cause = $3 AND state = 'cleared'";
             if self.db.execute(reopened, &binds).await? > 0 {
                 synced.reopened += 1;
                 continue;
             }
             // Still open: its words move on (a parcel one more day late), with no transition.
-            let refreshed = "UPDATE attention_items SET evidence = $4, action = $5 \
+            let refreshed = "UPDATE attention_items SET evidence = $4, action = $5, tier = $6 \
                  WHERE customer_id = $1 AND reason = $2 AND cause = $3 AND state = 'open' \
-                 AND (evidence <> $4 OR action <> $5)";
+                 AND (evidence <> $4 OR action <> $5 OR tier <> $6)";
             let mut binds = key.to_vec();
             binds.extend([
                 Bind::Text(item.evidence.clone()),
                 Bind::Text(item.action.clone()),
+                Bind::Text(tier.into()),
             ]);
             self.db.execute(refreshed, &binds).await?;
         }
@@ -241,9 +279,11 @@ impl Store {
     pub async fn get(&self, key: &ItemKey) -> Result<Option<Kept>, sqlx::Error> {
         self.db
             .fetch_optional(
-                "SELECT customer_id, reason, cause, state, due_us, evidence, action, claimed_by, \
-                 lease_until_us, version, outcome FROM attention_items \
-                 WHERE customer_id = $1 AND reason = $2 AND cause = $3",
+                concat!(
+                    "SELECT ",
+                    kept_columns!(""),
+                    " FROM attention_items WHERE customer_id = $1 AND reason = $2 AND cause = $3"
+                ),
                 &key_binds(key),
             )
             .await
@@ -253,9 +293,12 @@ impl Store {
     pub async fn open(&self, limit: i64) -> Result<Vec<Kept>, sqlx::Error> {
         self.db
             .fetch_all(
-                "SELECT customer_id, reason, cause, state, due_us, evidence, action, claimed_by, \
-                 lease_until_us, version, outcome FROM attention_items \
-                 WHERE state = 'open' ORDER BY due_us, customer_id, reason, cause LIMIT $1",
+                concat!(
+                    "SELECT ",
+                    kept_columns!(""),
+                    " FROM attention_items WHERE state = 'open' \
+                     ORDER BY due_us, customer_id, reason, cause LIMIT $1"
+                ),
                 &[Bind::Int(limit)],
             )
             .await
@@ -274,3 +317,4 @@ impl Store {
 }
 
 pub mod claims;
+pub mod queue;

@@ -58,7 +58,11 @@ impl Default for AuthSettings {
                     "agent".to_owned(),
                     RoleSettings {
                         hide: strings(&["billing.payment_methods"]),
-                        ..role(&["CustomerService/*", "CatalogService/*"])
+                        ..role(&[
+                            "CustomerService/*",
+                            "CatalogService/*",
+                            "AttentionService/*",
+                        ])
                     },
                 ),
                 (

@@ -100,6 +100,7 @@ impl Trail {
             sections: sections.iter().map(|s| s.path()).collect(),
             outcome,
             refused: None,
+            attention: None,
             served_from,
         }
     }

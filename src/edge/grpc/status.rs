@@ -86,6 +86,12 @@ pub enum ApiError {
     DeadlineExceeded,
     /// The caller's roles do not grant what it asked for.
     PermissionDenied(String),
+    /// The resource is not in the state the call needs (an item claimed by another agent,
+    /// or closed): retrying the same call will not help.
+    FailedPrecondition(String),
+    /// A concurrent change won (a claim acted on is no longer the item's): read again and
+    /// decide.
+    Aborted(String),
     /// A limit of this replica is reached: try again later (or another replica).
     ResourceExhausted {
         /// What ran out, e.g. `watch streams`.
@@ -200,6 +206,8 @@ impl From<ApiError> for Status {
                 ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
             ),
             ApiError::PermissionDenied(message) => Status::permission_denied(message),
+            ApiError::FailedPrecondition(message) => Status::failed_precondition(message),
+            ApiError::Aborted(message) => Status::aborted(message),
             ApiError::DeadlineExceeded => Status::new(
                 Code::DeadlineExceeded,
                 "the deadline passed before any backend answered",

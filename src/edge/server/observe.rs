@@ -124,6 +124,7 @@ fn refusal(context: &CallContext, rpc: Cow<'static, str>, code: tonic::Code, why
         sections: Vec::new(),
         outcome: code_name(code),
         refused: Some(why.to_owned()),
+        attention: None,
         served_from: None,
     }
 }
