@@ -172,6 +172,13 @@ async fn attention(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), AppEr
         }
         Ok(_) => {}
     }
+    let figures = store.figures().clone();
+    let (read, from) = (figures.clone(), store.clone());
+    tasks.add(supervise(
+        "attention figures",
+        move || read.clone().keep_reading(from.clone()),
+        || {},
+    ));
     let rules = Rules::new(settings).map_err(super::config::ConfigError::from)?;
     let live = Live::new(context.profiles.clone(), store.clone(), rules);
     tasks.add(supervise("attention", move || live.clone().run(), || {}));

@@ -3,9 +3,10 @@
 //! service-level clocks run in business hours ([`calendar`]: a team's calendar and the
 //! arithmetic of due instants and time left over it); [`store`] keeps them, with the agents'
 //! claims, fenced leases and every transition, in c360's own tables; [`live`] derives again as
-//! changes are applied and as time makes items true; [`tail`] follows the history for watches.
+//! changes are applied and as time makes items true; [`tail`] follows the history for watches; [`figures`] counts what operators follow.
 
 pub mod calendar;
+pub mod figures;
 pub mod items;
 pub mod live;
 pub mod settings;
@@ -13,6 +14,7 @@ pub mod store;
 pub mod tail;
 
 pub use calendar::{Calendar, CalendarError, CalendarSettings};
+pub use figures::{AttentionFigures, AttentionSnapshot, QueueNow};
 pub use items::{Derived, Inputs, Item, ItemKey, Reason, Rules, derive};
 pub use live::{Live, LiveError};
 pub use settings::{AttentionSettings, TargetSettings};

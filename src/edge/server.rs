@@ -115,6 +115,7 @@ pub async fn run(
             rpcs: served.rpcs.clone(),
             readiness: served.readiness.clone(),
             stage: stage.subscribe(),
+            attention: served.attention.as_ref().map(AttentionApi::figures),
         };
         let connections = accept::incoming(metrics, door.clone());
         let auth = served.authenticator.clone();

@@ -1,8 +1,9 @@
-//! The `get`, `lookup`, `watch`, `invalidate`, `stats` and `top` commands: a gRPC client of c360, readable for a person by default,
+//! The `get`, `lookup`, `watch`, `invalidate`, `stats`, `top` and `attention` commands: a gRPC client of c360, readable for a person by default,
 //! JSON (the proto3 mapping) with `--json`. Credentials come from the environment:
 //! `C360_TOKEN` (a bearer token, e.g. from `c360 token`) or `C360_API_KEY`. Addresses, TLS
 //! and what a failed connection is reported as are in `client/connect.rs`.
 
+pub mod attention;
 mod connect;
 mod error;
 mod health;

@@ -7,7 +7,7 @@ use c360::core::vocab::SourceKind;
 use c360_proto as pb;
 use tonic::{Code, Request};
 
-use crate::helpers::{Backend, TestApp, get, spawn_app, spawn_app_with};
+use crate::helpers::{Backend, TestApp, eventually, get, spawn_app, spawn_app_with};
 
 const GET: &str = "GetCustomerProfile";
 const SERVICE: &str = "customer360.v1.CustomerService";
@@ -308,8 +308,20 @@ async fn the_dashboard_and_the_rules_name_only_metrics_c360_exports() {
         serde_json::from_str(&std::fs::read_to_string(deploy.join("c360.dashboard.json")).unwrap())
             .expect("the dashboard is JSON");
 
-    // A replica that has served a call of every kind the names need.
-    let app = spawn_app(Backend::Sqlite).await;
+    // A replica that has served a call of every kind the names need, its attention queue
+    // read once.
+    let app = spawn_app_with(Backend::Sqlite, |s| s.attention.enabled = true).await;
+    let queue_read = eventually(std::time::Duration::from_secs(10), || async {
+        app.scrape()
+            .await
+            .value("c360_attention_unclaimed_items", &[])
+            .is_some()
+    })
+    .await;
+    assert!(
+        queue_read.is_some(),
+        "the attention queue's figures never came"
+    );
     assert_eq!(code_of(&app, "3").await, Code::Ok);
     assert_eq!(code_of(&app, "x").await, Code::InvalidArgument);
     let scrape = app.scrape().await;

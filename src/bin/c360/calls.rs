@@ -1,5 +1,5 @@
 //! The commands that call a running c360 over gRPC: `get`, `watch`, `invalidate`, `stats`,
-//! `top`, `lookup`, `health`. Each prints what `c360::tools::client` renders.
+//! `top`, `attention`, `lookup`, `health`. Each prints what `c360::tools::client` renders.
 
 use std::{io::IsTerminal, time::Duration};
 
@@ -82,6 +82,27 @@ pub(crate) async fn top(
             println!();
         }
     });
+    tokio::select! {
+        result = follow => result?,
+        () = shutdown_signal() => {}
+    }
+    Ok(())
+}
+
+pub(crate) async fn attention(target: &Target, limit: i32, watch: bool) -> anyhow::Result<()> {
+    anyhow::ensure!(
+        (1..=1000).contains(&limit),
+        "--limit must be from 1 to 1000"
+    );
+    let (server, format) = (target.server.server()?, target.format());
+    if !watch {
+        print!(
+            "{}",
+            with_newline(client::attention::list(&server, limit, format).await?)
+        );
+        return Ok(());
+    }
+    let follow = client::attention::watch(&server, format, |text| print!("{}", with_newline(text)));
     tokio::select! {
         result = follow => result?,
         () = shutdown_signal() => {}

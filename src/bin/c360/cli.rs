@@ -108,6 +108,18 @@ pub(crate) enum Command {
         #[arg(long)]
         count: Option<u64>,
     },
+    /// Print the customers who need contact now, most overdue first (agents' attention
+    /// queue); with --watch, then each change as it happens.
+    Attention {
+        #[command(flatten)]
+        target: Target,
+        /// Most items to print (1-1000).
+        #[arg(long, default_value_t = 20)]
+        limit: i32,
+        /// Follow the queue: print it, then a line for each item added, changed or removed.
+        #[arg(long)]
+        watch: bool,
+    },
     /// Find customers by email, phone number or order id.
     Lookup {
         #[command(flatten)]

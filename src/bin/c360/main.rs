@@ -93,6 +93,11 @@ async fn run(command: Command) -> anyhow::Result<()> {
             interval,
             count,
         } => calls::top(&server, interval, count).await,
+        Command::Attention {
+            target,
+            limit,
+            watch,
+        } => calls::attention(&target, limit, watch).await,
         Command::Lookup { by, target } => calls::lookup(by, &target).await,
         Command::Health { .. } => unreachable!("answered with its own exit codes in main"),
     }

@@ -168,7 +168,11 @@ impl Live {
                     Ok(Change::Everything) | Err(RecvError::Lagged(_)) => self.resync().await,
                 },
                 () = sleep => {
-                    for customer in self.take_due(chrono::Utc::now()) {
+                    let now = chrono::Utc::now();
+                    if let Some(due) = self.next_due() {
+                        self.store.figures().swept(due, now);
+                    }
+                    for customer in self.take_due(now) {
                         self.logged(customer).await;
                     }
                 }
@@ -200,7 +204,14 @@ impl Live {
     }
 
     async fn logged(&self, customer: CustomerId) {
+        let figures = self.store.figures();
+        figures
+            .derivations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         if let Err(error) = self.refresh(customer, chrono::Utc::now()).await {
+            figures
+                .derive_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(%customer, %error, "attention: a customer's items could not be derived again");
         }
     }

@@ -161,12 +161,21 @@ fn key_binds(key: &ItemKey) -> [Bind; 3] {
 #[derive(Debug, Clone)]
 pub struct Store {
     db: Db,
+    figures: std::sync::Arc<super::figures::AttentionFigures>,
 }
 
 impl Store {
     /// The tables of `db` (migrated already: `Db::migrate`).
     pub fn new(db: Db) -> Self {
-        Self { db }
+        Self {
+            db,
+            figures: std::sync::Arc::default(),
+        }
+    }
+
+    /// What this replica counts of the queue.
+    pub fn figures(&self) -> &std::sync::Arc<super::figures::AttentionFigures> {
+        &self.figures
     }
 
     /// Makes the kept items of `customer` what `derived` says, for the reasons it knows.

@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     core::{
-        attention::{Act, ItemKey, Kept, Refused, Store, Tail},
+        attention::{Act, AttentionFigures, ItemKey, Kept, Refused, Store, Tail},
         vocab::{SectionSet, Timestamp},
     },
     edge::audit::Audit,
@@ -102,6 +102,11 @@ impl AttentionApi {
     pub fn audited(mut self, audit: Audit) -> Self {
         self.audit = audit;
         self
+    }
+
+    /// What this replica counts of the queue, for `/metrics`.
+    pub fn figures(&self) -> Arc<AttentionFigures> {
+        self.store().figures().clone()
     }
 
     fn store(&self) -> &Store {

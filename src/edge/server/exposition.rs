@@ -9,6 +9,7 @@
 //! database serves, never its URL; `c360_feed_info` maps feeds to backends). No label holds
 //! anything a caller sent.
 
+mod attention;
 mod per_source;
 mod process;
 mod rpcs;
@@ -26,6 +27,7 @@ use tokio::sync::watch;
 use super::{Readiness, health::Stage};
 use crate::{
     core::{
+        attention::{AttentionFigures, AttentionSnapshot},
         cache::{FeedSnapshot, Following},
         histogram::{BOUNDS_NANOS, HistogramSnapshot},
         read::{Figures, Profiles},
@@ -47,6 +49,8 @@ pub(super) struct Exposition {
     pub(super) readiness: watch::Receiver<Readiness>,
     /// Ready only while open: 0 from the drain on, as health says `NOT_SERVING`.
     pub(super) stage: watch::Receiver<Stage>,
+    /// The attention queue's figures, when the queue is on.
+    pub(super) attention: Option<Arc<AttentionFigures>>,
 }
 
 impl Exposition {
@@ -57,6 +61,7 @@ impl Exposition {
             rpcs: self.rpcs.as_deref().map(rpcs::snapshot).unwrap_or_default(),
             ready: self.readiness.borrow().ready && *self.stage.borrow() == Stage::Open,
             process: process::Process::read(),
+            attention: self.attention.as_ref().map(|figures| figures.snapshot()),
         };
         let mut registry = Registry::default();
         registry.register_collector(Box::new(scrape));
@@ -76,6 +81,7 @@ struct Scrape {
     rpcs: Vec<rpcs::Method>,
     ready: bool,
     process: process::Process,
+    attention: Option<AttentionSnapshot>,
 }
 
 /// A figure read off `T`: its name, its help, and how to read it.
@@ -256,6 +262,9 @@ impl Collector for Scrape {
         )?;
         ConstGauge::new(f64::from(u8::from(self.ready))).encode(ready)?;
         self.process.encode(&mut encoder)?;
+        if let Some(figures) = &self.attention {
+            attention::encode(figures, chrono::Utc::now(), &mut encoder)?;
+        }
         encode_feeds(&self.figures.feeds, &mut encoder)
     }
 }

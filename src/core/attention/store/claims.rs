@@ -47,6 +47,9 @@ impl Store {
             )
             .await?;
         if let Some((version,)) = won {
+            self.figures
+                .claims
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(Ok(Claim {
                 version,
                 lease_until_us: until,
@@ -115,15 +118,21 @@ impl Store {
         act: Act<'_>,
         outcome: &str,
     ) -> Result<Result<(), Refused>, sqlx::Error> {
-        self.fenced(
-            act,
-            "UPDATE attention_items SET state = 'resolved', outcome = $7, claimed_by = NULL, \
-             lease_until_us = NULL, transition = 'resolved', actor = $4, changed_us = $6 \
-             WHERE customer_id = $1 AND reason = $2 AND cause = $3 AND state = 'open' \
-             AND claimed_by = $4 AND version = $5 AND lease_until_us > $6",
-            Some(Bind::Text(outcome.into())),
-        )
-        .await
+        let resolved = self
+            .fenced(
+                act,
+                "UPDATE attention_items SET state = 'resolved', outcome = $7, claimed_by = NULL, \
+                 lease_until_us = NULL, transition = 'resolved', actor = $4, changed_us = $6 \
+                 WHERE customer_id = $1 AND reason = $2 AND cause = $3 AND state = 'open' \
+                 AND claimed_by = $4 AND version = $5 AND lease_until_us > $6",
+                Some(Bind::Text(outcome.into())),
+            )
+            .await?;
+        if resolved.is_ok() {
+            let resolutions = &self.figures.resolutions;
+            resolutions.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(resolved)
     }
 
     /// Runs `sql` on `act`'s item — `$1`–`$3` its key, `$4` the agent, `$5` the version it

@@ -4,7 +4,7 @@
 //! watch streams.
 
 use super::{Kept, Reason, Store, Timestamp, micros};
-use crate::core::{db::Bind, records::Tier};
+use crate::core::{attention::QueueNow, db::Bind, records::Tier};
 
 /// Which open items a list or a watch shows; every one when nothing is set.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -155,5 +155,35 @@ impl Store {
             .await?
             .unwrap_or((0,));
         Ok(last)
+    }
+}
+
+impl Store {
+    /// The open items by reason, and the oldest unclaimed one, now.
+    pub async fn queue_now(&self) -> Result<QueueNow, sqlx::Error> {
+        let rows: Vec<(String, i64, i64, Option<i64>)> = self
+            .db
+            .fetch_all(
+                "SELECT reason, CAST(COUNT(*) AS BIGINT), \
+                 CAST(SUM(CASE WHEN claimed_by IS NULL OR lease_until_us <= $1 THEN 1 ELSE 0 END) \
+                 AS BIGINT), \
+                 MIN(CASE WHEN claimed_by IS NULL OR lease_until_us <= $1 THEN due_us END) \
+                 FROM attention_items WHERE state = 'open' GROUP BY reason",
+                &[Bind::Int(chrono::Utc::now().timestamp_micros())],
+            )
+            .await?;
+        let mut now = QueueNow::default();
+        for (reason, open, unclaimed, oldest) in rows {
+            if let Some(at) = Reason::ALL.iter().position(|r| r.as_str() == reason) {
+                now.open[at] = open.max(0).unsigned_abs();
+            }
+            now.unclaimed += unclaimed.max(0).unsigned_abs();
+            let due = oldest.and_then(Timestamp::from_timestamp_micros);
+            now.oldest_unclaimed_due = match (now.oldest_unclaimed_due, due) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        }
+        Ok(now)
     }
 }
