@@ -162,7 +162,10 @@ impl Live {
             tokio::select! {
                 change = changes.recv() => match change {
                     Ok(Change::Customer(customer)) => self.logged(customer).await,
-                    Ok(Change::Closing) | Err(RecvError::Closed) => return,
+                    // The read path's watches end at shutdown; the queue goes on until the
+                    // task is dropped with the app.
+                    Ok(Change::Closing) => {}
+                    Err(RecvError::Closed) => return,
                     // Changes may have been missed: every customer in the queue or on the
                     // schedule is derived again now.
                     Ok(Change::Everything) | Err(RecvError::Lagged(_)) => self.resync().await,
