@@ -298,18 +298,10 @@ impl Store {
             .await
     }
 
-    /// The open items, earliest due first, at most `limit`.
+    /// The open items, earliest due first, at most `limit`: the first page of the whole queue.
     pub async fn open(&self, limit: i64) -> Result<Vec<Kept>, sqlx::Error> {
-        self.db
-            .fetch_all(
-                concat!(
-                    "SELECT ",
-                    kept_columns!(""),
-                    " FROM attention_items WHERE state = 'open' \
-                     ORDER BY due_us, customer_id, reason, cause LIMIT $1"
-                ),
-                &[Bind::Int(limit)],
-            )
+        let everything = queue::Filter::default();
+        self.page(&everything, None, limit, chrono::Utc::now())
             .await
     }
 
