@@ -49,8 +49,10 @@
 //! The core ([`core`]), the request path top first, then what it stands on:
 //!
 //! - [`core::attention`]: who needs contact now: kept live (`live.rs`: derived again as the
-//!   read path announces changes, and by a sweep at the earliest instant time alone changes
-//!   a customer's items); a customer's items at an instant, keyed by
+//!   read path announces changes, several at a time, and by a sweep at the earliest instant
+//!   time alone changes a customer's items), built at start from the customers the backends'
+//!   indexes name (`build.rs`: an undelivered parcel, a failed payment, an open, recent or
+//!   rated interaction; migrations `0007` on Postgres, `0005` on SQLite); a customer's items at an instant, keyed by
 //!   customer, reason and cause, with the next instant time alone changes them (`items.rs`),
 //!   under rules checked at start (`settings.rs`), their service-level clocks in business
 //!   hours (`calendar.rs`: due instants and time left, to the second, across daylight-saving

@@ -16,7 +16,7 @@ use super::{
     supervise::{TaskState, supervise},
 };
 use crate::core::{
-    attention::{Live, Rules, Store, Tail},
+    attention::{Backlog, Live, Rules, Store, Tail},
     cache::{self, CacheStats, RedisCache, bus::BusSink, feed::FeedSink},
     db::{Db, PoolOptions},
     read::{Freshener, Profiles, refresh_catalog},
@@ -25,6 +25,10 @@ use crate::core::{
 
 /// Longest a change-feed query may run (they read a few rows; a stuck one is retried).
 const FEED_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest a statement finding whom the attention queue may hold may run (each reads an
+/// index of a backend's table whole).
+const BACKLOG_STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Longest an attention statement may run (they touch one customer's items, or a page).
 const ATTENTION_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -148,6 +152,22 @@ async fn change_feeds(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), Ap
     Ok(())
 }
 
+/// The backends' databases the attention queue is built from at start, a connection each:
+/// their statements read a whole index, so they get minutes, not a read's deadline.
+fn backlog(settings: &crate::app::config::Settings) -> Result<Backlog, crate::core::db::DbError> {
+    let pool = PoolOptions {
+        max_connections: 1,
+        statement_timeout: Some(BACKLOG_STATEMENT_TIMEOUT),
+        ..PoolOptions::default()
+    };
+    let of = |kind| Db::connect_lazy(&settings.sources.of(kind).url(&settings.database), pool);
+    Ok(Backlog {
+        fulfilment: of(SourceKind::Fulfilment)?,
+        billing: of(SourceKind::Billing)?,
+        crm: of(SourceKind::Crm)?,
+    })
+}
+
 /// The attention queue, in its own small pool: kept live as the read path announces changes
 /// and as time makes items true, and its history tailed for watches. Tables that are missing
 /// stop the start (a database that does not answer yet does not: the queue waits for it).
@@ -180,7 +200,8 @@ async fn attention(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), AppEr
         || {},
     ));
     let rules = Rules::new(settings).map_err(super::config::ConfigError::from)?;
-    let live = Live::new(context.profiles.clone(), store.clone(), rules);
+    let backlog = Some(backlog(context.settings)?);
+    let live = Live::new(context.profiles.clone(), store.clone(), rules, backlog);
     tasks.add(supervise("attention", move || live.clone().run(), || {}));
     let tail = Tail::new(store);
     let tailed = tail.clone();

@@ -3,8 +3,10 @@
 //! service-level clocks run in business hours ([`calendar`]: a team's calendar and the
 //! arithmetic of due instants and time left over it); [`store`] keeps them, with the agents'
 //! claims, fenced leases and every transition, in c360's own tables; [`live`] derives again as
-//! changes are applied and as time makes items true; [`tail`] follows the history for watches; [`figures`] counts what operators follow.
+//! changes are applied and as time makes items true, and [`build`] finds whom to derive where
+//! nothing was derived yet; [`tail`] follows the history for watches; [`figures`] counts what operators follow.
 
+pub mod build;
 pub mod calendar;
 pub mod figures;
 pub mod items;
@@ -13,6 +15,7 @@ pub mod settings;
 pub mod store;
 pub mod tail;
 
+pub use build::Backlog;
 pub use calendar::{Calendar, CalendarError, CalendarSettings};
 pub use figures::{AttentionFigures, AttentionSnapshot, QueueNow};
 pub use items::{Derived, Inputs, Item, ItemKey, Reason, Rules, derive};

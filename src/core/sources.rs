@@ -21,7 +21,7 @@ use std::{fmt, sync::Arc};
 
 use futures::future::BoxFuture;
 
-pub use billing::BillingSource;
+pub use billing::{BillingSource, FAILED_PAYMENTS_WINDOW};
 pub use crm::CrmSource;
 pub use fulfilment::FulfilmentSource;
 pub use orders::OrdersSource;

@@ -313,7 +313,7 @@ async fn a_parcel_becomes_late_with_no_row_changing_and_clears_on_delivery(backe
     let app = crate::helpers::spawn_app(backend).await;
     let store = Store::new(app.db.clone());
     let rules = Rules::new(&Default::default()).unwrap();
-    let live = Live::new(app.profiles.clone(), store.clone(), rules);
+    let live = Live::new(app.profiles.clone(), store.clone(), rules, None);
     let _running = AbortOnDrop(tokio::spawn(live.run()));
     let parcel = key(5, Reason::LateShipment, "990001");
     let promised = chrono::Utc::now() + Duration::seconds(2);

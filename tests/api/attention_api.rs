@@ -428,7 +428,57 @@ async fn a_watch_gets_the_queue_then_each_change_and_resumes_losing_none(backend
     );
 }
 
+/// A replica started over backends that already hold late parcels lists them with no row
+/// changing, having read the profiles only of the customers the backends' indexes name, not
+/// every customer's.
+async fn a_fresh_start_builds_the_queue_from_the_backends_reading_only_whom_it_may_hold(
+    backend: Backend,
+) {
+    let database = std::sync::Arc::new(TestDatabase::seeded(backend).await);
+    let late: Vec<(i64,)> = {
+        let db = database.connect_or_create().await;
+        let late = db
+            .fetch_all(
+                "SELECT id FROM shipments WHERE delivered_at IS NULL AND promised_at < $1 \
+                 ORDER BY id",
+                &[Bind::Time(
+                    chrono::Utc::now() - chrono::Duration::minutes(1),
+                )],
+            )
+            .await
+            .unwrap();
+        db.close().await;
+        late
+    };
+    assert!(late.len() >= 3, "the seed made {} late parcels", late.len());
+    let app = spawn_replica(database, queue_on).await;
+    let wanted: Vec<String> = late.iter().map(|(id,)| id.to_string()).collect();
+    let listed = eventually(Duration::from_secs(20), || async {
+        let request = pb::ListAttentionRequest {
+            filter: Some(late_only()),
+            page_size: 1000,
+            ..Default::default()
+        };
+        let items = list(&app, request, &Credentials::None).await.unwrap().items;
+        let mut causes: Vec<String> = items.into_iter().map(|item| item.cause).collect();
+        causes.sort_by_key(|cause| cause.parse::<i64>().unwrap_or_default());
+        causes == wanted
+    })
+    .await;
+    assert!(
+        listed.is_some(),
+        "the seeded late parcels never all reached the queue"
+    );
+    let read = app.reads(c360::core::vocab::SourceKind::Fulfilment);
+    assert!(
+        read < crate::helpers::CUSTOMERS,
+        "{read} profiles read to build a queue over {} customers",
+        crate::helpers::CUSTOMERS
+    );
+}
+
 crate::over_both_backends!(
+    a_fresh_start_builds_the_queue_from_the_backends_reading_only_whom_it_may_hold,
     agents_share_the_queue_each_act_fenced_and_a_restart_keeps_the_claims,
     a_watch_gets_the_queue_then_each_change_and_resumes_losing_none,
 );

@@ -154,6 +154,18 @@ impl Rules {
     }
 }
 
+impl Rules {
+    /// How many contacts within how long make a repeat contact.
+    pub fn repeat(&self) -> (usize, Duration) {
+        (self.repeat_contacts, self.repeat_within)
+    }
+
+    /// The highest rating that is low, and for how long after it one is followed up.
+    pub fn low_rating(&self) -> (u8, Duration) {
+        (self.low_satisfaction, self.satisfaction_within)
+    }
+}
+
 fn duration(std: std::time::Duration) -> Duration {
     Duration::from_std(std).unwrap_or(Duration::MAX)
 }

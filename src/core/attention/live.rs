@@ -5,14 +5,17 @@
 //! only the customers due then — never a scan of every customer.
 
 use std::{
-    collections::{BTreeMap, BTreeSet},
+    collections::{BTreeMap, BTreeSet, HashSet, VecDeque},
     sync::{Arc, Mutex},
 };
+
+use futures::{StreamExt, stream::FuturesUnordered};
 
 use c360_proto as pb;
 use tokio::sync::{Notify, broadcast::error::RecvError};
 
 use super::{
+    build::Backlog,
     items::{Inputs, Rules, derive},
     store::{Store, Synced},
 };
@@ -23,8 +26,12 @@ use crate::core::{
     vocab::{CustomerId, SectionSet, SourceKind, SourceStatus, Timestamp},
 };
 
-/// Most open items whose customers a resync derives again.
+/// Most open items whose customers a rebuild derives again.
 const RESYNC_MOST: i64 = 100_000;
+
+/// Derivations at once, at most: a feed at its writers' full rate is followed by several
+/// profile reads and queue writes in flight, not one after another.
+pub const AT_ONCE: usize = 16;
 
 /// How often lapsed leases are given back, at least.
 const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -45,6 +52,8 @@ pub struct Live {
     profiles: Profiles,
     store: Store,
     rules: Rules,
+    /// Where the customers to derive are found when nothing was derived yet.
+    backlog: Option<Backlog>,
     /// Customers to derive again, by when.
     due: Mutex<BTreeMap<Timestamp, BTreeSet<CustomerId>>>,
     /// Woken when an earlier instant is added.
@@ -53,11 +62,19 @@ pub struct Live {
 
 impl Live {
     /// An engine reading profiles from `profiles` and keeping items in `store`.
-    pub fn new(profiles: Profiles, store: Store, rules: Rules) -> Arc<Self> {
+    /// With a `backlog`, the customers the backends hold something pending for are derived
+    /// at start (and when changes were missed) too, not only those already in the queue.
+    pub fn new(
+        profiles: Profiles,
+        store: Store,
+        rules: Rules,
+        backlog: Option<Backlog>,
+    ) -> Arc<Self> {
         Arc::new(Self {
             profiles,
             store,
             rules,
+            backlog,
             due: Mutex::default(),
             sooner: Notify::new(),
         })
@@ -140,14 +157,29 @@ impl Live {
             .copied()
     }
 
-    /// Follows changes and time until the task is dropped; at start, derives again every
-    /// customer with an open item.
+    /// Follows changes and time until the task is dropped. At start, and whenever changes
+    /// may have been missed, derives again every customer with an open item or a scheduled
+    /// change, and those the backlog finds; changes and deadlines go first, the build's
+    /// customers when nothing more urgent waits, [`AT_ONCE`] derivations at a time, a
+    /// customer never twice at once.
     pub async fn run(self: Arc<Self>) {
+        let this: &Self = &self;
         let mut changes = self.profiles.subscribe();
-        self.resync().await;
+        let mut waiting = Waiting::default();
+        let mut deriving = FuturesUnordered::new();
+        let mut building = Some(Box::pin(self.rebuild()));
         let mut expiry = tokio::time::interval(EXPIRE_EVERY);
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            while deriving.len() < AT_ONCE {
+                let Some(customer) = waiting.next() else {
+                    break;
+                };
+                deriving.push(async move {
+                    this.logged(customer).await;
+                    customer
+                });
+            }
             let wait = self.next_due().map(|at| {
                 (at - chrono::Utc::now())
                     .to_std()
@@ -161,22 +193,30 @@ impl Live {
             };
             tokio::select! {
                 change = changes.recv() => match change {
-                    Ok(Change::Customer(customer)) => self.logged(customer).await,
+                    Ok(Change::Customer(customer)) => waiting.urgent(customer),
                     // The read path's watches end at shutdown; the queue goes on until the
                     // task is dropped with the app.
                     Ok(Change::Closing) => {}
                     Err(RecvError::Closed) => return,
-                    // Changes may have been missed: every customer in the queue or on the
-                    // schedule is derived again now.
-                    Ok(Change::Everything) | Err(RecvError::Lagged(_)) => self.resync().await,
+                    // Changes may have been missed: built again.
+                    Ok(Change::Everything) | Err(RecvError::Lagged(_)) => {
+                        if building.is_none() {
+                            building = Some(Box::pin(self.rebuild()));
+                        }
+                    }
                 },
+                Some(customer) = deriving.next() => waiting.done(customer),
+                customers = async { building.as_mut().expect("guarded").await }, if building.is_some() => {
+                    building = None;
+                    waiting.later(customers);
+                }
                 () = sleep => {
                     let now = chrono::Utc::now();
                     if let Some(due) = self.next_due() {
                         self.store.figures().swept(due, now);
                     }
                     for customer in self.take_due(now) {
-                        self.logged(customer).await;
+                        waiting.urgent(customer);
                     }
                 }
                 () = self.sooner.notified() => {}
@@ -189,8 +229,9 @@ impl Live {
         }
     }
 
-    /// Derives again every customer with an open item or a scheduled change.
-    async fn resync(&self) {
+    /// Every customer with an open item or a scheduled change, and those the backlog finds.
+    async fn rebuild(&self) -> BTreeSet<CustomerId> {
+        let began = std::time::Instant::now();
         let mut customers = self.take_due(Timestamp::MAX_UTC);
         match self.store.open(RESYNC_MOST).await {
             Ok(open) => customers.extend(
@@ -201,9 +242,21 @@ impl Live {
                 tracing::warn!(%error, "attention: the queue could not be read to resync")
             }
         }
-        for customer in customers {
-            self.logged(customer).await;
+        if let Some(backlog) = &self.backlog {
+            match backlog.customers(&self.rules, chrono::Utc::now()).await {
+                Ok(found) => customers.extend(found),
+                Err(error) => tracing::warn!(
+                    %error,
+                    "attention: the backends could not be asked whom the queue may hold"
+                ),
+            }
         }
+        tracing::info!(
+            customers = customers.len(),
+            took_ms = began.elapsed().as_millis() as u64,
+            "attention: customers to derive again found"
+        );
+        customers
     }
 
     async fn logged(&self, customer: CustomerId) {
@@ -216,6 +269,66 @@ impl Live {
                 .derive_failures
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             tracing::warn!(%customer, %error, "attention: a customer's items could not be derived again");
+        }
+    }
+}
+
+/// The customers waiting to be derived: those changes and deadlines name first, in the order
+/// they came, each once; then a build's (one of which a change names goes first). One being
+/// derived that changes again is derived again after.
+#[derive(Debug, Default)]
+struct Waiting {
+    urgent: VecDeque<CustomerId>,
+    in_urgent: HashSet<CustomerId>,
+    later: VecDeque<CustomerId>,
+    in_later: HashSet<CustomerId>,
+    busy: HashSet<CustomerId>,
+    again: HashSet<CustomerId>,
+}
+
+impl Waiting {
+    fn urgent(&mut self, customer: CustomerId) {
+        if self.busy.contains(&customer) {
+            self.again.insert(customer);
+        } else if self.in_urgent.insert(customer) {
+            self.urgent.push_back(customer);
+        }
+    }
+
+    fn later(&mut self, customers: BTreeSet<CustomerId>) {
+        for customer in customers {
+            if self.busy.contains(&customer) {
+                self.again.insert(customer);
+            } else if !self.in_urgent.contains(&customer) && self.in_later.insert(customer) {
+                self.later.push_back(customer);
+            }
+        }
+    }
+
+    /// The next to derive, now marked busy.
+    fn next(&mut self) -> Option<CustomerId> {
+        let customer = match self.urgent.pop_front() {
+            Some(customer) => {
+                self.in_urgent.remove(&customer);
+                // Its place in the build's line, if any, is left behind and passed over.
+                self.in_later.remove(&customer);
+                customer
+            }
+            None => loop {
+                let customer = self.later.pop_front()?;
+                if self.in_later.remove(&customer) {
+                    break customer;
+                }
+            },
+        };
+        self.busy.insert(customer);
+        Some(customer)
+    }
+
+    fn done(&mut self, customer: CustomerId) {
+        self.busy.remove(&customer);
+        if self.again.remove(&customer) {
+            self.urgent(customer);
         }
     }
 }
@@ -236,6 +349,27 @@ fn take_from(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn changes_go_before_a_build_each_customer_once_and_one_being_derived_again_after() {
+        let id = |n| CustomerId::new(n).unwrap();
+        let mut waiting = Waiting::default();
+        waiting.later(BTreeSet::from([id(1), id(2), id(3)]));
+        waiting.urgent(id(9));
+        waiting.urgent(id(2));
+        waiting.urgent(id(9));
+        assert_eq!(waiting.next(), Some(id(9)));
+        assert_eq!(waiting.next(), Some(id(2)));
+        // 9 changes again while it is derived: once more, after.
+        waiting.urgent(id(9));
+        assert_eq!(waiting.next(), Some(id(1)));
+        assert_eq!(waiting.next(), Some(id(3)));
+        assert_eq!(waiting.next(), None);
+        waiting.done(id(9));
+        assert_eq!(waiting.next(), Some(id(9)));
+        waiting.done(id(9));
+        assert_eq!(waiting.next(), None);
+    }
 
     #[test]
     fn the_schedule_gives_what_is_due_and_everything_at_the_end_of_time() {

@@ -13,7 +13,7 @@
 
 use chrono::Duration;
 
-use super::items::{Derived, ItemKey, Reason};
+use super::items::{Derived, Item, ItemKey, Reason};
 use crate::core::{
     db::{Bind, Db},
     records::Tier,
@@ -149,6 +149,20 @@ fn micros(at: Timestamp) -> i64 {
     at.timestamp_micros()
 }
 
+/// An item's key, due instant, words, deriver, instant and tier: `$1`…`$9`.
+fn item_binds(item: &Item, tier: &str, now: i64) -> Vec<Bind> {
+    let mut binds = key_binds(&item.key).to_vec();
+    binds.extend([
+        Bind::Int(micros(item.due)),
+        Bind::Text(item.evidence.clone()),
+        Bind::Text(item.action.clone()),
+        Bind::Text(DERIVED_BY.into()),
+        Bind::Int(now),
+        Bind::Text(tier.into()),
+    ]);
+    binds
+}
+
 fn key_binds(key: &ItemKey) -> [Bind; 3] {
     [
         Bind::Int(key.customer.get()),
@@ -178,110 +192,129 @@ impl Store {
         &self.figures
     }
 
-    /// Makes the kept items of `customer` what `derived` says, for the reasons it knows.
+    /// Makes the kept items of `customer` what `derived` says, for the reasons it knows: one
+    /// read of what is kept, then a write only for what differs (most derivations, after a
+    /// change that moved nothing the queue shows, write nothing).
     pub async fn sync(
         &self,
         customer: CustomerId,
         derived: &Derived,
         now: Timestamp,
     ) -> Result<Synced, sqlx::Error> {
+        let kept: Vec<Kept> = self
+            .db
+            .fetch_all(
+                concat!(
+                    "SELECT ",
+                    kept_columns!(""),
+                    " FROM attention_items WHERE customer_id = $1"
+                ),
+                &[Bind::Int(customer.get())],
+            )
+            .await?;
         let mut synced = Synced::default();
         let now = micros(now);
         let tier = derived.tier.map_or("", Tier::as_str);
         for item in &derived.items {
-            let key = key_binds(&item.key);
-            // New: created open. Came back after clearing: reopened, with its original due.
-            let created = "INSERT INTO attention_items (customer_id, reason, cause, state, \
-                 due_us, evidence, action, transition, actor, changed_us, tier) \
-                 VALUES ($1, $2, $3, 'open', $4, $5, $6, 'created', $7, $8, $9) \
-                 ON CONFLICT (customer_id, reason, cause) DO NOTHING";
-            let mut binds = key.to_vec();
-            binds.extend([
-                Bind::Int(micros(item.due)),
-                Bind::Text(item.evidence.clone()),
-                Bind::Text(item.action.clone()),
-                Bind::Text(DERIVED_BY.into()),
-                Bind::Int(now),
-                Bind::Text(tier.into()),
-            ]);
-            if self.db.execute(created, &binds).await? > 0 {
-                synced.created += 1;
-                continue;
+            let was = kept
+                .iter()
+                .find(|k| k.reason == item.key.reason.as_str() && k.cause == item.key.cause);
+            match was.map(|k| k.state.as_str()) {
+                None => {
+                    if self.create(item, tier, now).await? {
+                        synced.created += 1;
+                    }
+                }
+                Some("cleared") => synced.reopened += self.reopen(item, tier, now).await?,
+                Some("open") => {
+                    let kept = was.expect("found");
+                    if kept.evidence != item.evidence
+                        || kept.action != item.action
+                        || kept.tier != tier
+                    {
+                        self.reword(item, tier).await?;
+                    }
+                }
+                // Resolved by an agent: kept so until its cause goes away and comes back.
+                Some(_) => {}
             }
-            let reopened = "UPDATE attention_items SET state = 'open', claimed_by = NULL, \
-                 lease_until_us = NULL, outcome = NULL, transition = 'reopened', actor = $7, \
-                 changed_us = $8, due_us = $4, evidence = $5, action = $6, tier = $9 \
-                 WHERE customer_id = $1 AND reason = $2 AND cause = $3 AND state = 'cleared'";
-            if self.db.execute(reopened, &binds).await? > 0 {
-                synced.reopened += 1;
-                continue;
-            }
-            // Still open: its words move on (a parcel one more day late), with no transition.
-            let refreshed = "UPDATE attention_items SET evidence = $4, action = $5, tier = $6 \
-                 WHERE customer_id = $1 AND reason = $2 AND cause = $3 AND state = 'open' \
-                 AND (evidence <> $4 OR action <> $5 OR tier <> $6)";
-            let mut binds = key.to_vec();
-            binds.extend([
-                Bind::Text(item.evidence.clone()),
-                Bind::Text(item.action.clone()),
-                Bind::Text(tier.into()),
-            ]);
-            self.db.execute(refreshed, &binds).await?;
         }
-        for reason in &derived.known {
-            synced.cleared += self.clear_gone(customer, *reason, derived, now).await?;
+        for gone in kept.iter().filter(|k| k.state != "cleared") {
+            let Some(reason) = Reason::parse(&gone.reason) else {
+                continue;
+            };
+            let held = derived
+                .items
+                .iter()
+                .any(|i| i.key.reason == reason && i.key.cause == gone.cause);
+            if derived.known.contains(&reason) && !held {
+                synced.cleared += self.clear(customer, reason, &gone.cause, now).await?;
+            }
         }
         Ok(synced)
     }
 
-    /// Clears the items of `customer` for `reason` that `derived` no longer holds: open ones,
-    /// and resolved ones too, so that a cause that comes back after an agent dealt with it
-    /// opens its item again.
-    async fn clear_gone(
+    /// Keeps a new item, open; false if another replica kept it first.
+    async fn create(&self, item: &Item, tier: &str, now: i64) -> Result<bool, sqlx::Error> {
+        let created = "INSERT INTO attention_items (customer_id, reason, cause, state, \
+             due_us, evidence, action, transition, actor, changed_us, tier) \
+             VALUES ($1, $2, $3, 'open', $4, $5, $6, 'created', $7, $8, $9) \
+             ON CONFLICT (customer_id, reason, cause) DO NOTHING";
+        Ok(self
+            .db
+            .execute(created, &item_binds(item, tier, now))
+            .await?
+            > 0)
+    }
+
+    /// Opens again an item whose cause came back, with its due instant as derived now.
+    async fn reopen(&self, item: &Item, tier: &str, now: i64) -> Result<u64, sqlx::Error> {
+        let reopened = "UPDATE attention_items SET state = 'open', claimed_by = NULL, \
+             lease_until_us = NULL, outcome = NULL, transition = 'reopened', actor = $7, \
+             changed_us = $8, due_us = $4, evidence = $5, action = $6, tier = $9 \
+             WHERE customer_id = $1 AND reason = $2 AND cause = $3 AND state = 'cleared'";
+        self.db
+            .execute(reopened, &item_binds(item, tier, now))
+            .await
+    }
+
+    /// An open item's words move on (a parcel one more day late), with no transition.
+    async fn reword(&self, item: &Item, tier: &str) -> Result<u64, sqlx::Error> {
+        let reworded = "UPDATE attention_items SET evidence = $4, action = $5, tier = $6 \
+             WHERE customer_id = $1 AND reason = $2 AND cause = $3 AND state = 'open'";
+        let mut binds = key_binds(&item.key).to_vec();
+        binds.extend([
+            Bind::Text(item.evidence.clone()),
+            Bind::Text(item.action.clone()),
+            Bind::Text(tier.into()),
+        ]);
+        self.db.execute(reworded, &binds).await
+    }
+
+    /// Clears an item whose cause went away: an open one, or a resolved one too, so that a
+    /// cause that comes back after an agent dealt with it opens its item again.
+    async fn clear(
         &self,
         customer: CustomerId,
         reason: Reason,
-        derived: &Derived,
+        cause: &str,
         now: i64,
     ) -> Result<u64, sqlx::Error> {
-        let open: Vec<(String,)> = self
-            .db
-            .fetch_all(
-                "SELECT cause FROM attention_items \
-                 WHERE customer_id = $1 AND reason = $2 AND state <> 'cleared'",
+        self.db
+            .execute(
+                "UPDATE attention_items SET state = 'cleared', claimed_by = NULL, \
+                 lease_until_us = NULL, transition = 'cleared', actor = $4, changed_us = $5 \
+                 WHERE customer_id = $1 AND reason = $2 AND cause = $3 \
+                 AND state <> 'cleared'",
                 &[
                     Bind::Int(customer.get()),
                     Bind::Text(reason.as_str().into()),
+                    Bind::Text(cause.into()),
+                    Bind::Text(DERIVED_BY.into()),
+                    Bind::Int(now),
                 ],
             )
-            .await?;
-        let mut cleared = 0;
-        for (cause,) in open {
-            let held = derived
-                .items
-                .iter()
-                .any(|i| i.key.reason == reason && i.key.cause == cause);
-            if held {
-                continue;
-            }
-            cleared += self
-                .db
-                .execute(
-                    "UPDATE attention_items SET state = 'cleared', claimed_by = NULL, \
-                     lease_until_us = NULL, transition = 'cleared', actor = $4, changed_us = $5 \
-                     WHERE customer_id = $1 AND reason = $2 AND cause = $3 \
-                     AND state <> 'cleared'",
-                    &[
-                        Bind::Int(customer.get()),
-                        Bind::Text(reason.as_str().into()),
-                        Bind::Text(cause),
-                        Bind::Text(DERIVED_BY.into()),
-                        Bind::Int(now),
-                    ],
-                )
-                .await?;
-        }
-        Ok(cleared)
+            .await
     }
 
     /// The item of `key`, as kept.

@@ -12,7 +12,7 @@ use crate::{
 };
 
 /// How far back failed payments are reported.
-const FAILED_PAYMENTS_WINDOW: Duration = Duration::days(180);
+pub const FAILED_PAYMENTS_WINDOW: Duration = Duration::days(180);
 
 const ACCOUNT: &str = "SELECT currency, balance_minor, credit_limit_minor \
      FROM billing_accounts WHERE customer_id = $1";
