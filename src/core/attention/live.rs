@@ -9,8 +9,6 @@ use std::{
     sync::{Arc, Mutex},
 };
 
-use futures::{StreamExt, stream::FuturesUnordered};
-
 use c360_proto as pb;
 use tokio::sync::{Notify, broadcast::error::RecvError};
 
@@ -23,11 +21,23 @@ use crate::core::{
     cache::Change,
     convert::back,
     read::{Freshness, ProfileError, Profiles},
-    vocab::{CustomerId, SectionSet, SourceKind, SourceStatus, Timestamp},
+    vocab::{CustomerId, Section, SectionSet, SourceKind, SourceStatus, Timestamp},
 };
 
 /// Most open items whose customers a rebuild derives again.
 const RESYNC_MOST: i64 = 100_000;
+
+/// What items are derived from: read from the backends each time (what was invalidated is
+/// read anew anyway), past the caches, which it leaves alone — a build over many customers
+/// does not fill them — and without the orders, which no reason needs.
+fn derived_from() -> SectionSet {
+    SectionSet::of(&[
+        Section::Shipments,
+        Section::Billing,
+        Section::Interactions,
+        Section::Identity,
+    ])
+}
 
 /// Derivations at once, at most: a feed at its writers' full rate is followed by several
 /// profile reads and queue writes in flight, not one after another.
@@ -85,7 +95,7 @@ impl Live {
     pub async fn refresh(&self, customer: CustomerId, now: Timestamp) -> Result<Synced, LiveError> {
         let served = match self
             .profiles
-            .get(customer, SectionSet::ALL, Freshness::AnyAge, None)
+            .get(customer, derived_from(), Freshness::Bypass, None)
             .await
         {
             Ok(served) => served,
@@ -163,19 +173,27 @@ impl Live {
     /// customers when nothing more urgent waits, [`AT_ONCE`] derivations at a time, a
     /// customer never twice at once.
     pub async fn run(self: Arc<Self>) {
-        let this: &Self = &self;
+        tokio::join!(self.clone().follow(), self.give_back_lapsed());
+    }
+
+    /// Derives as changes, deadlines and builds demand. Every derivation and build is a task
+    /// of its own, so that each goes on (and gives its connection back) whatever this loop
+    /// waits on; they end with it.
+    async fn follow(self: Arc<Self>) {
         let mut changes = self.profiles.subscribe();
         let mut waiting = Waiting::default();
-        let mut deriving = FuturesUnordered::new();
-        let mut building = Some(Box::pin(self.rebuild()));
-        let mut expiry = tokio::time::interval(EXPIRE_EVERY);
-        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut deriving = tokio::task::JoinSet::new();
+        let mut building = tokio::task::JoinSet::new();
+        building.spawn(self.clone().rebuild());
+        // When the build began and how many customers it found, until they are all derived.
+        let mut built: Option<(std::time::Instant, usize)> = None;
         loop {
             while deriving.len() < AT_ONCE {
                 let Some(customer) = waiting.next() else {
                     break;
                 };
-                deriving.push(async move {
+                let this = self.clone();
+                deriving.spawn(async move {
                     this.logged(customer).await;
                     customer
                 });
@@ -200,14 +218,28 @@ impl Live {
                     Err(RecvError::Closed) => return,
                     // Changes may have been missed: built again.
                     Ok(Change::Everything) | Err(RecvError::Lagged(_)) => {
-                        if building.is_none() {
-                            building = Some(Box::pin(self.rebuild()));
+                        if building.is_empty() {
+                            building.spawn(self.clone().rebuild());
                         }
                     }
                 },
-                Some(customer) = deriving.next() => waiting.done(customer),
-                customers = async { building.as_mut().expect("guarded").await }, if building.is_some() => {
-                    building = None;
+                Some(done) = deriving.join_next() => {
+                    let Ok(customer) = done else { continue };
+                    if waiting.done(customer) && let Some((began, customers)) = built.take() {
+                        tracing::info!(
+                            customers,
+                            took_ms = began.elapsed().as_millis() as u64,
+                            "attention: the queue is built"
+                        );
+                    }
+                }
+                Some(found) = building.join_next() => {
+                    let Ok((began, customers)) = found else { continue };
+                    if customers.is_empty() {
+                        tracing::info!(customers = 0, "attention: the queue is built");
+                    } else {
+                        built = Some((began, customers.len()));
+                    }
                     waiting.later(customers);
                 }
                 () = sleep => {
@@ -220,17 +252,25 @@ impl Live {
                     }
                 }
                 () = self.sooner.notified() => {}
-                _ = expiry.tick() => {
-                    if let Err(error) = self.store.expire(chrono::Utc::now()).await {
-                        tracing::warn!(%error, "attention: lapsed leases could not be given back");
-                    }
-                }
+            }
+        }
+    }
+
+    /// Gives back the items whose leases lapsed, every [`EXPIRE_EVERY`].
+    async fn give_back_lapsed(&self) {
+        let mut expiry = tokio::time::interval(EXPIRE_EVERY);
+        expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            expiry.tick().await;
+            if let Err(error) = self.store.expire(chrono::Utc::now()).await {
+                tracing::warn!(%error, "attention: lapsed leases could not be given back");
             }
         }
     }
 
     /// Every customer with an open item or a scheduled change, and those the backlog finds.
-    async fn rebuild(&self) -> BTreeSet<CustomerId> {
+    /// With when it began.
+    async fn rebuild(self: Arc<Self>) -> (std::time::Instant, BTreeSet<CustomerId>) {
         let began = std::time::Instant::now();
         let mut customers = self.take_due(Timestamp::MAX_UTC);
         match self.store.open(RESYNC_MOST).await {
@@ -256,7 +296,7 @@ impl Live {
             took_ms = began.elapsed().as_millis() as u64,
             "attention: customers to derive again found"
         );
-        customers
+        (began, customers)
     }
 
     async fn logged(&self, customer: CustomerId) {
@@ -283,6 +323,8 @@ struct Waiting {
     later: VecDeque<CustomerId>,
     in_later: HashSet<CustomerId>,
     busy: HashSet<CustomerId>,
+    /// Those being derived that a build found.
+    building: HashSet<CustomerId>,
     again: HashSet<CustomerId>,
 }
 
@@ -307,29 +349,33 @@ impl Waiting {
 
     /// The next to derive, now marked busy.
     fn next(&mut self) -> Option<CustomerId> {
-        let customer = match self.urgent.pop_front() {
+        let (customer, found) = match self.urgent.pop_front() {
             Some(customer) => {
                 self.in_urgent.remove(&customer);
                 // Its place in the build's line, if any, is left behind and passed over.
-                self.in_later.remove(&customer);
-                customer
+                (customer, self.in_later.remove(&customer))
             }
             None => loop {
                 let customer = self.later.pop_front()?;
                 if self.in_later.remove(&customer) {
-                    break customer;
+                    break (customer, true);
                 }
             },
         };
+        if found {
+            self.building.insert(customer);
+        }
         self.busy.insert(customer);
         Some(customer)
     }
 
-    fn done(&mut self, customer: CustomerId) {
+    /// `customer` derived; whether that was the last a build found.
+    fn done(&mut self, customer: CustomerId) -> bool {
         self.busy.remove(&customer);
         if self.again.remove(&customer) {
             self.urgent(customer);
         }
+        self.building.remove(&customer) && self.building.is_empty() && self.in_later.is_empty()
     }
 }
 
@@ -365,10 +411,14 @@ mod tests {
         assert_eq!(waiting.next(), Some(id(1)));
         assert_eq!(waiting.next(), Some(id(3)));
         assert_eq!(waiting.next(), None);
-        waiting.done(id(9));
+        assert!(!waiting.done(id(9)), "9 was not the build's");
         assert_eq!(waiting.next(), Some(id(9)));
-        waiting.done(id(9));
+        assert!(!waiting.done(id(9)));
         assert_eq!(waiting.next(), None);
+        // The build is done with the last of its customers, whichever line took them.
+        assert!(!waiting.done(id(1)));
+        assert!(!waiting.done(id(2)));
+        assert!(waiting.done(id(3)));
     }
 
     #[test]
