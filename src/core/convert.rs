@@ -175,6 +175,7 @@ impl From<&records::Interaction> for pb::Interaction {
             csat: i.csat.map(i32::from).unwrap_or_default(),
             created_at: Some(timestamp(i.created_at)),
             updated_at: Some(timestamp(i.updated_at)),
+            priority: pb::InteractionPriority::from(i.priority) as i32,
         }
     }
 }

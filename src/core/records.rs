@@ -7,8 +7,8 @@ mod enums;
 pub(crate) mod samples;
 
 pub use enums::{
-    ContactChannel, InteractionChannel, InteractionStatus, InvoiceStatus, OrderStatus,
-    ShipmentStatus, Tier,
+    ContactChannel, InteractionChannel, InteractionPriority, InteractionStatus, InvoiceStatus,
+    OrderStatus, ShipmentStatus, Tier,
 };
 
 use serde::{Deserialize, Serialize};
@@ -216,6 +216,8 @@ pub struct Interaction {
     pub created_at: Timestamp,
     /// Last update.
     pub updated_at: Timestamp,
+    /// How urgent CRM ranks it.
+    pub priority: InteractionPriority,
 }
 
 /// What CRM returns for a customer.

@@ -17,7 +17,10 @@ use super::{
 };
 use crate::core::{
     profile::wording,
-    records::{Billing, Interaction, InteractionChannel, InvoiceStatus, Shipment, Tier},
+    records::{
+        Billing, Interaction, InteractionChannel, InteractionPriority, InvoiceStatus, Shipment,
+        Tier,
+    },
     settings::{Check, OutOfRanges},
     vocab::{CustomerId, Timestamp},
 };
@@ -120,8 +123,8 @@ pub struct Derived {
 /// The rules, ready to apply.
 #[derive(Debug, Clone)]
 pub struct Rules {
-    /// Per channel: the target and the calendar it runs in.
-    targets: BTreeMap<&'static str, (Duration, Calendar)>,
+    /// Per channel, and priority or any: the target and the calendar it runs in.
+    targets: BTreeMap<(&'static str, Option<&'static str>), (Duration, Calendar)>,
     repeat_contacts: usize,
     repeat_within: Duration,
     low_satisfaction: u8,
@@ -140,8 +143,13 @@ impl Rules {
             .iter()
             .map(|target| {
                 let channel: InteractionChannel = target.channel.parse().expect("checked");
+                let priority = target
+                    .priority
+                    .as_deref()
+                    .map(|p| p.parse::<InteractionPriority>().expect("checked").as_str());
                 let name = target.calendar.as_deref().unwrap_or(DEFAULT_CALENDAR);
-                (channel.as_str(), (duration(target.within), calendar(name)))
+                let at = (channel.as_str(), priority);
+                (at, (duration(target.within), calendar(name)))
             })
             .collect();
         Ok(Self {
@@ -155,6 +163,19 @@ impl Rules {
 }
 
 impl Rules {
+    /// The target of an interaction on `channel` of `priority`, and its calendar: the one
+    /// for that priority, else the channel's own.
+    fn target(
+        &self,
+        channel: InteractionChannel,
+        priority: InteractionPriority,
+    ) -> Option<&(Duration, Calendar)> {
+        let channel = channel.as_str();
+        self.targets
+            .get(&(channel, Some(priority.as_str())))
+            .or_else(|| self.targets.get(&(channel, None)))
+    }
+
     /// How many contacts within how long make a repeat contact.
     pub fn repeat(&self) -> (usize, Duration) {
         (self.repeat_contacts, self.repeat_within)
@@ -271,7 +292,7 @@ impl Found<'_> {
     fn overdue(&mut self, interactions: &[Interaction], rules: &Rules) {
         self.derived.known.push(Reason::OverdueInteraction);
         for open in interactions.iter().filter(|i| i.status.is_open()) {
-            let Some((target, calendar)) = rules.targets.get(open.channel.as_str()) else {
+            let Some((target, calendar)) = rules.target(open.channel, open.priority) else {
                 continue;
             };
             let Some(due) = calendar.due(open.created_at, *target) else {

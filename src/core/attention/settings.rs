@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::calendar::{Calendar, CalendarSettings};
 use crate::core::{
-    records::InteractionChannel,
+    records::{InteractionChannel, InteractionPriority},
     settings::{Check, DAY, MINUTE, SECOND},
 };
 
@@ -49,6 +49,10 @@ pub struct AttentionSettings {
 pub struct TargetSettings {
     /// `ticket`, `email`, `chat` or `call`.
     pub channel: String,
+    /// `low`, `normal`, `high` or `urgent`: the target of the channel's interactions of this
+    /// priority. Unset: of those its channel has no target of their own for.
+    #[serde(default)]
+    pub priority: Option<String>,
     /// Business time it may stay open (`8h`, `30m`).
     #[serde(with = "humantime_serde")]
     pub within: Duration,
@@ -61,6 +65,7 @@ impl Default for AttentionSettings {
     fn default() -> Self {
         let target = |channel: &str, hours: u64| TargetSettings {
             channel: channel.into(),
+            priority: None,
             within: Duration::from_secs(hours * 3600),
             calendar: None,
         };
@@ -103,6 +108,12 @@ impl AttentionSettings {
                 let rule = "must be ticket, email, chat or call";
                 c.refuse(&key("channel"), &target.channel, rule);
             }
+            if let Some(priority) = &target.priority
+                && priority.parse::<InteractionPriority>().is_err()
+            {
+                let rule = "must be low, normal, high or urgent";
+                c.refuse(&key("priority"), priority, rule);
+            }
             let calendar = target.calendar.as_deref().unwrap_or(DEFAULT_CALENDAR);
             if !self.calendars.contains_key(calendar) {
                 let rule = "must name a calendar of [attention.calendars]";
@@ -110,10 +121,23 @@ impl AttentionSettings {
             }
             c.duration(&key("within"), target.within, MINUTE, 365 * DAY);
         }
-        let mut channels: Vec<_> = self.targets.iter().map(|t| &t.channel).collect();
+        let mut channels: Vec<_> = self
+            .targets
+            .iter()
+            .map(|t| (&t.channel, &t.priority))
+            .collect();
         channels.sort();
         if let Some(twice) = channels.windows(2).find(|w| w[0] == w[1]) {
-            c.refuse("targets", twice[0], "must name each channel once");
+            let (channel, priority) = twice[0];
+            let named = match priority {
+                Some(priority) => format!("{channel} {priority}"),
+                None => channel.clone(),
+            };
+            c.refuse(
+                "targets",
+                &named,
+                "must name each channel (and priority) once",
+            );
         }
         c.count("repeat_contacts", self.repeat_contacts.into(), 2, 1000);
         c.duration("repeat_within", self.repeat_within, MINUTE, 365 * DAY);

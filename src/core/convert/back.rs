@@ -11,8 +11,8 @@ use chrono::DateTime;
 
 use crate::{
     core::records::{
-        Billing, FailedPayment, Identity, Interaction, Invoice, LineRecord, OrderRecord,
-        PaymentMethod, Shipment,
+        Billing, FailedPayment, Identity, Interaction, InteractionPriority, Invoice, LineRecord,
+        OrderRecord, PaymentMethod, Shipment,
     },
     core::vocab::{Money, Timestamp},
 };
@@ -173,6 +173,9 @@ pub fn interactions(interactions: &pb::Interactions) -> Option<Vec<Interaction>>
             },
             created_at: time(i.created_at.as_ref())?,
             updated_at: time(i.updated_at.as_ref())?,
+            // A profile cached before priorities were kept reads as normal.
+            priority: variant::<pb::InteractionPriority, _>(i.priority)
+                .unwrap_or(InteractionPriority::Normal),
         })
     };
     interactions.recent.iter().map(interaction).collect()

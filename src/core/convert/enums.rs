@@ -46,6 +46,7 @@ both_ways!(ShipmentStatus => ShipmentStatus {
 });
 both_ways!(InteractionChannel => InteractionChannel { Ticket, Chat, Call, Email });
 both_ways!(InteractionStatus => InteractionStatus { Open, Pending, Resolved, Closed });
+both_ways!(InteractionPriority => InteractionPriority { Low, Normal, High, Urgent });
 
 #[cfg(test)]
 mod tests {

@@ -85,6 +85,11 @@ db_enum!(
     InteractionStatus { Open = "open", Pending = "pending", Resolved = "resolved", Closed = "closed" }
 );
 
+db_enum!(
+    /// How urgent an interaction is, as CRM ranks it.
+    InteractionPriority { Low = "low", Normal = "normal", High = "high", Urgent = "urgent" }
+);
+
 impl InteractionStatus {
     /// Open or pending: the customer is still waiting for something.
     pub fn is_open(self) -> bool {

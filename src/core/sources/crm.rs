@@ -31,8 +31,8 @@ const BY_PHONE_JSON: &str = "SELECT CAST(COALESCE(json_agg(json_build_array(c.id
      c.last_name, c.email, c.phone_e164, c.tier, c.loyalty_points, c.preferred_channel, \
      c.created_at) ORDER BY c.id), '[]') AS TEXT) FROM (SELECT * FROM customers \
      WHERE phone_e164 = $1 ORDER BY id LIMIT 20) c";
-const INTERACTIONS: &str = "SELECT id, channel, subject, status, csat, created_at, updated_at \
-     FROM interactions WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20";
+const INTERACTIONS: &str = "SELECT id, channel, subject, status, csat, created_at, updated_at, \
+     priority FROM interactions WHERE customer_id = $1 ORDER BY created_at DESC, id DESC LIMIT 20";
 
 /// On Postgres, a customer's record in one statement, batched with other customers': a round
 /// trip per batch of loads, not two per load. Rows are JSON arrays, read in the fields' order.
@@ -41,7 +41,7 @@ const RECORD: &str = per_key!(
      (SELECT json_build_array(id, first_name, last_name, email, phone_e164, tier, \
         loyalty_points, preferred_channel, created_at) FROM customers WHERE id = k.id), \
      (SELECT COALESCE(json_agg(json_build_array(i.id, i.channel, i.subject, i.status, i.csat, \
-        i.created_at, i.updated_at) ORDER BY i.created_at DESC, i.id DESC), '[]') \
+        i.created_at, i.updated_at, i.priority) ORDER BY i.created_at DESC, i.id DESC), '[]') \
         FROM (SELECT * FROM interactions WHERE customer_id = k.id \
         ORDER BY created_at DESC, id DESC LIMIT 20) i) \
      )"
@@ -97,6 +97,7 @@ struct InteractionRow {
     created_at: Timestamp,
     #[serde(deserialize_with = "json::timestamp")]
     updated_at: Timestamp,
+    priority: String,
 }
 
 impl TryFrom<InteractionRow> for Interaction {
@@ -116,6 +117,7 @@ impl TryFrom<InteractionRow> for Interaction {
             csat,
             created_at: row.created_at,
             updated_at: row.updated_at,
+            priority: row.priority.parse()?,
         })
     }
 }

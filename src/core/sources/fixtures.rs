@@ -5,8 +5,8 @@ use super::SourceData;
 use crate::{
     core::records::{
         Billing, ContactChannel, CrmRecord, FailedPayment, Identity, Interaction,
-        InteractionChannel, InteractionStatus, LineRecord, OrderHistory, OrderRecord, OrderStatus,
-        OrderTotals, PaymentMethod, Shipment, ShipmentStatus, Tier,
+        InteractionChannel, InteractionPriority, InteractionStatus, LineRecord, OrderHistory,
+        OrderRecord, OrderStatus, OrderTotals, PaymentMethod, Shipment, ShipmentStatus, Tier,
     },
     core::reference::{CatalogSnapshot, Product, ReturnPolicy},
     core::vocab::{Currency, CustomerId, Money, OrderId, SourceKind},
@@ -44,6 +44,7 @@ pub(crate) fn interaction(id: i64, status: InteractionStatus, opened_days_ago: i
         csat: None,
         created_at: days_ago(opened_days_ago),
         updated_at: days_ago(opened_days_ago),
+        priority: InteractionPriority::Normal,
     }
 }
 

@@ -1,5 +1,6 @@
 use super::*;
 use crate::core::{
+    attention::TargetSettings,
     records::{FailedPayment, InteractionStatus, Invoice, ShipmentStatus},
     vocab::{Currency, Money, OrderId},
 };
@@ -38,6 +39,7 @@ fn interaction(id: i64, channel: InteractionChannel, opened: &str) -> Interactio
         csat: None,
         created_at: t(opened),
         updated_at: t(opened),
+        priority: InteractionPriority::Normal,
     }
 }
 
@@ -253,6 +255,54 @@ fn a_backend_that_did_not_answer_leaves_its_reasons_unknown() {
         t("2026-12-02T10:00:00Z"),
     );
     assert!(derived.items.is_empty() && derived.known.is_empty());
+}
+
+#[test]
+fn an_urgent_interaction_runs_to_its_priority_target_and_the_others_to_their_channels() {
+    let mut settings = AttentionSettings::default();
+    settings.targets.push(TargetSettings {
+        channel: "ticket".into(),
+        priority: Some("urgent".into()),
+        within: std::time::Duration::from_secs(3600),
+        calendar: None,
+    });
+    let rules = Rules::new(&settings).expect("the rules hold");
+    // Opened Monday 09:00 in business hours: urgent is due at 10:00, normal at 17:00.
+    let mut urgent = interaction(6, InteractionChannel::Ticket, "2026-12-07T09:00:00Z");
+    urgent.priority = InteractionPriority::Urgent;
+    let normal = interaction(7, InteractionChannel::Ticket, "2026-12-07T09:00:00Z");
+    let both = [urgent, normal];
+    let inputs = Inputs {
+        interactions: Some(&both),
+        ..Inputs::default()
+    };
+    let at_ten = derive(customer(), inputs, &rules, t("2026-12-07T10:00:00Z"));
+    assert_eq!(
+        keys(&at_ten),
+        [(Reason::OverdueInteraction, "6".to_owned())]
+    );
+    assert_eq!(at_ten.next_change, Some(t("2026-12-07T17:00:00Z")));
+}
+
+#[test]
+fn a_priority_target_must_name_a_priority_and_each_once() {
+    let mut settings = AttentionSettings::default();
+    let urgent = |priority: &str| TargetSettings {
+        channel: "chat".into(),
+        priority: Some(priority.into()),
+        within: std::time::Duration::from_secs(600),
+        calendar: None,
+    };
+    settings.targets.push(urgent("asap"));
+    let refused = Rules::new(&settings).expect_err("refused").to_string();
+    assert!(
+        refused.contains("attention.targets[4].priority"),
+        "{refused}"
+    );
+    settings.targets[4] = urgent("urgent");
+    settings.targets.push(urgent("urgent"));
+    let refused = Rules::new(&settings).expect_err("refused").to_string();
+    assert!(refused.contains("chat urgent"), "{refused}");
 }
 
 #[test]

@@ -42,6 +42,7 @@ impl Batch {
                     "csat",
                     "created_at",
                     "updated_at",
+                    "priority",
                 ],
             ),
             accounts: Table::new(
