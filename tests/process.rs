@@ -251,6 +251,9 @@ async fn each_call_gets_one_access_line_and_its_request_id_on_every_line() {
             ),
             ("C360_CACHE__PARTIAL_TTL", "1m".to_owned()),
             ("C360_LOG__ACCESS", "true".to_owned()),
+            // The attention queue's build reads billing at start, outside any call: its
+            // failures would be logged (and counted) beside the calls'.
+            ("C360_ATTENTION__ENABLED", "false".to_owned()),
         ],
     )
     .await;
@@ -335,6 +338,8 @@ async fn a_failing_backend_is_logged_once_a_second_not_once_a_read() {
             ),
             // No breaker: every read reaches the failing backend.
             ("C360_RESILIENCE__BREAKER_FAILURES", "0".to_owned()),
+            // Only the calls' reads: the attention queue's build at start reads billing too.
+            ("C360_ATTENTION__ENABLED", "false".to_owned()),
         ],
     )
     .await;
