@@ -31,6 +31,8 @@ pub(crate) async fn typical_customer() -> (Settings, Backends, CustomerId, tempf
     db.close().await;
     let mut settings = Settings::default();
     settings.database.url = url;
+    // The read path alone: the attention queue's build would read (and hold admission) too.
+    settings.attention.enabled = false;
     let backends = Backends::connect(&settings).unwrap();
     (settings, backends, CustomerId::new(id).unwrap(), dir)
 }
