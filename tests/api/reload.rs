@@ -1,6 +1,6 @@
 //! `[auth]` read again while serving (issue 24, item 3): on a change to the configuration
 //! file and on SIGHUP, atomically, a broken file leaving the last good one in service, and the
-//! watches of a credential taken away ended.
+//! watches of a credential taken away ended (a profile's, and the attention queue's).
 
 use std::{path::Path, sync::Arc, time::Duration};
 
@@ -9,7 +9,7 @@ use c360_proto as pb;
 use tonic::Code;
 
 use crate::{
-    auth::{Credentials, SECRET, SERVICE_KEY, profile_code, token_for, watch_with},
+    auth::{Credentials, SECRET, SERVICE_KEY, profile_code, token_for, watch_with, with},
     helpers::{Backend, TestApp, TestDatabase, eventually, serve, settings_for},
 };
 
@@ -48,6 +48,7 @@ async fn serve_reloading(file: &Path) -> TestApp {
     let database = Arc::new(TestDatabase::seeded(Backend::Sqlite).await);
     let mut settings = settings_for(&database);
     settings.auth = Settings::load(Some(file), []).unwrap().auth;
+    settings.attention.enabled = true;
     let mut app = App::connect(&settings).await.expect("build the app");
     let source = ConfigSource {
         file: file.to_owned(),
@@ -90,6 +91,21 @@ async fn auth_follows_the_file_and_a_broken_file_leaves_the_last_good_one_in_ser
     );
     let mut bots_watch = watch_with_key(&app, BOT_KEY).await;
     let mut services_watch = watch_with_key(&app, SERVICE_KEY).await;
+    // The agent watches the attention queue (once its history has been read).
+    let mut agents_watch = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let request = with(
+                pb::WatchAttentionRequest::default(),
+                &Credentials::Bearer(&agent),
+            );
+            match app.attention.clone().watch_attention(request).await {
+                Ok(watch) => return watch.into_inner(),
+                Err(_not_yet) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await
+    .expect("the agent could not watch the queue");
 
     // The bot's key revoked and the token secret rotated: both refused, though the token was
     // verified (and remembered) before; the bot's watch ends.
@@ -101,6 +117,20 @@ async fn auth_follows_the_file_and_a_broken_file_leaves_the_last_good_one_in_ser
     let ended = tokio::time::timeout(Duration::from_secs(10), bots_watch.message())
         .await
         .expect("the revoked key's watch still open");
+    let status = ended.unwrap_err();
+    assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
+    assert!(status.message().contains("no longer holds"), "{status:?}");
+    // The agent's token no longer verifies: its queue watch ends too, after what it was sent.
+    let ended = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            match agents_watch.message().await {
+                Ok(Some(_event)) => continue,
+                other => return other,
+            }
+        }
+    })
+    .await
+    .expect("the agent's queue watch still open");
     let status = ended.unwrap_err();
     assert_eq!(status.code(), Code::Unauthenticated, "{status:?}");
     assert!(status.message().contains("no longer holds"), "{status:?}");

@@ -217,7 +217,7 @@ impl Watch {
 
 /// Resolves, with the status that ends the watch, when the credential it was opened with
 /// expires or a reload of `[auth]` refuses it; never while it holds.
-async fn lapsed(standing: Standing) -> Status {
+pub(super) async fn lapsed(standing: Standing) -> Status {
     let expires = standing.admitted.and_then(|a| a.expires);
     let revoked = async {
         match standing.presented {

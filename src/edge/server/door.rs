@@ -52,7 +52,8 @@ pub(super) struct Authenticated<S> {
 
 const HEALTH: &str = "/grpc.health.v1.Health/";
 const API: &str = "/customer360.v1.";
-const WATCH: &str = "/WatchCustomerProfile";
+/// The streams, which outlive the check at their start.
+const WATCHES: [&str; 2] = ["/WatchCustomerProfile", "/WatchAttention"];
 
 /// Whether the call may go on; the caller, when known, goes into its extensions and (let in
 /// or not) into its context, for the access log and the audit.
@@ -135,7 +136,7 @@ where
         }
         if let Some(live) = &self.auth
             && let Some(rpc) = request.uri().path().strip_prefix(API)
-            && rpc.ends_with(WATCH)
+            && WATCHES.iter().any(|watch| rpc.ends_with(watch))
         {
             // A stream is checked again each time `[auth]` is reloaded.
             let presented = live.presented(request.headers(), rpc);

@@ -22,8 +22,13 @@ use super::{AttentionApi, MAX_WATCHES, items, now, store_failed};
 use crate::{
     core::attention::{Filter, Kept, Recorded, Tail, tail::BATCH},
     edge::{
-        auth::unix_now,
-        grpc::{authorize::admitted, status::ApiError, status::Violation},
+        auth::Presented,
+        grpc::{
+            authorize::admitted,
+            status::ApiError,
+            status::Violation,
+            watch::{Standing, lapsed},
+        },
     },
 };
 
@@ -83,7 +88,10 @@ impl AttentionApi {
         &self,
         request: Request<pb::WatchAttentionRequest>,
     ) -> Result<AttentionStream, ApiError> {
-        let expires = admitted(&request).and_then(|admitted| admitted.expires);
+        let standing = Standing {
+            admitted: admitted(&request).cloned(),
+            presented: request.extensions().get::<Presented>().cloned(),
+        };
         let request = request.into_inner();
         let filter = items::filter(request.filter.as_ref())?;
         let resume = resume_point(&request.resume_token)?;
@@ -113,18 +121,11 @@ impl AttentionApi {
         let mut closing = self.closing.subscribe();
         tokio::spawn(async move {
             let _permit = permit;
+            // Ended when the credential expires or a reload of `[auth]` refuses it, as a
+            // profile's watch is, or at shutdown.
             let ending = async {
-                let expiry = async {
-                    match expires {
-                        Some(at) => {
-                            tokio::time::sleep(Duration::from_secs(at.saturating_sub(unix_now())))
-                                .await
-                        }
-                        None => std::future::pending().await,
-                    }
-                };
                 tokio::select! {
-                    () = expiry => Err(Status::unauthenticated("the credential this watch was opened with has expired")),
+                    status = lapsed(standing) => Err(status),
                     _ = closing.wait_for(|closing| *closing) => Err(Status::unavailable("this replica is shutting down: watch again")),
                 }
             };
