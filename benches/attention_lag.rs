@@ -32,8 +32,10 @@ use c360::{
     tools::seed::{self, SeedOptions},
 };
 use hdrhistogram::Histogram;
-use sqlx::{Connection, PgConnection};
+use lag_support::{Args, admin};
 use tokio::time::Instant;
+
+mod lag_support;
 
 /// Customers the writers update.
 const CUSTOMERS: i64 = 2_000;
@@ -52,40 +54,16 @@ struct Options {
 }
 
 fn options() -> Options {
-    let args: Vec<String> = std::env::args().collect();
-    let full = args.iter().any(|a| a == "--bench");
-    let value = |name: &str| {
-        args.windows(2)
-            .find(|w| w[0] == name)
-            .and_then(|w| w[1].parse::<u64>().ok())
-    };
-    let capture = match args.windows(2).find(|w| w[0] == "--capture") {
-        None => Capture::Auto,
-        Some(w) => match w[1].as_str() {
-            "auto" => Capture::Auto,
-            "logical" => Capture::Logical,
-            "triggers" => Capture::Triggers,
-            other => panic!("--capture {other}: auto, logical or triggers"),
-        },
-    };
+    let args = Args::of_process();
+    let full = args.full();
     Options {
-        seconds: value("--seconds").unwrap_or(if full { 20 } else { 2 }),
+        seconds: args.value("--seconds").unwrap_or(if full { 20 } else { 2 }),
         full,
-        capture,
+        capture: args.capture(),
         // A smoke test checks the probes' path alone: a debug build's derivations cannot
         // follow writers as fast as they go.
-        writers: value("--writers").unwrap_or(if full { 4 } else { 0 }) as u32,
+        writers: args.value("--writers").unwrap_or(if full { 4 } else { 0 }) as u32,
     }
-}
-
-async fn admin(base: &str, statement: String) {
-    let mut connection = PgConnection::connect(&format!("{base}/postgres"))
-        .await
-        .expect("attention_lag needs PostgreSQL: start it, or run scripts/test, which does");
-    sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
-        .execute(&mut connection)
-        .await
-        .unwrap();
 }
 
 fn main() {
