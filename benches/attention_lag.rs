@@ -32,7 +32,7 @@ use c360::{
     tools::seed::{self, SeedOptions},
 };
 use hdrhistogram::Histogram;
-use lag_support::{Args, admin};
+use lag_support::{Args, admin, flat_out};
 use tokio::time::Instant;
 
 mod lag_support;
@@ -107,7 +107,7 @@ async fn measure(options: Options) {
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     let until = Instant::now() + Duration::from_secs(options.seconds);
-    let writers = flat_out(&db, options.writers, until);
+    let writers = flat_out(&db, options.writers, CUSTOMERS, until, |_| {});
     let probes = probe_all(&db, &store, until);
     let (written, lags) = tokio::join!(writers, probes);
     let write_rate = written as f64 / options.seconds.max(1) as f64;
@@ -246,36 +246,4 @@ async fn seen(store: &Store, key: &ItemKey, state: &str, since: Instant) -> Lag 
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     None
-}
-
-/// `writers` writers, each updating its own customers in turn as fast as it can, until
-/// `until`; how many updates.
-async fn flat_out(db: &Db, writers: u32, until: Instant) -> u64 {
-    let mut tasks = Vec::new();
-    for writer in 0..i64::from(writers) {
-        let db = db.clone();
-        tasks.push(tokio::spawn(async move {
-            let mut written = 0u64;
-            let mut customer = writer + 1;
-            while Instant::now() < until {
-                db.execute(
-                    "UPDATE customers SET loyalty_points = loyalty_points + 1 WHERE id = $1",
-                    &[Bind::Int(customer)],
-                )
-                .await
-                .unwrap();
-                written += 1;
-                customer += i64::from(writers);
-                if customer > CUSTOMERS {
-                    customer = writer + 1;
-                }
-            }
-            written
-        }));
-    }
-    let mut written = 0;
-    for task in tasks {
-        written += task.await.unwrap();
-    }
-    written
 }

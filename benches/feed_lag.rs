@@ -28,7 +28,7 @@ use c360::{
     tools::seed::{self, SeedOptions},
 };
 use hdrhistogram::Histogram;
-use lag_support::{Args, admin};
+use lag_support::{Args, UPDATE, admin, flat_out};
 use tokio::time::Instant;
 
 mod lag_support;
@@ -105,7 +105,18 @@ async fn measure(options: Options) {
     let began = Instant::now();
     let written = match options.writers {
         None => open_loop(&db, &sent, &options).await,
-        Some(writers) => flat_out(&db, &sent, writers, options.seconds).await,
+        Some(writers) => {
+            let until = Instant::now() + Duration::from_secs(options.seconds);
+            let sent = sent.clone();
+            // A customer's lag runs from its first unseen update.
+            let mark = move |customer| {
+                sent.lock()
+                    .unwrap()
+                    .entry(customer)
+                    .or_insert_with(Instant::now);
+            };
+            flat_out(&db, writers, CUSTOMERS, until, mark).await
+        }
     };
     let write_rate = written as f64 / began.elapsed().as_secs_f64();
     // Give the last changes a moment to arrive, then stop listening.
@@ -151,8 +162,6 @@ async fn measure(options: Options) {
 
 type Sent = Arc<Mutex<HashMap<i64, Instant>>>;
 
-const UPDATE: &str = "UPDATE customers SET loyalty_points = loyalty_points + 1 WHERE id = $1";
-
 /// One update every 1/rate seconds, each at its planned time; how many.
 async fn open_loop(db: &Db, sent: &Sent, options: &Options) -> u64 {
     let total = u64::from(options.rate) * options.seconds;
@@ -173,37 +182,4 @@ async fn open_loop(db: &Db, sent: &Sent, options: &Options) -> u64 {
         write.await.unwrap();
     }
     total
-}
-
-/// `writers` writers, each updating its own customers in turn as fast as it can, for
-/// `seconds`; how many updates. A customer comes round again only after every other of its
-/// writer's, long after its change was seen.
-async fn flat_out(db: &Db, sent: &Sent, writers: u32, seconds: u64) -> u64 {
-    let until = Instant::now() + Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    for writer in 0..i64::from(writers) {
-        let (db, sent) = (db.clone(), sent.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut written = 0u64;
-            let mut customer = writer + 1;
-            while Instant::now() < until {
-                sent.lock()
-                    .unwrap()
-                    .entry(customer)
-                    .or_insert_with(Instant::now);
-                db.execute(UPDATE, &[Bind::Int(customer)]).await.unwrap();
-                written += 1;
-                customer += i64::from(writers);
-                if customer > CUSTOMERS {
-                    customer = writer + 1;
-                }
-            }
-            written
-        }));
-    }
-    let mut written = 0;
-    for task in tasks {
-        written += task.await.unwrap();
-    }
-    written
 }

@@ -1,8 +1,16 @@
 //! What the lag benches share (`feed_lag`, `attention_lag`): their arguments and the
 //! statements they run on the server's `postgres` database.
 
-use c360::core::cache::feed::Capture;
+use c360::core::{
+    cache::feed::Capture,
+    db::{Bind, Db},
+};
 use sqlx::{Connection, PgConnection};
+use tokio::time::Instant;
+
+/// The change the writers make: one customer's loyalty points.
+pub(crate) const UPDATE: &str =
+    "UPDATE customers SET loyalty_points = loyalty_points + 1 WHERE id = $1";
 
 /// The bench's arguments: `--bench` (a full run, as `cargo bench` passes it; a smoke test
 /// otherwise), `--name value` pairs, `--capture auto|logical|triggers`.
@@ -49,4 +57,39 @@ pub(crate) async fn admin(base: &str, statement: String) {
         .execute(&mut connection)
         .await
         .unwrap();
+}
+
+/// `writers` writers, each updating its own share of customers `1..=customers` in turn as
+/// fast as it can until `until`, calling `before` with each customer just before its UPDATE;
+/// how many updates. A customer comes round again only after every other of its writer's.
+pub(crate) async fn flat_out(
+    db: &Db,
+    writers: u32,
+    customers: i64,
+    until: Instant,
+    before: impl Fn(i64) + Clone + Send + 'static,
+) -> u64 {
+    let mut tasks = Vec::new();
+    for writer in 0..i64::from(writers) {
+        let (db, before) = (db.clone(), before.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut written = 0u64;
+            let mut customer = writer + 1;
+            while Instant::now() < until {
+                before(customer);
+                db.execute(UPDATE, &[Bind::Int(customer)]).await.unwrap();
+                written += 1;
+                customer += i64::from(writers);
+                if customer > customers {
+                    customer = writer + 1;
+                }
+            }
+            written
+        }));
+    }
+    let mut written = 0;
+    for task in tasks {
+        written += task.await.unwrap();
+    }
+    written
 }

@@ -160,9 +160,7 @@ impl Rules {
             satisfaction_within: duration(settings.satisfaction_within),
         })
     }
-}
 
-impl Rules {
     /// The target of an interaction on `channel` of `priority`, and its calendar: the one
     /// for that priority, else the channel's own.
     fn target(
