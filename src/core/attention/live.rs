@@ -20,7 +20,6 @@ use super::{
 use crate::core::{
     cache::Change,
     convert::back,
-    fanout::Priority,
     read::{Freshness, ProfileError, Profiles},
     vocab::{CustomerId, Section, SectionSet, SourceKind, SourceStatus, Timestamp},
 };
@@ -30,8 +29,7 @@ const RESYNC_MOST: i64 = 100_000;
 
 /// What items are derived from: read from the backends each time (what was invalidated is
 /// read anew anyway), past the caches, which it leaves alone — a build over many customers
-/// does not fill them — and without the orders, which no reason needs. As bulk work: the
-/// replica's admission sheds it before any caller's read, and it is tried again.
+/// does not fill them — and without the orders, which no reason needs.
 fn derived_from() -> SectionSet {
     SectionSet::of(&[
         Section::Shipments,
@@ -44,9 +42,6 @@ fn derived_from() -> SectionSet {
 /// Derivations at once, at most: a feed at its writers' full rate is followed by several
 /// profile reads and queue writes in flight, not one after another.
 pub const AT_ONCE: usize = 16;
-
-/// How soon a derivation the replica's admission refused is tried again.
-const SHED_RETRY: chrono::Duration = chrono::Duration::milliseconds(250);
 
 /// How often lapsed leases are given back, at least.
 const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
@@ -100,13 +95,7 @@ impl Live {
     pub async fn refresh(&self, customer: CustomerId, now: Timestamp) -> Result<Synced, LiveError> {
         let served = match self
             .profiles
-            .get_as(
-                customer,
-                derived_from(),
-                Freshness::Bypass,
-                None,
-                Priority::Bulk,
-            )
+            .get(customer, derived_from(), Freshness::Bypass, None)
             .await
         {
             Ok(served) => served,
@@ -315,14 +304,7 @@ impl Live {
         figures
             .derivations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let now = chrono::Utc::now();
-        let refreshed = self.refresh(customer, now).await;
-        if let Err(LiveError::Profile(ProfileError::Overloaded(_))) = refreshed {
-            // Background work yields to callers: tried again shortly, not lost.
-            self.again_at(customer, now + SHED_RETRY);
-            return;
-        }
-        if let Err(error) = refreshed {
+        if let Err(error) = self.refresh(customer, chrono::Utc::now()).await {
             figures
                 .derive_failures
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
