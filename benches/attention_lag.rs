@@ -111,6 +111,15 @@ async fn measure(options: Options) {
     let probes = probe_all(&db, &store, until);
     let (written, lags) = tokio::join!(writers, probes);
     let write_rate = written as f64 / options.seconds.max(1) as f64;
+    for feed in app.profiles().stats().feeds() {
+        println!(
+            "attention lag: feed {}: {} changes applied, {} batches read before they were \
+             visible and waited for",
+            feed.database(),
+            feed.applied,
+            feed.awaited
+        );
+    }
     drop(app);
     db.close().await;
     admin(

@@ -50,7 +50,8 @@
 //!
 //! - [`core::attention`]: who needs contact now: kept live (`live.rs`: derived again as the
 //!   read path announces changes, several at a time, and by a sweep at the earliest instant
-//!   time alone changes a customer's items), built at start from the customers the backends'
+//!   time alone changes a customer's items, or soon again when a backend did not answer;
+//!   `live/waiting.rs` the line of customers waiting, changes before a build's), built at start from the customers the backends'
 //!   indexes name (`build.rs`: an undelivered parcel, a failed payment, an open, recent or
 //!   rated interaction; migrations `0007` on Postgres, `0005` on SQLite); a customer's items at an instant, keyed by
 //!   customer, reason and cause, with the next instant time alone changes them (`items.rs`),
@@ -68,7 +69,8 @@
 //!   generation and the L2 epoch; `l2/fill.rs` its fills; one Redis or a Redis Cluster,
 //!   `l2/connection.rs`, with keys hash-tagged by bucket, `l2/keys.rs`), the change feeds (by triggers,
 //!   `feed/triggers.rs`, or by logical decoding: `feed/logical.rs`, its slot and leader
-//!   `slot.rs`, `pgoutput.rs`) and the invalidation bus.
+//!   `slot.rs`, `pgoutput.rs`, a batch applied once it is visible `visible.rs`, what Redis
+//!   has not confirmed `unpublished.rs`) and the invalidation bus.
 //! - [`core::entry`]: the cache entry format: a profile pre-encoded section by section.
 //! - [`core::convert`]: domain types to protobuf, for the entry format and the edge, and back
 //!   ([`core::convert::back`]) for what a cached profile shows.

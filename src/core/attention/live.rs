@@ -5,17 +5,19 @@
 //! only the customers due then — never a scan of every customer.
 
 use std::{
-    collections::{BTreeMap, BTreeSet, HashSet, VecDeque},
+    collections::{BTreeMap, BTreeSet, HashMap},
     sync::{Arc, Mutex},
+    time::Duration,
 };
 
 use c360_proto as pb;
 use tokio::sync::{Notify, broadcast::error::RecvError};
 
+use self::waiting::Waiting;
 use super::{
     build::Backlog,
     items::{Inputs, Rules, derive},
-    store::{Store, Synced},
+    store::Store,
 };
 use crate::core::{
     cache::Change,
@@ -44,7 +46,12 @@ fn derived_from() -> SectionSet {
 pub const AT_ONCE: usize = 16;
 
 /// How often lapsed leases are given back, at least.
-const EXPIRE_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
+const EXPIRE_EVERY: Duration = Duration::from_secs(1);
+
+/// How soon a customer whose derivation was not whole (a backend did not answer, or the
+/// queue's tables) is derived again; doubled each time in a row, up to [`RETRY_MOST`].
+const RETRY_FIRST: Duration = Duration::from_millis(250);
+const RETRY_MOST: Duration = Duration::from_secs(300);
 
 /// Why a customer's items could not be derived again.
 #[derive(Debug, thiserror::Error)]
@@ -66,6 +73,8 @@ pub struct Live {
     backlog: Option<Backlog>,
     /// Customers to derive again, by when.
     due: Mutex<BTreeMap<Timestamp, BTreeSet<CustomerId>>>,
+    /// Customers whose last derivations were not whole, and how many in a row.
+    retrying: Mutex<HashMap<CustomerId, u32>>,
     /// Woken when an earlier instant is added.
     sooner: Notify,
 }
@@ -86,13 +95,15 @@ impl Live {
             rules,
             backlog,
             due: Mutex::default(),
+            retrying: Mutex::default(),
             sooner: Notify::new(),
         })
     }
 
     /// Derives `customer`'s items at `now` from its profile and keeps them; remembers when
-    /// time alone changes them.
-    pub async fn refresh(&self, customer: CustomerId, now: Timestamp) -> Result<Synced, LiveError> {
+    /// time alone changes them. Whether every backend a reason reads answered: the items of
+    /// one that did not are kept as they were.
+    pub async fn refresh(&self, customer: CustomerId, now: Timestamp) -> Result<bool, LiveError> {
         let served = match self
             .profiles
             .get(customer, derived_from(), Freshness::Bypass, None)
@@ -100,7 +111,7 @@ impl Live {
         {
             Ok(served) => served,
             // A customer CRM no longer knows has nothing to contact about; keep what is kept.
-            Err(ProfileError::NotFound(_)) => return Ok(Synced::default()),
+            Err(ProfileError::NotFound(_)) => return Ok(true),
             Err(other) => return Err(other.into()),
         };
         let encoded = &served.entry.encoded;
@@ -135,11 +146,35 @@ impl Live {
             tier,
         };
         let derived = derive(customer, inputs, &self.rules, now);
-        let synced = self.store.sync(customer, &derived, now).await?;
+        self.store.sync(customer, &derived, now).await?;
         if let Some(at) = derived.next_change {
             self.again_at(customer, at);
         }
-        Ok(synced)
+        Ok(
+            [SourceKind::Fulfilment, SourceKind::Billing, SourceKind::Crm]
+                .into_iter()
+                .all(answered),
+        )
+    }
+
+    /// Notes whether `customer`'s derivation at `now` was whole; one that was not is derived
+    /// again soon, later each time in a row, rather than left until the customer changes.
+    fn derived(&self, customer: CustomerId, whole: bool, now: Timestamp) {
+        let mut retrying = self.retrying.lock().expect("not poisoned");
+        if whole {
+            retrying.remove(&customer);
+            return;
+        }
+        let tries = retrying.entry(customer).or_insert(0);
+        let wait = RETRY_FIRST
+            .saturating_mul(1 << (*tries).min(16))
+            .min(RETRY_MOST);
+        *tries += 1;
+        drop(retrying);
+        self.again_at(
+            customer,
+            now + chrono::Duration::milliseconds(wait.as_millis() as i64),
+        );
     }
 
     /// Derives `customer` again at `at`.
@@ -304,78 +339,18 @@ impl Live {
         figures
             .derivations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        if let Err(error) = self.refresh(customer, chrono::Utc::now()).await {
-            figures
-                .derive_failures
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            tracing::warn!(%customer, %error, "attention: a customer's items could not be derived again");
-        }
-    }
-}
-
-/// The customers waiting to be derived: those changes and deadlines name first, in the order
-/// they came, each once; then a build's (one of which a change names goes first). One being
-/// derived that changes again is derived again after.
-#[derive(Debug, Default)]
-struct Waiting {
-    urgent: VecDeque<CustomerId>,
-    in_urgent: HashSet<CustomerId>,
-    later: VecDeque<CustomerId>,
-    in_later: HashSet<CustomerId>,
-    busy: HashSet<CustomerId>,
-    /// Those being derived that a build found.
-    building: HashSet<CustomerId>,
-    again: HashSet<CustomerId>,
-}
-
-impl Waiting {
-    fn urgent(&mut self, customer: CustomerId) {
-        if self.busy.contains(&customer) {
-            self.again.insert(customer);
-        } else if self.in_urgent.insert(customer) {
-            self.urgent.push_back(customer);
-        }
-    }
-
-    fn later(&mut self, customers: BTreeSet<CustomerId>) {
-        for customer in customers {
-            if self.busy.contains(&customer) {
-                self.again.insert(customer);
-            } else if !self.in_urgent.contains(&customer) && self.in_later.insert(customer) {
-                self.later.push_back(customer);
+        let now = chrono::Utc::now();
+        let whole = match self.refresh(customer, now).await {
+            Ok(whole) => whole,
+            Err(error) => {
+                figures
+                    .derive_failures
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                tracing::warn!(%customer, %error, "attention: a customer's items could not be derived again");
+                false
             }
-        }
-    }
-
-    /// The next to derive, now marked busy.
-    fn next(&mut self) -> Option<CustomerId> {
-        let (customer, found) = match self.urgent.pop_front() {
-            Some(customer) => {
-                self.in_urgent.remove(&customer);
-                // Its place in the build's line, if any, is left behind and passed over.
-                (customer, self.in_later.remove(&customer))
-            }
-            None => loop {
-                let customer = self.later.pop_front()?;
-                if self.in_later.remove(&customer) {
-                    break (customer, true);
-                }
-            },
         };
-        if found {
-            self.building.insert(customer);
-        }
-        self.busy.insert(customer);
-        Some(customer)
-    }
-
-    /// `customer` derived; whether that was the last a build found.
-    fn done(&mut self, customer: CustomerId) -> bool {
-        self.busy.remove(&customer);
-        if self.again.remove(&customer) {
-            self.urgent(customer);
-        }
-        self.building.remove(&customer) && self.building.is_empty() && self.in_later.is_empty()
+        self.derived(customer, whole, now);
     }
 }
 
@@ -393,54 +368,5 @@ fn take_from(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn changes_go_before_a_build_each_customer_once_and_one_being_derived_again_after() {
-        let id = |n| CustomerId::new(n).unwrap();
-        let mut waiting = Waiting::default();
-        waiting.later(BTreeSet::from([id(1), id(2), id(3)]));
-        waiting.urgent(id(9));
-        waiting.urgent(id(2));
-        waiting.urgent(id(9));
-        assert_eq!(waiting.next(), Some(id(9)));
-        assert_eq!(waiting.next(), Some(id(2)));
-        // 9 changes again while it is derived: once more, after.
-        waiting.urgent(id(9));
-        assert_eq!(waiting.next(), Some(id(1)));
-        assert_eq!(waiting.next(), Some(id(3)));
-        assert_eq!(waiting.next(), None);
-        assert!(!waiting.done(id(9)), "9 was not the build's");
-        assert_eq!(waiting.next(), Some(id(9)));
-        assert!(!waiting.done(id(9)));
-        assert_eq!(waiting.next(), None);
-        // The build is done with the last of its customers, whichever line took them.
-        assert!(!waiting.done(id(1)));
-        assert!(!waiting.done(id(2)));
-        assert!(waiting.done(id(3)));
-    }
-
-    #[test]
-    fn the_schedule_gives_what_is_due_and_everything_at_the_end_of_time() {
-        let due: Mutex<BTreeMap<Timestamp, BTreeSet<CustomerId>>> = Mutex::default();
-        let at = |s: &str| s.parse::<Timestamp>().unwrap();
-        let id = |n| CustomerId::new(n).unwrap();
-        {
-            let mut due = due.lock().unwrap();
-            due.entry(at("2026-12-07T10:00:00Z"))
-                .or_default()
-                .insert(id(1));
-            due.entry(at("2026-12-08T10:00:00Z"))
-                .or_default()
-                .insert(id(2));
-        }
-        let take = |now| {
-            let mut due = due.lock().unwrap();
-            take_from(&mut due, now)
-        };
-        assert_eq!(take(at("2026-12-07T10:00:00Z")), BTreeSet::from([id(1)]));
-        assert!(take(at("2026-12-07T11:00:00Z")).is_empty());
-        assert_eq!(take(Timestamp::MAX_UTC), BTreeSet::from([id(2)]));
-    }
-}
+mod tests;
+mod waiting;

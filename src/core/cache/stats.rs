@@ -148,6 +148,9 @@ pub struct FeedStats {
     pub caught_up_micros: AtomicI64,
     /// Times the follower resynchronised after losing the feed or its notifications.
     pub reconnects: AtomicU64,
+    /// Batches of commits a logical feed's leader read before Postgres showed them to other
+    /// sessions, and waited for (see `feed/visible.rs`).
+    pub awaited: AtomicU64,
     /// A logical feed's standby: when (Unix microseconds, this replica's clock) it last heard
     /// its leader say how far it had published.
     pub heard_micros: AtomicI64,
@@ -195,6 +198,8 @@ pub struct FeedSnapshot {
     pub staleness: Option<std::time::Duration>,
     /// Resynchronisations.
     pub reconnects: u64,
+    /// Batches of commits read before they were visible, and waited for.
+    pub awaited: u64,
     /// Whether the follower holds a position.
     pub started: bool,
     /// How this replica follows it.
@@ -220,6 +225,7 @@ impl CacheStats {
             last_lag_micros: AtomicU64::new(0),
             caught_up_micros: AtomicI64::new(0),
             reconnects: AtomicU64::new(0),
+            awaited: AtomicU64::new(0),
             heard_micros: AtomicI64::new(0),
             following: AtomicU8::new(Following::Unknown as u8),
         });
@@ -303,6 +309,7 @@ impl CacheStats {
                     )),
                 },
                 reconnects: f.reconnects.load(Ordering::Relaxed),
+                awaited: f.awaited.load(Ordering::Relaxed),
                 started: *f.started.borrow(),
                 following: f.following(),
                 backends: f.backends.clone(),

@@ -318,7 +318,7 @@ fn encode_feeds(feeds: &[FeedSnapshot], encoder: &mut DescriptorEncoder<'_>) -> 
                 .encode(family.encode_family(&[("feed", feed_name(feed))])?)?;
         }
     }
-    let feed_counters: [Figure<FeedSnapshot, u64>; 2] = [
+    let feed_counters: [Figure<FeedSnapshot, u64>; 3] = [
         (
             "c360_feed_applied",
             "Changes applied (customers invalidated, catalog reloads).",
@@ -328,6 +328,12 @@ fn encode_feeds(feeds: &[FeedSnapshot], encoder: &mut DescriptorEncoder<'_>) -> 
             "c360_feed_reconnects",
             "Times the follower resynchronised after losing the feed or its notifications.",
             |f| f.reconnects,
+        ),
+        (
+            "c360_feed_commits_awaited",
+            "Batches of commits a logical feed's leader read before Postgres made them visible \
+             to other sessions, and waited for before applying them.",
+            |f| f.awaited,
         ),
     ];
     for (name, help, value) in feed_counters {

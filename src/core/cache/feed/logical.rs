@@ -23,6 +23,8 @@ use super::{
     pgoutput::{Changed, DecodeError, Decoder},
     replication::replication_config,
     slot::Leadership,
+    unpublished::Unpublished,
+    visible::visible,
 };
 use crate::core::{
     cache::{BusMessage, FeedStats, Following},
@@ -133,6 +135,10 @@ struct Batch {
     paused: bool,
     /// Changes of the transaction being read, until its commit.
     open: Vec<Changed>,
+    /// The id of the transaction being read.
+    xid: u32,
+    /// The transactions read that changed something followed.
+    xids: Vec<u32>,
     /// Where the last commit read ends.
     end: Option<Lsn>,
     /// When the newest commit read was made (Unix microseconds).
@@ -215,7 +221,8 @@ impl Leader<'_> {
     fn read(&mut self, event: ReplicationEvent) -> Result<(), Lost> {
         let batch = &mut self.batch;
         match event {
-            ReplicationEvent::Begin { .. } => {
+            ReplicationEvent::Begin { xid, .. } => {
+                batch.xid = xid;
                 batch.open.clear();
                 batch.paused = false;
             }
@@ -245,8 +252,9 @@ impl Leader<'_> {
                 commit_time_micros,
                 ..
             } => {
-                if !batch.paused {
+                if !batch.paused && !batch.open.is_empty() {
                     batch.changed.extend(batch.open.drain(..));
+                    batch.xids.push(batch.xid);
                 }
                 batch.open.clear();
                 batch.end = Some(end_lsn);
@@ -285,6 +293,12 @@ impl Leader<'_> {
 
     async fn apply_commits(&mut self, client: &ReplicationClient, end: Lsn) -> Result<(), Lost> {
         let changed = std::mem::take(&mut self.batch.changed);
+        // What the changes name is read (here, and by whoever the invalidation prompts) only
+        // once it can be.
+        let xids = std::mem::take(&mut self.batch.xids);
+        if visible(self.pool, &xids).await? {
+            self.stats.awaited.fetch_add(1, Ordering::Relaxed);
+        }
         let mut these = Unpublished::default();
         let mut orders = Vec::new();
         for change in changed {
@@ -358,36 +372,6 @@ impl Leader<'_> {
                 i64::try_from(end.as_u64()).unwrap_or(i64::MAX),
                 Ordering::Relaxed,
             );
-        }
-    }
-}
-
-/// Changes applied here that Redis has not confirmed (in L2, or on the bus) yet.
-#[derive(Debug, Default)]
-struct Unpublished {
-    customers: BTreeSet<CustomerId>,
-    catalog: bool,
-    everything: bool,
-    /// When they are tried again.
-    retry_at: Option<Instant>,
-}
-
-impl Unpublished {
-    fn is_empty(&self) -> bool {
-        self.customers.is_empty() && !self.catalog && !self.everything
-    }
-
-    fn due(&self, now: Instant) -> bool {
-        !self.is_empty() && self.retry_at.is_none_or(|at| now >= at)
-    }
-
-    fn merge(&mut self, other: Unpublished) {
-        self.everything |= other.everything;
-        self.catalog |= other.catalog;
-        if self.everything {
-            self.customers.clear();
-        } else {
-            self.customers.extend(other.customers);
         }
     }
 }

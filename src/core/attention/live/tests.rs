@@ -1,0 +1,138 @@
+//! The waiting line, the schedule, and derivations that are not whole.
+
+use super::*;
+
+#[test]
+fn changes_go_before_a_build_each_customer_once_and_one_being_derived_again_after() {
+    let id = |n| CustomerId::new(n).unwrap();
+    let mut waiting = Waiting::default();
+    waiting.later(BTreeSet::from([id(1), id(2), id(3)]));
+    waiting.urgent(id(9));
+    waiting.urgent(id(2));
+    waiting.urgent(id(9));
+    assert_eq!(waiting.next(), Some(id(9)));
+    assert_eq!(waiting.next(), Some(id(2)));
+    // 9 changes again while it is derived: once more, after.
+    waiting.urgent(id(9));
+    assert_eq!(waiting.next(), Some(id(1)));
+    assert_eq!(waiting.next(), Some(id(3)));
+    assert_eq!(waiting.next(), None);
+    assert!(!waiting.done(id(9)), "9 was not the build's");
+    assert_eq!(waiting.next(), Some(id(9)));
+    assert!(!waiting.done(id(9)));
+    assert_eq!(waiting.next(), None);
+    // The build is done with the last of its customers, whichever line took them.
+    assert!(!waiting.done(id(1)));
+    assert!(!waiting.done(id(2)));
+    assert!(waiting.done(id(3)));
+}
+
+#[test]
+fn the_schedule_gives_what_is_due_and_everything_at_the_end_of_time() {
+    let due: Mutex<BTreeMap<Timestamp, BTreeSet<CustomerId>>> = Mutex::default();
+    let at = |s: &str| s.parse::<Timestamp>().unwrap();
+    let id = |n| CustomerId::new(n).unwrap();
+    {
+        let mut due = due.lock().unwrap();
+        due.entry(at("2026-12-07T10:00:00Z"))
+            .or_default()
+            .insert(id(1));
+        due.entry(at("2026-12-08T10:00:00Z"))
+            .or_default()
+            .insert(id(2));
+    }
+    let take = |now| {
+        let mut due = due.lock().unwrap();
+        take_from(&mut due, now)
+    };
+    assert_eq!(take(at("2026-12-07T10:00:00Z")), BTreeSet::from([id(1)]));
+    assert!(take(at("2026-12-07T11:00:00Z")).is_empty());
+    assert_eq!(take(Timestamp::MAX_UTC), BTreeSet::from([id(2)]));
+}
+
+/// A replica's engine over scripted backends, its queue in a SQLite file of `dir`.
+async fn engine(
+    dir: &tempfile::TempDir,
+) -> (
+    Arc<Live>,
+    Store,
+    crate::core::vocab::PerSource<Arc<crate::core::sources::fake::FakeSource>>,
+) {
+    let (sources, fakes) = crate::core::sources::fake::fake_sources(|fake| fake);
+    let url = format!("sqlite://{}", dir.path().join("queue.db").display());
+    let db = crate::core::db::Db::connect_or_create(&url, Default::default())
+        .await
+        .unwrap();
+    db.migrate().await.unwrap();
+    let store = Store::new(db);
+    let rules = Rules::new(&Default::default()).unwrap();
+    let profiles = crate::core::read::tests::profiles(sources);
+    (
+        Live::new(profiles, store.clone(), rules, None),
+        store,
+        fakes,
+    )
+}
+
+#[tokio::test]
+async fn a_derivation_that_is_not_whole_is_tried_again_later_each_time_until_one_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, _store, _fakes) = engine(&dir).await;
+    let customer = CustomerId::new(7).unwrap();
+    let now: Timestamp = "2026-12-07T10:00:00Z".parse().unwrap();
+    let after = |ms| now + chrono::Duration::milliseconds(ms);
+    let scheduled =
+        |live: &Live| -> Vec<Timestamp> { live.due.lock().unwrap().keys().copied().collect() };
+    for _ in 0..3 {
+        live.derived(customer, false, now);
+    }
+    assert_eq!(scheduled(&live), [after(250), after(500), after(1000)]);
+    // Whole once: the next miss starts over.
+    live.derived(customer, true, now);
+    live.take_due(Timestamp::MAX_UTC);
+    live.derived(customer, false, now);
+    assert_eq!(scheduled(&live), [after(250)]);
+    // However many in a row, five minutes apart at most.
+    for _ in 0..40 {
+        live.derived(customer, false, now);
+    }
+    assert_eq!(scheduled(&live).last(), Some(&after(300_000)));
+}
+
+#[tokio::test]
+async fn an_item_whose_backend_failed_when_its_change_came_is_kept_once_it_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, store, fakes) = engine(&dir).await;
+    let fulfilment = &fakes[SourceKind::Fulfilment];
+    fulfilment.set_failing(true);
+    let profiles = live.profiles.clone();
+    let running = tokio::spawn(live.run());
+    let customer = crate::core::sources::fixtures::customer();
+    // The fixtures' parcel 22 is three days late. Its change comes while fulfilment fails.
+    let late = super::super::ItemKey {
+        customer,
+        reason: super::super::Reason::LateShipment,
+        cause: "22".into(),
+    };
+    while fulfilment.calls() == 0 {
+        profiles.invalidate_here(&[customer]).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(store.get(&late).await.unwrap().is_none());
+    // No change comes again: the engine asks again by itself.
+    fulfilment.set_failing(false);
+    let began = std::time::Instant::now();
+    loop {
+        let kept = store.get(&late).await.unwrap();
+        if kept.is_some_and(|kept| kept.state == "open") {
+            break;
+        }
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "the late parcel never became an item"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running.abort();
+}
