@@ -29,10 +29,9 @@ use c360::{
     core::cache::feed::Capture,
     core::db::{Bind, Db, PoolOptions},
     core::vocab::CustomerId,
-    tools::seed::{self, SeedOptions},
 };
 use hdrhistogram::Histogram;
-use lag_support::{Args, admin, flat_out};
+use lag_support::{Args, BenchDatabase, flat_out};
 use tokio::time::Instant;
 
 mod lag_support;
@@ -82,20 +81,12 @@ struct Lags {
 }
 
 async fn measure(options: Options) {
-    let base = std::env::var("C360_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("c360_attention_lag_{}", std::process::id());
-    admin(&base, format!("DROP DATABASE IF EXISTS {name}")).await;
-    admin(&base, format!("CREATE DATABASE {name}")).await;
-    let url = format!("{base}/{name}");
     let pool = PoolOptions {
         max_connections: options.writers + 8,
         ..PoolOptions::default()
     };
-    let db = Db::connect_or_create(&url, pool).await.unwrap();
-    let mut seeding = SeedOptions::new(CUSTOMERS as u64, 1);
-    seeding.batch_size = 500;
-    seed::seed(&db, &seeding, |_| {}).await.unwrap();
+    let (database, db) = BenchDatabase::seeded("attention_lag", CUSTOMERS as u64, pool).await;
+    let url = database.url.clone();
 
     let mut settings = Settings::default();
     settings.database.url = url.clone();
@@ -122,11 +113,7 @@ async fn measure(options: Options) {
     }
     drop(app);
     db.close().await;
-    admin(
-        &base,
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    )
-    .await;
+    database.drop().await;
 
     let mut worst: f64 = 0.0;
     for (what, samples) in [

@@ -25,10 +25,9 @@ use c360::{
     app::config::Settings,
     core::cache::{Change, feed::Capture},
     core::db::{Bind, Db, PoolOptions},
-    tools::seed::{self, SeedOptions},
 };
 use hdrhistogram::Histogram;
-use lag_support::{Args, UPDATE, admin, flat_out};
+use lag_support::{Args, BenchDatabase, UPDATE, flat_out};
 use tokio::time::Instant;
 
 mod lag_support;
@@ -63,18 +62,9 @@ fn main() {
 }
 
 async fn measure(options: Options) {
-    let base = std::env::var("C360_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
-    let name = format!("c360_feed_lag_{}", std::process::id());
-    admin(&base, format!("DROP DATABASE IF EXISTS {name}")).await;
-    admin(&base, format!("CREATE DATABASE {name}")).await;
-    let url = format!("{base}/{name}");
-    let db = Db::connect_or_create(&url, PoolOptions::default())
-        .await
-        .unwrap();
-    let mut seeding = SeedOptions::new(CUSTOMERS as u64, 1);
-    seeding.batch_size = 500;
-    seed::seed(&db, &seeding, |_| {}).await.unwrap();
+    let (database, db) =
+        BenchDatabase::seeded("feed_lag", CUSTOMERS as u64, PoolOptions::default()).await;
+    let url = database.url.clone();
 
     let mut settings = Settings::default();
     settings.database.url = url.clone();
@@ -125,11 +115,7 @@ async fn measure(options: Options) {
     drop(app);
     let lags = tokio::time::timeout(Duration::from_secs(5), observer).await;
     db.close().await;
-    admin(
-        &base,
-        format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-    )
-    .await;
+    database.drop().await;
     let lags = match lags {
         Ok(Ok(lags)) => lags,
         _ => panic!("the observer did not finish"),

@@ -1,9 +1,12 @@
 //! What the lag benches share (`feed_lag`, `attention_lag`): their arguments and the
 //! statements they run on the server's `postgres` database.
 
-use c360::core::{
-    cache::feed::Capture,
-    db::{Bind, Db},
+use c360::{
+    core::{
+        cache::feed::Capture,
+        db::{Bind, Db, PoolOptions},
+    },
+    tools::seed::{self, SeedOptions},
 };
 use sqlx::{Connection, PgConnection};
 use tokio::time::Instant;
@@ -48,8 +51,44 @@ impl Args {
     }
 }
 
+/// A database of the bench's own on the server `C360_TEST_POSTGRES` (default the local one),
+/// dropped by [`BenchDatabase::drop`].
+pub(crate) struct BenchDatabase {
+    base: String,
+    name: String,
+    /// Where it is.
+    pub(crate) url: String,
+}
+
+impl BenchDatabase {
+    /// `c360_<bench>_<pid>`, made anew with `customers` customers seeded; a pool on it.
+    pub(crate) async fn seeded(bench: &str, customers: u64, pool: PoolOptions) -> (Self, Db) {
+        let base = std::env::var("C360_TEST_POSTGRES")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".into());
+        let name = format!("c360_{bench}_{}", std::process::id());
+        admin(&base, format!("DROP DATABASE IF EXISTS {name}")).await;
+        admin(&base, format!("CREATE DATABASE {name}")).await;
+        let url = format!("{base}/{name}");
+        let db = Db::connect_or_create(&url, pool).await.unwrap();
+        let mut seeding = SeedOptions::new(customers, 1);
+        seeding.batch_size = 500;
+        seed::seed(&db, &seeding, |_| {}).await.unwrap();
+        (Self { base, name, url }, db)
+    }
+
+    /// Drops it, whoever is still connected.
+    pub(crate) async fn drop(self) {
+        let Self { base, name, .. } = self;
+        admin(
+            &base,
+            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        )
+        .await;
+    }
+}
+
 /// Runs `statement` on the server of `base` (creating and dropping the bench's database).
-pub(crate) async fn admin(base: &str, statement: String) {
+async fn admin(base: &str, statement: String) {
     let mut connection = PgConnection::connect(&format!("{base}/postgres"))
         .await
         .expect("the lag benches need PostgreSQL: start it, or run scripts/test, which does");
