@@ -150,16 +150,12 @@ impl Live {
         if let Some(at) = derived.next_change {
             self.again_at(customer, at);
         }
-        Ok(
-            [SourceKind::Fulfilment, SourceKind::Billing, SourceKind::Crm]
-                .into_iter()
-                .all(answered),
-        )
+        Ok(derived_from().sources().iter().all(answered))
     }
 
     /// Notes whether `customer`'s derivation at `now` was whole; one that was not is derived
     /// again soon, later each time in a row, rather than left until the customer changes.
-    fn derived(&self, customer: CustomerId, whole: bool, now: Timestamp) {
+    fn retry_unless_whole(&self, customer: CustomerId, whole: bool, now: Timestamp) {
         let mut retrying = self.retrying.lock().expect("not poisoned");
         if whole {
             retrying.remove(&customer);
@@ -350,7 +346,7 @@ impl Live {
                 false
             }
         };
-        self.derived(customer, whole, now);
+        self.retry_unless_whole(customer, whole, now);
     }
 }
 

@@ -2,11 +2,12 @@
 //!
 //! On Postgres, by logical decoding where the database allows it (`feed.capture`):
 //! `logical.rs`, with `slot.rs` for the slot and its leader, `pgoutput.rs` for what the
-//! stream says and `visible.rs` for when what it says can be read. Otherwise, and on SQLite,
-//! by triggers into the `change_feed` table: `triggers.rs`. A deployment moves between the two without losing a change: a new slot holds
-//! every commit from its creation on, and the triggers are switched off only after it is made;
-//! switched back on, they are before the slot is dropped; either way every cache is flushed
-//! once, since what committed in between reached no replica.
+//! stream says, `visible.rs` for when what it says can be read and `unpublished.rs` for what
+//! Redis has not confirmed yet. Otherwise, and on SQLite, by triggers into the `change_feed`
+//! table: `triggers.rs`. A deployment moves between the two without losing a change: a new
+//! slot holds every commit from its creation on, and the triggers are switched off only after
+//! it is made; switched back on, they are before the slot is dropped; either way every cache
+//! is flushed once, since what committed in between reached no replica.
 
 mod logical;
 mod pgoutput;

@@ -84,17 +84,17 @@ async fn a_derivation_that_is_not_whole_is_tried_again_later_each_time_until_one
     let scheduled =
         |live: &Live| -> Vec<Timestamp> { live.due.lock().unwrap().keys().copied().collect() };
     for _ in 0..3 {
-        live.derived(customer, false, now);
+        live.retry_unless_whole(customer, false, now);
     }
     assert_eq!(scheduled(&live), [after(250), after(500), after(1000)]);
     // Whole once: the next miss starts over.
-    live.derived(customer, true, now);
+    live.retry_unless_whole(customer, true, now);
     live.take_due(Timestamp::MAX_UTC);
-    live.derived(customer, false, now);
+    live.retry_unless_whole(customer, false, now);
     assert_eq!(scheduled(&live), [after(250)]);
     // However many in a row, five minutes apart at most.
     for _ in 0..40 {
-        live.derived(customer, false, now);
+        live.retry_unless_whole(customer, false, now);
     }
     assert_eq!(scheduled(&live).last(), Some(&after(300_000)));
 }
