@@ -22,6 +22,7 @@ use super::{
 use crate::core::{
     cache::Change,
     convert::back,
+    fanout::Priority,
     read::{Freshness, ProfileError, Profiles},
     vocab::{CustomerId, Section, SectionSet, SourceKind, SourceStatus, Timestamp},
 };
@@ -44,6 +45,10 @@ fn derived_from() -> SectionSet {
 /// Derivations at once, at most: a feed at its writers' full rate is followed by several
 /// profile reads and queue writes in flight, not one after another.
 pub const AT_ONCE: usize = 16;
+
+/// How often a build held back for want of a place looks for one again: callers' reads
+/// that end do not say so.
+const BUILD_PAUSE: Duration = Duration::from_millis(10);
 
 /// How often lapsed leases are given back, at least.
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
@@ -100,13 +105,18 @@ impl Live {
         })
     }
 
-    /// Derives `customer`'s items at `now` from its profile and keeps them; remembers when
-    /// time alone changes them. Whether every backend a reason reads answered: the items of
-    /// one that did not are kept as they were.
-    pub async fn refresh(&self, customer: CustomerId, now: Timestamp) -> Result<bool, LiveError> {
+    /// Derives `customer`'s items at `now` from its profile, read as `priority` work, and
+    /// keeps them; remembers when time alone changes them. Whether every backend a reason
+    /// reads answered: the items of one that did not are kept as they were.
+    pub async fn refresh(
+        &self,
+        customer: CustomerId,
+        now: Timestamp,
+        priority: Priority,
+    ) -> Result<bool, LiveError> {
         let served = match self
             .profiles
-            .get(customer, derived_from(), Freshness::Bypass, None)
+            .get_as(customer, derived_from(), Freshness::Bypass, None, priority)
             .await
         {
             Ok(served) => served,
@@ -202,7 +212,9 @@ impl Live {
     /// may have been missed, derives again every customer with an open item or a scheduled
     /// change, and those the backlog finds; changes and deadlines go first, the build's
     /// customers when nothing more urgent waits, [`AT_ONCE`] derivations at a time, a
-    /// customer never twice at once.
+    /// customer never twice at once. A build is bulk work: it takes only the places the
+    /// replica's admission leaves to bulk work, and waits for them rather than be refused,
+    /// so that it never sheds a caller's read.
     pub async fn run(self: Arc<Self>) {
         tokio::join!(self.clone().follow(), self.give_back_lapsed());
     }
@@ -218,17 +230,23 @@ impl Live {
         building.spawn(self.clone().rebuild());
         // When the build began and how many customers it found, until they are all derived.
         let mut built: Option<(std::time::Instant, usize)> = None;
+        let admission = self.profiles.fanout().admission().clone();
         loop {
+            let mut places = admission.room(Priority::Bulk);
             while deriving.len() < AT_ONCE {
-                let Some(customer) = waiting.next() else {
+                let Some((customer, only_built)) = waiting.next(places > 0) else {
                     break;
                 };
+                let priority = if only_built {
+                    places -= 1;
+                    Priority::Bulk
+                } else {
+                    Priority::Interactive
+                };
                 let this = self.clone();
-                deriving.spawn(async move {
-                    this.logged(customer).await;
-                    customer
-                });
+                deriving.spawn(async move { (customer, this.logged(customer, priority).await) });
             }
+            let held = places == 0 && waiting.builds() && deriving.len() < AT_ONCE;
             let wait = self.next_due().map(|at| {
                 (at - chrono::Utc::now())
                     .to_std()
@@ -255,8 +273,10 @@ impl Live {
                     }
                 },
                 Some(done) = deriving.join_next() => {
-                    let Ok(customer) = done else { continue };
-                    if waiting.done(customer) && let Some((began, customers)) = built.take() {
+                    let Ok((customer, derived)) = done else { continue };
+                    if !derived {
+                        waiting.put_back(customer);
+                    } else if waiting.done(customer) && let Some((began, customers)) = built.take() {
                         tracing::info!(
                             customers,
                             took_ms = began.elapsed().as_millis() as u64,
@@ -283,6 +303,7 @@ impl Live {
                     }
                 }
                 () = self.sooner.notified() => {}
+                () = tokio::time::sleep(BUILD_PAUSE), if held => {}
             }
         }
     }
@@ -330,13 +351,24 @@ impl Live {
         (began, customers)
     }
 
-    async fn logged(&self, customer: CustomerId) {
+    /// Derives `customer` as `priority` work, counted and logged; false if it was bulk work
+    /// the replica's admission had no place for, which waits for one.
+    async fn logged(&self, customer: CustomerId, priority: Priority) -> bool {
         let figures = self.store.figures();
+        let now = chrono::Utc::now();
+        let refreshed = self.refresh(customer, now, priority).await;
+        if priority == Priority::Bulk
+            && matches!(
+                refreshed,
+                Err(LiveError::Profile(ProfileError::Overloaded(_)))
+            )
+        {
+            return false;
+        }
         figures
             .derivations
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let now = chrono::Utc::now();
-        let whole = match self.refresh(customer, now).await {
+        let whole = match refreshed {
             Ok(whole) => whole,
             Err(error) => {
                 figures
@@ -347,6 +379,7 @@ impl Live {
             }
         };
         self.retry_unless_whole(customer, whole, now);
+        true
     }
 }
 

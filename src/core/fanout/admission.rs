@@ -15,8 +15,9 @@
 //! at once (`RESOURCE_EXHAUSTED` at the edge) instead of queueing until every read in the queue
 //! times out: goodput stays near the maximum under any offered load.
 //!
-//! Cache hits never come here: only loads do. Bulk work (batches, warming, refresh ahead) may
-//! use only a share of the limit, so that it is shed before interactive reads are.
+//! Cache hits never come here: only loads do. Bulk work (batches, warming, refresh ahead, the
+//! attention queue's build) may use only a share of the limit, so that it is shed before
+//! interactive reads are; work that can wait asks for [`Admission::room`] first.
 
 use std::{
     sync::{
@@ -35,7 +36,7 @@ use super::ResilienceSettings;
 pub enum Priority {
     /// A caller waits for this one profile or lookup.
     Interactive,
-    /// Batches, warming, refresh ahead: shed first.
+    /// Batches, warming, refresh ahead, the attention queue's build: shed first.
     Bulk,
 }
 
@@ -188,6 +189,13 @@ impl Admission {
         }
         self.inner.shed.fetch_add(1, Ordering::Relaxed);
         Err(Shed { limit })
+    }
+
+    /// How many more loads of `priority` would be admitted now; nothing is counted. For
+    /// work that can wait for a place rather than be refused one.
+    pub fn room(&self, priority: Priority) -> usize {
+        self.allowed(priority, self.limit())
+            .saturating_sub(self.in_flight())
     }
 
     fn allowed(&self, priority: Priority, limit: usize) -> usize {
@@ -362,7 +370,15 @@ mod tests {
                     .expect("within the share")
             })
             .collect();
+        assert_eq!(admission.room(Priority::Bulk), 0);
+        assert_eq!(admission.room(Priority::Interactive), 4);
+        let shed = admission.shed();
         assert!(admission.try_admit(Priority::Bulk, None).is_err());
+        assert_eq!(
+            admission.shed(),
+            shed + 1,
+            "a refusal counts, a look does not"
+        );
         // Interactive reads still have the rest.
         let interactive: Vec<_> = (0..4)
             .map(|_| {
@@ -371,8 +387,10 @@ mod tests {
                     .expect("admitted")
             })
             .collect();
+        assert_eq!(admission.room(Priority::Interactive), 0);
         assert!(admission.try_admit(Priority::Interactive, None).is_err());
         drop((bulk, interactive));
+        assert_eq!(admission.room(Priority::Bulk), 4);
     }
 
     #[tokio::test(start_paused = true)]

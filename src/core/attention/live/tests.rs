@@ -10,21 +10,48 @@ fn changes_go_before_a_build_each_customer_once_and_one_being_derived_again_afte
     waiting.urgent(id(9));
     waiting.urgent(id(2));
     waiting.urgent(id(9));
-    assert_eq!(waiting.next(), Some(id(9)));
-    assert_eq!(waiting.next(), Some(id(2)));
+    // A change's customer is never only the build's, even one the build found too.
+    assert_eq!(waiting.next(true), Some((id(9), false)));
+    assert_eq!(waiting.next(true), Some((id(2), false)));
     // 9 changes again while it is derived: once more, after.
     waiting.urgent(id(9));
-    assert_eq!(waiting.next(), Some(id(1)));
-    assert_eq!(waiting.next(), Some(id(3)));
-    assert_eq!(waiting.next(), None);
+    assert_eq!(waiting.next(true), Some((id(1), true)));
+    assert_eq!(waiting.next(true), Some((id(3), true)));
+    assert_eq!(waiting.next(true), None);
     assert!(!waiting.done(id(9)), "9 was not the build's");
-    assert_eq!(waiting.next(), Some(id(9)));
+    assert_eq!(waiting.next(true), Some((id(9), false)));
     assert!(!waiting.done(id(9)));
-    assert_eq!(waiting.next(), None);
+    assert_eq!(waiting.next(true), None);
     // The build is done with the last of its customers, whichever line took them.
     assert!(!waiting.done(id(1)));
     assert!(!waiting.done(id(2)));
     assert!(waiting.done(id(3)));
+}
+
+#[test]
+fn a_build_waits_for_a_place_and_one_it_had_none_for_goes_first_again() {
+    let id = |n| CustomerId::new(n).unwrap();
+    let mut waiting = Waiting::default();
+    waiting.later(BTreeSet::from([id(1), id(2)]));
+    waiting.urgent(id(5));
+    // No place for bulk work: changes still go, the build waits.
+    assert_eq!(waiting.next(false), Some((id(5), false)));
+    assert_eq!(waiting.next(false), None);
+    assert!(waiting.builds());
+    assert_eq!(waiting.next(true), Some((id(1), true)));
+    // 1 found no place: first again, and the build is not done without it.
+    waiting.put_back(id(1));
+    assert!(!waiting.done(id(5)));
+    assert_eq!(waiting.next(true), Some((id(1), true)));
+    assert_eq!(waiting.next(true), Some((id(2), true)));
+    assert!(!waiting.builds());
+    assert!(!waiting.done(id(2)));
+    // One that changed while put back is derived as a change, and still ends the build.
+    waiting.put_back(id(1));
+    waiting.urgent(id(1));
+    assert_eq!(waiting.next(false), Some((id(1), false)));
+    assert_eq!(waiting.next(true), None);
+    assert!(waiting.done(id(1)));
 }
 
 #[test]
@@ -133,6 +160,47 @@ async fn an_item_whose_backend_failed_when_its_change_came_is_kept_once_it_answe
             "the late parcel never became an item"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    running.abort();
+}
+
+#[tokio::test]
+async fn a_build_takes_no_place_a_caller_needs_and_goes_on_once_one_is_free() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, store, fakes) = engine(&dir).await;
+    let fulfilment = &fakes[SourceKind::Fulfilment];
+    let profiles = live.profiles.clone();
+    let customer = crate::core::sources::fixtures::customer();
+    // The fixtures' customer has an open item: a start's build derives it again.
+    live.refresh(customer, chrono::Utc::now(), Priority::Interactive)
+        .await
+        .unwrap();
+    assert!(!store.open(10).await.unwrap().is_empty());
+    let read = fulfilment.calls();
+    // Callers' reads hold more places than bulk work may leave them.
+    let admission = profiles.fanout().admission().clone();
+    let held: Vec<_> = (0..admission.limit() - admission.room(Priority::Bulk) + 1)
+        .map(|_| admission.try_admit(Priority::Interactive, None).unwrap())
+        .collect();
+    assert_eq!(admission.room(Priority::Bulk), 0);
+    let shed = admission.shed();
+    let running = tokio::spawn(live.clone().run());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fulfilment.calls(), read, "the build took a caller's place");
+    assert_eq!(
+        admission.shed(),
+        shed,
+        "the build was refused rather than wait"
+    );
+    // A caller's read ends: the build goes on by itself.
+    drop(held);
+    let began = std::time::Instant::now();
+    while fulfilment.calls() == read {
+        assert!(
+            began.elapsed() < Duration::from_secs(10),
+            "the build never went on"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
     running.abort();
 }

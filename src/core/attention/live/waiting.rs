@@ -38,26 +38,46 @@ impl Waiting {
         }
     }
 
-    /// The next to derive, now marked busy.
-    pub(super) fn next(&mut self) -> Option<CustomerId> {
-        let (customer, found) = match self.urgent.pop_front() {
+    /// The next to derive, now marked busy, and whether only a build asked for it (work that
+    /// may wait for a place). A build's only while `builds` is true.
+    pub(super) fn next(&mut self, builds: bool) -> Option<(CustomerId, bool)> {
+        let (customer, found, only_built) = match self.urgent.pop_front() {
             Some(customer) => {
                 self.in_urgent.remove(&customer);
                 // Its place in the build's line, if any, is left behind and passed over.
-                (customer, self.in_later.remove(&customer))
+                (customer, self.in_later.remove(&customer), false)
             }
-            None => loop {
+            None if builds => loop {
                 let customer = self.later.pop_front()?;
                 if self.in_later.remove(&customer) {
-                    break (customer, true);
+                    break (customer, true, true);
                 }
             },
+            None => return None,
         };
         if found {
             self.building.insert(customer);
         }
         self.busy.insert(customer);
-        Some(customer)
+        Some((customer, only_built))
+    }
+
+    /// Whether a build's customers wait.
+    pub(super) fn builds(&self) -> bool {
+        !self.in_later.is_empty()
+    }
+
+    /// `customer`, a build's, was not derived (there was no place for it): first in the
+    /// build's line again.
+    pub(super) fn put_back(&mut self, customer: CustomerId) {
+        self.busy.remove(&customer);
+        self.building.remove(&customer);
+        if self.in_later.insert(customer) {
+            self.later.push_front(customer);
+        }
+        if self.again.remove(&customer) {
+            self.urgent(customer);
+        }
     }
 
     /// `customer` derived; whether that was the last a build found.
