@@ -80,7 +80,7 @@ async fn measure(options: Options) {
         async move {
             let mut lags = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3).unwrap();
             while let Ok(change) = changes.recv().await {
-                let Change::Customer(customer) = change else {
+                let Change::Customer(customer, _) = change else {
                     continue;
                 };
                 let at = sent.lock().unwrap().remove(&customer.get());

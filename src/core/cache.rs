@@ -47,8 +47,9 @@ use crate::{
 /// What changed, as watchers hear it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Change {
-    /// This customer's profile.
-    Customer(CustomerId),
+    /// This customer's profile, in the tables of these backends (every backend when not
+    /// known: an admin's invalidation, another replica's word).
+    Customer(CustomerId, SourceSet),
     /// Possibly anything: L1 was flushed, or the catalog changed.
     Everything,
     /// The replica is shutting down: watches end, and their callers reconnect elsewhere.

@@ -176,17 +176,18 @@ async fn an_invalidation_racing_a_load_never_puts_old_data_back(backend: Backend
     let customer = CustomerId::new(21).unwrap();
     let invalidated = tokio::time::timeout(FEED_LAG * 5, async {
         loop {
-            if let Ok(Change::Customer(id)) = changes.recv().await
+            if let Ok(Change::Customer(id, sources)) = changes.recv().await
                 && id == customer
             {
-                return;
+                return sources;
             }
         }
     })
     .await;
-    assert!(
-        invalidated.is_ok(),
-        "the feed never invalidated customer 21"
+    // Named with the backend whose table changed: CRM's `customers`.
+    assert_eq!(
+        invalidated.expect("the feed never invalidated customer 21"),
+        c360::core::vocab::SourceSet::of(&[c360::core::vocab::SourceKind::Crm])
     );
     // 4. The load goes on with what it read before the commit...
     held.release.add_permits(1);

@@ -94,6 +94,7 @@ async fn a_commit_reaches_every_replica_through_the_leader_and_no_trigger_writes
         .unwrap();
     standby.served_from(owner).await;
     let mut heard = standby.profiles.subscribe();
+    let mut applied = leader.profiles.subscribe();
     leader
         .db
         .execute(
@@ -104,7 +105,7 @@ async fn a_commit_reaches_every_replica_through_the_leader_and_no_trigger_writes
         .unwrap();
     let owner_heard = tokio::time::timeout(Duration::from_secs(1), async {
         loop {
-            if let Ok(c360::core::cache::Change::Customer(id)) = heard.recv().await
+            if let Ok(c360::core::cache::Change::Customer(id, _)) = heard.recv().await
                 && id.get() == owner
             {
                 return;
@@ -115,6 +116,22 @@ async fn a_commit_reaches_every_replica_through_the_leader_and_no_trigger_writes
     assert!(
         owner_heard.is_ok(),
         "the order's customer was not invalidated"
+    );
+    // The leader, which read the change, knows it was in orders' tables.
+    let sources = tokio::time::timeout(Duration::from_secs(1), async {
+        loop {
+            if let Ok(c360::core::cache::Change::Customer(id, sources)) = applied.recv().await
+                && id.get() == owner
+            {
+                return sources;
+            }
+        }
+    })
+    .await
+    .expect("the leader applied the change");
+    assert_eq!(
+        sources,
+        c360::core::vocab::SourceSet::of(&[c360::core::vocab::SourceKind::Orders])
     );
     assert_eq!(
         leader.scalar("SELECT COUNT(*) FROM change_feed", &[]).await,

@@ -24,7 +24,7 @@ use crate::core::{
     convert::back,
     fanout::Priority,
     read::{Freshness, ProfileError, Profiles},
-    vocab::{CustomerId, Section, SectionSet, SourceKind, SourceStatus, Timestamp},
+    vocab::{CustomerId, Section, SectionSet, SourceKind, SourceSet, SourceStatus, Timestamp},
 };
 
 /// Most open items whose customers a rebuild derives again.
@@ -40,6 +40,22 @@ fn derived_from() -> SectionSet {
         Section::Interactions,
         Section::Identity,
     ])
+}
+
+/// What a derivation after a change to `changed`'s tables reads: the sections of the
+/// backends that changed, with CRM's always (it says whether the customer is known, and the
+/// tier every item shows); none when no reason reads what changed (orders alone). The items
+/// of the reasons of the backends not read are kept as they are.
+fn read_after(changed: SourceSet) -> Option<SectionSet> {
+    let reading = changed.union(SourceSet::of(&[SourceKind::Crm]));
+    let sections = derived_from()
+        .iter()
+        .filter(|section| reading.covers(section.needs()))
+        .fold(SectionSet::NONE, |set, section| {
+            set.union(SectionSet::of(&[section]))
+        });
+    let fed = derived_from().sources();
+    (!changed.intersection(fed).is_empty()).then_some(sections)
 }
 
 /// Derivations at once, at most: a feed at its writers' full rate is followed by several
@@ -105,18 +121,23 @@ impl Live {
         })
     }
 
-    /// Derives `customer`'s items at `now` from its profile, read as `priority` work, and
-    /// keeps them; remembers when time alone changes them. Whether every backend a reason
-    /// reads answered: the items of one that did not are kept as they were.
+    /// Derives `customer`'s items at `now` after a change to `changed`'s tables, from its
+    /// profile read as `priority` work, and keeps them; remembers when time alone changes
+    /// them. Whether every backend it read answered: the items of one that did not (or that
+    /// it did not need to read) are kept as they were.
     pub async fn refresh(
         &self,
         customer: CustomerId,
         now: Timestamp,
         priority: Priority,
+        changed: SourceSet,
     ) -> Result<bool, LiveError> {
+        let Some(sections) = read_after(changed) else {
+            return Ok(true);
+        };
         let served = match self
             .profiles
-            .get_as(customer, derived_from(), Freshness::Bypass, None, priority)
+            .get_as(customer, sections, Freshness::Bypass, None, priority)
             .await
         {
             Ok(served) => served,
@@ -160,7 +181,7 @@ impl Live {
         if let Some(at) = derived.next_change {
             self.again_at(customer, at);
         }
-        Ok(derived_from().sources().iter().all(answered))
+        Ok(sections.sources().iter().all(answered))
     }
 
     /// Notes whether `customer`'s derivation at `now` was whole; one that was not is derived
@@ -234,17 +255,21 @@ impl Live {
         loop {
             let mut places = admission.room(Priority::Bulk);
             while deriving.len() < AT_ONCE {
-                let Some((customer, only_built)) = waiting.next(places > 0) else {
+                let Some(taken) = waiting.next(places > 0) else {
                     break;
                 };
-                let priority = if only_built {
+                let priority = if taken.only_built {
                     places -= 1;
                     Priority::Bulk
                 } else {
                     Priority::Interactive
                 };
                 let this = self.clone();
-                deriving.spawn(async move { (customer, this.logged(customer, priority).await) });
+                let customer = taken.customer;
+                deriving.spawn(async move {
+                    let derived = this.logged(customer, priority, taken.changed).await;
+                    (customer, derived)
+                });
             }
             let held = places == 0 && waiting.builds() && deriving.len() < AT_ONCE;
             let wait = self.next_due().map(|at| {
@@ -260,7 +285,7 @@ impl Live {
             };
             tokio::select! {
                 change = changes.recv() => match change {
-                    Ok(Change::Customer(customer)) => waiting.urgent(customer),
+                    Ok(Change::Customer(customer, changed)) => waiting.urgent(customer, changed),
                     // The read path's watches end at shutdown; the queue goes on until the
                     // task is dropped with the app.
                     Ok(Change::Closing) => {}
@@ -299,7 +324,7 @@ impl Live {
                         self.store.figures().swept(due, now);
                     }
                     for customer in self.take_due(now) {
-                        waiting.urgent(customer);
+                        waiting.urgent(customer, SourceSet::ALL);
                     }
                 }
                 () = self.sooner.notified() => {}
@@ -351,12 +376,13 @@ impl Live {
         (began, customers)
     }
 
-    /// Derives `customer` as `priority` work, counted and logged; false if it was bulk work
-    /// the replica's admission had no place for, which waits for one.
-    async fn logged(&self, customer: CustomerId, priority: Priority) -> bool {
+    /// Derives `customer` after a change to `changed`'s tables, as `priority` work, counted
+    /// and logged; false if it was bulk work the replica's admission had no place for, which
+    /// waits for one.
+    async fn logged(&self, customer: CustomerId, priority: Priority, changed: SourceSet) -> bool {
         let figures = self.store.figures();
         let now = chrono::Utc::now();
-        let refreshed = self.refresh(customer, now, priority).await;
+        let refreshed = self.refresh(customer, now, priority, changed).await;
         if priority == Priority::Bulk
             && matches!(
                 refreshed,

@@ -251,6 +251,21 @@ impl Store {
                 synced.cleared += self.clear(customer, reason, &gone.cause, now).await?;
             }
         }
+        // Every item shows the tier, those of reasons not derived now too.
+        let retier = |k: &Kept| {
+            k.state != "cleared"
+                && k.tier != tier
+                && Reason::parse(&k.reason).is_some_and(|reason| !derived.known.contains(&reason))
+        };
+        if derived.tier.is_some() && kept.iter().any(retier) {
+            self.db
+                .execute(
+                    "UPDATE attention_items SET tier = $2 \
+                     WHERE customer_id = $1 AND tier <> $2 AND state <> 'cleared'",
+                    &[Bind::Int(customer.get()), Bind::Text(tier.into())],
+                )
+                .await?;
+        }
         Ok(synced)
     }
 

@@ -27,14 +27,18 @@ use std::{sync::Arc, time::Duration};
 use futures::future::BoxFuture;
 
 use super::{BusMessage, stats::FeedStats};
-use crate::{core::db::Db, core::logs::error_chain, core::vocab::CustomerId};
+use crate::core::{
+    db::Db,
+    logs::error_chain,
+    vocab::{CustomerId, SourceSet},
+};
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// What a follower does with what it reads.
 pub trait FeedSink: Send + Sync + 'static {
-    /// These customers changed.
-    fn customers_changed(&self, customers: Vec<CustomerId>) -> BoxFuture<'_, ()>;
+    /// These customers changed, each in the tables of these backends.
+    fn customers_changed(&self, changed: Vec<(CustomerId, SourceSet)>) -> BoxFuture<'_, ()>;
     /// The catalog or the return policies changed.
     fn catalog_changed(&self) -> BoxFuture<'_, ()>;
     /// Changes may have been missed: drop everything cached.
@@ -42,6 +46,10 @@ pub trait FeedSink: Send + Sync + 'static {
     /// A logical feed's leader: applies `change` here (and to L2) and tells every other
     /// replica; true when all of that was confirmed.
     fn publish(&self, change: BusMessage) -> BoxFuture<'_, bool>;
+    /// A logical feed's leader: applies these customers' changes (each in the tables of
+    /// these backends) here and to L2, and tells every other replica which customers
+    /// changed; true when all of that was confirmed.
+    fn publish_changed(&self, changed: Vec<(CustomerId, SourceSet)>) -> BoxFuture<'_, bool>;
     /// This replica stands by for the logical feed `feed` (hears it from its leader), or no
     /// longer does.
     fn stand_by(&self, feed: &Arc<FeedStats>, standing: bool);

@@ -14,7 +14,7 @@ use crate::core::{
     reference::Catalog,
     settings::{Check, DAY, SECOND},
     sources::CatalogSource,
-    vocab::CustomerId,
+    vocab::{CustomerId, SourceSet},
 };
 
 /// The in-memory catalog.
@@ -52,9 +52,9 @@ pub struct Freshener {
 }
 
 impl FeedSink for Freshener {
-    fn customers_changed(&self, customers: Vec<CustomerId>) -> BoxFuture<'_, ()> {
+    fn customers_changed(&self, changed: Vec<(CustomerId, SourceSet)>) -> BoxFuture<'_, ()> {
         Box::pin(async move {
-            self.profiles.invalidate(&customers).await;
+            self.profiles.changed(&changed).await;
         })
     }
 
@@ -85,6 +85,15 @@ impl FeedSink for Freshener {
             };
             // Told even when L2 did not confirm: the others drop their copies meanwhile.
             self.profiles.tell(&change).await && done_here
+        })
+    }
+
+    fn publish_changed(&self, changed: Vec<(CustomerId, SourceSet)>) -> BoxFuture<'_, bool> {
+        Box::pin(async move {
+            let done_here = self.profiles.changed(&changed).await;
+            let customers = changed.iter().map(|(customer, _)| *customer).collect();
+            let told = self.profiles.tell(&BusMessage::Customers(customers)).await;
+            told && done_here
         })
     }
 

@@ -18,38 +18,55 @@ pub enum Reach {
 }
 use crate::{
     core::cache::{BusMessage, Change},
-    core::vocab::CustomerId,
+    core::vocab::{CustomerId, SourceSet},
 };
 
 impl Profiles {
-    /// Drops `customers` from L1 and tells this replica's watchers.
+    /// Drops `customers` from L1 and tells this replica's watchers (another replica's word:
+    /// which backends changed is not known).
     pub async fn invalidate_here(&self, customers: &[CustomerId]) {
         for customer in customers {
             self.inner.cache.invalidate(*customer).await;
         }
-        for customer in customers {
-            let _no_watchers = self.inner.changes.send(Change::Customer(*customer));
-        }
+        self.announce(customers.iter().map(|customer| (*customer, SourceSet::ALL)));
     }
 
-    /// Drops `customers` from L2 and L1 (a change this replica learned of itself); false when
-    /// L2 did not confirm (this replica then keeps off L2 for them until it does).
+    /// Drops `customers` from L2 and L1 (a change this replica learned of itself, in every
+    /// backend for all it knows); false when L2 did not confirm (this replica then keeps off
+    /// L2 for them until it does).
+    pub async fn invalidate(&self, customers: &[CustomerId]) -> bool {
+        let changed: Vec<_> = customers
+            .iter()
+            .map(|customer| (*customer, SourceSet::ALL))
+            .collect();
+        self.changed(&changed).await
+    }
+
+    /// Drops the customers of `changed` from L2 and L1: each changed in the tables of its
+    /// backends, as this replica's change feed read. False when L2 did not confirm (this
+    /// replica then keeps off L2 for them until it does).
     ///
     /// L2 first: a miss that lands between the two then finds L2 empty, or read L1's
     /// generation before the bump and is not kept. (L1 first would let such a miss read
     /// L2's old copy under the new generation and keep it.)
-    pub async fn invalidate(&self, customers: &[CustomerId]) -> bool {
+    pub async fn changed(&self, changed: &[(CustomerId, SourceSet)]) -> bool {
+        let customers: Vec<CustomerId> = changed.iter().map(|(customer, _)| *customer).collect();
         let confirmed = match &self.inner.l2 {
-            Some(l2) => l2.invalidate(customers).await,
+            Some(l2) => l2.invalidate(&customers).await,
             None => true,
         };
-        for customer in customers {
+        for customer in &customers {
             self.inner.cache.invalidate(*customer).await;
         }
-        for customer in customers {
-            let _no_watchers = self.inner.changes.send(Change::Customer(*customer));
-        }
+        self.announce(changed.iter().copied());
         confirmed
+    }
+
+    /// Tells this replica's watchers of each change.
+    fn announce(&self, changed: impl Iterator<Item = (CustomerId, SourceSet)>) {
+        for (customer, sources) in changed {
+            let _no_watchers = self.inner.changes.send(Change::Customer(customer, sources));
+        }
     }
 
     /// Drops `customers` here, in L2 and, over the bus, on every other replica; how far that

@@ -31,6 +31,11 @@ impl SourceKind {
             Self::Crm => "crm",
         }
     }
+
+    /// The backend of this lower-case name.
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|kind| kind.as_str() == name)
+    }
 }
 
 impl fmt::Display for SourceKind {
@@ -68,6 +73,16 @@ impl SourceSet {
     /// Both sets together.
     pub const fn union(self, other: Self) -> Self {
         Self(self.0 | other.0)
+    }
+
+    /// The backends in both sets.
+    pub const fn intersection(self, other: Self) -> Self {
+        Self(self.0 & other.0)
+    }
+
+    /// Whether the set has no backend.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
     }
 
     /// Whether every backend of `other` is in this set.

@@ -184,7 +184,7 @@ impl Watch {
                 change = changes.recv() => change,
             };
             match change {
-                Ok(Change::Customer(id)) if id != self.customer => continue,
+                Ok(Change::Customer(id, _)) if id != self.customer => continue,
                 Ok(Change::Closing) => {
                     return Some(Status::unavailable(
                         "this replica is shutting down; watch again to reach another",

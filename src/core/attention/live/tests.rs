@@ -2,26 +2,43 @@
 
 use super::*;
 
+/// `waiting`'s next, as (customer, only a build's, what changed).
+fn next(waiting: &mut Waiting, builds: bool) -> Option<(CustomerId, bool, SourceSet)> {
+    waiting
+        .next(builds)
+        .map(|taken| (taken.customer, taken.only_built, taken.changed))
+}
+
+fn id(n: i64) -> CustomerId {
+    CustomerId::new(n).unwrap()
+}
+
+const ALL: SourceSet = SourceSet::ALL;
+const CRM: SourceSet = SourceSet::of(&[SourceKind::Crm]);
+const ORDERS: SourceSet = SourceSet::of(&[SourceKind::Orders]);
+
 #[test]
 fn changes_go_before_a_build_each_customer_once_and_one_being_derived_again_after() {
-    let id = |n| CustomerId::new(n).unwrap();
     let mut waiting = Waiting::default();
     waiting.later(BTreeSet::from([id(1), id(2), id(3)]));
-    waiting.urgent(id(9));
-    waiting.urgent(id(2));
-    waiting.urgent(id(9));
-    // A change's customer is never only the build's, even one the build found too.
-    assert_eq!(waiting.next(true), Some((id(9), false)));
-    assert_eq!(waiting.next(true), Some((id(2), false)));
-    // 9 changes again while it is derived: once more, after.
-    waiting.urgent(id(9));
-    assert_eq!(waiting.next(true), Some((id(1), true)));
-    assert_eq!(waiting.next(true), Some((id(3), true)));
-    assert_eq!(waiting.next(true), None);
+    waiting.urgent(id(9), CRM);
+    waiting.urgent(id(2), CRM);
+    waiting.urgent(id(9), ORDERS);
+    // A change's customer is never only the build's; one the build found too is read whole.
+    assert_eq!(
+        next(&mut waiting, true),
+        Some((id(9), false, CRM.union(ORDERS)))
+    );
+    assert_eq!(next(&mut waiting, true), Some((id(2), false, ALL)));
+    // 9 changes again while it is derived: once more, after, for what changed meanwhile.
+    waiting.urgent(id(9), ORDERS);
+    assert_eq!(next(&mut waiting, true), Some((id(1), true, ALL)));
+    assert_eq!(next(&mut waiting, true), Some((id(3), true, ALL)));
+    assert_eq!(next(&mut waiting, true), None);
     assert!(!waiting.done(id(9)), "9 was not the build's");
-    assert_eq!(waiting.next(true), Some((id(9), false)));
+    assert_eq!(next(&mut waiting, true), Some((id(9), false, ORDERS)));
     assert!(!waiting.done(id(9)));
-    assert_eq!(waiting.next(true), None);
+    assert_eq!(next(&mut waiting, true), None);
     // The build is done with the last of its customers, whichever line took them.
     assert!(!waiting.done(id(1)));
     assert!(!waiting.done(id(2)));
@@ -30,28 +47,48 @@ fn changes_go_before_a_build_each_customer_once_and_one_being_derived_again_afte
 
 #[test]
 fn a_build_waits_for_a_place_and_one_it_had_none_for_goes_first_again() {
-    let id = |n| CustomerId::new(n).unwrap();
     let mut waiting = Waiting::default();
     waiting.later(BTreeSet::from([id(1), id(2)]));
-    waiting.urgent(id(5));
+    waiting.urgent(id(5), CRM);
     // No place for bulk work: changes still go, the build waits.
-    assert_eq!(waiting.next(false), Some((id(5), false)));
-    assert_eq!(waiting.next(false), None);
+    assert_eq!(next(&mut waiting, false), Some((id(5), false, CRM)));
+    assert_eq!(next(&mut waiting, false), None);
     assert!(waiting.builds());
-    assert_eq!(waiting.next(true), Some((id(1), true)));
+    assert_eq!(next(&mut waiting, true), Some((id(1), true, ALL)));
     // 1 found no place: first again, and the build is not done without it.
     waiting.put_back(id(1));
     assert!(!waiting.done(id(5)));
-    assert_eq!(waiting.next(true), Some((id(1), true)));
-    assert_eq!(waiting.next(true), Some((id(2), true)));
+    assert_eq!(next(&mut waiting, true), Some((id(1), true, ALL)));
+    assert_eq!(next(&mut waiting, true), Some((id(2), true, ALL)));
     assert!(!waiting.builds());
     assert!(!waiting.done(id(2)));
-    // One that changed while put back is derived as a change, and still ends the build.
+    // One that changed while put back is derived as a change, whole, and ends the build.
     waiting.put_back(id(1));
-    waiting.urgent(id(1));
-    assert_eq!(waiting.next(false), Some((id(1), false)));
-    assert_eq!(waiting.next(true), None);
+    waiting.urgent(id(1), CRM);
+    assert_eq!(next(&mut waiting, false), Some((id(1), false, ALL)));
+    assert_eq!(next(&mut waiting, true), None);
     assert!(waiting.done(id(1)));
+}
+
+#[test]
+fn a_change_reads_the_backends_that_changed_with_crm_and_none_for_orders_alone() {
+    use Section::*;
+    let of = |kinds: &[SourceKind]| read_after(SourceSet::of(kinds));
+    assert_eq!(of(&[SourceKind::Orders]), None);
+    assert_eq!(of(&[]), None);
+    assert_eq!(
+        of(&[SourceKind::Crm]),
+        Some(SectionSet::of(&[Interactions, Identity]))
+    );
+    assert_eq!(
+        of(&[SourceKind::Fulfilment, SourceKind::Orders]),
+        Some(SectionSet::of(&[Shipments, Interactions, Identity]))
+    );
+    assert_eq!(
+        of(&[SourceKind::Billing]),
+        Some(SectionSet::of(&[Billing, Interactions, Identity]))
+    );
+    assert_eq!(read_after(SourceSet::ALL), Some(derived_from()));
 }
 
 #[test]
@@ -172,7 +209,7 @@ async fn a_build_takes_no_place_a_caller_needs_and_goes_on_once_one_is_free() {
     let profiles = live.profiles.clone();
     let customer = crate::core::sources::fixtures::customer();
     // The fixtures' customer has an open item: a start's build derives it again.
-    live.refresh(customer, chrono::Utc::now(), Priority::Interactive)
+    live.refresh(customer, chrono::Utc::now(), Priority::Interactive, ALL)
         .await
         .unwrap();
     assert!(!store.open(10).await.unwrap().is_empty());
@@ -203,4 +240,49 @@ async fn a_build_takes_no_place_a_caller_needs_and_goes_on_once_one_is_free() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     running.abort();
+}
+
+#[tokio::test]
+async fn a_change_reads_only_the_backends_whose_tables_changed_and_keeps_the_other_items() {
+    let dir = tempfile::tempdir().unwrap();
+    let (live, store, fakes) = engine(&dir).await;
+    let customer = crate::core::sources::fixtures::customer();
+    let now = chrono::Utc::now();
+    // The fixtures' parcel 22 is late: an item of fulfilment's, showing the gold tier.
+    let late = super::super::ItemKey {
+        customer,
+        reason: super::super::Reason::LateShipment,
+        cause: "22".into(),
+    };
+    live.refresh(customer, now, Priority::Interactive, ALL)
+        .await
+        .unwrap();
+    assert_eq!(store.get(&late).await.unwrap().unwrap().tier, "gold");
+    let calls = crate::core::sources::fake::calls(&fakes);
+    // Orders' tables alone: no reason reads them, nothing is read.
+    live.refresh(customer, now, Priority::Interactive, ORDERS)
+        .await
+        .unwrap();
+    assert_eq!(crate::core::sources::fake::calls(&fakes), calls);
+    // CRM's: the tier changes; only CRM is read, and the parcel's item is kept, retiered.
+    let mut crm = crate::core::sources::fixtures::crm();
+    crm.identity.tier = crate::core::records::Tier::Platinum;
+    fakes[SourceKind::Crm].set_data(crate::core::sources::SourceData::Crm(Some(crm)));
+    live.refresh(customer, now, Priority::Interactive, CRM)
+        .await
+        .unwrap();
+    let after = crate::core::sources::fake::calls(&fakes);
+    assert_eq!(after[SourceKind::Crm], calls[SourceKind::Crm] + 1);
+    for kind in [
+        SourceKind::Fulfilment,
+        SourceKind::Billing,
+        SourceKind::Orders,
+    ] {
+        assert_eq!(after[kind], calls[kind], "{kind} was read");
+    }
+    let kept = store.get(&late).await.unwrap().unwrap();
+    assert_eq!(
+        (kept.state.as_str(), kept.tier.as_str()),
+        ("open", "platinum")
+    );
 }

@@ -1,29 +1,45 @@
 //! The line of customers waiting to be derived.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
 
-use crate::core::vocab::CustomerId;
+use crate::core::vocab::{CustomerId, SourceSet};
 
 /// The customers waiting to be derived: those changes and deadlines name first, in the order
-/// they came, each once; then a build's (one of which a change names goes first). One being
-/// derived that changes again is derived again after.
+/// they came, each once, with the backends whose tables changed since it was last taken; then
+/// a build's (one of which a change names goes first), in every backend. One being derived
+/// that changes again is derived again after.
 #[derive(Debug, Default)]
 pub(super) struct Waiting {
     urgent: VecDeque<CustomerId>,
-    in_urgent: HashSet<CustomerId>,
+    in_urgent: HashMap<CustomerId, SourceSet>,
     later: VecDeque<CustomerId>,
     in_later: HashSet<CustomerId>,
     busy: HashSet<CustomerId>,
     /// Those being derived that a build found.
     building: HashSet<CustomerId>,
-    again: HashSet<CustomerId>,
+    again: HashMap<CustomerId, SourceSet>,
+}
+
+/// Adds `sources` to what `customer` is kept with in `to`; whether it was not there.
+fn add(to: &mut HashMap<CustomerId, SourceSet>, customer: CustomerId, sources: SourceSet) -> bool {
+    match to.get_mut(&customer) {
+        Some(kept) => {
+            *kept = kept.union(sources);
+            false
+        }
+        None => {
+            to.insert(customer, sources);
+            true
+        }
+    }
 }
 
 impl Waiting {
-    pub(super) fn urgent(&mut self, customer: CustomerId) {
+    /// `customer` changed in `sources`' tables, or is due (in every backend).
+    pub(super) fn urgent(&mut self, customer: CustomerId, sources: SourceSet) {
         if self.busy.contains(&customer) {
-            self.again.insert(customer);
-        } else if self.in_urgent.insert(customer) {
+            add(&mut self.again, customer, sources);
+        } else if add(&mut self.in_urgent, customer, sources) {
             self.urgent.push_back(customer);
         }
     }
@@ -31,35 +47,47 @@ impl Waiting {
     pub(super) fn later(&mut self, customers: BTreeSet<CustomerId>) {
         for customer in customers {
             if self.busy.contains(&customer) {
-                self.again.insert(customer);
-            } else if !self.in_urgent.contains(&customer) && self.in_later.insert(customer) {
+                add(&mut self.again, customer, SourceSet::ALL);
+            } else if !self.in_urgent.contains_key(&customer) && self.in_later.insert(customer) {
                 self.later.push_back(customer);
             }
         }
     }
 
-    /// The next to derive, now marked busy, and whether only a build asked for it (work that
-    /// may wait for a place). A build's only while `builds` is true.
-    pub(super) fn next(&mut self, builds: bool) -> Option<(CustomerId, bool)> {
-        let (customer, found, only_built) = match self.urgent.pop_front() {
+    /// The next to derive, now marked busy: whether only a build asked for it (work that
+    /// may wait for a place), and the backends whose tables changed. A build's only while
+    /// `builds` is true.
+    pub(super) fn next(&mut self, builds: bool) -> Option<Taken> {
+        let taken = match self.urgent.pop_front() {
             Some(customer) => {
-                self.in_urgent.remove(&customer);
+                let changed = self.in_urgent.remove(&customer).unwrap_or(SourceSet::ALL);
                 // Its place in the build's line, if any, is left behind and passed over.
-                (customer, self.in_later.remove(&customer), false)
+                let found = self.in_later.remove(&customer);
+                Taken {
+                    customer,
+                    found,
+                    only_built: false,
+                    changed: if found { SourceSet::ALL } else { changed },
+                }
             }
             None if builds => loop {
                 let customer = self.later.pop_front()?;
                 if self.in_later.remove(&customer) {
-                    break (customer, true, true);
+                    break Taken {
+                        customer,
+                        found: true,
+                        only_built: true,
+                        changed: SourceSet::ALL,
+                    };
                 }
             },
             None => return None,
         };
-        if found {
-            self.building.insert(customer);
+        if taken.found {
+            self.building.insert(taken.customer);
         }
-        self.busy.insert(customer);
-        Some((customer, only_built))
+        self.busy.insert(taken.customer);
+        Some(taken)
     }
 
     /// Whether a build's customers wait.
@@ -75,17 +103,29 @@ impl Waiting {
         if self.in_later.insert(customer) {
             self.later.push_front(customer);
         }
-        if self.again.remove(&customer) {
-            self.urgent(customer);
+        if let Some(sources) = self.again.remove(&customer) {
+            self.urgent(customer, sources);
         }
     }
 
     /// `customer` derived; whether that was the last a build found.
     pub(super) fn done(&mut self, customer: CustomerId) -> bool {
         self.busy.remove(&customer);
-        if self.again.remove(&customer) {
-            self.urgent(customer);
+        if let Some(sources) = self.again.remove(&customer) {
+            self.urgent(customer, sources);
         }
         self.building.remove(&customer) && self.building.is_empty() && self.in_later.is_empty()
     }
+}
+
+/// A customer taken from the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Taken {
+    pub(super) customer: CustomerId,
+    /// A build found it.
+    found: bool,
+    /// Only a build asked for it: work that may wait for a place.
+    pub(super) only_built: bool,
+    /// The backends whose tables changed (every backend for a build, a deadline, a retry).
+    pub(super) changed: SourceSet,
 }

@@ -29,7 +29,7 @@ use super::{
 use crate::core::{
     cache::{BusMessage, FeedStats, Following},
     logs::error_chain,
-    vocab::CustomerId,
+    vocab::{CustomerId, SourceKind},
 };
 
 /// The prefix of the leader's heartbeats in the log.
@@ -303,7 +303,11 @@ impl Leader<'_> {
         let mut orders = Vec::new();
         for change in changed {
             match change {
-                Changed::Customer(id) => these.customers.extend(CustomerId::new(id)),
+                Changed::Customer(id, kind) => {
+                    if let Some(customer) = CustomerId::new(id) {
+                        these.customer(customer, kind);
+                    }
+                }
                 Changed::Order(id) => orders.push(id),
                 Changed::Catalog => these.catalog = true,
                 Changed::Everything => these.everything = true,
@@ -316,9 +320,9 @@ impl Leader<'_> {
             .bind(&orders)
             .fetch_all(self.pool)
             .await?;
-            these
-                .customers
-                .extend(owners.into_iter().filter_map(|(id,)| CustomerId::new(id)));
+            for customer in owners.into_iter().filter_map(|(id,)| CustomerId::new(id)) {
+                these.customer(customer, SourceKind::Orders);
+            }
         }
         let applied = these.customers.len() + usize::from(these.catalog);
         self.read_end = Some(end);
@@ -349,8 +353,8 @@ impl Leader<'_> {
         if these.everything {
             published &= self.sink.publish(BusMessage::Flush).await;
         } else if !these.customers.is_empty() {
-            let customers = these.customers.iter().copied().collect();
-            published &= self.sink.publish(BusMessage::Customers(customers)).await;
+            let changed = these.customers.iter().map(|(c, s)| (*c, *s)).collect();
+            published &= self.sink.publish_changed(changed).await;
         }
         if these.catalog {
             published &= self.sink.publish(BusMessage::Catalog).await;

@@ -9,11 +9,13 @@
 
 use std::collections::HashMap;
 
+use crate::core::vocab::SourceKind;
+
 /// What a table's rows name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Names {
-    /// A customer, by id.
-    Customer,
+    /// A customer, by id, in this backend's tables.
+    Customer(SourceKind),
     /// An order, by id: the customer is the order's.
     Order,
     /// A catalog item or a return policy.
@@ -23,14 +25,34 @@ enum Names {
 /// The tables the feed follows, what their rows name, and in which column (as the triggers
 /// of migration 0002 do).
 const TABLES: &[(&str, Names, &str)] = &[
-    ("customers", Names::Customer, "id"),
-    ("interactions", Names::Customer, "customer_id"),
-    ("billing_accounts", Names::Customer, "customer_id"),
-    ("payment_methods", Names::Customer, "customer_id"),
-    ("invoices", Names::Customer, "customer_id"),
-    ("orders", Names::Customer, "customer_id"),
+    ("customers", Names::Customer(SourceKind::Crm), "id"),
+    (
+        "interactions",
+        Names::Customer(SourceKind::Crm),
+        "customer_id",
+    ),
+    (
+        "billing_accounts",
+        Names::Customer(SourceKind::Billing),
+        "customer_id",
+    ),
+    (
+        "payment_methods",
+        Names::Customer(SourceKind::Billing),
+        "customer_id",
+    ),
+    (
+        "invoices",
+        Names::Customer(SourceKind::Billing),
+        "customer_id",
+    ),
+    ("orders", Names::Customer(SourceKind::Orders), "customer_id"),
     ("order_lines", Names::Order, "order_id"),
-    ("shipments", Names::Customer, "customer_id"),
+    (
+        "shipments",
+        Names::Customer(SourceKind::Fulfilment),
+        "customer_id",
+    ),
     ("products", Names::Catalog, "sku"),
     ("return_policies", Names::Catalog, "category"),
 ];
@@ -38,9 +60,9 @@ const TABLES: &[(&str, Names, &str)] = &[
 /// One thing a row change names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub(super) enum Changed {
-    /// This customer's profile.
-    Customer(i64),
-    /// The profile of this order's customer.
+    /// This customer's profile, in this backend's tables.
+    Customer(i64, SourceKind),
+    /// The profile of this order's customer, in orders' tables.
     Order(i64),
     /// The catalog or the return policies.
     Catalog,
@@ -256,9 +278,10 @@ fn named<const N: usize>(relation: Relation, values: [Option<&[u8]>; N]) -> Vec<
         .into_iter()
         .flatten()
         .filter_map(|text| std::str::from_utf8(text).ok()?.parse::<i64>().ok())
-        .map(|id| match relation.names {
-            Names::Order => Changed::Order(id),
-            _ => Changed::Customer(id),
+        .filter_map(|id| match relation.names {
+            Names::Order => Some(Changed::Order(id)),
+            Names::Customer(kind) => Some(Changed::Customer(id, kind)),
+            Names::Catalog => None,
         })
         .collect();
     changed.dedup();
@@ -322,6 +345,7 @@ mod tests {
             relation(3, "products", &["sku", "name"]),
             relation(4, "audit_log", &["id", "customer_id"]),
             relation(5, "customers", &["id", "name"]),
+            relation(6, "shipments", &["id", "customer_id", "carrier"]),
         ];
         for message in described {
             assert_eq!(decoder.decode(&message), Ok(vec![]));
@@ -330,14 +354,22 @@ mod tests {
     }
 
     #[test]
-    fn an_insert_names_its_rows_customer_or_order() {
+    fn an_insert_names_its_rows_customer_and_backend_or_order() {
         let mut d = decoder();
         let order = row(b'I', 1, &[(b'N', &[Some("7"), Some("42"), Some("paid")])]);
-        assert_eq!(d.decode(&order), Ok(vec![Changed::Customer(42)]));
+        assert_eq!(
+            d.decode(&order),
+            Ok(vec![Changed::Customer(42, SourceKind::Orders)])
+        );
         let line = row(b'I', 2, &[(b'N', &[Some("1"), Some("7"), None])]);
         assert_eq!(d.decode(&line), Ok(vec![Changed::Order(7)]));
         let product = row(b'I', 3, &[(b'N', &[Some("SKU-1"), Some("Kettle")])]);
         assert_eq!(d.decode(&product), Ok(vec![Changed::Catalog]));
+        let parcel = row(b'I', 6, &[(b'N', &[Some("3"), Some("42"), None])]);
+        assert_eq!(
+            d.decode(&parcel),
+            Ok(vec![Changed::Customer(42, SourceKind::Fulfilment)])
+        );
         let unfollowed = row(b'I', 4, &[(b'N', &[Some("1"), Some("42")])]);
         assert_eq!(d.decode(&unfollowed), Ok(vec![]));
     }
@@ -355,7 +387,10 @@ mod tests {
         );
         assert_eq!(
             d.decode(&moved),
-            Ok(vec![Changed::Customer(42), Changed::Customer(41)])
+            Ok(vec![
+                Changed::Customer(42, SourceKind::Orders),
+                Changed::Customer(41, SourceKind::Orders)
+            ])
         );
         let stayed = row(
             b'U',
@@ -365,18 +400,30 @@ mod tests {
                 (b'N', &[Some("7"), Some("42"), Some("paid")]),
             ],
         );
-        assert_eq!(d.decode(&stayed), Ok(vec![Changed::Customer(42)]));
+        assert_eq!(
+            d.decode(&stayed),
+            Ok(vec![Changed::Customer(42, SourceKind::Orders)])
+        );
         let without_old = row(b'U', 5, &[(b'N', &[Some("9"), Some("Ada")])]);
-        assert_eq!(d.decode(&without_old), Ok(vec![Changed::Customer(9)]));
+        assert_eq!(
+            d.decode(&without_old),
+            Ok(vec![Changed::Customer(9, SourceKind::Crm)])
+        );
     }
 
     #[test]
     fn a_delete_names_the_old_rows_customer() {
         let mut d = decoder();
         let full = row(b'D', 1, &[(b'O', &[Some("7"), Some("41"), Some("paid")])]);
-        assert_eq!(d.decode(&full), Ok(vec![Changed::Customer(41)]));
+        assert_eq!(
+            d.decode(&full),
+            Ok(vec![Changed::Customer(41, SourceKind::Orders)])
+        );
         let key_only = row(b'D', 5, &[(b'K', &[Some("9"), None])]);
-        assert_eq!(d.decode(&key_only), Ok(vec![Changed::Customer(9)]));
+        assert_eq!(
+            d.decode(&key_only),
+            Ok(vec![Changed::Customer(9, SourceKind::Crm)])
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@
 //! second or after an hour — is applied when it commits. Applying a change twice is harmless:
 //! it is an invalidation.
 
-use std::{collections::BTreeSet, sync::Arc, sync::atomic::Ordering, time::Duration};
+use std::{collections::BTreeMap, sync::Arc, sync::atomic::Ordering, time::Duration};
 
 use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
@@ -16,7 +16,7 @@ use crate::{
     core::cache::{BusMessage, FeedStats, Following},
     core::db::{Bind, Db},
     core::logs::error_chain,
-    core::vocab::CustomerId,
+    core::vocab::{CustomerId, SourceKind, SourceSet},
 };
 
 /// Rows read per query.
@@ -289,7 +289,7 @@ impl Follower {
 
     /// Applies the rows not applied before.
     async fn apply(&mut self, rows: &[FeedRow]) {
-        let mut customers = BTreeSet::new();
+        let mut customers: BTreeMap<CustomerId, SourceSet> = BTreeMap::new();
         let mut catalog = false;
         let mut newest_age = None;
         for row in rows {
@@ -299,7 +299,16 @@ impl Follower {
             newest_age = Some(row.age_micros);
             match (row.source.as_str(), row.customer_id) {
                 ("catalog", _) => catalog = true,
-                (_, Some(id)) => customers.extend(CustomerId::new(id)),
+                (source, Some(id)) => {
+                    if let Some(customer) = CustomerId::new(id) {
+                        // A source this version does not know of: every backend, for all
+                        // it knows.
+                        let sources = SourceKind::named(source)
+                            .map_or(SourceSet::ALL, |kind| SourceSet::of(&[kind]));
+                        let all = customers.entry(customer).or_default();
+                        *all = all.union(sources);
+                    }
+                }
                 (source, None) => {
                     tracing::debug!(source, item = ?row.item, "change without a customer")
                 }

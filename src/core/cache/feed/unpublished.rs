@@ -1,15 +1,16 @@
 //! What a logical feed's leader applied here but Redis has not confirmed yet.
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
 use tokio::time::Instant;
 
-use crate::core::vocab::CustomerId;
+use crate::core::vocab::{CustomerId, SourceKind, SourceSet};
 
 /// Changes applied here that Redis has not confirmed (in L2, or on the bus) yet.
 #[derive(Debug, Default)]
 pub(super) struct Unpublished {
-    pub(super) customers: BTreeSet<CustomerId>,
+    /// Each customer, and the backends whose tables changed.
+    pub(super) customers: BTreeMap<CustomerId, SourceSet>,
     pub(super) catalog: bool,
     pub(super) everything: bool,
     /// When they are tried again.
@@ -17,6 +18,12 @@ pub(super) struct Unpublished {
 }
 
 impl Unpublished {
+    /// `customer` changed in `kind`'s tables.
+    pub(super) fn customer(&mut self, customer: CustomerId, kind: SourceKind) {
+        let sources = self.customers.entry(customer).or_default();
+        *sources = sources.union(SourceSet::of(&[kind]));
+    }
+
     pub(super) fn is_empty(&self) -> bool {
         self.customers.is_empty() && !self.catalog && !self.everything
     }
@@ -31,7 +38,10 @@ impl Unpublished {
         if self.everything {
             self.customers.clear();
         } else {
-            self.customers.extend(other.customers);
+            for (customer, sources) in other.customers {
+                let all = self.customers.entry(customer).or_default();
+                *all = all.union(sources);
+            }
         }
     }
 }
