@@ -1,11 +1,13 @@
 //! Attention lag: how soon the attention queue shows what happened, while the change feed
 //! runs at the backend's full write rate.
 //!
-//! `cargo bench --bench attention_lag [-- --seconds 20 --writers 4 --capture auto]` needs the
-//! local PostgreSQL (`C360_TEST_POSTGRES`, default `postgres://postgres@127.0.0.1:5432`). It
-//! seeds a fresh database, starts a replica with the queue on that follows its changes
-//! (`--capture` as `feed_lag`'s), and runs `--writers` writers updating customers as fast as
-//! they go (each update a change the replica derives again). Meanwhile, five times a second,
+//! `cargo bench --bench attention_lag [-- --seconds 20 --writers 4 --capture auto
+//! --customers 2000]` needs the local PostgreSQL (`C360_TEST_POSTGRES`, default
+//! `postgres://postgres@127.0.0.1:5432`). It seeds a fresh database with `--customers`,
+//! starts a replica with the queue on that follows its changes (`--capture` as
+//! `feed_lag`'s), waits for the queue's first build to end, and runs `--writers` writers
+//! updating customers as fast as they go (each update a change the replica derives again).
+//! It prints `attention lag: probing` as it starts them. Meanwhile, five times a second,
 //! a probe takes a customer of its own and measures three lags, each to the moment the item
 //! is kept as the queue's API reads it:
 //!
@@ -36,8 +38,8 @@ use tokio::time::Instant;
 
 mod lag_support;
 
-/// Customers the writers update.
-const CUSTOMERS: i64 = 2_000;
+/// Customers seeded, and updated by the writers, unless `--customers` says otherwise.
+const CUSTOMERS: u64 = 2_000;
 /// Probes started a second.
 const PROBES_PER_SECOND: u64 = 5;
 /// Longest a probe waits for the queue before counting the item as not seen.
@@ -50,6 +52,7 @@ struct Options {
     full: bool,
     capture: Capture,
     writers: u32,
+    customers: i64,
 }
 
 fn options() -> Options {
@@ -62,6 +65,7 @@ fn options() -> Options {
         // A smoke test checks the probes' path alone: a debug build's derivations cannot
         // follow writers as fast as they go.
         writers: args.value("--writers").unwrap_or(if full { 4 } else { 0 }) as u32,
+        customers: args.value("--customers").unwrap_or(CUSTOMERS).max(1) as i64,
     }
 }
 
@@ -85,7 +89,8 @@ async fn measure(options: Options) {
         max_connections: options.writers + 8,
         ..PoolOptions::default()
     };
-    let (database, db) = BenchDatabase::seeded("attention_lag", CUSTOMERS as u64, pool).await;
+    let customers = options.customers;
+    let (database, db) = BenchDatabase::seeded("attention_lag", customers as u64, pool).await;
     let url = database.url.clone();
 
     let mut settings = Settings::default();
@@ -93,13 +98,23 @@ async fn measure(options: Options) {
     settings.feed.capture = options.capture;
     settings.attention.enabled = true;
     let app = App::connect(&settings).await.unwrap();
+    let started = Instant::now();
     let store = Store::new(db.clone());
     // Let the follower take its position and the queue's first build run.
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let (derived, took) = built(&app, started).await;
+    println!(
+        "attention lag: the first build derived {derived} customers of {customers} in {:.1} s",
+        took.as_secs_f64()
+    );
+    println!("attention lag: probing for {} s", options.seconds);
+    std::io::Write::flush(&mut std::io::stdout()).unwrap();
 
+    let derivations = || app.attention().map_or(0, |figures| figures.derivations);
+    let before = derivations();
     let until = Instant::now() + Duration::from_secs(options.seconds);
-    let writers = flat_out(&db, options.writers, CUSTOMERS, until, |_| {});
-    let probes = probe_all(&db, &store, until);
+    let writers = flat_out(&db, options.writers, customers, until, |_| {});
+    let probes = probe_all(&db, &store, customers, until);
     let (written, lags) = tokio::join!(writers, probes);
     let write_rate = written as f64 / options.seconds.max(1) as f64;
     for feed in app.profiles().stats().feeds() {
@@ -111,6 +126,10 @@ async fn measure(options: Options) {
             feed.awaited
         );
     }
+    println!(
+        "attention lag: {:.0} derivations/s while probing",
+        (derivations() - before) as f64 / options.seconds.max(1) as f64
+    );
     drop(app);
     db.close().await;
     database.drop().await;
@@ -150,15 +169,33 @@ async fn measure(options: Options) {
     }
 }
 
-/// Five probes a second until `until`, each on a customer of its own; their lags.
-async fn probe_all(db: &Db, store: &Store, until: Instant) -> Lags {
+/// Once derivations stop (none for a second): how many there were, and how long since
+/// `started`.
+async fn built(app: &App, started: Instant) -> (u64, Duration) {
+    let derivations = || app.attention().map_or(0, |figures| figures.derivations);
+    let mut last = derivations();
+    let mut still_since = Instant::now();
+    loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let now = derivations();
+        if now != last {
+            last = now;
+            still_since = Instant::now();
+        } else if still_since.elapsed() >= Duration::from_secs(1) {
+            return (now, still_since - started);
+        }
+    }
+}
+
+/// Five probes a second until `until`, each on one of `customers`; their lags.
+async fn probe_all(db: &Db, store: &Store, customers: i64, until: Instant) -> Lags {
     let mut probes = Vec::new();
     let mut n = 0;
     while Instant::now() < until {
         n += 1;
         let (db, store) = (db.clone(), store.clone());
         // Customers the writers update too: the probe's derivations queue behind theirs.
-        let customer = CustomerId::new((n * 37) % CUSTOMERS + 1).unwrap();
+        let customer = CustomerId::new((n * 37) % customers + 1).unwrap();
         probes.push(tokio::spawn(async move {
             probe(&db, &store, customer, PROBE_IDS + n * 2).await
         }));

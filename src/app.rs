@@ -175,6 +175,12 @@ impl App {
         }
     }
 
+    /// The attention queue's figures (derivations, claims…), when the queue is on.
+    pub fn attention(&self) -> Option<crate::core::attention::AttentionSnapshot> {
+        let tail = self.attention.as_ref()?;
+        Some(tail.store().figures().snapshot())
+    }
+
     /// The profile read path.
     pub fn profiles(&self) -> &Profiles {
         &self.profiles

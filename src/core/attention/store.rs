@@ -15,7 +15,7 @@ use chrono::Duration;
 
 use super::items::{Derived, Item, ItemKey, Reason};
 use crate::core::{
-    db::{Bind, Db},
+    db::{Bind, Db, per_key},
     records::Tier,
     vocab::{CustomerId, Timestamp},
 };
@@ -24,7 +24,7 @@ use crate::core::{
 pub const DERIVED_BY: &str = "c360";
 
 /// An item as kept.
-#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow, serde::Deserialize)]
 pub struct Kept {
     /// Customer id.
     pub customer_id: i64,
@@ -83,6 +83,14 @@ macro_rules! kept_columns {
         )
     };
 }
+
+/// A customer's kept items as one document (Postgres: a row of [`Kept`]'s columns each), read
+/// in one statement with those of the other customers being derived ([`Db::fetch_json_of`]).
+const KEPT_OF: &str = per_key!(
+    "(SELECT COALESCE(json_agg(json_build_array(customer_id, reason, cause, state, due_us, \
+     evidence, action, claimed_by, lease_until_us, version, outcome, tier)), '[]') \
+     FROM attention_items WHERE customer_id = k.id)"
+);
 
 /// One transition in an item's history.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -193,25 +201,29 @@ impl Store {
     }
 
     /// Makes the kept items of `customer` what `derived` says, for the reasons it knows: one
-    /// read of what is kept, then a write only for what differs (most derivations, after a
-    /// change that moved nothing the queue shows, write nothing).
+    /// read of what is kept (on Postgres in one statement with the other customers' being
+    /// derived), then a write only for what differs (most derivations, after a change that
+    /// moved nothing the queue shows, write nothing).
     pub async fn sync(
         &self,
         customer: CustomerId,
         derived: &Derived,
         now: Timestamp,
     ) -> Result<Synced, sqlx::Error> {
-        let kept: Vec<Kept> = self
-            .db
-            .fetch_all(
-                concat!(
-                    "SELECT ",
-                    kept_columns!(""),
-                    " FROM attention_items WHERE customer_id = $1"
-                ),
-                &[Bind::Int(customer.get())],
-            )
-            .await?;
+        let kept: Vec<Kept> = if self.db.is_postgres() {
+            self.db.fetch_json_of(KEPT_OF, customer.get(), &[]).await?
+        } else {
+            self.db
+                .fetch_all(
+                    concat!(
+                        "SELECT ",
+                        kept_columns!(""),
+                        " FROM attention_items WHERE customer_id = $1"
+                    ),
+                    &[Bind::Int(customer.get())],
+                )
+                .await?
+        };
         let mut synced = Synced::default();
         let now = micros(now);
         let tier = derived.tier.map_or("", Tier::as_str);
