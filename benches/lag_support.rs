@@ -76,26 +76,55 @@ impl BenchDatabase {
         (Self { base, name, url }, db)
     }
 
-    /// Drops it, whoever is still connected.
+    /// Drops it, whoever is still connected: a replication stream still closing too (its
+    /// slot is dropped once it has gone), for up to ten seconds.
     pub(crate) async fn drop(self) {
         let Self { base, name, .. } = self;
-        admin(
-            &base,
-            format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-        )
-        .await;
+        let mut tries = 0;
+        loop {
+            let slots = format!("FROM pg_replication_slots WHERE database = '{name}'");
+            let _ = try_admin(
+                &base,
+                format!(
+                    "SELECT pg_terminate_backend(active_pid) {slots} AND active_pid IS NOT NULL"
+                ),
+            )
+            .await;
+            let _ = try_admin(
+                &base,
+                format!("SELECT pg_drop_replication_slot(slot_name) {slots} AND NOT active"),
+            )
+            .await;
+            let dropped = try_admin(
+                &base,
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            )
+            .await;
+            tries += 1;
+            match dropped {
+                Ok(()) => return,
+                Err(_) if tries < 50 => {
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+                Err(error) => panic!("the bench's database {name} could not be dropped: {error}"),
+            }
+        }
     }
 }
 
 /// Runs `statement` on the server of `base` (creating and dropping the bench's database).
 async fn admin(base: &str, statement: String) {
+    try_admin(base, statement).await.unwrap();
+}
+
+async fn try_admin(base: &str, statement: String) -> Result<(), sqlx::Error> {
     let mut connection = PgConnection::connect(&format!("{base}/postgres"))
         .await
         .expect("the lag benches need PostgreSQL: start it, or run scripts/test, which does");
     sqlx::raw_sql(sqlx::AssertSqlSafe(statement))
         .execute(&mut connection)
         .await
-        .unwrap();
+        .map(|_| ())
 }
 
 /// `writers` writers, each updating its own share of customers `1..=customers` in turn as

@@ -51,7 +51,8 @@
 //! - [`core::attention`]: who needs contact now: kept live (`live.rs`: derived again as the
 //!   read path announces changes, several at a time, and by a sweep at the earliest instant
 //!   time alone changes a customer's items, or soon again when a backend did not answer;
-//!   `live/waiting.rs` the line of customers waiting, changes before a build's), built at start from the customers the backends'
+//!   `live/schedule.rs` when; `live/waiting.rs` the line of customers waiting, changes before
+//!   a build's, which waits for a place), built at start from the customers the backends'
 //!   indexes name (`build.rs`: an undelivered parcel, a failed payment, an open, recent or
 //!   rated interaction; migrations `0007` on Postgres, `0005` on SQLite); a customer's items at an instant, keyed by
 //!   customer, reason and cause, with the next instant time alone changes them (`items.rs`),
@@ -59,7 +60,7 @@
 //!   hours (`calendar.rs`: due instants and time left, to the second, across daylight-saving
 //!   changes and holidays); kept in c360's own tables with the agents' claims, fenced leases
 //!   and every transition (`store.rs`, `store/claims.rs`, listed and paged by
-//!   `store/queue.rs`; migrations `0005`–`0006` on Postgres, `0003`–`0004` on SQLite); the
+//!   `store/queue.rs`, its statistics kept by `store/statistics.rs`; migrations `0005`–`0006` on Postgres, `0003`–`0004` on SQLite); the
 //!   history tailed once per replica for watches, settled past ids that commit out of order
 //!   (`tail.rs`).
 //! - [`core::queries`]: lookups by email, phone or order, and return checks.
@@ -68,7 +69,7 @@
 //! - [`core::cache`]: L1 (moka, generation-guarded), L2 (Redis, sealed to the key and the
 //!   generation and the L2 epoch; `l2/fill.rs` its fills; one Redis or a Redis Cluster,
 //!   `l2/connection.rs`, with keys hash-tagged by bucket, `l2/keys.rs`), the change feeds (by triggers,
-//!   `feed/triggers.rs`, or by logical decoding: `feed/logical.rs`, its slot and leader
+//!   `feed/triggers.rs` woken by `feed/wake.rs`, or by logical decoding: `feed/logical.rs`, its slot and leader
 //!   `slot.rs`, `pgoutput.rs`, a batch applied once it is visible `visible.rs`, what Redis
 //!   has not confirmed `unpublished.rs`) and the invalidation bus.
 //! - [`core::entry`]: the cache entry format: a profile pre-encoded section by section.

@@ -69,11 +69,6 @@ const BUILD_PAUSE: Duration = Duration::from_millis(10);
 /// How often lapsed leases are given back, at least.
 const EXPIRE_EVERY: Duration = Duration::from_secs(1);
 
-/// How soon a customer whose derivation was not whole (a backend did not answer, or the
-/// queue's tables) is derived again; doubled each time in a row, up to [`RETRY_MOST`].
-const RETRY_FIRST: Duration = Duration::from_millis(250);
-const RETRY_MOST: Duration = Duration::from_secs(300);
-
 /// Why a customer's items could not be derived again.
 #[derive(Debug, thiserror::Error)]
 pub enum LiveError {
@@ -184,51 +179,6 @@ impl Live {
         Ok(sections.sources().iter().all(answered))
     }
 
-    /// Notes whether `customer`'s derivation at `now` was whole; one that was not is derived
-    /// again soon, later each time in a row, rather than left until the customer changes.
-    fn retry_unless_whole(&self, customer: CustomerId, whole: bool, now: Timestamp) {
-        let mut retrying = self.retrying.lock().expect("not poisoned");
-        if whole {
-            retrying.remove(&customer);
-            return;
-        }
-        let tries = retrying.entry(customer).or_insert(0);
-        let wait = RETRY_FIRST
-            .saturating_mul(1 << (*tries).min(16))
-            .min(RETRY_MOST);
-        *tries += 1;
-        drop(retrying);
-        self.again_at(
-            customer,
-            now + chrono::Duration::milliseconds(wait.as_millis() as i64),
-        );
-    }
-
-    /// Derives `customer` again at `at`.
-    fn again_at(&self, customer: CustomerId, at: Timestamp) {
-        let mut due = self.due.lock().expect("not poisoned");
-        let earliest = due.keys().next().copied();
-        due.entry(at).or_default().insert(customer);
-        if earliest.is_none_or(|earliest| at < earliest) {
-            self.sooner.notify_one();
-        }
-    }
-
-    /// The customers due by `now`, taken off the schedule.
-    fn take_due(&self, now: Timestamp) -> BTreeSet<CustomerId> {
-        take_from(&mut self.due.lock().expect("not poisoned"), now)
-    }
-
-    /// The earliest instant scheduled.
-    fn next_due(&self) -> Option<Timestamp> {
-        self.due
-            .lock()
-            .expect("not poisoned")
-            .keys()
-            .next()
-            .copied()
-    }
-
     /// Follows changes and time until the task is dropped. At start, and whenever changes
     /// may have been missed, derives again every customer with an open item or a scheduled
     /// change, and those the backlog finds; changes and deadlines go first, the build's
@@ -333,7 +283,8 @@ impl Live {
         }
     }
 
-    /// Gives back the items whose leases lapsed, every [`EXPIRE_EVERY`].
+    /// Gives back the items whose leases lapsed, and keeps the table's statistics, every
+    /// [`EXPIRE_EVERY`].
     async fn give_back_lapsed(&self) {
         let mut expiry = tokio::time::interval(EXPIRE_EVERY);
         expiry.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -341,6 +292,9 @@ impl Live {
             expiry.tick().await;
             if let Err(error) = self.store.expire(chrono::Utc::now()).await {
                 tracing::warn!(%error, "attention: lapsed leases could not be given back");
+            }
+            if let Err(error) = self.store.keep_statistics().await {
+                tracing::debug!(%error, "attention: the queue's table could not be analyzed");
             }
         }
     }
@@ -409,19 +363,7 @@ impl Live {
     }
 }
 
-/// The customers of `due` due by `now` (every one at the end of time), taken off it.
-fn take_from(
-    due: &mut BTreeMap<Timestamp, BTreeSet<CustomerId>>,
-    now: Timestamp,
-) -> BTreeSet<CustomerId> {
-    let later = match now.checked_add_signed(chrono::Duration::microseconds(1)) {
-        Some(after) => due.split_off(&after),
-        None => BTreeMap::new(),
-    };
-    let ready = std::mem::replace(due, later);
-    ready.into_values().flatten().collect()
-}
-
+mod schedule;
 #[cfg(test)]
 mod tests;
 mod waiting;

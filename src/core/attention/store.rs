@@ -184,6 +184,7 @@ fn key_binds(key: &ItemKey) -> [Bind; 3] {
 pub struct Store {
     db: Db,
     figures: std::sync::Arc<super::figures::AttentionFigures>,
+    written: std::sync::Arc<statistics::Written>,
 }
 
 impl Store {
@@ -192,6 +193,7 @@ impl Store {
         Self {
             db,
             figures: std::sync::Arc::default(),
+            written: std::sync::Arc::default(),
         }
     }
 
@@ -278,6 +280,8 @@ impl Store {
                 )
                 .await?;
         }
+        self.written
+            .add(synced.created + synced.reopened + synced.cleared);
         Ok(synced)
     }
 
@@ -379,3 +383,4 @@ impl Store {
 
 pub mod claims;
 pub mod queue;
+mod statistics;

@@ -4,7 +4,7 @@
 //! `logical.rs`, with `slot.rs` for the slot and its leader, `pgoutput.rs` for what the
 //! stream says, `visible.rs` for when what it says can be read and `unpublished.rs` for what
 //! Redis has not confirmed yet. Otherwise, and on SQLite, by triggers into the `change_feed`
-//! table: `triggers.rs`. A deployment moves between the two without losing a change: a new
+//! table: `triggers.rs`, woken on Postgres by `wake.rs`. A deployment moves between the two without losing a change: a new
 //! slot holds every commit from its creation on, and the triggers are switched off only after
 //! it is made; switched back on, they are before the slot is dropped; either way every cache
 //! is flushed once, since what committed in between reached no replica.
@@ -19,6 +19,7 @@ mod statements;
 mod triggers;
 mod unpublished;
 mod visible;
+mod wake;
 
 pub use settings::{Capture, FeedSettings};
 

@@ -1,6 +1,6 @@
 //! The waiting line, the schedule, and derivations that are not whole.
 
-use super::*;
+use super::{schedule::take_from, *};
 
 /// `waiting`'s next, as (customer, only a build's, what changed).
 fn next(waiting: &mut Waiting, builds: bool) -> Option<(CustomerId, bool, SourceSet)> {

@@ -8,10 +8,15 @@
 
 use std::{collections::BTreeMap, sync::Arc, sync::atomic::Ordering, time::Duration};
 
-use sqlx::postgres::PgListener;
 use tokio::sync::mpsc;
 
-use super::{FeedSettings, FeedSink, position::Position, slot, statements::*};
+use super::{
+    FeedSettings, FeedSink,
+    position::Position,
+    slot,
+    statements::*,
+    wake::{Wake, listen},
+};
 use crate::{
     core::cache::{BusMessage, FeedStats, Following},
     core::db::{Bind, Db},
@@ -97,14 +102,6 @@ enum Read {
     New,
     /// Postgres: every one the horizon has not passed (SQLite: as `New`).
     Unsettled,
-}
-
-/// What the notification listener reports.
-enum Wake {
-    /// Something was committed.
-    Changed,
-    /// The connection dropped and came back: notifications may have been lost.
-    Reconnected,
 }
 
 impl Follower {
@@ -348,51 +345,12 @@ impl Follower {
             Ok(rows) => tracing::debug!(rows, "change feed pruned"),
             Err(error) => tracing::debug!(error = %error_chain(&error), "change feed prune failed"),
         }
-    }
-}
-
-/// Listens for `c360_feed` notifications, reconnecting for ever; reports wake-ups and
-/// reconnections. Runs in its own task, so that the follower never cancels a receive.
-async fn listen(pool: sqlx::PgPool, wake: mpsc::Sender<Wake>) {
-    let mut first = true;
-    loop {
-        let mut listener = match PgListener::connect_with(&pool).await {
-            Ok(listener) => listener,
-            Err(error) => {
-                tracing::warn!(error = %error_chain(&error), "cannot listen for changes; retrying");
-                tokio::time::sleep(RETRY_AFTER).await;
-                continue;
-            }
-        };
-        if let Err(error) = listener.listen("c360_feed").await {
-            tracing::warn!(error = %error_chain(&error), "cannot listen for changes; retrying");
-            tokio::time::sleep(RETRY_AFTER).await;
-            continue;
+        // Its reads use its indexes only once the planner knows it is not tiny; autovacuum
+        // may be off, or behind a table filling at the writers' full rate.
+        if let Db::Postgres { .. } = self.db
+            && let Err(error) = self.db.execute("ANALYZE change_feed", &[]).await
+        {
+            tracing::debug!(error = %error_chain(&error), "change feed could not be analyzed");
         }
-        if !first && wake.send(Wake::Reconnected).await.is_err() {
-            return;
-        }
-        first = false;
-        loop {
-            let event = match listener.try_recv().await {
-                Ok(Some(_)) => Wake::Changed,
-                Ok(None) => Wake::Reconnected,
-                Err(error) => {
-                    tracing::warn!(error = %error_chain(&error), "change notifications lost; reconnecting");
-                    break;
-                }
-            };
-            // A full channel already holds a wake-up: one read covers both.
-            match wake.try_send(event) {
-                Ok(()) | Err(mpsc::error::TrySendError::Full(Wake::Changed)) => {}
-                Err(mpsc::error::TrySendError::Full(Wake::Reconnected)) => {
-                    if wake.send(Wake::Reconnected).await.is_err() {
-                        return;
-                    }
-                }
-                Err(mpsc::error::TrySendError::Closed(_)) => return,
-            }
-        }
-        tokio::time::sleep(RETRY_AFTER).await;
     }
 }
