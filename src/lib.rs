@@ -60,7 +60,7 @@
 //!   hours (`calendar.rs`: due instants and time left, to the second, across daylight-saving
 //!   changes and holidays); kept in c360's own tables with the agents' claims, fenced leases
 //!   and every transition (`store.rs`, `store/claims.rs`, listed and paged by
-//!   `store/queue.rs`, its statistics kept by `store/statistics.rs`; migrations `0005`–`0006` on Postgres, `0003`–`0004` on SQLite); the
+//!   `store/queue.rs`; migrations `0005`–`0006` on Postgres, `0003`–`0004` on SQLite); the
 //!   history tailed once per replica for watches, settled past ids that commit out of order
 //!   (`tail.rs`).
 //! - [`core::queries`]: lookups by email, phone or order, and return checks.
@@ -84,7 +84,8 @@
 //!   a call, over tokio-postgres and rustls; sqlx's pool for the rest) or SQLite, the
 //!   reference schema's migrations, the statements a source runs in either dialect, the
 //!   batching of the customers' reads that arrive together into one statement, and the
-//!   reading of the JSON documents a source's statement returns ([`core::db::json`]).
+//!   reading of the JSON documents a source's statement returns ([`core::db::json`]); the
+//!   statistics c360 keeps for its own tables (`statistics.rs`).
 //! - [`core::reference`]: the in-memory catalog and return policies, and their rules.
 //! - [`core::records`]: the backends' records in c360's own types.
 //! - [`core::histogram`]: lock-free latency histograms.

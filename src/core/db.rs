@@ -10,10 +10,12 @@ mod errors;
 pub mod json;
 mod pipes;
 mod queries;
+mod statistics;
 mod tls;
 
 pub use queries::{Bind, Record};
 pub(crate) use queries::{explained, per_key};
+pub use statistics::Statistics;
 
 use std::sync::Arc;
 

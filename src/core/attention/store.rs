@@ -15,7 +15,7 @@ use chrono::Duration;
 
 use super::items::{Derived, Item, ItemKey, Reason};
 use crate::core::{
-    db::{Bind, Db, per_key},
+    db::{Bind, Db, Statistics, per_key},
     records::Tier,
     vocab::{CustomerId, Timestamp},
 };
@@ -184,7 +184,8 @@ fn key_binds(key: &ItemKey) -> [Bind; 3] {
 pub struct Store {
     db: Db,
     figures: std::sync::Arc<super::figures::AttentionFigures>,
-    written: std::sync::Arc<statistics::Written>,
+    /// The rows this replica writes, for `attention_items`' statistics.
+    written: std::sync::Arc<Statistics>,
 }
 
 impl Store {
@@ -193,8 +194,14 @@ impl Store {
         Self {
             db,
             figures: std::sync::Arc::default(),
-            written: std::sync::Arc::default(),
+            written: std::sync::Arc::new(Statistics::new("ANALYZE attention_items")),
         }
+    }
+
+    /// Analyzes `attention_items` (Postgres) if this replica wrote enough rows since it was
+    /// last analyzed ([`Statistics`]); whether it did.
+    pub async fn keep_statistics(&self) -> Result<bool, sqlx::Error> {
+        self.written.keep(&self.db).await
     }
 
     /// What this replica counts of the queue.
@@ -383,4 +390,3 @@ impl Store {
 
 pub mod claims;
 pub mod queue;
-mod statistics;

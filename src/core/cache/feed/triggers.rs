@@ -19,7 +19,7 @@ use super::{
 };
 use crate::{
     core::cache::{BusMessage, FeedStats, Following},
-    core::db::{Bind, Db},
+    core::db::{Bind, Db, Statistics},
     core::logs::error_chain,
     core::vocab::{CustomerId, SourceKind, SourceSet},
 };
@@ -67,6 +67,7 @@ pub(super) async fn follow(
         stats,
         settings,
         failing: false,
+        statistics: Statistics::new("ANALYZE change_feed"),
     };
     let mut backoff = RETRY_AFTER;
     while let Err(error) = follower.start().await {
@@ -93,6 +94,9 @@ struct Follower {
     settings: FeedSettings,
     position: Position,
     failing: bool,
+    /// The rows read in and pruned, for the table's statistics: its reads use its indexes
+    /// only once the planner knows it is not tiny.
+    statistics: Statistics,
 }
 
 /// Which rows to read.
@@ -294,6 +298,7 @@ impl Follower {
                 continue;
             }
             newest_age = Some(row.age_micros);
+            self.statistics.add(1);
             match (row.source.as_str(), row.customer_id) {
                 ("catalog", _) => catalog = true,
                 (source, Some(id)) => {
@@ -328,6 +333,7 @@ impl Follower {
                 .last_lag_micros
                 .store(u64::try_from(age).unwrap_or(0), Ordering::Relaxed);
         }
+        self.keep_statistics().await;
     }
 
     async fn prune(&self) {
@@ -342,14 +348,18 @@ impl Follower {
         };
         match deleted {
             Ok(0) => {}
-            Ok(rows) => tracing::debug!(rows, "change feed pruned"),
+            Ok(rows) => {
+                tracing::debug!(rows, "change feed pruned");
+                self.statistics.add(rows);
+            }
             Err(error) => tracing::debug!(error = %error_chain(&error), "change feed prune failed"),
         }
-        // Its reads use its indexes only once the planner knows it is not tiny; autovacuum
-        // may be off, or behind a table filling at the writers' full rate.
-        if let Db::Postgres { .. } = self.db
-            && let Err(error) = self.db.execute("ANALYZE change_feed", &[]).await
-        {
+        self.keep_statistics().await;
+    }
+
+    /// Analyzes the table if enough rows came and went since it was last analyzed.
+    async fn keep_statistics(&self) {
+        if let Err(error) = self.statistics.keep(&self.db).await {
             tracing::debug!(error = %error_chain(&error), "change feed could not be analyzed");
         }
     }
