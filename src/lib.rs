@@ -71,7 +71,8 @@
 //!   `l2/connection.rs`, with keys hash-tagged by bucket, `l2/keys.rs`), the change feeds (by triggers,
 //!   `feed/triggers.rs` woken by `feed/wake.rs`, or by logical decoding: `feed/logical.rs`, its slot and leader
 //!   `slot.rs`, `pgoutput.rs`, a batch applied once it is visible `visible.rs`, what Redis
-//!   has not confirmed `unpublished.rs`) and the invalidation bus.
+//!   has not confirmed `unpublished.rs`; the customers a feed names, each with the backends
+//!   whose tables changed, `changes.rs`) and the invalidation bus.
 //! - [`core::entry`]: the cache entry format: a profile pre-encoded section by section.
 //! - [`core::convert`]: domain types to protobuf, for the entry format and the edge, and back
 //!   ([`core::convert::back`]) for what a cached profile shows.

@@ -14,6 +14,7 @@
 //! [`bus::BusSink`]): the read path above implements them, so nothing here calls up.
 
 pub mod bus;
+mod changes;
 pub mod feed;
 pub mod generations;
 mod l1;
@@ -29,6 +30,7 @@ use std::{
 
 use tokio::time::Instant;
 
+pub use changes::Changes;
 pub use l1::{Lookup, ProfileCache};
 pub use l2::{
     BusMessage, FillGuard, KeyError, L2Error, RedisCache, RedisSettings, Rejected, SealKeys,

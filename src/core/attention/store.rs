@@ -86,11 +86,11 @@ macro_rules! kept_columns {
 
 /// A customer's kept items as one document (Postgres: a row of [`Kept`]'s columns each), read
 /// in one statement with those of the other customers being derived ([`Db::fetch_json_of`]).
-const KEPT_OF: &str = per_key!(
-    "(SELECT COALESCE(json_agg(json_build_array(customer_id, reason, cause, state, due_us, \
-     evidence, action, claimed_by, lease_until_us, version, outcome, tier)), '[]') \
-     FROM attention_items WHERE customer_id = k.id)"
-);
+const KEPT_OF: &str = per_key!(concat!(
+    "(SELECT COALESCE(json_agg(json_build_array(",
+    kept_columns!(""),
+    ")), '[]') FROM attention_items WHERE customer_id = k.id)"
+));
 
 /// One transition in an item's history.
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]

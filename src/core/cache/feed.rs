@@ -27,19 +27,15 @@ use std::{sync::Arc, time::Duration};
 
 use futures::future::BoxFuture;
 
-use super::{BusMessage, stats::FeedStats};
-use crate::core::{
-    db::Db,
-    logs::error_chain,
-    vocab::{CustomerId, SourceSet},
-};
+use super::{BusMessage, Changes, stats::FeedStats};
+use crate::core::{db::Db, logs::error_chain};
 
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// What a follower does with what it reads.
 pub trait FeedSink: Send + Sync + 'static {
     /// These customers changed, each in the tables of these backends.
-    fn customers_changed(&self, changed: Vec<(CustomerId, SourceSet)>) -> BoxFuture<'_, ()>;
+    fn customers_changed(&self, changed: Changes) -> BoxFuture<'_, ()>;
     /// The catalog or the return policies changed.
     fn catalog_changed(&self) -> BoxFuture<'_, ()>;
     /// Changes may have been missed: drop everything cached.
@@ -50,7 +46,7 @@ pub trait FeedSink: Send + Sync + 'static {
     /// A logical feed's leader: applies these customers' changes (each in the tables of
     /// these backends) here and to L2, and tells every other replica which customers
     /// changed; true when all of that was confirmed.
-    fn publish_changed(&self, changed: Vec<(CustomerId, SourceSet)>) -> BoxFuture<'_, bool>;
+    fn publish_changed(&self, changed: Changes) -> BoxFuture<'_, bool>;
     /// This replica stands by for the logical feed `feed` (hears it from its leader), or no
     /// longer does.
     fn stand_by(&self, feed: &Arc<FeedStats>, standing: bool);

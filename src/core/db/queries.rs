@@ -50,7 +50,7 @@ macro_rules! bind_all {
 /// The statement [`Db::fetch_json_of`] runs: `$document`, a JSON expression of one key
 /// (`k.id`), for every key of `$1` (`BIGINT[]`), as a row of the key and the document as text.
 macro_rules! per_key {
-    ($document:literal) => {
+    ($document:expr) => {
         concat!(
             "SELECT k.id, CAST(",
             $document,

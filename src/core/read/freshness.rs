@@ -9,12 +9,12 @@ use serde::{Deserialize, Serialize};
 
 use super::Profiles;
 use crate::core::{
-    cache::{BusMessage, FeedStats, bus::BusSink, feed::FeedSink},
+    cache::{BusMessage, Changes, FeedStats, bus::BusSink, feed::FeedSink},
     logs::error_chain,
     reference::Catalog,
     settings::{Check, DAY, SECOND},
     sources::CatalogSource,
-    vocab::{CustomerId, SourceSet},
+    vocab::CustomerId,
 };
 
 /// The in-memory catalog.
@@ -52,7 +52,7 @@ pub struct Freshener {
 }
 
 impl FeedSink for Freshener {
-    fn customers_changed(&self, changed: Vec<(CustomerId, SourceSet)>) -> BoxFuture<'_, ()> {
+    fn customers_changed(&self, changed: Changes) -> BoxFuture<'_, ()> {
         Box::pin(async move {
             self.profiles.changed(&changed).await;
         })
@@ -88,10 +88,10 @@ impl FeedSink for Freshener {
         })
     }
 
-    fn publish_changed(&self, changed: Vec<(CustomerId, SourceSet)>) -> BoxFuture<'_, bool> {
+    fn publish_changed(&self, changed: Changes) -> BoxFuture<'_, bool> {
         Box::pin(async move {
             let done_here = self.profiles.changed(&changed).await;
-            let customers = changed.iter().map(|(customer, _)| *customer).collect();
+            let customers = changed.customers();
             let told = self.profiles.tell(&BusMessage::Customers(customers)).await;
             told && done_here
         })

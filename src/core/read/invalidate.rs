@@ -17,7 +17,7 @@ pub enum Reach {
     Unconfirmed,
 }
 use crate::{
-    core::cache::{BusMessage, Change},
+    core::cache::{BusMessage, Change, Changes},
     core::vocab::{CustomerId, SourceSet},
 };
 
@@ -35,11 +35,7 @@ impl Profiles {
     /// backend for all it knows); false when L2 did not confirm (this replica then keeps off
     /// L2 for them until it does).
     pub async fn invalidate(&self, customers: &[CustomerId]) -> bool {
-        let changed: Vec<_> = customers
-            .iter()
-            .map(|customer| (*customer, SourceSet::ALL))
-            .collect();
-        self.changed(&changed).await
+        self.changed(&Changes::every_backend(customers)).await
     }
 
     /// Drops the customers of `changed` from L2 and L1: each changed in the tables of its
@@ -49,8 +45,8 @@ impl Profiles {
     /// L2 first: a miss that lands between the two then finds L2 empty, or read L1's
     /// generation before the bump and is not kept. (L1 first would let such a miss read
     /// L2's old copy under the new generation and keep it.)
-    pub async fn changed(&self, changed: &[(CustomerId, SourceSet)]) -> bool {
-        let customers: Vec<CustomerId> = changed.iter().map(|(customer, _)| *customer).collect();
+    pub async fn changed(&self, changed: &Changes) -> bool {
+        let customers = changed.customers();
         let confirmed = match &self.inner.l2 {
             Some(l2) => l2.invalidate(&customers).await,
             None => true,
@@ -58,7 +54,7 @@ impl Profiles {
         for customer in &customers {
             self.inner.cache.invalidate(*customer).await;
         }
-        self.announce(changed.iter().copied());
+        self.announce(changed.iter());
         confirmed
     }
 

@@ -1,8 +1,11 @@
 //! The line of customers waiting to be derived.
 
-use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
+use std::collections::{BTreeSet, HashSet, VecDeque};
 
-use crate::core::vocab::{CustomerId, SourceSet};
+use crate::core::{
+    cache::Changes,
+    vocab::{CustomerId, SourceSet},
+};
 
 /// The customers waiting to be derived: those changes and deadlines name first, in the order
 /// they came, each once, with the backends whose tables changed since it was last taken; then
@@ -11,35 +14,21 @@ use crate::core::vocab::{CustomerId, SourceSet};
 #[derive(Debug, Default)]
 pub(super) struct Waiting {
     urgent: VecDeque<CustomerId>,
-    in_urgent: HashMap<CustomerId, SourceSet>,
+    in_urgent: Changes,
     later: VecDeque<CustomerId>,
     in_later: HashSet<CustomerId>,
     busy: HashSet<CustomerId>,
     /// Those being derived that a build found.
     building: HashSet<CustomerId>,
-    again: HashMap<CustomerId, SourceSet>,
-}
-
-/// Adds `sources` to what `customer` is kept with in `to`; whether it was not there.
-fn add(to: &mut HashMap<CustomerId, SourceSet>, customer: CustomerId, sources: SourceSet) -> bool {
-    match to.get_mut(&customer) {
-        Some(kept) => {
-            *kept = kept.union(sources);
-            false
-        }
-        None => {
-            to.insert(customer, sources);
-            true
-        }
-    }
+    again: Changes,
 }
 
 impl Waiting {
     /// `customer` changed in `sources`' tables, or is due (in every backend).
     pub(super) fn urgent(&mut self, customer: CustomerId, sources: SourceSet) {
         if self.busy.contains(&customer) {
-            add(&mut self.again, customer, sources);
-        } else if add(&mut self.in_urgent, customer, sources) {
+            self.again.add(customer, sources);
+        } else if self.in_urgent.add(customer, sources) {
             self.urgent.push_back(customer);
         }
     }
@@ -47,8 +36,8 @@ impl Waiting {
     pub(super) fn later(&mut self, customers: BTreeSet<CustomerId>) {
         for customer in customers {
             if self.busy.contains(&customer) {
-                add(&mut self.again, customer, SourceSet::ALL);
-            } else if !self.in_urgent.contains_key(&customer) && self.in_later.insert(customer) {
+                self.again.add(customer, SourceSet::ALL);
+            } else if !self.in_urgent.contains(customer) && self.in_later.insert(customer) {
                 self.later.push_back(customer);
             }
         }
@@ -60,7 +49,7 @@ impl Waiting {
     pub(super) fn next(&mut self, builds: bool) -> Option<Taken> {
         let taken = match self.urgent.pop_front() {
             Some(customer) => {
-                let changed = self.in_urgent.remove(&customer).unwrap_or(SourceSet::ALL);
+                let changed = self.in_urgent.remove(customer).unwrap_or(SourceSet::ALL);
                 // Its place in the build's line, if any, is left behind and passed over.
                 let found = self.in_later.remove(&customer);
                 Taken {
@@ -103,7 +92,7 @@ impl Waiting {
         if self.in_later.insert(customer) {
             self.later.push_front(customer);
         }
-        if let Some(sources) = self.again.remove(&customer) {
+        if let Some(sources) = self.again.remove(customer) {
             self.urgent(customer, sources);
         }
     }
@@ -111,7 +100,7 @@ impl Waiting {
     /// `customer` derived; whether that was the last a build found.
     pub(super) fn done(&mut self, customer: CustomerId) -> bool {
         self.busy.remove(&customer);
-        if let Some(sources) = self.again.remove(&customer) {
+        if let Some(sources) = self.again.remove(customer) {
             self.urgent(customer, sources);
         }
         self.building.remove(&customer) && self.building.is_empty() && self.in_later.is_empty()

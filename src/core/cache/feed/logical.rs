@@ -353,8 +353,7 @@ impl Leader<'_> {
         if these.everything {
             published &= self.sink.publish(BusMessage::Flush).await;
         } else if !these.customers.is_empty() {
-            let changed = these.customers.iter().map(|(c, s)| (*c, *s)).collect();
-            published &= self.sink.publish_changed(changed).await;
+            published &= self.sink.publish_changed(these.customers.clone()).await;
         }
         if these.catalog {
             published &= self.sink.publish(BusMessage::Catalog).await;

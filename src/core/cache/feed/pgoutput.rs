@@ -22,37 +22,23 @@ enum Names {
     Catalog,
 }
 
+/// What the rows of a backend's tables name: a customer, in that backend.
+const CRM: Names = Names::Customer(SourceKind::Crm);
+const BILLING: Names = Names::Customer(SourceKind::Billing);
+const ORDERS: Names = Names::Customer(SourceKind::Orders);
+const FULFILMENT: Names = Names::Customer(SourceKind::Fulfilment);
+
 /// The tables the feed follows, what their rows name, and in which column (as the triggers
 /// of migration 0002 do).
 const TABLES: &[(&str, Names, &str)] = &[
-    ("customers", Names::Customer(SourceKind::Crm), "id"),
-    (
-        "interactions",
-        Names::Customer(SourceKind::Crm),
-        "customer_id",
-    ),
-    (
-        "billing_accounts",
-        Names::Customer(SourceKind::Billing),
-        "customer_id",
-    ),
-    (
-        "payment_methods",
-        Names::Customer(SourceKind::Billing),
-        "customer_id",
-    ),
-    (
-        "invoices",
-        Names::Customer(SourceKind::Billing),
-        "customer_id",
-    ),
-    ("orders", Names::Customer(SourceKind::Orders), "customer_id"),
+    ("customers", CRM, "id"),
+    ("interactions", CRM, "customer_id"),
+    ("billing_accounts", BILLING, "customer_id"),
+    ("payment_methods", BILLING, "customer_id"),
+    ("invoices", BILLING, "customer_id"),
+    ("orders", ORDERS, "customer_id"),
     ("order_lines", Names::Order, "order_id"),
-    (
-        "shipments",
-        Names::Customer(SourceKind::Fulfilment),
-        "customer_id",
-    ),
+    ("shipments", FULFILMENT, "customer_id"),
     ("products", Names::Catalog, "sku"),
     ("return_policies", Names::Catalog, "category"),
 ];

@@ -6,7 +6,7 @@
 //! second or after an hour — is applied when it commits. Applying a change twice is harmless:
 //! it is an invalidation.
 
-use std::{collections::BTreeMap, sync::Arc, sync::atomic::Ordering, time::Duration};
+use std::{sync::Arc, sync::atomic::Ordering, time::Duration};
 
 use tokio::sync::mpsc;
 
@@ -18,7 +18,7 @@ use super::{
     wake::{Wake, listen},
 };
 use crate::{
-    core::cache::{BusMessage, FeedStats, Following},
+    core::cache::{BusMessage, Changes, FeedStats, Following},
     core::db::{Bind, Db, Statistics},
     core::logs::error_chain,
     core::vocab::{CustomerId, SourceKind, SourceSet},
@@ -290,7 +290,7 @@ impl Follower {
 
     /// Applies the rows not applied before.
     async fn apply(&mut self, rows: &[FeedRow]) {
-        let mut customers: BTreeMap<CustomerId, SourceSet> = BTreeMap::new();
+        let mut customers = Changes::default();
         let mut catalog = false;
         let mut newest_age = None;
         for row in rows {
@@ -307,8 +307,7 @@ impl Follower {
                         // it knows.
                         let sources = SourceKind::named(source)
                             .map_or(SourceSet::ALL, |kind| SourceSet::of(&[kind]));
-                        let all = customers.entry(customer).or_default();
-                        *all = all.union(sources);
+                        customers.add(customer, sources);
                     }
                 }
                 (source, None) => {
@@ -318,9 +317,7 @@ impl Follower {
         }
         let applied = customers.len() + usize::from(catalog);
         if !customers.is_empty() {
-            self.sink
-                .customers_changed(customers.into_iter().collect())
-                .await;
+            self.sink.customers_changed(customers).await;
         }
         if catalog {
             self.sink.catalog_changed().await;

@@ -1,16 +1,17 @@
 //! What a logical feed's leader applied here but Redis has not confirmed yet.
 
-use std::collections::BTreeMap;
-
 use tokio::time::Instant;
 
-use crate::core::vocab::{CustomerId, SourceKind, SourceSet};
+use crate::core::{
+    cache::Changes,
+    vocab::{CustomerId, SourceKind, SourceSet},
+};
 
 /// Changes applied here that Redis has not confirmed (in L2, or on the bus) yet.
 #[derive(Debug, Default)]
 pub(super) struct Unpublished {
     /// Each customer, and the backends whose tables changed.
-    pub(super) customers: BTreeMap<CustomerId, SourceSet>,
+    pub(super) customers: Changes,
     pub(super) catalog: bool,
     pub(super) everything: bool,
     /// When they are tried again.
@@ -20,8 +21,7 @@ pub(super) struct Unpublished {
 impl Unpublished {
     /// `customer` changed in `kind`'s tables.
     pub(super) fn customer(&mut self, customer: CustomerId, kind: SourceKind) {
-        let sources = self.customers.entry(customer).or_default();
-        *sources = sources.union(SourceSet::of(&[kind]));
+        self.customers.add(customer, SourceSet::of(&[kind]));
     }
 
     pub(super) fn is_empty(&self) -> bool {
@@ -38,10 +38,7 @@ impl Unpublished {
         if self.everything {
             self.customers.clear();
         } else {
-            for (customer, sources) in other.customers {
-                let all = self.customers.entry(customer).or_default();
-                *all = all.union(sources);
-            }
+            self.customers.merge(other.customers);
         }
     }
 }
