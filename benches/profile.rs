@@ -13,9 +13,11 @@ use std::hint::black_box;
 
 use c360::{
     app::App,
+    core::attention::{AttentionSettings, Rules},
     core::cache::CachedProfile,
     core::entry::{EncodedProfile, ServedFrom},
     core::fanout::Priority,
+    core::offers::{Context, Envelope, Facts, OfferRules, OfferSettings},
     core::profile::{Assembly, Collected, assemble, collect, enrich_orders},
     core::read::Freshness,
     core::sources::SourceData,
@@ -165,6 +167,60 @@ fn benches(c: &mut Criterion) {
             )
         })
     });
+    // What GetOfferEnvelope adds to a hit, the ledger's read aside: the cached sections
+    // decoded, the customer's problems found by the attention queue's rules, and every offer
+    // weighed against an agent's limits (with no offer made yet, the most work: none is
+    // settled by one already given).
+    let problems = Rules::new(&AttentionSettings::default()).unwrap();
+    let rules = OfferRules::new(&OfferSettings::default());
+    let read = SectionSet::of(&[
+        Section::Billing,
+        Section::Orders,
+        Section::Shipments,
+        Section::Interactions,
+    ]);
+    let envelope = |customer| {
+        let (profiles, problems, rules) = (&profiles, &problems, &rules);
+        async move {
+            let served = (profiles.get(customer, read, Freshness::AnyAge, None))
+                .await
+                .unwrap();
+            let encoded = &served.entry.encoded;
+            let shown = encoded.shown().unwrap_or_default();
+            let now = Utc::now();
+            let facts = Facts::read(encoded, &shown, problems, now);
+            let currency = facts.currency.unwrap();
+            let context = Context {
+                limits: rules.limits(&["agent"], currency),
+                top: rules.top(currency),
+                made: &[],
+                spent_today: 0,
+                refund_period: chrono::Duration::days(30),
+                now,
+            };
+            Envelope::new(&facts, &context)
+        }
+    };
+    // The seed's customer with the most offers to weigh: the envelope at its costliest.
+    let weighed = |e: &Envelope| e.problems.iter().map(|p| p.allowances.len()).sum::<usize>();
+    let (troubled, sample) = (1..=300)
+        .filter_map(CustomerId::new)
+        .map(|id| (id, runtime.block_on(envelope(id))))
+        .max_by_key(|(id, sample)| (weighed(sample), std::cmp::Reverse(*id)))
+        .expect("seeded customers");
+    let offers = weighed(&sample);
+    assert!(offers > 0, "no seeded customer has anything to offer for");
+    println!(
+        "offer envelope: customer {troubled}, {} problems, {offers} offers weighed",
+        sample.problems.len()
+    );
+    c.bench_function(
+        "offer envelope: an agent's, from a cached profile (L1 hit)",
+        |b| {
+            b.to_async(&runtime)
+                .iter(|| async { black_box(envelope(troubled).await) })
+        },
+    );
     // Every place taken: a miss is refused, and becomes the status the caller gets.
     let held: Vec<_> = (0..profiles.fanout().admission().limit())
         .map(|_| {

@@ -11,6 +11,7 @@ const PROTOS: &[&str] = &[
     "customer360/v1/catalog_service.proto",
     "customer360/v1/cache_admin_service.proto",
     "customer360/v1/attention_service.proto",
+    "customer360/v1/offer_service.proto",
     // The error details c360's errors carry, so that reflection serves them.
     "google/rpc/status.proto",
     "google/rpc/error_details.proto",

@@ -23,10 +23,11 @@ pub use backends::Backends;
 use self::config::{ConfigError, Settings};
 use crate::{
     core::{
-        attention::Tail,
+        attention::{Rules, Tail},
         cache::{CacheStats, L2Error, ProfileCache, RedisCache},
         db::DbError,
         fanout::Fanout,
+        offers::{OfferRules, OfferStore},
         queries::Queries,
         read::{Profiles, reload_catalog},
         reference::Catalog,
@@ -35,7 +36,7 @@ use crate::{
     edge::{
         audit::{Audit, AuditError},
         auth::{AuthSetupError, LiveAuth},
-        grpc::{AttentionApi, CacheAdminApi, CatalogApi, CustomerApi},
+        grpc::{AttentionApi, CacheAdminApi, CatalogApi, CustomerApi, OfferApi},
         rpc_metrics::RpcMetrics,
         server::{self, Readiness, ServeError, Served, ServerSettings},
     },
@@ -66,6 +67,13 @@ pub enum AppError {
          off with attention.enabled = false"
     )]
     Attention(String),
+    /// The offers' ledger is not in its database.
+    #[error(
+        "the offers' ledger is not in its database ({0}): apply c360's migrations there \
+         (`c360 seed` does), name another with offers.database_url, or turn offers off with \
+         offers.enabled = false"
+    )]
+    Offers(String),
     /// A database cannot be followed as `feed.capture` asks.
     #[error(transparent)]
     Feed(#[from] crate::core::cache::feed::LogicalRefused),
@@ -84,6 +92,7 @@ pub struct App {
     rpcs: Option<Arc<RpcMetrics>>,
     attention: Option<Arc<Tail>>,
     lease: std::time::Duration,
+    offers: Option<OfferApi>,
 }
 
 /// The descriptor sets of every service the server serves: what the gRPC figures count.
@@ -142,6 +151,7 @@ impl App {
         })
         .await?;
         let attention = tasks.attention;
+        let offers = offer_api(settings, &profiles, &audit).await?;
         let (readiness, follower) = readiness::follow(readiness::Inputs {
             feeds: tasks.feeds,
             tasks: tasks.states,
@@ -162,6 +172,7 @@ impl App {
             rpcs,
             attention,
             lease: settings.attention.lease,
+            offers,
         })
     }
 
@@ -213,6 +224,7 @@ impl App {
                 .attention
                 .clone()
                 .map(|tail| AttentionApi::new(tail, self.lease).audited(self.audit.clone())),
+            offers: self.offers.clone(),
             profiles: self.profiles.clone(),
             settings: self.server.clone(),
             readiness: self.readiness.clone(),
@@ -230,6 +242,39 @@ impl Drop for App {
             task.abort();
         }
     }
+}
+
+/// The offers, in their ledger's own small pool, when they are on. A ledger whose tables are
+/// missing stops the start (a database that does not answer yet does not: calls wait for it).
+async fn offer_api(
+    settings: &Settings,
+    profiles: &Profiles,
+    audit: &Audit,
+) -> Result<Option<OfferApi>, AppError> {
+    let offers = &settings.offers;
+    if !offers.enabled {
+        return Ok(None);
+    }
+    let url = offers.database_url.clone().unwrap_or_else(|| {
+        let crm = settings.sources.of(SourceKind::Crm);
+        crm.url(&settings.database)
+    });
+    let pool = crate::core::db::PoolOptions {
+        max_connections: 4,
+        statement_timeout: Some(std::time::Duration::from_secs(5)),
+        ..Default::default()
+    };
+    let store = OfferStore::new(crate::core::db::Db::connect_lazy(&url, pool)?);
+    match store.check().await {
+        Err(sqlx::Error::Database(error)) => {
+            return Err(AppError::Offers(error.message().to_owned()));
+        }
+        Err(error) => tracing::error!(%error, "offers: the ledger's database does not answer yet"),
+        Ok(()) => {}
+    }
+    let problems = Rules::new(&settings.attention).map_err(ConfigError::from)?;
+    let api = OfferApi::new(profiles.clone(), store, OfferRules::new(offers), problems);
+    Ok(Some(api.audited(audit.clone())))
 }
 
 /// One error line per reason the backends did not answer at start, naming them.

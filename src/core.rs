@@ -9,6 +9,7 @@ pub mod entry;
 pub mod fanout;
 pub mod histogram;
 pub mod logs;
+pub mod offers;
 pub mod profile;
 pub mod queries;
 pub mod read;

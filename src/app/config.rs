@@ -27,6 +27,7 @@ use crate::{
         cache::{CacheSettings, RedisSettings, feed::FeedSettings},
         db::DatabaseSettings,
         fanout::{ResilienceSettings, SourcesSettings},
+        offers::OfferSettings,
         read::CatalogSettings,
         settings::OutOfRanges,
     },
@@ -122,6 +123,8 @@ pub struct Settings {
     pub trace: TraceSettings,
     /// The rules that say who needs contact now, and the teams' business hours.
     pub attention: AttentionSettings,
+    /// What each role may offer customers, and the offers' ledger.
+    pub offers: OfferSettings,
 }
 
 /// Whether the variable `C360_<name>` is configuration: `C360_<TABLE>__<KEY>` only (every

@@ -6,6 +6,7 @@
 //! changes are applied and as time makes items true, and [`build`] finds whom to derive where
 //! nothing was derived yet; [`tail`] follows the history for watches; [`figures`] counts what operators follow.
 
+pub mod answered;
 pub mod build;
 pub mod calendar;
 pub mod figures;
@@ -15,6 +16,7 @@ pub mod settings;
 pub mod store;
 pub mod tail;
 
+pub use answered::Answered;
 pub use build::Backlog;
 pub use calendar::{Calendar, CalendarError, CalendarSettings};
 pub use figures::{AttentionFigures, AttentionSnapshot, QueueNow};

@@ -53,6 +53,10 @@ pub struct Record {
     /// An attention item acted on (`reason/cause`), with the version of the claim after.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attention: Option<String>,
+    /// An offer recorded or settled (`problem kind amount state id`), or the problems an
+    /// envelope answered with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offer: Option<String>,
     /// `L1`, `L2` or `SOURCES`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub served_from: Option<&'static str>,
@@ -262,6 +266,7 @@ mod tests {
             sections: vec!["identity", "billing"],
             outcome: "OK".into(),
             attention: None,
+            offer: None,
             refused: None,
             served_from: Some("L1"),
         };

@@ -34,7 +34,7 @@ use c360_proto::{
         attention_service_server::AttentionServiceServer,
         cache_admin_service_server::CacheAdminServiceServer,
         catalog_service_server::CatalogServiceServer,
-        customer_service_server::CustomerServiceServer,
+        customer_service_server::CustomerServiceServer, offer_service_server::OfferServiceServer,
     },
 };
 
@@ -43,7 +43,7 @@ use crate::{
     edge::{
         audit::Audit,
         auth::LiveAuth,
-        grpc::{AttentionApi, CacheAdminApi, CatalogApi, CustomerApi},
+        grpc::{AttentionApi, CacheAdminApi, CatalogApi, CustomerApi, OfferApi},
         rpc_metrics::RpcMetrics,
     },
 };
@@ -73,6 +73,8 @@ pub struct Served {
     pub admin: CacheAdminApi,
     /// `AttentionService`, when the queue is on.
     pub attention: Option<AttentionApi>,
+    /// `OfferService`, when offers are on.
+    pub offers: Option<OfferApi>,
     /// The read path: its watches end at shutdown, its figures are `/metrics`'.
     pub profiles: Profiles,
     /// Limits, keepalive, connection age, the drain, TLS.
@@ -183,7 +185,8 @@ async fn serve(
         .add_service(CustomerServiceServer::new(served.customer))
         .add_service(CatalogServiceServer::new(served.catalog))
         .add_service(CacheAdminServiceServer::new(served.admin))
-        .add_optional_service(served.attention.map(AttentionServiceServer::new));
+        .add_optional_service(served.attention.map(AttentionServiceServer::new))
+        .add_optional_service(served.offers.map(OfferServiceServer::new));
     router
         .serve_with_incoming_shutdown(connections, draining)
         .await?;

@@ -8,6 +8,7 @@ mod connect;
 mod error;
 mod health;
 mod json;
+pub mod offers;
 mod render;
 mod stats_view;
 mod top_view;

@@ -271,6 +271,10 @@ async fn tour(
             "a customer whose parcel is late",
             format!("{program} get {id}{addr_flag}"),
         );
+        add(
+            "what you may offer them, problem by problem, and why",
+            format!("{program} offers {id}{addr_flag}"),
+        );
     }
     let watched = late.or(failed).map_or(first, |(id,)| id);
     if activity {

@@ -167,7 +167,21 @@ fn may_call(role: &str, rpc: &str) -> bool {
     let service = rpc.split('/').next().unwrap();
     match role {
         "admin" => true,
-        "agent" | "service" => matches!(service, "CustomerService" | "CatalogService"),
+        "agent" => {
+            matches!(service, "CustomerService" | "CatalogService")
+                || matches!(
+                    rpc,
+                    "OfferService/GetOfferEnvelope" | "OfferService/RecordOffer"
+                )
+        }
+        "supervisor" => matches!(
+            service,
+            "CustomerService" | "CatalogService" | "OfferService"
+        ),
+        "service" => {
+            matches!(service, "CustomerService" | "CatalogService")
+                || rpc == "OfferService/ListOffers"
+        }
         "chatbot" => matches!(
             rpc,
             "CustomerService/GetCustomerProfile" | "CatalogService/CheckReturnEligibility"
@@ -179,7 +193,7 @@ fn may_call(role: &str, rpc: &str) -> bool {
 /// Whether `role` reads `part`: a section, or the field `billing.payment_methods`.
 fn may_read(role: &str, part: &str) -> bool {
     match role {
-        "agent" => part != "billing.payment_methods",
+        "agent" | "supervisor" => part != "billing.payment_methods",
         "admin" | "service" => true,
         "chatbot" => matches!(part, "identity" | "shipments"),
         _ => false,
@@ -243,7 +257,14 @@ async fn the_authorization_matrix_every_rpc_role_and_section() {
     let app = spawn_app_with(Backend::Sqlite, protect).await;
     let customer = app.busy_customer().await;
     let mut cases = 0;
-    for role in ["agent", "chatbot", "service", "admin", "no-role"] {
+    for role in [
+        "agent",
+        "supervisor",
+        "chatbot",
+        "service",
+        "admin",
+        "no-role",
+    ] {
         let token = token(&[role], 300);
         let creds = Credentials::Bearer(&token);
         let denied = |rpc: &str, got: Code| {
@@ -445,9 +466,53 @@ async fn the_authorization_matrix_every_rpc_role_and_section() {
             ),
         );
         cases += 8;
+        // The offers: refused or not at the door (past it, a made-up offer is not found).
+        let mut offers = app.offers.clone();
+        let envelope = pb::GetOfferEnvelopeRequest {
+            customer_id: customer.to_string(),
+        };
+        denied(
+            "OfferService/GetOfferEnvelope",
+            code(offers.get_offer_envelope(with(envelope, &creds)).await),
+        );
+        let asked = pb::RecordOfferRequest {
+            customer_id: customer.to_string(),
+            problem_id: "late_shipment/1".into(),
+            kind: pb::OfferKind::FreeShipping.into(),
+            ..Default::default()
+        };
+        denied(
+            "OfferService/RecordOffer",
+            code(offers.record_offer(with(asked, &creds)).await),
+        );
+        let offer_id = "0".repeat(32);
+        let approve = pb::ApproveOfferRequest {
+            offer_id: offer_id.clone(),
+        };
+        denied(
+            "OfferService/ApproveOffer",
+            code(offers.approve_offer(with(approve, &creds)).await),
+        );
+        denied(
+            "OfferService/RejectOffer",
+            code(
+                offers
+                    .reject_offer(with(pb::RejectOfferRequest { offer_id }, &creds))
+                    .await,
+            ),
+        );
+        denied(
+            "OfferService/ListOffers",
+            code(
+                offers
+                    .list_offers(with(pb::ListOffersRequest::default(), &creds))
+                    .await,
+            ),
+        );
+        cases += 5;
     }
-    println!("authorization matrix: {cases} cases (5 roles)");
-    assert_eq!(cases, 5 * (7 * 3 + 1 + 8));
+    println!("authorization matrix: {cases} cases (6 roles)");
+    assert_eq!(cases, 6 * (7 * 3 + 1 + 8 + 5));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

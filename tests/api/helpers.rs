@@ -23,6 +23,7 @@ use c360_proto::{
     attention_service_client::AttentionServiceClient,
     cache_admin_service_client::CacheAdminServiceClient,
     catalog_service_client::CatalogServiceClient, customer_service_client::CustomerServiceClient,
+    offer_service_client::OfferServiceClient,
 };
 use tokio::{net::TcpListener, sync::oneshot, task::JoinHandle};
 use tonic::transport::{Channel, Endpoint};
@@ -46,6 +47,7 @@ pub struct TestApp {
     pub catalog: CatalogServiceClient<Channel>,
     pub admin: CacheAdminServiceClient<Channel>,
     pub attention: AttentionServiceClient<Channel>,
+    pub offers: OfferServiceClient<Channel>,
     pub channel: Channel,
     /// The seeded backend database, to check answers against.
     pub db: Db,
@@ -150,6 +152,7 @@ pub async fn serve_unready(app: App, database: Arc<TestDatabase>) -> TestApp {
         catalog: CatalogServiceClient::new(channel.clone()),
         admin: CacheAdminServiceClient::new(channel.clone()),
         attention: AttentionServiceClient::new(channel.clone()),
+        offers: OfferServiceClient::new(channel.clone()),
         channel,
         db: database.connect_or_create().await,
         profiles,

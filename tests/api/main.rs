@@ -18,6 +18,7 @@ mod freshness;
 mod logical_feed;
 mod lookups;
 mod observability;
+mod offers;
 mod operations;
 mod profiles;
 mod redis_cluster;

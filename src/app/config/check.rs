@@ -22,6 +22,11 @@ impl Settings {
         c.section("trace", |c| self.trace.check(c));
         c.section("log", |c| self.log.check(c));
         c.section("attention", |c| self.attention.check(c));
+        c.section("offers", |c| {
+            self.offers.check(c);
+            self.offers
+                .check_roles(c, |role| self.auth.roles.contains_key(role));
+        });
         c.finish()?;
         self.check_exposure()
     }

@@ -1,9 +1,9 @@
 //! The commands that call a running c360 over gRPC: `get`, `watch`, `invalidate`, `stats`,
-//! `top`, `attention`, `lookup`, `health`. Each prints what `c360::tools::client` renders.
+//! `top`, `attention`, `offers`, `lookup`, `health`. Each prints what `c360::tools::client` renders.
 
 use std::{io::IsTerminal, time::Duration};
 
-use c360::tools::client::{self, Format, LookupBy};
+use c360::tools::client::{self, Format, LookupBy, offers::OfferAct};
 
 use super::{
     cli::{Connection, LookupArgs, Target},
@@ -107,6 +107,24 @@ pub(crate) async fn attention(target: &Target, limit: i32, watch: bool) -> anyho
         result = follow => result?,
         () = shutdown_signal() => {}
     }
+    Ok(())
+}
+
+pub(crate) async fn offers(
+    id: Option<&str>,
+    target: &Target,
+    act: OfferAct,
+    settle: Option<(String, bool)>,
+) -> anyhow::Result<()> {
+    let (server, format) = (target.server.server()?, target.format());
+    let text = match (settle, id) {
+        (Some((offer, approve)), _) => {
+            client::offers::settle(&server, &offer, approve, format).await?
+        }
+        (None, Some(id)) => client::offers::offers(&server, id, act, format).await?,
+        (None, None) => anyhow::bail!("give a customer id, or --approve or --reject an offer"),
+    };
+    print!("{}", with_newline(text));
     Ok(())
 }
 

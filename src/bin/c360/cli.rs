@@ -120,6 +120,36 @@ pub(crate) enum Command {
         #[arg(long)]
         watch: bool,
     },
+    /// Print what you may offer a customer now, problem by problem, and why; or record an
+    /// offer (--record PROBLEM --kind KIND), or approve or reject one awaiting approval.
+    Offers {
+        /// Customer id (not with --approve or --reject).
+        #[arg(required_unless_present_any = ["approve", "reject"])]
+        id: Option<String>,
+        #[command(flatten)]
+        target: Target,
+        /// Record an offer for this problem of the envelope (e.g. late_shipment/89).
+        #[arg(long, value_name = "PROBLEM", requires = "kind")]
+        record: Option<String>,
+        /// What to offer: refund, free_shipping, discount or goodwill_credit.
+        #[arg(long, requires = "record")]
+        kind: Option<String>,
+        /// How much, for a refund or a credit: "12.50 GBP".
+        #[arg(long, requires = "record")]
+        amount: Option<String>,
+        /// How much, for a discount, in percent.
+        #[arg(long, requires = "record")]
+        percent: Option<u32>,
+        /// A key of yours for the request: recording again with it gives back its offer.
+        #[arg(long, requires = "record")]
+        request_id: Option<String>,
+        /// Approve this offer (a supervisor's).
+        #[arg(long, value_name = "OFFER_ID", conflicts_with_all = ["id", "record", "reject"])]
+        approve: Option<String>,
+        /// Reject this offer (a supervisor's).
+        #[arg(long, value_name = "OFFER_ID", conflicts_with_all = ["id", "record"])]
+        reject: Option<String>,
+    },
     /// Find customers by email, phone number or order id.
     Lookup {
         #[command(flatten)]

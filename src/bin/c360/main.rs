@@ -13,6 +13,8 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches;
 
+use c360::tools::client::offers::OfferAct;
+
 use self::cli::{Cli, Command};
 
 /// jemalloc rather than glibc's allocator: its size classes keep long-lived cache entries
@@ -98,6 +100,32 @@ async fn run(command: Command) -> anyhow::Result<()> {
             limit,
             watch,
         } => calls::attention(&target, limit, watch).await,
+        Command::Offers {
+            id,
+            target,
+            record,
+            kind,
+            amount,
+            percent,
+            request_id,
+            approve,
+            reject,
+        } => {
+            let act = match (record, kind) {
+                (Some(problem), Some(kind)) => OfferAct::Record {
+                    problem,
+                    kind,
+                    amount,
+                    percent,
+                    request_id,
+                },
+                _ => OfferAct::Envelope,
+            };
+            let settle = approve
+                .map(|id| (id, true))
+                .or(reject.map(|id| (id, false)));
+            calls::offers(id.as_deref(), &target, act, settle).await
+        }
         Command::Lookup { by, target } => calls::lookup(by, &target).await,
         Command::Health { .. } => unreachable!("answered with its own exit codes in main"),
     }

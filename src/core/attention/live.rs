@@ -10,18 +10,17 @@ use std::{
     time::Duration,
 };
 
-use c360_proto as pb;
 use tokio::sync::{Notify, broadcast::error::RecvError};
 
 use self::waiting::Waiting;
 use super::{
+    answered::Answered,
     build::Backlog,
-    items::{Inputs, Rules, derive},
+    items::{Rules, derive},
     store::Store,
 };
 use crate::core::{
     cache::Change,
-    convert::back,
     fanout::Priority,
     read::{Freshness, ProfileError, Profiles},
     vocab::{CustomerId, Section, SectionSet, SourceKind, SourceSet, SourceStatus, Timestamp},
@@ -141,36 +140,10 @@ impl Live {
             Err(other) => return Err(other.into()),
         };
         let encoded = &served.entry.encoded;
-        let shown = encoded.shown().unwrap_or_default();
-        // Only what a backend answered now: a stale stand-in says nothing of the present.
         let answered = |kind| encoded.sources()[kind].status == SourceStatus::Ok;
-        let shipments = shown
-            .shipments
-            .as_ref()
-            .filter(|_| answered(SourceKind::Fulfilment))
-            .and_then(back::shipments);
-        let billing = shown
-            .billing
-            .as_ref()
-            .filter(|_| answered(SourceKind::Billing))
-            .and_then(back::billing);
-        let interactions = shown
-            .interactions
-            .as_ref()
-            .filter(|_| answered(SourceKind::Crm))
-            .and_then(|i: &pb::Interactions| back::interactions(i));
-        let tier = shown
-            .identity
-            .as_ref()
-            .filter(|_| answered(SourceKind::Crm))
-            .and_then(back::identity)
-            .map(|identity| identity.tier);
-        let inputs = Inputs {
-            shipments: shipments.as_deref(),
-            billing: billing.as_ref(),
-            interactions: interactions.as_deref(),
-            tier,
-        };
+        let shown = encoded.shown().unwrap_or_default();
+        let records = Answered::read_back(encoded, &shown);
+        let inputs = records.inputs();
         let derived = derive(customer, inputs, &self.rules, now);
         self.store.sync(customer, &derived, now).await?;
         if let Some(at) = derived.next_change {

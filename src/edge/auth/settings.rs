@@ -62,6 +62,21 @@ impl Default for AuthSettings {
                             "CustomerService/*",
                             "CatalogService/*",
                             "AttentionService/*",
+                            "OfferService/GetOfferEnvelope",
+                            "OfferService/RecordOffer",
+                        ])
+                    },
+                ),
+                (
+                    // An agent who also approves what goes beyond an agent's limits.
+                    "supervisor".to_owned(),
+                    RoleSettings {
+                        hide: strings(&["billing.payment_methods"]),
+                        ..role(&[
+                            "CustomerService/*",
+                            "CatalogService/*",
+                            "AttentionService/*",
+                            "OfferService/*",
                         ])
                     },
                 ),
@@ -77,7 +92,12 @@ impl Default for AuthSettings {
                 ),
                 (
                     "service".to_owned(),
-                    role(&["CustomerService/*", "CatalogService/*"]),
+                    // Services read profiles, and carry out the offers agents made.
+                    role(&[
+                        "CustomerService/*",
+                        "CatalogService/*",
+                        "OfferService/ListOffers",
+                    ]),
                 ),
                 (
                     "admin".to_owned(),

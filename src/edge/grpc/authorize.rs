@@ -50,7 +50,7 @@ impl Trail {
         }
     }
 
-    fn request_id(&self) -> String {
+    pub(super) fn request_id(&self) -> String {
         if let Some(call) = &self.call {
             return call.request_id().to_owned();
         }
@@ -101,6 +101,7 @@ impl Trail {
             outcome,
             refused: None,
             attention: None,
+            offer: None,
             served_from,
         }
     }

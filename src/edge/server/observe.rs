@@ -125,6 +125,7 @@ fn refusal(context: &CallContext, rpc: Cow<'static, str>, code: tonic::Code, why
         outcome: code_name(code),
         refused: Some(why.to_owned()),
         attention: None,
+        offer: None,
         served_from: None,
     }
 }

@@ -72,6 +72,9 @@ pub enum ClientError {
     /// The JSON form could not be produced.
     #[error("cannot render JSON: {0}")]
     Json(String),
+    /// The command's own arguments do not hold.
+    #[error("{0}")]
+    Usage(String),
 }
 
 /// `NOT_FOUND: customer 9 does not exist (request id 4bf92f35…)`, safe for a terminal.
