@@ -27,7 +27,7 @@ use crate::{
         cache::{CacheStats, L2Error, ProfileCache, RedisCache},
         db::DbError,
         fanout::Fanout,
-        offers::{OfferRules, OfferStore},
+        offers::OfferRules,
         queries::Queries,
         read::{Profiles, reload_catalog},
         reference::Catalog,
@@ -151,7 +151,15 @@ impl App {
         })
         .await?;
         let attention = tasks.attention;
-        let offers = offer_api(settings, &profiles, &audit).await?;
+        let offers = match tasks.offers.clone() {
+            Some(tail) => {
+                let problems = Rules::new(&settings.attention).map_err(ConfigError::from)?;
+                let rules = OfferRules::new(&settings.offers);
+                let api = OfferApi::new(profiles.clone(), tail, rules, problems);
+                Some(api.audited(audit.clone()))
+            }
+            None => None,
+        };
         let (readiness, follower) = readiness::follow(readiness::Inputs {
             feeds: tasks.feeds,
             tasks: tasks.states,
@@ -217,7 +225,8 @@ impl App {
                 self.server.max_watch_streams,
                 self.server.watches_per_caller(),
             )
-            .audited(self.audit.clone()),
+            .audited(self.audit.clone())
+            .with_offers(self.offers.as_ref().map(OfferApi::tail)),
             catalog: CatalogApi::new(self.profiles.catalog().clone(), self.queries.clone()),
             admin: CacheAdminApi::new(self.profiles.clone()).with_rpcs(self.rpcs.clone()),
             attention: self
@@ -242,39 +251,6 @@ impl Drop for App {
             task.abort();
         }
     }
-}
-
-/// The offers, in their ledger's own small pool, when they are on. A ledger whose tables are
-/// missing stops the start (a database that does not answer yet does not: calls wait for it).
-async fn offer_api(
-    settings: &Settings,
-    profiles: &Profiles,
-    audit: &Audit,
-) -> Result<Option<OfferApi>, AppError> {
-    let offers = &settings.offers;
-    if !offers.enabled {
-        return Ok(None);
-    }
-    let url = offers.database_url.clone().unwrap_or_else(|| {
-        let crm = settings.sources.of(SourceKind::Crm);
-        crm.url(&settings.database)
-    });
-    let pool = crate::core::db::PoolOptions {
-        max_connections: 4,
-        statement_timeout: Some(std::time::Duration::from_secs(5)),
-        ..Default::default()
-    };
-    let store = OfferStore::new(crate::core::db::Db::connect_lazy(&url, pool)?);
-    match store.check().await {
-        Err(sqlx::Error::Database(error)) => {
-            return Err(AppError::Offers(error.message().to_owned()));
-        }
-        Err(error) => tracing::error!(%error, "offers: the ledger's database does not answer yet"),
-        Ok(()) => {}
-    }
-    let problems = Rules::new(&settings.attention).map_err(ConfigError::from)?;
-    let api = OfferApi::new(profiles.clone(), store, OfferRules::new(offers), problems);
-    Ok(Some(api.audited(audit.clone())))
 }
 
 /// One error line per reason the backends did not answer at start, naming them.

@@ -37,8 +37,8 @@
 //! - [`edge::grpc`]: the services: validation, what a caller's roles let it read, status
 //!   mapping, each RPC named in its log lines (a span where spans are exported); the
 //!   attention queue's (`grpc/attention_service.rs`: its items and page tokens `items.rs`, its
-//!   resumable watch `watch.rs`); the offers' (`grpc/offer_service.rs`, the wire's forms
-//!   `wire.rs`).
+//!   resumable watch `watch.rs`); the offers' (`grpc/offer_service.rs`: approvals and the
+//!   ledger's pages `ledger.rs`, its watch `watch.rs`, requests and answers `wire.rs`).
 //! - [`edge::auth`]: who is calling (bearer JWTs, hashed API keys) and what their roles grant;
 //!   the `[auth]` in service, replaced on a reload, and the standing of open watches
 //!   (`auth/live.rs`).
@@ -55,8 +55,10 @@
 //!   problem's offers under rules written as a table, every factor weighed and the judgment of
 //!   an offer asked for (`envelope.rs`), each role's limits and the day's budget
 //!   (`settings.rs`), and the ledger in c360's own tables, an offer recorded atomically against
-//!   a fresh envelope and every transition appended (`store.rs`; migrations `0009` on
-//!   Postgres, `0007` on SQLite).
+//!   a fresh envelope and every transition appended in position order (`store.rs`, its rows
+//!   `store/rows.rs` and reads `store/reads.rs`; migrations `0009` on Postgres, `0007` on
+//!   SQLite); the ledger followed on each replica, for the profiles' insights and the
+//!   ledger's watches (`tail.rs`); offers as the wire writes them (`wire.rs`).
 //! - [`core::attention`]: who needs contact now: kept live (`live.rs`: derived again as the
 //!   read path announces changes, several at a time, and by a sweep at the earliest instant
 //!   time alone changes a customer's items, or soon again when a backend did not answer;

@@ -18,6 +18,12 @@ impl WireProfile {
         Self(parts)
     }
 
+    /// The same, with `field` (an encoded field of the profile) after the rest: a message
+    /// field that comes twice is merged by readers.
+    pub fn push(&mut self, field: Bytes) {
+        self.0.push(field);
+    }
+
     /// The whole encoding in one buffer.
     pub fn to_bytes(&self) -> Bytes {
         match self.0.as_slice() {

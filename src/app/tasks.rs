@@ -19,6 +19,7 @@ use crate::core::{
     attention::{Backlog, Live, Rules, Store, Tail},
     cache::{self, CacheStats, RedisCache, bus::BusSink, feed::FeedSink},
     db::{Db, PoolOptions},
+    offers::{OfferStore, OfferTail},
     read::{Freshener, Profiles, refresh_catalog},
     vocab::{PerSource, SourceKind},
 };
@@ -32,6 +33,10 @@ const BACKLOG_STATEMENT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// Longest an attention statement may run (they touch one customer's items, or a page).
 const ATTENTION_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a statement of the offers' ledger may run: its reads are small and indexed, a
+/// recording holds its locks no longer than this.
+const OFFERS_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// How often invalidations L2 did not confirm are retried.
 const L2_REPAIR_EVERY: Duration = Duration::from_millis(500);
@@ -56,6 +61,8 @@ pub(super) struct Tasks {
     pub(super) feeds: Vec<watch::Receiver<bool>>,
     /// The attention queue's history, tailed, when the queue is on.
     pub(super) attention: Option<Arc<Tail>>,
+    /// The offers' ledger, followed, when offers are on.
+    pub(super) offers: Option<Arc<OfferTail>>,
 }
 
 impl Tasks {
@@ -91,6 +98,9 @@ pub(super) async fn start(context: Context<'_>) -> Result<Tasks, AppError> {
     }
     if context.settings.attention.enabled {
         attention(&context, &mut tasks).await?;
+    }
+    if context.settings.offers.enabled {
+        offers(&context, &mut tasks).await?;
     }
     Ok(tasks)
 }
@@ -211,5 +221,38 @@ async fn attention(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), AppEr
         || {},
     ));
     tasks.attention = Some(tail);
+    Ok(())
+}
+
+/// The offers' ledger, in its own small pool, followed for the profiles' insights and the
+/// ledger's watches. A ledger whose tables are missing stops the start (a database that does
+/// not answer yet does not: calls wait for it).
+async fn offers(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), AppError> {
+    let settings = &context.settings.offers;
+    let url = settings.database_url.clone().unwrap_or_else(|| {
+        let crm = context.settings.sources.of(SourceKind::Crm);
+        crm.url(&context.settings.database)
+    });
+    let pool = PoolOptions {
+        max_connections: 4,
+        statement_timeout: Some(OFFERS_STATEMENT_TIMEOUT),
+        ..PoolOptions::default()
+    };
+    let store = OfferStore::new(Db::connect_lazy(&url, pool)?);
+    match store.check().await {
+        Err(sqlx::Error::Database(error)) => {
+            return Err(AppError::Offers(error.message().to_owned()));
+        }
+        Err(error) => tracing::error!(%error, "offers: the ledger's database does not answer yet"),
+        Ok(()) => {}
+    }
+    let tail = OfferTail::new(store);
+    let (followed, profiles) = (tail.clone(), context.profiles.clone());
+    tasks.add(supervise(
+        "offers' ledger",
+        move || followed.clone().run(profiles.clone()),
+        || {},
+    ));
+    tasks.offers = Some(tail);
     Ok(())
 }

@@ -219,6 +219,8 @@ impl From<&profile::Insights> for pb::Insights {
                 })
                 .collect(),
             complete: false,
+            // Not cached with the profile: the offers' tail appends them as they are now.
+            offers_made: Vec::new(),
         }
     }
 }

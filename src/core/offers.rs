@@ -14,11 +14,14 @@ pub mod envelope;
 pub mod problems;
 pub mod settings;
 pub mod store;
+pub mod tail;
+pub mod wire;
 
 pub use envelope::{Allowance, Context, Envelope, ProblemOffers, Refusal, Verdict};
 pub use problems::{Facts, LineState, Problem, ProblemKind};
 pub use settings::{Limits, OfferLimits, OfferRules, OfferSettings};
 pub use store::{Asked, OfferStore, Recorded, Settled};
+pub use tail::OfferTail;
 
 use crate::core::vocab::{CustomerId, Money, Timestamp};
 

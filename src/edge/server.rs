@@ -151,6 +151,7 @@ async fn serve(
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let (profiles, drain) = (served.profiles, limits.drain);
     let attention = served.attention.clone();
+    let offers = served.offers.clone();
     let draining = async move {
         shutdown.await;
         tracing::info!(
@@ -165,6 +166,9 @@ async fn serve(
         profiles.close_watches();
         if let Some(attention) = &attention {
             attention.close_watches();
+        }
+        if let Some(offers) = &offers {
+            offers.close_watches();
         }
         stage.send_replace(Stage::Closed);
     };

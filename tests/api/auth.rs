@@ -180,7 +180,7 @@ fn may_call(role: &str, rpc: &str) -> bool {
         ),
         "service" => {
             matches!(service, "CustomerService" | "CatalogService")
-                || rpc == "OfferService/ListOffers"
+                || matches!(rpc, "OfferService/ListOffers" | "OfferService/WatchOffers")
         }
         "chatbot" => matches!(
             rpc,
@@ -509,10 +509,18 @@ async fn the_authorization_matrix_every_rpc_role_and_section() {
                     .await,
             ),
         );
-        cases += 5;
+        denied(
+            "OfferService/WatchOffers",
+            code(
+                offers
+                    .watch_offers(with(pb::WatchOffersRequest::default(), &creds))
+                    .await,
+            ),
+        );
+        cases += 6;
     }
     println!("authorization matrix: {cases} cases (6 roles)");
-    assert_eq!(cases, 6 * (7 * 3 + 1 + 8 + 5));
+    assert_eq!(cases, 6 * (7 * 3 + 1 + 8 + 6));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -387,7 +387,10 @@ async fn a_replica_is_ready_only_once_its_feed_is_followed_from_a_known_position
 
     // A database without the schema yet: the follower cannot take a position.
     let database = Arc::new(TestDatabase::empty(Backend::Postgres).await);
-    let app = App::connect(&settings_for(&database)).await.unwrap();
+    // Offers, like the attention queue, refuse to start without their tables.
+    let mut settings = settings_for(&database);
+    settings.offers.enabled = false;
+    let app = App::connect(&settings).await.unwrap();
     let app = serve_unready(app, database.clone()).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.health("").await, ServingStatus::NotServing);

@@ -400,7 +400,113 @@ async fn racing_agents_record_one_offer_and_a_budget_is_spent_once(backend: Back
     );
 }
 
+async fn the_ledger_is_watched_from_a_position_and_offers_show_on_the_profiles_insights(
+    backend: Backend,
+) {
+    let app = spawn_app_with(backend, protect).await;
+    let customer = 8;
+    let currency = with_problems(&app, customer).await;
+    let (ann, sue, orders) = (
+        token_for("ann", &["agent"], 300),
+        token_for("sue", &["supervisor"], 300),
+        Credentials::ApiKey(crate::auth::SERVICE_KEY),
+    );
+    let (ann, sue) = (Credentials::Bearer(&ann), Credentials::Bearer(&sue));
+    let insights = || async {
+        let request = pb::GetCustomerProfileRequest {
+            customer_id: customer.to_string(),
+            read_mask: Some(prost_types::FieldMask {
+                paths: vec!["insights".into()],
+            }),
+            ..Default::default()
+        };
+        let mut customers = app.customers.clone();
+        let profile = customers.get_customer_profile(with(request, &ann)).await;
+        profile.unwrap().into_inner().insights.unwrap()
+    };
+    let before = insights().await;
+    assert!(before.offers_made.is_empty(), "{before:?}");
+
+    // A system that carries offers out watches the ledger's offers to carry out.
+    let watch = pb::WatchOffersRequest {
+        to_carry_out: true,
+        ..Default::default()
+    };
+    let mut offers = app.offers.clone();
+    let mut stream = offers
+        .watch_offers(with(watch, &orders))
+        .await
+        .unwrap()
+        .into_inner();
+    let free = record(
+        &app,
+        offer(customer, late(), pb::OfferKind::FreeShipping),
+        &ann,
+    );
+    let free = free.await.unwrap();
+    let credit = pb::RecordOfferRequest {
+        amount: money(&currency, 3_000),
+        ..offer(customer, late(), pb::OfferKind::GoodwillCredit)
+    };
+    let credit = record(&app, credit, &ann).await.unwrap();
+    assert_eq!(credit.state(), pb::OfferState::AwaitingApproval);
+    let first = next_entry(&mut stream).await;
+    assert_eq!(first.offer.as_ref().unwrap().offer_id, free.offer_id);
+    // The credit awaits approval: not to carry out until a supervisor approves it.
+    let approve = pb::ApproveOfferRequest {
+        offer_id: credit.offer_id.clone(),
+    };
+    offers.approve_offer(with(approve, &sue)).await.unwrap();
+    let second = next_entry(&mut stream).await;
+    assert_eq!(
+        (
+            second.offer.as_ref().unwrap().offer_id.as_str(),
+            second.state()
+        ),
+        (credit.offer_id.as_str(), pb::OfferState::Approved)
+    );
+    assert!(second.position > first.position);
+    drop(stream);
+
+    // Watched again from the first entry's position: the second, and nothing before it.
+    let resumed = pb::WatchOffersRequest {
+        after_position: first.position,
+        to_carry_out: true,
+        ..Default::default()
+    };
+    let mut stream = offers
+        .watch_offers(with(resumed, &orders))
+        .await
+        .unwrap()
+        .into_inner();
+    let again = next_entry(&mut stream).await;
+    assert_eq!(again.position, second.position);
+
+    // The profile's insights show both offers, within the tail's second.
+    let shown = crate::helpers::eventually(std::time::Duration::from_secs(5), || async {
+        insights().await.offers_made.len() == 2
+    })
+    .await;
+    assert!(shown.is_some(), "{:?}", insights().await);
+    let after = insights().await;
+    let ids: Vec<&str> = after
+        .offers_made
+        .iter()
+        .map(|o| o.offer_id.as_str())
+        .collect();
+    assert_eq!(ids, [free.offer_id.as_str(), credit.offer_id.as_str()]);
+    // The cached insights are still there beside them.
+    assert_eq!(after.lifetime_value, before.lifetime_value);
+}
+
+/// The next entry of a watch of the ledger, within 5 s.
+async fn next_entry(stream: &mut tonic::Streaming<pb::OfferLedgerEntry>) -> pb::OfferLedgerEntry {
+    let entry = tokio::time::timeout(std::time::Duration::from_secs(5), stream.message());
+    entry.await.expect("an entry within 5 s").unwrap().unwrap()
+}
+
 crate::over_both_backends!(
+    the_ledger_is_watched_from_a_position_and_offers_show_on_the_profiles_insights,
     an_envelope_shrinks_as_offers_are_recorded_and_a_supervisor_settles_what_goes_beyond,
     racing_agents_record_one_offer_and_a_budget_is_spent_once,
 );

@@ -92,7 +92,7 @@ pub struct OfferStore {
 /// The statements of a recording, run on `$conn` (a transaction's connection of either
 /// database) — one text for both: their parameters are `$1`, `$2`, ….
 macro_rules! record_in {
-    ($conn:expr, $asked:expr, $judge:expr) => {{
+    ($conn:expr, $asked:expr, $judge:expr $(, $ordered:expr)?) => {{
         let asked: &Asked = $asked;
         if let Some(key) = &asked.client_key {
             let sql =
@@ -164,6 +164,7 @@ macro_rules! record_in {
         .bind(now)
         .execute(&mut *$conn)
         .await?;
+        $($ordered;)?
         append_in!($conn, &id, state, &asked.agent, &asked.request_id, now);
         id
     }};
@@ -194,7 +195,7 @@ macro_rules! append_in {
 
 /// Settles `$id` on `$conn` as `$state`, by `$actor`.
 macro_rules! settle_in {
-    ($conn:expr, $id:expr, $state:expr, $actor:expr, $request:expr, $now:expr) => {{
+    ($conn:expr, $id:expr, $state:expr, $actor:expr, $request:expr, $now:expr $(, $ordered:expr)?) => {{
         let sql = format!("SELECT {COLUMNS} FROM offers o WHERE o.offer_id = $1");
         let found: Option<OfferRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
             .bind($id)
@@ -220,8 +221,23 @@ macro_rules! settle_in {
         .bind($id)
         .execute(&mut *$conn)
         .await?;
+        $($ordered;)?
         append_in!($conn, $id, $state, $actor, $request, now);
     }};
+}
+
+/// On Postgres, holds the ledger's lock until the transaction ends, taken just before an
+/// entry is appended: positions are handed out and committed in one order, so a reader that
+/// has read up to a position never sees a lower one commit after (SQLite has one writer).
+/// Taken last, after the customer's and the agent's, so no two transactions wait on each
+/// other.
+macro_rules! ledger_in_order {
+    ($conn:expr) => {
+        sqlx::query(LOCK)
+            .bind("offers/ledger")
+            .execute(&mut *$conn)
+            .await?
+    };
 }
 
 /// A key for an advisory lock on `what` (`offers/customer/8`), in c360's own namespace of
@@ -268,7 +284,7 @@ impl OfferStore {
                 ] {
                     sqlx::query(LOCK).bind(what).execute(&mut *tx).await?;
                 }
-                let id = record_in!(tx, asked, judge);
+                let id = record_in!(tx, asked, judge, ledger_in_order!(tx));
                 tx.commit().await?;
                 id
             }
@@ -303,7 +319,7 @@ impl OfferStore {
                     .bind(format!("offers/offer/{id}"))
                     .execute(&mut *tx)
                     .await?;
-                settle_in!(tx, id, state, actor, request_id, now);
+                settle_in!(tx, id, state, actor, request_id, now, ledger_in_order!(tx));
                 tx.commit().await?;
             }
             Db::Sqlite(pool) => {

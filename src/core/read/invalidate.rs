@@ -58,6 +58,13 @@ impl Profiles {
         confirmed
     }
 
+    /// Tells this replica's watchers that what they show of `customer` changed apart from the
+    /// backends (the offers made to it): nothing cached is dropped, and no backend is named,
+    /// so nothing derived from the backends is read again.
+    pub fn announce_elsewhere(&self, customer: CustomerId) {
+        self.announce(std::iter::once((customer, SourceSet::EMPTY)));
+    }
+
     /// Tells this replica's watchers of each change.
     fn announce(&self, changed: impl Iterator<Item = (CustomerId, SourceSet)>) {
         for (customer, sources) in changed {

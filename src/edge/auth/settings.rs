@@ -97,6 +97,7 @@ impl Default for AuthSettings {
                         "CustomerService/*",
                         "CatalogService/*",
                         "OfferService/ListOffers",
+                        "OfferService/WatchOffers",
                     ]),
                 ),
                 (

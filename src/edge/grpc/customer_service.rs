@@ -17,6 +17,7 @@ use super::{
 };
 use crate::{
     core::fanout::Priority,
+    core::offers::OfferTail,
     core::queries::{LookupKey, Queries},
     core::read::{Freshness, Profiles, Served},
     core::vocab::{CustomerId, FieldSet, Section, SectionSet},
@@ -36,6 +37,8 @@ pub struct CustomerApi {
     pub(super) audit: Audit,
     /// The watch streams open, in all and per caller, and their limits.
     pub(super) watches: Arc<WatchSlots>,
+    /// The offers made, shown with the insights, when offers are on.
+    pub(super) offers: Option<Arc<OfferTail>>,
 }
 
 impl CustomerApi {
@@ -52,7 +55,14 @@ impl CustomerApi {
             queries,
             watches: Arc::new(WatchSlots::new(max_watch_streams, per_caller)),
             audit: Audit::off(),
+            offers: None,
         }
+    }
+
+    /// The same, the offers `tail` follows shown with the insights.
+    pub fn with_offers(mut self, tail: Option<Arc<OfferTail>>) -> Self {
+        self.offers = tail;
+        self
     }
 
     /// The same, each profile read and lookup recorded in `audit`.
@@ -77,7 +87,12 @@ impl CustomerApi {
                 "GetCustomerProfile",
             )
             .await?;
-        Ok(wire(&served, read.sections, read.hidden))
+        Ok(wire(
+            &served,
+            read.sections,
+            read.hidden,
+            self.offers.as_deref(),
+        ))
     }
 
     async fn batch_get(
@@ -110,7 +125,12 @@ impl CustomerApi {
             .await?;
         let answer = |customer: &CustomerId| {
             let at = distinct.binary_search(customer).expect("read above");
-            wire(&served[at], read.sections, read.hidden)
+            wire(
+                &served[at],
+                read.sections,
+                read.hidden,
+                self.offers.as_deref(),
+            )
         };
         Ok(WireBatch::of(customers.iter().map(answer).collect()))
     }
@@ -288,11 +308,24 @@ impl ReadOptions {
 }
 
 /// The answer to a read of `sections` less the `hidden` fields, as it goes on the wire.
-pub(super) fn wire(served: &Served, sections: SectionSet, hidden: FieldSet) -> WireProfile {
+/// With the insights, the offers made to the customer, as `offers` follows them: a field of
+/// their own after the cached ones.
+pub(super) fn wire(
+    served: &Served,
+    sections: SectionSet,
+    hidden: FieldSet,
+    offers: Option<&OfferTail>,
+) -> WireProfile {
     let entry = &served.entry;
-    entry
-        .encoded
-        .wire(sections, hidden, served.from, entry.age())
+    let mut wire = (entry.encoded).wire(sections, hidden, served.from, entry.age());
+    if let Some(offers) = offers
+        && sections.contains(Section::Insights)
+        && entry.encoded.has(Section::Insights)
+        && let Some(made) = offers.made(entry.encoded.customer())
+    {
+        wire.push(made);
+    }
+    wire
 }
 
 #[tonic::async_trait]

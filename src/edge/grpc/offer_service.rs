@@ -5,6 +5,7 @@
 //! audited. The rules are `core::offers`.
 
 mod ledger;
+mod watch;
 mod wire;
 
 use std::sync::Arc;
@@ -21,9 +22,7 @@ use super::{
 use crate::{
     core::{
         attention::Rules,
-        offers::{
-            Asked, Context, Envelope, Facts, OfferRules, OfferState, OfferStore, Recorded, Settled,
-        },
+        offers::{Asked, Context, Envelope, Facts, OfferRules, OfferState, OfferTail, Recorded},
         read::{Freshness, Profiles},
         vocab::{CustomerId, Section, SectionSet, Timestamp},
     },
@@ -38,14 +37,19 @@ const READS: [Section; 4] = [
     Section::Interactions,
 ];
 
+/// Watches of the ledger one replica holds at once.
+pub(super) const MAX_WATCHES: usize = 1000;
+
 /// Serves offers.
 #[derive(Clone)]
 pub struct OfferApi {
     profiles: Profiles,
-    store: OfferStore,
+    tail: Arc<OfferTail>,
     rules: Arc<OfferRules>,
     problems: Arc<Rules>,
     audit: Audit,
+    watches: Arc<tokio::sync::Semaphore>,
+    closing: Arc<tokio::sync::watch::Sender<bool>>,
 }
 
 impl std::fmt::Debug for OfferApi {
@@ -65,21 +69,39 @@ pub(super) fn store_failed(error: &sqlx::Error) -> ApiError {
     ApiError::Unavailable("the offers' database did not answer".into())
 }
 
-fn now() -> Timestamp {
+pub(super) fn now() -> Timestamp {
     chrono::Utc::now()
 }
 
 impl OfferApi {
     /// Envelopes from `profiles` under `rules` (a problem is found by the attention queue's
-    /// `problems` rules), offers kept in `store`.
-    pub fn new(profiles: Profiles, store: OfferStore, rules: OfferRules, problems: Rules) -> Self {
+    /// `problems` rules), offers kept in the ledger `tail` follows.
+    pub fn new(
+        profiles: Profiles,
+        tail: Arc<OfferTail>,
+        rules: OfferRules,
+        problems: Rules,
+    ) -> Self {
         Self {
             profiles,
-            store,
+            tail,
             rules: Arc::new(rules),
             problems: Arc::new(problems),
             audit: Audit::off(),
+            watches: Arc::new(tokio::sync::Semaphore::new(MAX_WATCHES)),
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
         }
+    }
+
+    /// The ledger, as this replica follows it.
+    pub fn tail(&self) -> Arc<OfferTail> {
+        self.tail.clone()
+    }
+
+    /// The replica is shutting down: every watch of the ledger ends (`UNAVAILABLE`, so that
+    /// its caller watches another replica).
+    pub fn close_watches(&self) {
+        self.closing.send_replace(true);
     }
 
     /// The same, every call recorded in `audit`.
@@ -141,12 +163,17 @@ impl OfferApi {
         now: Timestamp,
     ) -> Result<Envelope, ApiError> {
         let made = self
-            .store
+            .tail
+            .store()
             .made(facts.customer)
             .await
             .map_err(|e| store_failed(&e))?;
         let spent = match facts.currency {
-            Some(currency) => (self.store.spent_today(&caller.name, currency, now).await)
+            Some(currency) => (self
+                .tail
+                .store()
+                .spent_today(&caller.name, currency, now)
+                .await)
                 .map_err(|e| store_failed(&e))?,
             None => 0,
         };
@@ -265,7 +292,8 @@ impl OfferApi {
             Envelope::new(&facts, &context).judge(&record.problem, record.kind, record.amount)
         };
         match self
-            .store
+            .tail
+            .store()
             .record(&record, judge)
             .await
             .map_err(|e| store_failed(&e))?
@@ -277,48 +305,6 @@ impl OfferApi {
             ))),
             Recorded::Refused(refusal) => Err(wire::refused(refusal)),
         }
-    }
-
-    async fn settle<T>(
-        &self,
-        rpc: &'static str,
-        request: Request<T>,
-        offer_id: &str,
-        state: OfferState,
-    ) -> Result<pb::Offer, ApiError> {
-        let (trail, caller) = (Trail::of(&request), self.caller(&request));
-        let answer = match wire::offer_id(offer_id) {
-            Err(violations) => Err(ApiError::from(violations)),
-            Ok(id) => {
-                let request_id = trail.request_id();
-                let settled = self
-                    .store
-                    .settle(&id, state, &caller.name, &request_id, now());
-                match settled.await.map_err(|e| store_failed(&e))? {
-                    Settled::Done(offer) => Ok(wire::offer(&offer)),
-                    Settled::NotFound => Err(ApiError::NotFound {
-                        resource: "offer",
-                        id,
-                    }),
-                    Settled::NotAwaiting(now) => Err(ApiError::FailedPrecondition(format!(
-                        "offer {id} is {}, not awaiting approval",
-                        now.as_str()
-                    ))),
-                    Settled::OwnOffer => Err(ApiError::FailedPrecondition(format!(
-                        "offer {id} is your own: another supervisor settles it"
-                    ))),
-                }
-            }
-        };
-        let customer = answer
-            .as_ref()
-            .map_or(String::new(), |o| o.customer_id.clone());
-        let said = answer
-            .as_ref()
-            .ok()
-            .map(|o| format!("{} {:?}", o.offer_id, o.state()));
-        self.audit_call(&trail, rpc, &customer, &answer, said);
-        answer
     }
 
     pub(super) fn audit_call<T>(
@@ -382,6 +368,16 @@ impl pb::server::offer_service_server::OfferService for OfferApi {
         let id = request.get_ref().offer_id.clone();
         let settle = self.settle("RejectOffer", request, &id, OfferState::Rejected);
         rpc("RejectOffer", call, settle).await
+    }
+
+    type WatchOffersStream = watch::OfferStream;
+
+    async fn watch_offers(
+        &self,
+        request: Request<pb::WatchOffersRequest>,
+    ) -> Result<Response<watch::OfferStream>, Status> {
+        let call = call::context(&request).cloned();
+        rpc("WatchOffers", call, self.watch(request)).await
     }
 
     async fn list_offers(

@@ -139,8 +139,9 @@ impl CustomerApi {
         let (sender, receiver) = mpsc::channel(1);
         let (ending, ended) = oneshot::channel::<Status>();
         let hidden = grant.hidden;
-        let _ = sender.try_send(Ok(wire(&first, sections, hidden)));
+        let _ = sender.try_send(Ok(wire(&first, sections, hidden, self.offers.as_deref())));
         let watch = Watch {
+            offers: self.offers.clone(),
             profiles: self.profiles.clone(),
             customer,
             sections,
@@ -161,6 +162,8 @@ impl CustomerApi {
 /// An open watch's side of its stream.
 struct Watch {
     profiles: Profiles,
+    /// The offers made, shown with the insights.
+    offers: Option<std::sync::Arc<crate::core::offers::OfferTail>>,
     customer: CustomerId,
     sections: SectionSet,
     /// Fields the caller's role may not see.
@@ -203,7 +206,7 @@ impl Watch {
                 }
             }
             let next = match read_patiently(&self.profiles, self.customer, self.sections).await {
-                Ok(served) => wire(&served, self.sections, self.hidden),
+                Ok(served) => wire(&served, self.sections, self.hidden, self.offers.as_deref()),
                 Err(error) => return Some(Status::from(ApiError::from(error))),
             };
             match tokio::time::timeout(STALLED_AFTER, self.sender.send(Ok(next))).await {

@@ -208,7 +208,7 @@ fn money_text(m: &pb::Money) -> String {
 }
 
 /// An offer, on one line.
-fn made(offer: &pb::Offer) -> String {
+pub(super) fn made(offer: &pb::Offer) -> String {
     let how_much = match (&offer.amount, offer.percent) {
         (Some(m), _) => format!(" {}", money_text(m)),
         (None, p) if p > 0 => format!(" {p} %"),

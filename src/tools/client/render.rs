@@ -207,6 +207,9 @@ fn insights_section(o: &mut String, insights: &pb::Insights) {
     for (n, action) in insights.next_best_actions.iter().enumerate() {
         let _ = writeln!(o, "  {}. {}", n + 1, action.message);
     }
+    for offer in &insights.offers_made {
+        let _ = writeln!(o, "  offered: {}", super::offers::made(offer));
+    }
 }
 
 fn sources_section(o: &mut String, p: &pb::CustomerProfile) {

@@ -131,4 +131,33 @@ impl OfferStore {
             }
         }
     }
+
+    /// The ledger's last position; 0 while it is empty.
+    pub async fn last_position(&self) -> Result<i64, sqlx::Error> {
+        const SQL: &str = "SELECT CAST(COALESCE(MAX(position), 0) AS BIGINT) FROM offer_ledger";
+        match &self.db {
+            Db::Postgres { pool, .. } => sqlx::query_scalar(SQL).fetch_one(pool).await,
+            Db::Sqlite(pool) => sqlx::query_scalar(SQL).fetch_one(pool).await,
+        }
+    }
+
+    /// Every offer that counts (not rejected) recorded since `since`, oldest first.
+    pub async fn counting_since(&self, since: Timestamp) -> Result<Vec<Offer>, sqlx::Error> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM offers o WHERE o.recorded_us >= $1 AND o.state <> 'rejected' \
+             ORDER BY o.recorded_us"
+        );
+        let since = since.timestamp_micros();
+        let rows: Vec<OfferRow> = match &self.db {
+            Db::Postgres { pool, .. } => {
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                query.bind(since).fetch_all(pool).await?
+            }
+            Db::Sqlite(pool) => {
+                let query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
+                query.bind(since).fetch_all(pool).await?
+            }
+        };
+        Ok(offers(rows))
+    }
 }

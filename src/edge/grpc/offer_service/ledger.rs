@@ -1,11 +1,13 @@
-//! `ListOffers`: the ledger's entries in order, for the systems that carry offers out, paged
-//! by tokens bound to what the listing was asked with.
+//! The ledger's transitions after an offer is recorded: `ApproveOffer` and `RejectOffer` by a
+//! supervisor who did not make it, and `ListOffers`, the entries in order for the systems that
+//! carry offers out, paged by tokens bound to what the listing was asked with.
 
 use c360_proto as pb;
 use tonic::Request;
 
-use super::{OfferApi, store_failed, wire};
+use super::{OfferApi, now, store_failed, wire};
 use crate::{
+    core::offers::{OfferState, Settled},
     core::vocab::CustomerId,
     edge::grpc::{
         authorize::Trail,
@@ -18,6 +20,49 @@ use crate::{
 const MAX_PAGE: i32 = 1000;
 
 impl OfferApi {
+    pub(super) async fn settle<T>(
+        &self,
+        rpc: &'static str,
+        request: Request<T>,
+        offer_id: &str,
+        state: OfferState,
+    ) -> Result<pb::Offer, ApiError> {
+        let (trail, caller) = (Trail::of(&request), self.caller(&request));
+        let answer = match wire::offer_id(offer_id) {
+            Err(violations) => Err(ApiError::from(violations)),
+            Ok(id) => {
+                let request_id = trail.request_id();
+                let settled =
+                    self.tail
+                        .store()
+                        .settle(&id, state, &caller.name, &request_id, now());
+                match settled.await.map_err(|e| store_failed(&e))? {
+                    Settled::Done(offer) => Ok(wire::offer(&offer)),
+                    Settled::NotFound => Err(ApiError::NotFound {
+                        resource: "offer",
+                        id,
+                    }),
+                    Settled::NotAwaiting(now) => Err(ApiError::FailedPrecondition(format!(
+                        "offer {id} is {}, not awaiting approval",
+                        now.as_str()
+                    ))),
+                    Settled::OwnOffer => Err(ApiError::FailedPrecondition(format!(
+                        "offer {id} is your own: another supervisor settles it"
+                    ))),
+                }
+            }
+        };
+        let customer = answer
+            .as_ref()
+            .map_or(String::new(), |o| o.customer_id.clone());
+        let said = answer
+            .as_ref()
+            .ok()
+            .map(|o| format!("{} {:?}", o.offer_id, o.state()));
+        self.audit_call(&trail, rpc, &customer, &answer, said);
+        answer
+    }
+
     pub(super) async fn list(
         &self,
         request: Request<pb::ListOffersRequest>,
@@ -40,7 +85,8 @@ impl OfferApi {
             let (customer, size) = both(customer, size)?;
             let after = page_after(r, customer)?;
             let mut entries = (self
-                .store
+                .tail
+                .store()
                 .entries(after, customer, r.to_carry_out, size + 1)
                 .await)
                 .map_err(|e| store_failed(&e))?;

@@ -3,12 +3,13 @@
 
 use c360_proto as pb;
 
+pub(super) use crate::core::offers::wire::offer;
+
 use crate::{
     core::convert::timestamp,
     core::offers::store::Entry,
-    core::offers::{
-        Allowance, Amount, Envelope, Offer, OfferKind, OfferState, ProblemKind, Refusal,
-    },
+    core::offers::wire::{kind_out, money, state_out},
+    core::offers::{Allowance, Amount, Envelope, OfferKind, ProblemKind, Refusal},
     core::vocab::{Currency, CustomerId, Money},
     edge::grpc::{
         status::{ApiError, Violation},
@@ -145,31 +146,6 @@ pub(super) fn offer_id(raw: &str) -> Checked<String> {
     }
 }
 
-fn money(money: Money) -> pb::Money {
-    pb::Money {
-        currency_code: money.currency.to_string(),
-        amount_minor: money.minor,
-    }
-}
-
-fn kind_out(kind: OfferKind) -> pb::OfferKind {
-    match kind {
-        OfferKind::Refund => pb::OfferKind::Refund,
-        OfferKind::FreeShipping => pb::OfferKind::FreeShipping,
-        OfferKind::Discount => pb::OfferKind::Discount,
-        OfferKind::GoodwillCredit => pb::OfferKind::GoodwillCredit,
-    }
-}
-
-fn state_out(state: OfferState) -> pb::OfferState {
-    match state {
-        OfferState::Recorded => pb::OfferState::Recorded,
-        OfferState::AwaitingApproval => pb::OfferState::AwaitingApproval,
-        OfferState::Approved => pb::OfferState::Approved,
-        OfferState::Rejected => pb::OfferState::Rejected,
-    }
-}
-
 fn problem_kind(kind: ProblemKind) -> pb::ProblemKind {
     match kind {
         ProblemKind::LateShipment => pb::ProblemKind::LateShipment,
@@ -178,30 +154,6 @@ fn problem_kind(kind: ProblemKind) -> pb::ProblemKind {
         ProblemKind::RepeatContact => pb::ProblemKind::RepeatContact,
         ProblemKind::LowSatisfaction => pb::ProblemKind::LowSatisfaction,
         ProblemKind::OrderLine => pb::ProblemKind::OrderLine,
-    }
-}
-
-/// An offer, as the wire writes it.
-pub(super) fn offer(offer: &Offer) -> pb::Offer {
-    let (amount, percent) = match offer.amount {
-        Amount::Money(m) => (Some(money(m)), 0),
-        Amount::Percent(p) => (None, i32::try_from(p).unwrap_or(i32::MAX)),
-        Amount::Whole => (None, 0),
-    };
-    pb::Offer {
-        offer_id: offer.id.clone(),
-        customer_id: offer.customer.to_string(),
-        problem_id: offer.problem.clone(),
-        kind: kind_out(offer.kind).into(),
-        amount,
-        percent,
-        state: state_out(offer.state).into(),
-        agent: offer.agent.clone(),
-        request_id: offer.request_id.clone(),
-        record_time: Some(timestamp(offer.recorded_at)),
-        settled_by: offer.settled_by.clone().unwrap_or_default(),
-        settle_time: offer.settled_at.map(timestamp),
-        position: offer.position,
     }
 }
 
