@@ -15,9 +15,10 @@ use c360::{
     app::App,
     core::attention::{AttentionSettings, Rules},
     core::cache::CachedProfile,
+    core::db::{Db, PoolOptions},
     core::entry::{EncodedProfile, ServedFrom},
     core::fanout::Priority,
-    core::offers::{Context, Envelope, Facts, OfferRules, OfferSettings},
+    core::offers::{Context, Envelope, Facts, OfferRules, OfferSettings, OfferStore, OfferTail},
     core::profile::{Assembly, Collected, assemble, collect, enrich_orders},
     core::read::Freshness,
     core::sources::SourceData,
@@ -30,6 +31,8 @@ use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 struct Fixture {
     app: App,
     customer: CustomerId,
+    /// The seeded database's URL.
+    url: String,
     _dir: tempfile::TempDir,
 }
 
@@ -39,6 +42,7 @@ async fn fixture() -> Fixture {
     Fixture {
         app,
         customer,
+        url: settings.database.url.clone(),
         _dir: dir,
     }
 }
@@ -214,6 +218,18 @@ fn benches(c: &mut Criterion) {
         "offer envelope: customer {troubled}, {} problems, {offers} offers weighed",
         sample.problems.len()
     );
+    // Where its time goes: the sections decoded, then the problems found in them.
+    let served = runtime
+        .block_on(profiles.get(troubled, read, Freshness::AnyAge, None))
+        .unwrap();
+    let encoded = &served.entry.encoded;
+    c.bench_function("offer envelope, part: the cached sections decoded", |b| {
+        b.iter(|| black_box(encoded.shown()))
+    });
+    let shown = encoded.shown().unwrap();
+    c.bench_function("offer envelope, part: the problems found in them", |b| {
+        b.iter(|| black_box(Facts::read(encoded, &shown, &problems, Utc::now())))
+    });
     c.bench_function(
         "offer envelope: an agent's, from a cached profile (L1 hit)",
         |b| {
@@ -221,6 +237,16 @@ fn benches(c: &mut Criterion) {
                 .iter(|| async { black_box(envelope(troubled).await) })
         },
     );
+    // What every hit that shows the insights adds for the offers made: one look in the
+    // ledger's tail (here for a customer with none, as most are).
+    let db = {
+        let _inside = runtime.enter();
+        Db::connect_lazy(&fixture.url, PoolOptions::default()).unwrap()
+    };
+    let tail = OfferTail::new(OfferStore::new(db));
+    c.bench_function("offers made: a hit's look for them (none made)", |b| {
+        b.iter(|| black_box(tail.made(customer)))
+    });
     // Every place taken: a miss is refused, and becomes the status the caller gets.
     let held: Vec<_> = (0..profiles.fanout().admission().limit())
         .map(|_| {

@@ -505,7 +505,95 @@ async fn next_entry(stream: &mut tonic::Streaming<pb::OfferLedgerEntry>) -> pb::
     entry.await.expect("an entry within 5 s").unwrap().unwrap()
 }
 
+async fn every_limit_of_a_role_holds_and_beyond_it_a_supervisor_approves(backend: Backend) {
+    let configure = |s: &mut Settings| {
+        protect(s);
+        let agent = s.offers.roles.get_mut("agent").unwrap();
+        let each = |minor: i64| {
+            ["EUR", "GBP", "USD"]
+                .map(|c| (c.to_owned(), minor))
+                .into_iter()
+                .collect::<BTreeMap<_, _>>()
+        };
+        agent.refund_per_customer_minor = each(1_000);
+        agent.goodwill_credit_minor = each(500);
+        agent.max_discount_percent = 10;
+        agent.free_shipping = false;
+    };
+    let app = spawn_app_with(backend, configure).await;
+    let customer = 8;
+    let currency = with_problems(&app, customer).await;
+    let ann = token_for("ann", &["agent"], 300);
+    let ann = Credentials::Bearer(&ann);
+    let state = |answer: Result<pb::Offer, tonic::Status>| answer.unwrap().state();
+    // The refund limit counts the customer's refunds: 10.00 on its own, then beyond.
+    let refund = |minor| pb::RecordOfferRequest {
+        amount: money(&currency, minor),
+        ..offer(customer, line(), pb::OfferKind::Refund)
+    };
+    assert_eq!(
+        state(record(&app, refund(600), &ann).await),
+        pb::OfferState::Recorded
+    );
+    let beyond = state(record(&app, refund(401), &ann).await);
+    assert_eq!(beyond, pb::OfferState::AwaitingApproval);
+    // Free shipping needs approval for a role that may not give it.
+    let free = offer(customer, late(), pb::OfferKind::FreeShipping);
+    let free = state(record(&app, free, &ann).await);
+    assert_eq!(free, pb::OfferState::AwaitingApproval);
+    // The discount and the credit: at the limit on its own, beyond it for approval, each once.
+    let discount = pb::RecordOfferRequest {
+        percent: 10,
+        ..offer(customer, late(), pb::OfferKind::Discount)
+    };
+    assert_eq!(
+        state(record(&app, discount, &ann).await),
+        pb::OfferState::Recorded
+    );
+    let credit = pb::RecordOfferRequest {
+        amount: money(&currency, 501),
+        ..offer(customer, late(), pb::OfferKind::GoodwillCredit)
+    };
+    let credit = state(record(&app, credit, &ann).await);
+    assert_eq!(credit, pb::OfferState::AwaitingApproval);
+    let envelope = envelope(&app, customer, &ann).await;
+    let left = allowance(&envelope, &line(), pb::OfferKind::Refund);
+    assert_eq!(
+        (left.own, left.own_money.clone()),
+        (false, None),
+        "{left:?}"
+    );
+    assert!(
+        left.says.contains(&format!("(0.00 {currency} left)")),
+        "{}",
+        left.says
+    );
+}
+
+#[test]
+fn a_bad_limit_or_an_unknown_role_is_refused_at_start_by_its_key() {
+    for (toml, key) in [
+        (
+            "[offers.roles.agent]\nmax_discount_percent = 120\n",
+            "offers.roles.agent.max_discount_percent",
+        ),
+        (
+            "[offers.roles.agent]\ndaily_budget_minor = { GBP = -5 }\n",
+            "offers.roles.agent.daily_budget_minor.GBP",
+        ),
+        (
+            "[offers.roles.intern]\nfree_shipping = true\n",
+            "offers.roles.intern",
+        ),
+        ("[offers]\nrefund_period = \"1h\"\n", "offers.refund_period"),
+    ] {
+        let refused = Settings::from_toml(toml).unwrap_err().to_string();
+        assert!(refused.contains(&format!("`{key}`")), "{toml}: {refused}");
+    }
+}
+
 crate::over_both_backends!(
+    every_limit_of_a_role_holds_and_beyond_it_a_supervisor_approves,
     the_ledger_is_watched_from_a_position_and_offers_show_on_the_profiles_insights,
     an_envelope_shrinks_as_offers_are_recorded_and_a_supervisor_settles_what_goes_beyond,
     racing_agents_record_one_offer_and_a_budget_is_spent_once,
