@@ -208,6 +208,9 @@ impl Live {
             };
             tokio::select! {
                 change = changes.recv() => match change {
+                    // A change in no backend's tables (the offers made to a customer)
+                    // changes none of its items.
+                    Ok(Change::Customer(_, changed)) if changed.is_empty() => {}
                     Ok(Change::Customer(customer, changed)) => waiting.urgent(customer, changed),
                     // The read path's watches end at shutdown; the queue goes on until the
                     // task is dropped with the app.

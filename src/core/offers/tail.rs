@@ -90,10 +90,21 @@ impl OfferTail {
         }
         let mut every = tokio::time::interval(POLL_EVERY);
         every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Said once when the ledger stops answering, and once when it answers again.
+        let mut failing = false;
         loop {
             every.tick().await;
-            if let Err(error) = self.read_on(&profiles).await {
-                tracing::warn!(%error, "offers: the ledger did not answer");
+            match self.read_on(&profiles).await {
+                Err(error) if !failing => {
+                    tracing::warn!(%error, "offers: the ledger does not answer; following it again once it does");
+                    failing = true;
+                }
+                Err(_) => {}
+                Ok(()) if failing => {
+                    tracing::info!("offers: the ledger answers again");
+                    failing = false;
+                }
+                Ok(()) => {}
             }
         }
     }

@@ -246,14 +246,15 @@ impl OfferApi {
             Ok(offer) => self.recorded(&request, &trail, &caller, offer).await,
         };
         let said = answer.as_ref().ok().map(|offer| {
-            let amount = offer.amount.as_ref().map_or(String::new(), |m| {
-                format!(" {} {}", m.amount_minor, m.currency_code)
-            });
+            let amount = match (&offer.amount, offer.percent) {
+                (Some(m), _) => format!(" {} {}", m.amount_minor, m.currency_code),
+                (None, 0) => String::new(),
+                (None, percent) => format!(" {percent}%"),
+            };
             format!(
-                "{} {:?}{amount} {}% {:?} {}",
+                "{} {:?}{amount} {:?} {}",
                 offer.problem_id,
                 offer.kind(),
-                offer.percent,
                 offer.state(),
                 offer.offer_id
             )
