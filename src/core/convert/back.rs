@@ -17,8 +17,8 @@ use crate::{
     core::vocab::{Money, Timestamp},
 };
 
-/// A time from the wire.
-fn time(at: Option<&prost_types::Timestamp>) -> Option<Timestamp> {
+/// A time from the wire; `None` when absent or out of range.
+pub fn time(at: Option<&prost_types::Timestamp>) -> Option<Timestamp> {
     let at = at?;
     DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).ok()?)
 }

@@ -10,6 +10,7 @@ use chrono::Duration;
 
 use crate::core::{
     attention::{Answered, Reason, Rules, derive},
+    convert::back::time,
     entry::EncodedProfile,
     vocab::{Currency, CustomerId, Money, SourceKind, SourceStatus, Timestamp},
 };
@@ -166,11 +167,6 @@ impl Facts {
     pub fn problem(&self, id: &str) -> Option<&Problem> {
         self.problems.iter().find(|problem| problem.id == id)
     }
-}
-
-fn time(at: Option<&prost_types::Timestamp>) -> Option<Timestamp> {
-    let at = at?;
-    chrono::DateTime::from_timestamp(at.seconds, u32::try_from(at.nanos).ok()?)
 }
 
 /// The lines of `order` a refund may be asked for at `now`, or was lately.

@@ -13,7 +13,7 @@ mod rows;
 
 use sqlx::Row;
 
-use self::rows::{COLUMNS, OfferRow, day_start, new_id, offers};
+use self::rows::{COLUMNS, OfferRow, SPENT_SINCE, counting_of_customer, day_start, new_id, offers};
 
 use super::{Amount, Offer, OfferKind, OfferState, envelope::Refusal, envelope::Verdict};
 use crate::core::{
@@ -113,20 +113,13 @@ macro_rules! record_in {
                 });
             }
         }
-        let sql = format!(
-            "SELECT {COLUMNS} FROM offers o WHERE o.customer_id = $1 AND o.state <> 'rejected' \
-             ORDER BY o.recorded_us"
-        );
-        let made: Vec<OfferRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        let made: Vec<OfferRow> = sqlx::query_as(sqlx::AssertSqlSafe(counting_of_customer()))
             .bind(asked.customer.get())
             .fetch_all(&mut *$conn)
             .await?;
         let made = offers(made);
         let currency = asked.amount.money().map(|m| m.currency.to_string());
-        let spent: i64 = sqlx::query(
-            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM offers \
-             WHERE agent = $1 AND currency = $2 AND recorded_us >= $3 AND state <> 'rejected'",
-        )
+        let spent: i64 = sqlx::query(SPENT_SINCE)
         .bind(&asked.agent)
         .bind(currency.unwrap_or_default())
         .bind(day_start(asked.now))

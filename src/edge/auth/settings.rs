@@ -44,6 +44,19 @@ impl Default for AuthSettings {
             bypass_cache: false,
             max_age_floor: None,
         };
+        // Agents see that a card is on file and expiring (the insights say so), not the
+        // cards themselves; they read profiles and the catalog, and work the queue.
+        let agent = |offers: &[&str]| {
+            let rpcs = [
+                "CustomerService/*",
+                "CatalogService/*",
+                "AttentionService/*",
+            ];
+            RoleSettings {
+                hide: strings(&["billing.payment_methods"]),
+                ..role(&[&rpcs[..], offers].concat())
+            }
+        };
         Self {
             enabled: false,
             jwt: None,
@@ -53,32 +66,13 @@ impl Default for AuthSettings {
             reload_interval: Duration::from_secs(5),
             roles: BTreeMap::from([
                 (
-                    // Agents see that a card is on file and expiring (the insights say
-                    // so), not the cards themselves.
                     "agent".to_owned(),
-                    RoleSettings {
-                        hide: strings(&["billing.payment_methods"]),
-                        ..role(&[
-                            "CustomerService/*",
-                            "CatalogService/*",
-                            "AttentionService/*",
-                            "OfferService/GetOfferEnvelope",
-                            "OfferService/RecordOffer",
-                        ])
-                    },
+                    agent(&["OfferService/GetOfferEnvelope", "OfferService/RecordOffer"]),
                 ),
                 (
                     // An agent who also approves what goes beyond an agent's limits.
                     "supervisor".to_owned(),
-                    RoleSettings {
-                        hide: strings(&["billing.payment_methods"]),
-                        ..role(&[
-                            "CustomerService/*",
-                            "CatalogService/*",
-                            "AttentionService/*",
-                            "OfferService/*",
-                        ])
-                    },
+                    agent(&["OfferService/*"]),
                 ),
                 (
                     "chatbot".to_owned(),

@@ -4,7 +4,7 @@
 
 use c360_proto::{self as pb, offer_service_client::OfferServiceClient};
 
-use super::{ClientError, Format, Server, channel, json, request, verbose};
+use super::{ClientError, Format, Server, channel, json, render::money, request, verbose};
 
 /// What to do with a customer's offers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,14 +155,6 @@ pub async fn settle(
     }
 }
 
-fn money(money: Option<&pb::Money>) -> String {
-    money.map_or_else(String::new, |m| {
-        let abs = m.amount_minor.unsigned_abs();
-        let sign = if m.amount_minor < 0 { "-" } else { "" };
-        format!("{sign}{}.{:02} {}", abs / 100, abs % 100, m.currency_code)
-    })
-}
-
 fn kind_name(kind: pb::OfferKind) -> &'static str {
     match kind {
         pb::OfferKind::Refund => "refund",
@@ -185,8 +177,8 @@ fn state_name(state: pb::OfferState) -> &'static str {
 
 /// How much of an offer the caller may give: on its own, with approval, or none.
 fn verdict(a: &pb::Allowance) -> String {
-    let amount = |money: Option<&pb::Money>, percent: i32| match (money, percent) {
-        (Some(m), _) => money_text(m),
+    let amount = |cash: Option<&pb::Money>, percent: i32| match (cash, percent) {
+        (Some(m), _) => money(Some(m)),
         (None, p) if p > 0 => format!("{p} %"),
         _ => String::new(),
     };
@@ -203,14 +195,10 @@ fn verdict(a: &pb::Allowance) -> String {
     }
 }
 
-fn money_text(m: &pb::Money) -> String {
-    money(Some(m))
-}
-
 /// An offer, on one line.
 pub(super) fn made(offer: &pb::Offer) -> String {
     let how_much = match (&offer.amount, offer.percent) {
-        (Some(m), _) => format!(" {}", money_text(m)),
+        (Some(m), _) => format!(" {}", money(Some(m))),
         (None, p) if p > 0 => format!(" {p} %"),
         _ => String::new(),
     };

@@ -14,7 +14,8 @@ pub(super) fn short(name: &str, prefix: &str) -> String {
         .replace('_', " ")
 }
 
-fn money(money: Option<&pb::Money>) -> String {
+/// An amount as people write it, `-` when there is none.
+pub(super) fn money(money: Option<&pb::Money>) -> String {
     money.map_or_else(
         || "-".into(),
         |m| {

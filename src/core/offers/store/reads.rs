@@ -3,7 +3,7 @@
 
 use super::{
     Entry, OfferStore,
-    rows::{COLUMNS, EntryRow, OfferRow, at, day_start, offers},
+    rows::{COLUMNS, EntryRow, OfferRow, SPENT_SINCE, at, counting_of_customer, day_start, offers},
 };
 use crate::core::{
     db::Db,
@@ -31,10 +31,7 @@ impl OfferStore {
 
     /// `customer`'s offers that count (not rejected), oldest first.
     pub async fn made(&self, customer: CustomerId) -> Result<Vec<Offer>, sqlx::Error> {
-        let sql = format!(
-            "SELECT {COLUMNS} FROM offers o WHERE o.customer_id = $1 AND o.state <> 'rejected' \
-             ORDER BY o.recorded_us"
-        );
+        let sql = counting_of_customer();
         let rows: Vec<OfferRow> = match &self.db {
             Db::Postgres { pool, .. } => {
                 let query = sqlx::query_as(sqlx::AssertSqlSafe(sql));
@@ -55,8 +52,7 @@ impl OfferStore {
         currency: Currency,
         now: Timestamp,
     ) -> Result<i64, sqlx::Error> {
-        const SQL: &str = "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM offers \
-             WHERE agent = $1 AND currency = $2 AND recorded_us >= $3 AND state <> 'rejected'";
+        const SQL: &str = SPENT_SINCE;
         let (currency, since) = (currency.to_string(), day_start(now));
         Ok(match &self.db {
             Db::Postgres { pool, .. } => {

@@ -89,3 +89,16 @@ pub(super) fn day_start(now: Timestamp) -> i64 {
     let midnight = now.date_naive().and_hms_opt(0, 0, 0).unwrap_or_default();
     midnight.and_utc().timestamp_micros()
 }
+
+/// What an agent gave since a day's start (`$3`, µs) in a currency (`$2`), in offers that
+/// count: the budget's spending.
+pub(super) const SPENT_SINCE: &str = "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) \
+    FROM offers WHERE agent = $1 AND currency = $2 AND recorded_us >= $3 AND state <> 'rejected'";
+
+/// A customer's (`$1`) offers that count, oldest first.
+pub(super) fn counting_of_customer() -> String {
+    format!(
+        "SELECT {COLUMNS} FROM offers o WHERE o.customer_id = $1 AND o.state <> 'rejected' \
+         ORDER BY o.recorded_us"
+    )
+}
