@@ -114,11 +114,6 @@ impl OfferState {
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|state| state.as_str() == name)
     }
-
-    /// Whether it counts against the envelope and the budget: all but a rejected offer.
-    pub fn counts(self) -> bool {
-        self != Self::Rejected
-    }
 }
 
 /// How much an offer gives.

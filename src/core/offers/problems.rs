@@ -162,11 +162,6 @@ impl Facts {
             unknown,
         }
     }
-
-    /// The problem named `id`.
-    pub fn problem(&self, id: &str) -> Option<&Problem> {
-        self.problems.iter().find(|problem| problem.id == id)
-    }
 }
 
 /// The lines of `order` a refund may be asked for at `now`, or was lately.
