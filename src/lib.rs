@@ -31,8 +31,9 @@
 //! The edge ([`edge`]), what callers meet:
 //!
 //! - [`edge::server`]: `run(listener, metrics, served, shutdown)`: gRPC with health and
-//!   reflection, its layers in the order a call meets them (browsers, counting and logging,
-//!   deadlines, the door), connections held to a share per peer and a handshake deadline
+//!   reflection, its layers in the order a call meets them (the agent's console, a page
+//!   embedded from `console/dist` and served to `GET`s, `console.rs`; browsers, counting and
+//!   logging, deadlines, the door), connections held to a share per peer and a handshake deadline
 //!   (`accept.rs`), TLS, the drain on shutdown, `/metrics`.
 //! - [`edge::grpc`]: the services: validation, what a caller's roles let it read, status
 //!   mapping, each RPC named in its log lines (a span where spans are exported); the

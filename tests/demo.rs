@@ -718,3 +718,48 @@ fn the_demo_beyond_loopback_is_refused_with_advice_it_can_follow() {
         assert!(!db.exists(), "nothing created");
     }
 }
+
+/// The console on the demo, in Debian's Chromium (`console/e2e/measure.mjs`): Largest
+/// Contentful Paint, search-to-profile time and the slowest interaction, printed (the
+/// machines are shared and noisy: reported, not asserted; README, "The agent's console").
+#[test]
+fn the_console_on_the_demo_reports_its_speed_in_a_real_browser() {
+    let console = Path::new(env!("CARGO_MANIFEST_DIR")).join("console");
+    assert!(
+        console.join("node_modules/playwright-core").exists(),
+        "console/node_modules is missing: scripts/test installs it (npm ci in console/)"
+    );
+    let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
+    assert!(
+        Path::new(&chromium).exists(),
+        "{chromium} is missing: scripts/test installs it (apt-get install chromium)"
+    );
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let demo = Demo::start(&dir.path().join("c360-demo.db"), &[]);
+    let plan = serde_json::json!({
+        "url": format!("http://{}/", demo.addr),
+        "customers": [17, 230, 1_042, 2_718, 3_141, 5_000, 6_502, 8_080, 9_001],
+        "screenshots": Path::new(env!("CARGO_MANIFEST_DIR")).join("target/console-screenshots"),
+    });
+    let output = clean("node")
+        .arg(console.join("e2e/measure.mjs"))
+        .arg(plan.to_string())
+        .env("CHROMIUM", &chromium)
+        .current_dir(&console)
+        .stdin(Stdio::null())
+        .output()
+        .expect("node runs (scripts/test checks it is installed)");
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{said}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let figures = said
+        .lines()
+        .find_map(|line| line.strip_prefix("RESULT "))
+        .unwrap_or_else(|| panic!("no figures: {said}"));
+    let figures: serde_json::Value = serde_json::from_str(figures).unwrap();
+    assert!(figures["searchToProfileMs"]["median"].as_f64().unwrap() > 0.0);
+    println!("the console on the demo: {figures}");
+}

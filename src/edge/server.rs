@@ -3,11 +3,12 @@
 //! has bound, in plaintext or TLS (`tls.rs`), until `shutdown` resolves; `/metrics` on a
 //! listener of its own (`scrape.rs`, `exposition.rs`), over TLS too when it is on. Both let
 //! connections in through one door (`accept.rs`). Its layers, in the order a call meets
-//! them: browsers (`browser.rs`), counting and logging (`observe.rs`), deadlines
+//! them: the console's page (`console.rs`), browsers (`browser.rs`), counting and logging (`observe.rs`), deadlines
 //! (`deadline.rs`), the door (`door.rs`). Its settings are `settings.rs`'.
 
 mod accept;
 mod browser;
+mod console;
 mod deadline;
 mod door;
 mod exposition;
@@ -23,6 +24,7 @@ use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::Server;
 use tonic_health::{pb::health_server::HealthServer, server::HealthReporter};
 
+pub use console::bundle_size as console_bundle_size;
 pub use exposition::CONTENT_TYPE;
 use health::Stage;
 pub use health::{Readiness, SERVICES};
@@ -57,6 +59,9 @@ pub enum ServeError {
     /// The transport failed.
     #[error("the gRPC transport failed")]
     Transport(#[from] tonic::transport::Error),
+    /// The listener's own address could not be read.
+    #[error("cannot read the listener's address")]
+    Listener(#[source] std::io::Error),
     /// TLS could not be set up.
     #[error("TLS: {0}")]
     Tls(#[from] tls::TlsError),
@@ -110,6 +115,12 @@ pub async fn run(
         handshake_timeout: limits.handshake_timeout,
         per_peer: limits.max_connections_per_peer,
     };
+    // The console's page calls from its own origin: let it in.
+    let mut origins = limits.cors_origins.clone();
+    if limits.console {
+        let local = listener.local_addr().map_err(ServeError::Listener)?;
+        origins.extend(console::own_origins(local, tls.is_some()));
+    }
     let stage = tokio::sync::watch::Sender::new(Stage::Open);
     let scraped = metrics.map(|metrics| {
         let exposition = exposition::Exposition {
@@ -123,7 +134,8 @@ pub async fn run(
         let auth = served.authenticator.clone();
         tokio::spawn(scrape::serve(connections, exposition, auth))
     });
-    let result = serve(accept::incoming(listener, door), served, stage, shutdown).await;
+    let connections = accept::incoming(listener, door);
+    let result = serve(connections, served, &origins, stage, shutdown).await;
     drop(tls);
     if let Some(scraped) = scraped {
         scraped.abort();
@@ -134,6 +146,7 @@ pub async fn run(
 async fn serve(
     connections: impl tokio_stream::Stream<Item = std::io::Result<accept::Connection>> + Send,
     served: Served,
+    origins: &[String],
     stage: tokio::sync::watch::Sender<Stage>,
     shutdown: impl Future<Output = ()> + Send,
 ) -> Result<(), ServeError> {
@@ -179,7 +192,8 @@ async fn serve(
         .http2_keepalive_timeout(Some(limits.keepalive_timeout))
         .max_connection_age(limits.max_connection_age)
         .max_connection_age_grace(limits.max_connection_age_grace)
-        .layer(browser::BrowserLayer::new(&limits.cors_origins))
+        .layer(console::ConsoleLayer::new(limits.console))
+        .layer(browser::BrowserLayer::new(origins))
         .layer(observe::ObserveLayer::new(served.rpcs, served.audit))
         .layer(deadline::DeadlineLayer::new(limits.max_deadline))
         .layer(door::AuthLayer::new(served.authenticator))

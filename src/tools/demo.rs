@@ -102,6 +102,7 @@ pub async fn run(
     settings.database.url = url.clone();
     settings.server.listen = options.listen;
     settings.metrics.listen = options.metrics;
+    settings.server.console = true;
     // One replica on loopback, behind no load balancer: Ctrl-C stops it at once.
     settings.server.drain = std::time::Duration::ZERO;
     // Refused (beyond loopback) before anything is created.
@@ -261,8 +262,10 @@ async fn tour(
     } else {
         format!(" --addr http://{addr}")
     };
-    let mut tour =
-        format!("c360 is serving on {addr} (gRPC, gRPC-Web, health, reflection).\n\nTry:\n");
+    let mut tour = format!(
+        "The agent's console: http://{addr}/ (open it in a browser)\n\n\
+         c360 is serving on {addr} (gRPC, gRPC-Web, health, reflection, the console).\n\nTry:\n"
+    );
     let mut add = |what: &str, command: String| {
         tour.push_str(&format!("  # {what}\n  {command}\n"));
     };

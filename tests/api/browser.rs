@@ -15,7 +15,11 @@ async fn spawn_for_desk(backend: Backend) -> TestApp {
 }
 
 /// Sends one HTTP/1.1 request and reads the whole response.
-async fn http1(addr: std::net::SocketAddr, head: &str, body: &[u8]) -> (String, Vec<u8>) {
+pub(crate) async fn http1(
+    addr: std::net::SocketAddr,
+    head: &str,
+    body: &[u8],
+) -> (String, Vec<u8>) {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(head.as_bytes()).await.unwrap();
     stream.write_all(body).await.unwrap();
@@ -50,7 +54,7 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
 
 /// A gRPC-Web `GetCustomerProfile` for customer 3 from a page at `origin`: the request's head
 /// and body.
-fn grpc_web_get(app: &TestApp, origin: &str) -> (String, Vec<u8>) {
+pub(crate) fn grpc_web_get(app: &TestApp, origin: &str) -> (String, Vec<u8>) {
     let message = GetCustomerProfileRequest {
         customer_id: "3".into(),
         ..Default::default()

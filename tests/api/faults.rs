@@ -3,7 +3,7 @@
 //! an offered load three times what c360 can serve. Each asserts behaviour — statuses, no
 //! failed call, recovery — and prints its figures; the speeds are measured by `scripts/bench`.
 
-use std::{net::SocketAddr, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use c360_loadtest::faultproxy::{FaultProxy, Mode};
 use c360_proto::customer_service_client::CustomerServiceClient;
@@ -14,7 +14,7 @@ use tonic_types::StatusExt;
 
 use crate::helpers::{
     Backend, CUSTOMERS, TestApp, TestDatabase, TestPostgres, TestRedis, get, redis_prefix,
-    spawn_replica,
+    spawn_replica, through,
 };
 
 /// The connections a steady load's calls are spread over.
@@ -115,14 +115,6 @@ fn percentile(calls: &[Call], q: f64) -> Duration {
     took.get(((took.len() as f64 * q) as usize).min(took.len().saturating_sub(1)))
         .copied()
         .unwrap_or_default()
-}
-
-/// The database URL `url` with its host and port replaced by `addr`.
-fn through(url: &str, addr: SocketAddr) -> (String, SocketAddr) {
-    let (scheme_user, rest) = url.split_once('@').expect("a user in the URL");
-    let (host_port, path) = rest.split_once('/').expect("a database in the URL");
-    let target = host_port.parse().expect("host:port of the test server");
-    (format!("{scheme_user}@{addr}/{path}"), target)
 }
 
 const BILLING_TIMEOUT: Duration = Duration::from_millis(300);

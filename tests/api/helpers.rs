@@ -33,7 +33,7 @@ use tonic_health::pb::{
 
 pub use calls::{first_line, get, mask, masked, reads_each};
 pub use cluster::TestRedisCluster;
-pub use database::{Backend, CUSTOMERS, TestDatabase};
+pub use database::{Backend, CUSTOMERS, TestDatabase, through};
 pub use pki::{Leaf, TestCa};
 pub use postgres::TestPostgres;
 pub use redis::{TestRedis, redis_prefix, shared_redis_url};

@@ -1,6 +1,5 @@
 //! `LookupCustomers`: by email, by phone in any notation, by order id.
 
-use c360::core::db::Bind;
 use c360_proto::lookup_customers_request::Key;
 use tonic::Code;
 use tonic_types::StatusExt;
@@ -44,22 +43,7 @@ async fn an_email_finds_its_customer_whatever_its_case(backend: Backend) {
 
 async fn a_phone_number_in_any_notation_finds_everyone_who_shares_it(backend: Backend) {
     let app = spawn_app(backend).await;
-    let shared = app
-        .text(
-            "SELECT phone_e164 FROM customers GROUP BY phone_e164 HAVING COUNT(*) > 1 \
-             ORDER BY phone_e164 LIMIT 1",
-            &[],
-        )
-        .await;
-    let expected: Vec<(i64,)> = app
-        .db
-        .fetch_all(
-            "SELECT id FROM customers WHERE phone_e164 = $1 ORDER BY id",
-            &[Bind::Text(shared.clone())],
-        )
-        .await
-        .unwrap();
-    let expected: Vec<String> = expected.into_iter().map(|(id,)| id.to_string()).collect();
+    let (shared, expected) = app.shared_phone().await;
     assert!(expected.len() > 1);
     let bracketed = format!("{} ({}) {}", &shared[..3], &shared[3..6], &shared[6..]);
     for notation in [shared.clone(), spoken(&shared), bracketed] {

@@ -13,6 +13,7 @@ mod catalog;
 mod client;
 mod connections;
 mod consistency;
+mod console;
 mod faults;
 mod freshness;
 mod logical_feed;

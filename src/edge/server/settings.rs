@@ -84,6 +84,10 @@ pub struct ServerSettings {
     /// Browser origins allowed to call over gRPC-Web (`https://desk.example.com`); a
     /// browser request from any other origin is refused `403`. Empty: none.
     pub cors_origins: Vec<String>,
+    /// Serve the agent's console (a web page over gRPC-Web) at `/` on this port. Its own
+    /// origin on loopback is let in as a browser's; served under another name, that name's
+    /// origin goes in `cors_origins`.
+    pub console: bool,
     /// TLS for callers; unset: plaintext.
     pub tls: Option<TlsSettings>,
 }
@@ -127,6 +131,7 @@ impl Default for ServerSettings {
             unauthenticated_beyond_loopback: false,
             plaintext_beyond_loopback: false,
             cors_origins: Vec::new(),
+            console: false,
             tls: None,
         }
     }

@@ -183,4 +183,25 @@ impl TestApp {
             .await
             .expect("rename");
     }
+
+    /// A phone number several customers share, and their ids in order.
+    pub async fn shared_phone(&self) -> (String, Vec<String>) {
+        let shared = self
+            .text(
+                "SELECT phone_e164 FROM customers GROUP BY phone_e164 HAVING COUNT(*) > 1 \
+                 ORDER BY phone_e164 LIMIT 1",
+                &[],
+            )
+            .await;
+        let sharing: Vec<(i64,)> = self
+            .db
+            .fetch_all(
+                "SELECT id FROM customers WHERE phone_e164 = $1 ORDER BY id",
+                &[Bind::Text(shared.clone())],
+            )
+            .await
+            .unwrap();
+        let sharing = sharing.into_iter().map(|(id,)| id.to_string()).collect();
+        (shared, sharing)
+    }
 }

@@ -2,6 +2,7 @@
 //! database created for it and dropped after, seeded with [`CUSTOMERS`] customers.
 
 use std::{
+    net::SocketAddr,
     path::PathBuf,
     sync::atomic::{AtomicU32, Ordering},
 };
@@ -158,4 +159,13 @@ impl Drop for TestDatabase {
             eprintln!("could not drop a test database: {dropped:?}");
         }
     }
+}
+
+/// The database URL `url` with its host and port replaced by `addr` (a proxy in front of the
+/// test server), and the test server's own address.
+pub fn through(url: &str, addr: SocketAddr) -> (String, SocketAddr) {
+    let (scheme_user, rest) = url.split_once('@').expect("a user in the URL");
+    let (host_port, path) = rest.split_once('/').expect("a database in the URL");
+    let target = host_port.parse().expect("host:port of the test server");
+    (format!("{scheme_user}@{addr}/{path}"), target)
 }
