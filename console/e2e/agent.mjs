@@ -79,8 +79,16 @@ await inBrowser("agent", shots, async (page) => {
   await page.keyboard.press("e");
   await page.waitForSelector("#lease-warning[hidden]", { state: "attached", timeout: 5000 });
 
-  // Offers: free shipping for the late parcel, recorded from the page.
-  await page.click(`[data-problem^="late_shipment/"] form[data-kind="FREE_SHIPPING"] button`);
+  // Offers: free shipping for the late parcel, recorded from the page by keyboard (after
+  // the claim's buttons, Tab reaches the offers).
+  await page.locator("#claim-title").focus();
+  let offered = false;
+  for (let i = 0; i < 20 && !offered; i++) {
+    await page.keyboard.press("Tab");
+    offered = (await page.evaluate(() => document.activeElement?.textContent)) === "Offer free shipping";
+  }
+  check(offered, "Tab does not reach the offer of free shipping");
+  await page.keyboard.press("Enter");
   await page.waitForFunction(() =>
     [...document.querySelectorAll("#offers output, #offers p")].some((o) => /Recorded|Offers made/.test(o.textContent ?? "")),
   );
@@ -103,8 +111,7 @@ await inBrowser("agent", shots, async (page) => {
   await page.waitForSelector("#live:not(.away)", { timeout: 15000 });
 
   // The claim resolved by keyboard: Tab reaches the outcome, Enter records it.
-  await page.locator("#claim h2").evaluate((h) => h.setAttribute("tabindex", "-1"));
-  await page.locator("#claim h2").focus();
+  await page.locator("#claim-title").focus();
   let reached = false;
   for (let i = 0; i < 10 && !reached; i++) {
     await page.keyboard.press("Tab");

@@ -46,5 +46,31 @@ await inBrowser("signed", plan.screenshots, async (page) => {
   const kept = await page.evaluate(() => JSON.stringify({ ...localStorage }) + JSON.stringify({ ...sessionStorage }) + document.cookie);
   check(!kept.includes(plan.token.slice(-16)), "the token was stored");
   await page.screenshot({ path: `${plan.screenshots}/signed-in.png`, fullPage: true });
+
+  // Another credential, whose role may do everything: services this c360 does not run say
+  // so, rather than failing.
+  await page.click("#sign-in");
+  await page.fill("#credential", plan.adminToken);
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => /not switched on/.test(document.getElementById("queue-state")?.textContent ?? ""));
+  await page.waitForFunction(() => /not switched on/.test(document.querySelector("#offers [data-missing]")?.textContent ?? ""));
+  await page.waitForSelector(`[data-section="billing"] dl`);
+
+  // Single-key shortcuts remapped, then switched off (WCAG 2.1.4).
+  const searchFocused = () => page.evaluate(() => document.activeElement?.id === "search");
+  await page.click("#shortcuts-open");
+  await page.fill("#key-search", "s");
+  await page.click(`#shortcuts-form button[value="save"]`);
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.keyboard.press("/");
+  check(!(await searchFocused()), "/ still reaches the search box after it was remapped");
+  await page.keyboard.press("s");
+  check(await searchFocused(), "the remapped key does not reach the search box");
+  await page.click("#shortcuts-open");
+  await page.uncheck("#shortcuts-on");
+  await page.click(`#shortcuts-form button[value="save"]`);
+  await page.evaluate(() => document.activeElement?.blur());
+  await page.keyboard.press("s");
+  check(!(await searchFocused()), "a shortcut acted while shortcuts are off");
 });
 process.exit(0);

@@ -61,7 +61,9 @@ export function explain(error: unknown): string {
   const e = ConnectError.from(error);
   switch (e.code) {
     case Code.Unauthenticated:
-      return "c360 needs your credential: enter it with “Sign in”.";
+      return credential
+        ? "c360 refused your credential (expired, or not valid here): sign in again."
+        : "c360 needs your credential: enter it with “Sign in”.";
     case Code.PermissionDenied:
       return `Your role may not do this: ${e.rawMessage}`;
     case Code.NotFound:

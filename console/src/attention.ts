@@ -191,7 +191,7 @@ export class AttentionQueue {
     panel.hidden = false;
     fill(
       panel,
-      h("h2", { id: "claim-title" }, `Working on: ${label(AttentionReason, item.reason)} · customer ${item.customerId}`),
+      h("h2", { id: "claim-title", tabindex: "-1" }, `Working on: ${label(AttentionReason, item.reason)} · customer ${item.customerId}`),
       h("p", {}, item.evidence),
       h("p", { id: "lease", role: "timer", "aria-live": "off" }),
       h("p", { id: "lease-warning", class: "warning", role: "alert", hidden: true }),

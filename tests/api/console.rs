@@ -153,6 +153,8 @@ async fn with_authentication_on_the_console_asks_for_a_token_and_shows_what_the_
     let app = spawn_app_with(Backend::Sqlite, |s| {
         protect(s);
         s.server.console = true;
+        // Neither the queue (off in tests' settings) nor offers: the page must say so.
+        s.offers.enabled = false;
         s.auth.roles.insert(
             "trainee".into(),
             RoleSettings {
@@ -170,6 +172,7 @@ async fn with_authentication_on_the_console_asks_for_a_token_and_shows_what_the_
     let plan = serde_json::json!({
         "url": format!("http://127.0.0.1:{}/", app.addr.port()),
         "token": token_for("tina", &["trainee"], 600),
+        "adminToken": token_for("ada", &["admin"], 600),
         "customer": 5,
         "denied": ["billing", "insights"],
         "screenshots": screenshots(),
