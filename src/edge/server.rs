@@ -3,8 +3,9 @@
 //! has bound, in plaintext or TLS (`tls.rs`), until `shutdown` resolves; `/metrics` on a
 //! listener of its own (`scrape.rs`, `exposition.rs`), over TLS too when it is on. Both let
 //! connections in through one door (`accept.rs`). Its layers, in the order a call meets
-//! them: the console's page (`console.rs`), browsers (`browser.rs`), counting and logging (`observe.rs`), deadlines
-//! (`deadline.rs`), the door (`door.rs`). Its settings are `settings.rs`'.
+//! them: the console's page (`console.rs`), browsers (`browser.rs`), counting and logging
+//! (`observe.rs`), deadlines (`deadline.rs`), the door (`door.rs`). Its settings are
+//! `settings.rs`'.
 
 mod accept;
 mod browser;
@@ -24,7 +25,6 @@ use tokio::{net::TcpListener, sync::watch};
 use tonic::transport::Server;
 use tonic_health::{pb::health_server::HealthServer, server::HealthReporter};
 
-pub use console::bundle_size as console_bundle_size;
 pub use exposition::CONTENT_TYPE;
 use health::Stage;
 pub use health::{Readiness, SERVICES};

@@ -63,11 +63,6 @@ const SECURITY_HEADERS: [(&str, &str); 6] = [
     ),
 ];
 
-/// The size of the embedded console, in bytes: what the README reports.
-pub fn bundle_size() -> usize {
-    ASSETS.iter().map(|asset| asset.body.len()).sum()
-}
-
 /// The origins a browser has when it loads the console from `local`, the gRPC listener's
 /// address: on loopback (or every address) its loopback names, in the scheme it is served in.
 /// Behind any other name, that name's origin goes in `server.cors_origins`.
