@@ -17,4 +17,5 @@ pub mod records;
 pub mod reference;
 pub mod settings;
 pub mod sources;
+pub mod text;
 pub mod vocab;
