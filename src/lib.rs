@@ -107,7 +107,8 @@
 //! - [`core::text`]: text as search reads it: words by Unicode's boundaries (UAX #29), Indic
 //!   words kept whole, each folded to the term its spellings share (case and Latin
 //!   diacritics; Hindi's nukta, chandrabindu and dead nasals; the joiners; Bengali's khanda
-//!   ta), and cuts that never split a letter (its spelling variants in `text/tests.rs`).
+//!   ta), and cuts that never split a letter (its spelling variants in `text/tests.rs`);
+//!   romanised Hindi and Bengali keyed like the same words in their scripts (`roman.rs`).
 //! - [`core::vocab`]: the shared vocabulary: ids, money, times, backends, sections, statuses.
 //!
 //! Files named alike follow one convention: a subsystem's `settings.rs` holds its settings

@@ -19,6 +19,9 @@
 //! [`MAX_TERM_CHARS`] characters, counted as characters and never as bytes (a Hindi word of
 //! 14 letters is 42 bytes of UTF-8).
 
+mod roman;
+
+pub use roman::sound_key;
 use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
 
