@@ -18,7 +18,8 @@
 //!   commands, over gRPC; addresses, deadlines and failed connections explained
 //!   (`client/connect.rs`), failures in one line (`error.rs`), text for people (`render.rs`,
 //!   `stats_view.rs`, `top_view.rs`), JSON for programs (`json.rs`).
-//! - [`tools::seed`]: a deterministic, realistic data set of any size.
+//! - [`tools::seed`]: a deterministic, realistic data set of any size, conversations' text
+//!   included (`generate/messages.rs`, its words in five voices `messages/texts.rs`).
 //!
 //! The wiring, which only assembles:
 //!

@@ -1,11 +1,13 @@
 //! The generated customers, each from its own random stream so that the data set depends
 //! only on the seed, the reference time and the customer's id: who they are here; their
 //! orders, parcels and invoices (`purchases.rs`), their account and cards (`accounts.rs`), their
-//! tickets, chats and calls (`contacts.rs`), written in batches (`batch.rs`).
+//! tickets, chats and calls (`contacts.rs`) and what was said in them (`messages.rs`), written
+//! in batches (`batch.rs`).
 
 mod accounts;
 mod batch;
 mod contacts;
+mod messages;
 mod purchases;
 
 use chrono::{DateTime, Duration};
@@ -115,6 +117,7 @@ struct NextIds {
     shipment: i64,
     invoice: i64,
     interaction: i64,
+    message: i64,
     payment_method: i64,
 }
 

@@ -207,6 +207,7 @@ pub(super) async fn advance_sequences(db: &Db) -> Result<(), sqlx::Error> {
     for table in [
         "customers",
         "interactions",
+        "interaction_messages",
         "payment_methods",
         "invoices",
         "orders",

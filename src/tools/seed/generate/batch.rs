@@ -6,6 +6,7 @@ use crate::tools::seed::write::Table;
 pub(crate) struct Batch {
     pub(super) customers: Table,
     pub(super) interactions: Table,
+    pub(super) messages: Table,
     pub(super) accounts: Table,
     pub(super) methods: Table,
     pub(super) invoices: Table,
@@ -43,6 +44,19 @@ impl Batch {
                     "created_at",
                     "updated_at",
                     "priority",
+                ],
+            ),
+            messages: Table::new(
+                "interaction_messages",
+                &[
+                    "id",
+                    "interaction_id",
+                    "customer_id",
+                    "position",
+                    "kind",
+                    "author",
+                    "sent_at",
+                    "body",
                 ],
             ),
             accounts: Table::new(
@@ -127,6 +141,7 @@ impl Batch {
         vec![
             self.customers,
             self.interactions,
+            self.messages,
             self.accounts,
             self.methods,
             self.invoices,
@@ -141,6 +156,7 @@ impl Batch {
         [
             &self.customers,
             &self.interactions,
+            &self.messages,
             &self.accounts,
             &self.methods,
             &self.invoices,

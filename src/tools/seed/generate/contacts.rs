@@ -3,7 +3,13 @@
 
 use rand::RngExt;
 
-use super::{Batch, Generator, Rng, between, days, pick, purchases::OrderStory, take};
+use super::{
+    Batch, Generator, Rng, between, days,
+    messages::{Conversation, Topic},
+    pick,
+    purchases::OrderStory,
+    take,
+};
 use crate::core::vocab::Timestamp;
 
 const SUBJECTS: &[&str] = &[
@@ -17,6 +23,15 @@ const SUBJECTS: &[&str] = &[
     "Invoice copy needed",
 ];
 
+/// What an everyday subject is about.
+fn topic_of(subject: &str) -> Topic {
+    match subject {
+        "Refund not received yet" => Topic::Refund,
+        "Item arrived damaged" | "Wrong size sent" => Topic::Damaged,
+        _ => Topic::Other,
+    }
+}
+
 impl Generator {
     pub(super) fn interactions(
         &mut self,
@@ -26,7 +41,7 @@ impl Generator {
         stories: &[OrderStory],
         batch: &mut Batch,
     ) {
-        let mut contacts: Vec<(Timestamp, &str, String)> = Vec::new();
+        let mut contacts: Vec<(Timestamp, &str, String, Topic, Option<&OrderStory>)> = Vec::new();
         for story in stories {
             if story.late && rng.random_bool(0.6) {
                 let at = between(rng, story.placed_at + days(3), self.as_of);
@@ -34,6 +49,8 @@ impl Generator {
                     at,
                     "ticket",
                     format!("Where is my parcel? (order {})", story.id),
+                    Topic::Late,
+                    Some(story),
                 ));
             }
             if story.payment_failed && rng.random_bool(0.4) {
@@ -42,6 +59,8 @@ impl Generator {
                     at,
                     "call",
                     format!("Payment declined for order {}", story.id),
+                    Topic::Payment,
+                    Some(story),
                 ));
             }
         }
@@ -52,10 +71,10 @@ impl Generator {
             );
             let at = between(rng, joined.max(self.as_of - days(400)), self.as_of);
             let subject = SUBJECTS[rng.random_range(0..SUBJECTS.len())];
-            contacts.push((at, channel, subject.to_owned()));
+            contacts.push((at, channel, subject.to_owned(), topic_of(subject), None));
         }
-        contacts.sort_by_key(|(at, _, _)| *at);
-        for (created_at, channel, subject) in contacts {
+        contacts.sort_by_key(|(at, ..)| *at);
+        for (created_at, channel, subject, topic, story) in contacts {
             let id = take(&mut self.next.interaction);
             let recent = self.as_of - created_at < days(7);
             let status = if recent {
@@ -66,6 +85,17 @@ impl Generator {
             let rated = matches!(status, "resolved" | "closed") && rng.random_bool(0.55);
             let csat = rated.then(|| pick(rng, &[(1i64, 5), (2, 7), (3, 13), (4, 30), (5, 45)]));
             let updated_at = between(rng, created_at, (created_at + days(3)).min(self.as_of));
+            let conversation = Conversation {
+                interaction: id,
+                customer,
+                channel,
+                subject: &subject,
+                topic,
+                story,
+                created_at,
+                until: updated_at,
+            };
+            self.messages(&conversation, stories, batch);
             batch.interactions.push(vec![
                 id.into(),
                 customer.into(),

@@ -14,6 +14,10 @@ pub(super) struct OrderStory {
     pub(super) late: bool,
     pub(super) payment_failed: bool,
     pub(super) placed_at: Timestamp,
+    /// The product of its first line, as customers write about it.
+    pub(super) product: String,
+    /// Its parcel's tracking number; none for a cancelled order.
+    pub(super) tracking: Option<String>,
 }
 
 impl Generator {
@@ -73,6 +77,7 @@ impl Generator {
                 skus.push(product);
             }
         }
+        let product_name = self.products[skus[0]].name.clone();
         for (number, product) in (1..).zip(skus) {
             let product = &self.products[product];
             let quantity = pick(rng, &[(1, 80), (2, 15), (3, 5)]);
@@ -101,7 +106,7 @@ impl Generator {
             placed_at.into(),
         ]);
 
-        if !cancelled {
+        let tracking = (!cancelled).then(|| {
             self.shipment(
                 rng,
                 id,
@@ -111,8 +116,8 @@ impl Generator {
                 delivered.then_some(delivered_at),
                 late,
                 batch,
-            );
-        }
+            )
+        });
         let payment_failed = self.invoice(
             rng, customer, id, region, total, placed_at, cancelled, batch,
         );
@@ -121,6 +126,8 @@ impl Generator {
             late,
             payment_failed,
             placed_at,
+            product: product_name,
+            tracking,
         }
     }
 
@@ -135,7 +142,7 @@ impl Generator {
         delivered_at: Option<Timestamp>,
         late: bool,
         batch: &mut Batch,
-    ) {
+    ) -> String {
         let id = take(&mut self.next.shipment);
         let carrier = pick(
             rng,
@@ -168,13 +175,14 @@ impl Generator {
             order.into(),
             customer.into(),
             carrier.into(),
-            tracking.into(),
+            tracking.clone().into(),
             status.into(),
             promised_at.into(),
             shipped_at.into(),
             delivered_at.into(),
             placed_at.into(),
         ]);
+        tracking
     }
 
     /// Bills an order; true when its payment failed.

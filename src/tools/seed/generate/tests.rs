@@ -75,3 +75,60 @@ fn the_data_set_has_the_cases_agents_meet() {
     numbers.dedup();
     assert!(numbers.len() < 2_000, "some households share a number");
 }
+
+#[test]
+fn conversations_name_the_customers_own_parcels_in_the_languages_they_write() {
+    let tables = Generator::new(3, as_of(), products(3))
+        .batch(1, 600)
+        .into_tables();
+    let table = |name: &str| tables.iter().find(|t| t.name == name).expect("table");
+    let (shipments, messages) = (table("shipments"), table("interaction_messages"));
+    let at = |table: &Table, name: &str| {
+        let i = table
+            .columns
+            .iter()
+            .position(|c| *c == name)
+            .expect("column");
+        move |row: &Vec<Value>| row[i].clone()
+    };
+    let (tracking, owner) = (
+        at(shipments, "tracking_number"),
+        at(shipments, "customer_id"),
+    );
+    let parcels: std::collections::HashSet<(String, String)> = shipments
+        .rows
+        .iter()
+        .map(|r| (format!("{:?}", owner(r)), format!("{:?}", tracking(r))))
+        .collect();
+    let (body, customer) = (at(messages, "body"), at(messages, "customer_id"));
+    assert!(messages.rows.len() > 600, "{}", messages.rows.len());
+    let mut named = 0;
+    let (mut devanagari, mut bengali, mut romanised) = (0, 0, 0);
+    for row in &messages.rows {
+        let Value::Text(text) = body(row) else {
+            panic!("a body that is not text")
+        };
+        // Every tracking number a message names is one of its customer's parcels.
+        for word in text.split(|c: char| !c.is_ascii_alphanumeric()) {
+            let looks_tracked = word.len() == 12
+                && word[..2].bytes().all(|b| b.is_ascii_uppercase())
+                && word[2..].bytes().all(|b| b.is_ascii_digit());
+            if looks_tracked {
+                let parcel = (
+                    format!("{:?}", customer(row)),
+                    format!("{:?}", Value::from(word)),
+                );
+                assert!(parcels.contains(&parcel), "{text}");
+                named += 1;
+            }
+        }
+        devanagari += usize::from(text.chars().any(|c| ('\u{0900}'..='\u{097F}').contains(&c)));
+        bengali += usize::from(text.chars().any(|c| ('\u{0980}'..='\u{09FF}').contains(&c)));
+        romanised += usize::from(text.contains("nahi") || text.contains("ekhono"));
+    }
+    assert!(named > 20, "{named} tracking numbers named");
+    assert!(
+        devanagari > 50 && bengali > 50 && romanised > 20,
+        "{devanagari} {bengali} {romanised}"
+    );
+}
