@@ -61,6 +61,7 @@ await inBrowser("signed", plan.screenshots, async (page) => {
   await page.click("#shortcuts-open");
   await page.fill("#key-search", "s");
   await page.click(`#shortcuts-form button[value="save"]`);
+  await page.waitForFunction(() => document.querySelector(`kbd[data-key="search"]`)?.textContent === "s");
   await page.evaluate(() => document.activeElement?.blur());
   await page.keyboard.press("/");
   check(!(await searchFocused()), "/ still reaches the search box after it was remapped");
@@ -69,6 +70,7 @@ await inBrowser("signed", plan.screenshots, async (page) => {
   await page.click("#shortcuts-open");
   await page.uncheck("#shortcuts-on");
   await page.click(`#shortcuts-form button[value="save"]`);
+  await page.waitForFunction(() => document.querySelector(`kbd[data-key="search"]`)?.textContent === "—");
   await page.evaluate(() => document.activeElement?.blur());
   await page.keyboard.press("s");
   check(!(await searchFocused()), "a shortcut acted while shortcuts are off");

@@ -96,9 +96,11 @@ byId("sign-in").addEventListener("click", () => {
   byId<HTMLInputElement>("credential").value = "";
   signIn.showModal();
 });
-signIn.addEventListener("close", () => {
-  if (signIn.returnValue === "sign-in") setCredential(byId<HTMLInputElement>("credential").value);
-  if (signIn.returnValue === "sign-out") setCredential(null);
+// Taken as the form is submitted (Enter, or a button), before the dialog's close event.
+byId<HTMLFormElement>("sign-in-form").addEventListener("submit", (event) => {
+  const choice = (event.submitter as HTMLButtonElement | null)?.value ?? "sign-in";
+  if (choice === "sign-in") setCredential(byId<HTMLInputElement>("credential").value);
+  if (choice === "sign-out") setCredential(null);
   byId<HTMLInputElement>("credential").value = "";
 });
 onCredential(() => {

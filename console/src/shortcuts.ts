@@ -39,7 +39,11 @@ export class Shortcuts {
   constructor(private readonly handlers: Record<Action, () => void>) {
     document.addEventListener("keydown", (event) => this.key(event));
     byId("shortcuts-open").addEventListener("click", () => this.edit());
-    byId<HTMLDialogElement>("shortcuts-dialog").addEventListener("close", () => this.closed());
+    // Applied as the form is submitted, not on the dialog's close event, which comes a task
+    // later: a key pressed at once already meets the new choice.
+    byId<HTMLFormElement>("shortcuts-form").addEventListener("submit", (event) => {
+      if ((event.submitter as HTMLButtonElement | null)?.value === "save") this.save();
+    });
     this.label();
   }
 
@@ -80,9 +84,7 @@ export class Shortcuts {
     byId<HTMLDialogElement>("shortcuts-dialog").showModal();
   }
 
-  private closed(): void {
-    const dialog = byId<HTMLDialogElement>("shortcuts-dialog");
-    if (dialog.returnValue !== "save") return;
+  private save(): void {
     const keys = { ...this.choice.keys };
     for (const action of Object.keys(DESCRIPTIONS) as Action[]) {
       const value = byId<HTMLInputElement>(`key-${action}`).value;
