@@ -3,7 +3,7 @@
 // them as changed for a while and says so to screen readers. A dropped stream is opened again
 // by itself, with a growing pause, and the page says so while it is away.
 
-import { QUICK, Code, codeOf, customers, explain } from "./api.js";
+import { QUICK, Code, codeOf, customers, explain, onCredential } from "./api.js";
 import { announce, byId, fill, h } from "./dom.js";
 import type { CustomerProfile } from "./gen/customer360/v1/profile_pb.js";
 import { SECTIONS, fingerprint, section, sourcesStrip } from "./profile.js";
@@ -19,6 +19,15 @@ export class CustomerView {
   private stream: AbortController | null = null;
   private shown = new Map<SectionName, string>();
   private denied = new Set<SectionName>();
+  /** Whether `denied` was learned for the credential in use: it depends on the role only. */
+  private deniedKnown = false;
+
+  constructor() {
+    onCredential(() => {
+      this.denied = new Set();
+      this.deniedKnown = false;
+    });
+  }
   private customerId: string | null = null;
   private listeners: OnProfile[] = [];
 
@@ -34,6 +43,8 @@ export class CustomerView {
 
   /** Shows customer `id` and follows it until another is opened. */
   async open(id: string): Promise<void> {
+    // The role's unreadable sections are asked once per credential (a read naming every
+    // section), not on every customer opened.
     this.close();
     this.customerId = id;
     this.shown.clear();
@@ -46,7 +57,13 @@ export class CustomerView {
     );
     fill(byId("sections"), SECTIONS.map((name) => h("div", { id: `slot-${name}`, class: "slot" })));
     byId("profile-title").focus();
-    this.denied = await deniedSections(id);
+    if (!this.deniedKnown) {
+      const learned = await deniedSections(id);
+      if (learned) {
+        this.denied = learned;
+        this.deniedKnown = true;
+      }
+    }
     if (this.customerId === id) void this.follow(id);
   }
 
@@ -138,13 +155,14 @@ export class CustomerView {
   }
 }
 
-/** The sections the caller's role may not read, as c360 names them when asked for all. */
-async function deniedSections(id: string): Promise<Set<SectionName>> {
+/** The sections the caller's role may not read, as c360 names them when asked for all;
+ * null when the answer does not tell (an unknown customer, a backend down). */
+async function deniedSections(id: string): Promise<Set<SectionName> | null> {
   try {
     await customers.getCustomerProfile({ customerId: id, readMask: { paths: [...SECTIONS] } }, QUICK);
     return new Set();
   } catch (error) {
-    if (codeOf(error) !== Code.PermissionDenied) return new Set();
+    if (codeOf(error) !== Code.PermissionDenied) return null;
     const named = /sections (.+)$/.exec(explain(error));
     const names = (named?.[1] ?? "").split(/,\s*/);
     return new Set(SECTIONS.filter((s) => names.includes(s)));
