@@ -6,6 +6,7 @@ mod calls;
 mod cluster;
 mod database;
 mod pki;
+mod ports;
 mod postgres;
 mod redis;
 

@@ -7,13 +7,7 @@ use std::{
     time::Duration,
 };
 
-/// A port nothing listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
-}
+use super::ports::free_port;
 
 /// One master: its client port, its cluster-bus port, and its process while it runs.
 struct Node {

@@ -3,7 +3,6 @@
 //! refuses to be), listening on a free loopback port, and removed when dropped.
 
 use std::{
-    net::TcpListener,
     path::{Path, PathBuf},
     process::Command,
 };
@@ -87,10 +86,7 @@ impl TestPostgres {
             assert!(chown.success(), "chown the data directory to postgres");
         }
         let data = dir.path().join("data");
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = super::ports::free_port();
         let data_str = data.to_str().expect("utf-8 path");
         run(
             &bin.join("initdb"),

@@ -31,10 +31,7 @@ pub struct TestRedis {
 impl TestRedis {
     /// Starts one and waits until it answers.
     pub async fn start() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = super::ports::free_port();
         let mut redis = Self {
             port,
             process: None,
@@ -47,10 +44,7 @@ impl TestRedis {
     /// One that speaks TLS only, with the certificate and key files given; clients need no
     /// certificate.
     pub async fn start_tls(cert: &std::path::Path, key: &std::path::Path) -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
+        let port = super::ports::free_port();
         let path = |p: &std::path::Path| p.to_str().expect("utf-8 path").to_owned();
         let mut redis = Self {
             port,
