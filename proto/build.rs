@@ -12,6 +12,7 @@ const PROTOS: &[&str] = &[
     "customer360/v1/cache_admin_service.proto",
     "customer360/v1/attention_service.proto",
     "customer360/v1/offer_service.proto",
+    "customer360/v1/history_service.proto",
     // The error details c360's errors carry, so that reflection serves them.
     "google/rpc/status.proto",
     "google/rpc/error_details.proto",

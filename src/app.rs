@@ -36,7 +36,7 @@ use crate::{
     edge::{
         audit::{Audit, AuditError},
         auth::{AuthSetupError, LiveAuth},
-        grpc::{AttentionApi, CacheAdminApi, CatalogApi, CustomerApi, OfferApi},
+        grpc::{AttentionApi, CacheAdminApi, CatalogApi, CustomerApi, HistoryApi, OfferApi},
         rpc_metrics::RpcMetrics,
         server::{self, Readiness, ServeError, Served, ServerSettings},
     },
@@ -74,6 +74,9 @@ pub enum AppError {
          offers.enabled = false"
     )]
     Offers(String),
+    /// The history index could not be made.
+    #[error("history search: {0}")]
+    Search(String),
     /// A database cannot be followed as `feed.capture` asks.
     #[error(transparent)]
     Feed(#[from] crate::core::cache::feed::LogicalRefused),
@@ -93,6 +96,7 @@ pub struct App {
     attention: Option<Arc<Tail>>,
     lease: std::time::Duration,
     offers: Option<OfferApi>,
+    history: Option<HistoryApi>,
 }
 
 /// The descriptor sets of every service the server serves: what the gRPC figures count.
@@ -160,6 +164,8 @@ impl App {
             }
             None => None,
         };
+        let history =
+            (tasks.history).map(|history| HistoryApi::new(history).audited(audit.clone()));
         let (readiness, follower) = readiness::follow(readiness::Inputs {
             feeds: tasks.feeds,
             tasks: tasks.states,
@@ -181,6 +187,7 @@ impl App {
             attention,
             lease: settings.attention.lease,
             offers,
+            history,
         })
     }
 
@@ -234,6 +241,7 @@ impl App {
                 .clone()
                 .map(|tail| AttentionApi::new(tail, self.lease).audited(self.audit.clone())),
             offers: self.offers.clone(),
+            history: self.history.clone(),
             profiles: self.profiles.clone(),
             settings: self.server.clone(),
             readiness: self.readiness.clone(),

@@ -15,6 +15,7 @@ pub mod queries;
 pub mod read;
 pub mod records;
 pub mod reference;
+pub mod search;
 pub mod settings;
 pub mod sources;
 pub mod text;

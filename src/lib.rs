@@ -14,9 +14,9 @@
 //! The tools, around the service ([`tools`]), using it as a caller or an operator would:
 //!
 //! - [`tools::demo`]: the embedded demo: SQLite, seeded, served, optionally kept busy.
-//! - [`tools::client`]: the `get`, `lookup`, `watch`, `invalidate`, `stats`, `top` and `health`
-//!   commands, over gRPC; addresses, deadlines and failed connections explained
-//!   (`client/connect.rs`), failures in one line (`error.rs`), text for people (`render.rs`,
+//! - [`tools::client`]: the `get`, `lookup`, `watch`, `invalidate`, `stats`, `top`, `health`
+//!   and `search` (`client/history.rs`) commands, over gRPC; addresses, deadlines and failed
+//!   connections explained (`client/connect.rs`), failures in one line (`error.rs`), text for people (`render.rs`,
 //!   `stats_view.rs`, `top_view.rs`), JSON for programs (`json.rs`).
 //! - [`tools::seed`]: a deterministic, realistic data set of any size, conversations' text
 //!   included (`generate/messages.rs`, its words in five voices `messages/texts.rs`).
@@ -40,7 +40,9 @@
 //!   mapping, each RPC named in its log lines (a span where spans are exported); the
 //!   attention queue's (`grpc/attention_service.rs`: its items and page tokens `items.rs`, its
 //!   resumable watch `watch.rs`); the offers' (`grpc/offer_service.rs`: approvals and the
-//!   ledger's pages `ledger.rs`, its watch `watch.rs`, requests and answers `wire.rs`).
+//!   ledger's pages `ledger.rs`, its watch `watch.rs`, requests and answers `wire.rs`); history
+//!   search's (`grpc/history_service.rs`: one customer's or everyone's, page tokens bound to
+//!   a hash of the request, audited without its words).
 //! - [`edge::auth`]: who is calling (bearer JWTs, hashed API keys) and what their roles grant;
 //!   the `[auth]` in service, replaced on a reload, and the standing of open watches
 //!   (`auth/live.rs`).
@@ -76,6 +78,14 @@
 //!   `store/queue.rs`; migrations `0005`–`0006` on Postgres, `0003`–`0004` on SQLite); the
 //!   history tailed once per replica for watches, settled past ids that commit out of order
 //!   (`tail.rs`).
+//! - [`core::search`]: a customer's history searched — every message of every conversation
+//!   in one tantivy index per replica, made at start and kept by following the messages
+//!   table (`follow.rs`, ids settled past the ones that commit out of order); its fields and
+//!   the analyzers that read a text three ways over `core::text`, terms and the sound keys of
+//!   its Latin and of its Indic words (`schema.rs`); a query's words and phrases
+//!   (`query.rs`); ranked by BM25, newest first among equals, filtered by customer, channel
+//!   and time; a hit's snippet cut at words' edges (`snippet.rs`); `[search]`
+//!   (`settings.rs`).
 //! - [`core::queries`]: lookups by email, phone or order, and return checks.
 //! - [`core::read`]: one profile read — L1, L2, then a load through the fan-out and the merge —
 //!   refresh ahead, invalidations, what keeps profiles fresh, the read path's figures.

@@ -29,6 +29,7 @@ use crate::{
         fanout::{ResilienceSettings, SourcesSettings},
         offers::OfferSettings,
         read::CatalogSettings,
+        search::SearchSettings,
         settings::OutOfRanges,
     },
     edge::{
@@ -125,6 +126,8 @@ pub struct Settings {
     pub attention: AttentionSettings,
     /// What each role may offer customers, and the offers' ledger.
     pub offers: OfferSettings,
+    /// History search: the customers' conversations indexed on each replica.
+    pub search: SearchSettings,
 }
 
 /// Whether the variable `C360_<name>` is configuration: `C360_<TABLE>__<KEY>` only (every

@@ -1,8 +1,8 @@
 //! The background tasks that keep a replica's caches honest, each supervised
 //! (`supervise.rs`): the catalog read again on a timer, the backends probed for health, with
 //! Redis the repair of L2's unconfirmed invalidations and the invalidation bus, one
-//! change-feed follower per backend database, and the attention queue kept live with its
-//! history tailed for watches.
+//! change-feed follower per backend database, the attention queue kept live with its
+//! history tailed for watches, and the customers' conversations indexed for history search.
 
 use std::{sync::Arc, time::Duration};
 
@@ -21,6 +21,7 @@ use crate::core::{
     db::{Db, PoolOptions},
     offers::{OfferStore, OfferTail},
     read::{Freshener, Profiles, refresh_catalog},
+    search::{Cursor, History, follow},
     vocab::{PerSource, SourceKind},
 };
 
@@ -37,6 +38,9 @@ const ATTENTION_STATEMENT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a statement of the offers' ledger may run: its reads are small and indexed, a
 /// recording holds its locks no longer than this.
 const OFFERS_STATEMENT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How long a read of the messages table may run (a page of a few thousand, by id).
+const SEARCH_STATEMENT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// How often invalidations L2 did not confirm are retried.
 const L2_REPAIR_EVERY: Duration = Duration::from_millis(500);
@@ -63,6 +67,8 @@ pub(super) struct Tasks {
     pub(super) attention: Option<Arc<Tail>>,
     /// The offers' ledger, followed, when offers are on.
     pub(super) offers: Option<Arc<OfferTail>>,
+    /// The customers' conversations, indexed, when history search is on.
+    pub(super) history: Option<Arc<History>>,
 }
 
 impl Tasks {
@@ -101,6 +107,9 @@ pub(super) async fn start(context: Context<'_>) -> Result<Tasks, AppError> {
     }
     if context.settings.offers.enabled {
         offers(&context, &mut tasks).await?;
+    }
+    if context.settings.search.enabled {
+        history(&context, &mut tasks)?;
     }
     Ok(tasks)
 }
@@ -254,5 +263,30 @@ async fn offers(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), AppError
         || {},
     ));
     tasks.offers = Some(tail);
+    Ok(())
+}
+
+/// The customers' conversations indexed from CRM's database, in a small pool of their own:
+/// every message at start, then each new one as it commits. Searches are answered once the
+/// start's messages are in (`UNAVAILABLE` before); a database that does not answer yet is
+/// waited for.
+fn history(context: &Context<'_>, tasks: &mut Tasks) -> Result<(), AppError> {
+    let crm = context.settings.sources.of(SourceKind::Crm);
+    let url = crm.url(&context.settings.database);
+    let pool = PoolOptions {
+        max_connections: 2,
+        statement_timeout: Some(SEARCH_STATEMENT_TIMEOUT),
+        ..PoolOptions::default()
+    };
+    let db = Db::connect_lazy(&url, pool)?;
+    let history = History::new().map_err(|e| AppError::Search(e.to_string()))?;
+    let cursor = Arc::new(tokio::sync::Mutex::new(Cursor::default()));
+    let (index, every) = (history.clone(), context.settings.search.poll_interval);
+    tasks.add(supervise(
+        "history search",
+        move || follow(index.clone(), db.clone(), cursor.clone(), every),
+        || {},
+    ));
+    tasks.history = Some(history);
     Ok(())
 }

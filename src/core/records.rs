@@ -8,7 +8,7 @@ pub(crate) mod samples;
 
 pub use enums::{
     ContactChannel, InteractionChannel, InteractionPriority, InteractionStatus, InvoiceStatus,
-    OrderStatus, ShipmentStatus, Tier,
+    MessageAuthor, MessageKind, OrderStatus, ShipmentStatus, Tier,
 };
 
 use serde::{Deserialize, Serialize};

@@ -1,5 +1,6 @@
 //! Text as search reads it (issue 31's history search): words found by Unicode's word
-//! boundaries (UAX #29), each folded to the one term every spelling of it shares.
+//! boundaries (UAX #29; a colon separates, `Order:DH01…` is two words), each folded to the
+//! one term every spelling of it shares.
 //!
 //! A general-purpose tokenizer that splits on every character which is not alphanumeric cuts
 //! Indic words apart: the virama, the nukta, ZWJ and ZWNJ are marks, not letters, so हिन्दी
@@ -44,6 +45,7 @@ pub struct Token {
 /// The words of `text`, folded, in order.
 pub fn tokens(text: &str) -> Vec<Token> {
     text.split_word_bound_indices()
+        .flat_map(|(from, word)| colon_parts(from, word))
         .filter(|(_, word)| word.chars().any(char::is_alphanumeric))
         .enumerate()
         .map(|(position, (from, word))| Token {
@@ -53,6 +55,18 @@ pub fn tokens(text: &str) -> Vec<Token> {
             position,
         })
         .collect()
+}
+
+/// A word cut at its colons, with each part's first byte. UAX #29 keeps `a:b` one word (the
+/// colon joins letters in Swedish, `S:t`); in what customers write it separates a label from
+/// a value (`Order:DH0123456789`), which must be found on its own.
+fn colon_parts(from: usize, word: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut at = from;
+    word.split(':').map(move |part| {
+        let start = at;
+        at += part.len() + 1;
+        (start, part)
+    })
 }
 
 /// The term of one word: see the module's documentation.

@@ -57,6 +57,10 @@ pub struct Record {
     /// envelope answered with.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub offer: Option<String>,
+    /// A history search's answer: how many hits it served of how many (its words are never
+    /// recorded).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub search: Option<String>,
     /// `L1`, `L2` or `SOURCES`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub served_from: Option<&'static str>,
@@ -267,6 +271,7 @@ mod tests {
             outcome: "OK".into(),
             attention: None,
             offer: None,
+            search: None,
             refused: None,
             served_from: Some("L1"),
         };

@@ -8,6 +8,7 @@ mod cache_admin_service;
 pub mod call;
 mod catalog_service;
 mod customer_service;
+mod history_service;
 mod offer_service;
 pub mod status;
 pub mod validate;
@@ -24,6 +25,7 @@ pub use attention_service::AttentionApi;
 pub use cache_admin_service::CacheAdminApi;
 pub use catalog_service::CatalogApi;
 pub use customer_service::CustomerApi;
+pub use history_service::HistoryApi;
 pub use offer_service::OfferApi;
 
 use crate::core::logs::{self, LoggedCall};

@@ -36,7 +36,8 @@ use c360_proto::{
         attention_service_server::AttentionServiceServer,
         cache_admin_service_server::CacheAdminServiceServer,
         catalog_service_server::CatalogServiceServer,
-        customer_service_server::CustomerServiceServer, offer_service_server::OfferServiceServer,
+        customer_service_server::CustomerServiceServer,
+        history_service_server::HistoryServiceServer, offer_service_server::OfferServiceServer,
     },
 };
 
@@ -45,7 +46,7 @@ use crate::{
     edge::{
         audit::Audit,
         auth::LiveAuth,
-        grpc::{AttentionApi, CacheAdminApi, CatalogApi, CustomerApi, OfferApi},
+        grpc::{AttentionApi, CacheAdminApi, CatalogApi, CustomerApi, HistoryApi, OfferApi},
         rpc_metrics::RpcMetrics,
     },
 };
@@ -80,6 +81,8 @@ pub struct Served {
     pub attention: Option<AttentionApi>,
     /// `OfferService`, when offers are on.
     pub offers: Option<OfferApi>,
+    /// `HistoryService`, when history search is on.
+    pub history: Option<HistoryApi>,
     /// The read path: its watches end at shutdown, its figures are `/metrics`'.
     pub profiles: Profiles,
     /// Limits, keepalive, connection age, the drain, TLS.
@@ -204,7 +207,8 @@ async fn serve(
         .add_service(CatalogServiceServer::new(served.catalog))
         .add_service(CacheAdminServiceServer::new(served.admin))
         .add_optional_service(served.attention.map(AttentionServiceServer::new))
-        .add_optional_service(served.offers.map(OfferServiceServer::new));
+        .add_optional_service(served.offers.map(OfferServiceServer::new))
+        .add_optional_service(served.history.map(HistoryServiceServer::new));
     router
         .serve_with_incoming_shutdown(connections, draining)
         .await?;

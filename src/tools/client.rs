@@ -7,6 +7,7 @@ pub mod attention;
 mod connect;
 mod error;
 mod health;
+pub mod history;
 mod json;
 pub mod offers;
 mod render;

@@ -78,6 +78,10 @@ pub fn settings_for(database: &TestDatabase) -> Settings {
     // The attention queue loads every changed customer's profile again: the tests that count
     // the backends' reads would count its loads too. Its own tests turn it on.
     settings.attention.enabled = false;
+    // The history index reads and indexes every message at start, beside the calls under
+    // test: the tests that time the feed's lag or a cold replica's loads would time it too.
+    // Its own tests (and the demo's) turn it on.
+    settings.search.enabled = false;
     // Every replica of a test shares this L2 key (32 bytes of 0x2a).
     settings.redis.encryption_keys = vec![c360::core::settings::Secret::new(
         "test:KioqKioqKioqKioqKioqKioqKioqKioqKioqKioqKio=",

@@ -16,6 +16,7 @@ mod consistency;
 mod console;
 mod faults;
 mod freshness;
+mod history;
 mod logical_feed;
 mod lookups;
 mod observability;

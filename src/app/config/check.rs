@@ -27,6 +27,7 @@ impl Settings {
             self.offers
                 .check_roles(c, |role| self.auth.roles.contains_key(role));
         });
+        c.section("search", |c| self.search.check(c));
         c.finish()?;
         self.check_exposure()
     }

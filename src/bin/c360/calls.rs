@@ -6,7 +6,7 @@ use std::{io::IsTerminal, time::Duration};
 use c360::tools::client::{self, Format, LookupBy, offers::OfferAct};
 
 use super::{
-    cli::{Connection, LookupArgs, Target},
+    cli::{Connection, LookupArgs, SearchArgs, Target},
     serve::shutdown_signal,
 };
 
@@ -110,6 +110,26 @@ pub(crate) async fn attention(target: &Target, limit: i32, watch: bool) -> anyho
     Ok(())
 }
 
+/// What `c360 offers` does for a customer: record an offer (`--record PROBLEM --kind KIND`),
+/// or print the envelope.
+pub(crate) fn offer_act(
+    record: Option<(String, String)>,
+    amount: Option<String>,
+    percent: Option<u32>,
+    request_id: Option<String>,
+) -> OfferAct {
+    match record {
+        Some((problem, kind)) => OfferAct::Record {
+            problem,
+            kind,
+            amount,
+            percent,
+            request_id,
+        },
+        None => OfferAct::Envelope,
+    }
+}
+
 pub(crate) async fn offers(
     id: Option<&str>,
     target: &Target,
@@ -141,6 +161,26 @@ pub(crate) async fn lookup(by: LookupArgs, target: &Target) -> anyhow::Result<()
     if found.matches == 0 {
         return Err(NoMatch.into());
     }
+    Ok(())
+}
+
+pub(crate) async fn search(args: SearchArgs) -> anyhow::Result<()> {
+    // With --all the one argument given is the query.
+    let (customer, query) = match args.all {
+        true => (None, args.id.unwrap_or_default()),
+        false => (args.id, args.query.unwrap_or_default()),
+    };
+    let asked = client::history::Asked {
+        customer,
+        query,
+        channels: args.channels,
+        after: args.after,
+        before: args.before,
+        limit: args.limit,
+    };
+    let target = &args.target;
+    let text = client::history::search(&target.server.server()?, asked, target.format()).await?;
+    print!("{}", with_newline(text));
     Ok(())
 }
 

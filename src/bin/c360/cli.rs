@@ -150,6 +150,9 @@ pub(crate) enum Command {
         #[arg(long, value_name = "OFFER_ID", conflicts_with_all = ["id", "record"])]
         reject: Option<String>,
     },
+    /// Search a customer's history (every chat, ticket, email and call transcript), or
+    /// everyone's with --all: c360 search 1042 "charger broken", c360 search --all DH0123456789.
+    Search(SearchArgs),
     /// Find customers by email, phone number or order id.
     Lookup {
         #[command(flatten)]
@@ -313,4 +316,33 @@ pub(crate) struct DemoArgs {
     /// Serve no metrics.
     #[arg(long)]
     pub(crate) no_metrics: bool,
+}
+
+/// `c360 search`'s arguments.
+#[derive(Debug, clap::Args)]
+pub(crate) struct SearchArgs {
+    /// The customer's id (or --all).
+    #[arg(required_unless_present = "all")]
+    pub(crate) id: Option<String>,
+    /// Words, each of which must be found; "quoted phrases" in order. Romanised Hindi and
+    /// Bengali find the same words in their scripts.
+    pub(crate) query: Option<String>,
+    /// Every customer's history (a role granted SearchAllHistory); the query is then the
+    /// only argument.
+    #[arg(long, conflicts_with = "query")]
+    pub(crate) all: bool,
+    #[command(flatten)]
+    pub(crate) target: Target,
+    /// Only this channel: chat, ticket, call or email (may be repeated).
+    #[arg(long = "channel", value_name = "CHANNEL")]
+    pub(crate) channels: Vec<String>,
+    /// Only messages sent on or after this day (2026-11-01) or instant (RFC 3339).
+    #[arg(long)]
+    pub(crate) after: Option<String>,
+    /// Only messages sent before this day or instant.
+    #[arg(long)]
+    pub(crate) before: Option<String>,
+    /// Most hits to print (1-100).
+    #[arg(long, default_value_t = 10)]
+    pub(crate) limit: i32,
 }

@@ -13,8 +13,6 @@ use std::process::ExitCode;
 
 use clap::FromArgMatches;
 
-use c360::tools::client::offers::OfferAct;
-
 use self::cli::{Cli, Command};
 
 /// jemalloc rather than glibc's allocator: its size classes keep long-lived cache entries
@@ -111,22 +109,14 @@ async fn run(command: Command) -> anyhow::Result<()> {
             approve,
             reject,
         } => {
-            let act = match (record, kind) {
-                (Some(problem), Some(kind)) => OfferAct::Record {
-                    problem,
-                    kind,
-                    amount,
-                    percent,
-                    request_id,
-                },
-                _ => OfferAct::Envelope,
-            };
+            let act = calls::offer_act(record.zip(kind), amount, percent, request_id);
             let settle = approve
                 .map(|id| (id, true))
                 .or(reject.map(|id| (id, false)));
             calls::offers(id.as_deref(), &target, act, settle).await
         }
         Command::Lookup { by, target } => calls::lookup(by, &target).await,
+        Command::Search(args) => calls::search(args).await,
         Command::Health { .. } => unreachable!("answered with its own exit codes in main"),
     }
 }

@@ -45,6 +45,14 @@ macro_rules! db_enum {
 }
 
 db_enum!(
+    /// What a message of an interaction is.
+    MessageKind { Message = "message", Transcript = "transcript", Note = "note" }
+);
+db_enum!(
+    /// Who wrote or said a message.
+    MessageAuthor { Customer = "customer", Agent = "agent" }
+);
+db_enum!(
     /// Loyalty tier.
     Tier { Standard = "standard", Silver = "silver", Gold = "gold", Platinum = "platinum" }
 );

@@ -340,6 +340,15 @@ fn tokens_say_where_their_words_stand() {
     assert_eq!(spans, ["Order", "4521", "डिलीवरी", "late"]);
     assert_eq!(found[2].position, 2);
     assert_eq!(found[0].term, "order");
+    let labelled = "Order:DH0123456789 S:t";
+    let found = tokens(labelled);
+    let spans: Vec<&str> = found.iter().map(|t| &labelled[t.from..t.to]).collect();
+    assert_eq!(
+        spans,
+        ["Order", "DH0123456789", "S", "t"],
+        "a colon separates"
+    );
+    assert_eq!(found[1].position, 1);
 }
 
 #[test]

@@ -45,16 +45,18 @@ impl Default for AuthSettings {
             max_age_floor: None,
         };
         // Agents see that a card is on file and expiring (the insights say so), not the
-        // cards themselves; they read profiles and the catalog, and work the queue.
-        let agent = |offers: &[&str]| {
+        // cards themselves; they read profiles and the catalog, work the queue, and search
+        // the history of the customer in front of them.
+        let agent = |more: &[&str]| {
             let rpcs = [
                 "CustomerService/*",
                 "CatalogService/*",
                 "AttentionService/*",
+                "HistoryService/SearchHistory",
             ];
             RoleSettings {
                 hide: strings(&["billing.payment_methods"]),
-                ..role(&[&rpcs[..], offers].concat())
+                ..role(&[&rpcs[..], more].concat())
             }
         };
         Self {
@@ -70,9 +72,10 @@ impl Default for AuthSettings {
                     agent(&["OfferService/GetOfferEnvelope", "OfferService/RecordOffer"]),
                 ),
                 (
-                    // An agent who also approves what goes beyond an agent's limits.
+                    // An agent who also approves what goes beyond an agent's limits, and
+                    // searches every customer's history.
                     "supervisor".to_owned(),
-                    agent(&["OfferService/*"]),
+                    agent(&["OfferService/*", "HistoryService/*"]),
                 ),
                 (
                     "chatbot".to_owned(),

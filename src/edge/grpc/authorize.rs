@@ -102,6 +102,7 @@ impl Trail {
             refused: None,
             attention: None,
             offer: None,
+            search: None,
             served_from,
         }
     }

@@ -126,6 +126,7 @@ fn refusal(context: &CallContext, rpc: Cow<'static, str>, code: tonic::Code, why
         refused: Some(why.to_owned()),
         attention: None,
         offer: None,
+        search: None,
         served_from: None,
     }
 }

@@ -1,0 +1,165 @@
+//! The index's fields, and the analyzers that fill its three text fields from a message's
+//! body: its terms, the sound keys of its words in Latin letters, and those of its words in
+//! Devanagari and Bengali. One text read three ways, with the same positions, so that a
+//! phrase matches in any of them.
+
+use tantivy::{
+    Index,
+    schema::{
+        FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+        TextOptions,
+    },
+    tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer},
+};
+
+use crate::core::text::{sound_key, tokens};
+
+/// The fields of the index: one document per message.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Fields {
+    /// The message's id (`interaction_messages.id`).
+    pub id: Field,
+    pub interaction: Field,
+    pub customer: Field,
+    /// `ticket`, `chat`, `call`, `email`: one term.
+    pub channel: Field,
+    /// `message`, `transcript`, `note`: stored only.
+    pub kind: Field,
+    /// `customer`, `agent`: stored only.
+    pub author: Field,
+    /// Microseconds since the epoch.
+    pub sent_at: Field,
+    /// The text: its terms, stored for snippets.
+    pub body: Field,
+    /// Sound keys of its words in Latin letters.
+    pub sound_latin: Field,
+    /// Sound keys of its words in Devanagari and Bengali.
+    pub sound_native: Field,
+}
+
+/// Which words of a text an analyzer gives, as what.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reading {
+    /// Every word, as its term.
+    Terms,
+    /// The sound keys of the words in Latin letters.
+    SoundLatin,
+    /// The sound keys of the words in Devanagari or Bengali.
+    SoundNative,
+}
+
+impl Reading {
+    const ALL: [(Self, &str); 3] = [
+        (Self::Terms, "c360_terms"),
+        (Self::SoundLatin, "c360_sound_latin"),
+        (Self::SoundNative, "c360_sound_native"),
+    ];
+}
+
+/// Whether a term is written in Latin letters (folding has taken their diacritics).
+pub(super) fn is_latin(term: &str) -> bool {
+    term.chars().all(|c| c.is_ascii_alphanumeric())
+}
+
+/// Whether a word gets a sound key: one with a digit (an order or a tracking number) is
+/// matched exactly only.
+pub(super) fn keyed(word: &str) -> Option<String> {
+    match word.chars().any(char::is_numeric) {
+        true => None,
+        false => sound_key(word),
+    }
+}
+
+/// An analyzer over `core::text`.
+#[derive(Debug, Clone, Copy)]
+struct Analyzer(Reading);
+
+impl Tokenizer for Analyzer {
+    type TokenStream<'a> = Words;
+
+    fn token_stream<'a>(&'a mut self, text: &'a str) -> Words {
+        let reading = self.0;
+        let tokens = tokens(text)
+            .into_iter()
+            .filter_map(|t| {
+                let text = match reading {
+                    Reading::Terms => t.term,
+                    Reading::SoundLatin if is_latin(&t.term) => keyed(&text[t.from..t.to])?,
+                    Reading::SoundNative if !is_latin(&t.term) => keyed(&text[t.from..t.to])?,
+                    _ => return None,
+                };
+                Some(Token {
+                    offset_from: t.from,
+                    offset_to: t.to,
+                    position: t.position,
+                    text,
+                    position_length: 1,
+                })
+            })
+            .collect::<Vec<_>>();
+        Words {
+            tokens: tokens.into_iter(),
+            current: Token::default(),
+        }
+    }
+}
+
+/// The tokens of one text, made at once.
+pub(super) struct Words {
+    tokens: std::vec::IntoIter<Token>,
+    current: Token,
+}
+
+impl TokenStream for Words {
+    fn advance(&mut self) -> bool {
+        match self.tokens.next() {
+            Some(token) => {
+                self.current = token;
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn token(&self) -> &Token {
+        &self.current
+    }
+
+    fn token_mut(&mut self) -> &mut Token {
+        &mut self.current
+    }
+}
+
+/// The schema, its fields, and an index in memory with the analyzers registered.
+pub(super) fn in_memory() -> (Index, Fields) {
+    let mut builder = Schema::builder();
+    let text = |name: &str, stored: bool| {
+        let indexing = TextFieldIndexing::default()
+            .set_tokenizer(name)
+            .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+        let options = TextOptions::default().set_indexing_options(indexing);
+        match stored {
+            true => options.set_stored(),
+            false => options,
+        }
+    };
+    let fields = Fields {
+        id: builder.add_u64_field("id", INDEXED | FAST | STORED),
+        interaction: builder.add_u64_field("interaction", STORED),
+        customer: builder.add_u64_field("customer", INDEXED | FAST | STORED),
+        channel: builder.add_text_field("channel", STRING | STORED),
+        kind: builder.add_text_field("kind", STORED),
+        author: builder.add_text_field("author", STORED),
+        sent_at: builder.add_i64_field("sent_at", INDEXED | FAST | STORED),
+        body: builder.add_text_field("body", text(Reading::ALL[0].1, true)),
+        sound_latin: builder.add_text_field("sound_latin", text(Reading::ALL[1].1, false)),
+        sound_native: builder.add_text_field("sound_native", text(Reading::ALL[2].1, false)),
+    };
+    let index = Index::create_in_ram(builder.build());
+    for (reading, name) in Reading::ALL {
+        index
+            .tokenizers()
+            .register(name, TextAnalyzer::from(Analyzer(reading)));
+    }
+    (index, fields)
+}
