@@ -73,6 +73,16 @@ await inBrowser("agent", shots, async (page) => {
   await page.waitForSelector(`[data-problem^="late_shipment/"]`);
   await page.screenshot({ path: `${shots}/claimed.png`, fullPage: true });
 
+  // The customer's history searched from the page: romanised Hindi finds the Devanagari,
+  // the tracking number is marked.
+  await page.locator("#history-query").focus();
+  await page.keyboard.type("DH9900101 nahi aaya");
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#history-hits .hit mark", { timeout: 5000 });
+  const marks = await page.$$eval("#history-hits .hit mark", (ms) => ms.map((m) => m.textContent));
+  check(marks.join() === "DH9900101,नहीं,आया", `the history search marked ${marks}`);
+  await page.screenshot({ path: `${shots}/history.png`, fullPage: true });
+
   // The claim warns before its lease lapses (WCAG 2.2.1), and one key extends it.
   await page.waitForSelector("#lease-warning:not([hidden])", { timeout: 15000 });
   await page.evaluate(() => document.activeElement?.blur());

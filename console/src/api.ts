@@ -6,6 +6,7 @@ import { createGrpcWebTransport } from "@connectrpc/connect-web";
 import { AttentionService } from "./gen/customer360/v1/attention_service_pb.js";
 import { CatalogService } from "./gen/customer360/v1/catalog_service_pb.js";
 import { CustomerService } from "./gen/customer360/v1/customer_service_pb.js";
+import { HistoryService } from "./gen/customer360/v1/history_service_pb.js";
 import { OfferService } from "./gen/customer360/v1/offer_service_pb.js";
 
 let credential: string | null = null;
@@ -52,6 +53,7 @@ export const customers = createClient(CustomerService, transport);
 export const catalog = createClient(CatalogService, transport);
 export const attention = createClient(AttentionService, transport);
 export const offers = createClient(OfferService, transport);
+export const history = createClient(HistoryService, transport);
 
 /** The deadline of a call an agent waits for. */
 export const QUICK = { timeoutMs: 5000 };

@@ -8,16 +8,21 @@ import { CustomerView } from "./customer.js";
 import { announce, byId, fill, h } from "./dom.js";
 import { label } from "./format.js";
 import { CustomerTier } from "./gen/customer360/v1/profile_pb.js";
+import { HistoryPanel } from "./history.js";
 import { OffersPanel } from "./offers.js";
 import { find, parse, type Match } from "./search.js";
 import { Shortcuts } from "./shortcuts.js";
 
 const view = new CustomerView();
 const offersPanel = new OffersPanel();
+const historyPanel = new HistoryPanel();
 const queue = new AttentionQueue((id) => void openCustomer(id));
 
 // What may be offered depends on the profile: asked again each time it changes.
-view.onProfile((profile) => void offersPanel.show(profile.customerId));
+view.onProfile((profile) => {
+  void offersPanel.show(profile.customerId);
+  historyPanel.show(profile.customerId);
+});
 
 async function openCustomer(id: string): Promise<void> {
   fill(byId("matches"));
@@ -56,6 +61,7 @@ async function search(text: string): Promise<void> {
   view.close();
   byId("profile").hidden = true;
   offersPanel.clear();
+  historyPanel.clear();
   fill(
     byId("matches"),
     h(

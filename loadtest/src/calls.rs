@@ -17,6 +17,9 @@ pub enum Call {
     Batch,
     /// `LookupCustomers`, by drawn order ids.
     Lookup,
+    /// `HistoryService.SearchHistory`, a drawn customer's history searched for one of
+    /// [`SEARCHES`] in turn.
+    Search,
     /// Any unary method of the API with the same body every time (ghz's `-d` and `-B`).
     Fixed(Arc<Fixed>),
 }
@@ -85,11 +88,31 @@ impl Fixed {
     }
 }
 
+/// What `--call search` looks for, in turn: words, phrases and romanised words of the three
+/// languages the seed's conversations are written in, common and rare.
+pub const SEARCHES: &[&str] = &[
+    "order",
+    "refund",
+    "\"loyalty points\"",
+    "charger broken",
+    "tracking",
+    "delivery address",
+    "रिफंड",
+    "नहीं मिला",
+    "অর্ডার",
+    "এখনও আসেনি",
+    "refund nahi mila",
+    "order ekhono asheni",
+    "payment failed",
+    "invoice",
+];
+
 impl Call {
     fn parse(name: &str) -> Option<Self> {
         let method = name.rsplit(['.', '/']).next().unwrap_or(name);
-        let service_ok =
-            !name.contains(['.', '/']) || name.starts_with("customer360.v1.CustomerService");
+        let service_ok = !name.contains(['.', '/'])
+            || name.starts_with("customer360.v1.CustomerService")
+            || name.starts_with("customer360.v1.HistoryService");
         if !service_ok {
             return None;
         }
@@ -97,6 +120,7 @@ impl Call {
             "get" | "GetCustomerProfile" => Some(Self::Get),
             "batch" | "BatchGetCustomerProfiles" => Some(Self::Batch),
             "lookup" | "LookupCustomers" => Some(Self::Lookup),
+            "search" | "SearchHistory" => Some(Self::Search),
             _ => None,
         }
     }
@@ -107,6 +131,7 @@ impl Call {
             Self::Get => "customer360.v1.CustomerService.GetCustomerProfile",
             Self::Batch => "customer360.v1.CustomerService.BatchGetCustomerProfiles",
             Self::Lookup => "customer360.v1.CustomerService.LookupCustomers",
+            Self::Search => "customer360.v1.HistoryService.SearchHistory",
             Self::Fixed(fixed) => &fixed.method,
         }
     }
@@ -290,6 +315,8 @@ pub enum Request {
     Batch(pb::BatchGetCustomerProfilesRequest),
     /// `LookupCustomers`.
     Lookup(pb::LookupCustomersRequest),
+    /// `SearchHistory`.
+    Search(pb::SearchHistoryRequest),
     /// The same encoded request each time.
     Fixed(Arc<Fixed>),
 }
@@ -335,6 +362,11 @@ pub fn request(call: &Call, n: u64, ids: &Ids, shape: &ReadShape, rng: &mut impl
                 ids.draw(n, rng).to_string(),
             )),
         }),
+        Call::Search => Request::Search(pb::SearchHistoryRequest {
+            customer_id: ids.draw(n, rng).to_string(),
+            query: SEARCHES[(n % SEARCHES.len() as u64) as usize].to_owned(),
+            ..Default::default()
+        }),
         Call::Fixed(fixed) => Request::Fixed(fixed.clone()),
     }
 }
@@ -345,6 +377,30 @@ mod tests {
     use rand::{SeedableRng, rngs::Xoshiro256PlusPlus};
 
     use super::*;
+
+    #[test]
+    fn a_search_asks_the_drawn_customer_for_each_query_in_turn() {
+        for name in ["search", "customer360.v1.HistoryService.SearchHistory"] {
+            assert_eq!(name.parse::<CallMix>(), Ok(CallMix::only(Call::Search)));
+        }
+        let ids = Ids::new("7-7".parse().unwrap(), IdDistribution::Uniform).unwrap();
+        let shape = ReadShape {
+            sections: Vec::new(),
+            bypass_cache: false,
+            batch_size: 1,
+        };
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(1);
+        let queries: Vec<String> = (0..SEARCHES.len() as u64 + 1)
+            .map(
+                |n| match request(&Call::Search, n, &ids, &shape, &mut rng) {
+                    Request::Search(r) if r.customer_id == "7" => r.query,
+                    other => panic!("{other:?}"),
+                },
+            )
+            .collect();
+        assert_eq!(queries[..SEARCHES.len()], *SEARCHES);
+        assert_eq!(queries[SEARCHES.len()], SEARCHES[0]);
+    }
 
     #[test]
     fn calls_are_named_the_ghz_way_or_shortly() {

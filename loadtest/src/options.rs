@@ -118,7 +118,8 @@ pub enum Format {
 /// A load test.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Method: get, batch, lookup (ids drawn from --ids), a weighted mix such as
+    /// Method: get, batch, lookup, search (a drawn customer's history searched for common
+    /// words of the seed's three languages, in turn) (ids drawn from --ids), a weighted mix such as
     /// get=90,batch=5,lookup=5, or any unary method of the API by its full name
     /// (customer360.v1.CatalogService.GetProduct, or with a /) with its request in -d or -B.
     #[arg(long, default_value = "get")]

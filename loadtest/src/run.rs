@@ -256,6 +256,15 @@ async fn send(
                     )
                     .await
             }
+            Request::Search(r) => {
+                client
+                    .call(
+                        PathAndQuery::from_static("/customer360.v1.HistoryService/SearchHistory"),
+                        r,
+                        timeout,
+                    )
+                    .await
+            }
             Request::Fixed(fixed) => {
                 // Checked when the plan was made: a path of the API's descriptors.
                 let path = PathAndQuery::try_from(fixed.path.as_str())

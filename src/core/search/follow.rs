@@ -191,8 +191,10 @@ async fn step(history: &Arc<History>, db: &Db, cursor: &mut Cursor) -> Result<bo
     }
     if building && !full && cursor.settled >= start {
         history.set_ready();
+        let bytes = history.bytes().unwrap_or_default();
         tracing::info!(
             messages = history.messages(),
+            bytes,
             "history search: the index is ready"
         );
     }

@@ -69,7 +69,8 @@ impl Generator {
                     .replace("{product}", &story.product)
                     .replace("{tracking}", story.tracking.as_deref().unwrap_or("—"));
             }
-            text
+            // A subject that asks ("How do I…?") ends the sentence itself.
+            text.replace("?.", "?").replace("?।", "?")
         };
         // The agent answers in the customer's voice, or now and then in English.
         let agent_voice = if rng.random_bool(0.8) {
