@@ -201,6 +201,15 @@ impl App {
         }
     }
 
+    /// Waits until history search answers (its index made at start), or for `at_most`;
+    /// whether it does. At once when search is off.
+    pub async fn history_ready(&self, at_most: std::time::Duration) -> bool {
+        match &self.history {
+            Some(history) => history.ready_within(at_most).await,
+            None => true,
+        }
+    }
+
     /// The attention queue's figures (derivations, claims…), when the queue is on.
     pub fn attention(&self) -> Option<crate::core::attention::AttentionSnapshot> {
         let tail = self.attention.as_ref()?;

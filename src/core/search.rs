@@ -212,9 +212,11 @@ impl History {
             doc.add_text(f.kind, m.kind.as_str());
             doc.add_text(f.author, m.author.as_str());
             doc.add_i64(f.sent_at, micros(m.sent_at));
-            doc.add_text(f.body, &m.body);
-            doc.add_text(f.sound_latin, &m.body);
-            doc.add_text(f.sound_native, &m.body);
+            doc.add_text(f.text, &m.body);
+            let [terms, latin, native] = schema::readings(&m.body);
+            doc.add_pre_tokenized_text(f.body, terms);
+            doc.add_pre_tokenized_text(f.sound_latin, latin);
+            doc.add_pre_tokenized_text(f.sound_native, native);
             writer.add_document(doc)?;
         }
         self.messages
@@ -274,7 +276,7 @@ impl History {
         };
         let corrupt =
             || tantivy::TantivyError::InternalError("a stored message is incomplete".into());
-        let body = str_of(f.body);
+        let body = str_of(f.text);
         let message = Message {
             id: u64_of(f.id) as i64,
             interaction_id: u64_of(f.interaction) as i64,

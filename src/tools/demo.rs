@@ -39,6 +39,9 @@ pub const DEFAULT_CUSTOMERS: u64 = 10_000;
 /// Between two changes of `--activity`.
 const ACTIVITY_INTERVAL: std::time::Duration = std::time::Duration::from_millis(700);
 
+/// Longest the demo waits for its conversations to be indexed before it serves.
+const HISTORY_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// Why the demo stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum DemoError {
@@ -171,8 +174,11 @@ pub async fn run(
     };
     let metrics_addr = metrics.as_ref().and_then(|l| l.local_addr().ok());
     let tour = tour(&db, program, addr, metrics_addr, options.activity).await?;
-    println!("{}", tour.text);
     let app = App::connect(&settings).await?;
+    // The tour once the conversations are indexed, so that its searches answer at once (well
+    // under a second in a release build; a slow machine is not waited for beyond this).
+    app.history_ready(HISTORY_WAIT).await;
+    println!("{}", tour.text);
     let activity = match (&db, options.activity) {
         (Db::Sqlite(pool), true) => Some(tokio::spawn(activity::run(
             pool.clone(),

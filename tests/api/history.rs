@@ -256,6 +256,91 @@ async fn a_new_message_is_found_within_a_second_of_its_commit(backend: Backend) 
     assert_eq!(marked(hit), vec![word.to_owned(), "charger".to_owned()]);
 }
 
+/// Messages of the test's own, in the three languages and romanised, on one new interaction of
+/// `customer`; their ids in order.
+async fn written(app: &TestApp, customer: i64, bodies: &[&str]) -> Vec<String> {
+    let long_ago = chrono::Utc::now() - chrono::Duration::days(400);
+    app.db
+        .execute(
+            "INSERT INTO interactions (id, customer_id, channel, subject, status, created_at, \
+             updated_at) VALUES (990301, $1, 'email', 'Words', 'closed', $2, $2)",
+            &[Bind::Int(customer), Bind::Time(long_ago)],
+        )
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for (i, body) in bodies.iter().enumerate() {
+        let position = i as i64 + 1;
+        app.db
+            .execute(
+                "INSERT INTO interaction_messages (id, interaction_id, customer_id, position, \
+                 kind, author, sent_at, body) \
+                 VALUES ($1, 990301, $2, $3, 'message', 'customer', $4, $5)",
+                &[
+                    Bind::Int(990_300 + position),
+                    Bind::Int(customer),
+                    Bind::Int(position),
+                    Bind::Time(long_ago + chrono::Duration::minutes(position)),
+                    Bind::Text((*body).to_owned()),
+                ],
+            )
+            .await
+            .unwrap();
+        ids.push((990_300 + position).to_string());
+    }
+    ids
+}
+
+async fn phrases_and_the_three_languages_are_found_as_written_or_romanised(backend: Backend) {
+    let app = spawn_app(backend).await;
+    let customer = app.busy_customer().await;
+    let ids = written(
+        &app,
+        customer,
+        &[
+            "The quokka charger is broken again",
+            "Broken: the quokka, not the charger",
+            "मेरा क्वोक्का ऑर्डर नहीं आया",
+            "আমার কোয়োক্কা অর্ডার এখনও আসেনি",
+            "quokka order nahi aaya abhi tak",
+        ],
+    )
+    .await;
+    let found = |query: &str| {
+        let request = pb::SearchHistoryRequest {
+            page_size: 100,
+            ..asking(customer, query)
+        };
+        let app = &app;
+        async move {
+            let mut hits: Vec<String> = (search(app, request).await.hits.iter())
+                .map(|h| h.message_id.clone())
+                .filter(|id| id.starts_with("9903"))
+                .collect();
+            hits.sort();
+            hits
+        }
+    };
+    // Appears within the poll.
+    let started = Instant::now();
+    while found("quokka").await.len() < 3 && started.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(found("quokka charger broken").await, ids[0..2]);
+    assert_eq!(
+        found("\"charger is broken\"").await,
+        ids[0..1],
+        "a phrase, in order"
+    );
+    assert!(found("\"broken charger\"").await.is_empty());
+    // Devanagari finds itself and the romanised; romanised Hindi finds the Devanagari.
+    assert_eq!(found("नहीं आया").await, [ids[2].clone(), ids[4].clone()]);
+    assert_eq!(found("nahi aaya").await, [ids[2].clone(), ids[4].clone()]);
+    // Bengali, found in its script and romanised.
+    assert_eq!(found("এখনও আসেনি").await, ids[3..4]);
+    assert_eq!(found("ekhono asheni").await, ids[3..4]);
+}
+
 async fn bad_requests_are_refused_naming_each_field(backend: Backend) {
     let app = spawn_app(backend).await;
     let request = pb::SearchHistoryRequest {
@@ -432,5 +517,6 @@ crate::over_both_backends!(
     a_tracking_number_finds_its_thread_for_its_customer_and_across_customers,
     hits_are_filtered_by_channel_and_time_and_paged_without_a_repeat,
     a_new_message_is_found_within_a_second_of_its_commit,
+    phrases_and_the_three_languages_are_found_as_written_or_romanised,
     bad_requests_are_refused_naming_each_field,
 );

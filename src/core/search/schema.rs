@@ -9,7 +9,7 @@ use tantivy::{
         FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
         TextOptions,
     },
-    tokenizer::{TextAnalyzer, Token, TokenStream, Tokenizer},
+    tokenizer::{PreTokenizedString, TextAnalyzer, Token, TokenStream, Tokenizer},
 };
 
 use crate::core::text::{sound_key, tokens};
@@ -29,7 +29,9 @@ pub(super) struct Fields {
     pub author: Field,
     /// Microseconds since the epoch.
     pub sent_at: Field,
-    /// The text: its terms, stored for snippets.
+    /// The text, stored for hits and snippets, not indexed.
+    pub text: Field,
+    /// The text's terms.
     pub body: Field,
     /// Sound keys of its words in Latin letters.
     pub sound_latin: Field,
@@ -70,7 +72,35 @@ pub(super) fn keyed(word: &str) -> Option<String> {
     }
 }
 
-/// An analyzer over `core::text`.
+/// A text's three readings at once, as the index takes them (`[terms, Latin keys, Indic
+/// keys]`): each word is cut, folded and keyed once.
+pub(super) fn readings(text: &str) -> [PreTokenizedString; 3] {
+    let mut readings: [Vec<Token>; 3] = Default::default();
+    for t in tokens(text) {
+        let token = |text: String| Token {
+            offset_from: t.from,
+            offset_to: t.to,
+            position: t.position,
+            text,
+            position_length: 1,
+        };
+        let reading = match is_latin(&t.term) {
+            true => Reading::SoundLatin,
+            false => Reading::SoundNative,
+        };
+        if let Some(key) = keyed(&text[t.from..t.to]) {
+            readings[reading as usize].push(token(key));
+        }
+        readings[Reading::Terms as usize].push(token(t.term));
+    }
+    // The text itself is stored apart (`Fields::text`).
+    readings.map(|tokens| PreTokenizedString {
+        text: String::new(),
+        tokens,
+    })
+}
+
+/// An analyzer over `core::text`, for a text given whole rather than as [`readings`].
 #[derive(Debug, Clone, Copy)]
 struct Analyzer(Reading);
 
@@ -78,25 +108,13 @@ impl Tokenizer for Analyzer {
     type TokenStream<'a> = Words;
 
     fn token_stream<'a>(&'a mut self, text: &'a str) -> Words {
-        let reading = self.0;
-        let tokens = tokens(text)
-            .into_iter()
-            .filter_map(|t| {
-                let text = match reading {
-                    Reading::Terms => t.term,
-                    Reading::SoundLatin if is_latin(&t.term) => keyed(&text[t.from..t.to])?,
-                    Reading::SoundNative if !is_latin(&t.term) => keyed(&text[t.from..t.to])?,
-                    _ => return None,
-                };
-                Some(Token {
-                    offset_from: t.from,
-                    offset_to: t.to,
-                    position: t.position,
-                    text,
-                    position_length: 1,
-                })
-            })
-            .collect::<Vec<_>>();
+        let [terms, latin, native] = readings(text);
+        let tokens = match self.0 {
+            Reading::Terms => terms,
+            Reading::SoundLatin => latin,
+            Reading::SoundNative => native,
+        }
+        .tokens;
         Words {
             tokens: tokens.into_iter(),
             current: Token::default(),
@@ -133,15 +151,11 @@ impl TokenStream for Words {
 /// The schema, its fields, and an index in memory with the analyzers registered.
 pub(super) fn in_memory() -> (Index, Fields) {
     let mut builder = Schema::builder();
-    let text = |name: &str, stored: bool| {
+    let indexed = |name: &str| {
         let indexing = TextFieldIndexing::default()
             .set_tokenizer(name)
             .set_index_option(IndexRecordOption::WithFreqsAndPositions);
-        let options = TextOptions::default().set_indexing_options(indexing);
-        match stored {
-            true => options.set_stored(),
-            false => options,
-        }
+        TextOptions::default().set_indexing_options(indexing)
     };
     let fields = Fields {
         id: builder.add_u64_field("id", INDEXED | FAST | STORED),
@@ -151,9 +165,10 @@ pub(super) fn in_memory() -> (Index, Fields) {
         kind: builder.add_text_field("kind", STORED),
         author: builder.add_text_field("author", STORED),
         sent_at: builder.add_i64_field("sent_at", INDEXED | FAST | STORED),
-        body: builder.add_text_field("body", text(Reading::ALL[0].1, true)),
-        sound_latin: builder.add_text_field("sound_latin", text(Reading::ALL[1].1, false)),
-        sound_native: builder.add_text_field("sound_native", text(Reading::ALL[2].1, false)),
+        text: builder.add_text_field("text", STORED),
+        body: builder.add_text_field("body", indexed(Reading::ALL[0].1)),
+        sound_latin: builder.add_text_field("sound_latin", indexed(Reading::ALL[1].1)),
+        sound_native: builder.add_text_field("sound_native", indexed(Reading::ALL[2].1)),
     };
     let index = Index::create_in_ram(builder.build());
     for (reading, name) in Reading::ALL {

@@ -175,6 +175,11 @@ impl HistoryApi {
         }
     }
 
+    /// Waits until the index made at start answers, or for `at_most`; whether it does.
+    pub async fn ready_within(&self, at_most: std::time::Duration) -> bool {
+        self.history.ready_within(at_most).await
+    }
+
     /// The same, every search recorded in `audit`.
     pub fn audited(mut self, audit: Audit) -> Self {
         self.audit = audit;
