@@ -63,10 +63,33 @@ pub(super) fn is_latin(term: &str) -> bool {
     term.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
+/// Common English words, which get no sound key: their short keys are those of Hindi and
+/// Bengali words they have nothing to do with ("done", "do" and दिन are all `d`; "the" and था
+/// `t`; "can" and काम `k`), so a query in Devanagari or Bengali would find English messages by
+/// sound. Words romanised Hindi and Bengali also use ("do", two; "to", "me", "hi", "par") are
+/// not in it. English words the two languages borrow ("order", "refund", "parcel") keep their
+/// keys: ऑर्डर finds "order". Sorted, for a binary search.
+const ENGLISH: &[&str] = &[
+    "a", "about", "after", "again", "ago", "all", "also", "am", "an", "and", "any", "as", "ask",
+    "asked", "at", "back", "be", "been", "but", "by", "came", "can", "change", "come", "could",
+    "day", "days", "dear", "did", "dine", "does", "done", "down", "each", "for", "from", "get",
+    "give", "good", "got", "had", "has", "have", "he", "her", "here", "him", "his", "how", "i",
+    "if", "in", "into", "is", "it", "its", "just", "know", "last", "like", "made", "make", "many",
+    "may", "more", "most", "much", "must", "my", "new", "no", "not", "now", "of", "off", "on",
+    "one", "only", "or", "other", "our", "out", "over", "phone", "put", "said", "same", "see",
+    "she", "should", "some", "still", "such", "take", "than", "thank", "thanks", "that", "the",
+    "their", "them", "then", "there", "these", "they", "this", "those", "time", "told", "too",
+    "two", "up", "us", "use", "very", "want", "was", "way", "we", "week", "well", "went", "were",
+    "what", "when", "where", "which", "while", "who", "why", "will", "with", "would", "yes", "yet",
+    "you", "your",
+];
+
 /// Whether a word gets a sound key: one with a digit (an order or a tracking number) is
-/// matched exactly only.
+/// matched exactly only, and so is a common English word (see [`ENGLISH`]).
 pub(super) fn keyed(word: &str) -> Option<String> {
-    match word.chars().any(char::is_numeric) {
+    let digits = word.chars().any(char::is_numeric);
+    let english = word.is_ascii() && ENGLISH.binary_search(&&*word.to_ascii_lowercase()).is_ok();
+    match digits || english {
         true => None,
         false => sound_key(word),
     }
@@ -177,4 +200,23 @@ pub(super) fn in_memory() -> (Index, Fields) {
             .register(name, TextAnalyzer::from(Analyzer(reading)));
     }
     (index, fields)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_common_english_words_are_sorted_and_unkeyed_and_borrowed_ones_keyed() {
+        assert!(
+            ENGLISH.windows(2).all(|w| w[0] < w[1]),
+            "ENGLISH must be sorted"
+        );
+        for word in ["Done", "the", "can", "is", "time"] {
+            assert_eq!(keyed(word), None, "{word}");
+        }
+        for word in ["order", "refund", "nahi", "aaya", "do", "दिन", "ऑर्डर"] {
+            assert!(keyed(word).is_some(), "{word}");
+        }
+    }
 }
