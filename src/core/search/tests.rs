@@ -264,7 +264,13 @@ fn queries_are_refused_only_when_empty_or_too_long() {
 #[test]
 fn a_query_in_devanagari_or_bengali_finds_no_english_word_that_only_sounds_alike() {
     let history = index(&[
-        message(1, 7, Email, 1, "Is it done? I can change the time, thanks. Use the phone."),
+        message(
+            1,
+            7,
+            Email,
+            1,
+            "Is it done? I can change the time, thanks. Use the phone.",
+        ),
         message(2, 7, Chat, 2, "दो दिन से काम नहीं था"),
         message(3, 7, Chat, 3, "পার্সেল এখনও আসেনি"),
         message(4, 7, Chat, 4, "do din se kaam nahi tha"),
