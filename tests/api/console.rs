@@ -127,24 +127,12 @@ async fn an_agent_finds_works_and_follows_customers_in_a_real_browser() {
         .await
         .unwrap();
     // A chat of long ago about that parcel, for the history's search.
-    let long_ago = chrono::Utc::now() - chrono::Duration::days(100);
-    app.db
-        .execute(
-            "INSERT INTO interactions (id, customer_id, channel, subject, status, created_at, \
-             updated_at) VALUES (990201, $1, 'chat', 'Parcel', 'closed', $2, $2)",
-            &[Bind::Int(late), Bind::Time(long_ago)],
-        )
-        .await
-        .unwrap();
-    app.db
-        .execute(
-            "INSERT INTO interaction_messages (interaction_id, customer_id, position, kind, \
-             author, sent_at, body) VALUES (990201, $1, 1, 'message', 'customer', $2, \
-             'My parcel DH9900101 has not come, नहीं आया')",
-            &[Bind::Int(late), Bind::Time(long_ago)],
-        )
-        .await
-        .unwrap();
+    app.conversation(
+        990_201,
+        late,
+        &["My parcel DH9900101 has not come, नहीं आया"],
+    )
+    .await;
     let plan = serde_json::json!({
         "url": format!("http://127.0.0.1:{}/", app.addr.port()),
         "phone": phone,

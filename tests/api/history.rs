@@ -71,8 +71,9 @@ fn marked(hit: &pb::HistoryHit) -> Vec<String> {
         .collect()
 }
 
-/// A tracking number the conversations mention, and how many messages mention it.
-async fn mentioned_tracking(app: &TestApp) -> (String, i64) {
+/// A tracking number the conversations mention, its parcel's customer, and how many
+/// messages mention it.
+async fn mentioned_tracking(app: &TestApp) -> (String, i64, i64) {
     let tracking = app
         .text(
             "SELECT s.tracking_number FROM shipments s WHERE EXISTS \
@@ -81,13 +82,20 @@ async fn mentioned_tracking(app: &TestApp) -> (String, i64) {
             &[],
         )
         .await;
+    let owner = app
+        .scalar(
+            "SELECT o.customer_id FROM shipments s JOIN orders o ON o.id = s.order_id \
+             WHERE s.tracking_number = $1",
+            &[Bind::Text(tracking.clone())],
+        )
+        .await;
     let count = app
         .scalar(
             "SELECT COUNT(*) FROM interaction_messages WHERE body LIKE '%' || $1 || '%'",
             &[Bind::Text(tracking.clone())],
         )
         .await;
-    (tracking, count)
+    (tracking, owner, count)
 }
 
 /// The customer with the most messages about an order.
@@ -104,14 +112,7 @@ async fn a_tracking_number_finds_its_thread_for_its_customer_and_across_customer
     backend: Backend,
 ) {
     let app = spawn_app(backend).await;
-    let (tracking, mentions) = mentioned_tracking(&app).await;
-    let owner = app
-        .scalar(
-            "SELECT o.customer_id FROM shipments s JOIN orders o ON o.id = s.order_id \
-             WHERE s.tracking_number = $1",
-            &[Bind::Text(tracking.clone())],
-        )
-        .await;
+    let (tracking, owner, mentions) = mentioned_tracking(&app).await;
     let found = search(&app, asking(owner, &tracking)).await;
     assert_eq!(
         found.total_size as i64, mentions,
@@ -256,56 +257,25 @@ async fn a_new_message_is_found_within_a_second_of_its_commit(backend: Backend) 
     assert_eq!(marked(hit), vec![word.to_owned(), "charger".to_owned()]);
 }
 
-/// Messages of the test's own, in the three languages and romanised, on one new interaction of
-/// `customer`; their ids in order.
-async fn written(app: &TestApp, customer: i64, bodies: &[&str]) -> Vec<String> {
-    let long_ago = chrono::Utc::now() - chrono::Duration::days(400);
-    app.db
-        .execute(
-            "INSERT INTO interactions (id, customer_id, channel, subject, status, created_at, \
-             updated_at) VALUES (990301, $1, 'email', 'Words', 'closed', $2, $2)",
-            &[Bind::Int(customer), Bind::Time(long_ago)],
-        )
-        .await
-        .unwrap();
-    let mut ids = Vec::new();
-    for (i, body) in bodies.iter().enumerate() {
-        let position = i as i64 + 1;
-        app.db
-            .execute(
-                "INSERT INTO interaction_messages (id, interaction_id, customer_id, position, \
-                 kind, author, sent_at, body) \
-                 VALUES ($1, 990301, $2, $3, 'message', 'customer', $4, $5)",
-                &[
-                    Bind::Int(990_300 + position),
-                    Bind::Int(customer),
-                    Bind::Int(position),
-                    Bind::Time(long_ago + chrono::Duration::minutes(position)),
-                    Bind::Text((*body).to_owned()),
-                ],
-            )
-            .await
-            .unwrap();
-        ids.push((990_300 + position).to_string());
-    }
-    ids
-}
-
 async fn phrases_and_the_three_languages_are_found_as_written_or_romanised(backend: Backend) {
     let app = spawn_app(backend).await;
     let customer = app.busy_customer().await;
-    let ids = written(
-        &app,
-        customer,
-        &[
-            "The quokka charger is broken again",
-            "Broken: the quokka, not the charger",
-            "मेरा क्वोक्का ऑर्डर नहीं आया",
-            "আমার কোয়োক্কা অর্ডার এখনও আসেনি",
-            "quokka order nahi aaya abhi tak",
-        ],
-    )
-    .await;
+    let ids: Vec<String> = app
+        .conversation(
+            990_301,
+            customer,
+            &[
+                "The quokka charger is broken again",
+                "Broken: the quokka, not the charger",
+                "मेरा क्वोक्का ऑर्डर नहीं आया",
+                "আমার কোয়োক্কা অর্ডার এখনও আসেনি",
+                "quokka order nahi aaya abhi tak",
+            ],
+        )
+        .await
+        .iter()
+        .map(ToString::to_string)
+        .collect();
     let found = |query: &str| {
         let request = pb::SearchHistoryRequest {
             page_size: 100,
@@ -416,14 +386,7 @@ async fn roles_grant_each_search_and_every_search_is_audited_without_its_words(b
         s.audit.path = Some(audit_path.display().to_string());
     })
     .await;
-    let (tracking, _) = mentioned_tracking(&app).await;
-    let owner = app
-        .scalar(
-            "SELECT o.customer_id FROM shipments s JOIN orders o ON o.id = s.order_id \
-             WHERE s.tracking_number = $1",
-            &[Bind::Text(tracking.clone())],
-        )
-        .await;
+    let (tracking, owner, _) = mentioned_tracking(&app).await;
     let (agent, supervisor, bot) = (
         token_for("alice", &["agent"], 300),
         token_for("sam", &["supervisor"], 300),

@@ -68,6 +68,21 @@ struct Fields<'a> {
     page_token: &'a str,
 }
 
+/// The [`Fields`] of either request, which name them alike, for `customer`.
+macro_rules! fields {
+    ($customer:expr, $request:expr) => {
+        Fields {
+            customer: $customer,
+            query: &$request.query,
+            channels: &$request.channels,
+            sent_after: $request.sent_after.as_ref(),
+            sent_before: $request.sent_before.as_ref(),
+            page_size: $request.page_size,
+            page_token: &$request.page_token,
+        }
+    };
+}
+
 fn time(field: &str, raw: Option<&prost_types::Timestamp>) -> Checked<Option<Timestamp>> {
     raw.map(|t| {
         u32::try_from(t.nanos)
@@ -316,15 +331,7 @@ impl pb::server::history_service_server::HistoryService for HistoryApi {
             let r = request.get_ref();
             let customer = validate::key::<CustomerId>("customer_id", &r.customer_id)
                 .map_err(ApiError::from)?;
-            let fields = Fields {
-                customer: Some(customer),
-                query: &r.query,
-                channels: &r.channels,
-                sent_after: r.sent_after.as_ref(),
-                sent_before: r.sent_before.as_ref(),
-                page_size: r.page_size,
-                page_token: &r.page_token,
-            };
+            let fields = fields!(Some(customer), r);
             self.search(&request, "SearchHistory", fields).await
         };
         rpc("SearchHistory", call, work).await
@@ -337,15 +344,7 @@ impl pb::server::history_service_server::HistoryService for HistoryApi {
         let call = call::context(&request).cloned();
         let work = async {
             let r = request.get_ref();
-            let fields = Fields {
-                customer: None,
-                query: &r.query,
-                channels: &r.channels,
-                sent_after: r.sent_after.as_ref(),
-                sent_before: r.sent_before.as_ref(),
-                page_size: r.page_size,
-                page_token: &r.page_token,
-            };
+            let fields = fields!(None, r);
             self.search(&request, "SearchAllHistory", fields).await
         };
         rpc("SearchAllHistory", call, work).await

@@ -42,6 +42,46 @@ pub fn first_line(profile: &pb::CustomerProfile) -> pb::OrderLine {
 
 /// The calls tests make, each on its own clone of the client, as separate callers would.
 impl TestApp {
+    /// A closed chat `interaction` of `customer`'s, 100 days old, whose customer wrote
+    /// `bodies` a minute apart: the messages' ids, in order (`interaction` × 100 + 1, + 2, …).
+    pub async fn conversation(&self, interaction: i64, customer: i64, bodies: &[&str]) -> Vec<i64> {
+        let long_ago = chrono::Utc::now() - chrono::Duration::days(100);
+        self.db
+            .execute(
+                "INSERT INTO interactions (id, customer_id, channel, subject, status, \
+                 created_at, updated_at) VALUES ($1, $2, 'chat', 'Words', 'closed', $3, $3)",
+                &[
+                    Bind::Int(interaction),
+                    Bind::Int(customer),
+                    Bind::Time(long_ago),
+                ],
+            )
+            .await
+            .expect("an interaction written");
+        let mut ids = Vec::new();
+        for (position, body) in (1..).zip(bodies) {
+            let id = interaction * 100 + position;
+            self.db
+                .execute(
+                    "INSERT INTO interaction_messages (id, interaction_id, customer_id, \
+                     position, kind, author, sent_at, body) \
+                     VALUES ($1, $2, $3, $4, 'message', 'customer', $5, $6)",
+                    &[
+                        Bind::Int(id),
+                        Bind::Int(interaction),
+                        Bind::Int(customer),
+                        Bind::Int(position),
+                        Bind::Time(long_ago + chrono::Duration::minutes(position)),
+                        Bind::Text((*body).to_owned()),
+                    ],
+                )
+                .await
+                .expect("a message written");
+            ids.push(id);
+        }
+        ids
+    }
+
     /// `GetCustomerProfile`, as it went.
     pub async fn try_get(
         &self,
