@@ -547,10 +547,16 @@ async fn two_thousand_watches_opened_at_once_on_a_cold_replica_all_open() {
     // is tested is admission under a crowd, not the machine's speed. At a 1 s allowance the
     // debug build's loads, queued for SQLite's connections, passed it on a slower day and the
     // limit fell to its floor: the watches then opened in 9–11 s, against their 10 s of
-    // patience (at `9e25d1d` as now); at 3 s they open in 5–6.5 s.
+    // patience (at `9e25d1d` as now); at 3 s they open in 5–6.5 s. A load may then wait that
+    // long for one of SQLite's connections, so the pools wait as long as the reads may take:
+    // at their default 2 s, a starved machine (CI on 7 Dec; here beside six busy loops, 2 runs
+    // in 9) timed the last loads out in the pools' queue, the circuits opened, and up to a few
+    // hundred watches were answered "no backend answered". (At 5 s every load is served in
+    // full: beside two busy loops they open in 6.2–7.6 s, beside three in 6.8–8.5 s.)
     let app = spawn_replica(database, |s| {
         s.feed.enabled = false;
         s.resilience.latency_target = Duration::from_secs(3);
+        s.database.acquire_timeout = Duration::from_secs(5);
         for kind in c360::core::vocab::SourceKind::ALL {
             s.sources.of_mut(kind).timeout = Duration::from_secs(5);
         }
