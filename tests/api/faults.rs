@@ -552,7 +552,8 @@ async fn two_thousand_watches_opened_at_once_on_a_cold_replica_all_open() {
     // at their default 2 s, a starved machine (CI on 7 Dec; here beside six busy loops, 2 runs
     // in 9) timed the last loads out in the pools' queue, the circuits opened, and up to a few
     // hundred watches were answered "no backend answered". (At 5 s every load is served in
-    // full: beside two busy loops they open in 6.2–7.6 s, beside three in 6.8–8.5 s.)
+    // full: beside two busy loops they open in 6.2–7.6 s, beside three in 6.8–8.5 s.) The
+    // configuration check now refuses a target the pools would not wait for.
     let app = spawn_replica(database, |s| {
         s.feed.enabled = false;
         s.resilience.latency_target = Duration::from_secs(3);

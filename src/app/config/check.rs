@@ -1,7 +1,9 @@
 //! Every value checked before anything starts, each section by the subsystem that owns it,
-//! then what spans sections: where the server and `/metrics` may listen without
-//! authentication. Each refusal names the key, the value and the range, so that the operator
+//! then what spans sections: how long a load may queue against how long a pool waits, and
+//! where the server and `/metrics` may listen without authentication. Each refusal names the key, the value and the range, so that the operator
 //! knows what to change.
+
+use humantime_serde::re::humantime;
 
 use super::{ConfigError, Settings};
 use crate::core::settings::{Check, OutOfRange, OutOfRanges};
@@ -17,7 +19,10 @@ impl Settings {
         c.section("catalog", |c| self.catalog.check(c));
         c.section("redis", |c| self.redis.check(c));
         c.section("feed", |c| self.feed.check(c));
-        c.section("resilience", |c| self.resilience.check(c));
+        c.section("resilience", |c| {
+            self.resilience.check(c);
+            self.check_queueing(c);
+        });
         c.section("auth", |c| self.auth.check(c));
         c.section("trace", |c| self.trace.check(c));
         c.section("log", |c| self.log.check(c));
@@ -30,6 +35,29 @@ impl Settings {
         c.section("search", |c| self.search.check(c));
         c.finish()?;
         self.check_exposure()
+    }
+
+    /// A load may queue for up to `resilience.latency_target` before admission shrinks the
+    /// limit; one that waits longer than `database.acquire_timeout` for a connection fails
+    /// instead, as its backend's failure (its circuit then opens), and leaves admission no
+    /// sample of the queue. So the pools must wait longer than the target.
+    fn check_queueing(&self, c: &mut Check) {
+        let (target, acquire) = (
+            self.resilience.latency_target,
+            self.database.acquire_timeout,
+        );
+        if target >= acquire {
+            c.refuse(
+                "latency_target",
+                humantime::format_duration(target),
+                format!(
+                    "must be less than `database.acquire_timeout` ({}): loads let in would time \
+                     out waiting for a connection, counted as their backends' failures, before \
+                     admission saw them queue",
+                    humantime::format_duration(acquire)
+                ),
+            );
+        }
     }
 
     /// The server and `/metrics` beyond loopback only with authentication on or a proxy
@@ -227,6 +255,24 @@ mod tests {
             let error = settings.validate().expect_err(key).to_string();
             assert!(error.contains(&format!("`{key}`")), "{key}: {error}");
         }
+    }
+
+    #[test]
+    fn admission_may_not_let_loads_queue_longer_than_a_pool_waits() {
+        let mut settings = Settings::default();
+        settings.resilience.latency_target = 3 * SECOND;
+        let error = settings
+            .validate()
+            .expect_err("3 s against 2 s")
+            .to_string();
+        assert!(error.contains("`resilience.latency_target`"), "{error}");
+        assert!(error.contains("`database.acquire_timeout` (2s)"), "{error}");
+        settings.database.acquire_timeout = settings.resilience.latency_target;
+        assert!(settings.validate().is_err(), "as long is not longer");
+        settings.database.acquire_timeout = 5 * SECOND;
+        settings
+            .validate()
+            .expect("a pool waiting longer than the target");
     }
 
     #[test]
