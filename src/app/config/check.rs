@@ -1,7 +1,7 @@
 //! Every value checked before anything starts, each section by the subsystem that owns it,
 //! then what spans sections: how long a load may queue against how long a pool waits, and
-//! where the server and `/metrics` may listen without authentication. Each refusal names the key, the value and the range, so that the operator
-//! knows what to change.
+//! where the server and `/metrics` may listen without authentication. Each refusal names the
+//! key, the value and the range, so that the operator knows what to change.
 
 use humantime_serde::re::humantime;
 
