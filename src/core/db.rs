@@ -117,11 +117,12 @@ impl Default for DatabaseSettings {
 pub const DATABASE_SCHEMES: &[&str] = &["postgres://", "postgresql://", "sqlite:"];
 
 impl DatabaseSettings {
-    /// Refuses every value out of its range.
-    pub fn check(&self, c: &mut Check) {
+    /// Refuses every value out of its range; whether `acquire_timeout` holds (what spans
+    /// sections is checked against it only then).
+    pub fn check(&self, c: &mut Check) -> bool {
         c.url("url", &self.url, DATABASE_SCHEMES);
         c.count("max_connections", u64::from(self.max_connections), 1, 1000);
-        c.duration("acquire_timeout", self.acquire_timeout, MS, MINUTE);
+        c.duration("acquire_timeout", self.acquire_timeout, MS, MINUTE)
     }
 }
 

@@ -13,15 +13,17 @@ impl Settings {
     pub fn validate(&self) -> Result<(), ConfigError> {
         let mut c = Check::new();
         c.section("server", |c| self.server.check(c));
-        c.section("database", |c| self.database.check(c));
+        let mut acquire = false;
+        c.section("database", |c| acquire = self.database.check(c));
         c.section("sources", |c| self.sources.check(c));
         c.section("cache", |c| self.cache.check(c));
         c.section("catalog", |c| self.catalog.check(c));
         c.section("redis", |c| self.redis.check(c));
         c.section("feed", |c| self.feed.check(c));
         c.section("resilience", |c| {
-            self.resilience.check(c);
-            self.check_queueing(c);
+            if self.resilience.check(c) && acquire {
+                self.check_queueing(c);
+            }
         });
         c.section("auth", |c| self.auth.check(c));
         c.section("trace", |c| self.trace.check(c));
@@ -40,7 +42,8 @@ impl Settings {
     /// A load may queue for up to `resilience.latency_target` before admission shrinks the
     /// limit; one that waits longer than `database.acquire_timeout` for a connection fails
     /// instead, as its backend's failure (its circuit then opens), and leaves admission no
-    /// sample of the queue. So the pools must wait longer than the target.
+    /// sample of the queue. So the pools must wait longer than the target. (Checked when both
+    /// are in their ranges: a value refused already is not named again.)
     fn check_queueing(&self, c: &mut Check) {
         let (target, acquire) = (
             self.resilience.latency_target,
@@ -133,7 +136,7 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::core::settings::{DAY, SECOND};
+    use crate::core::settings::{DAY, MINUTE, SECOND};
 
     #[test]
     fn the_defaults_are_valid() {
@@ -273,6 +276,18 @@ mod tests {
         settings
             .validate()
             .expect("a pool waiting longer than the target");
+        // A value out of its range is refused once, by its own key.
+        settings.database.acquire_timeout = Duration::ZERO;
+        let error = settings.validate().expect_err("no wait").to_string();
+        assert!(error.contains("`database.acquire_timeout`"), "{error}");
+        assert!(!error.contains("must be less than"), "{error}");
+        settings.database.acquire_timeout = 5 * SECOND;
+        settings.resilience.latency_target = 2 * MINUTE;
+        let error = settings
+            .validate()
+            .expect_err("beyond a minute")
+            .to_string();
+        assert!(!error.contains("must be less than"), "{error}");
     }
 
     #[test]

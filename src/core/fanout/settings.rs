@@ -180,8 +180,9 @@ impl Default for ResilienceSettings {
 }
 
 impl ResilienceSettings {
-    /// Refuses every value out of its range.
-    pub fn check(&self, c: &mut Check) {
+    /// Refuses every value out of its range; whether `latency_target` holds (what spans
+    /// sections is checked against it only then).
+    pub fn check(&self, c: &mut Check) -> bool {
         let (min, max) = (self.min_concurrency as u64, self.max_concurrency as u64);
         c.count("min_concurrency", min, 1, 100_000);
         c.count("max_concurrency", max, min, 100_000);
@@ -191,7 +192,7 @@ impl ResilienceSettings {
             min,
             max,
         );
-        c.duration("latency_target", self.latency_target, MS, MINUTE);
+        let target = c.duration("latency_target", self.latency_target, MS, MINUTE);
         c.fraction("deadline_share", self.deadline_share, 0.01, 1.0);
         c.fraction("latency_tolerance", self.latency_tolerance, 1.0, 100.0);
         c.fraction("bulk_share", self.bulk_share, 0.0, 1.0);
@@ -205,5 +206,6 @@ impl ResilienceSettings {
             Duration::ZERO,
             MINUTE,
         );
+        target
     }
 }
